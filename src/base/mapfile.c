@@ -1,0 +1,41 @@
+#include "base/mapfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/util.h"
+
+int mapfile_open(MapFile *f, const char *path) {
+    memset(f, 0, sizeof *f);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return err_set("%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return err_set("%s: %s", path, strerror(errno));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return err_set("%s: not a regular file", path);
+    }
+    if (st.st_size > 0) {
+        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED) {
+            close(fd);
+            return err_set("%s: mmap failed: %s", path, strerror(errno));
+        }
+        f->data = p;
+        f->size = (size_t)st.st_size;
+    }
+    close(fd);
+    return 0;
+}
+
+void mapfile_close(MapFile *f) {
+    if (f->data) munmap((void *)f->data, f->size);
+    memset(f, 0, sizeof *f);
+}

@@ -1,0 +1,41 @@
+/* util — checks, allocation that never returns NULL, and the error line.
+ *
+ * Errors: library functions that fail on bad input or a failing environment
+ * call err_set() (one line: what and where) and return -1 or NULL; the caller
+ * reads err_msg(). Only app/ prints it and exits. Broken invariants are bugs,
+ * not input errors: CHECK aborts with file:line. Out of memory aborts too. */
+#ifndef BASE_UTIL_H
+#define BASE_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CHECK(cond)                                                        \
+    do {                                                                   \
+        if (!(cond)) check_fail(__FILE__, __LINE__, #cond);                \
+    } while (0)
+
+_Noreturn void check_fail(const char *file, int line, const char *what);
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+
+/* Sets the thread's error line (printf format) and returns -1. */
+int err_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The last error line set on this thread ("" if none). */
+const char *err_msg(void);
+
+/* a*b and a+b on sizes; return 0 and set *out, or -1 on overflow. */
+int size_mul(size_t a, size_t b, size_t *out);
+int size_add(size_t a, size_t b, size_t *out);
+
+/* Reads a whole file into a NUL-terminated buffer the caller frees.
+ * Returns NULL (with err set) on failure; *len gets the byte count. */
+char *read_file(const char *path, size_t *len);
+
+/* Seconds on a monotonic clock. */
+double now_seconds(void);
+
+#endif

@@ -1,0 +1,129 @@
+#include "kern/dtype.h"
+
+#include <string.h>
+
+#include "base/util.h"
+
+float bf16_to_f32(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+uint16_t f32_to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); /* quiet NaN */
+    u += 0x7fffu + ((u >> 16) & 1); /* round to nearest even */
+    return (uint16_t)(u >> 16);
+}
+
+float f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ffu, u;
+    if (exp == 0x1f) {
+        u = sign | 0x7f800000u | (man << 13); /* inf / NaN */
+    } else if (exp != 0) {
+        u = sign | ((exp + 112) << 23) | (man << 13);
+    } else if (man == 0) {
+        u = sign;
+    } else { /* subnormal: normalize */
+        int e = -1;
+        do {
+            e++;
+            man <<= 1;
+        } while (!(man & 0x400u));
+        u = sign | ((uint32_t)(112 - e) << 23) | ((man & 0x3ffu) << 13);
+    }
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+uint16_t f32_to_f16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
+    uint32_t a = u & 0x7fffffffu;
+    if (a > 0x7f800000u) return sign | 0x7e00; /* NaN */
+    if (a >= 0x477ff000u) return sign | 0x7c00; /* rounds to inf */
+    if (a < 0x38800000u) { /* subnormal or zero in f16 */
+        if (a < 0x33000001u) return sign;
+        uint32_t e = a >> 23, m = (a & 0x7fffffu) | 0x800000u;
+        uint32_t shift = 126 - e; /* 14..24 */
+        uint32_t half = 1u << (shift - 1), rest = m & ((1u << shift) - 1);
+        uint32_t r = m >> shift;
+        if (rest > half || (rest == half && (r & 1))) r++;
+        return sign | (uint16_t)r;
+    }
+    uint32_t r = a + 0xfffu + ((a >> 13) & 1) - (112u << 23);
+    return sign | (uint16_t)(r >> 13);
+}
+
+/* ---- float types: conversion and reference dot -------------------------- */
+
+static void f32_to_float(float *out, const void *src, size_t n) { memcpy(out, src, n * 4); }
+
+static void f16_row_to_float(float *out, const void *src, size_t n) {
+    const unsigned char *p = src;
+    for (size_t i = 0; i < n; i++) {
+        uint16_t h;
+        memcpy(&h, p + 2 * i, 2);
+        out[i] = f16_to_f32(h);
+    }
+}
+
+static void bf16_row_to_float(float *out, const void *src, size_t n) {
+    const unsigned char *p = src;
+    for (size_t i = 0; i < n; i++) {
+        uint16_t h;
+        memcpy(&h, p + 2 * i, 2);
+        out[i] = bf16_to_f32(h);
+    }
+}
+
+static float f32_dot(const void *row, const float *x, size_t n) {
+    const float *w = row;
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)w[i] * x[i];
+    return (float)s;
+}
+
+static float f16_dot(const void *row, const float *x, size_t n) {
+    const unsigned char *p = row;
+    double s = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint16_t h;
+        memcpy(&h, p + 2 * i, 2);
+        s += (double)f16_to_f32(h) * x[i];
+    }
+    return (float)s;
+}
+
+static float bf16_dot(const void *row, const float *x, size_t n) {
+    const unsigned char *p = row;
+    double s = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint16_t h;
+        memcpy(&h, p + 2 * i, 2);
+        s += (double)bf16_to_f32(h) * x[i];
+    }
+    return (float)s;
+}
+
+static const DTypeTraits traits[DT_COUNT] = {
+    [DT_F32] = {"F32", 1, 4, f32_to_float, f32_dot},
+    [DT_F16] = {"F16", 1, 2, f16_row_to_float, f16_dot},
+    [DT_BF16] = {"BF16", 1, 2, bf16_row_to_float, bf16_dot},
+};
+
+const DTypeTraits *dtype_traits(DType t) {
+    CHECK(t >= 0 && t < DT_COUNT);
+    return &traits[t];
+}
+
+size_t dtype_bytes(DType t, size_t n) {
+    const DTypeTraits *tr = dtype_traits(t);
+    return n / (size_t)tr->block * (size_t)tr->bytes;
+}

@@ -1,0 +1,48 @@
+/* dtype — the weight types the kernels read, and one traits table for them.
+ *
+ * A row of a weight matrix is `cols` elements stored as blocks of
+ * `block` elements taking `bytes` bytes each (1 element per block for the
+ * float types; the quantized types of later work have 32 or 256). Kernels
+ * never switch on the type: they look up its traits once. */
+#ifndef KERN_DTYPE_H
+#define KERN_DTYPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { DT_F32, DT_F16, DT_BF16, DT_COUNT } DType;
+
+typedef struct {
+    const char *name; /* as safetensors spells it: "F32", "F16", "BF16" */
+    int block;        /* elements per block */
+    int bytes;        /* bytes per block */
+    /* out[0..n) = src[0..n) as fp32 */
+    void (*to_float)(float *out, const void *src, size_t n);
+    /* Σ row[i]·x[i], i < n, accumulated in double: the reference dot */
+    float (*dot)(const void *row, const float *x, size_t n);
+} DTypeTraits;
+
+const DTypeTraits *dtype_traits(DType t);
+/* Bytes of `n` elements of type t (n a multiple of the block). */
+size_t dtype_bytes(DType t, size_t n);
+
+/* Scalar conversions (IEEE binary16 and bfloat16, round to nearest even). */
+float f16_to_f32(uint16_t h);
+float bf16_to_f32(uint16_t h);
+uint16_t f32_to_f16(float f);
+uint16_t f32_to_bf16(float f);
+
+/* A weight matrix: a view of `rows` rows of `cols` elements (row-major,
+ * rows contiguous) inside a mapped file. */
+typedef struct {
+    const void *data; /* view */
+    DType dtype;
+    int rows, cols;
+} Mat;
+
+/* Pointer to row r of m. */
+static inline const void *mat_row(const Mat *m, int r) {
+    return (const char *)m->data + (size_t)r * dtype_bytes(m->dtype, (size_t)m->cols);
+}
+
+#endif

@@ -1,0 +1,202 @@
+/* model — contexts (one rolling KV cache per sequence) and the forward pass. */
+#include "model/model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/util.h"
+#include "kern/matmul.h"
+#include "kern/ops.h"
+#include "model/moe.h"
+
+/* ---- context ------------------------------------------------------------- */
+
+int context_init(Context *ctx, const Model *m, int n_seq, long n_ctx) {
+    memset(ctx, 0, sizeof *ctx);
+    if (n_seq < 1) return err_set("need at least one sequence, got %d", n_seq);
+    ctx->model = m;
+    ctx->seqs = xcalloc((size_t)n_seq, sizeof(KVCache));
+    for (int s = 0; s < n_seq; s++, ctx->n_seq++)
+        if (kvcache_init(&ctx->seqs[s], &m->cfg, n_ctx)) {
+            context_free(ctx);
+            return -1;
+        }
+    ctx->expert_hi = m->cfg.n_experts;
+    return 0;
+}
+
+static void workspace_free(Workspace *ws) {
+    free(ws->h), free(ws->xb), free(ws->q), free(ws->k), free(ws->v), free(ws->att);
+    free(ws->o), free(ws->hb1), free(ws->hb2), free(ws->ffn_out), free(ws->gate);
+    free(ws->route), free(ws->route_w), free(ws->rows), free(ws->xe), free(ws->ye);
+    free(ws->kp), free(ws->vp), free(ws->scores), free(ws->run_pos);
+    memset(ws, 0, sizeof *ws);
+}
+
+void context_free(Context *ctx) {
+    for (int s = 0; s < ctx->n_seq; s++) kvcache_free(&ctx->seqs[s]);
+    free(ctx->seqs);
+    workspace_free(&ctx->ws);
+    memset(ctx, 0, sizeof *ctx);
+}
+
+#define GROW(p, count) ((p) = xrealloc((p), (size_t)(count) * sizeof *(p)))
+
+static void workspace_reserve(Workspace *ws, const Config *c, int n, int keys) {
+    if (n > ws->cap_tokens) {
+        size_t qd = (size_t)c->n_heads * c->head_dim, kvd = (size_t)c->n_kv_heads * c->head_dim;
+        size_t d = (size_t)c->dim, hid = (size_t)c->hidden_dim, k = (size_t)c->n_active;
+        GROW(ws->h, n * d), GROW(ws->xb, n * d), GROW(ws->o, n * d), GROW(ws->ffn_out, n * d);
+        GROW(ws->q, n * qd), GROW(ws->att, n * qd), GROW(ws->k, n * kvd), GROW(ws->v, n * kvd);
+        size_t rows = k ? n * k : (size_t)n; /* an expert sees at most n tokens */
+        GROW(ws->hb1, rows * hid), GROW(ws->hb2, rows * hid);
+        GROW(ws->xe, rows * d), GROW(ws->ye, rows * d), GROW(ws->rows, rows);
+        GROW(ws->gate, n * (size_t)c->n_experts + 1);
+        GROW(ws->route, n * k + 1), GROW(ws->route_w, n * k + 1);
+        GROW(ws->run_pos, n);
+        ws->cap_tokens = n;
+    }
+    if (keys > ws->cap_keys) {
+        GROW(ws->kp, keys), GROW(ws->vp, keys), GROW(ws->scores, keys);
+        ws->cap_keys = keys;
+    }
+}
+
+/* ---- forward ------------------------------------------------------------- */
+
+int forward_check(Context *ctx, const Batch *b) {
+    const Config *c = &ctx->model->cfg;
+    if (b->n < 1) return err_set("empty batch");
+    int keys = 1;
+    for (int t = 0; t < b->n; t++) {
+        int s = b->seq[t];
+        if (b->token[t] < 0 || b->token[t] >= c->n_vocab)
+            return err_set("token id %d is outside the vocabulary (0..%d)", b->token[t],
+                           c->n_vocab - 1);
+        if (s < 0 || s >= ctx->n_seq) return err_set("sequence %d does not exist", s);
+        const KVCache *kv = &ctx->seqs[s];
+        int starts_run = t == 0 || b->seq[t - 1] != s;
+        long want = starts_run ? kv->n_pos : b->pos[t - 1] + 1;
+        if (starts_run)
+            for (int u = 0; u < t; u++)
+                if (b->seq[u] == s) return err_set("sequence %d is split in the batch", s);
+        if (b->pos[t] != want)
+            return err_set("sequence %d: token at position %ld, expected %ld", s, b->pos[t], want);
+        if (b->pos[t] >= kv->max_pos)
+            return err_set("sequence %d: position %ld is past the context of %ld tokens", s,
+                           b->pos[t], kv->max_pos);
+        for (int l = 0; l < c->n_layers; l++)
+            if (kv->cap[l] > keys) keys = kv->cap[l];
+    }
+    workspace_reserve(&ctx->ws, c, b->n, keys);
+    for (int t = 0; t < b->n; t++)
+        ctx->ws.run_pos[t] = (t == 0 || b->seq[t - 1] != b->seq[t]) ? b->pos[t]
+                                                                    : ctx->ws.run_pos[t - 1];
+    return 0;
+}
+
+void forward_embed(Context *ctx, const Batch *b, float *h) {
+    const Model *m = ctx->model;
+    for (int t = 0; t < b->n; t++)
+        mat_get_row(h + (size_t)t * m->cfg.dim, &m->w.tok_embeddings, b->token[t]);
+}
+
+/* Attention of every token in the batch over its own sequence's window in
+ * layer l: keys before the batch come from the rolling cache, keys of the
+ * batch from ws->k/v (the cache is written only afterwards, since a chunk
+ * longer than the window would overwrite slots its first tokens still need). */
+static void attend(Context *ctx, const Batch *b, int l) {
+    const Config *c = &ctx->model->cfg;
+    Workspace *ws = &ctx->ws;
+    int hd = c->head_dim, qd = c->n_heads * hd, kvd = c->n_kv_heads * hd;
+    int group = c->n_heads / c->n_kv_heads, win = c->window[l];
+    float scale = (float)(1.0 / sqrt((double)hd));
+    for (int t = 0; t < b->n; t++) {
+        const KVCache *kv = &ctx->seqs[b->seq[t]];
+        long p = b->pos[t], p0 = ws->run_pos[t];
+        long lo = (win > 0 && p - win + 1 > 0) ? p - win + 1 : 0;
+        int nk = 0;
+        for (long j = lo; j <= p; j++, nk++) {
+            if (j >= p0) { /* in this batch, `p - j` tokens before t */
+                size_t u = (size_t)(t - (p - j));
+                ws->kp[nk] = ws->k + u * kvd;
+                ws->vp[nk] = ws->v + u * kvd;
+            } else {
+                ws->kp[nk] = kvcache_k(kv, l, j);
+                ws->vp[nk] = kvcache_v(kv, l, j);
+            }
+        }
+        for (int h = 0; h < c->n_heads; h++) {
+            size_t off = (size_t)t * qd + (size_t)h * hd;
+            attention(ws->att + off, ws->q + off, ws->kp, ws->vp, nk, (h / group) * hd, hd, scale,
+                      ws->scores);
+        }
+    }
+}
+
+void forward_layers(Context *ctx, const Batch *b, float *h, int l0, int l1) {
+    const Model *m = ctx->model;
+    const Config *c = &m->cfg;
+    Workspace *ws = &ctx->ws;
+    int n = b->n, dim = c->dim, hd = c->head_dim;
+    int qd = c->n_heads * hd, kvd = c->n_kv_heads * hd;
+    for (int l = l0; l < l1; l++) {
+        const LayerWeights *lw = &m->w.layers[l];
+
+        /* attention: h += wo · attend(rope(wq x), rope(wk x), wv x), x = norm(h) */
+        for (int t = 0; t < n; t++)
+            rmsnorm(ws->xb + (size_t)t * dim, h + (size_t)t * dim, lw->attention_norm, dim,
+                    c->norm_eps);
+        matmul(ws->q, ws->xb, &lw->wq, n);
+        matmul(ws->k, ws->xb, &lw->wk, n);
+        matmul(ws->v, ws->xb, &lw->wv, n);
+        for (int t = 0; t < n; t++) {
+            rope(ws->q + (size_t)t * qd, c->n_heads, hd, b->pos[t], m->inv_freq);
+            rope(ws->k + (size_t)t * kvd, c->n_kv_heads, hd, b->pos[t], m->inv_freq);
+        }
+        attend(ctx, b, l);
+        for (int t = 0; t < n; t++) {
+            const KVCache *kv = &ctx->seqs[b->seq[t]];
+            memcpy(kvcache_k(kv, l, b->pos[t]), ws->k + (size_t)t * kvd, kvd * sizeof(float));
+            memcpy(kvcache_v(kv, l, b->pos[t]), ws->v + (size_t)t * kvd, kvd * sizeof(float));
+        }
+        matmul(ws->o, ws->att, &lw->wo, n);
+        add(h, ws->o, n * dim);
+
+        /* feed-forward: h += ffn(norm(h)), dense or mixture of experts */
+        for (int t = 0; t < n; t++)
+            rmsnorm(ws->xb + (size_t)t * dim, h + (size_t)t * dim, lw->ffn_norm, dim, c->norm_eps);
+        if (c->n_experts) {
+            moe_forward(ws->ffn_out, ws->xb, lw, c, n, ctx->expert_lo, ctx->expert_hi, ws);
+            if (ctx->moe_reduce) ctx->moe_reduce(ctx->moe_reduce_ud, ws->ffn_out, (size_t)n * dim);
+        } else {
+            ffn_forward(ws->ffn_out, ws->xb, &lw->ffn, n, ws->hb1, ws->hb2);
+        }
+        add(h, ws->ffn_out, n * dim);
+    }
+}
+
+void forward_commit(Context *ctx, const Batch *b) {
+    for (int t = 0; t < b->n; t++) ctx->seqs[b->seq[t]].n_pos = b->pos[t] + 1;
+}
+
+int forward_head(Context *ctx, const Batch *b, const float *h, float *logits) {
+    const Model *m = ctx->model;
+    int dim = m->cfg.dim, n_want = 0;
+    for (int t = 0; t < b->n; t++)
+        if (!b->want || b->want[t])
+            rmsnorm(ctx->ws.xb + (size_t)n_want++ * dim, h + (size_t)t * dim, m->w.norm, dim,
+                    m->cfg.norm_eps);
+    if (n_want) matmul(logits, ctx->ws.xb, &m->w.output, n_want);
+    return n_want;
+}
+
+int forward(Context *ctx, const Batch *b, float *logits) {
+    if (forward_check(ctx, b)) return -1;
+    forward_embed(ctx, b, ctx->ws.h);
+    forward_layers(ctx, b, ctx->ws.h, 0, ctx->model->cfg.n_layers);
+    forward_commit(ctx, b);
+    forward_head(ctx, b, ctx->ws.h, logits);
+    return 0;
+}

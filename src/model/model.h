@@ -1,0 +1,88 @@
+/* model — a loaded Mistral/Mixtral checkpoint and its forward pass.
+ *
+ * forward() takes a batch of tokens from several sequences: each token
+ * carries its sequence and position, and attends only to its own sequence's
+ * keys inside its window (the reference's block-diagonal masks). A batch may
+ * mix prefill chunks of some sequences with single decode tokens of others.
+ * The pieces (embed, layers over a range, head) are public so that the
+ * distribution layer can run a stage of the pipeline and move activations. */
+#ifndef MODEL_MODEL_H
+#define MODEL_MODEL_H
+
+#include "model/config.h"
+#include "model/kvcache.h"
+#include "model/safetensors.h"
+#include "model/weights.h"
+
+typedef struct {
+    Config cfg;
+    Weights w;       /* views into st */
+    SafeTensors st;  /* owns the mapping */
+    float *inv_freq; /* owns (head_dim / 2): RoPE frequencies */
+} Model;
+
+typedef struct {
+    int sliding_window; /* < 0: the model's own; 0: full attention; > 0: W for every layer */
+} ModelOptions;
+
+/* Loads a model directory (params.json + consolidated.safetensors).
+ * opt may be NULL. Returns 0, or -1 with err naming the file and problem. */
+int model_load(Model *m, const char *dir, const ModelOptions *opt);
+void model_free(Model *m);
+
+/* One forward call's tokens. Tokens of one sequence must be contiguous in the
+ * batch and at consecutive positions starting at that sequence's n_pos. */
+typedef struct {
+    int n;                     /* tokens */
+    const int *token;          /* [n] ids */
+    const int *seq;            /* [n] sequence (cache) index */
+    const long *pos;           /* [n] positions */
+    const unsigned char *want; /* [n] 1: compute logits for this token; NULL: all */
+} Batch;
+
+/* Activations for one call, grown on demand; owned by a Context. */
+typedef struct {
+    int cap_tokens, cap_keys;
+    float *h, *xb, *q, *k, *v, *att, *o; /* (n, dim | q_dim | kv_dim) */
+    float *hb1, *hb2, *ffn_out;          /* (n, hidden_dim), (n, dim) */
+    float *gate;                         /* (n, n_experts) */
+    int *route;                          /* (n, n_active) experts chosen per token */
+    float *route_w;                      /* (n, n_active) their weights */
+    int *rows;                           /* (n) tokens routed to one expert */
+    float *xe, *ye;                      /* (n, dim) gathered expert inputs/outputs */
+    const float **kp, **vp;              /* (cap_keys) key/value pointers */
+    float *scores;                       /* (cap_keys) */
+    long *run_pos;                       /* (n) position of the first token of its run */
+} Workspace;
+
+typedef struct {
+    const Model *model;
+    KVCache *seqs; /* owns [n_seq] */
+    int n_seq;
+    int expert_lo, expert_hi; /* MoE experts this process computes: [lo, hi) */
+    /* When set, called on each MoE layer's partial output (n * dim floats)
+     * before it joins the residual: expert parallelism sums it across ranks. */
+    void (*moe_reduce)(void *ud, float *x, size_t n);
+    void *moe_reduce_ud;
+    Workspace ws;
+} Context;
+
+/* Caches for n_seq sequences of up to n_ctx positions each (see kvcache.h:
+ * sequences on models whose layers all have windows may run past n_ctx).
+ * Returns 0 or -1 with err set. */
+int context_init(Context *ctx, const Model *m, int n_seq, long n_ctx);
+void context_free(Context *ctx);
+
+/* The full forward pass: logits (n_want, n_vocab) for the tokens flagged in
+ * b->want, in batch order. Returns 0, or -1 with err set for a bad batch
+ * (unknown token, position out of order or past the context). */
+int forward(Context *ctx, const Batch *b, float *logits);
+
+/* The pieces of forward(), in order: */
+int forward_check(Context *ctx, const Batch *b); /* validates, sizes the workspace */
+void forward_embed(Context *ctx, const Batch *b, float *h);
+void forward_layers(Context *ctx, const Batch *b, float *h, int l0, int l1);
+void forward_commit(Context *ctx, const Batch *b); /* advances each sequence's n_pos */
+int forward_head(Context *ctx, const Batch *b, const float *h, float *logits); /* -> n_want */
+
+#endif

@@ -1,0 +1,106 @@
+#include "model/weights.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/util.h"
+
+/* Finds a float tensor of the given shape (cols == 0: a vector of `rows`). */
+static int get(const SafeTensors *st, const STensor **out, int rows, int cols, const char *fmt,
+               ...) {
+    char name[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    const STensor *t = st_find(st, name);
+    if (!t) return err_set("%s: missing tensor \"%s\"", st->path, name);
+    if (t->dtype < 0)
+        return err_set("%s: tensor \"%s\" has dtype %s; supported: F32, F16, BF16", st->path, name,
+                       t->dtype_name);
+    int ok = cols ? (t->ndim == 2 && t->shape[0] == rows && t->shape[1] == cols)
+                  : (t->ndim == 1 && t->shape[0] == rows);
+    if (!ok) {
+        char got[128] = "", want[64];
+        for (int i = 0; i < t->ndim; i++)
+            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", i ? ", " : "",
+                     (long long)t->shape[i]);
+        if (cols) snprintf(want, sizeof want, "%d, %d", rows, cols);
+        else snprintf(want, sizeof want, "%d", rows);
+        return err_set("%s: tensor \"%s\" has shape [%s], expected [%s]", st->path, name, got, want);
+    }
+    *out = t;
+    return 0;
+}
+
+#define GET_MAT(m, r, c, ...)                                                      \
+    do {                                                                           \
+        const STensor *t_;                                                         \
+        if (get(st, &t_, r, c, __VA_ARGS__)) return -1;                            \
+        (m) = (Mat){.data = t_->data, .dtype = (DType)t_->dtype, .rows = r, .cols = c}; \
+    } while (0)
+
+#define GET_VEC(v, n, ...)                                                           \
+    do {                                                                             \
+        const STensor *t_;                                                           \
+        if (get(st, &t_, n, 0, __VA_ARGS__)) return -1;                              \
+        (v) = xmalloc((size_t)(n) * sizeof(float));                                  \
+        dtype_traits((DType)t_->dtype)->to_float((v), t_->data, (size_t)(n));        \
+    } while (0)
+
+static int bind_ffn(FFNWeights *f, const Config *c, const SafeTensors *st, const char *prefix) {
+    GET_MAT(f->w1, c->hidden_dim, c->dim, "%sw1.weight", prefix);
+    GET_MAT(f->w2, c->dim, c->hidden_dim, "%sw2.weight", prefix);
+    GET_MAT(f->w3, c->hidden_dim, c->dim, "%sw3.weight", prefix);
+    return 0;
+}
+
+static int bind_layer(LayerWeights *lw, const Config *c, const SafeTensors *st, int l) {
+    int q = c->n_heads * c->head_dim, kv = c->n_kv_heads * c->head_dim;
+    GET_VEC(lw->attention_norm, c->dim, "layers.%d.attention_norm.weight", l);
+    GET_VEC(lw->ffn_norm, c->dim, "layers.%d.ffn_norm.weight", l);
+    GET_MAT(lw->wq, q, c->dim, "layers.%d.attention.wq.weight", l);
+    GET_MAT(lw->wk, kv, c->dim, "layers.%d.attention.wk.weight", l);
+    GET_MAT(lw->wv, kv, c->dim, "layers.%d.attention.wv.weight", l);
+    GET_MAT(lw->wo, c->dim, q, "layers.%d.attention.wo.weight", l);
+    char prefix[96];
+    if (!c->n_experts) {
+        snprintf(prefix, sizeof prefix, "layers.%d.feed_forward.", l);
+        return bind_ffn(&lw->ffn, c, st, prefix);
+    }
+    GET_MAT(lw->gate, c->n_experts, c->dim, "layers.%d.feed_forward.gate.weight", l);
+    lw->experts = xcalloc((size_t)c->n_experts, sizeof(FFNWeights));
+    for (int e = 0; e < c->n_experts; e++) {
+        snprintf(prefix, sizeof prefix, "layers.%d.feed_forward.experts.%d.", l, e);
+        if (bind_ffn(&lw->experts[e], c, st, prefix)) return -1;
+    }
+    return 0;
+}
+
+int weights_bind(Weights *w, const Config *c, const SafeTensors *st) {
+    memset(w, 0, sizeof *w);
+    GET_MAT(w->tok_embeddings, c->n_vocab, c->dim, "tok_embeddings.weight");
+    w->layers = xcalloc((size_t)c->n_layers, sizeof(LayerWeights));
+    for (int l = 0; l < c->n_layers; l++)
+        if (bind_layer(&w->layers[l], c, st, l)) return -1;
+    GET_VEC(w->norm, c->dim, "norm.weight");
+    if (st_find(st, "output.weight"))
+        GET_MAT(w->output, c->n_vocab, c->dim, "output.weight");
+    else
+        w->output = w->tok_embeddings; /* tied embeddings */
+    return 0;
+}
+
+void weights_free(Weights *w, const Config *c) {
+    if (w->layers)
+        for (int l = 0; l < c->n_layers; l++) {
+            free(w->layers[l].attention_norm);
+            free(w->layers[l].ffn_norm);
+            free(w->layers[l].experts);
+        }
+    free(w->layers);
+    free(w->norm);
+    memset(w, 0, sizeof *w);
+}
