@@ -1,0 +1,82 @@
+#include "harness.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/util.h"
+
+int test_failures;
+
+int test_done(const char *name) {
+    if (test_failures) fprintf(stderr, "%s: %d check(s) FAILED\n", name, test_failures);
+    else fprintf(stderr, "%s: ok\n", name);
+    return test_failures ? 1 : 0;
+}
+
+const char *test_tmpdir(void) {
+    static char path[256];
+    const char *base = getenv("TMPDIR");
+    snprintf(path, sizeof path, "%s/mistral-test-XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(path)) {
+        perror("mkdtemp");
+        exit(1);
+    }
+    return path;
+}
+
+void test_rm_rf(const char *path) {
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", path);
+}
+
+int test_write_file(const char *path, const void *data, size_t len) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    size_t n = fwrite(data, 1, len, f);
+    return (fclose(f) == 0 && n == len) ? 0 : -1;
+}
+
+int test_copy_file(const char *src, const char *dst) {
+    size_t len;
+    char *buf = read_file(src, &len);
+    if (!buf) return -1;
+    int rc = test_write_file(dst, buf, len);
+    free(buf);
+    return rc;
+}
+
+int test_run(const char *cmd, char **out, char **err) {
+    char ofile[] = "/tmp/mistral-test-out-XXXXXX", efile[] = "/tmp/mistral-test-err-XXXXXX";
+    int fo = mkstemp(ofile), fe = mkstemp(efile);
+    if (fo < 0 || fe < 0) {
+        perror("mkstemp");
+        exit(1);
+    }
+    close(fo), close(fe);
+    size_t n = strlen(cmd) + 128;
+    char *full = xmalloc(n);
+    snprintf(full, n, "%s >%s 2>%s", cmd, ofile, efile);
+    int st = system(full);
+    free(full);
+    if (out) *out = read_file(ofile, NULL);
+    if (err) *err = read_file(efile, NULL);
+    unlink(ofile), unlink(efile);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+}
+
+const char *test_shared_dir(void) {
+    const char *env = getenv("MISTRAL_SHARED");
+    const char *dir = env && *env ? env : "../shared";
+    struct stat st;
+    char probe[512];
+    snprintf(probe, sizeof probe, "%s/models/stories260K/params.json", dir);
+    if (stat(probe, &st) != 0) {
+        fprintf(stderr, "SKIP: %s not found (set MISTRAL_SHARED to the shared folder)\n", probe);
+        return NULL;
+    }
+    return dir;
+}

@@ -1,0 +1,284 @@
+/* test_model — the forward pass against the reference's golden vectors, and
+ * the properties the engine promises: chunking and batching never change a
+ * token's result, the rolling cache never grows, bad batches are refused. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/util.h"
+#include "gen/generate.h"
+#include "harness.h"
+#include "kern/ops.h"
+#include "model/model.h"
+
+#define DATA "tests/data"
+
+static const char *checkpoints[] = {"dense_sw8_f32",     "dense_sw8_bf16", "dense_sw4096_f32",
+                                    "moe_nowin_kv1_f32", "moe_sw8_f32",    "moe_sw8_bf16"};
+
+static cJSON *load_json(const char *path) {
+    char *text = read_file(path, NULL);
+    if (!text) {
+        fprintf(stderr, "cannot read %s\n", path);
+        exit(1);
+    }
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    if (!j) {
+        fprintf(stderr, "bad JSON in %s\n", path);
+        exit(1);
+    }
+    return j;
+}
+
+static int *json_ints(const cJSON *a, int *n) {
+    *n = cJSON_GetArraySize(a);
+    int *v = xmalloc((size_t)*n * sizeof(int) + 1);
+    for (int i = 0; i < *n; i++) v[i] = cJSON_GetArrayItem(a, i)->valueint;
+    return v;
+}
+
+/* max |row - golden row| */
+static double row_diff(const float *x, const cJSON *row, int n) {
+    double worst = 0;
+    if (cJSON_GetArraySize(row) != n) return INFINITY;
+    int i = 0;
+    for (const cJSON *e = row->child; e; e = e->next, i++) {
+        double d = fabs((double)x[i] - e->valuedouble);
+        if (!(d <= worst)) worst = d; /* NaN counts as the worst */
+    }
+    return worst;
+}
+
+/* Feeds tokens to sequence seq of ctx in chunks of `chunk`; logits of every
+ * token into out (n, vocab). Returns 0 or -1. */
+static int prefill(Context *ctx, int seq, const int *tok, int n, int chunk, float *out) {
+    int V = ctx->model->cfg.n_vocab;
+    int *seqs = xmalloc((size_t)n * sizeof(int));
+    long *pos = xmalloc((size_t)n * sizeof(long));
+    int rc = 0;
+    for (int s = 0; s < n && rc == 0; s += chunk) {
+        int k = n - s < chunk ? n - s : chunk;
+        for (int i = 0; i < k; i++) seqs[i] = seq, pos[i] = ctx->seqs[seq].n_pos + i;
+        Batch b = {.n = k, .token = tok + s, .seq = seqs, .pos = pos};
+        rc = forward(ctx, &b, out + (size_t)s * V);
+    }
+    free(seqs), free(pos);
+    return rc;
+}
+
+typedef struct {
+    int *ids[8];
+    int n[8];
+} Got;
+
+static int collect(void *ud, int req, int token) {
+    Got *g = ud;
+    g->ids[req][g->n[req]++] = token;
+    return 0;
+}
+
+static void check_golden(const char *name) {
+    char path[256];
+    snprintf(path, sizeof path, DATA "/golden/%s.json", name);
+    cJSON *g = load_json(path);
+    snprintf(path, sizeof path, DATA "/tiny/%s", name);
+    Model m;
+    if (model_load(&m, path, NULL)) {
+        EXPECT(0, "%s", err_msg());
+        cJSON_Delete(g);
+        return;
+    }
+    double tol = strstr(name, "bf16") ? 2e-2 : 1e-3, worst = 0;
+    int V = m.cfg.n_vocab;
+    const cJSON *cases = cJSON_GetObjectItem(g, "cases");
+    int n_cases = cJSON_GetArraySize(cases);
+    GenRequest reqs[8];
+    for (int ci = 0; ci < n_cases; ci++) {
+        const cJSON *c = cJSON_GetArrayItem(cases, ci);
+        int P, T;
+        int *prompt = json_ints(cJSON_GetObjectItem(c, "prompt"), &P);
+        int *greedy = json_ints(cJSON_GetObjectItem(c, "greedy_tokens"), &T);
+        Context ctx;
+        CHECK(context_init(&ctx, &m, 1, P + T) == 0);
+        float *one = xmalloc((size_t)(P + T) * V * sizeof(float));
+
+        /* one-shot prefill, every row */
+        EXPECT(prefill(&ctx, 0, prompt, P, P, one) == 0, "%s", err_msg());
+        const cJSON *rows = cJSON_GetObjectItem(c, "prefill_logits");
+        for (int t = 0; t < P; t++) {
+            double d = row_diff(one + (size_t)t * V, cJSON_GetArrayItem(rows, t), V);
+            EXPECT(d <= tol, "%s case %d prefill row %d: max diff %g", name, ci, t, d);
+            if (d > worst) worst = d;
+        }
+        /* decode the greedy tokens one at a time */
+        EXPECT(argmax(one + (size_t)(P - 1) * V, V) == greedy[0], "%s case %d first token", name, ci);
+        rows = cJSON_GetObjectItem(c, "decode_logits");
+        for (int t = 0; t < T; t++) {
+            float *lg = one + (size_t)(P + t) * V;
+            EXPECT(prefill(&ctx, 0, &greedy[t], 1, 1, lg) == 0, "%s", err_msg());
+            double d = row_diff(lg, cJSON_GetArrayItem(rows, t), V);
+            EXPECT(d <= tol, "%s case %d decode step %d: max diff %g", name, ci, t, d);
+            if (d > worst) worst = d;
+            if (t + 1 < T)
+                EXPECT(argmax(lg, V) == greedy[t + 1], "%s case %d greedy step %d", name, ci, t + 1);
+        }
+        /* chunked prefill: the golden chunk sizes and more, all bitwise equal
+         * to one-shot (a token's computation never depends on its batch) */
+        int sizes[] = {1, 2, 3, 4, 5, 7, 8, 12, 64};
+        float *ch = xmalloc((size_t)P * V * sizeof(float));
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+            Context c2;
+            CHECK(context_init(&c2, &m, 1, P) == 0);
+            EXPECT(prefill(&c2, 0, prompt, P, sizes[k], ch) == 0, "%s", err_msg());
+            EXPECT(memcmp(ch, one, (size_t)P * V * sizeof(float)) == 0,
+                   "%s case %d: chunk size %d differs from one-shot prefill", name, ci, sizes[k]);
+            char key[16];
+            snprintf(key, sizeof key, "%d", sizes[k]);
+            const cJSON *gc = cJSON_GetObjectItem(cJSON_GetObjectItem(c, "chunked"), key);
+            if (gc) {
+                double d = row_diff(ch + (size_t)(P - 1) * V,
+                                    cJSON_GetObjectItem(gc, "prefill_logits_last"), V);
+                EXPECT(d <= tol, "%s case %d chunk %d last row: max diff %g", name, ci, sizes[k], d);
+            }
+            context_free(&c2);
+        }
+        free(ch), free(one);
+        context_free(&ctx);
+        free(greedy);
+        reqs[ci] = (GenRequest){.prompt = prompt, .n_prompt = P, .max_new = T};
+    }
+
+    /* every prompt together in one batch, whole and chunked (prefill chunks of
+     * some sequences then share calls with decode tokens of others) */
+    const cJSON *batched = cJSON_GetObjectItem(g, "batched_generate_tokens");
+    int chunks[] = {0, 3};
+    for (int k = 0; k < 2; k++) {
+        Context ctx;
+        CHECK(context_init(&ctx, &m, n_cases, generate_context_size(reqs, n_cases)) == 0);
+        Got got;
+        memset(&got, 0, sizeof got);
+        for (int r = 0; r < n_cases; r++) got.ids[r] = xmalloc(64 * sizeof(int));
+        GenOptions go = {.chunk_size = chunks[k], .sampler = {.top_p = 1}, .eos = -1};
+        EXPECT(generate(&ctx, reqs, n_cases, &go, collect, &got) == 0, "%s", err_msg());
+        for (int r = 0; r < n_cases; r++) {
+            int n;
+            int *want = json_ints(cJSON_GetArrayItem(batched, r), &n);
+            EXPECT(got.n[r] == n && memcmp(got.ids[r], want, n * sizeof(int)) == 0,
+                   "%s batched generate (chunk %d): prompt %d differs", name, chunks[k], r);
+            free(want), free(got.ids[r]);
+        }
+        context_free(&ctx);
+    }
+    for (int r = 0; r < n_cases; r++) free((void *)reqs[r].prompt);
+    fprintf(stderr, "  %-18s max |logit - golden| = %.2g (tolerance %.0g)\n", name, worst, tol);
+    model_free(&m);
+    cJSON_Delete(g);
+}
+
+/* One call holding a decode token of sequence 0 and a prefill chunk of
+ * sequence 1 gives each exactly what it gets in a call of its own. */
+static void check_mixed_batch(void) {
+    Model m;
+    CHECK(model_load(&m, DATA "/tiny/moe_sw8_f32", NULL) == 0);
+    int V = m.cfg.n_vocab;
+    int a[12] = {1, 5, 9, 200, 31, 7, 7, 80, 3, 14, 15, 92}, b[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+    Context alone, both;
+    CHECK(context_init(&alone, &m, 2, 32) == 0 && context_init(&both, &m, 2, 32) == 0);
+    float *ref = xmalloc(32 * (size_t)V * sizeof(float)), *got = xmalloc(32 * (size_t)V * sizeof(float));
+    /* sequence 0 has 11 tokens cached; sequence 1 has 4 */
+    CHECK(prefill(&alone, 0, a, 11, 11, ref) == 0 && prefill(&alone, 1, b, 4, 4, ref) == 0);
+    CHECK(prefill(&both, 0, a, 11, 11, got) == 0 && prefill(&both, 1, b, 4, 4, got) == 0);
+    float *r0 = ref, *r1 = ref + V;
+    CHECK(prefill(&alone, 0, a + 11, 1, 1, r0) == 0);       /* decode step of 0 */
+    CHECK(prefill(&alone, 1, b + 4, 6, 6, r1) == 0);        /* chunk of 6 for 1 */
+    int tok[7] = {a[11], b[4], b[5], b[6], b[7], b[8], b[9]}, seq[7] = {0, 1, 1, 1, 1, 1, 1};
+    long pos[7] = {11, 4, 5, 6, 7, 8, 9};
+    Batch batch = {.n = 7, .token = tok, .seq = seq, .pos = pos};
+    EXPECT(forward(&both, &batch, got) == 0, "%s", err_msg());
+    EXPECT(memcmp(got, r0, (size_t)V * sizeof(float)) == 0, "mixed batch: decode row differs");
+    EXPECT(memcmp(got + V, r1, 6 * (size_t)V * sizeof(float)) == 0, "mixed batch: chunk rows differ");
+    EXPECT(both.seqs[0].n_pos == 12 && both.seqs[1].n_pos == 10, "positions not advanced");
+
+    /* batches the engine must refuse, with a message */
+    long badpos[2] = {12, 14};
+    int s2[2] = {0, 0}, t2[2] = {1, 2}, s3[3] = {0, 1, 0}, t3[3] = {1, 1, 1};
+    long p3[3] = {12, 10, 13};
+    Batch gap = {.n = 2, .token = t2, .seq = s2, .pos = badpos};
+    EXPECT(forward(&both, &gap, got) == -1 && strstr(err_msg(), "position"), "gap: %s", err_msg());
+    Batch split = {.n = 3, .token = t3, .seq = s3, .pos = p3};
+    EXPECT(forward(&both, &split, got) == -1 && strstr(err_msg(), "split"), "split: %s", err_msg());
+    int big[1] = {V}, s1[1] = {0};
+    long p1[1] = {12};
+    Batch oov = {.n = 1, .token = big, .seq = s1, .pos = p1};
+    EXPECT(forward(&both, &oov, got) == -1 && strstr(err_msg(), "vocabulary"), "oov: %s", err_msg());
+    int s9[1] = {9};
+    Batch noseq = {.n = 1, .token = t2, .seq = s9, .pos = p1};
+    EXPECT(forward(&both, &noseq, got) == -1, "unknown sequence accepted");
+    EXPECT(both.seqs[0].n_pos == 12, "a refused batch moved the sequence");
+    free(ref), free(got);
+    context_free(&alone), context_free(&both);
+
+    /* full attention: the context bounds the positions */
+    Model full;
+    CHECK(model_load(&full, DATA "/tiny/moe_nowin_kv1_f32", NULL) == 0);
+    Context small;
+    CHECK(context_init(&small, &full, 1, 4) == 0);
+    float *lg = xmalloc(5 * (size_t)full.cfg.n_vocab * sizeof(float));
+    EXPECT(prefill(&small, 0, a, 5, 5, lg) == -1 && strstr(err_msg(), "past the context"),
+           "full attention past n_ctx: %s", err_msg());
+    free(lg);
+    context_free(&small);
+    model_free(&full);
+    model_free(&m);
+}
+
+/* 2,000 decode steps on a window-8 model: the cache keeps its 8 slots per
+ * layer, a second run gives the same tokens, and one-shot prefill of the whole
+ * text (keys from the batch, not the cache) agrees with every decode step. */
+static void check_long_run(void) {
+    Model m;
+    CHECK(model_load(&m, DATA "/tiny/dense_sw8_f32", NULL) == 0);
+    enum { P = 5, N = 2000 };
+    int prompt[P] = {1, 147, 186, 149, 240};
+    GenRequest req = {.prompt = prompt, .n_prompt = P, .max_new = N};
+    GenOptions go = {.sampler = {.top_p = 1}, .eos = -1};
+    Got run1, run2;
+    memset(&run1, 0, sizeof run1), memset(&run2, 0, sizeof run2);
+    run1.ids[0] = xmalloc(N * sizeof(int));
+    run2.ids[0] = xmalloc(N * sizeof(int));
+    Context ctx;
+    CHECK(context_init(&ctx, &m, 1, P + N) == 0);
+    size_t bytes = ctx.seqs[0].bytes;
+    EXPECT(bytes == (size_t)m.cfg.n_layers * 8 * 2 * m.cfg.n_kv_heads * m.cfg.head_dim * sizeof(float),
+           "window-8 cache holds %zu bytes", bytes);
+    EXPECT(generate(&ctx, &req, 1, &go, collect, &run1) == 0, "%s", err_msg());
+    EXPECT(run1.n[0] == N && ctx.seqs[0].n_pos == P + N - 1, "ran %d steps", run1.n[0]);
+    EXPECT(ctx.seqs[0].bytes == bytes, "cache grew");
+    for (int l = 0; l < m.cfg.n_layers; l++) EXPECT(ctx.seqs[0].cap[l] == 8, "layer %d cap", l);
+    EXPECT(generate(&ctx, &req, 1, &go, collect, &run2) == 0, "%s", err_msg());
+    EXPECT(memcmp(run1.ids[0], run2.ids[0], N * sizeof(int)) == 0, "second run differs");
+    context_free(&ctx);
+
+    int *all = xmalloc((P + N) * sizeof(int));
+    memcpy(all, prompt, sizeof prompt);
+    memcpy(all + P, run1.ids[0], N * sizeof(int));
+    Context fresh;
+    CHECK(context_init(&fresh, &m, 1, P + N) == 0);
+    int V = m.cfg.n_vocab, bad = 0;
+    float *lg = xmalloc((size_t)(P + N) * V * sizeof(float));
+    EXPECT(prefill(&fresh, 0, all, P + N, P + N, lg) == 0, "%s", err_msg());
+    for (int t = P - 1; t < P + N - 1; t++) bad += argmax(lg + (size_t)t * V, V) != all[t + 1];
+    EXPECT(bad == 0, "one-shot prefill disagrees with decode at %d of %d steps", bad, N);
+    free(lg), free(all), free(run1.ids[0]), free(run2.ids[0]);
+    context_free(&fresh);
+    model_free(&m);
+}
+
+int main(void) {
+    for (size_t i = 0; i < sizeof checkpoints / sizeof checkpoints[0]; i++) check_golden(checkpoints[i]);
+    check_mixed_batch();
+    check_long_run();
+    return test_done("test_model");
+}
