@@ -276,9 +276,70 @@ static void check_long_run(void) {
     model_free(&m);
 }
 
+static void reduce_sum(void *ud, float *x, size_t n) {
+    const float *other = ud; /* the other "rank"'s partial sums, computed before */
+    for (size_t i = 0; i < n; i++) x[i] += other[i];
+}
+
+/* The pieces distribution will use: layers run in two stages, and experts
+ * split across two "ranks" whose partial outputs are summed, give the same
+ * logits as one full forward call. */
+static void check_pieces(void) {
+    Model m;
+    CHECK(model_load(&m, DATA "/tiny/moe_sw8_f32", NULL) == 0);
+    int V = m.cfg.n_vocab, dim = m.cfg.dim, L = m.cfg.n_layers, n = 6;
+    int tok[6] = {1, 7, 59, 243, 68, 108}, seq[6] = {0};
+    long pos[6] = {0, 1, 2, 3, 4, 5};
+    Batch b = {.n = n, .token = tok, .seq = seq, .pos = pos};
+    float *want = xmalloc((size_t)n * V * sizeof(float)), *got = xmalloc((size_t)n * V * sizeof(float));
+    Context full, staged;
+    CHECK(context_init(&full, &m, 1, 16) == 0 && context_init(&staged, &m, 1, 16) == 0);
+    CHECK(forward(&full, &b, want) == 0);
+
+    float *h = xmalloc((size_t)n * dim * sizeof(float));
+    CHECK(forward_check(&staged, &b) == 0);
+    forward_embed(&staged, &b, h);
+    forward_layers(&staged, &b, h, 0, 1);
+    forward_layers(&staged, &b, h, 1, L);
+    forward_commit(&staged, &b);
+    EXPECT(forward_head(&staged, &b, h, got) == n, "head rows");
+    EXPECT(memcmp(got, want, (size_t)n * V * sizeof(float)) == 0, "two stages differ from one");
+
+    /* expert parallelism: "rank 1" computes experts [2, 4) of layer 0 and
+     * keeps its partial MoE output; "rank 0" computes experts [0, 2) and its
+     * reduce hook adds rank 1's part: layer 0's output must match the full one */
+    Context a, c2;
+    CHECK(context_init(&a, &m, 1, 16) == 0 && context_init(&c2, &m, 1, 16) == 0);
+    float *ha = xmalloc((size_t)n * dim * sizeof(float)), *hb = xmalloc((size_t)n * dim * sizeof(float));
+    float *part = xmalloc((size_t)n * dim * sizeof(float));
+    a.expert_lo = 2, a.expert_hi = 4; /* rank 1 */
+    CHECK(forward_check(&a, &b) == 0);
+    forward_embed(&a, &b, ha);
+    forward_layers(&a, &b, ha, 0, 1);
+    memcpy(part, a.ws.ffn_out, (size_t)n * dim * sizeof(float));
+    c2.expert_lo = 0, c2.expert_hi = 2;
+    c2.moe_reduce = reduce_sum, c2.moe_reduce_ud = part;
+    CHECK(forward_check(&c2, &b) == 0);
+    forward_embed(&c2, &b, hb);
+    forward_layers(&c2, &b, hb, 0, 1);
+    float *hf = xmalloc((size_t)n * dim * sizeof(float));
+    Context f2;
+    CHECK(context_init(&f2, &m, 1, 16) == 0 && forward_check(&f2, &b) == 0);
+    forward_embed(&f2, &b, hf);
+    forward_layers(&f2, &b, hf, 0, 1);
+    double worst = 0;
+    for (int i = 0; i < n * dim; i++)
+        if (fabs(hf[i] - hb[i]) > worst) worst = fabs(hf[i] - hb[i]);
+    EXPECT(worst < 1e-5, "experts split across two ranks: max diff %g", worst);
+    free(want), free(got), free(h), free(ha), free(hb), free(hf), free(part);
+    context_free(&full), context_free(&staged), context_free(&a), context_free(&c2), context_free(&f2);
+    model_free(&m);
+}
+
 int main(void) {
     for (size_t i = 0; i < sizeof checkpoints / sizeof checkpoints[0]; i++) check_golden(checkpoints[i]);
     check_mixed_batch();
     check_long_run();
+    check_pieces();
     return test_done("test_model");
 }
