@@ -6,5 +6,9 @@ out=$(python3 tests/check.py "$BUILD/mistral" tests/data/golden --ckpt-root test
 rc=$?
 echo "$out" | grep -v '^PASS' 
 [ $rc -eq 0 ] || status=1
+out=$(python3 tests/check.py "$BUILD/mistral" tests/data/conformance/golden --ckpt-root tests/data/conformance/tiny)
+rc=$?
+echo "$out" | grep -v '^PASS'
+[ $rc -eq 0 ] || status=1
 python3 tests/cli_test.py "$BUILD/mistral" || status=1
 exit $status

@@ -2,6 +2,7 @@
  * the properties the engine promises: chunking and batching never change a
  * token's result, the rolling cache never grows, bad batches are refused. */
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +15,6 @@
 
 #define DATA "tests/data"
 
-static const char *checkpoints[] = {"dense_sw8_f32",     "dense_sw8_bf16", "dense_sw4096_f32",
-                                    "moe_nowin_kv1_f32", "moe_sw8_f32",    "moe_sw8_bf16"};
 
 static cJSON *load_json(const char *path) {
     char *text = read_file(path, NULL);
@@ -79,11 +78,12 @@ static int collect(void *ud, int req, int token) {
     return 0;
 }
 
-static void check_golden(const char *name) {
-    char path[256];
-    snprintf(path, sizeof path, DATA "/golden/%s.json", name);
+/* Checks checkpoint `name` of set dir (dir/golden/name.json, dir/tiny/name). */
+static void check_golden(const char *dir, const char *name) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/golden/%s.json", dir, name);
     cJSON *g = load_json(path);
-    snprintf(path, sizeof path, DATA "/tiny/%s", name);
+    snprintf(path, sizeof path, "%s/tiny/%s", dir, name);
     Model m;
     if (model_load(&m, path, NULL)) {
         EXPECT(0, "%s", err_msg());
@@ -100,6 +100,7 @@ static void check_golden(const char *name) {
         int P, T;
         int *prompt = json_ints(cJSON_GetObjectItem(c, "prompt"), &P);
         int *greedy = json_ints(cJSON_GetObjectItem(c, "greedy_tokens"), &T);
+        CHECK(n_cases <= 8 && T <= 64);
         Context ctx;
         CHECK(context_init(&ctx, &m, 1, P + T) == 0);
         float *one = xmalloc((size_t)(P + T) * V * sizeof(float));
@@ -336,8 +337,29 @@ static void check_pieces(void) {
     model_free(&m);
 }
 
+/* Every golden file of a set: the reference's own (data/golden) and the
+ * conformance shapes made by data/conformance/make.py. */
+static void check_set(const char *dir) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/golden", dir);
+    DIR *d = opendir(path);
+    CHECK(d != NULL);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        size_t len = strlen(e->d_name);
+        if (len < 6 || strcmp(e->d_name + len - 5, ".json") != 0) continue;
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)(len - 5), e->d_name);
+        check_golden(dir, name);
+        n++;
+    }
+    closedir(d);
+    EXPECT(n >= 5, "%s: only %d golden files", dir, n);
+}
+
 int main(void) {
-    for (size_t i = 0; i < sizeof checkpoints / sizeof checkpoints[0]; i++) check_golden(checkpoints[i]);
+    check_set(DATA);
+    check_set(DATA "/conformance");
     check_mixed_batch();
     check_long_run();
     check_pieces();
