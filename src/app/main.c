@@ -166,8 +166,6 @@ static int cmd_logits(const Options *o) {
     if (context_init(&ctx, &m, 1, n)) die("%s", err_msg());
     int chunk = o->chunk_size > 0 ? (int)o->chunk_size : GEN_DEFAULT_CHUNK;
     int V = m.cfg.n_vocab;
-    int seq[1] = {0};
-    (void)seq;
     int *seqs = xcalloc((size_t)chunk, sizeof(int));
     long *pos = xmalloc((size_t)chunk * sizeof(long));
     unsigned char *want = xmalloc((size_t)chunk);
