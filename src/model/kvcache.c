@@ -31,7 +31,13 @@ int kvcache_init(KVCache *kv, const Config *c, long n_ctx) {
         memset(kv, 0, sizeof *kv);
         return err_set("KV cache for a context of %ld tokens is too large", n_ctx);
     }
-    kv->block = xcalloc(floats, sizeof(float));
+    kv->block = calloc(floats, sizeof(float)); /* may be huge: fail with a message */
+    if (!kv->block) {
+        free(kv->cap);
+        memset(kv, 0, sizeof *kv);
+        return err_set("cannot allocate a KV cache of %zu bytes for %ld positions", floats * 4,
+                       n_ctx);
+    }
     kv->k = xmalloc((size_t)c->n_layers * sizeof(float *));
     kv->v = xmalloc((size_t)c->n_layers * sizeof(float *));
     float *p = kv->block;
