@@ -41,7 +41,9 @@ static int by_prob_desc(const void *a, const void *b) {
 int sampler_sample(Sampler *s, float *logits) {
     int n = s->n_vocab;
     if (s->p.temperature == 0) return argmax(logits, n);
-    for (int i = 0; i < n; i++) logits[i] /= s->p.temperature;
+    /* subtract the max first: logits / T must not overflow for tiny T */
+    float mx = logits[argmax(logits, n)];
+    for (int i = 0; i < n; i++) logits[i] = (logits[i] - mx) / s->p.temperature;
     softmax(logits, n);
     /* candidates by probability, most likely first */
     for (int i = 0; i < n; i++) s->cand[i] = (struct ProbIndex){logits[i], i};
