@@ -65,24 +65,6 @@ uint16_t f32_to_f16(float f) {
 
 static void f32_to_float(float *out, const void *src, size_t n) { memcpy(out, src, n * 4); }
 
-static void f16_row_to_float(float *out, const void *src, size_t n) {
-    const unsigned char *p = src;
-    for (size_t i = 0; i < n; i++) {
-        uint16_t h;
-        memcpy(&h, p + 2 * i, 2);
-        out[i] = f16_to_f32(h);
-    }
-}
-
-static void bf16_row_to_float(float *out, const void *src, size_t n) {
-    const unsigned char *p = src;
-    for (size_t i = 0; i < n; i++) {
-        uint16_t h;
-        memcpy(&h, p + 2 * i, 2);
-        out[i] = bf16_to_f32(h);
-    }
-}
-
 static float f32_dot(const void *row, const float *x, size_t n) {
     const float *w = row;
     double s = 0;
@@ -90,27 +72,29 @@ static float f32_dot(const void *row, const float *x, size_t n) {
     return (float)s;
 }
 
-static float f16_dot(const void *row, const float *x, size_t n) {
-    const unsigned char *p = row;
-    double s = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint16_t h;
-        memcpy(&h, p + 2 * i, 2);
-        s += (double)f16_to_f32(h) * x[i];
+/* The 16-bit float types differ only in how one element converts. */
+#define HALF_KERNELS(t)                                                      \
+    static void t##_row_to_float(float *out, const void *src, size_t n) {    \
+        const unsigned char *p = src;                                        \
+        for (size_t i = 0; i < n; i++) {                                     \
+            uint16_t h;                                                      \
+            memcpy(&h, p + 2 * i, 2);                                        \
+            out[i] = t##_to_f32(h);                                          \
+        }                                                                    \
+    }                                                                        \
+    static float t##_dot(const void *row, const float *x, size_t n) {        \
+        const unsigned char *p = row;                                        \
+        double s = 0;                                                        \
+        for (size_t i = 0; i < n; i++) {                                     \
+            uint16_t h;                                                      \
+            memcpy(&h, p + 2 * i, 2);                                        \
+            s += (double)t##_to_f32(h) * x[i];                               \
+        }                                                                    \
+        return (float)s;                                                     \
     }
-    return (float)s;
-}
 
-static float bf16_dot(const void *row, const float *x, size_t n) {
-    const unsigned char *p = row;
-    double s = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint16_t h;
-        memcpy(&h, p + 2 * i, 2);
-        s += (double)bf16_to_f32(h) * x[i];
-    }
-    return (float)s;
-}
+HALF_KERNELS(f16)
+HALF_KERNELS(bf16)
 
 static const DTypeTraits traits[DT_COUNT] = {
     [DT_F32] = {"F32", 1, 4, f32_to_float, f32_dot},
