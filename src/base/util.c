@@ -44,6 +44,9 @@ int err_set(const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(err_line, sizeof err_line, fmt, ap);
     va_end(ap);
+    /* names and strings from files may hold newlines: keep it one line */
+    for (char *p = err_line; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
     return -1;
 }
 

@@ -1,6 +1,7 @@
 #include "model/config.h"
 
 #include <cjson/cJSON.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,7 +76,8 @@ static int parse(Config *c, const cJSON *root, const char *where) {
         get_int(root, "hidden_dim", 1, 0, 1, MAX_DIM, &c->hidden_dim, where) ||
         get_int(root, "vocab_size", 1, 0, 1, MAX_VOCAB, &c->n_vocab, where))
         return -1;
-    if (c->dim % c->n_heads != 0 && !cJSON_GetObjectItemCaseSensitive(root, "head_dim"))
+    const cJSON *hd = cJSON_GetObjectItemCaseSensitive(root, "head_dim");
+    if (c->dim % c->n_heads != 0 && (!hd || cJSON_IsNull(hd)))
         return err_set("%s: dim %d is not a multiple of n_heads %d and no \"head_dim\" is given",
                        where, c->dim, c->n_heads);
     if (get_int(root, "head_dim", 0, c->dim / c->n_heads, 2, 1 << 16, &c->head_dim, where))
@@ -91,7 +93,7 @@ static int parse(Config *c, const cJSON *root, const char *where) {
 
     const cJSON *eps = cJSON_GetObjectItemCaseSensitive(root, "norm_eps");
     if (!eps) return err_set("%s: missing \"norm_eps\"", where);
-    if (!cJSON_IsNumber(eps) || !(eps->valuedouble > 0 && eps->valuedouble < 1))
+    if (!cJSON_IsNumber(eps) || !(eps->valuedouble >= FLT_MIN && eps->valuedouble < 1))
         return err_set("%s: \"norm_eps\" must be a number in (0, 1)", where);
     c->norm_eps = (float)eps->valuedouble;
 
@@ -118,8 +120,14 @@ static int parse(Config *c, const cJSON *root, const char *where) {
 
 int config_parse(Config *c, const char *json, size_t len, const char *where) {
     memset(c, 0, sizeof *c);
-    cJSON *root = cJSON_ParseWithLength(json, len);
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
     if (!root) return err_set("%s: invalid JSON", where);
+    while (end < json + len && strchr(" \t\r\n", *end) && *end) end++;
+    if (end != json + len) {
+        cJSON_Delete(root);
+        return err_set("%s: text after the JSON object", where);
+    }
     int rc = parse(c, root, where);
     cJSON_Delete(root);
     if (rc) config_free(c);

@@ -25,6 +25,10 @@ int model_load(Model *m, const char *dir, const ModelOptions *opt) {
     snprintf(params, n, "%s/params.json", dir);
     snprintf(weights, n, "%s/consolidated.safetensors", dir);
     int rc = -1;
+    if (stat(params, &st) == 0 && !S_ISREG(st.st_mode)) {
+        err_set("%s: not a regular file", params);
+        goto fail;
+    }
     if (!is_file(params)) {
         snprintf(params, n, "%s/config.json", dir);
         if (is_file(params))
@@ -38,7 +42,8 @@ int model_load(Model *m, const char *dir, const ModelOptions *opt) {
     if (opt && opt->sliding_window >= 0 && config_set_window(&m->cfg, opt->sliding_window))
         goto fail;
     if (!is_file(weights)) {
-        err_set("%s: no consolidated.safetensors in the model directory", dir);
+        if (stat(weights, &st) == 0) err_set("%s: not a regular file", weights);
+        else err_set("%s: no consolidated.safetensors in the model directory", dir);
         goto fail;
     }
     if (st_open(&m->st, weights) || weights_bind(&m->w, &m->cfg, &m->st)) goto fail;

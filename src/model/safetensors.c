@@ -27,6 +27,10 @@ static int cmp_by_offset(const void *a, const void *b) {
     return px < py ? -1 : px > py;
 }
 
+static int cmp_by_name(const void *a, const void *b) {
+    return strcmp((*(const STensor *const *)a)->name, (*(const STensor *const *)b)->name);
+}
+
 /* A non-negative integer JSON number (exact in a double: < 2^53). */
 static int get_u64(const cJSON *v, uint64_t *out) {
     if (!cJSON_IsNumber(v)) return -1;
@@ -43,7 +47,7 @@ static int parse_entry(STensor *t, const cJSON *e, const unsigned char *data, si
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(e, "dtype");
     const cJSON *shape = cJSON_GetObjectItemCaseSensitive(e, "shape");
     const cJSON *offs = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
-    if (!cJSON_IsString(dt)) return err_set("%s: tensor \"%s\": no dtype", where, name);
+    if (!cJSON_IsString(dt)) return err_set("%s: tensor \"%s\": dtype is not a string", where, name);
     int size = 0;
     t->dtype = -1;
     for (size_t i = 0; i < sizeof st_types / sizeof st_types[0]; i++)
@@ -98,19 +102,27 @@ static int parse_header(SafeTensors *st, const cJSON *root, const unsigned char 
         t->name = xstrdup(e->string);
         if (parse_entry(t, e, data, data_len, where)) return -1;
     }
-    /* No two tensors may share bytes (a duplicated name shares all of them). */
-    const STensor **by_off = xmalloc((size_t)n * sizeof *by_off + 1);
-    for (int i = 0; i < n; i++) by_off[i] = &st->t[i];
-    qsort(by_off, (size_t)n, sizeof *by_off, cmp_by_offset);
+    /* No two tensors may share bytes: in offset order, each non-empty tensor
+     * starts at or after the furthest end so far. */
+    const STensor **order = xmalloc((size_t)n * sizeof *order + 1);
+    for (int i = 0; i < n; i++) order[i] = &st->t[i];
+    qsort(order, (size_t)n, sizeof *order, cmp_by_offset);
     int rc = 0;
-    for (int i = 1; i < n && rc == 0; i++) {
-        const STensor *a = by_off[i - 1], *b = by_off[i];
-        if (a->nbytes && b->nbytes && (const char *)a->data + a->nbytes > (const char *)b->data)
-            rc = err_set("%s: tensors \"%s\" and \"%s\" overlap", where, a->name, b->name);
-        else if (strcmp(a->name, b->name) == 0)
-            rc = err_set("%s: tensor \"%s\" appears twice", where, a->name);
+    const STensor *last = NULL;
+    for (int i = 0; i < n && rc == 0; i++) {
+        const STensor *t = order[i];
+        if (!t->nbytes) continue;
+        if (last && (const char *)t->data < (const char *)last->data + last->nbytes)
+            rc = err_set("%s: tensors \"%s\" and \"%s\" overlap", where, last->name, t->name);
+        if (!last || (const char *)t->data + t->nbytes > (const char *)last->data + last->nbytes)
+            last = t;
     }
-    free(by_off);
+    /* ... and no name may appear twice */
+    qsort(order, (size_t)n, sizeof *order, cmp_by_name);
+    for (int i = 1; i < n && rc == 0; i++)
+        if (strcmp(order[i - 1]->name, order[i]->name) == 0)
+            rc = err_set("%s: tensor \"%s\" appears twice", where, order[i]->name);
+    free(order);
     return rc;
 }
 
@@ -136,8 +148,14 @@ int st_parse(SafeTensors *st, const void *buf, size_t len, const char *where) {
     if (hlen > len - 8)
         return err_set("%s: header length %llu runs past the end of the file (%zu bytes)", where,
                        (unsigned long long)hlen, len);
-    cJSON *root = cJSON_ParseWithLength((const char *)p + 8, (size_t)hlen);
+    const char *end = NULL, *hdr = (const char *)p + 8;
+    cJSON *root = cJSON_ParseWithLengthOpts(hdr, (size_t)hlen, &end, 0);
     if (!root) return err_set("%s: header is not valid JSON", where);
+    while (end < hdr + hlen && (*end == ' ' || *end == '\0')) end++; /* padding */
+    if (end != hdr + hlen) {
+        cJSON_Delete(root);
+        return err_set("%s: bytes after the JSON header", where);
+    }
     int rc = parse_header(st, root, p + 8 + hlen, len - 8 - (size_t)hlen, where);
     cJSON_Delete(root);
     if (rc == 0) align_tensors(st);

@@ -1,0 +1,85 @@
+#include "base/utf8.h"
+
+int utf8_seq_len(const unsigned char *s, size_t avail) {
+    if (avail == 0) return 0;
+    unsigned c = s[0];
+    if (c < 0x80) return 1;
+    int len;
+    unsigned lo = 0x80, hi = 0xbf; /* range of the second byte */
+    if (c >= 0xc2 && c <= 0xdf) len = 2;
+    else if (c == 0xe0) len = 3, lo = 0xa0;
+    else if (c >= 0xe1 && c <= 0xec) len = 3;
+    else if (c == 0xed) len = 3, hi = 0x9f; /* no surrogates */
+    else if (c >= 0xee && c <= 0xef) len = 3;
+    else if (c == 0xf0) len = 4, lo = 0x90;
+    else if (c >= 0xf1 && c <= 0xf3) len = 4;
+    else if (c == 0xf4) len = 4, hi = 0x8f;
+    else return 0;
+    if (avail < (size_t)len) return 0;
+    if (s[1] < lo || s[1] > hi) return 0;
+    for (int i = 2; i < len; i++)
+        if ((s[i] & 0xc0) != 0x80) return 0;
+    return len;
+}
+
+int utf8_valid(const char *s, size_t n, size_t *bad) {
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        int k = utf8_seq_len(p + i, n - i);
+        if (!k) {
+            if (bad) *bad = i;
+            return 0;
+        }
+        i += (size_t)k;
+    }
+    return 1;
+}
+
+size_t utf8_complete_prefix(const char *s, size_t n) {
+    const unsigned char *p = (const unsigned char *)s;
+    /* look back at most 3 bytes for a lead byte whose sequence is cut off */
+    for (size_t back = 1; back <= 3 && back <= n; back++) {
+        unsigned c = p[n - back];
+        if ((c & 0xc0) == 0x80) continue; /* continuation: keep looking */
+        int need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+        return need > (int)back ? n - back : n;
+    }
+    return n;
+}
+
+/* Bytes of the longest prefix of an ill-formed sequence at s that could
+ * start a valid one (>= 1): Unicode's "maximal subpart", replaced as one. */
+static size_t maximal_subpart(const unsigned char *s, size_t avail) {
+    unsigned c = s[0];
+    int len;
+    unsigned lo = 0x80, hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) len = 2;
+    else if (c == 0xe0) len = 3, lo = 0xa0;
+    else if ((c >= 0xe1 && c <= 0xec) || c == 0xee || c == 0xef) len = 3;
+    else if (c == 0xed) len = 3, hi = 0x9f;
+    else if (c == 0xf0) len = 4, lo = 0x90;
+    else if (c >= 0xf1 && c <= 0xf3) len = 4;
+    else if (c == 0xf4) len = 4, hi = 0x8f;
+    else return 1;
+    size_t i = 1;
+    if (i < avail && s[i] >= lo && s[i] <= hi) i++;
+    else return 1;
+    while (i < (size_t)len && i < avail && (s[i] & 0xc0) == 0x80) i++;
+    return i;
+}
+
+void utf8_replace_invalid(ByteBuf *out, const char *s, size_t n) {
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        int k = utf8_seq_len(p + i, n - i);
+        if (k) {
+            bytebuf_push(out, p + i, (size_t)k);
+            i += (size_t)k;
+        } else {
+            bytebuf_push(out, "\xef\xbf\xbd", 3);
+            i += maximal_subpart(p + i, n - i);
+        }
+    }
+}

@@ -1,0 +1,46 @@
+/* tekken — Mistral's tiktoken-style tokenizer (tekken.json: Mistral NeMo and
+ * later), as mistral-common's Tekkenizer encodes and decodes.
+ *
+ * tekken.json: {"config": {"pattern", "num_vocab_tokens",
+ * "default_vocab_size", "default_num_special_tokens", "version"},
+ * "vocab": [{"rank", "token_bytes" (base64), "token_str"}...],
+ * "special_tokens": [{"rank", "token_str", "is_control"}...]}.
+ * The vocabulary keeps the first default_vocab_size - num_special ranks;
+ * id = rank + num_special; ids below num_special are special tokens (those not
+ * listed are "<SPECIAL_%d>"). Text is split by the config's regex (PCRE2,
+ * UTF-8 + Unicode properties), then each piece is byte-level BPE-merged by
+ * rank (lowest rank first), as tiktoken does. */
+#ifndef TOK_TEKKEN_H
+#define TOK_TEKKEN_H
+
+#include <stddef.h>
+
+#include "base/vec.h"
+
+typedef struct {
+    int n_vocab;        /* default_vocab_size: specials + ranks */
+    int n_special;      /* default_num_special_tokens */
+    int n_ranks;        /* n_vocab - n_special */
+    char **special;     /* owns [n_special]: names ("<s>", "[INST]", "<SPECIAL_27>") */
+    unsigned char **tok;/* owns [n_ranks]: bytes of each rank */
+    int *tok_len;       /* owns [n_ranks] */
+    int bos, eos, unk;  /* ids */
+    char *version;      /* owns: config.version ("v3", "v7", ...) */
+    void *impl;         /* owns: compiled regex and the bytes -> rank table (private) */
+} Tekken;
+
+/* 0, or -1 with err naming the file and the problem. */
+int tekken_load(Tekken *t, const char *path);
+int tekken_parse(Tekken *t, const char *json, size_t len, const char *where);
+void tekken_free(Tekken *t);
+
+/* Appends the ids of text[0..len) (valid UTF-8, no BOS) to out. 0 or -1. */
+int tekken_encode(const Tekken *t, const char *text, size_t len, IntVec *out);
+/* Appends the bytes of ids; special tokens give nothing (mistral-common's
+ * default). The bytes may be invalid UTF-8: utf8_replace_invalid() gives
+ * what mistral-common returns. Ids outside the vocabulary: -1. */
+int tekken_decode(const Tekken *t, const int *ids, int n, ByteBuf *out);
+/* The id of a special token by name ("[INST]"), or -1. */
+int tekken_special_id(const Tekken *t, const char *name);
+
+#endif

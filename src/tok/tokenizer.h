@@ -1,0 +1,43 @@
+/* tokenizer — one interface over Mistral's two tokenizer families:
+ * SentencePiece (tokenizer.model, .v1, .v3, .v7) and Tekken (tekken.json). */
+#ifndef TOK_TOKENIZER_H
+#define TOK_TOKENIZER_H
+
+#include <stddef.h>
+
+#include "base/vec.h"
+#include "tok/spm.h"
+#include "tok/tekken.h"
+
+typedef enum { TOK_SPM, TOK_TEKKEN } TokKind;
+
+typedef struct {
+    TokKind kind;
+    Spm spm;        /* when kind == TOK_SPM */
+    Tekken tek;     /* when kind == TOK_TEKKEN */
+    int n_vocab;
+    int bos, eos;   /* -1 when the tokenizer has none */
+    char version[8]; /* "v1", "v3", "v7" from the file name, "tekken", or "" */
+    char *path;     /* owns */
+} Tokenizer;
+
+/* Loads a tokenizer file: *.json is Tekken, anything else SentencePiece.
+ * 0, or -1 with err naming the file and the problem. */
+int tokenizer_load(Tokenizer *t, const char *path);
+void tokenizer_free(Tokenizer *t);
+
+/* The tokenizer file of a model directory, in Mistral's order of preference:
+ * *.model.v7, *.model.v3, *.model.v2, *.model.v1, tokenizer.model, then
+ * tekken.json. Returns a path the caller frees, or NULL with err set. */
+char *tokenizer_find(const char *dir);
+
+/* Appends [bos] (when bos and the tokenizer has one) then the ids of text.
+ * Text must be valid UTF-8 (else -1 with the offset of the bad byte). */
+int tokenizer_encode(const Tokenizer *t, const char *text, size_t len, int bos, IntVec *out);
+/* Appends the raw bytes of ids (may be invalid UTF-8 when a character is
+ * split across byte tokens; see utf8_replace_invalid). 0 or -1. */
+int tokenizer_decode(const Tokenizer *t, const int *ids, int n, ByteBuf *out);
+/* The id of a control/special token by its spelling ("[INST]"), or -1. */
+int tokenizer_special(const Tokenizer *t, const char *name);
+
+#endif
