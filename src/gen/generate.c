@@ -35,7 +35,7 @@ int generate(Context *ctx, const GenRequest *reqs, int n_req, const GenOptions *
         }
         if (sampler_init(&rs[r].sampler, &opt->sampler, c->n_vocab)) goto done;
         rs[r].done = reqs[r].max_new <= 0;
-        ctx->seqs[r].n_pos = 0;
+        if (!reqs[r].append) kvcache_reset(&ctx->seqs[r]);
         cap += reqs[r].n_prompt < chunk ? reqs[r].n_prompt : chunk;
     }
     int *token = xmalloc((size_t)cap * sizeof(int)), *seq = xmalloc((size_t)cap * sizeof(int));

@@ -20,6 +20,7 @@ typedef struct {
     const int *prompt; /* view [n_prompt] */
     int n_prompt;      /* >= 1 */
     int max_new;       /* tokens to generate */
+    int append;        /* 1: continue the sequence's cache (a chat turn); 0: start over */
 } GenRequest;
 
 typedef struct {
@@ -34,7 +35,8 @@ typedef int (*GenEmit)(void *ud, int req, int token);
 /* Positions the context needs for these requests (the longest prompt + new). */
 long generate_context_size(const GenRequest *reqs, int n_req);
 
-/* Runs requests 0..n_req-1 in sequences 0..n_req-1 of ctx (reset first).
+/* Runs requests 0..n_req-1 in sequences 0..n_req-1 of ctx (each reset
+ * first unless it has `append`). The last sampled token is not fed back.
  * Returns 0, or -1 with err set. */
 int generate(Context *ctx, const GenRequest *reqs, int n_req, const GenOptions *opt, GenEmit emit,
              void *ud);
