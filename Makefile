@@ -11,9 +11,9 @@ OPT    ?= -O2 -g
 SAN    ?=
 CFLAGS  = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Wshadow \
           -Wno-unused-parameter $(OPT) $(SAN) -Iinclude -Isrc -MMD -MP
-LDLIBS  = -lcjson -lm -lpthread
+LDLIBS  = -lcjson -lpcre2-8 -lm -lpthread
 
-LIB_SRC = $(wildcard src/base/*.c src/kern/*.c src/model/*.c src/gen/*.c src/api/*.c)
+LIB_SRC = $(wildcard src/base/*.c src/kern/*.c src/model/*.c src/tok/*.c src/gen/*.c src/api/*.c)
 APP_SRC = $(wildcard src/app/*.c)
 TEST_SRC = $(wildcard tests/test_*.c)
 
