@@ -19,17 +19,28 @@ void rope_freqs(float *inv_freq, int head_dim, double theta) {
     }
 }
 
-void rope(float *x, int n_heads, int head_dim, long pos, const float *inv_freq) {
-    for (int i = 0; i < head_dim / 2; i++) {
+/* Rotates pairs (x[first(i)], x[first(i) + step]) of every head. */
+static void rotate(float *x, int n_heads, int head_dim, long pos, const float *inv_freq,
+                   int interleaved) {
+    int half = head_dim / 2, step = interleaved ? 1 : half;
+    for (int i = 0; i < half; i++) {
         float angle = (float)pos * inv_freq[i]; /* fp32, as torch.outer(t, freqs) */
         float c = (float)cos((double)angle), s = (float)sin((double)angle);
         for (int h = 0; h < n_heads; h++) {
-            float *p = x + (size_t)h * head_dim + 2 * i;
-            float a = p[0], b = p[1];
+            float *p = x + (size_t)h * head_dim + (interleaved ? 2 * i : i);
+            float a = p[0], b = p[step];
             p[0] = a * c - b * s;
-            p[1] = a * s + b * c;
+            p[step] = a * s + b * c;
         }
     }
+}
+
+void rope(float *x, int n_heads, int head_dim, long pos, const float *inv_freq) {
+    rotate(x, n_heads, head_dim, pos, inv_freq, 1);
+}
+
+void rope_half(float *x, int n_heads, int head_dim, long pos, const float *inv_freq) {
+    rotate(x, n_heads, head_dim, pos, inv_freq, 0);
 }
 
 void softmax(float *x, int n) {

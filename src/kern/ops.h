@@ -18,6 +18,10 @@ void rope_freqs(float *inv_freq, int head_dim, double theta);
  * e^{i·pos·inv_freq[i]}; the angle is the fp32 product, as in the reference. */
 void rope(float *x, int n_heads, int head_dim, long pos, const float *inv_freq);
 
+/* The same rotation for weights stored in Hugging Face's half-split order:
+ * the pair i is (x[i], x[i + head_dim/2]). */
+void rope_half(float *x, int n_heads, int head_dim, long pos, const float *inv_freq);
+
 /* In place: x[i] = exp(x[i] - max) / Σ exp(x - max), i < n. */
 void softmax(float *x, int n);
 

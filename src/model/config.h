@@ -24,6 +24,7 @@ typedef struct {
     int n_experts; /* 0 for a dense model */
     int n_active;  /* experts per token (top-k); 0 for dense */
     int *window;   /* owns [n_layers]: keys each query sees, itself included; 0 = all */
+    int rope_half; /* 1: q/k rows in HF's half-split order: rotate (i, i + head_dim/2) */
 } Config;
 
 /* Parses params.json text (len bytes; `where` names it in errors) and checks

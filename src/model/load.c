@@ -1,4 +1,4 @@
-/* load — opening a model directory in Mistral's native layout. */
+/* load — opening a model directory: native or Hugging Face layout. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,11 +6,42 @@
 
 #include "base/util.h"
 #include "kern/ops.h"
+#include "model/hf.h"
 #include "model/model.h"
 
 static int is_file(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* dir/name into buf; returns buf. */
+static char *join(char *buf, size_t cap, const char *dir, const char *name) {
+    snprintf(buf, cap, "%s/%s", dir, name);
+    return buf;
+}
+
+/* A path that exists but is not a regular file is an error of its own. */
+static int not_regular(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && !S_ISREG(st.st_mode);
+}
+
+static int load_native(Model *m, const char *dir, char *path, size_t cap) {
+    if (config_load(&m->cfg, join(path, cap, dir, "params.json"))) return -1;
+    join(path, cap, dir, "consolidated.safetensors");
+    if (!is_file(path))
+        return not_regular(path) ? err_set("%s: not a regular file", path)
+                                 : err_set("%s: no consolidated.safetensors in the model directory", dir);
+    return tensorset_open_file(&m->ts, path);
+}
+
+static int load_hf(Model *m, const char *dir, char *path, size_t cap) {
+    m->hf = 1;
+    if (hf_config_load(&m->cfg, join(path, cap, dir, "config.json"))) return -1;
+    if (is_file(join(path, cap, dir, "model.safetensors.index.json")))
+        return tensorset_open_index(&m->ts, path);
+    if (is_file(join(path, cap, dir, "model.safetensors"))) return tensorset_open_file(&m->ts, path);
+    return err_set("%s: no model.safetensors or model.safetensors.index.json in the model directory", dir);
 }
 
 int model_load(Model *m, const char *dir, const ModelOptions *opt) {
@@ -19,47 +50,28 @@ int model_load(Model *m, const char *dir, const ModelOptions *opt) {
     if (stat(dir, &st) != 0) return err_set("%s: no such model file or directory", dir);
     if (!S_ISDIR(st.st_mode))
         return err_set("%s: not a model directory (expected params.json + "
-                       "consolidated.safetensors)", dir);
-    size_t n = strlen(dir) + 64;
-    char *params = xmalloc(n), *weights = xmalloc(n);
-    snprintf(params, n, "%s/params.json", dir);
-    snprintf(weights, n, "%s/consolidated.safetensors", dir);
+                       "consolidated.safetensors, or a Hugging Face config.json)", dir);
+    size_t cap = strlen(dir) + 64;
+    char *path = xmalloc(cap);
     int rc = -1;
-    if (stat(params, &st) == 0 && !S_ISREG(st.st_mode)) {
-        err_set("%s: not a regular file", params);
-        goto fail;
+    if (not_regular(join(path, cap, dir, "params.json"))) err_set("%s: not a regular file", path);
+    else if (is_file(path)) rc = load_native(m, dir, path, cap);
+    else if (is_file(join(path, cap, dir, "config.json"))) rc = load_hf(m, dir, path, cap);
+    else err_set("%s: no params.json (or Hugging Face config.json) in the model directory", dir);
+    if (rc == 0 && opt && opt->sliding_window >= 0) rc = config_set_window(&m->cfg, opt->sliding_window);
+    if (rc == 0) rc = weights_bind(&m->w, &m->cfg, &m->ts, m->hf);
+    if (rc == 0) {
+        m->inv_freq = xmalloc((size_t)m->cfg.head_dim / 2 * sizeof(float));
+        rope_freqs(m->inv_freq, m->cfg.head_dim, m->cfg.rope_theta);
     }
-    if (!is_file(params)) {
-        snprintf(params, n, "%s/config.json", dir);
-        if (is_file(params))
-            err_set("%s: Hugging Face layout (config.json) is not supported yet; "
-                    "expected params.json", dir);
-        else
-            err_set("%s: no params.json in the model directory", dir);
-        goto fail;
-    }
-    if (config_load(&m->cfg, params)) goto fail;
-    if (opt && opt->sliding_window >= 0 && config_set_window(&m->cfg, opt->sliding_window))
-        goto fail;
-    if (!is_file(weights)) {
-        if (stat(weights, &st) == 0) err_set("%s: not a regular file", weights);
-        else err_set("%s: no consolidated.safetensors in the model directory", dir);
-        goto fail;
-    }
-    if (st_open(&m->st, weights) || weights_bind(&m->w, &m->cfg, &m->st)) goto fail;
-    m->inv_freq = xmalloc((size_t)m->cfg.head_dim / 2 * sizeof(float));
-    rope_freqs(m->inv_freq, m->cfg.head_dim, m->cfg.rope_theta);
-    rc = 0;
-fail:
-    free(params);
-    free(weights);
+    free(path);
     if (rc) model_free(m);
     return rc;
 }
 
 void model_free(Model *m) {
     weights_free(&m->w, &m->cfg);
-    st_close(&m->st);
+    tensorset_close(&m->ts);
     config_free(&m->cfg);
     free(m->inv_freq);
     memset(m, 0, sizeof *m);

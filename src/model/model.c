@@ -151,9 +151,10 @@ void forward_layers(Context *ctx, const Batch *b, float *h, int l0, int l1) {
         matmul(ws->q, ws->xb, &lw->wq, n);
         matmul(ws->k, ws->xb, &lw->wk, n);
         matmul(ws->v, ws->xb, &lw->wv, n);
+        void (*rotary)(float *, int, int, long, const float *) = c->rope_half ? rope_half : rope;
         for (int t = 0; t < n; t++) {
-            rope(ws->q + (size_t)t * qd, c->n_heads, hd, b->pos[t], m->inv_freq);
-            rope(ws->k + (size_t)t * kvd, c->n_kv_heads, hd, b->pos[t], m->inv_freq);
+            rotary(ws->q + (size_t)t * qd, c->n_heads, hd, b->pos[t], m->inv_freq);
+            rotary(ws->k + (size_t)t * kvd, c->n_kv_heads, hd, b->pos[t], m->inv_freq);
         }
         attend(ctx, b, l);
         for (int t = 0; t < n; t++) {

@@ -11,13 +11,14 @@
 
 #include "model/config.h"
 #include "model/kvcache.h"
-#include "model/safetensors.h"
+#include "model/tensorset.h"
 #include "model/weights.h"
 
 typedef struct {
     Config cfg;
-    Weights w;       /* views into st */
-    SafeTensors st;  /* owns the mapping */
+    Weights w;       /* views into ts */
+    TensorSet ts;    /* owns the mappings */
+    int hf;          /* loaded from the Hugging Face layout */
     float *inv_freq; /* owns (head_dim / 2): RoPE frequencies */
 } Model;
 
@@ -25,7 +26,9 @@ typedef struct {
     int sliding_window; /* < 0: the model's own; 0: full attention; > 0: W for every layer */
 } ModelOptions;
 
-/* Loads a model directory (params.json + consolidated.safetensors).
+/* Loads a model directory: Mistral's native layout (params.json +
+ * consolidated.safetensors) or Hugging Face's (config.json +
+ * model.safetensors or shards with model.safetensors.index.json).
  * opt may be NULL. Returns 0, or -1 with err naming the file and problem. */
 int model_load(Model *m, const char *dir, const ModelOptions *opt);
 void model_free(Model *m);

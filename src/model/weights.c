@@ -6,19 +6,28 @@
 #include <string.h>
 
 #include "base/util.h"
+#include "model/hf.h"
 
-/* Finds a float tensor of the given shape (cols == 0: a vector of `rows`). */
-static int get(const SafeTensors *st, const STensor **out, int rows, int cols, const char *fmt,
-               ...) {
-    char name[256];
+typedef struct {
+    const TensorSet *ts;
+    int hf_names;
+} Source;
+
+/* Finds a float tensor of the given shape (cols == 0: a vector of `rows`),
+ * given its native name. */
+static int get(const Source *src, const STensor **out, int rows, int cols, const char *fmt, ...) {
+    char native[256], name[300];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(name, sizeof name, fmt, ap);
+    vsnprintf(native, sizeof native, fmt, ap);
     va_end(ap);
-    const STensor *t = st_find(st, name);
-    if (!t) return err_set("%s: missing tensor \"%s\"", st->path, name);
+    if (src->hf_names) hf_tensor_name(name, sizeof name, native);
+    else snprintf(name, sizeof name, "%s", native);
+    const STensor *t = tensorset_find(src->ts, name);
+    if (!t) return err_set("%s: missing tensor \"%s\"", src->ts->where, name);
+    const char *path = tensorset_path_of(src->ts, t);
     if (t->dtype < 0)
-        return err_set("%s: tensor \"%s\" has dtype %s; supported: F32, F16, BF16", st->path, name,
+        return err_set("%s: tensor \"%s\" has dtype %s; supported: F32, F16, BF16", path, name,
                        t->dtype_name);
     int ok = cols ? (t->ndim == 2 && t->shape[0] == rows && t->shape[1] == cols)
                   : (t->ndim == 1 && t->shape[0] == rows);
@@ -29,7 +38,7 @@ static int get(const SafeTensors *st, const STensor **out, int rows, int cols, c
                      (long long)t->shape[i]);
         if (cols) snprintf(want, sizeof want, "%d, %d", rows, cols);
         else snprintf(want, sizeof want, "%d", rows);
-        return err_set("%s: tensor \"%s\" has shape [%s], expected [%s]", st->path, name, got, want);
+        return err_set("%s: tensor \"%s\" has shape [%s], expected [%s]", path, name, got, want);
     }
     *out = t;
     return 0;
@@ -38,26 +47,26 @@ static int get(const SafeTensors *st, const STensor **out, int rows, int cols, c
 #define GET_MAT(m, r, c, ...)                                                      \
     do {                                                                           \
         const STensor *t_;                                                         \
-        if (get(st, &t_, r, c, __VA_ARGS__)) return -1;                            \
+        if (get(src, &t_, r, c, __VA_ARGS__)) return -1;                            \
         (m) = (Mat){.data = t_->data, .dtype = (DType)t_->dtype, .rows = r, .cols = c}; \
     } while (0)
 
 #define GET_VEC(v, n, ...)                                                           \
     do {                                                                             \
         const STensor *t_;                                                           \
-        if (get(st, &t_, n, 0, __VA_ARGS__)) return -1;                              \
+        if (get(src, &t_, n, 0, __VA_ARGS__)) return -1;                              \
         (v) = xmalloc((size_t)(n) * sizeof(float));                                  \
         dtype_traits((DType)t_->dtype)->to_float((v), t_->data, (size_t)(n));        \
     } while (0)
 
-static int bind_ffn(FFNWeights *f, const Config *c, const SafeTensors *st, const char *prefix) {
+static int bind_ffn(FFNWeights *f, const Config *c, const Source *src, const char *prefix) {
     GET_MAT(f->w1, c->hidden_dim, c->dim, "%sw1.weight", prefix);
     GET_MAT(f->w2, c->dim, c->hidden_dim, "%sw2.weight", prefix);
     GET_MAT(f->w3, c->hidden_dim, c->dim, "%sw3.weight", prefix);
     return 0;
 }
 
-static int bind_layer(LayerWeights *lw, const Config *c, const SafeTensors *st, int l) {
+static int bind_layer(LayerWeights *lw, const Config *c, const Source *src, int l) {
     int q = c->n_heads * c->head_dim, kv = c->n_kv_heads * c->head_dim;
     GET_VEC(lw->attention_norm, c->dim, "layers.%d.attention_norm.weight", l);
     GET_VEC(lw->ffn_norm, c->dim, "layers.%d.ffn_norm.weight", l);
@@ -68,25 +77,29 @@ static int bind_layer(LayerWeights *lw, const Config *c, const SafeTensors *st, 
     char prefix[96];
     if (!c->n_experts) {
         snprintf(prefix, sizeof prefix, "layers.%d.feed_forward.", l);
-        return bind_ffn(&lw->ffn, c, st, prefix);
+        return bind_ffn(&lw->ffn, c, src, prefix);
     }
     GET_MAT(lw->gate, c->n_experts, c->dim, "layers.%d.feed_forward.gate.weight", l);
     lw->experts = xcalloc((size_t)c->n_experts, sizeof(FFNWeights));
     for (int e = 0; e < c->n_experts; e++) {
         snprintf(prefix, sizeof prefix, "layers.%d.feed_forward.experts.%d.", l, e);
-        if (bind_ffn(&lw->experts[e], c, st, prefix)) return -1;
+        if (bind_ffn(&lw->experts[e], c, src, prefix)) return -1;
     }
     return 0;
 }
 
-int weights_bind(Weights *w, const Config *c, const SafeTensors *st) {
+int weights_bind(Weights *w, const Config *c, const TensorSet *ts, int hf_names) {
     memset(w, 0, sizeof *w);
+    const Source source = {ts, hf_names}, *src = &source;
     GET_MAT(w->tok_embeddings, c->n_vocab, c->dim, "tok_embeddings.weight");
     w->layers = xcalloc((size_t)c->n_layers, sizeof(LayerWeights));
     for (int l = 0; l < c->n_layers; l++)
-        if (bind_layer(&w->layers[l], c, st, l)) return -1;
+        if (bind_layer(&w->layers[l], c, src, l)) return -1;
     GET_VEC(w->norm, c->dim, "norm.weight");
-    if (st_find(st, "output.weight"))
+    char out_name[64];
+    if (hf_names) hf_tensor_name(out_name, sizeof out_name, "output.weight");
+    else snprintf(out_name, sizeof out_name, "output.weight");
+    if (tensorset_find(ts, out_name))
         GET_MAT(w->output, c->n_vocab, c->dim, "output.weight");
     else
         w->output = w->tok_embeddings; /* tied embeddings */

@@ -5,7 +5,7 @@
 
 #include "kern/dtype.h"
 #include "model/config.h"
-#include "model/safetensors.h"
+#include "model/tensorset.h"
 
 typedef struct {
     Mat w1; /* (hidden_dim, dim)  gate projection */
@@ -32,9 +32,10 @@ typedef struct {
     Mat output;           /* (n_vocab, dim); tok_embeddings when the file has none */
 } Weights;
 
-/* Binds w to the tensors of st in Mistral's native naming, checking each one.
- * Returns 0, or -1 with err naming the file, the tensor and the problem. */
-int weights_bind(Weights *w, const Config *c, const SafeTensors *st);
+/* Binds w to the tensors of ts, named natively or (hf_names) as Hugging Face
+ * names them, checking each one. Returns 0, or -1 with err naming the file,
+ * the tensor and the problem. */
+int weights_bind(Weights *w, const Config *c, const TensorSet *ts, int hf_names);
 /* Frees; accepts a zeroed or half-built struct (needs the same config). */
 void weights_free(Weights *w, const Config *c);
 
