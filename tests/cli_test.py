@@ -45,9 +45,78 @@ if os.path.isfile(os.path.join(stories, "golden.json")):
         what = "stories260K prompt %r window %s chunk %s" % (
             c["prompt"][:20], c["sliding_window"], c["chunk_size"])
         expect(rc == 0 and ids(out) == c["greedy_ids"], what + (": " + err.strip() if rc else ""))
-    print("# stories260K: %d golden cases" % len(golden["cases"]))
+        # the same case from text: exactly the golden text on stdout
+        args[3:5] = ["-p", c["prompt"]]
+        rc, out, err = run(*[a for a in args if a != "--ids"])
+        expect(rc == 0 and out == c["text"], what + " (text): %r" % out[-40:])
+    print("# stories260K: %d golden cases, ids and text" % len(golden["cases"]))
+
+    # sampling: a seed repeats, seeds differ, top-k 1 is greedy
+    base = ["generate", "-m", stories, "-p", "Once upon a time", "-n", 60]
+    s1 = run(*base, "--temperature", 1, "--seed", 1)[1]
+    s1b = run(*base, "--temperature", 1, "--seed", 1)[1]
+    s2 = run(*base, "--temperature", 1, "--seed", 2)[1]
+    greedy = run(*base, "--temperature", 0)[1]
+    topk1 = run(*base, "--temperature", 1.5, "--top-k", 1, "--seed", 3)[1]
+    expect(s1 == s1b and s1 != s2 and s1 != greedy, "sampling: same seed same text, other seed other text")
+    expect(topk1 == greedy, "sampling: top-k 1 is greedy")
+    # --stop: the text up to the stop string
+    rc, out, _ = run(*base, "--temperature", 0, "--stop", "Lily")
+    expect(rc == 0 and out == greedy[:greedy.index("Lily")], "--stop: %r" % out)
+    # chat on stdin: a reply per message, /reset, bad UTF-8 reported and skipped
+    p = subprocess.run([ENGINE, "chat", "-m", stories, "-n", "20"],
+                       input=b"Hello there\n\xff\xfe\n/reset\nTell me a story\n/exit\nignored\n",
+                       capture_output=True, timeout=60)
+    replies = p.stdout.decode().splitlines()
+    expect(p.returncode == 0 and len(replies) == 2 and all(replies), "chat: %r" % replies)
+    expect(b"UTF-8" in p.stderr and b"reset" in p.stderr, "chat: stderr %r" % p.stderr[:200])
+
+    # tokenize / detokenize through the model directory
+    rc, out, _ = run("tokenize", "-m", stories, "-p", "Once upon a time", "--bos")
+    expect(rc == 0 and out == "1 403 407 261 378\n", "tokenize: %r" % out)
+    rc, out, _ = run("detokenize", "-m", stories, "--ids", "403,407,261,378")
+    expect(rc == 0 and out == "Once upon a time", "detokenize: %r" % out)
+    with tempfile.NamedTemporaryFile("wb", delete=False) as f:
+        f.write(b"Lily  and\tBen\n")
+        path = f.name
+    rc, out, _ = run("tokenize", "-m", stories, "-f", path)
+    rc2, out2, _ = run("tokenize", "-m", stories, "-p", "Lily  and\tBen\n")
+    expect(rc == 0 and out == out2, "tokenize -f reads the file's bytes")
+    with open(path, "wb") as f:
+        f.write(b"bad \xc3\x28 utf8")
+    rc, out, err = run("tokenize", "-m", stories, "-f", path)
+    expect(rc == 1 and not out and len(err.strip().splitlines()) == 1 and "UTF-8" in err,
+           "invalid UTF-8: %r" % err)
+    os.unlink(path)
 else:
     print("SKIP: %s not found; stories260K golden cases not run" % stories)
+
+# --- chat requests through tokenize --chat (Mistral's tokenizers, from ../shared)
+toks = os.path.join(SHARED, "tokenizers")
+if os.path.isdir(os.path.join(toks, "chat")):
+    files = {"v1": "tokenizer.model.v1", "v2": "mistral_instruct_tokenizer_240323.model.v3",
+             "v3": "mistral_instruct_tokenizer_240323.model.v3"}
+    n = 0
+    for sample in sorted(os.listdir(os.path.join(toks, "chat"))):
+        d = os.path.join(toks, "chat", sample)
+        for v, tf in files.items():
+            gold = os.path.join(d, "tokens_%s.json" % v)
+            if not os.path.isfile(gold):
+                continue
+            rc, out, err = run("tokenize", "--tokenizer", os.path.join(toks, "mistral", tf),
+                               "--chat", os.path.join(d, "sample.json"), "--chat-format", v)
+            want = json.load(open(gold))["tokens"]
+            expect(rc == 0 and ids(out) == want, "tokenize --chat %s %s: %s" % (sample, v, err.strip()))
+            n += 1
+    print("# tokenize --chat: %d golden encodings" % n)
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        f.write('{"messages": [{"role": "robot", "content": "hi"}]}')
+        path = f.name
+    rc, out, err = run("tokenize", "--tokenizer", os.path.join(toks, "mistral", files["v3"]), "--chat", path)
+    expect(rc == 1 and "robot" in err and len(err.strip().splitlines()) == 1, "unknown role: %r" % err)
+    os.unlink(path)
+else:
+    print("SKIP: %s not found; chat encodings not run" % os.path.join(toks, "chat"))
 
 # --- --tokens-file: every prompt in one batch, each line as if alone
 golden = json.load(open("tests/data/golden/moe_sw8_f32.json"))
@@ -80,7 +149,7 @@ _, w8b, _ = run("logits", "-m", "tests/data/tiny/dense_sw8_f32", "--tokens", p, 
 expect(w8 == w8b and w8 != w0, "--sliding-window override")
 
 # --- help on every subcommand
-for cmd in ("generate", "logits"):
+for cmd in ("generate", "logits", "chat", "tokenize", "detokenize"):
     rc, out, _ = run(cmd, "--help")
     expect(rc == 0 and "usage: mistral " + cmd in out, cmd + " --help")
 rc, out, _ = run("--help")

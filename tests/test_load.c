@@ -990,7 +990,7 @@ static void cli_cases(void) {
          "mistral generate: ", "--temperature"},
         {"missing --tokens", "logits -m %s", 2, "mistral logits: ", "--tokens"},
         {"missing value", "logits -m %s --tokens", 2, "mistral logits: ", "--tokens"},
-        {"generate without --ids", "generate -m %s --tokens 1", 2, "mistral generate: ", "--ids"},
+        {"text output without a tokenizer", "generate -m %s --tokens 1", 1, "mistral: ", "no tokenizer"},
         {"--tokens-file missing", "generate -m %s --tokens-file /nonexistent/prompts --ids", 1,
          "mistral: ", "/nonexistent/prompts"},
         {"unknown command", "frobnicate -m %s", 2, "mistral: ", "frobnicate"},

@@ -1,0 +1,197 @@
+#include "app/cli.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/util.h"
+
+#define MAX_PROMPT_TOKENS (1 << 24)
+
+void die(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fflush(stdout);
+    fputs("mistral: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+void usage_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "mistral %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (see: mistral %s --help)\n", cmd);
+    va_end(ap);
+    exit(2);
+}
+
+/* ---- options ----------------------------------------------------------------- */
+
+enum { O_MODEL, O_TOKENIZER, O_TOKENS, O_TOKENS_FILE, O_PROMPT, O_PROMPT_FILE, O_IDS_LIST,
+       O_CHAT, O_CHAT_FORMAT, O_SYSTEM, O_STOP, O_ALL, O_IDS, O_BOS, O_IGNORE_EOS, O_CHUNK,
+       O_WINDOW, O_THREADS, O_CTX, O_N, O_TEMP, O_TOP_P, O_TOP_K, O_MIN_P, O_SEED };
+
+/* Which subcommands take which flag. */
+static const struct {
+    const char *flag, *alias;
+    int value, id;
+    const char *cmds;
+} specs[] = {
+    {"-m", "--model", 1, O_MODEL, " logits generate chat tokenize detokenize "},
+    {"--tokenizer", NULL, 1, O_TOKENIZER, " generate chat tokenize detokenize "},
+    {"--tokens", NULL, 1, O_TOKENS, " logits generate "},
+    {"--tokens-file", NULL, 1, O_TOKENS_FILE, " generate "},
+    {"-p", "--prompt", 1, O_PROMPT, " generate tokenize "},
+    {"-f", "--file", 1, O_PROMPT_FILE, " generate tokenize "},
+    {"--ids", NULL, 1, O_IDS_LIST, " detokenize "},
+    {"--ids", NULL, 0, O_IDS, " generate "},
+    {"--chat", NULL, 1, O_CHAT, " tokenize "},
+    {"--chat-format", NULL, 1, O_CHAT_FORMAT, " tokenize chat "},
+    {"--system", NULL, 1, O_SYSTEM, " chat "},
+    {"--stop", NULL, 1, O_STOP, " generate "},
+    {"--all", NULL, 0, O_ALL, " logits "},
+    {"--bos", NULL, 0, O_BOS, " tokenize "},
+    {"--ignore-eos", NULL, 0, O_IGNORE_EOS, " generate "},
+    {"--chunk-size", NULL, 1, O_CHUNK, " logits generate chat "},
+    {"--sliding-window", NULL, 1, O_WINDOW, " logits generate chat "},
+    {"-t", "--threads", 1, O_THREADS, " logits generate chat "},
+    {"--ctx", NULL, 1, O_CTX, " chat "},
+    {"-n", "--max-tokens", 1, O_N, " generate chat "},
+    {"--temperature", "--temp", 1, O_TEMP, " generate chat "},
+    {"--top-p", NULL, 1, O_TOP_P, " generate chat "},
+    {"--top-k", NULL, 1, O_TOP_K, " generate chat "},
+    {"--min-p", NULL, 1, O_MIN_P, " generate chat "},
+    {"--seed", NULL, 1, O_SEED, " generate chat "},
+};
+
+static long parse_long(const char *cmd, const char *flag, const char *s, long lo, long hi) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        usage_error(cmd, "%s expects an integer in [%ld, %ld], got \"%.40s\"", flag, lo, hi, s);
+    return v;
+}
+
+static double parse_double(const char *cmd, const char *flag, const char *s) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v))
+        usage_error(cmd, "%s expects a number, got \"%.40s\"", flag, s);
+    return v;
+}
+
+static void set(Options *o, int id, const char *flag, const char *v) {
+    const char *c = o->cmd;
+    switch (id) {
+    case O_MODEL: o->model = v; break;
+    case O_TOKENIZER: o->tokenizer = v; break;
+    case O_TOKENS: o->tokens = v; break;
+    case O_TOKENS_FILE: o->tokens_file = v; break;
+    case O_PROMPT: o->prompt = v; break;
+    case O_PROMPT_FILE: o->prompt_file = v; break;
+    case O_IDS_LIST: o->ids_list = v; break;
+    case O_CHAT: o->chat = v; break;
+    case O_CHAT_FORMAT: o->chat_format = v; break;
+    case O_SYSTEM: o->system = v; break;
+    case O_STOP:
+        if (!*v) usage_error(c, "%s", "--stop needs a non-empty text");
+        o->stop = v;
+        break;
+    case O_ALL: o->all = 1; break;
+    case O_IDS: o->ids = 1; break;
+    case O_BOS: o->bos = 1; break;
+    case O_IGNORE_EOS: o->ignore_eos = 1; break;
+    case O_CHUNK: o->chunk_size = parse_long(c, flag, v, 1, INT_MAX); break;
+    case O_WINDOW: o->sliding_window = parse_long(c, flag, v, 0, 1L << 30); break;
+    case O_THREADS: o->threads = parse_long(c, flag, v, 1, 1024); break;
+    case O_CTX: o->ctx = parse_long(c, flag, v, 1, 1L << 24); break;
+    case O_N: o->n_new = parse_long(c, flag, v, 0, 1L << 24); break;
+    case O_TEMP: o->temperature = parse_double(c, flag, v); break;
+    case O_TOP_P: o->top_p = parse_double(c, flag, v); break;
+    case O_TOP_K: o->top_k = parse_long(c, flag, v, 0, INT_MAX); break;
+    case O_MIN_P: o->min_p = parse_double(c, flag, v); break;
+    case O_SEED: o->seed = (unsigned long long)parse_long(c, flag, v, 0, LONG_MAX); break;
+    }
+}
+
+void options_parse(Options *o, int argc, char **argv) {
+    char key[40];
+    snprintf(key, sizeof key, " %s ", o->cmd);
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        int found = 0;
+        for (size_t s = 0; s < sizeof specs / sizeof specs[0] && !found; s++) {
+            if (strcmp(a, specs[s].flag) && (!specs[s].alias || strcmp(a, specs[s].alias))) continue;
+            if (!strstr(specs[s].cmds, key)) continue;
+            found = 1;
+            if (specs[s].value && i + 1 >= argc) usage_error(o->cmd, "%s needs a value", a);
+            set(o, specs[s].id, a, specs[s].value ? argv[++i] : NULL);
+        }
+        if (!found) usage_error(o->cmd, "unknown option \"%.60s\"", a);
+    }
+}
+
+/* ---- inputs ------------------------------------------------------------------ */
+
+int *parse_ids(const char *s, int *n, const char *where) {
+    int cap = 16, k = 0;
+    int *ids = xmalloc((size_t)cap * sizeof(int));
+    const char *p = s;
+    for (;;) {
+        while (*p == ',' || *p == ' ' || *p == '\t' || *p == '\r') p++;
+        if (!*p || *p == '\n') break;
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (end == p || errno || v < 0 || v > INT_MAX || (*end && !strchr(", \t\r\n", *end)))
+            die("%s: not a list of token ids: \"%.40s\"", where, p);
+        if (k == MAX_PROMPT_TOKENS) die("%s: more than %d tokens", where, MAX_PROMPT_TOKENS);
+        if (k == cap) ids = xrealloc(ids, (size_t)(cap *= 2) * sizeof(int));
+        ids[k++] = (int)v;
+        p = end;
+    }
+    if (k == 0) die("%s: no token ids", where);
+    *n = k;
+    return ids;
+}
+
+void check_vocab(const int *ids, int n, int n_vocab, const char *where) {
+    for (int i = 0; i < n; i++)
+        if (ids[i] >= n_vocab)
+            die("%s: token id %d is outside the vocabulary (0..%d)", where, ids[i], n_vocab - 1);
+}
+
+void load_model(Model *m, const Options *o) {
+    if (!o->model) usage_error(o->cmd, "%s", "missing -m MODEL");
+    ModelOptions mo = {.sliding_window = (int)o->sliding_window};
+    if (model_load(m, o->model, &mo)) die("%s", err_msg());
+}
+
+void load_tokenizer(Tokenizer *t, const Options *o) {
+    if (o->tokenizer) {
+        if (tokenizer_load(t, o->tokenizer)) die("%s", err_msg());
+        return;
+    }
+    if (!o->model) usage_error(o->cmd, "%s", "give -m MODEL or --tokenizer FILE");
+    char *path = tokenizer_find(o->model);
+    if (!path) die("%s", err_msg());
+    int rc = tokenizer_load(t, path);
+    free(path);
+    if (rc) die("%s", err_msg());
+}
+
+char *slurp(const char *path, size_t *len) {
+    char *s = read_file(path, len);
+    if (!s) die("%s", err_msg());
+    return s;
+}

@@ -1,0 +1,40 @@
+/* cli — what every subcommand shares: options, fatal errors, loading. */
+#ifndef APP_CLI_H
+#define APP_CLI_H
+
+#include "model/model.h"
+#include "tok/tokenizer.h"
+
+typedef struct {
+    const char *cmd;
+    const char *model, *tokenizer;
+    const char *tokens, *tokens_file, *prompt, *prompt_file, *ids_list;
+    const char *chat, *chat_format, *system, *stop;
+    int all, ids, bos, ignore_eos;
+    long chunk_size, n_new, sliding_window, threads, ctx;
+    double temperature, top_p, min_p;
+    long top_k;
+    unsigned long long seed;
+} Options;
+
+/* Prints "mistral: ..." and exits 1. */
+_Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "mistral CMD: ... (see: mistral CMD --help)" and exits 2. */
+_Noreturn void usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Parses argv[2..] for subcommand o->cmd; dies on unknown or malformed flags. */
+void options_parse(Options *o, int argc, char **argv);
+
+/* "1,5,9" (commas and/or blanks) -> ids (caller frees); dies on anything else. */
+int *parse_ids(const char *s, int *n, const char *where);
+/* Dies unless every id is in [0, n_vocab). */
+void check_vocab(const int *ids, int n, int n_vocab, const char *where);
+
+void load_model(Model *m, const Options *o);
+/* The tokenizer of --tokenizer, else of the model directory. */
+void load_tokenizer(Tokenizer *t, const Options *o);
+/* The whole file, or dies. */
+char *slurp(const char *path, size_t *len);
+
+#endif

@@ -1,0 +1,237 @@
+/* cmd_run — mistral logits and mistral generate. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app/cli.h"
+#include "app/commands.h"
+#include "base/utf8.h"
+#include "base/util.h"
+#include "gen/generate.h"
+
+/* ---- mistral logits ---------------------------------------------------------- */
+
+static void print_row(const float *x, int n) {
+    putchar('[');
+    for (int i = 0; i < n; i++) printf(i ? ",%.9g" : "%.9g", x[i]);
+    putchar(']');
+}
+
+int cmd_logits(const Options *o) {
+    if (!o->tokens) usage_error(o->cmd, "%s", "missing --tokens");
+    int n;
+    int *ids = parse_ids(o->tokens, &n, "--tokens");
+    Model m;
+    load_model(&m, o);
+    check_vocab(ids, n, m.cfg.n_vocab, "--tokens");
+    Context ctx;
+    if (context_init(&ctx, &m, 1, n)) die("%s", err_msg());
+    int chunk = o->chunk_size > 0 ? (int)o->chunk_size : GEN_DEFAULT_CHUNK, V = m.cfg.n_vocab;
+    int *seqs = xcalloc((size_t)chunk, sizeof(int));
+    long *pos = xmalloc((size_t)chunk * sizeof(long));
+    unsigned char *want = xmalloc((size_t)chunk);
+    float *logits = xmalloc((size_t)chunk * V * sizeof(float));
+    fputs("{\"logits\": [", stdout);
+    int rows = 0;
+    for (int s = 0; s < n; s += chunk) {
+        int k = n - s < chunk ? n - s : chunk, got = 0;
+        for (int i = 0; i < k; i++) {
+            pos[i] = s + i;
+            want[i] = o->all || s + i == n - 1;
+        }
+        Batch b = {.n = k, .token = ids + s, .seq = seqs, .pos = pos, .want = want};
+        if (forward(&ctx, &b, logits)) die("%s", err_msg());
+        for (int i = 0; i < k; i++)
+            if (want[i]) {
+                if (rows++) putchar(',');
+                print_row(logits + (size_t)got++ * V, V);
+            }
+    }
+    fputs("]}\n", stdout);
+    free(seqs), free(pos), free(want), free(logits), free(ids);
+    context_free(&ctx);
+    model_free(&m);
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
+/* ---- text streaming ---------------------------------------------------------- */
+
+void stream_init(Stream *s, const Tokenizer *tok, const char *stop, FILE *out) {
+    memset(s, 0, sizeof *s);
+    s->tok = tok, s->stop = stop, s->out = out;
+}
+
+/* Prints what is now certain: whole UTF-8 characters, and nothing that could
+ * still turn out to be the start of the stop text. Returns 1 once the stop
+ * text has appeared (the text before it is printed, the rest dropped). */
+static int stream_flush(Stream *s, int final) {
+    s->text.n = 0;
+    if (tokenizer_decode(s->tok, s->ids.v, s->ids.n, &s->text)) die("%s", err_msg());
+    size_t end = s->text.n, hold = 0;
+    int stopped = 0;
+    if (s->stop && s->text.n) {
+        char *hit = strstr(s->text.p + (s->printed > strlen(s->stop) ? s->printed - strlen(s->stop) : 0), s->stop);
+        if (hit) end = (size_t)(hit - s->text.p), stopped = 1;
+        else hold = strlen(s->stop) - 1;
+    }
+    if (!final && !stopped) {
+        end = end > hold ? end - hold : 0;
+        end = utf8_complete_prefix(s->text.p ? s->text.p : "", end);
+    }
+    if (end > s->printed) {
+        ByteBuf clean = {0};
+        utf8_replace_invalid(&clean, s->text.p + s->printed, end - s->printed);
+        fwrite(clean.p, 1, clean.n, s->out);
+        fflush(s->out);
+        bytebuf_free(&clean);
+        s->printed = end;
+    }
+    return stopped;
+}
+
+int stream_push(Stream *s, int token) {
+    intvec_push(&s->ids, token);
+    return stream_flush(s, 0);
+}
+
+void stream_finish(Stream *s) {
+    stream_flush(s, 1);
+    intvec_free(&s->ids);
+    bytebuf_free(&s->text);
+}
+
+/* ---- mistral generate -------------------------------------------------------- */
+
+typedef struct {
+    const Options *o;
+    int eos;
+    IntVec *out; /* per request */
+    Stream stream; /* streaming text of request 0 (single prompt) */
+    int streaming;
+    double t_first; /* when the first token came: the end of prefill */
+    int n_gen;
+} GenRun;
+
+static int on_token(void *ud, int req, int token) {
+    GenRun *g = ud;
+    if (g->n_gen++ == 0) g->t_first = now_seconds();
+    if (token == g->eos) return 1;
+    intvec_push(&g->out[req], token);
+    if (g->streaming) return stream_push(&g->stream, token);
+    return 0;
+}
+
+/* Reads --tokens-file: one prompt of ids per line. */
+static GenRequest *read_token_prompts(const char *path, int *n_req) {
+    char *text = slurp(path, NULL);
+    int n = 0, cap = 4, line = 0;
+    GenRequest *reqs = xmalloc((size_t)cap * sizeof *reqs);
+    for (char *p = text; *p;) {
+        char *nl = strchr(p, '\n');
+        if (nl) *nl = 0;
+        line++;
+        if (strspn(p, " \t\r,") != strlen(p)) {
+            char where[300];
+            snprintf(where, sizeof where, "%s line %d", path, line);
+            if (n == cap) reqs = xrealloc(reqs, (size_t)(cap *= 2) * sizeof *reqs);
+            memset(&reqs[n], 0, sizeof reqs[n]);
+            reqs[n].prompt = parse_ids(p, &reqs[n].n_prompt, where);
+            n++;
+        } else if (nl) {
+            die("%s line %d: empty prompt", path, line);
+        }
+        if (!nl) break;
+        p = nl + 1;
+    }
+    free(text);
+    if (n == 0) die("%s: no prompts", path);
+    *n_req = n;
+    return reqs;
+}
+
+int cmd_generate(const Options *o) {
+    int sources = !!o->tokens + !!o->tokens_file + !!o->prompt + !!o->prompt_file;
+    if (sources != 1) usage_error(o->cmd, "%s", "give exactly one of -p, -f, --tokens, --tokens-file");
+    int text_in = o->prompt || o->prompt_file;
+    int need_tok = text_in || !o->ids;
+    Model m;
+    load_model(&m, o);
+    Tokenizer tok;
+    int have_tok = 0;
+    if (need_tok) load_tokenizer(&tok, o), have_tok = 1;
+    else if (!o->tokenizer) { /* --ids: the tokenizer only gives EOS; optional */
+        char *path = tokenizer_find(o->model);
+        if (path && tokenizer_load(&tok, path) == 0) have_tok = 1;
+        free(path);
+    }
+    if (have_tok && tok.n_vocab > m.cfg.n_vocab)
+        die("%s: tokenizer has %d tokens, the model only %d", tok.path, tok.n_vocab, m.cfg.n_vocab);
+
+    int n_req = 1;
+    GenRequest *reqs;
+    if (o->tokens_file) {
+        reqs = read_token_prompts(o->tokens_file, &n_req);
+    } else {
+        reqs = xcalloc(1, sizeof *reqs);
+        if (o->tokens) {
+            reqs[0].prompt = parse_ids(o->tokens, &reqs[0].n_prompt, "--tokens");
+        } else {
+            size_t len;
+            char *text = o->prompt ? xstrdup(o->prompt) : slurp(o->prompt_file, &len);
+            if (o->prompt) len = strlen(text);
+            IntVec ids = {0};
+            if (tokenizer_encode(&tok, text, len, 1, &ids))
+                die("%s: %s", o->prompt ? "-p" : o->prompt_file, err_msg());
+            if (ids.n == 0) die("the prompt is empty and the tokenizer has no BOS");
+            reqs[0].prompt = ids.v, reqs[0].n_prompt = ids.n;
+            free(text);
+        }
+    }
+    for (int r = 0; r < n_req; r++) {
+        reqs[r].max_new = (int)o->n_new;
+        check_vocab(reqs[r].prompt, reqs[r].n_prompt, m.cfg.n_vocab,
+                    o->tokens_file ? o->tokens_file : "prompt");
+    }
+    Context ctx;
+    if (context_init(&ctx, &m, n_req, generate_context_size(reqs, n_req))) die("%s", err_msg());
+    GenRun g = {.o = o, .eos = have_tok && !o->ignore_eos ? tok.eos : -1,
+                .out = xcalloc((size_t)n_req, sizeof(IntVec))};
+    g.streaming = !o->ids && n_req == 1;
+    if (g.streaming) stream_init(&g.stream, &tok, o->stop, stdout);
+    GenOptions go = {.chunk_size = (int)o->chunk_size,
+                     .sampler = {.temperature = (float)o->temperature, .top_p = (float)o->top_p,
+                                 .top_k = (int)o->top_k, .min_p = (float)o->min_p, .seed = o->seed},
+                     .eos = -1 /* on_token stops at EOS without printing it */};
+    double t0 = now_seconds();
+    if (generate(&ctx, reqs, n_req, &go, on_token, &g)) die("%s", err_msg());
+    double t1 = now_seconds();
+    for (int r = 0; r < n_req; r++) {
+        if (g.streaming) { /* exactly the text; a newline only for a terminal's prompt */
+            stream_finish(&g.stream);
+            if (isatty(STDOUT_FILENO)) putchar('\n');
+        } else if (o->ids) {
+            for (int i = 0; i < g.out[r].n; i++) printf(i ? " %d" : "%d", g.out[r].v[i]);
+            putchar('\n');
+        } else {
+            Stream s;
+            stream_init(&s, &tok, o->stop, stdout);
+            for (int i = 0; i < g.out[r].n && !stream_push(&s, g.out[r].v[i]); i++) {}
+            stream_finish(&s);
+            putchar('\n');
+        }
+        intvec_free(&g.out[r]);
+        free((void *)reqs[r].prompt);
+    }
+    if (!o->ids && n_req == 1 && g.n_gen > 0) {
+        double tp = g.t_first - t0, tg = t1 - g.t_first;
+        fprintf(stderr, "prompt: %d tokens, %.1f tok/s; generation: %d tokens, %.1f tok/s\n",
+                reqs[0].n_prompt, reqs[0].n_prompt / (tp > 0 ? tp : 1e-9), g.n_gen,
+                g.n_gen > 1 ? (g.n_gen - 1) / (tg > 0 ? tg : 1e-9) : 0.0);
+    }
+    free(g.out), free(reqs);
+    context_free(&ctx);
+    if (have_tok) tokenizer_free(&tok);
+    model_free(&m);
+    return fflush(stdout) == 0 ? 0 : 1;
+}
