@@ -5,7 +5,6 @@
 
 #include "app/cli.h"
 #include "app/commands.h"
-#include "base/utf8.h"
 #include "base/util.h"
 #include "tok/chat.h"
 
@@ -48,11 +47,10 @@ int cmd_detokenize(const Options *o) {
     int *ids = NULL; /* an empty list decodes to nothing */
     if (strspn(o->ids_list, ", \t\r\n") != strlen(o->ids_list)) ids = parse_ids(o->ids_list, &n, "--ids");
     check_vocab(ids, n, tok.n_vocab, "--ids");
-    ByteBuf raw = {0}, text = {0};
-    if (tokenizer_decode(&tok, ids, n, &raw)) die("%s", err_msg());
-    utf8_replace_invalid(&text, raw.p ? raw.p : "", raw.n);
+    ByteBuf text = {0};
+    if (tokenizer_decode_text(&tok, ids, n, &text)) die("%s", err_msg());
     if (text.n) fwrite(text.p, 1, text.n, stdout);
-    bytebuf_free(&raw), bytebuf_free(&text);
+    bytebuf_free(&text);
     free(ids);
     tokenizer_free(&tok);
     return fflush(stdout) == 0 ? 0 : 1;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "base/util.h"
+#include "kern/quant.h"
 
 float bf16_to_f32(uint16_t h) {
     uint32_t u = (uint32_t)h << 16;
@@ -96,10 +97,38 @@ static float f32_dot(const void *row, const float *x, size_t n) {
 HALF_KERNELS(f16)
 HALF_KERNELS(bf16)
 
+static void f32_from_float(void *out, const float *src, size_t n) { memcpy(out, src, n * 4); }
+
+static void f16_from_float(void *out, const float *src, size_t n) {
+    unsigned char *p = out;
+    for (size_t i = 0; i < n; i++) {
+        uint16_t h = f32_to_f16(src[i]);
+        memcpy(p + 2 * i, &h, 2);
+    }
+}
+
+static void bf16_from_float(void *out, const float *src, size_t n) {
+    unsigned char *p = out;
+    for (size_t i = 0; i < n; i++) {
+        uint16_t h = f32_to_bf16(src[i]);
+        memcpy(p + 2 * i, &h, 2);
+    }
+}
+
+#define QUANT(t) dequantize_row_##t, dot_row_##t, quantize_row_##t
+
 static const DTypeTraits traits[DT_COUNT] = {
-    [DT_F32] = {"F32", 1, 4, f32_to_float, f32_dot},
-    [DT_F16] = {"F16", 1, 2, f16_row_to_float, f16_dot},
-    [DT_BF16] = {"BF16", 1, 2, bf16_row_to_float, bf16_dot},
+    [DT_F32] = {"F32", 0, 1, 4, f32_to_float, f32_dot, f32_from_float},
+    [DT_F16] = {"F16", 1, 1, 2, f16_row_to_float, f16_dot, f16_from_float},
+    [DT_BF16] = {"BF16", 30, 1, 2, bf16_row_to_float, bf16_dot, bf16_from_float},
+    [DT_Q8_0] = {"q8_0", 8, QK32, sizeof(BlockQ8_0), QUANT(q8_0)},
+    [DT_Q4_0] = {"q4_0", 2, QK32, sizeof(BlockQ4_0), QUANT(q4_0)},
+    [DT_Q4_1] = {"q4_1", 3, QK32, sizeof(BlockQ4_1), QUANT(q4_1)},
+    [DT_Q5_0] = {"q5_0", 6, QK32, sizeof(BlockQ5_0), QUANT(q5_0)},
+    [DT_Q5_1] = {"q5_1", 7, QK32, sizeof(BlockQ5_1), QUANT(q5_1)},
+    [DT_Q4_K] = {"q4_K", 12, QK_K, sizeof(BlockQ4_K), QUANT(q4_K)},
+    [DT_Q5_K] = {"q5_K", 13, QK_K, sizeof(BlockQ5_K), QUANT(q5_K)},
+    [DT_Q6_K] = {"q6_K", 14, QK_K, sizeof(BlockQ6_K), QUANT(q6_K)},
 };
 
 const DTypeTraits *dtype_traits(DType t) {
@@ -110,4 +139,13 @@ const DTypeTraits *dtype_traits(DType t) {
 size_t dtype_bytes(DType t, size_t n) {
     const DTypeTraits *tr = dtype_traits(t);
     return n / (size_t)tr->block * (size_t)tr->bytes;
+}
+
+int dtype_from_ggml(uint32_t ggml_type, DType *out) {
+    for (int t = 0; t < DT_COUNT; t++)
+        if (traits[t].gguf_type >= 0 && (uint32_t)traits[t].gguf_type == ggml_type) {
+            *out = (DType)t;
+            return 0;
+        }
+    return -1;
 }

@@ -1,30 +1,53 @@
 /* dtype — the weight types the kernels read, and one traits table for them.
  *
  * A row of a weight matrix is `cols` elements stored as blocks of
- * `block` elements taking `bytes` bytes each (1 element per block for the
- * float types; the quantized types of later work have 32 or 256). Kernels
- * never switch on the type: they look up its traits once. */
+ * `block` elements taking `bytes` bytes each: 1 element per block for the
+ * float types, 32 or 256 for llama.cpp's quantized types (layouts in
+ * kern/quant.h). Kernels never switch on the type: they look up its traits
+ * once. */
 #ifndef KERN_DTYPE_H
 #define KERN_DTYPE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { DT_F32, DT_F16, DT_BF16, DT_COUNT } DType;
+typedef enum {
+    DT_F32,
+    DT_F16,
+    DT_BF16,
+    DT_Q8_0, /* llama.cpp's quantized types (kern/quant.h) */
+    DT_Q4_0,
+    DT_Q4_1,
+    DT_Q5_0,
+    DT_Q5_1,
+    DT_Q4_K,
+    DT_Q5_K,
+    DT_Q6_K,
+    DT_COUNT
+} DType;
 
 typedef struct {
-    const char *name; /* as safetensors spells it: "F32", "F16", "BF16" */
+    const char *name; /* float types as safetensors spells them ("F32", "F16",
+                         "BF16"), quantized ones as GGUF/llama.cpp ("q8_0", "q4_K") */
+    int gguf_type;    /* the GGML type number in GGUF files (F32 0, F16 1, Q4_0 2, ...) */
     int block;        /* elements per block */
     int bytes;        /* bytes per block */
-    /* out[0..n) = src[0..n) as fp32 */
+    /* out[0..n) = src[0..n) as fp32 (n a multiple of block) */
     void (*to_float)(float *out, const void *src, size_t n);
     /* Σ row[i]·x[i], i < n, accumulated in double: the reference dot */
     float (*dot)(const void *row, const float *x, size_t n);
+    /* out = src[0..n) in this type (n a multiple of block): rounding to
+     * nearest for the float types, llama.cpp's reference quantizers for the
+     * others. NULL for a type that cannot be written. */
+    void (*quantize)(void *out, const float *src, size_t n);
 } DTypeTraits;
 
 const DTypeTraits *dtype_traits(DType t);
 /* Bytes of `n` elements of type t (n a multiple of the block). */
 size_t dtype_bytes(DType t, size_t n);
+/* The DType of GGML type number `ggml_type`: 0, or -1 (err not set) when the
+ * kernels do not read that type. */
+int dtype_from_ggml(uint32_t ggml_type, DType *out);
 
 /* Scalar conversions (IEEE binary16 and bfloat16, round to nearest even). */
 float f16_to_f32(uint16_t h);

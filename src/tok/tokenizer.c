@@ -80,6 +80,15 @@ int tokenizer_decode(const Tokenizer *t, const int *ids, int n, ByteBuf *out) {
                                  : spm_decode(&t->spm, ids, n, out);
 }
 
+int tokenizer_decode_text(const Tokenizer *t, const int *ids, int n, ByteBuf *out) {
+    if (t->kind == TOK_SPM) return spm_decode_text(&t->spm, ids, n, out);
+    ByteBuf raw = {0};
+    int rc = tekken_decode(&t->tek, ids, n, &raw);
+    if (rc == 0) utf8_replace_invalid(out, raw.p ? raw.p : "", raw.n);
+    bytebuf_free(&raw);
+    return rc;
+}
+
 int tokenizer_special(const Tokenizer *t, const char *name) {
     if (t->kind == TOK_TEKKEN) return tekken_special_id(&t->tek, name);
     int id = spm_piece_id(&t->spm, name);

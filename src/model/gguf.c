@@ -1,0 +1,800 @@
+#include "model/gguf.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/util.h"
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "gguf: GGUF data are little-endian; this reader maps them as they are"
+#endif
+
+/* ---- types ---------------------------------------------------------------- */
+
+/* Every GGML type a GGUF file may hold, with its block (ggml.c's type
+ * traits), so that the byte size of tensors the kernels do not read is still
+ * checked. Numbers missing here (4, 5, 31-33, 36-38) were removed from ggml. */
+static const struct {
+    const char *name;
+    int block, bytes;
+} ggml_types[] = {
+    [0] = {"f32", 1, 4},          [1] = {"f16", 1, 2},         [2] = {"q4_0", 32, 18},
+    [3] = {"q4_1", 32, 20},       [6] = {"q5_0", 32, 22},      [7] = {"q5_1", 32, 24},
+    [8] = {"q8_0", 32, 34},       [9] = {"q8_1", 32, 36},      [10] = {"q2_K", 256, 84},
+    [11] = {"q3_K", 256, 110},    [12] = {"q4_K", 256, 144},   [13] = {"q5_K", 256, 176},
+    [14] = {"q6_K", 256, 210},    [15] = {"q8_K", 256, 292},   [16] = {"iq2_xxs", 256, 66},
+    [17] = {"iq2_xs", 256, 74},   [18] = {"iq3_xxs", 256, 98}, [19] = {"iq1_s", 256, 50},
+    [20] = {"iq4_nl", 32, 18},    [21] = {"iq3_s", 256, 110},  [22] = {"iq2_s", 256, 82},
+    [23] = {"iq4_xs", 256, 136},  [24] = {"i8", 1, 1},         [25] = {"i16", 1, 2},
+    [26] = {"i32", 1, 4},         [27] = {"i64", 1, 8},        [28] = {"f64", 1, 8},
+    [29] = {"iq1_m", 256, 56},    [30] = {"bf16", 1, 2},       [34] = {"tq1_0", 256, 54},
+    [35] = {"tq2_0", 256, 66},
+};
+#define N_GGML_TYPES (sizeof ggml_types / sizeof ggml_types[0])
+
+const char *gguf_ggml_type_name(uint32_t t, int *block, int *bytes) {
+    if (t >= N_GGML_TYPES || !ggml_types[t].name) return NULL;
+    if (block) *block = ggml_types[t].block;
+    if (bytes) *bytes = ggml_types[t].bytes;
+    return ggml_types[t].name;
+}
+
+/* bytes of a fixed-size value; 0 for string and array */
+static const int scalar_size[GGUF_TYPE_COUNT] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
+static const char *const type_names[GGUF_TYPE_COUNT] = {"u8",  "i8",     "u16",   "i16", "u32",
+                                                        "i32", "f32",    "bool",  "string",
+                                                        "array", "u64",  "i64",   "f64"};
+
+const char *gguf_type_name(GGUFType t) {
+    return (unsigned)t < GGUF_TYPE_COUNT ? type_names[t] : "?";
+}
+
+static uint64_t le(const unsigned char *p, int n) {
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--) v = v << 8 | p[i];
+    return v;
+}
+
+/* ---- reading -------------------------------------------------------------- */
+
+typedef struct {
+    const unsigned char *p;
+    size_t len, pos;
+    const char *where;
+} Reader;
+
+/* `ctx` names what is being read in errors ("key \"general.name\""). */
+static int rd_uint(Reader *r, int n, uint64_t *v, const char *ctx, const char *what) {
+    *v = 0;
+    if ((size_t)n > r->len - r->pos)
+        return err_set("%s: %s: %s at offset %zu runs past the end of the file (%zu bytes; truncated?)",
+                       r->where, ctx, what, r->pos, r->len);
+    *v = le(r->p + r->pos, n);
+    r->pos += (size_t)n;
+    return 0;
+}
+
+static int rd_str(Reader *r, GGUFStr *s, const char *ctx, const char *what) {
+    uint64_t n;
+    if (rd_uint(r, 8, &n, ctx, what)) return -1;
+    if (n > r->len - r->pos)
+        return err_set("%s: %s: %s of %llu bytes at offset %zu runs past the end of the file (%zu bytes left)",
+                       r->where, ctx, what, (unsigned long long)n, r->pos, r->len - r->pos);
+    s->p = (const char *)r->p + r->pos;
+    s->len = (size_t)n;
+    r->pos += (size_t)n;
+    return 0;
+}
+
+/* A NUL-terminated copy of a name (keys and tensor names may not hold NUL). */
+static char *name_copy(Reader *r, GGUFStr s, const char *ctx) {
+    if (memchr(s.p, 0, s.len)) {
+        err_set("%s: %s: the name holds a NUL byte", r->where, ctx);
+        return NULL;
+    }
+    char *c = xmalloc(s.len + 1);
+    memcpy(c, s.p, s.len);
+    c[s.len] = 0;
+    return c;
+}
+
+static int parse_value(Reader *r, uint32_t type, GGUFValue *v, int depth, const char *ctx) {
+    if (type >= GGUF_TYPE_COUNT)
+        return err_set("%s: %s: unknown value type %u", r->where, ctx, type);
+    v->type = (GGUFType)type;
+    if (type == GGUF_STRING) {
+        GGUFStr s;
+        if (rd_str(r, &s, ctx, "string")) return -1;
+        v->data = (const unsigned char *)s.p;
+        v->size = s.len;
+        return 0;
+    }
+    if (type != GGUF_ARRAY) {
+        size_t n = (size_t)scalar_size[type];
+        if (n > r->len - r->pos)
+            return err_set("%s: %s: %s value at offset %zu runs past the end of the file (%zu bytes)", r->where,
+                           ctx, type_names[type], r->pos, r->len);
+        v->data = r->p + r->pos;
+        v->size = n;
+        r->pos += n;
+        return 0;
+    }
+    if (depth >= GGUF_MAX_DEPTH)
+        return err_set("%s: %s: arrays nested more than %d deep", r->where, ctx, GGUF_MAX_DEPTH);
+    uint64_t et, n;
+    if (rd_uint(r, 4, &et, ctx, "array element type") || rd_uint(r, 8, &n, ctx, "array length")) return -1;
+    if (et >= GGUF_TYPE_COUNT)
+        return err_set("%s: %s: unknown array element type %llu", r->where, ctx, (unsigned long long)et);
+    size_t start = r->pos, left = r->len - r->pos;
+    v->elem_type = (GGUFType)et;
+    v->data = r->p + start;
+    /* the smallest element: an 8-byte string length, a 12-byte array header */
+    size_t min = et == GGUF_STRING ? 8 : et == GGUF_ARRAY ? 12 : (size_t)scalar_size[et];
+    if (n > left / min)
+        return err_set("%s: %s: array of %llu %s elements cannot fit in the %zu bytes left", r->where, ctx,
+                       (unsigned long long)n, type_names[et], left);
+    v->n = n;
+    if (et == GGUF_STRING) {
+        v->str_off = xmalloc(((size_t)n + 1) * sizeof *v->str_off);
+        for (uint64_t i = 0; i < n; i++) {
+            v->str_off[i] = r->pos - start;
+            GGUFStr s;
+            if (rd_str(r, &s, ctx, "array string")) return -1;
+        }
+        v->str_off[n] = r->pos - start;
+    } else if (et == GGUF_ARRAY) {
+        v->sub = xcalloc((size_t)n ? (size_t)n : 1, sizeof *v->sub);
+        for (uint64_t i = 0; i < n; i++)
+            if (parse_value(r, GGUF_ARRAY, &v->sub[i], depth + 1, ctx)) return -1;
+    } else {
+        r->pos += (size_t)n * min;
+    }
+    v->size = r->pos - start;
+    return 0;
+}
+
+static void free_value(GGUFValue *v) {
+    free(v->str);
+    free(v->str_off);
+    if (v->sub)
+        for (uint64_t i = 0; i < v->n; i++) free_value(&v->sub[i]);
+    free(v->sub);
+}
+
+static int cmp_kv(const void *a, const void *b) {
+    return strcmp((*(const GGUFKV *const *)a)->key, (*(const GGUFKV *const *)b)->key);
+}
+static int cmp_tensor_name(const void *a, const void *b) {
+    return strcmp((*(const GGUFTensor *const *)a)->name, (*(const GGUFTensor *const *)b)->name);
+}
+static int cmp_tensor_offset(const void *a, const void *b) {
+    uint64_t x = (*(const GGUFTensor *const *)a)->offset, y = (*(const GGUFTensor *const *)b)->offset;
+    return x < y ? -1 : x > y;
+}
+
+static int parse_kvs(GGUFFile *f, Reader *r, uint64_t n_kv) {
+    char ctx[128];
+    f->kv = xcalloc((size_t)n_kv + 1, sizeof *f->kv);
+    f->n_kv = (int)n_kv;
+    for (int i = 0; i < f->n_kv; i++) {
+        GGUFKV *kv = &f->kv[i];
+        GGUFStr key;
+        uint64_t type;
+        snprintf(ctx, sizeof ctx, "pair %d", i);
+        if (rd_str(r, &key, ctx, "key") || !(kv->key = name_copy(r, key, ctx))) return -1;
+        snprintf(ctx, sizeof ctx, "key \"%.80s\"", kv->key);
+        if (rd_uint(r, 4, &type, ctx, "value type")) return -1;
+        if (parse_value(r, (uint32_t)type, &kv->v, 0, ctx)) return -1;
+        if (kv->v.type == GGUF_STRING) {
+            kv->v.str = xmalloc(kv->v.size + 1);
+            memcpy(kv->v.str, kv->v.data, kv->v.size);
+            kv->v.str[kv->v.size] = 0;
+        }
+    }
+    /* keys sorted for lookups; no key twice */
+    const GGUFKV **order = xmalloc((size_t)f->n_kv * sizeof *order + 1);
+    for (int i = 0; i < f->n_kv; i++) order[i] = &f->kv[i];
+    qsort(order, (size_t)f->n_kv, sizeof *order, cmp_kv);
+    f->kv_sorted = xmalloc((size_t)f->n_kv * sizeof *f->kv_sorted + 1);
+    int rc = 0;
+    for (int i = 0; i < f->n_kv; i++) {
+        f->kv_sorted[i] = (int)(order[i] - f->kv);
+        if (i > 0 && rc == 0 && strcmp(order[i - 1]->key, order[i]->key) == 0)
+            rc = err_set("%s: key \"%.80s\" appears twice", r->where, order[i]->key);
+    }
+    free(order);
+    if (rc) return -1;
+
+    f->alignment = GGUF_DEFAULT_ALIGNMENT;
+    if (gguf_find_kv(f, "general.alignment")) {
+        if (gguf_get_u32(f, "general.alignment", &f->alignment)) return -1;
+        if (f->alignment == 0 || (f->alignment & (f->alignment - 1)))
+            return err_set("%s: general.alignment %u is not a power of two", r->where, f->alignment);
+    }
+    return 0;
+}
+
+static int parse_tensor_info(GGUFFile *f, Reader *r, GGUFTensor *t, int i) {
+    char ctx[128];
+    GGUFStr name;
+    uint64_t nd, type;
+    snprintf(ctx, sizeof ctx, "tensor %d", i);
+    if (rd_str(r, &name, ctx, "name") || !(t->name = name_copy(r, name, ctx))) return -1;
+    snprintf(ctx, sizeof ctx, "tensor \"%.80s\"", t->name);
+    if (rd_uint(r, 4, &nd, ctx, "n_dims")) return -1;
+    if (nd > GGUF_MAX_DIMS)
+        return err_set("%s: %s: %llu dimensions (at most %d)", r->where, ctx, (unsigned long long)nd,
+                       GGUF_MAX_DIMS);
+    t->n_dims = (int)nd;
+    uint64_t elems = 1;
+    for (int j = 0; j < GGUF_MAX_DIMS; j++) {
+        uint64_t d = 1;
+        if (j < t->n_dims && rd_uint(r, 8, &d, ctx, "dimension")) return -1;
+        if (d > INT64_MAX)
+            return err_set("%s: %s: dimension %d is negative (%lld)", r->where, ctx, j, (long long)d);
+        t->dims[j] = (int64_t)d;
+        if (d && elems > (uint64_t)INT64_MAX / d)
+            return err_set("%s: %s: the element count overflows 64 bits", r->where, ctx);
+        elems *= d;
+    }
+    if (rd_uint(r, 4, &type, ctx, "ggml type")) return -1;
+    int block, bytes;
+    const char *tname = gguf_ggml_type_name((uint32_t)type, &block, &bytes);
+    if (!tname) return err_set("%s: %s: unknown ggml type %llu", r->where, ctx, (unsigned long long)type);
+    t->ggml_type = (uint32_t)type;
+    if (t->dims[0] % block)
+        return err_set("%s: %s: row length %lld is not a multiple of %s's block of %d", r->where, ctx,
+                       (long long)t->dims[0], tname, block);
+    size_t nbytes;
+    if (size_mul((size_t)(t->dims[0] / block), (size_t)bytes, &nbytes) ||
+        size_mul(nbytes, (size_t)t->dims[1], &nbytes) || size_mul(nbytes, (size_t)t->dims[2], &nbytes) ||
+        size_mul(nbytes, (size_t)t->dims[3], &nbytes))
+        return err_set("%s: %s: byte size overflows", r->where, ctx);
+    t->nbytes = nbytes;
+    DType dt;
+    t->dtype = dtype_from_ggml(t->ggml_type, &dt) == 0 ? (int)dt : -1;
+    if (rd_uint(r, 8, &t->offset, ctx, "offset")) return -1;
+    if (t->offset % f->alignment)
+        return err_set("%s: %s: offset %llu is not a multiple of the alignment (%u)", r->where, ctx,
+                       (unsigned long long)t->offset, f->alignment);
+    return 0;
+}
+
+/* Places every tensor in the data section and checks the layout. */
+static int place_tensors(GGUFFile *f, Reader *r) {
+    size_t data_len = 0, pad = (f->alignment - r->pos % f->alignment) % f->alignment;
+    const unsigned char *base = r->p + r->len;
+    if (size_add(r->pos, pad, &f->data_offset) == 0 && f->data_offset <= r->len) {
+        data_len = r->len - f->data_offset;
+        base = r->p + f->data_offset;
+    }
+    for (int i = 0; i < f->n_tensors; i++) {
+        GGUFTensor *t = &f->t[i];
+        if (t->offset > data_len || t->nbytes > data_len - t->offset)
+            return err_set("%s: tensor \"%.80s\": data [%llu, +%zu) run past the end of the file (%zu data "
+                           "bytes; truncated?)", r->where, t->name, (unsigned long long)t->offset, t->nbytes,
+                           data_len);
+        t->data = base + t->offset;
+    }
+    const GGUFTensor **order = xmalloc((size_t)f->n_tensors * sizeof *order + 1);
+    for (int i = 0; i < f->n_tensors; i++) order[i] = &f->t[i];
+    /* No two tensors may share bytes: in offset order, each non-empty tensor
+     * starts at or after the furthest end so far. */
+    qsort(order, (size_t)f->n_tensors, sizeof *order, cmp_tensor_offset);
+    int rc = 0;
+    const GGUFTensor *last = NULL;
+    for (int i = 0; i < f->n_tensors && rc == 0; i++) {
+        const GGUFTensor *t = order[i];
+        if (!t->nbytes) continue;
+        if (last && t->offset < last->offset + last->nbytes)
+            rc = err_set("%s: tensors \"%.80s\" and \"%.80s\" overlap", r->where, last->name, t->name);
+        if (!last || t->offset + t->nbytes > last->offset + last->nbytes) last = t;
+    }
+    /* ... and no name may appear twice; the sorted order serves lookups */
+    qsort(order, (size_t)f->n_tensors, sizeof *order, cmp_tensor_name);
+    f->t_sorted = xmalloc((size_t)f->n_tensors * sizeof *f->t_sorted + 1);
+    for (int i = 0; i < f->n_tensors; i++) {
+        f->t_sorted[i] = (int)(order[i] - f->t);
+        if (i > 0 && rc == 0 && strcmp(order[i - 1]->name, order[i]->name) == 0)
+            rc = err_set("%s: tensor \"%.80s\" appears twice", r->where, order[i]->name);
+    }
+    free(order);
+    return rc;
+}
+
+/* Copies tensors whose data are not aligned for their elements. */
+static void align_tensors(GGUFFile *f) {
+    for (int i = 0; i < f->n_tensors; i++) {
+        GGUFTensor *t = &f->t[i];
+        if (t->dtype < 0 || t->nbytes == 0) continue;
+        uintptr_t need = t->dtype == DT_F32 ? 4 : 2; /* f16/bf16 and the blocks' f16 scales */
+        if ((uintptr_t)t->data % need == 0) continue;
+        t->copy = xmalloc(t->nbytes);
+        memcpy(t->copy, t->data, t->nbytes);
+        t->data = t->copy;
+    }
+}
+
+int gguf_parse(GGUFFile *f, const void *buf, size_t len, const char *where) {
+    Reader r = {buf, len, 0, where};
+    if (!f->path) f->path = xstrdup(where);
+    if (len < 4 || memcmp(buf, "GGUF", 4) != 0) {
+        const unsigned char *p = buf;
+        if (len < 4) return err_set("%s: %zu bytes, too short for a GGUF file", where, len);
+        return err_set("%s: not a GGUF file (magic %02x %02x %02x %02x, want \"GGUF\")", where, p[0], p[1], p[2],
+                       p[3]);
+    }
+    r.pos = 4;
+    uint64_t version, n_tensors, n_kv;
+    if (rd_uint(&r, 4, &version, "header", "version")) return -1;
+    if (version == 1) return err_set("%s: GGUF version 1 is not supported (only 2 and 3)", where);
+    if ((version & 0xffff) == 0 && version)
+        return err_set("%s: a big-endian GGUF file (version %llu read byte-swapped); only little-endian files are "
+                       "supported", where, (unsigned long long)(version >> 24 | (version >> 8 & 0xff00)));
+    if (version != 2 && version != 3)
+        return err_set("%s: GGUF version %llu is not supported (only 2 and 3)", where, (unsigned long long)version);
+    f->version = (int)version;
+    if (rd_uint(&r, 8, &n_tensors, "header", "tensor count") || rd_uint(&r, 8, &n_kv, "header", "pair count"))
+        return -1;
+    /* a pair takes at least 13 bytes (key length, type, a 1-byte value), a
+     * tensor info at least 24 (name length, n_dims, type, offset) */
+    size_t left = len - r.pos;
+    if (n_kv > left / 13 || n_kv > INT_MAX)
+        return err_set("%s: %llu key/value pairs cannot fit in the %zu bytes after the header", where,
+                       (unsigned long long)n_kv, left);
+    if (n_tensors > left / 24 || n_tensors > INT_MAX)
+        return err_set("%s: %llu tensors cannot fit in the %zu bytes after the header", where,
+                       (unsigned long long)n_tensors, left);
+    if (parse_kvs(f, &r, n_kv)) return -1;
+    left = len - r.pos;
+    if (n_tensors > left / 24)
+        return err_set("%s: %llu tensor infos cannot fit in the %zu bytes after the metadata", where,
+                       (unsigned long long)n_tensors, left);
+    f->t = xcalloc((size_t)n_tensors + 1, sizeof *f->t);
+    f->n_tensors = (int)n_tensors;
+    for (int i = 0; i < f->n_tensors; i++)
+        if (parse_tensor_info(f, &r, &f->t[i], i)) return -1;
+    if (place_tensors(f, &r)) return -1;
+    align_tensors(f);
+    return 0;
+}
+
+int gguf_open(GGUFFile *f, const char *path) {
+    memset(f, 0, sizeof *f);
+    f->path = xstrdup(path);
+    if (mapfile_open(&f->map, path)) return -1;
+    return gguf_parse(f, f->map.data, f->map.size, path);
+}
+
+void gguf_close(GGUFFile *f) {
+    for (int i = 0; i < f->n_kv && f->kv; i++) {
+        free(f->kv[i].key);
+        free_value(&f->kv[i].v);
+    }
+    for (int i = 0; i < f->n_tensors && f->t; i++) {
+        free(f->t[i].name);
+        free(f->t[i].copy);
+    }
+    free(f->kv);
+    free(f->t);
+    free(f->kv_sorted);
+    free(f->t_sorted);
+    free(f->path);
+    mapfile_close(&f->map);
+    memset(f, 0, sizeof *f);
+}
+
+/* ---- metadata lookups ----------------------------------------------------- */
+
+const GGUFKV *gguf_find_kv(const GGUFFile *f, const char *key) {
+    if (!f->kv_sorted) return NULL;
+    int lo = 0, hi = f->n_kv - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2, c = strcmp(f->kv[f->kv_sorted[mid]].key, key);
+        if (c == 0) return &f->kv[f->kv_sorted[mid]];
+        if (c < 0) lo = mid + 1;
+        else hi = mid - 1;
+    }
+    return NULL;
+}
+
+static int lookup(const GGUFFile *f, const char *key, const GGUFKV **kv) {
+    *kv = gguf_find_kv(f, key);
+    if (!*kv) {
+        err_set("%s: missing key \"%s\"", f->path, key);
+        return 1;
+    }
+    return 0;
+}
+
+/* An integer scalar at p of type t as sign and magnitude; -1 if t is not an
+ * integer type. */
+static int decode_int(GGUFType t, const unsigned char *p, int *neg, uint64_t *mag) {
+    static const int is_signed[GGUF_TYPE_COUNT] = {[GGUF_I8] = 1, [GGUF_I16] = 1, [GGUF_I32] = 1, [GGUF_I64] = 1};
+    if (t == GGUF_F32 || t == GGUF_BOOL || t == GGUF_STRING || t == GGUF_ARRAY || t == GGUF_F64 ||
+        (unsigned)t >= GGUF_TYPE_COUNT)
+        return -1;
+    int n = scalar_size[t];
+    uint64_t u = le(p, n);
+    *neg = 0;
+    *mag = u;
+    if (is_signed[t] && (u >> (8 * n - 1) & 1)) { /* two's complement: |v| = 2^(8n) - u */
+        *neg = 1;
+        *mag = n == 8 ? ~u + 1 : ((uint64_t)1 << 8 * n) - u;
+    }
+    return 0;
+}
+
+/* The integer at key, checked against [lo, hi]. */
+static int get_int(const GGUFFile *f, const char *key, int64_t lo, uint64_t hi, const char *want, int *neg,
+                   uint64_t *mag) {
+    const GGUFKV *kv;
+    if (lookup(f, key, &kv)) return 1;
+    if (decode_int(kv->v.type, kv->v.data, neg, mag))
+        return err_set("%s: key \"%s\" is a %s, not an integer (%s)", f->path, key, type_names[kv->v.type], want);
+    uint64_t neg_limit = lo < 0 ? (uint64_t)(-(lo + 1)) + 1 : 0;
+    if (*neg ? *mag > neg_limit : *mag > hi)
+        return err_set("%s: key \"%s\": %s%llu does not fit in %s", f->path, key, *neg ? "-" : "",
+                       (unsigned long long)*mag, want);
+    return 0;
+}
+
+static int64_t signed_of(int neg, uint64_t mag) { return neg ? -(int64_t)(mag - 1) - 1 : (int64_t)mag; }
+
+int gguf_get_u32(const GGUFFile *f, const char *key, uint32_t *out) {
+    int neg;
+    uint64_t m;
+    int rc = get_int(f, key, 0, UINT32_MAX, "u32", &neg, &m);
+    if (rc == 0) *out = (uint32_t)m;
+    return rc;
+}
+
+int gguf_get_i32(const GGUFFile *f, const char *key, int32_t *out) {
+    int neg;
+    uint64_t m;
+    int rc = get_int(f, key, INT32_MIN, INT32_MAX, "i32", &neg, &m);
+    if (rc == 0) *out = (int32_t)signed_of(neg, m);
+    return rc;
+}
+
+int gguf_get_u64(const GGUFFile *f, const char *key, uint64_t *out) {
+    int neg;
+    uint64_t m;
+    int rc = get_int(f, key, 0, UINT64_MAX, "u64", &neg, &m);
+    if (rc == 0) *out = m;
+    return rc;
+}
+
+int gguf_get_i64(const GGUFFile *f, const char *key, int64_t *out) {
+    int neg;
+    uint64_t m;
+    int rc = get_int(f, key, INT64_MIN, INT64_MAX, "i64", &neg, &m);
+    if (rc == 0) *out = signed_of(neg, m);
+    return rc;
+}
+
+/* A numeric scalar at p of type t as a double (f32, f64 exactly; integers
+ * rounded past 2^53); -1 if not numeric. */
+static int decode_num(GGUFType t, const unsigned char *p, double *out) {
+    int neg;
+    uint64_t m;
+    if (t == GGUF_F32) {
+        uint32_t u = (uint32_t)le(p, 4);
+        float x;
+        memcpy(&x, &u, 4);
+        *out = x;
+    } else if (t == GGUF_F64) {
+        uint64_t u = le(p, 8);
+        memcpy(out, &u, 8);
+    } else if (decode_int(t, p, &neg, &m) == 0) {
+        *out = neg ? -(double)m : (double)m;
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+int gguf_get_f32(const GGUFFile *f, const char *key, float *out) {
+    const GGUFKV *kv;
+    if (lookup(f, key, &kv)) return 1;
+    double d;
+    if (decode_num(kv->v.type, kv->v.data, &d))
+        return err_set("%s: key \"%s\" is a %s, not a number", f->path, key, type_names[kv->v.type]);
+    *out = (float)d;
+    return 0;
+}
+
+int gguf_get_bool(const GGUFFile *f, const char *key, int *out) {
+    const GGUFKV *kv;
+    if (lookup(f, key, &kv)) return 1;
+    if (kv->v.type != GGUF_BOOL)
+        return err_set("%s: key \"%s\" is a %s, not a bool", f->path, key, type_names[kv->v.type]);
+    *out = kv->v.data[0] != 0;
+    return 0;
+}
+
+int gguf_get_string(const GGUFFile *f, const char *key, const char **out) {
+    const GGUFKV *kv;
+    if (lookup(f, key, &kv)) return 1;
+    if (kv->v.type != GGUF_STRING)
+        return err_set("%s: key \"%s\" is a %s, not a string", f->path, key, type_names[kv->v.type]);
+    *out = kv->v.str;
+    return 0;
+}
+
+int gguf_get_array(const GGUFFile *f, const char *key, GGUFType *elem_type, uint64_t *n, const void **data) {
+    const GGUFKV *kv;
+    if (lookup(f, key, &kv)) return 1;
+    if (kv->v.type != GGUF_ARRAY)
+        return err_set("%s: key \"%s\" is a %s, not an array", f->path, key, type_names[kv->v.type]);
+    *elem_type = kv->v.elem_type;
+    *n = kv->v.n;
+    *data = kv->v.data;
+    return 0;
+}
+
+GGUFStr gguf_array_str(const GGUFValue *a, uint64_t i) {
+    CHECK(a->type == GGUF_ARRAY && a->elem_type == GGUF_STRING && i < a->n);
+    const unsigned char *p = a->data + a->str_off[i];
+    return (GGUFStr){(const char *)p + 8, a->str_off[i + 1] - a->str_off[i] - 8};
+}
+
+const GGUFValue *gguf_array_sub(const GGUFValue *a, uint64_t i) {
+    CHECK(a->type == GGUF_ARRAY && a->elem_type == GGUF_ARRAY && i < a->n);
+    return &a->sub[i];
+}
+
+int gguf_array_f32(const GGUFValue *a, float *out, const char *what) {
+    if (a->type != GGUF_ARRAY || a->elem_type == GGUF_STRING || a->elem_type == GGUF_ARRAY ||
+        a->elem_type == GGUF_BOOL)
+        return err_set("%s: not an array of numbers", what);
+    size_t es = (size_t)scalar_size[a->elem_type];
+    for (uint64_t i = 0; i < a->n; i++) {
+        double d;
+        decode_num(a->elem_type, a->data + i * es, &d);
+        out[i] = (float)d;
+    }
+    return 0;
+}
+
+int gguf_array_i32(const GGUFValue *a, int32_t *out, const char *what) {
+    int neg;
+    uint64_t m;
+    static const unsigned char zero8[8];
+    if (a->type != GGUF_ARRAY || decode_int(a->elem_type, zero8, &neg, &m))
+        return err_set("%s: not an array of integers", what);
+    size_t es = (size_t)scalar_size[a->elem_type];
+    for (uint64_t i = 0; i < a->n; i++) {
+        decode_int(a->elem_type, a->data + i * es, &neg, &m);
+        if (neg ? m > (uint64_t)INT32_MAX + 1 : m > INT32_MAX)
+            return err_set("%s: element %llu (%s%llu) does not fit in i32", what, (unsigned long long)i,
+                           neg ? "-" : "", (unsigned long long)m);
+        out[i] = (int32_t)signed_of(neg, m);
+    }
+    return 0;
+}
+
+/* ---- tensor lookups ------------------------------------------------------- */
+
+const GGUFTensor *gguf_find_tensor(const GGUFFile *f, const char *name) {
+    if (!f->t_sorted) return NULL;
+    int lo = 0, hi = f->n_tensors - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2, c = strcmp(f->t[f->t_sorted[mid]].name, name);
+        if (c == 0) return &f->t[f->t_sorted[mid]];
+        if (c < 0) lo = mid + 1;
+        else hi = mid - 1;
+    }
+    return NULL;
+}
+
+const GGUFTensor *gguf_get_tensor(const GGUFFile *f, const char *name) {
+    const GGUFTensor *t = gguf_find_tensor(f, name);
+    if (!t) {
+        err_set("%s: no tensor \"%s\"", f->path, name);
+        return NULL;
+    }
+    if (t->dtype < 0) {
+        err_set("%s: tensor \"%s\" has type %s (%u), which mistral.c does not read; supported: f32, f16, bf16, "
+                "q8_0, q4_0, q4_1, q5_0, q5_1, q4_K, q5_K, q6_K", f->path, name,
+                gguf_ggml_type_name(t->ggml_type, NULL, NULL), t->ggml_type);
+        return NULL;
+    }
+    return t;
+}
+
+/* ---- writer --------------------------------------------------------------- */
+
+void gguf_writer_init(GGUFWriter *w) {
+    memset(w, 0, sizeof *w);
+    w->alignment = GGUF_DEFAULT_ALIGNMENT;
+}
+
+void gguf_writer_free(GGUFWriter *w) {
+    bytebuf_free(&w->kv);
+    for (int i = 0; i < w->n_kv; i++) free(w->keys[i]);
+    free(w->keys);
+    for (int i = 0; i < w->n_tensors; i++) free(w->t[i].name);
+    free(w->t);
+    memset(w, 0, sizeof *w);
+}
+
+static void put_le(ByteBuf *b, uint64_t v, int n) {
+    unsigned char tmp[8];
+    for (int i = 0; i < n; i++) tmp[i] = (unsigned char)(v >> 8 * i);
+    bytebuf_push(b, tmp, (size_t)n);
+}
+
+static void put_str(ByteBuf *b, const char *s, size_t len) {
+    put_le(b, len, 8);
+    bytebuf_push(b, s, len);
+}
+
+static int writer_fail(GGUFWriter *w, const char *what, const char *name) {
+    w->failed = 1;
+    return err_set("gguf writer: %s \"%.80s\"", what, name ? name : "(null)");
+}
+
+/* Starts the pair `key` of type `type`: checks the key is new. */
+static int add_key(GGUFWriter *w, const char *key, GGUFType type) {
+    if (!key) return writer_fail(w, "a NULL key", NULL);
+    for (int i = 0; i < w->n_kv; i++)
+        if (strcmp(w->keys[i], key) == 0) return writer_fail(w, "key added twice:", key);
+    w->keys = xrealloc(w->keys, (size_t)(w->n_kv + 1) * sizeof *w->keys);
+    w->keys[w->n_kv++] = xstrdup(key);
+    put_str(&w->kv, key, strlen(key));
+    put_le(&w->kv, (uint64_t)type, 4);
+    return 0;
+}
+
+static int add_scalar(GGUFWriter *w, const char *key, GGUFType type, uint64_t bits) {
+    if (key && strcmp(key, "general.alignment") == 0) {
+        if (type != GGUF_U32 || bits == 0 || (bits & (bits - 1)))
+            return writer_fail(w, "general.alignment must be a u32 power of two:", key);
+        if (add_key(w, key, type)) return -1;
+        w->alignment = (uint32_t)bits;
+    } else if (add_key(w, key, type)) {
+        return -1;
+    }
+    put_le(&w->kv, bits, scalar_size[type]);
+    return 0;
+}
+
+int gguf_writer_add_u8(GGUFWriter *w, const char *key, uint8_t v) { return add_scalar(w, key, GGUF_U8, v); }
+int gguf_writer_add_i8(GGUFWriter *w, const char *key, int8_t v) { return add_scalar(w, key, GGUF_I8, (uint8_t)v); }
+int gguf_writer_add_u16(GGUFWriter *w, const char *key, uint16_t v) { return add_scalar(w, key, GGUF_U16, v); }
+int gguf_writer_add_i16(GGUFWriter *w, const char *key, int16_t v) {
+    return add_scalar(w, key, GGUF_I16, (uint16_t)v);
+}
+int gguf_writer_add_u32(GGUFWriter *w, const char *key, uint32_t v) { return add_scalar(w, key, GGUF_U32, v); }
+int gguf_writer_add_i32(GGUFWriter *w, const char *key, int32_t v) {
+    return add_scalar(w, key, GGUF_I32, (uint32_t)v);
+}
+int gguf_writer_add_f32(GGUFWriter *w, const char *key, float v) {
+    uint32_t u;
+    memcpy(&u, &v, 4);
+    return add_scalar(w, key, GGUF_F32, u);
+}
+int gguf_writer_add_bool(GGUFWriter *w, const char *key, int v) { return add_scalar(w, key, GGUF_BOOL, v != 0); }
+int gguf_writer_add_u64(GGUFWriter *w, const char *key, uint64_t v) { return add_scalar(w, key, GGUF_U64, v); }
+int gguf_writer_add_i64(GGUFWriter *w, const char *key, int64_t v) {
+    return add_scalar(w, key, GGUF_I64, (uint64_t)v);
+}
+int gguf_writer_add_f64(GGUFWriter *w, const char *key, double v) {
+    uint64_t u;
+    memcpy(&u, &v, 8);
+    return add_scalar(w, key, GGUF_F64, u);
+}
+
+int gguf_writer_add_string(GGUFWriter *w, const char *key, const char *s) {
+    if (!s) return writer_fail(w, "a NULL string for key", key);
+    if (add_key(w, key, GGUF_STRING)) return -1;
+    put_str(&w->kv, s, strlen(s));
+    return 0;
+}
+
+int gguf_writer_add_array(GGUFWriter *w, const char *key, GGUFType elem_type, const void *data, uint64_t n) {
+    size_t bytes;
+    if ((unsigned)elem_type >= GGUF_TYPE_COUNT || elem_type == GGUF_STRING || elem_type == GGUF_ARRAY)
+        return writer_fail(w, "array of strings or arrays given to gguf_writer_add_array for key", key);
+    if (n > SIZE_MAX || size_mul((size_t)n, (size_t)scalar_size[elem_type], &bytes) || (bytes && !data))
+        return writer_fail(w, "bad array for key", key);
+    if (add_key(w, key, GGUF_ARRAY)) return -1;
+    put_le(&w->kv, (uint64_t)elem_type, 4);
+    put_le(&w->kv, n, 8);
+    bytebuf_push(&w->kv, data, bytes); /* host order is little-endian */
+    return 0;
+}
+
+int gguf_writer_add_array_str(GGUFWriter *w, const char *key, const char *const *s, const size_t *lens,
+                              uint64_t n) {
+    if (n && !s) return writer_fail(w, "bad string array for key", key);
+    for (uint64_t i = 0; i < n; i++)
+        if (!s[i]) return writer_fail(w, "a NULL string in the array of key", key);
+    if (add_key(w, key, GGUF_ARRAY)) return -1;
+    put_le(&w->kv, GGUF_STRING, 4);
+    put_le(&w->kv, n, 8);
+    for (uint64_t i = 0; i < n; i++) put_str(&w->kv, s[i], lens ? lens[i] : strlen(s[i]));
+    return 0;
+}
+
+int gguf_writer_add_tensor(GGUFWriter *w, const char *name, DType dtype, int n_dims, const int64_t *dims,
+                           const void *data) {
+    if (!name) return writer_fail(w, "a NULL tensor name", NULL);
+    for (int i = 0; i < w->n_tensors; i++)
+        if (strcmp(w->t[i].name, name) == 0) return writer_fail(w, "tensor added twice:", name);
+    if ((unsigned)dtype >= DT_COUNT || n_dims < 1 || n_dims > GGUF_MAX_DIMS || !dims)
+        return writer_fail(w, "bad dtype or n_dims for tensor", name);
+    const DTypeTraits *tr = dtype_traits(dtype);
+    GGUFWriterTensor t = {.dtype = dtype, .n_dims = n_dims, .dims = {1, 1, 1, 1}, .data = data};
+    size_t nbytes = (size_t)tr->bytes;
+    for (int j = 0; j < n_dims; j++) {
+        if (dims[j] < 0) return writer_fail(w, "a negative dimension in tensor", name);
+        t.dims[j] = dims[j];
+        size_t d = (size_t)(j == 0 ? dims[0] / tr->block : dims[j]);
+        if ((uint64_t)dims[j] > SIZE_MAX || size_mul(nbytes, d, &nbytes))
+            return writer_fail(w, "a byte size that overflows in tensor", name);
+    }
+    if (dims[0] % tr->block) return writer_fail(w, "a row length not a multiple of the block in tensor", name);
+    if (nbytes && !data) return writer_fail(w, "no data for tensor", name);
+    t.nbytes = nbytes;
+    t.name = xstrdup(name);
+    w->t = xrealloc(w->t, (size_t)(w->n_tensors + 1) * sizeof *w->t);
+    w->t[w->n_tensors++] = t;
+    return 0;
+}
+
+static size_t pad_to(size_t n, uint32_t a) { return (a - n % a) % a; }
+
+static int write_all(FILE *fp, const void *p, size_t n) {
+    if (n && fwrite(p, 1, n, fp) != n) return err_set("gguf writer: write failed: %s", strerror(errno));
+    return 0;
+}
+
+int gguf_writer_write(GGUFWriter *w, FILE *fp) {
+    if (w->failed) return err_set("gguf writer: an earlier add failed; nothing written");
+    int auto_align = 1;
+    for (int i = 0; i < w->n_kv; i++)
+        if (strcmp(w->keys[i], "general.alignment") == 0) auto_align = 0;
+    ByteBuf h = {0};
+    bytebuf_push(&h, "GGUF", 4);
+    put_le(&h, 3, 4);
+    put_le(&h, (uint64_t)w->n_tensors, 8);
+    put_le(&h, (uint64_t)w->n_kv + (uint64_t)auto_align, 8);
+    if (auto_align) {
+        const char *k = "general.alignment";
+        put_str(&h, k, strlen(k));
+        put_le(&h, GGUF_U32, 4);
+        put_le(&h, w->alignment, 4);
+    }
+    bytebuf_push(&h, w->kv.p, w->kv.n);
+    uint64_t offset = 0;
+    for (int i = 0; i < w->n_tensors; i++) {
+        const GGUFWriterTensor *t = &w->t[i];
+        put_str(&h, t->name, strlen(t->name));
+        put_le(&h, (uint64_t)t->n_dims, 4);
+        for (int j = 0; j < t->n_dims; j++) put_le(&h, (uint64_t)t->dims[j], 8);
+        put_le(&h, (uint64_t)dtype_traits(t->dtype)->gguf_type, 4);
+        put_le(&h, offset, 8);
+        offset += t->nbytes + pad_to(t->nbytes, w->alignment);
+    }
+    static const unsigned char zeros[256];
+    int rc = write_all(fp, h.p, h.n);
+    size_t pad = pad_to(h.n, w->alignment);
+    for (int i = -1; i < w->n_tensors && rc == 0; i++) {
+        if (i >= 0) {
+            rc = write_all(fp, w->t[i].data, w->t[i].nbytes);
+            pad = pad_to(w->t[i].nbytes, w->alignment);
+        }
+        while (rc == 0 && pad) {
+            size_t k = pad < sizeof zeros ? pad : sizeof zeros;
+            rc = write_all(fp, zeros, k);
+            pad -= k;
+        }
+    }
+    bytebuf_free(&h);
+    if (rc == 0 && fflush(fp) != 0) rc = err_set("gguf writer: write failed: %s", strerror(errno));
+    return rc;
+}
