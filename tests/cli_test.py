@@ -71,6 +71,15 @@ if os.path.isfile(os.path.join(stories, "golden.json")):
     expect(p.returncode == 0 and len(replies) == 2 and all(replies), "chat: %r" % replies)
     expect(b"UTF-8" in p.stderr and b"reset" in p.stderr, "chat: stderr %r" % p.stderr[:200])
 
+    # a conversation that outgrows the window keeps working (the cache rolls)
+    msgs = "".join("Tell me about the %s.\n" % w for w in
+                   ["cat", "dog", "park", "ball", "tree", "sun", "moon", "boat"]).encode()
+    p = subprocess.run([ENGINE, "chat", "-m", stories, "-n", "24", "--ctx", "40"], input=msgs,
+                       capture_output=True, timeout=60)
+    # 8 turns of ~10 prompt + up to 24 reply tokens: far past 40 positions
+    expect(p.returncode == 0 and len(p.stdout) > 80 and not p.stderr,
+           "chat past the window: %r %r" % (p.stdout[-80:], p.stderr[-200:]))
+
     # tokenize / detokenize through the model directory
     rc, out, _ = run("tokenize", "-m", stories, "-p", "Once upon a time", "--bos")
     expect(rc == 0 and out == "1 403 407 261 378\n", "tokenize: %r" % out)
