@@ -127,6 +127,32 @@ if os.path.isdir(os.path.join(toks, "chat")):
 else:
     print("SKIP: %s not found; chat encodings not run" % os.path.join(toks, "chat"))
 
+# --- tokenize / detokenize: the golden strings through the command line (a
+# sample of each file; tests/test_spm.c and test_tekken.c check every case)
+gold_dir = os.path.join(SHARED, "tokenizers", "golden")
+tok_files = {"mistral_v1": "mistral/tokenizer.model.v1",
+             "mistral_v3": "mistral/mistral_instruct_tokenizer_240323.model.v3",
+             "mistral_v7": "mistral/mistral_instruct_tokenizer_241114.model.v7",
+             "tekken_240718": "mistral/tekken_240718.json"}
+if os.path.isdir(gold_dir):
+    n = 0
+    for name, tf in tok_files.items():
+        g = json.load(open(os.path.join(gold_dir, "golden_tokenize_%s.json" % name)))
+        tk = os.path.join(SHARED, "tokenizers", tf)
+        for c in g["cases"][::6]:
+            with tempfile.NamedTemporaryFile("wb", delete=False) as f:
+                f.write(c["text"].encode("utf-8", "surrogatepass"))
+            rc, out, err = run("tokenize", "--tokenizer", tk, "-f", f.name, "--bos")
+            os.unlink(f.name)
+            expect(rc == 0 and ids(out) == c["ids_with_bos"], "tokenize %s %r: %s" % (name, c["text"][:20], err))
+            p = subprocess.run([ENGINE, "detokenize", "--tokenizer", tk, "--ids", ",".join(map(str, c["ids"]))],
+                               capture_output=True, timeout=60)
+            expect(p.returncode == 0 and p.stdout.decode() == c["decoded"], "detokenize %s %r" % (name, c["text"][:20]))
+            n += 1
+    print("# tokenize/detokenize: %d golden strings" % n)
+else:
+    print("SKIP: %s not found; tokenizer golden strings not run" % gold_dir)
+
 # --- --tokens-file: every prompt in one batch, each line as if alone
 golden = json.load(open("tests/data/golden/moe_sw8_f32.json"))
 prompts = [c["prompt"] for c in golden["cases"]]
