@@ -9,6 +9,7 @@
 #include "base/util.h"
 
 int test_failures;
+int test_printed;
 
 int test_done(const char *name) {
     if (test_failures) fprintf(stderr, "%s: %d check(s) FAILED\n", name, test_failures);

@@ -20,6 +20,20 @@ extern int test_failures;
         }                                                                        \
     } while (0)
 
+/* EXPECT that prints only the first 40 failures (for checks in loops). */
+extern int test_printed;
+#define EXPECTQ(cond, ...)                                                      \
+    do {                                                                        \
+        if (!(cond)) {                                                          \
+            test_failures++;                                                    \
+            if (test_printed++ < 40) {                                          \
+                fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+                fprintf(stderr, __VA_ARGS__);                                   \
+                fputc('\n', stderr);                                            \
+            }                                                                   \
+        }                                                                       \
+    } while (0)
+
 /* Prints a summary line and returns the exit status for main(). */
 int test_done(const char *name);
 

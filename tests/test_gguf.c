@@ -34,18 +34,6 @@
 #endif
 #endif
 
-static int n_printed;
-#define EXPECTQ(cond, ...)                                                      \
-    do {                                                                        \
-        if (!(cond)) {                                                          \
-            test_failures++;                                                    \
-            if (n_printed++ < 40) {                                             \
-                fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-                fprintf(stderr, __VA_ARGS__);                                   \
-                fputc('\n', stderr);                                            \
-            }                                                                   \
-        }                                                                       \
-    } while (0)
 
 static uint64_t rng_s = 0x1f83d9abfb41bd6bull;
 static uint64_t rng_u64(void) {

@@ -20,18 +20,6 @@
 #include "kern/ops.h"
 
 /* EXPECT for loops: counts every failure, prints only the first few. */
-static int n_printed;
-#define EXPECTQ(cond, ...)                                                       \
-    do {                                                                         \
-        if (!(cond)) {                                                           \
-            test_failures++;                                                     \
-            if (n_printed++ < 40) {                                              \
-                fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);  \
-                fprintf(stderr, __VA_ARGS__);                                    \
-                fputc('\n', stderr);                                             \
-            }                                                                    \
-        }                                                                        \
-    } while (0)
 
 static const int SIZES[] = {1, 3, 17, 64, 130};
 #define N_SIZES (int)(sizeof SIZES / sizeof SIZES[0])

@@ -25,18 +25,6 @@
 #include "kern/dtype.h"
 #include "kern/quant.h"
 
-static int n_printed;
-#define EXPECTQ(cond, ...)                                                      \
-    do {                                                                        \
-        if (!(cond)) {                                                          \
-            test_failures++;                                                    \
-            if (n_printed++ < 40) {                                             \
-                fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-                fprintf(stderr, __VA_ARGS__);                                   \
-                fputc('\n', stderr);                                            \
-            }                                                                   \
-        }                                                                       \
-    } while (0)
 
 static const DType QTYPES[] = {DT_Q8_0, DT_Q4_0, DT_Q4_1, DT_Q5_0, DT_Q5_1, DT_Q4_K, DT_Q5_K, DT_Q6_K};
 #define N_QTYPES (int)(sizeof QTYPES / sizeof QTYPES[0])
