@@ -1,6 +1,7 @@
 # mistral.c — one readable Makefile.
 #   make            build build/mistral and build/libmistral.a
 #   make test       build and run every test
+#   make bench      build the benchmarks (build/bench/)
 #   make asan       the tests under AddressSanitizer + UBSan
 #   make fuzz       build the libFuzzer targets (clang)
 # Options: CC, OPT, SAN (extra flags), BUILD (output folder).
@@ -13,7 +14,7 @@ CFLAGS  = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Wshadow \
           -Wno-unused-parameter $(OPT) $(SAN) -Iinclude -Isrc -MMD -MP
 LDLIBS  = -lcjson -lpcre2-8 -lm -lpthread
 
-LIB_SRC = $(wildcard src/base/*.c src/kern/*.c src/model/*.c src/tok/*.c src/gen/*.c src/api/*.c)
+LIB_SRC = $(wildcard src/base/*.c src/kern/*.c src/kern/simd/*.c src/model/*.c src/tok/*.c src/gen/*.c src/api/*.c)
 APP_SRC = $(wildcard src/app/*.c)
 TEST_SRC = $(wildcard tests/test_*.c)
 
@@ -33,6 +34,10 @@ $(BUILD)/mistral: $(APP_OBJ) $(BUILD)/libmistral.a
 mistral: $(BUILD)/mistral
 	ln -sf $(BUILD)/mistral mistral
 
+# Per-file instruction sets: only kern/simd/<isa>.c is built for its ISA, and
+# dispatch.c calls it only on CPUs that have it.
+$(BUILD)/src/kern/simd/avx2.o: CFLAGS += -mavx2 -mfma -mf16c
+
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
@@ -43,6 +48,13 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/tests/harness.o $(BUILD)/libmistral.a
 
 test: all $(TEST_BIN)
 	@BUILD=$(BUILD) sh tests/run.sh $(TEST_BIN)
+
+# Benchmarks (never part of make test): see bench/RESULTS.md.
+bench: $(BUILD)/bench/matmul_bench
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libmistral.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -O3 -o $@ $< $(BUILD)/libmistral.a $(LDLIBS)
 
 asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g" SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" test
@@ -56,6 +68,6 @@ fuzz: $(wildcard tests/fuzz/*.c)
 clean:
 	rm -rf build build-asan mistral
 
-.PHONY: all test asan fuzz clean
+.PHONY: all test bench asan fuzz clean
 .PRECIOUS: $(BUILD)/tests/%.o
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

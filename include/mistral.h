@@ -36,8 +36,9 @@ typedef struct {
 /* The last error on this thread, one line ("" if none). */
 const char *mistral_error(void);
 
-/* Opens a model directory (params.json + consolidated.safetensors), memory
- * mapped and checked. sliding_window: -1 keeps the model's, 0 is full
+/* Opens a model: a directory (native params.json + consolidated.safetensors,
+ * or Hugging Face's layout) or one llama.cpp .gguf file, memory mapped and
+ * checked. sliding_window: -1 keeps the model's, 0 is full
  * attention, W > 0 sets every layer's window. NULL on error. */
 MistralModel *mistral_model_open(const char *path, int sliding_window);
 void mistral_model_close(MistralModel *m);

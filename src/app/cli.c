@@ -37,7 +37,7 @@ void usage_error(const char *cmd, const char *fmt, ...) {
 
 enum { O_MODEL, O_TOKENIZER, O_TOKENS, O_TOKENS_FILE, O_PROMPT, O_PROMPT_FILE, O_IDS_LIST,
        O_CHAT, O_CHAT_FORMAT, O_SYSTEM, O_STOP, O_ALL, O_IDS, O_BOS, O_IGNORE_EOS, O_CHUNK,
-       O_WINDOW, O_THREADS, O_CTX, O_N, O_TEMP, O_TOP_P, O_TOP_K, O_MIN_P, O_SEED };
+       O_WINDOW, O_THREADS, O_CTX, O_N, O_TEMP, O_TOP_P, O_TOP_K, O_MIN_P, O_SEED, O_TYPE, O_JSON };
 
 /* Which subcommands take which flag. */
 static const struct {
@@ -45,8 +45,8 @@ static const struct {
     int value, id;
     const char *cmds;
 } specs[] = {
-    {"-m", "--model", 1, O_MODEL, " logits generate chat tokenize detokenize "},
-    {"--tokenizer", NULL, 1, O_TOKENIZER, " generate chat tokenize detokenize "},
+    {"-m", "--model", 1, O_MODEL, " logits generate chat tokenize detokenize info "},
+    {"--tokenizer", NULL, 1, O_TOKENIZER, " generate chat tokenize detokenize info "},
     {"--tokens", NULL, 1, O_TOKENS, " logits generate "},
     {"--tokens-file", NULL, 1, O_TOKENS_FILE, " generate "},
     {"-p", "--prompt", 1, O_PROMPT, " generate tokenize "},
@@ -62,7 +62,7 @@ static const struct {
     {"--ignore-eos", NULL, 0, O_IGNORE_EOS, " generate "},
     {"--chunk-size", NULL, 1, O_CHUNK, " logits generate chat "},
     {"--sliding-window", NULL, 1, O_WINDOW, " logits generate chat "},
-    {"-t", "--threads", 1, O_THREADS, " logits generate chat "},
+    {"-t", "--threads", 1, O_THREADS, " logits generate chat quantize "},
     {"--ctx", NULL, 1, O_CTX, " chat "},
     {"-n", "--max-tokens", 1, O_N, " generate chat "},
     {"--temperature", "--temp", 1, O_TEMP, " generate chat "},
@@ -70,6 +70,8 @@ static const struct {
     {"--top-k", NULL, 1, O_TOP_K, " generate chat "},
     {"--min-p", NULL, 1, O_MIN_P, " generate chat "},
     {"--seed", NULL, 1, O_SEED, " generate chat "},
+    {"--type", NULL, 1, O_TYPE, " quantize "},
+    {"--json", NULL, 0, O_JSON, " info "},
 };
 
 static long parse_long(const char *cmd, const char *flag, const char *s, long lo, long hi) {
@@ -121,8 +123,13 @@ static void set(Options *o, int id, const char *flag, const char *v) {
     case O_TOP_K: o->top_k = parse_long(c, flag, v, 0, INT_MAX); break;
     case O_MIN_P: o->min_p = parse_double(c, flag, v); break;
     case O_SEED: o->seed = (unsigned long long)parse_long(c, flag, v, 0, LONG_MAX); break;
+    case O_TYPE: o->type = v; break;
+    case O_JSON: o->json = 1; break;
     }
 }
+
+/* Subcommands that take positional arguments (Options.args). */
+static const char positional_cmds[] = " quantize info ";
 
 void options_parse(Options *o, int argc, char **argv) {
     char key[40];
@@ -136,6 +143,12 @@ void options_parse(Options *o, int argc, char **argv) {
             found = 1;
             if (specs[s].value && i + 1 >= argc) usage_error(o->cmd, "%s needs a value", a);
             set(o, specs[s].id, a, specs[s].value ? argv[++i] : NULL);
+        }
+        if (!found && a[0] != '-' && strstr(positional_cmds, key)) {
+            if (o->n_args == (int)(sizeof o->args / sizeof o->args[0]))
+                usage_error(o->cmd, "too many arguments (\"%.60s\")", a);
+            o->args[o->n_args++] = a;
+            continue;
         }
         if (!found) usage_error(o->cmd, "unknown option \"%.60s\"", a);
     }

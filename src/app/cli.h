@@ -10,7 +10,11 @@ typedef struct {
     const char *model, *tokenizer;
     const char *tokens, *tokens_file, *prompt, *prompt_file, *ids_list;
     const char *chat, *chat_format, *system, *stop;
+    const char *type;          /* quantize --type */
+    const char *args[4];       /* positional arguments (commands that take them) */
+    int n_args;
     int all, ids, bos, ignore_eos;
+    int json;                  /* info --json */
     long chunk_size, n_new, sliding_window, threads, ctx;
     double temperature, top_p, min_p;
     long top_k;

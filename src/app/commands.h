@@ -12,6 +12,8 @@ int cmd_generate(const Options *o);
 int cmd_chat(const Options *o);
 int cmd_tokenize(const Options *o);
 int cmd_detokenize(const Options *o);
+int cmd_quantize(const Options *o);
+int cmd_info(const Options *o);
 
 /* Streams the text of generated tokens: never splits a UTF-8 character,
  * stops at a stop text (not printed). */

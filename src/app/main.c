@@ -17,11 +17,13 @@ static const char *main_help =
     "  logits       print the logits of a prompt as JSON\n"
     "  tokenize     text or a chat request -> token ids\n"
     "  detokenize   token ids -> text\n"
+    "  info         what a model is: layout, sizes, windows, experts, tokenizer\n"
+    "  quantize     write a model as a llama.cpp GGUF file (f32 ... q4_k_m)\n"
     "\n"
     "mistral COMMAND --help shows a command's options.\n";
 
 static const char *model_opts =
-    "  -m, --model MODEL     model directory (params.json + consolidated.safetensors)\n"
+    "  -m, --model MODEL     model directory (native or Hugging Face) or .gguf file\n"
     "  --sliding-window N    override the model's attention window (0: full attention)\n"
     "  --chunk-size C        feed prompts C tokens per forward call (same result)\n"
     "  -t, --threads N       accepted; the reference kernels run on one thread\n";
@@ -92,6 +94,27 @@ static const struct {
      "  -m, --model MODEL     take the tokenizer from this model directory\n"
      "  --tokenizer FILE      tokenizer.model[.vN] or tekken.json\n"
      "  --ids IDS             token ids, comma separated\n",
+     0, 0},
+    {"info", cmd_info, "mistral info MODEL [--json] [--tokenizer FILE]",
+     "Describes the model MODEL (a directory or a .gguf file): layout (native,\n"
+     "Hugging Face, GGUF vN), hyperparameters, rope theta, attention windows per\n"
+     "layer, experts, the tokenizer and its chat format, tensors and bytes by dtype,\n"
+     "parameters, KV-cache bytes per token per sequence.\n",
+     "  --json                print a JSON object instead of text\n"
+     "  --tokenizer FILE      tokenizer file (default: the model's)\n",
+     0, 0},
+    {"quantize", cmd_quantize, "mistral quantize SRC OUT.gguf --type TYPE [-t N]",
+     "Writes the model SRC (any layout -m takes) as a GGUF file llama.cpp loads:\n"
+     "llama.cpp's tensor names and metadata, SRC's tokenizer (its directory's file\n"
+     "or a GGUF's metadata), weights converted to TYPE. Norms stay f32; the k-quant\n"
+     "mixes keep some tensors at higher precision as llama-quantize does\n"
+     "(output.weight q6_K, attn_v and ffn_down q6_K on some layers); rows too short\n"
+     "for a type's block fall back (q4_K -> q5_0, q5_K -> q5_1, q6_K -> q8_0, else\n"
+     "f16).\n",
+     "  --type TYPE           f32, f16, bf16, q8_0, q4_0, q4_k (llama.cpp's Q4_K_S; also\n"
+     "                        q4_k_s), q5_k (Q5_K_S; also q5_k_s), q6_k, q4_k_m, q5_k_m\n"
+     "                        (file types as llama-quantize makes them; case ignored)\n"
+     "  -t, --threads N       threads converting the rows (default: the CPUs, at most 64)\n",
      0, 0},
 };
 

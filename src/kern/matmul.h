@@ -2,13 +2,42 @@
 #ifndef KERN_MATMUL_H
 #define KERN_MATMUL_H
 
+#include "base/pool.h"
 #include "kern/dtype.h"
+#include "kern/simd/simd.h"
 
-/* out[t][r] = Σ_c x[t][c] · w[r][c]   for t < n, r < w->rows, c < w->cols
+/* The reference: out[t][r] = Σ_c x[t][c] · w[r][c]   for t < n, r < w->rows,
+ * c < w->cols, each dot the dtype's reference dot (double accumulation).
  * x: (n, w->cols) fp32; out: (n, w->rows). Each weight row is read once for
  * all n tokens. Every output element is computed the same way whatever n is,
  * so a token's result does not depend on what else is in the batch. */
 void matmul(float *out, const float *x, const Mat *w, int n);
+
+/* The fast path: the same product with kernel table k (kern_get()), rows
+ * split across the pool's threads (pool NULL: the caller alone).
+ *
+ * scratch: matmul_scratch_bytes(w->dtype, w->cols, n, k) bytes from the
+ * caller (the activation rows quantized to q8_0 for quantized weights; may be
+ * NULL when that is 0). The kernels allocate nothing.
+ *
+ * Batch invariance — out[t][r] is computed by exactly the same operations in
+ * the same order whatever n is, whichever tile or thread it falls in:
+ *   - activation row t is quantized on its own (quantize_row_q8_0 of that
+ *     row alone), never with statistics of other rows;
+ *   - out[t][r] = k->mm[dtype].dot(row r, activation row t, cols), one call,
+ *     a pure function of those two rows (fixed lane layout and reduction
+ *     order inside the kernel, see kern/simd/);
+ *   - tiles (MATMUL_TILE rows × all n tokens, so each weight row is loaded
+ *     from memory once per call and then reused from cache) and the split
+ *     of rows across threads only choose *when* a dot runs, never how.
+ * So chunked prefill equals one-shot prefill bit for bit, and 1 thread equals
+ * N threads bit for bit. Against the reference matmul() it differs by fp32
+ * accumulation (float weights) or by the rounding of x to 8 bits (q8 path). */
+void matmul_ex(const Kern *k, Pool *pool, float *out, const float *x, const Mat *w, int n,
+               void *scratch);
+size_t matmul_scratch_bytes(DType wtype, int cols, int n, const Kern *k);
+
+#define MATMUL_TILE 4 /* weight rows per tile; thread splits are multiples of it */
 
 /* out[c] = row r of w as fp32 (an embedding lookup). */
 void mat_get_row(float *out, const Mat *w, int r);

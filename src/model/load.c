@@ -1,4 +1,4 @@
-/* load — opening a model directory: native or Hugging Face layout. */
+/* load — opening a model: a native or Hugging Face directory, or a .gguf file. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,6 +6,7 @@
 
 #include "base/util.h"
 #include "kern/ops.h"
+#include "model/ggufmodel.h"
 #include "model/hf.h"
 #include "model/model.h"
 
@@ -44,13 +45,34 @@ static int load_hf(Model *m, const char *dir, char *path, size_t cap) {
     return err_set("%s: no model.safetensors or model.safetensors.index.json in the model directory", dir);
 }
 
+/* Hyperparameters and weights of one .gguf file. */
+static int load_gguf(Model *m, const char *path, const ModelOptions *opt) {
+    if (gguf_open(&m->gguf, path) || ggufmodel_config(&m->cfg, &m->gguf)) return -1;
+    if (opt && opt->sliding_window >= 0 && config_set_window(&m->cfg, opt->sliding_window)) return -1;
+    WeightSource src = weights_source_gguf(&m->gguf);
+    return weights_bind(&m->w, &m->cfg, &src);
+}
+
+static void set_rope(Model *m) {
+    m->inv_freq = xmalloc((size_t)m->cfg.head_dim / 2 * sizeof(float));
+    rope_freqs(m->inv_freq, m->cfg.head_dim, m->cfg.rope_theta);
+}
+
 int model_load(Model *m, const char *dir, const ModelOptions *opt) {
     memset(m, 0, sizeof *m);
     struct stat st;
     if (stat(dir, &st) != 0) return err_set("%s: no such model file or directory", dir);
+    if (ggufmodel_is_gguf(dir)) {
+        if (load_gguf(m, dir, opt)) {
+            model_free(m);
+            return -1;
+        }
+        set_rope(m);
+        return 0;
+    }
     if (!S_ISDIR(st.st_mode))
         return err_set("%s: not a model directory (expected params.json + "
-                       "consolidated.safetensors, or a Hugging Face config.json)", dir);
+                       "consolidated.safetensors, or a Hugging Face config.json) or a .gguf file", dir);
     size_t cap = strlen(dir) + 64;
     char *path = xmalloc(cap);
     int rc = -1;
@@ -59,11 +81,11 @@ int model_load(Model *m, const char *dir, const ModelOptions *opt) {
     else if (is_file(join(path, cap, dir, "config.json"))) rc = load_hf(m, dir, path, cap);
     else err_set("%s: no params.json (or Hugging Face config.json) in the model directory", dir);
     if (rc == 0 && opt && opt->sliding_window >= 0) rc = config_set_window(&m->cfg, opt->sliding_window);
-    if (rc == 0) rc = weights_bind(&m->w, &m->cfg, &m->ts, m->hf);
     if (rc == 0) {
-        m->inv_freq = xmalloc((size_t)m->cfg.head_dim / 2 * sizeof(float));
-        rope_freqs(m->inv_freq, m->cfg.head_dim, m->cfg.rope_theta);
+        WeightSource src = weights_source_tensorset(&m->ts, m->hf);
+        rc = weights_bind(&m->w, &m->cfg, &src);
     }
+    if (rc == 0) set_rope(m);
     free(path);
     if (rc) model_free(m);
     return rc;
@@ -72,6 +94,7 @@ int model_load(Model *m, const char *dir, const ModelOptions *opt) {
 void model_free(Model *m) {
     weights_free(&m->w, &m->cfg);
     tensorset_close(&m->ts);
+    gguf_close(&m->gguf);
     config_free(&m->cfg);
     free(m->inv_freq);
     memset(m, 0, sizeof *m);

@@ -10,6 +10,9 @@
 #include "kern/ops.h"
 #include "model/moe.h"
 
+/* The threaded, dispatched matmul with the context's pool and scratch. */
+#define MATMUL(out, x, w, n) matmul_ex(ctx->kern, ctx->pool, (out), (x), (w), (n), ctx->ws.qx)
+
 /* ---- context ------------------------------------------------------------- */
 
 int context_init(Context *ctx, const Model *m, int n_seq, long n_ctx) {
@@ -23,6 +26,19 @@ int context_init(Context *ctx, const Model *m, int n_seq, long n_ctx) {
             return -1;
         }
     ctx->expert_hi = m->cfg.n_experts;
+    ctx->kern = kern_get();
+    return 0;
+}
+
+int context_set_threads(Context *ctx, int n) {
+    if (ctx->pool) pool_free(ctx->pool), free(ctx->pool), ctx->pool = NULL;
+    if (n == 0) n = pool_cpus();
+    if (n <= 1) return 0;
+    ctx->pool = xmalloc(sizeof *ctx->pool);
+    if (pool_init(ctx->pool, n)) {
+        free(ctx->pool), ctx->pool = NULL;
+        return -1;
+    }
     return 0;
 }
 
@@ -30,7 +46,7 @@ static void workspace_free(Workspace *ws) {
     free(ws->h), free(ws->xb), free(ws->q), free(ws->k), free(ws->v), free(ws->att);
     free(ws->o), free(ws->hb1), free(ws->hb2), free(ws->ffn_out), free(ws->gate);
     free(ws->route), free(ws->route_w), free(ws->rows), free(ws->xe), free(ws->ye);
-    free(ws->kp), free(ws->vp), free(ws->scores), free(ws->run_pos);
+    free(ws->kp), free(ws->vp), free(ws->scores), free(ws->run_pos), free(ws->qx);
     memset(ws, 0, sizeof *ws);
 }
 
@@ -38,6 +54,7 @@ void context_free(Context *ctx) {
     for (int s = 0; s < ctx->n_seq; s++) kvcache_free(&ctx->seqs[s]);
     free(ctx->seqs);
     workspace_free(&ctx->ws);
+    if (ctx->pool) pool_free(ctx->pool), free(ctx->pool);
     memset(ctx, 0, sizeof *ctx);
 }
 
@@ -55,6 +72,12 @@ static void workspace_reserve(Workspace *ws, const Config *c, int n, int keys) {
         GROW(ws->gate, n * (size_t)c->n_experts + 1);
         GROW(ws->route, n * k + 1), GROW(ws->route_w, n * k + 1);
         GROW(ws->run_pos, n);
+        /* q8_0 activations for the widest matmul input (dim, q_dim or
+         * hidden_dim columns) of all rows; enough for every kernel table */
+        size_t wide = d > qd ? d : qd, qrows = rows > (size_t)n ? rows : (size_t)n;
+        if (hid > wide) wide = hid;
+        ws->qx_bytes = qrows * ((wide + 31) / 32) * 34;
+        ws->qx = xrealloc(ws->qx, ws->qx_bytes);
         ws->cap_tokens = n;
     }
     if (keys > ws->cap_keys) {
@@ -148,9 +171,9 @@ void forward_layers(Context *ctx, const Batch *b, float *h, int l0, int l1) {
         for (int t = 0; t < n; t++)
             rmsnorm(ws->xb + (size_t)t * dim, h + (size_t)t * dim, lw->attention_norm, dim,
                     c->norm_eps);
-        matmul(ws->q, ws->xb, &lw->wq, n);
-        matmul(ws->k, ws->xb, &lw->wk, n);
-        matmul(ws->v, ws->xb, &lw->wv, n);
+        MATMUL(ws->q, ws->xb, &lw->wq, n);
+        MATMUL(ws->k, ws->xb, &lw->wk, n);
+        MATMUL(ws->v, ws->xb, &lw->wv, n);
         void (*rotary)(float *, int, int, long, const float *) = c->rope_half ? rope_half : rope;
         for (int t = 0; t < n; t++) {
             rotary(ws->q + (size_t)t * qd, c->n_heads, hd, b->pos[t], m->inv_freq);
@@ -162,17 +185,17 @@ void forward_layers(Context *ctx, const Batch *b, float *h, int l0, int l1) {
             memcpy(kvcache_k(kv, l, b->pos[t]), ws->k + (size_t)t * kvd, kvd * sizeof(float));
             memcpy(kvcache_v(kv, l, b->pos[t]), ws->v + (size_t)t * kvd, kvd * sizeof(float));
         }
-        matmul(ws->o, ws->att, &lw->wo, n);
+        MATMUL(ws->o, ws->att, &lw->wo, n);
         add(h, ws->o, n * dim);
 
         /* feed-forward: h += ffn(norm(h)), dense or mixture of experts */
         for (int t = 0; t < n; t++)
             rmsnorm(ws->xb + (size_t)t * dim, h + (size_t)t * dim, lw->ffn_norm, dim, c->norm_eps);
         if (c->n_experts) {
-            moe_forward(ws->ffn_out, ws->xb, lw, c, n, ctx->expert_lo, ctx->expert_hi, ws);
+            moe_forward(ctx, ws->ffn_out, ws->xb, lw, c, n, ctx->expert_lo, ctx->expert_hi, ws);
             if (ctx->moe_reduce) ctx->moe_reduce(ctx->moe_reduce_ud, ws->ffn_out, (size_t)n * dim);
         } else {
-            ffn_forward(ws->ffn_out, ws->xb, &lw->ffn, n, ws->hb1, ws->hb2);
+            ffn_forward(ctx, ws->ffn_out, ws->xb, &lw->ffn, n, ws->hb1, ws->hb2);
         }
         add(h, ws->ffn_out, n * dim);
     }
@@ -189,7 +212,7 @@ int forward_head(Context *ctx, const Batch *b, const float *h, float *logits) {
         if (!b->want || b->want[t])
             rmsnorm(ctx->ws.xb + (size_t)n_want++ * dim, h + (size_t)t * dim, m->w.norm, dim,
                     m->cfg.norm_eps);
-    if (n_want) matmul(logits, ctx->ws.xb, &m->w.output, n_want);
+    if (n_want) MATMUL(logits, ctx->ws.xb, &m->w.output, n_want);
     return n_want;
 }
 

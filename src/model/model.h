@@ -10,14 +10,18 @@
 #define MODEL_MODEL_H
 
 #include "model/config.h"
+#include "model/gguf.h"
 #include "model/kvcache.h"
 #include "model/tensorset.h"
 #include "model/weights.h"
+#include "base/pool.h"
+#include "kern/simd/simd.h"
 
 typedef struct {
     Config cfg;
-    Weights w;       /* views into ts */
-    TensorSet ts;    /* owns the mappings */
+    Weights w;       /* views into ts or gguf */
+    TensorSet ts;    /* owns the safetensors mappings (native and HF layouts) */
+    GGUFFile gguf;   /* owns the mapping of a .gguf model (gguf.version > 0) */
     int hf;          /* loaded from the Hugging Face layout */
     float *inv_freq; /* owns (head_dim / 2): RoPE frequencies */
 } Model;
@@ -28,7 +32,9 @@ typedef struct {
 
 /* Loads a model directory: Mistral's native layout (params.json +
  * consolidated.safetensors) or Hugging Face's (config.json +
- * model.safetensors or shards with model.safetensors.index.json).
+ * model.safetensors or shards with model.safetensors.index.json); or one
+ * GGUF file (a regular file named *.gguf or starting with the GGUF magic;
+ * see ggufmodel.h).
  * opt may be NULL. Returns 0, or -1 with err naming the file and problem. */
 int model_load(Model *m, const char *dir, const ModelOptions *opt);
 void model_free(Model *m);
@@ -56,6 +62,8 @@ typedef struct {
     const float **kp, **vp;              /* (cap_keys) key/value pointers */
     float *scores;                       /* (cap_keys) */
     long *run_pos;                       /* (n) position of the first token of its run */
+    void *qx;                            /* (qx_bytes) activations quantized for matmul_ex */
+    size_t qx_bytes;
 } Workspace;
 
 typedef struct {
@@ -67,6 +75,8 @@ typedef struct {
      * before it joins the residual: expert parallelism sums it across ranks. */
     void (*moe_reduce)(void *ud, float *x, size_t n);
     void *moe_reduce_ud;
+    const Kern *kern; /* view: the SIMD kernel table (kern_get()) */
+    Pool *pool;       /* owns, or NULL: matmuls on the calling thread alone */
     Workspace ws;
 } Context;
 
@@ -75,6 +85,9 @@ typedef struct {
  * Returns 0 or -1 with err set. */
 int context_init(Context *ctx, const Model *m, int n_seq, long n_ctx);
 void context_free(Context *ctx);
+/* Runs the matmuls on n threads (0: one per online CPU; 1: the caller
+ * alone). Results do not depend on n. Returns 0, or -1 with err set. */
+int context_set_threads(Context *ctx, int n);
 
 /* The full forward pass: logits (n_want, n_vocab) for the tokens flagged in
  * b->want, in batch order. Returns 0, or -1 with err set for a bad batch

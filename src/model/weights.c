@@ -8,65 +8,86 @@
 #include "base/util.h"
 #include "model/hf.h"
 
-typedef struct {
-    const TensorSet *ts;
-    int hf_names;
-} Source;
+/* ---- the safetensors source ----------------------------------------------- */
 
-/* Finds a float tensor of the given shape (cols == 0: a vector of `rows`),
- * given its native name. */
-static int get(const Source *src, const STensor **out, int rows, int cols, const char *fmt, ...) {
-    char native[256], name[300];
+static int ts_find(const WeightSource *src, const char *native, WTensor *out) {
+    const TensorSet *ts = src->ctx;
+    if (src->hf_names) hf_tensor_name(out->name, sizeof out->name, native);
+    else snprintf(out->name, sizeof out->name, "%s", native);
+    const STensor *t = tensorset_find(ts, out->name);
+    if (!t) return 1;
+    out->data = t->data;
+    out->dtype = t->dtype;
+    out->dtype_name = t->dtype_name;
+    out->ndim = t->ndim < 4 ? t->ndim : 4;
+    for (int i = 0; i < out->ndim; i++) out->shape[i] = (long long)t->shape[i];
+    out->path = tensorset_path_of(ts, t);
+    return 0;
+}
+
+WeightSource weights_source_tensorset(const TensorSet *ts, int hf_names) {
+    return (WeightSource){.find = ts_find, .ctx = ts, .hf_names = hf_names, .where = ts->where};
+}
+
+/* ---- binding ----------------------------------------------------------------- */
+
+/* Finds a tensor of the given shape (cols == 0: a vector of `rows`), given
+ * its native name. */
+static int get(const WeightSource *src, WTensor *t, int rows, int cols, const char *fmt, ...) {
+    char native[256];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(native, sizeof native, fmt, ap);
     va_end(ap);
-    if (src->hf_names) hf_tensor_name(name, sizeof name, native);
-    else snprintf(name, sizeof name, "%s", native);
-    const STensor *t = tensorset_find(src->ts, name);
-    if (!t) return err_set("%s: missing tensor \"%s\"", src->ts->where, name);
-    const char *path = tensorset_path_of(src->ts, t);
+    memset(t, 0, sizeof *t);
+    int rc = src->find(src, native, t);
+    if (rc < 0) return -1;
+    if (rc > 0) return err_set("%s: missing tensor \"%s\"", src->where, t->name);
+    const char *name = t->name, *path = t->path;
     if (t->dtype < 0)
-        return err_set("%s: tensor \"%s\" has dtype %s; supported: F32, F16, BF16", path, name,
-                       t->dtype_name);
+        return err_set("%s: tensor \"%s\" has dtype %s; supported: F32, F16, BF16, q8_0, q4_0, "
+                       "q4_1, q5_0, q5_1, q4_K, q5_K, q6_K", path, name, t->dtype_name);
     int ok = cols ? (t->ndim == 2 && t->shape[0] == rows && t->shape[1] == cols)
                   : (t->ndim == 1 && t->shape[0] == rows);
     if (!ok) {
         char got[128] = "", want[64];
         for (int i = 0; i < t->ndim; i++)
             snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", i ? ", " : "",
-                     (long long)t->shape[i]);
+                     t->shape[i]);
         if (cols) snprintf(want, sizeof want, "%d, %d", rows, cols);
         else snprintf(want, sizeof want, "%d", rows);
         return err_set("%s: tensor \"%s\" has shape [%s], expected [%s]", path, name, got, want);
     }
-    *out = t;
+    const DTypeTraits *tr = dtype_traits((DType)t->dtype);
+    if ((cols ? cols : rows) % tr->block)
+        return err_set("%s: tensor \"%s\" is %s, whose rows must be a multiple of %d elements, "
+                       "but has rows of %d", path, name, tr->name, tr->block, cols ? cols : rows);
     return 0;
 }
 
 #define GET_MAT(m, r, c, ...)                                                      \
     do {                                                                           \
-        const STensor *t_;                                                         \
+        WTensor t_;                                                                \
         if (get(src, &t_, r, c, __VA_ARGS__)) return -1;                            \
-        (m) = (Mat){.data = t_->data, .dtype = (DType)t_->dtype, .rows = r, .cols = c}; \
+        (m) = (Mat){.data = t_.data, .dtype = (DType)t_.dtype, .rows = r, .cols = c}; \
     } while (0)
 
 #define GET_VEC(v, n, ...)                                                           \
     do {                                                                             \
-        const STensor *t_;                                                           \
+        WTensor t_;                                                                  \
         if (get(src, &t_, n, 0, __VA_ARGS__)) return -1;                              \
         (v) = xmalloc((size_t)(n) * sizeof(float));                                  \
-        dtype_traits((DType)t_->dtype)->to_float((v), t_->data, (size_t)(n));        \
+        dtype_traits((DType)t_.dtype)->to_float((v), t_.data, (size_t)(n));          \
     } while (0)
 
-static int bind_ffn(FFNWeights *f, const Config *c, const Source *src, const char *prefix) {
+static int bind_ffn(FFNWeights *f, const Config *c, const WeightSource *src, const char *prefix) {
     GET_MAT(f->w1, c->hidden_dim, c->dim, "%sw1.weight", prefix);
     GET_MAT(f->w2, c->dim, c->hidden_dim, "%sw2.weight", prefix);
     GET_MAT(f->w3, c->hidden_dim, c->dim, "%sw3.weight", prefix);
     return 0;
 }
 
-static int bind_layer(LayerWeights *lw, const Config *c, const Source *src, int l) {
+static int bind_layer(LayerWeights *lw, const Config *c, const WeightSource *src, int l) {
     int q = c->n_heads * c->head_dim, kv = c->n_kv_heads * c->head_dim;
     GET_VEC(lw->attention_norm, c->dim, "layers.%d.attention_norm.weight", l);
     GET_VEC(lw->ffn_norm, c->dim, "layers.%d.ffn_norm.weight", l);
@@ -88,18 +109,17 @@ static int bind_layer(LayerWeights *lw, const Config *c, const Source *src, int 
     return 0;
 }
 
-int weights_bind(Weights *w, const Config *c, const TensorSet *ts, int hf_names) {
+int weights_bind(Weights *w, const Config *c, const WeightSource *src) {
     memset(w, 0, sizeof *w);
-    const Source source = {ts, hf_names}, *src = &source;
     GET_MAT(w->tok_embeddings, c->n_vocab, c->dim, "tok_embeddings.weight");
     w->layers = xcalloc((size_t)c->n_layers, sizeof(LayerWeights));
     for (int l = 0; l < c->n_layers; l++)
         if (bind_layer(&w->layers[l], c, src, l)) return -1;
     GET_VEC(w->norm, c->dim, "norm.weight");
-    char out_name[64];
-    if (hf_names) hf_tensor_name(out_name, sizeof out_name, "output.weight");
-    else snprintf(out_name, sizeof out_name, "output.weight");
-    if (tensorset_find(ts, out_name))
+    WTensor probe = {0};
+    int rc = src->find(src, "output.weight", &probe);
+    if (rc < 0) return -1;
+    if (rc == 0)
         GET_MAT(w->output, c->n_vocab, c->dim, "output.weight");
     else
         w->output = w->tok_embeddings; /* tied embeddings */

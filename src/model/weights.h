@@ -32,10 +32,36 @@ typedef struct {
     Mat output;           /* (n_vocab, dim); tok_embeddings when the file has none */
 } Weights;
 
-/* Binds w to the tensors of ts, named natively or (hf_names) as Hugging Face
- * names them, checking each one. Returns 0, or -1 with err naming the file,
- * the tensor and the problem. */
-int weights_bind(Weights *w, const Config *c, const TensorSet *ts, int hf_names);
+/* A tensor as the binder sees it, whatever the container: shape in
+ * row-major order (shape[ndim - 1] is the row length). */
+typedef struct {
+    const void *data;       /* view */
+    int dtype;              /* a DType, or -1 for a type the kernels do not read */
+    const char *dtype_name; /* the file's name for its type (for errors) */
+    int ndim;
+    long long shape[4];
+    char name[300];         /* the name in the file */
+    const char *path;       /* the file holding it (for errors) */
+} WTensor;
+
+/* Where weights come from: a safetensors TensorSet (native or HF names) or a
+ * GGUF file (llama.cpp names, stacked experts). find looks a tensor up by its
+ * native name: 0 and *out filled; 1 when absent (out->name set to the name
+ * looked for); -1 with err set (a bad tensor). */
+typedef struct WeightSource {
+    int (*find)(const struct WeightSource *src, const char *native, WTensor *out);
+    const void *ctx;   /* the container (view) */
+    int hf_names;      /* TensorSet: names as Hugging Face writes them */
+    const char *where; /* the checkpoint, for errors */
+} WeightSource;
+
+/* A source over ts (hf_names: HF's tensor names). */
+WeightSource weights_source_tensorset(const TensorSet *ts, int hf_names);
+
+/* Binds w to the tensors of src, checking each one's presence, dtype and
+ * shape (a quantized row length must be a multiple of its block). Returns 0,
+ * or -1 with err naming the file, the tensor and the problem. */
+int weights_bind(Weights *w, const Config *c, const WeightSource *src);
 /* Frees; accepts a zeroed or half-built struct (needs the same config). */
 void weights_free(Weights *w, const Config *c);
 

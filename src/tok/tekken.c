@@ -167,6 +167,8 @@ static int version_number(const char *v) {
     return (int)n;
 }
 
+static int check_unique(const Tekken *t, const char *where);
+
 static int parse_special(Tekken *t, const cJSON *list, const char *where) {
     int n_listed;
     t->special = xcalloc((size_t)t->n_special, sizeof(char *));
@@ -206,7 +208,11 @@ static int parse_special(Tekken *t, const cJSON *list, const char *where) {
         snprintf(name, sizeof name, "<SPECIAL_%d>", i);
         t->special[i] = xstrdup(name);
     }
-    /* Names are unique, listed and generated alike (mistral-common asserts it). */
+    return check_unique(t, where);
+}
+
+/* Names are unique, listed and generated alike (mistral-common asserts it). */
+static int check_unique(const Tekken *t, const char *where) {
     char **sorted = xmalloc((size_t)t->n_special * sizeof(char *) + 1);
     memcpy(sorted, t->special, (size_t)t->n_special * sizeof(char *));
     qsort(sorted, (size_t)t->n_special, sizeof(char *), cmp_str);
@@ -216,6 +222,21 @@ static int parse_special(Tekken *t, const cJSON *list, const char *where) {
             rc = err_set("%s: special token \"%.40s\" appears twice", where, sorted[i]);
     free(sorted);
     return rc;
+}
+
+/* The bytes -> rank table of t->tok[0..n_ranks). */
+static int build_table(Tekken *t, const char *where) {
+    Impl *im = t->impl;
+    uint32_t cap = 1;
+    while (cap < 2u * (uint32_t)t->n_ranks) cap *= 2;
+    im->mask = cap - 1;
+    im->slot = xcalloc(cap, sizeof(Slot));
+    for (int i = 0; i < t->n_ranks; i++) {
+        int32_t dup;
+        if (insert(t, i, &dup))
+            return err_set("%s: vocab[%d] has the same bytes as vocab[%d]", where, i, dup);
+    }
+    return 0;
 }
 
 /* The first n_ranks entries of "vocab": rank i at index i, the first 256 the
@@ -269,18 +290,7 @@ static int parse_vocab(Tekken *t, const cJSON *vocab, const char *where) {
             goto done;
         }
     }
-    uint32_t cap = 1;
-    while (cap < 2u * (uint32_t)t->n_ranks) cap *= 2;
-    im->mask = cap - 1;
-    im->slot = xcalloc(cap, sizeof(Slot));
-    for (i = 0; i < t->n_ranks; i++) {
-        int32_t dup;
-        if (insert(t, i, &dup)) {
-            err_set("%s: vocab[%d] has the same bytes as vocab[%d]", where, i, dup);
-            goto done;
-        }
-    }
-    rc = 0;
+    rc = build_table(t, where);
 done:
     free(off);
     return rc;
@@ -441,6 +451,52 @@ int tekken_load(Tekken *t, const char *path) {
     free(buf);
     return rc;
 }
+
+int tekken_init(Tekken *t, int n_special, const char *const *special, int n_ranks,
+                const unsigned char *const *tok, const int *tok_len, const char *version,
+                const char *where) {
+    memset(t, 0, sizeof *t);
+    if (n_special < 0 || n_special > MAX_SPECIAL || n_ranks < 256 || n_ranks > MAX_VOCAB - n_special)
+        return err_set("%s: %d special tokens and %d ranks (need 256+ ranks, %d ids at most)", where,
+                       n_special, n_ranks, MAX_VOCAB);
+    t->impl = xcalloc(1, sizeof(Impl));
+    Impl *im = t->impl;
+    t->n_special = n_special, t->n_ranks = n_ranks, t->n_vocab = n_special + n_ranks;
+    t->version = xstrdup(version ? version : "v7");
+    t->special = xcalloc((size_t)n_special + 1, sizeof(char *));
+    for (int i = 0; i < n_special; i++) t->special[i] = xstrdup(special[i]);
+    size_t total = 0;
+    for (int i = 0; i < n_ranks; i++) total += tok_len[i] > 0 ? (size_t)tok_len[i] : 0;
+    im->bytes = xmalloc(total + 1);
+    t->tok = xcalloc((size_t)n_ranks, sizeof(unsigned char *));
+    t->tok_len = xcalloc((size_t)n_ranks, sizeof(int));
+    int rc = check_unique(t, where);
+    total = 0;
+    for (int i = 0; i < n_ranks && !rc; i++) {
+        if (tok_len[i] <= 0) {
+            rc = err_set("%s: rank %d is empty", where, i);
+            break;
+        }
+        t->tok[i] = im->bytes + total;
+        t->tok_len[i] = tok_len[i];
+        memcpy(im->bytes + total, tok[i], (size_t)tok_len[i]);
+        total += (size_t)tok_len[i];
+        if (i < 256 && (tok_len[i] != 1 || tok[i][0] != i))
+            rc = err_set("%s: rank %d is not the single byte 0x%02x", where, i, i);
+    }
+    if (!rc) rc = build_table(t, where);
+    if (!rc) rc = compile_pattern(t, TEKKEN_PATTERN, where);
+    if (rc) {
+        tekken_free(t);
+        return -1;
+    }
+    t->bos = tekken_special_id(t, "<s>");
+    t->eos = tekken_special_id(t, "</s>");
+    t->unk = tekken_special_id(t, "<unk>");
+    return 0;
+}
+
+int tekken_rank(const Tekken *t, const unsigned char *p, size_t n) { return lookup(t, p, n); }
 
 void tekken_free(Tekken *t) {
     Impl *im = t->impl;

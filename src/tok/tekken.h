@@ -49,6 +49,23 @@ int tekken_load(Tekken *t, const char *path);
 int tekken_parse(Tekken *t, const char *json, size_t len, const char *where);
 void tekken_free(Tekken *t);
 
+/* The split pattern of Mistral's tekken.json files (all versions so far). */
+#define TEKKEN_PATTERN                                                                      \
+    "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+|" \
+    "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*|" \
+    "\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+
+/* Builds from arrays (GGUF's tokenizer.ggml.* metadata): n_special names
+ * (ids 0..n_special-1), then n_ranks byte strings (rank i is id
+ * n_special + i; the first 256 must be the bytes 0..255), all copied; the
+ * split pattern is TEKKEN_PATTERN; version (NULL: "v7") as config.version.
+ * 0, or -1 with err set (`where` names the source) and t zeroed. */
+int tekken_init(Tekken *t, int n_special, const char *const *special, int n_ranks,
+                const unsigned char *const *tok, const int *tok_len, const char *version,
+                const char *where);
+/* The rank whose bytes are p[0..n), or -1. */
+int tekken_rank(const Tekken *t, const unsigned char *p, size_t n);
+
 /* Appends the ids of text[0..len) (valid UTF-8, no BOS) to out. 0, or -1
  * with out unchanged (invalid UTF-8, text over INT_MAX bytes, a regex
  * limit). Special names in the text are plain text. */

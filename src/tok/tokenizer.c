@@ -8,6 +8,8 @@
 
 #include "base/utf8.h"
 #include "base/util.h"
+#include "model/ggufmodel.h"
+#include "tok/tokgguf.h"
 
 static int ends_with(const char *s, const char *suffix) {
     size_t n = strlen(s), k = strlen(suffix);
@@ -16,6 +18,12 @@ static int ends_with(const char *s, const char *suffix) {
 
 int tokenizer_load(Tokenizer *t, const char *path) {
     memset(t, 0, sizeof *t);
+    if (ggufmodel_is_gguf(path)) {
+        GGUFFile f = {0};
+        int rc = gguf_open(&f, path) ? -1 : tokenizer_from_gguf(t, &f);
+        gguf_close(&f);
+        return rc;
+    }
     t->path = xstrdup(path);
     if (ends_with(path, ".json")) {
         t->kind = TOK_TEKKEN;
@@ -45,6 +53,7 @@ void tokenizer_free(Tokenizer *t) {
 char *tokenizer_find(const char *dir) {
     static const char *const order[] = {".model.v7", ".model.v3", ".model.v2", ".model.v1",
                                         "tokenizer.model", "tekken.json"};
+    if (ggufmodel_is_gguf(dir)) return xstrdup(dir); /* a GGUF model holds its tokenizer */
     DIR *d = opendir(dir);
     if (!d) {
         err_set("%s: cannot open the model directory", dir);

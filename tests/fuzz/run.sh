@@ -17,7 +17,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 2
 secs=${1:-20}
 [ $# -gt 0 ] && shift
-targets=${*:-fuzz_safetensors fuzz_params fuzz_gguf fuzz_spm fuzz_tekken fuzz_chat}
+targets=${*:-fuzz_safetensors fuzz_params fuzz_gguf fuzz_ggufmodel fuzz_spm fuzz_tekken fuzz_chat}
 BUILD=${BUILD:-build}
 
 command -v clang >/dev/null 2>&1 || {
@@ -33,8 +33,8 @@ if [ -n "${CJSON_SRC:-}" ]; then
     for t in $targets; do
         clang -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g -I"$BUILD/fuzz/cjson" -Iinclude -Isrc \
             -fsanitize=fuzzer,address,undefined -o "$BUILD/fuzz/$t" "tests/fuzz/$t.c" \
-            src/base/*.c src/kern/*.c src/model/*.c src/gen/*.c src/api/*.c \
-            "$CJSON_SRC/cJSON.c" -lm -lpthread || { echo "run.sh: build of $t failed" >&2; exit 2; }
+            src/base/*.c src/kern/*.c src/model/*.c src/tok/*.c src/gen/*.c src/api/*.c \
+            "$CJSON_SRC/cJSON.c" -lpcre2-8 -lm -lpthread || { echo "run.sh: build of $t failed" >&2; exit 2; }
     done
 else
     make --no-print-directory fuzz BUILD="$BUILD" >/dev/null || { echo "run.sh: make fuzz failed" >&2; exit 2; }

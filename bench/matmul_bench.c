@@ -1,0 +1,140 @@
+/* matmul_bench — weight streaming of a 4096×4096 matvec per dtype, against
+ * the machine's measured memory read bandwidth; and a 64-token matmul.
+ *
+ *   make bench && build/bench/matmul_bench [threads...]   (default: 1 2)
+ *
+ * Each case cycles through enough copies of the matrix (>= 512 MiB) that the
+ * weights come from memory, not cache. Printed: ms per matvec, GB/s of weight
+ * bytes, that as a fraction of the read bandwidth with the same thread count,
+ * and the speedup over the scalar reference matmul() (one thread). */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/pool.h"
+#include "base/util.h"
+#include "kern/matmul.h"
+
+#define ROWS 4096
+#define COLS 4096
+#define POOL_BYTES ((size_t)512 << 20)
+
+typedef struct {
+    const uint64_t *p;
+    size_t n;
+    uint64_t sum[16][8]; /* per thread, one cache line each */
+} ReadJob;
+
+static void read_part(void *arg, int ith, int nth) {
+    ReadJob *j = arg;
+    size_t a = j->n * (size_t)ith / (size_t)nth, b = j->n * (size_t)(ith + 1) / (size_t)nth;
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+    for (size_t i = a; i + 8 <= b; i += 8) {
+        s0 += j->p[i], s1 += j->p[i + 1], s2 += j->p[i + 2], s3 += j->p[i + 3];
+        s4 += j->p[i + 4], s5 += j->p[i + 5], s6 += j->p[i + 6], s7 += j->p[i + 7];
+    }
+    j->sum[ith][0] = s0 + s1 + s2 + s3 + s4 + s5 + s6 + s7;
+}
+
+/* GB/s of a read-only pass over a 1 GiB buffer (best of 5). */
+static double read_bandwidth(Pool *pool) {
+    size_t bytes = (size_t)1 << 30;
+    uint64_t *buf = xmalloc(bytes);
+    for (size_t i = 0; i < bytes / 8; i++) buf[i] = i;
+    ReadJob j = {buf, bytes / 8, {{0}}};
+    double best = 0;
+    for (int r = 0; r < 5; r++) {
+        double t0 = now_seconds();
+        pool_run(pool, read_part, &j);
+        double gbs = (double)bytes / (now_seconds() - t0) / 1e9;
+        if (gbs > best) best = gbs;
+    }
+    free(buf);
+    return best;
+}
+
+typedef struct {
+    int n_copies;
+    char *w;
+    size_t bytes;
+} Weights;
+
+static Weights make_weights(DType t) {
+    size_t rb = dtype_bytes(t, COLS), bytes = rb * ROWS;
+    Weights W = {(int)(POOL_BYTES / bytes) + 1, NULL, bytes};
+    W.w = xmalloc(bytes * (size_t)W.n_copies);
+    float *src = xmalloc(COLS * sizeof *src);
+    uint64_t s = 0x9e3779b97f4a7c15ull;
+    for (int r = 0; r < ROWS; r++) {
+        for (int c = 0; c < COLS; c++) {
+            s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+            src[c] = (float)((double)(s >> 11) * 0x1.0p-53 - 0.5);
+        }
+        dtype_traits(t)->quantize(W.w + (size_t)r * rb, src, COLS);
+    }
+    for (int i = 1; i < W.n_copies; i++) memcpy(W.w + bytes * (size_t)i, W.w, bytes);
+    free(src);
+    return W;
+}
+
+/* Seconds per call of matmul_ex (n tokens), cycling through the copies. */
+static double time_ex(const Kern *k, Pool *pool, const Weights *W, DType t, const float *x, float *out, int n,
+                      void *scratch, int reps) {
+    double best = 1e30;
+    for (int r = 0; r < reps; r++) {
+        double t0 = now_seconds();
+        for (int i = 0; i < W->n_copies; i++) {
+            Mat m = {W->w + W->bytes * (size_t)i, t, ROWS, COLS};
+            matmul_ex(k, pool, out, x, &m, n, scratch);
+        }
+        double dt = (now_seconds() - t0) / W->n_copies;
+        if (dt < best) best = dt;
+    }
+    return best;
+}
+
+int main(int argc, char **argv) {
+    int threads[8] = {1, 2}, n_threads = 2;
+    if (argc > 1) {
+        n_threads = 0;
+        for (int i = 1; i < argc && n_threads < 8; i++) threads[n_threads++] = atoi(argv[i]);
+    }
+    const Kern *k = kern_get(), *gen = kern_named("generic");
+    Pool pools[8];
+    double bw[8];
+    for (int i = 0; i < n_threads; i++) {
+        CHECK(pool_init(&pools[i], threads[i]) == 0);
+        bw[i] = read_bandwidth(&pools[i]);
+        printf("read bandwidth, %d thread(s): %.1f GB/s\n", threads[i], bw[i]);
+    }
+    printf("kernels: %s; matvec %dx%d\n\n", k->name, ROWS, COLS);
+    printf("%-6s %9s %9s | %-28s", "dtype", "ref ms", "generic", "");
+    for (int i = 0; i < n_threads; i++) printf(" | %dT: ms    GB/s  frac  x-ref", threads[i]);
+    printf(" | 64 tok, %dT: GFLOP/s\n", threads[n_threads - 1]);
+    static const DType types[] = {DT_F32, DT_F16, DT_BF16, DT_Q8_0, DT_Q4_0, DT_Q4_K, DT_Q6_K};
+    float *x = xmalloc(64 * COLS * sizeof *x), *out = xmalloc(64 * ROWS * sizeof *out);
+    for (int i = 0; i < 64 * COLS; i++) x[i] = (float)((i * 37 % 101) - 50) / 50.0f;
+    void *scratch = xmalloc(matmul_scratch_bytes(DT_Q8_0, COLS, 64, k) + 64 * 34 * COLS / 32);
+    for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
+        DType t = types[ti];
+        Weights W = make_weights(t);
+        Mat m0 = {W.w, t, ROWS, COLS};
+        double t0 = now_seconds();
+        matmul(out, x, &m0, 1); /* the scalar reference, one thread, one call */
+        double ref = now_seconds() - t0;
+        double tg = time_ex(gen, NULL, &W, t, x, out, 1, scratch, 1);
+        printf("%-6s %9.2f %9.2f | %-28s", dtype_traits(t)->name, ref * 1e3, tg * 1e3, "");
+        for (int i = 0; i < n_threads; i++) {
+            double dt = time_ex(k, &pools[i], &W, t, x, out, 1, scratch, 3);
+            double gbs = (double)W.bytes / dt / 1e9;
+            printf(" | %6.2f %7.1f %5.2f %6.1f", dt * 1e3, gbs, gbs / bw[i], ref / dt);
+        }
+        double dt = time_ex(k, &pools[n_threads - 1], &W, t, x, out, 64, scratch, 1);
+        printf(" | %8.1f\n", 2.0 * ROWS * COLS * 64 / dt / 1e9);
+        free(W.w);
+    }
+    for (int i = 0; i < n_threads; i++) pool_free(&pools[i]);
+    free(x), free(out), free(scratch);
+    return 0;
+}

@@ -1,0 +1,43 @@
+/* dispatch — CPU features to a kernel table, once per process. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kern/simd/simd.h"
+
+static Kern k_generic, k_avx2;
+static int have_avx2;
+static const Kern *k_best;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static const Kern *lookup(const char *name) {
+    if (!strcmp(name, "generic")) return &k_generic;
+    if (!strcmp(name, "avx2") && have_avx2) return &k_avx2;
+    return NULL;
+}
+
+static void init(void) {
+    kern_fill_generic(&k_generic);
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    have_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                __builtin_cpu_supports("f16c");
+#endif
+    if (have_avx2) kern_fill_avx2(&k_avx2);
+    k_best = have_avx2 ? &k_avx2 : &k_generic;
+    const char *want = getenv("MISTRAL_SIMD");
+    if (want && *want) {
+        const Kern *k = lookup(want);
+        if (k) k_best = k;
+    }
+}
+
+const Kern *kern_named(const char *name) {
+    pthread_once(&once, init);
+    return lookup(name);
+}
+
+const Kern *kern_get(void) {
+    pthread_once(&once, init);
+    return k_best;
+}

@@ -1,0 +1,83 @@
+/* generic — portable kernels: the fallback and the tests' second oracle.
+ * Float dots accumulate in fp32 (8 interleaved partial sums, summed in the
+ * same tree as avx2.c, so the two differ only by FMA's missing rounding);
+ * q8 dots sum int8·int8 per block exactly, then Σ_b (d_w·d_x)·sumi in fp32. */
+#include "kern/quant.h"
+#include "kern/simd/simd.h"
+
+static float dot8(const float *a, const float *b, size_t n, float (*wa)(const void *, size_t),
+                  const void *wrow) {
+    float acc[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) acc[l] += (wa ? wa(wrow, i + l) : a[i + l]) * b[i + l];
+    float s = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+    for (; i < n; i++) s += (wa ? wa(wrow, i) : a[i]) * b[i];
+    return s;
+}
+
+static float elem_f16(const void *w, size_t i) { return f16_to_f32(((const uint16_t *)w)[i]); }
+static float elem_bf16(const void *w, size_t i) { return bf16_to_f32(((const uint16_t *)w)[i]); }
+
+static float dot_f32(const void *row, const void *x, size_t n) { return dot8(row, x, n, NULL, NULL); }
+static float dot_f16(const void *row, const void *x, size_t n) { return dot8(NULL, x, n, elem_f16, row); }
+static float dot_bf16(const void *row, const void *x, size_t n) { return dot8(NULL, x, n, elem_bf16, row); }
+
+static float dot_q8_0(const void *row, const void *xq, size_t n) {
+    const BlockQ8_0 *w = row, *x = xq;
+    float s = 0;
+    for (size_t b = 0; b < n / QK32; b++) {
+        int sumi = 0;
+        for (int i = 0; i < QK32; i++) sumi += w[b].qs[i] * x[b].qs[i];
+        s += f16_to_f32(w[b].d) * f16_to_f32(x[b].d) * (float)sumi;
+    }
+    return s;
+}
+
+static float dot_q4_0(const void *row, const void *xq, size_t n) {
+    const BlockQ4_0 *w = row;
+    const BlockQ8_0 *x = xq;
+    float s = 0;
+    for (size_t b = 0; b < n / QK32; b++) {
+        int sumi = 0;
+        for (int j = 0; j < QK32 / 2; j++) {
+            sumi += ((w[b].qs[j] & 15) - 8) * x[b].qs[j];
+            sumi += ((w[b].qs[j] >> 4) - 8) * x[b].qs[j + 16];
+        }
+        s += f16_to_f32(w[b].d) * f16_to_f32(x[b].d) * (float)sumi;
+    }
+    return s;
+}
+
+/* The types without a fast kernel yet: the reference dot (fp32 x, double sum). */
+#define REF(t) \
+    static float ref_##t(const void *row, const void *x, size_t n) { return dot_row_##t(row, x, n); }
+REF(q4_1)
+REF(q5_0)
+REF(q5_1)
+REF(q4_K)
+REF(q5_K)
+REF(q6_K)
+
+static float vdot(const float *a, const float *b, int n) { return dot8(a, b, (size_t)n, NULL, NULL); }
+
+static void vaxpy(float *out, float s, const float *x, int n) {
+    for (int i = 0; i < n; i++) out[i] += s * x[i];
+}
+
+void kern_fill_generic(Kern *k) {
+    k->name = "generic";
+    k->mm[DT_F32] = (KernDot){DT_F32, dot_f32};
+    k->mm[DT_F16] = (KernDot){DT_F32, dot_f16};
+    k->mm[DT_BF16] = (KernDot){DT_F32, dot_bf16};
+    k->mm[DT_Q8_0] = (KernDot){DT_Q8_0, dot_q8_0};
+    k->mm[DT_Q4_0] = (KernDot){DT_Q8_0, dot_q4_0};
+    k->mm[DT_Q4_1] = (KernDot){DT_F32, ref_q4_1};
+    k->mm[DT_Q5_0] = (KernDot){DT_F32, ref_q5_0};
+    k->mm[DT_Q5_1] = (KernDot){DT_F32, ref_q5_1};
+    k->mm[DT_Q4_K] = (KernDot){DT_F32, ref_q4_K};
+    k->mm[DT_Q5_K] = (KernDot){DT_F32, ref_q5_K};
+    k->mm[DT_Q6_K] = (KernDot){DT_F32, ref_q6_K};
+    k->dot_f32 = vdot;
+    k->axpy_f32 = vaxpy;
+}

@@ -1,0 +1,52 @@
+/* simd — the kernel table: one set of inner loops per instruction set,
+ * chosen once at run time from the CPU's features (dispatch.c).
+ *
+ * generic.c is portable C, always built: the fallback, and (with the
+ * reference dots of kern/quant.c and kern/dtype.c) the oracle of the tests.
+ * avx2.c is compiled with -mavx2 -mfma -mf16c and only called on CPUs that
+ * have them. Only files in this folder include <immintrin.h>.
+ *
+ * Weight rows meet activations in one of two forms, per weight dtype:
+ *   act == DT_F32   the dot reads the fp32 activation row as is
+ *                   (F32/F16/BF16 weights: fp32 products, fp32 accumulation);
+ *   act == DT_Q8_0  the activation row is first quantized to q8_0 blocks of
+ *                   32 (quantize_row_q8_0, ggml's reference, the same for
+ *                   every table) and the dot multiplies int8 by int8 per
+ *                   block, then scales by d_w·d_x (as llama.cpp's vec_dot).
+ * A dot is a pure function of (row, activation row, n): it never depends on
+ * which tile or thread calls it, which is what makes matmul batch-invariant. */
+#ifndef KERN_SIMD_H
+#define KERN_SIMD_H
+
+#include <stddef.h>
+
+#include "kern/dtype.h"
+
+/* Σ row[i]·x[i], i < n; x is fp32 or q8_0 blocks (see act). */
+typedef float (*DotFn)(const void *row, const void *x, size_t n);
+
+typedef struct {
+    DType act; /* DT_F32 or DT_Q8_0 */
+    DotFn dot;
+} KernDot;
+
+typedef struct {
+    const char *name; /* "generic", "avx2", "avx512" */
+    KernDot mm[DT_COUNT];
+    /* Σ a[i]·b[i] in fp32 (attention scores) */
+    float (*dot_f32)(const float *a, const float *b, int n);
+    /* out[i] += s · x[i] (attention's weighted values) */
+    void (*axpy_f32)(float *out, float s, const float *x, int n);
+} Kern;
+
+/* The best table for this CPU, chosen once (thread-safe). The environment
+ * variable MISTRAL_SIMD=generic|avx2|avx512 forces one (if the CPU has it). */
+const Kern *kern_get(void);
+/* The table named `name` if this build and this CPU have it, else NULL. */
+const Kern *kern_named(const char *name);
+
+/* Fillers, one per ISA file (internal to dispatch.c). */
+void kern_fill_generic(Kern *k);
+void kern_fill_avx2(Kern *k);
+
+#endif

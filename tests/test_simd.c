@@ -1,0 +1,185 @@
+/* simd: every kernel table against the reference on random data of awkward
+ * sizes, with poisoned outputs; batch and thread invariance of matmul_ex
+ * (memcmp); the forced generic fallback.
+ *
+ * Tolerances (mag = Σ|w_i·x_i| over the row, in double):
+ *   float weights (fp32 products, fp32 sums)       |got - ref| <= 1e-5·mag
+ *   q8 path vs Σ dequant(w)·dequant(q8(x)) (exact) |got - ref| <= 1e-5·mag
+ *   q8 path vs the fp32-x reference dot            |got - ref| <= Σ|w_i|·amax_b(i)/254
+ *       + 1e-5·mag: rounding x to 8 bits moves each x_i by at most half a step,
+ *       d_x/2 = amax/254 of its block (llama.cpp's q8_0), d_x's f16 rounding aside
+ *       (1e-3 relative, inside the slack). */
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/pool.h"
+#include "base/util.h"
+#include "harness.h"
+#include "kern/dtype.h"
+#include "kern/matmul.h"
+#include "kern/quant.h"
+#include "kern/simd/simd.h"
+
+static uint64_t rng_s = 0x243f6a8885a308d3ull;
+static uint64_t rng_u64(void) {
+    rng_s ^= rng_s << 13, rng_s ^= rng_s >> 7, rng_s ^= rng_s << 17;
+    return rng_s;
+}
+static double rng_normal(void) {
+    double u = ((double)(rng_u64() >> 11) + 0.5) * 0x1.0p-53, v = (double)(rng_u64() >> 11) * 0x1.0p-53;
+    return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
+}
+static float *normals(size_t n) {
+    float *x = xmalloc(n * sizeof *x + 1);
+    for (size_t i = 0; i < n; i++) x[i] = (float)rng_normal();
+    return x;
+}
+static float *poisoned(size_t n) {
+    float *x = xmalloc(n * sizeof *x + 1);
+    for (size_t i = 0; i < n; i++) x[i] = NAN;
+    return x;
+}
+
+/* A (rows, cols) matrix of type t from normal values (through its quantizer). */
+static void *random_mat(DType t, int rows, int cols) {
+    size_t rb = dtype_bytes(t, (size_t)cols);
+    char *w = xmalloc(rb * (size_t)rows + 1);
+    float *src = normals((size_t)cols);
+    for (int r = 0; r < rows; r++) {
+        for (int c = 0; c < cols; c++) src[c] = (float)rng_normal() * (c % 7 == 0 ? 3.0f : 1.0f);
+        dtype_traits(t)->quantize(w + (size_t)r * rb, src, (size_t)cols);
+    }
+    free(src);
+    return w;
+}
+
+static const Kern *tables[4];
+static int n_tables;
+
+static void check_dots(DType t, const Kern *k, int cols) {
+    const DTypeTraits *tr = dtype_traits(t);
+    int rows = 5;
+    void *w = random_mat(t, rows, cols);
+    float *x = normals((size_t)cols), *wf = xmalloc((size_t)cols * sizeof *wf), *xd = xmalloc((size_t)cols * sizeof *xd);
+    const KernDot *kd = &k->mm[t];
+    void *xq = NULL;
+    if (kd->act == DT_Q8_0) {
+        xq = xmalloc(dtype_bytes(DT_Q8_0, (size_t)cols));
+        quantize_row_q8_0(xq, x, (size_t)cols);
+        dequantize_row_q8_0(xd, xq, (size_t)cols);
+    } else {
+        memcpy(xd, x, (size_t)cols * sizeof *xd);
+    }
+    size_t rb = dtype_bytes(t, (size_t)cols);
+    for (int r = 0; r < rows; r++) {
+        const void *row = (const char *)w + (size_t)r * rb;
+        tr->to_float(wf, row, (size_t)cols);
+        double ref = 0, mag = 0, qbound = 0;
+        for (int c = 0; c < cols; c++) ref += (double)wf[c] * xd[c], mag += fabs((double)wf[c] * xd[c]);
+        float got = kd->dot(row, xq ? xq : (const void *)x, (size_t)cols);
+        EXPECTQ(isfinite(got) && fabs(got - ref) <= 1e-5 * mag + 1e-30, "%s %s cols %d row %d: %.9g want %.9g (mag %g)",
+                k->name, tr->name, cols, r, got, ref, mag);
+        if (xq) { /* against the fp32-x reference: the error of quantizing x */
+            for (int b = 0; b < cols / QK32; b++) {
+                float amax = 0;
+                for (int i = 0; i < QK32; i++) amax = fmaxf(amax, fabsf(x[b * QK32 + i]));
+                for (int i = 0; i < QK32; i++) qbound += fabs((double)wf[b * QK32 + i]) * amax / 254 * 1.002;
+            }
+            double r32 = tr->dot(row, x, (size_t)cols);
+            EXPECTQ(fabs(got - r32) <= qbound + 1e-5 * mag, "%s %s cols %d row %d: %.9g vs fp32-x %.9g, bound %g",
+                    k->name, tr->name, cols, r, got, r32, qbound);
+        }
+    }
+    free(xq), free(x), free(wf), free(xd), free(w);
+}
+
+/* matmul_ex: every token of an n-token call on `threads` threads has exactly
+ * the bits of that token alone on one thread, and is near the reference. */
+static void check_matmul(DType t, const Kern *k, int rows, int cols, int n, Pool *pool) {
+    void *wd = random_mat(t, rows, cols);
+    Mat w = {wd, t, rows, cols};
+    float *x = normals((size_t)n * cols), *out = poisoned((size_t)n * rows), *ref = poisoned((size_t)n * rows);
+    void *scratch = xmalloc(matmul_scratch_bytes(t, cols, n, k) + 1);
+    matmul_ex(k, pool, out, x, &w, n, scratch);
+    matmul(ref, x, &w, n);
+    for (int tk = 0; tk < n; tk++) {
+        float *one = poisoned((size_t)rows);
+        matmul_ex(k, NULL, one, x + (size_t)tk * cols, &w, 1, scratch);
+        EXPECTQ(memcmp(one, out + (size_t)tk * rows, (size_t)rows * sizeof *one) == 0,
+                "%s %s %dx%d n=%d threads %d: token %d differs from that token alone", k->name,
+                dtype_traits(t)->name, rows, cols, n, pool_threads(pool), tk);
+        free(one);
+    }
+    int quant = k->mm[t].act != DT_F32;
+    for (size_t i = 0; i < (size_t)n * rows; i++) /* loose: the dots are checked closely above */
+        EXPECTQ(isfinite(out[i]) && fabsf(out[i] - ref[i]) <= (quant ? 0.05f : 1e-4f) * sqrtf((float)cols) + 1e-4f * fabsf(ref[i]),
+                "%s %s %dx%d n=%d: out %zu = %g, reference %g", k->name, dtype_traits(t)->name, rows, cols, n, i, out[i], ref[i]);
+    free(scratch), free(ref), free(out), free(x), free(wd);
+}
+
+static void check_vec(const Kern *k) {
+    static const int sizes[] = {1, 7, 8, 9, 31, 64, 100, 129};
+    for (int si = 0; si < 8; si++) {
+        int n = sizes[si];
+        float *a = normals((size_t)n), *b = normals((size_t)n), *o = normals((size_t)n), *o0 = xmalloc((size_t)n * 4);
+        memcpy(o0, o, (size_t)n * 4);
+        double ref = 0, mag = 0;
+        for (int i = 0; i < n; i++) ref += (double)a[i] * b[i], mag += fabs((double)a[i] * b[i]);
+        float got = k->dot_f32(a, b, n);
+        EXPECTQ(fabs(got - ref) <= 1e-5 * mag, "%s dot_f32 n=%d: %g want %g", k->name, n, got, ref);
+        k->axpy_f32(o, 0.37f, b, n);
+        for (int i = 0; i < n; i++) {
+            double want = o0[i] + 0.37 * (double)b[i];
+            EXPECTQ(fabs(o[i] - want) <= 1e-6 * (fabs(o0[i]) + fabs(0.37 * b[i])), "%s axpy n=%d [%d]", k->name, n, i);
+        }
+        free(a), free(b), free(o), free(o0);
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "--which")) { /* the child of the forced-dispatch check */
+        printf("%s\n", kern_get()->name);
+        return 0;
+    }
+    static const char *names[] = {"generic", "avx2", "avx512"};
+    for (int i = 0; i < 3; i++)
+        if (kern_named(names[i])) tables[n_tables++] = kern_named(names[i]);
+    EXPECT(n_tables >= 1 && !strcmp(tables[0]->name, "generic"), "generic table");
+    EXPECT(kern_named("bogus") == NULL, "unknown table");
+    fprintf(stderr, "simd: tables:");
+    for (int i = 0; i < n_tables; i++) fprintf(stderr, " %s", tables[i]->name);
+    fprintf(stderr, " (default %s)\n", kern_get()->name);
+
+    for (int ti = 0; ti < n_tables; ti++) {
+        const Kern *k = tables[ti];
+        check_vec(k);
+        for (int t = 0; t < DT_COUNT; t++) {
+            int blk = dtype_traits((DType)t)->block;
+            int colsv[] = {blk == 1 ? 1 : blk, blk == 1 ? 7 : 3 * blk, blk == 1 ? 33 : 5 * blk, blk == 1 ? 257 : 1024 / blk * blk};
+            for (int ci = 0; ci < 4; ci++) check_dots((DType)t, k, colsv[ci]);
+        }
+    }
+
+    Pool pools[4];
+    for (int i = 0; i < 4; i++) CHECK(pool_init(&pools[i], i + 1) == 0);
+    static const int ns[] = {1, 3, 7, 33};
+    static const int rowsv[] = {1, 6, 37};
+    for (int ti = 0; ti < n_tables; ti++)
+        for (int t = 0; t < DT_COUNT; t++) {
+            int blk = dtype_traits((DType)t)->block, cols = blk == 1 ? 67 : 2 * blk;
+            for (int ri = 0; ri < 3; ri++)
+                for (int ni = 0; ni < 4; ni++)
+                    check_matmul((DType)t, tables[ti], rowsv[ri], cols, ns[ni], &pools[(ri + ni) % 4]);
+        }
+    for (int i = 0; i < 4; i++) pool_free(&pools[i]);
+
+    /* MISTRAL_SIMD=generic forces the fallback */
+    char cmd[4096], *out = NULL;
+    snprintf(cmd, sizeof cmd, "MISTRAL_SIMD=generic '%s' --which", argv[0]);
+    EXPECT(test_run(cmd, &out, NULL) == 0 && out && !strcmp(out, "generic\n"), "forced generic: %s", out ? out : "");
+    free(out);
+    return test_done("simd");
+}
