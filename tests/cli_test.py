@@ -4,6 +4,7 @@ greedy ids (read from ../shared, skipped where absent), batched generation
 from --tokens-file, --help on every subcommand. Standard library only."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -79,6 +80,29 @@ if os.path.isfile(os.path.join(stories, "golden.json")):
     # 8 turns of ~10 prompt + up to 24 reply tokens: far past 40 positions
     expect(p.returncode == 0 and len(p.stdout) > 80 and not p.stderr,
            "chat past the window: %r %r" % (p.stdout[-80:], p.stderr[-200:]))
+
+    # perplexity of f32 vs q8_0 vs q4_k on a passage of public-domain text
+    corpus = os.path.join(SHARED, "corpora", "kjv_genesis_plain.txt")
+    if os.path.isfile(corpus):
+        tmpd = tempfile.mkdtemp()
+        passage = os.path.join(tmpd, "passage.txt")
+        with open(corpus, "rb") as f, open(passage, "wb") as g:
+            g.write(f.read(12000))
+        ppl = {}
+        for t in ("f32", "q8_0", "q4_k"):
+            model = stories
+            if t != "f32":
+                model = os.path.join(tmpd, "stories-%s.gguf" % t)
+                rc, _, err = run("quantize", stories, model, "--type", t)
+                expect(rc == 0, "quantize %s: %s" % (t, err))
+            rc, out, err = run("perplexity", "-m", model, "-f", passage)
+            expect(rc == 0 and out.startswith("perplexity: "), "perplexity %s: %s" % (t, err))
+            ppl[t] = float(out.split()[1]) if rc == 0 else float("nan")
+        print("# stories260K perplexity on Genesis: f32 %.3f, q8_0 %.3f (%+.2f%%), q4_k %.3f (%+.2f%%)" % (
+            ppl["f32"], ppl["q8_0"], 100 * (ppl["q8_0"] / ppl["f32"] - 1), ppl["q4_k"],
+            100 * (ppl["q4_k"] / ppl["f32"] - 1)))
+        expect(abs(ppl["q8_0"] / ppl["f32"] - 1) < 0.01, "q8_0 perplexity not within 1% of f32")
+        shutil.rmtree(tmpd)
 
     # tokenize / detokenize through the model directory
     rc, out, _ = run("tokenize", "-m", stories, "-p", "Once upon a time", "--bos")

@@ -14,6 +14,7 @@ int cmd_tokenize(const Options *o);
 int cmd_detokenize(const Options *o);
 int cmd_quantize(const Options *o);
 int cmd_info(const Options *o);
+int cmd_perplexity(const Options *o);
 
 /* Streams the text of generated tokens: never splits a UTF-8 character,
  * stops at a stop text (not printed). */

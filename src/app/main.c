@@ -19,6 +19,7 @@ static const char *main_help =
     "  detokenize   token ids -> text\n"
     "  info         what a model is: layout, sizes, windows, experts, tokenizer\n"
     "  quantize     write a model as a llama.cpp GGUF file (f32 ... q4_k_m)\n"
+    "  perplexity   how well a model predicts a text\n"
     "\n"
     "mistral COMMAND --help shows a command's options.\n";
 
@@ -103,6 +104,14 @@ static const struct {
      "  --json                print a JSON object instead of text\n"
      "  --tokenizer FILE      tokenizer file (default: the model's)\n",
      0, 0},
+    {"perplexity", cmd_perplexity, "mistral perplexity -m MODEL (-f FILE | -p TEXT) [--ctx N] [model options]",
+     "Prints the model's perplexity on a text: the text is encoded (BOS first) and\n"
+     "cut into windows of N tokens; each window starts afresh and every token\n"
+     "after its first is scored by the logits of the tokens before it.\n",
+     "  -f, --file FILE       the text (the file's exact bytes)\n"
+     "  --ctx N               tokens per window (default 256)\n"
+     "  --tokenizer FILE      tokenizer file (default: the model's)\n",
+     1, 0},
     {"quantize", cmd_quantize, "mistral quantize SRC OUT.gguf --type TYPE [-t N]",
      "Writes the model SRC (any layout -m takes) as a GGUF file llama.cpp loads:\n"
      "llama.cpp's tensor names and metadata, SRC's tokenizer (its directory's file\n"
