@@ -27,6 +27,7 @@ int cmd_logits(const Options *o) {
     check_vocab(ids, n, m.cfg.n_vocab, "--tokens");
     Context ctx;
     if (context_init(&ctx, &m, 1, n)) die("%s", err_msg());
+    if (context_set_threads(&ctx, (int)o->threads)) die("%s", err_msg());
     int chunk = o->chunk_size > 0 ? (int)o->chunk_size : GEN_DEFAULT_CHUNK, V = m.cfg.n_vocab;
     int *seqs = xcalloc((size_t)chunk, sizeof(int));
     long *pos = xmalloc((size_t)chunk * sizeof(long));
@@ -195,6 +196,7 @@ int cmd_generate(const Options *o) {
     }
     Context ctx;
     if (context_init(&ctx, &m, n_req, generate_context_size(reqs, n_req))) die("%s", err_msg());
+    if (context_set_threads(&ctx, (int)o->threads)) die("%s", err_msg());
     GenRun g = {.o = o, .eos = have_tok && !o->ignore_eos ? tok.eos : -1,
                 .out = xcalloc((size_t)n_req, sizeof(IntVec))};
     g.streaming = !o->ids && n_req == 1;

@@ -27,7 +27,8 @@ static const char *model_opts =
     "  -m, --model MODEL     model directory (native or Hugging Face) or .gguf file\n"
     "  --sliding-window N    override the model's attention window (0: full attention)\n"
     "  --chunk-size C        feed prompts C tokens per forward call (same result)\n"
-    "  -t, --threads N       accepted; the reference kernels run on one thread\n";
+    "  -t, --threads N       threads for the matrix products (default: one per CPU;\n"
+    "                        the results do not depend on it)\n";
 
 static const char *sampling_opts =
     "  --temperature T       0 is greedy (default 0)\n"
