@@ -20,8 +20,10 @@
 #include "harness.h"
 #include "kern/dtype.h"
 #include "kern/matmul.h"
+#include "kern/ops.h"
 #include "kern/quant.h"
 #include "kern/simd/simd.h"
+#include "model/model.h"
 
 static uint64_t rng_s = 0x243f6a8885a308d3ull;
 static uint64_t rng_u64(void) {
@@ -139,6 +141,64 @@ static void check_vec(const Kern *k) {
     }
 }
 
+/* attention_ex (fp32 scores) vs attention (double scores): 1e-5 relative. */
+static void check_attention(const Kern *k) {
+    static const int ns[] = {1, 5, 33}, hds[] = {8, 24, 67};
+    for (int ni = 0; ni < 3; ni++)
+        for (int hi = 0; hi < 3; hi++) {
+            int n = ns[ni], hd = hds[hi], kvd = 2 * hd;
+            float *q = normals((size_t)hd), *kv = normals((size_t)n * kvd * 2), *sc = poisoned((size_t)n);
+            const float **kp = xmalloc((size_t)n * sizeof *kp), **vp = xmalloc((size_t)n * sizeof *vp);
+            for (int j = 0; j < n; j++) kp[j] = kv + (size_t)j * kvd, vp[j] = kv + (size_t)(n + j) * kvd;
+            float *a = poisoned((size_t)hd), *b = poisoned((size_t)hd);
+            attention(a, q, kp, vp, n, hd, hd, 0.2f, sc);
+            attention_ex(k, b, q, kp, vp, n, hd, hd, 0.2f, sc);
+            double amax = 0;
+            for (int d = 0; d < hd; d++) amax = fmax(amax, fabs(a[d]));
+            for (int d = 0; d < hd; d++)
+                EXPECTQ(fabs(a[d] - b[d]) <= 1e-5 * amax, "%s attention n=%d hd=%d [%d]: %g vs %g", k->name, n, hd, d,
+                        b[d], a[d]);
+            free(q), free(kv), free(sc), free(kp), free(vp), free(a), free(b);
+        }
+}
+
+/* The whole forward pass: logits of every token, one-shot on one thread,
+ * equal bit for bit to chunked prefill (chunks of 1, 3, 20) on 1..3 threads. */
+static void check_model(const char *dir) {
+    Model m;
+    if (model_load(&m, dir, NULL)) {
+        EXPECT(0, "load %s: %s", dir, err_msg());
+        return;
+    }
+    enum { N = 20 };
+    int V = m.cfg.n_vocab, tok[N], seq[N] = {0};
+    long pos[N];
+    for (int i = 0; i < N; i++) tok[i] = 1 + (i * 37) % (V - 1), pos[i] = i;
+    float *want = poisoned((size_t)N * V), *got = poisoned((size_t)N * V);
+    Context ctx;
+    CHECK(context_init(&ctx, &m, 1, N) == 0);
+    CHECK(context_set_threads(&ctx, 1) == 0);
+    Batch b = {.n = N, .token = tok, .seq = seq, .pos = pos};
+    CHECK(forward(&ctx, &b, want) == 0);
+    context_free(&ctx);
+    static const int chunks[] = {1, 3, N};
+    for (int th = 1; th <= 3; th++)
+        for (int ci = 0; ci < 3; ci++) {
+            CHECK(context_init(&ctx, &m, 1, N) == 0);
+            CHECK(context_set_threads(&ctx, th) == 0);
+            for (int s = 0; s < N; s += chunks[ci]) {
+                int k = N - s < chunks[ci] ? N - s : chunks[ci];
+                Batch c = {.n = k, .token = tok + s, .seq = seq, .pos = pos + s};
+                CHECK(forward(&ctx, &c, got + (size_t)s * V) == 0);
+            }
+            EXPECT(memcmp(want, got, (size_t)N * V * sizeof *got) == 0,
+                   "%s: %d threads, chunks of %d differ from one-shot on 1 thread", dir, th, chunks[ci]);
+            context_free(&ctx);
+        }
+    free(want), free(got);
+    model_free(&m);
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && !strcmp(argv[1], "--which")) { /* the child of the forced-dispatch check */
         printf("%s\n", kern_get()->name);
@@ -156,6 +216,7 @@ int main(int argc, char **argv) {
     for (int ti = 0; ti < n_tables; ti++) {
         const Kern *k = tables[ti];
         check_vec(k);
+        check_attention(k);
         for (int t = 0; t < DT_COUNT; t++) {
             int blk = dtype_traits((DType)t)->block;
             int colsv[] = {blk == 1 ? 1 : blk, blk == 1 ? 7 : 3 * blk, blk == 1 ? 33 : 5 * blk, blk == 1 ? 257 : 1024 / blk * blk};
@@ -166,15 +227,19 @@ int main(int argc, char **argv) {
     Pool pools[4];
     for (int i = 0; i < 4; i++) CHECK(pool_init(&pools[i], i + 1) == 0);
     static const int ns[] = {1, 3, 7, 33};
-    static const int rowsv[] = {1, 6, 37};
+    /* 300 rows: past matmul's threshold for threads (2^16 multiply-adds) */
+    static const int rowsv[] = {1, 6, 37, 300};
     for (int ti = 0; ti < n_tables; ti++)
         for (int t = 0; t < DT_COUNT; t++) {
             int blk = dtype_traits((DType)t)->block, cols = blk == 1 ? 67 : 2 * blk;
-            for (int ri = 0; ri < 3; ri++)
+            for (int ri = 0; ri < 4; ri++)
                 for (int ni = 0; ni < 4; ni++)
                     check_matmul((DType)t, tables[ti], rowsv[ri], cols, ns[ni], &pools[(ri + ni) % 4]);
         }
     for (int i = 0; i < 4; i++) pool_free(&pools[i]);
+
+    check_model("tests/data/tiny/moe_sw8_f32");
+    check_model("tests/data/tiny/dense_sw8_bf16");
 
     /* MISTRAL_SIMD=generic forces the fallback */
     char cmd[4096], *out = NULL;

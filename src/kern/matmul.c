@@ -28,6 +28,9 @@ typedef struct {
     int rows, cols, n;
 } Job;
 
+/* Multiply-adds below which a product stays on the calling thread. */
+#define MATMUL_MIN_PARALLEL (1u << 16)
+
 /* Thread ith of nth: the ith share of the row tiles, each tile against every token. */
 static void matmul_rows(void *arg, int ith, int nth) {
     const Job *j = arg;
@@ -57,7 +60,9 @@ void matmul_ex(const Kern *k, Pool *pool, float *out, const float *x, const Mat 
         for (int t = 0; t < n; t++) quantize_row_q8_0((char *)scratch + (size_t)t * xb, x + (size_t)t * cols, cols);
         j.xa = scratch, j.xstride = xb;
     }
-    pool_run(pool, matmul_rows, &j);
+    /* a product too small to repay waking the other threads runs here alone */
+    if ((size_t)w->rows * cols * (size_t)n < MATMUL_MIN_PARALLEL) matmul_rows(&j, 0, 1);
+    else pool_run(pool, matmul_rows, &j);
 }
 
 void mat_get_row(float *out, const Mat *w, int r) {

@@ -73,6 +73,14 @@ void attention(float *out, const float *q, const float *const *k, const float *c
     for (int j = 0; j < n; j++) axpy(out, scores[j], v[j] + off, head_dim);
 }
 
+void attention_ex(const Kern *kt, float *out, const float *q, const float *const *k,
+                  const float *const *v, int n, int off, int head_dim, float scale, float *scores) {
+    for (int j = 0; j < n; j++) scores[j] = kt->dot_f32(q, k[j] + off, head_dim) * scale;
+    softmax(scores, n);
+    for (int d = 0; d < head_dim; d++) out[d] = 0;
+    for (int j = 0; j < n; j++) kt->axpy_f32(out, scores[j], v[j] + off, head_dim);
+}
+
 void add(float *out, const float *x, int n) {
     for (int i = 0; i < n; i++) out[i] += x[i];
 }

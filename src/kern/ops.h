@@ -6,6 +6,8 @@
 
 #include <stddef.h>
 
+#include "kern/simd/simd.h"
+
 /* out[i] = x[i] * rsqrt(mean(x²) + eps) * w[i], i < n (out may be x). */
 void rmsnorm(float *out, const float *x, const float *w, int n, float eps);
 
@@ -34,6 +36,11 @@ void silu_mul(float *out, const float *a, const float *b, int n);
  * scores is scratch of n floats. n >= 1. */
 void attention(float *out, const float *q, const float *const *k, const float *const *v,
                int n, int off, int head_dim, float scale, float *scores);
+
+/* attention() with kernel table k's fp32 dot and axpy (kern/simd): scores
+ * summed in fp32, within ~1e-6 relative of attention(). */
+void attention_ex(const Kern *kt, float *out, const float *q, const float *const *k,
+                  const float *const *v, int n, int off, int head_dim, float scale, float *scores);
 
 /* out[i] += x[i] */
 void add(float *out, const float *x, int n);

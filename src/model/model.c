@@ -152,7 +152,7 @@ static void attend(Context *ctx, const Batch *b, int l) {
         }
         for (int h = 0; h < c->n_heads; h++) {
             size_t off = (size_t)t * qd + (size_t)h * hd;
-            attention(ws->att + off, ws->q + off, ws->kp, ws->vp, nk, (h / group) * hd, hd, scale,
+            attention_ex(ctx->kern, ws->att + off, ws->q + off, ws->kp, ws->vp, nk, (h / group) * hd, hd, scale,
                       ws->scores);
         }
     }

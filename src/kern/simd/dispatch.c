@@ -22,8 +22,8 @@ static void init(void) {
     __builtin_cpu_init();
     have_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
                 __builtin_cpu_supports("f16c");
-#endif
     if (have_avx2) kern_fill_avx2(&k_avx2);
+#endif
     k_best = have_avx2 ? &k_avx2 : &k_generic;
     const char *want = getenv("MISTRAL_SIMD");
     if (want && *want) {

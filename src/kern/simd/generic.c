@@ -49,15 +49,57 @@ static float dot_q4_0(const void *row, const void *xq, size_t n) {
     return s;
 }
 
+static float dot_q4_K(const void *row, const void *xq, size_t n) {
+    const BlockQ4_K *w = row;
+    const BlockQ8_0 *x = xq;
+    float s = 0;
+    for (size_t i = 0; i < n / QK_K; i++, x += 8) {
+        float d = f16_to_f32(w[i].d), dmin = f16_to_f32(w[i].dmin);
+        for (int sb = 0; sb < 8; sb++) {
+            const uint8_t *q = w[i].qs + 32 * (sb / 2);
+            int sc, mn, sumi = 0, sumx = 0;
+            kern_scale_min_k4(sb, w[i].scales, &sc, &mn);
+            for (int l = 0; l < 32; l++) {
+                int v = sb & 1 ? q[l] >> 4 : q[l] & 15;
+                sumi += v * x[sb].qs[l], sumx += x[sb].qs[l];
+            }
+            float dx = f16_to_f32(x[sb].d);
+            s += dx * (d * (float)sc) * (float)sumi - dx * (dmin * (float)mn) * (float)sumx;
+        }
+    }
+    return s;
+}
+
+static float dot_q6_K(const void *row, const void *xq, size_t n) {
+    const BlockQ6_K *w = row;
+    const BlockQ8_0 *x = xq;
+    float s = 0;
+    for (size_t i = 0; i < n / QK_K; i++) {
+        float d = f16_to_f32(w[i].d);
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *ql = w[i].ql + 64 * h, *qh = w[i].qh + 32 * h;
+            const int8_t *sc = w[i].scales + 8 * h;
+            for (int g = 0; g < 4; g++, x++) { /* 32 elements: ql nibble g/2 of half g%2, qh bits 2g */
+                int sumi = 0;
+                for (int l = 0; l < 32; l++) {
+                    int lo = g & 1 ? ql[l + 32] : ql[l];
+                    int q = ((g & 2 ? lo >> 4 : lo & 15) | ((qh[l] >> (2 * g)) & 3) << 4) - 32;
+                    sumi += sc[2 * g + l / 16] * q * x->qs[l];
+                }
+                s += d * f16_to_f32(x->d) * (float)sumi;
+            }
+        }
+    }
+    return s;
+}
+
 /* The types without a fast kernel yet: the reference dot (fp32 x, double sum). */
 #define REF(t) \
     static float ref_##t(const void *row, const void *x, size_t n) { return dot_row_##t(row, x, n); }
 REF(q4_1)
 REF(q5_0)
 REF(q5_1)
-REF(q4_K)
 REF(q5_K)
-REF(q6_K)
 
 static float vdot(const float *a, const float *b, int n) { return dot8(a, b, (size_t)n, NULL, NULL); }
 
@@ -75,9 +117,9 @@ void kern_fill_generic(Kern *k) {
     k->mm[DT_Q4_1] = (KernDot){DT_F32, ref_q4_1};
     k->mm[DT_Q5_0] = (KernDot){DT_F32, ref_q5_0};
     k->mm[DT_Q5_1] = (KernDot){DT_F32, ref_q5_1};
-    k->mm[DT_Q4_K] = (KernDot){DT_F32, ref_q4_K};
+    k->mm[DT_Q4_K] = (KernDot){DT_Q8_0, dot_q4_K};
     k->mm[DT_Q5_K] = (KernDot){DT_F32, ref_q5_K};
-    k->mm[DT_Q6_K] = (KernDot){DT_F32, ref_q6_K};
+    k->mm[DT_Q6_K] = (KernDot){DT_Q8_0, dot_q6_K};
     k->dot_f32 = vdot;
     k->axpy_f32 = vaxpy;
 }

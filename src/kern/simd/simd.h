@@ -13,6 +13,11 @@
  *                   32 (quantize_row_q8_0, ggml's reference, the same for
  *                   every table) and the dot multiplies int8 by int8 per
  *                   block, then scales by d_w·d_x (as llama.cpp's vec_dot).
+ *                   The K-quants use the same 32-blocks: a q4_K sub-block
+ *                   of 32 is d_x·(d·sc·Σq·xq − dmin·mn·Σxq); a q6_K 32-block
+ *                   spans two 16-element sub-blocks, d·d_x·Σ_s sc_s·Σ(q−32)·xq.
+ *                   (llama.cpp uses q8_K blocks of 256 with an fp32 scale;
+ *                   32-blocks round x at least as finely.)
  * A dot is a pure function of (row, activation row, n): it never depends on
  * which tile or thread calls it, which is what makes matmul batch-invariant. */
 #ifndef KERN_SIMD_H
@@ -44,6 +49,16 @@ typedef struct {
 const Kern *kern_get(void);
 /* The table named `name` if this build and this CPU have it, else NULL. */
 const Kern *kern_named(const char *name);
+
+/* q4_K/q5_K's 6-bit scale and min of sub-block j (kern/quant.c's packing). */
+static inline void kern_scale_min_k4(int j, const unsigned char *q, int *sc, int *mn) {
+    if (j < 4) {
+        *sc = q[j] & 63, *mn = q[j + 4] & 63;
+    } else {
+        *sc = (q[j + 4] & 0xf) | ((q[j - 4] >> 6) << 4);
+        *mn = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+}
 
 /* Fillers, one per ISA file (internal to dispatch.c). */
 void kern_fill_generic(Kern *k);
