@@ -62,11 +62,15 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libmistral.a
 asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g" SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" test
 
-FUZZ_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g -Iinclude -Isrc \
-              -fsanitize=fuzzer,address,undefined
+# Fuzz targets: the library built with clang and the sanitizers (per-file ISA
+# flags kept) into $(BUILD)/fuzz/obj, then one libFuzzer binary per target.
+FUZZ_SAN = -fsanitize=address,undefined
 fuzz: $(wildcard tests/fuzz/*.c)
-	@mkdir -p $(BUILD)/fuzz
-	for f in $^; do clang $(FUZZ_CFLAGS) -o $(BUILD)/fuzz/$$(basename $$f .c) $$f $(LIB_SRC) $(LDLIBS) || exit 1; done
+	$(MAKE) --no-print-directory CC=clang BUILD=$(BUILD)/fuzz/obj OPT="-O1 -g" \
+	    SAN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" $(BUILD)/fuzz/obj/libmistral.a
+	for f in $^; do clang -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g -Iinclude -Isrc \
+	    $(FUZZ_SAN) -fsanitize=fuzzer -o $(BUILD)/fuzz/$$(basename $$f .c) $$f \
+	    $(BUILD)/fuzz/obj/libmistral.a $(LDLIBS) || exit 1; done
 
 clean:
 	rm -rf build build-asan mistral

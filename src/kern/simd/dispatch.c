@@ -5,6 +5,10 @@
 
 #include "kern/simd/simd.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
 static Kern k_generic, k_avx2;
 static int have_avx2;
 static const Kern *k_best;
@@ -20,8 +24,11 @@ static void init(void) {
     kern_fill_generic(&k_generic);
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
-    have_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                __builtin_cpu_supports("f16c");
+    /* F16C from CPUID leaf 1 (ECX bit 29): not every compiler's
+     * __builtin_cpu_supports knows it */
+    unsigned a, b, c = 0, d;
+    int f16c = __get_cpuid(1, &a, &b, &c, &d) && (c >> 29 & 1);
+    have_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
     if (have_avx2) kern_fill_avx2(&k_avx2);
 #endif
     k_best = have_avx2 ? &k_avx2 : &k_generic;
