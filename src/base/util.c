@@ -90,6 +90,16 @@ char *read_file(const char *path, size_t *len) {
     return buf;
 }
 
+int parse_file(const char *path, int (*parse)(void *obj, const char *text, size_t len, const char *where),
+               void *obj) {
+    size_t len;
+    char *text = read_file(path, &len);
+    if (!text) return -1;
+    int rc = parse(obj, text, len, path);
+    free(text);
+    return rc;
+}
+
 double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

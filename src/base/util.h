@@ -35,6 +35,12 @@ int size_add(size_t a, size_t b, size_t *out);
  * Returns NULL (with err set) on failure; *len gets the byte count. */
 char *read_file(const char *path, size_t *len);
 
+/* Reads the file at path and hands its bytes (NUL-terminated) to
+ * parse(obj, text, len, path): the shape of every x_load(). Returns parse's
+ * result, or -1 with err set when the file cannot be read. */
+int parse_file(const char *path, int (*parse)(void *obj, const char *text, size_t len, const char *where),
+               void *obj);
+
 /* Seconds on a monotonic clock. */
 double now_seconds(void);
 

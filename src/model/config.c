@@ -134,14 +134,13 @@ int config_parse(Config *c, const char *json, size_t len, const char *where) {
     return rc;
 }
 
+static int parse_cb(void *c, const char *text, size_t len, const char *where) {
+    return config_parse(c, text, len, where);
+}
+
 int config_load(Config *c, const char *path) {
     memset(c, 0, sizeof *c);
-    size_t len;
-    char *text = read_file(path, &len);
-    if (!text) return -1;
-    int rc = config_parse(c, text, len, path);
-    free(text);
-    return rc;
+    return parse_file(path, parse_cb, c);
 }
 
 int config_set_window(Config *c, int w) {

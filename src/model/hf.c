@@ -61,14 +61,13 @@ done:
     return rc;
 }
 
+static int parse_cb(void *c, const char *text, size_t len, const char *where) {
+    return hf_config_parse(c, text, len, where);
+}
+
 int hf_config_load(Config *c, const char *path) {
     memset(c, 0, sizeof *c);
-    size_t len;
-    char *text = read_file(path, &len);
-    if (!text) return -1;
-    int rc = hf_config_parse(c, text, len, path);
-    free(text);
-    return rc;
+    return parse_file(path, parse_cb, c);
 }
 
 /* native prefix -> HF prefix, longest first where one is a prefix of another */

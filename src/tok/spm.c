@@ -452,14 +452,13 @@ fail:
     return -1;
 }
 
+static int parse_cb(void *s, const char *buf, size_t len, const char *where) {
+    return spm_parse(s, buf, len, where);
+}
+
 int spm_load(Spm *s, const char *path) {
     memset(s, 0, sizeof *s);
-    size_t len;
-    char *buf = read_file(path, &len);
-    if (!buf) return -1;
-    int rc = spm_parse(s, buf, len, path);
-    free(buf);
-    return rc;
+    return parse_file(path, parse_cb, s);
 }
 
 int spm_piece_id(const Spm *s, const char *piece) {

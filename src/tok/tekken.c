@@ -442,14 +442,13 @@ int tekken_parse(Tekken *t, const char *json, size_t len, const char *where) {
     return rc;
 }
 
+static int parse_cb(void *t, const char *text, size_t len, const char *where) {
+    return parse_text(t, text, len, where); /* text is NUL-terminated */
+}
+
 int tekken_load(Tekken *t, const char *path) {
     memset(t, 0, sizeof *t);
-    size_t len;
-    char *buf = read_file(path, &len); /* NUL-terminated */
-    if (!buf) return -1;
-    int rc = parse_text(t, buf, len, path);
-    free(buf);
-    return rc;
+    return parse_file(path, parse_cb, t);
 }
 
 int tekken_init(Tekken *t, int n_special, const char *const *special, int n_ranks,
