@@ -37,7 +37,8 @@ void usage_error(const char *cmd, const char *fmt, ...) {
 
 enum { O_MODEL, O_TOKENIZER, O_TOKENS, O_TOKENS_FILE, O_PROMPT, O_PROMPT_FILE, O_IDS_LIST,
        O_CHAT, O_CHAT_FORMAT, O_SYSTEM, O_STOP, O_ALL, O_IDS, O_BOS, O_IGNORE_EOS, O_CHUNK,
-       O_WINDOW, O_THREADS, O_CTX, O_N, O_TEMP, O_TOP_P, O_TOP_K, O_MIN_P, O_SEED, O_TYPE, O_JSON };
+       O_WINDOW, O_THREADS, O_CTX, O_N, O_TEMP, O_TOP_P, O_TOP_K, O_MIN_P, O_SEED, O_TYPE, O_JSON,
+       O_SHAPE, O_REPS };
 
 /* Which subcommands take which flag. */
 static const struct {
@@ -45,11 +46,11 @@ static const struct {
     int value, id;
     const char *cmds;
 } specs[] = {
-    {"-m", "--model", 1, O_MODEL, " logits generate chat tokenize detokenize info perplexity "},
+    {"-m", "--model", 1, O_MODEL, " logits generate chat tokenize detokenize info perplexity bench "},
     {"--tokenizer", NULL, 1, O_TOKENIZER, " generate chat tokenize detokenize info perplexity "},
     {"--tokens", NULL, 1, O_TOKENS, " logits generate "},
     {"--tokens-file", NULL, 1, O_TOKENS_FILE, " generate "},
-    {"-p", "--prompt", 1, O_PROMPT, " generate tokenize perplexity "},
+    {"-p", "--prompt", 1, O_PROMPT, " generate tokenize perplexity bench "},
     {"-f", "--file", 1, O_PROMPT_FILE, " generate tokenize perplexity "},
     {"--ids", NULL, 1, O_IDS_LIST, " detokenize "},
     {"--ids", NULL, 0, O_IDS, " generate "},
@@ -61,17 +62,19 @@ static const struct {
     {"--bos", NULL, 0, O_BOS, " tokenize "},
     {"--ignore-eos", NULL, 0, O_IGNORE_EOS, " generate "},
     {"--chunk-size", NULL, 1, O_CHUNK, " logits generate chat perplexity "},
-    {"--sliding-window", NULL, 1, O_WINDOW, " logits generate chat perplexity "},
-    {"-t", "--threads", 1, O_THREADS, " logits generate chat quantize perplexity "},
+    {"--sliding-window", NULL, 1, O_WINDOW, " logits generate chat perplexity bench "},
+    {"-t", "--threads", 1, O_THREADS, " logits generate chat quantize perplexity bench "},
     {"--ctx", NULL, 1, O_CTX, " chat perplexity "},
-    {"-n", "--max-tokens", 1, O_N, " generate chat "},
+    {"-n", "--max-tokens", 1, O_N, " generate chat bench "},
     {"--temperature", "--temp", 1, O_TEMP, " generate chat "},
     {"--top-p", NULL, 1, O_TOP_P, " generate chat "},
     {"--top-k", NULL, 1, O_TOP_K, " generate chat "},
     {"--min-p", NULL, 1, O_MIN_P, " generate chat "},
-    {"--seed", NULL, 1, O_SEED, " generate chat "},
-    {"--type", NULL, 1, O_TYPE, " quantize "},
-    {"--json", NULL, 0, O_JSON, " info "},
+    {"--seed", NULL, 1, O_SEED, " generate chat synth "},
+    {"--type", NULL, 1, O_TYPE, " quantize synth "},
+    {"--json", NULL, 0, O_JSON, " info bench "},
+    {"--shape", NULL, 1, O_SHAPE, " synth "},
+    {"-r", "--repetitions", 1, O_REPS, " bench "},
 };
 
 static long parse_long(const char *cmd, const char *flag, const char *s, long lo, long hi) {
@@ -125,11 +128,13 @@ static void set(Options *o, int id, const char *flag, const char *v) {
     case O_SEED: o->seed = (unsigned long long)parse_long(c, flag, v, 0, LONG_MAX); break;
     case O_TYPE: o->type = v; break;
     case O_JSON: o->json = 1; break;
+    case O_SHAPE: o->shape = v; break;
+    case O_REPS: o->reps = parse_long(c, flag, v, 1, 1000); break;
     }
 }
 
 /* Subcommands that take positional arguments (Options.args). */
-static const char positional_cmds[] = " quantize info ";
+static const char positional_cmds[] = " quantize info synth ";
 
 void options_parse(Options *o, int argc, char **argv) {
     char key[40];

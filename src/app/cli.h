@@ -11,6 +11,8 @@ typedef struct {
     const char *tokens, *tokens_file, *prompt, *prompt_file, *ids_list;
     const char *chat, *chat_format, *system, *stop;
     const char *type;          /* quantize --type */
+    const char *shape;         /* synth --shape */
+    long reps;                 /* bench -r */
     const char *args[4];       /* positional arguments (commands that take them) */
     int n_args;
     int all, ids, bos, ignore_eos;

@@ -15,6 +15,8 @@ int cmd_detokenize(const Options *o);
 int cmd_quantize(const Options *o);
 int cmd_info(const Options *o);
 int cmd_perplexity(const Options *o);
+int cmd_synth(const Options *o);
+int cmd_bench(const Options *o);
 
 /* Streams the text of generated tokens: never splits a UTF-8 character,
  * stops at a stop text (not printed). */

@@ -20,6 +20,8 @@ static const char *main_help =
     "  info         what a model is: layout, sizes, windows, experts, tokenizer\n"
     "  quantize     write a model as a llama.cpp GGUF file (f32 ... q4_k_m)\n"
     "  perplexity   how well a model predicts a text\n"
+    "  synth        write a random-weight model of a named shape (GGUF)\n"
+    "  bench        prompt and generation tok/s, and decode's share of memory bandwidth\n"
     "\n"
     "mistral COMMAND --help shows a command's options.\n";
 
@@ -126,6 +128,28 @@ static const struct {
      "                        (file types as llama-quantize makes them; case ignored)\n"
      "  -t, --threads N       threads converting the rows (default: the CPUs, at most 64)\n",
      0, 0},
+    {"synth", cmd_synth, "mistral synth OUT.gguf --shape SHAPE --type TYPE [--seed S]",
+     "Writes a random-weight model of a named shape as a GGUF file (llama.cpp's names\n"
+     "and metadata, no tokenizer: feed it token ids), to benchmark without weights.\n"
+     "Every matrix gets TYPE; norms and the MoE router stay f32. The whole file is\n"
+     "built in memory first (7b at q8_0: about 7.7 GB).\n",
+     "  --shape SHAPE         tiny (dim 64), 1b (2048, 16 layers, ffn 7168), 7b (Mistral 7B),\n"
+     "                        8x7b (Mixtral), moe-small (1024, 8 layers, 8 experts top-2),\n"
+     "                        tiny-moe\n"
+     "  --type TYPE           f32, f16, bf16, q8_0, q4_0, q4_k, q6_k (rows must fit the block)\n"
+     "  --seed S              weight generator seed (default 0)\n",
+     0, 0},
+    {"bench", cmd_bench, "mistral bench -m MODEL [-p 512] [-n 128] [-t N] [-r REPS] [--json]",
+     "Measures prompt processing (pp: one prefill of P random token ids) and\n"
+     "generation (tg: N single-token decode steps) in tok/s, mean and sd over REPS runs\n"
+     "after one warm-up, like llama-bench; and the memory read bandwidth with the same\n"
+     "threads, with the fraction of it decode reaches (weights read per token, active\n"
+     "experts only, x tg tok/s / bandwidth).\n",
+     "  -p N                  prompt tokens (default 512; 0 skips pp)\n"
+     "  -n N                  generated tokens (default 128; 0 skips tg)\n"
+     "  -r, --repetitions R   runs of each (default 3)\n"
+     "  --json                one JSON object instead of the table\n",
+     1, 0},
 };
 
 int main(int argc, char **argv) {
@@ -144,7 +168,7 @@ int main(int argc, char **argv) {
                 return 0;
             }
         Options o = {.cmd = argv[1], .sliding_window = -1, .top_p = 1.0,
-                     .n_new = !strcmp(argv[1], "chat") ? 1024 : 256};
+                     .n_new = !strcmp(argv[1], "chat") ? 1024 : !strcmp(argv[1], "bench") ? 128 : 256};
         options_parse(&o, argc, argv);
         return commands[c].run(&o);
     }
