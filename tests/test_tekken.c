@@ -1,7 +1,7 @@
 /* test_tekken — the Tekken tokenizer against tiktoken.
  *
  * With ../shared (MISTRAL_SHARED): tekken_240718.json encodes the golden
- * strings, mistral-common's chat segments and tests/data/tekken_extra.json
+ * strings, mistral-common's chat segments and tests/data/extra_cases_tekken.json
  * (long runs, scripts, whitespace, code, prose, random strings; made with
  * npm tiktoken, the WASM build of tiktoken's Rust core) to the same ids, and
  * decodes them back; 100 KB single pieces stay fast; invalid UTF-8 and
@@ -182,8 +182,8 @@ static void test_crosscheck(const Tekken *t) {
 }
 
 static void test_extra(const Tekken *t) {
-    cJSON *x = read_json("tests/data/tekken_extra.json");
-    EXPECT(x, "cannot read tests/data/tekken_extra.json");
+    cJSON *x = read_json("tests/data/extra_cases_tekken.json");
+    EXPECT(x, "cannot read tests/data/extra_cases_tekken.json");
     if (!x) return;
     int n = 0;
     for (const cJSON *c = cJSON_GetObjectItem(x, "cases")->child; c; c = c->next, n++) {
