@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/membw.h"
 #include "base/pool.h"
 #include "base/util.h"
 #include "kern/matmul.h"
@@ -19,40 +20,6 @@
 #define ROWS 4096
 #define COLS 4096
 #define POOL_BYTES ((size_t)512 << 20)
-
-typedef struct {
-    const uint64_t *p;
-    size_t n;
-    uint64_t sum[16][8]; /* per thread, one cache line each */
-} ReadJob;
-
-static void read_part(void *arg, int ith, int nth) {
-    ReadJob *j = arg;
-    size_t a = j->n * (size_t)ith / (size_t)nth, b = j->n * (size_t)(ith + 1) / (size_t)nth;
-    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
-    for (size_t i = a; i + 8 <= b; i += 8) {
-        s0 += j->p[i], s1 += j->p[i + 1], s2 += j->p[i + 2], s3 += j->p[i + 3];
-        s4 += j->p[i + 4], s5 += j->p[i + 5], s6 += j->p[i + 6], s7 += j->p[i + 7];
-    }
-    j->sum[ith][0] = s0 + s1 + s2 + s3 + s4 + s5 + s6 + s7;
-}
-
-/* GB/s of a read-only pass over a 1 GiB buffer (best of 5). */
-static double read_bandwidth(Pool *pool) {
-    size_t bytes = (size_t)1 << 30;
-    uint64_t *buf = xmalloc(bytes);
-    for (size_t i = 0; i < bytes / 8; i++) buf[i] = i;
-    ReadJob j = {buf, bytes / 8, {{0}}};
-    double best = 0;
-    for (int r = 0; r < 5; r++) {
-        double t0 = now_seconds();
-        pool_run(pool, read_part, &j);
-        double gbs = (double)bytes / (now_seconds() - t0) / 1e9;
-        if (gbs > best) best = gbs;
-    }
-    free(buf);
-    return best;
-}
 
 typedef struct {
     int n_copies;
@@ -106,7 +73,7 @@ int main(int argc, char **argv) {
     double bw[8];
     for (int i = 0; i < n_threads; i++) {
         CHECK(pool_init(&pools[i], threads[i]) == 0);
-        bw[i] = read_bandwidth(&pools[i]);
+        bw[i] = membw_read_gbs(&pools[i], (size_t)1 << 30, 5);
         printf("read bandwidth, %d thread(s): %.1f GB/s\n", threads[i], bw[i]);
     }
     printf("kernels: %s; matvec %dx%d\n\n", k->name, ROWS, COLS);

@@ -15,45 +15,9 @@
 #include <string.h>
 
 #include "app/commands.h"
+#include "base/membw.h"
 #include "base/pool.h"
 #include "base/util.h"
-
-typedef struct {
-    const uint64_t *p;
-    size_t n;
-    uint64_t sum[64][8];
-} ReadJob;
-
-static void read_part(void *arg, int ith, int nth) {
-    ReadJob *j = arg;
-    size_t a = j->n * (size_t)ith / (size_t)nth, b = j->n * (size_t)(ith + 1) / (size_t)nth;
-    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
-    for (size_t i = a; i + 8 <= b; i += 8) {
-        s0 += j->p[i], s1 += j->p[i + 1], s2 += j->p[i + 2], s3 += j->p[i + 3];
-        s4 += j->p[i + 4], s5 += j->p[i + 5], s6 += j->p[i + 6], s7 += j->p[i + 7];
-    }
-    j->sum[ith & 63][0] = s0 + s1 + s2 + s3 + s4 + s5 + s6 + s7;
-}
-
-static double read_bandwidth(Pool *pool) {
-    size_t bytes = (size_t)1 << 30;
-    uint64_t *buf = xmalloc(bytes);
-    for (size_t i = 0; i < bytes / 8; i++) buf[i] = i;
-    ReadJob *j = xcalloc(1, sizeof *j);
-    j->p = buf;
-    j->n = bytes / 8;
-    double best = 0;
-    for (int r = 0; r < 3; r++) {
-        double t0 = now_seconds();
-        if (pool) pool_run(pool, read_part, j);
-        else read_part(j, 0, 1);
-        double gbs = (double)bytes / (now_seconds() - t0) / 1e9;
-        if (gbs > best) best = gbs;
-    }
-    free(j);
-    free(buf);
-    return best;
-}
 
 static double mat_bytes(const Mat *m) {
     return m->data ? (double)m->rows * (double)dtype_bytes(m->dtype, (size_t)m->cols) : 0;
@@ -153,7 +117,7 @@ int cmd_bench(const Options *o) {
     Context ctx0;
     new_context(&ctx0, &m, 1, (int)o->threads);
     int threads = pool_threads(ctx0.pool);
-    double bw = read_bandwidth(ctx0.pool);
+    double bw = membw_read_gbs(ctx0.pool, (size_t)1 << 30, 3);
     context_free(&ctx0);
 
     double *pp = xcalloc((size_t)reps, sizeof *pp), *tg = xcalloc((size_t)reps, sizeof *tg);
