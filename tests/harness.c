@@ -1,5 +1,7 @@
 #include "harness.h"
 
+#include <cjson/cJSON.h>
+
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -80,4 +82,27 @@ const char *test_shared_dir(void) {
         return NULL;
     }
     return dir;
+}
+
+void test_cli_path(char *out, size_t cap, const char *argv0) {
+    snprintf(out, cap, "%s", argv0);
+    char *slash = strrchr(out, '/');
+    if (slash) *slash = 0;
+    slash = strrchr(out, '/');
+    if (slash) snprintf(slash, cap - (size_t)(slash - out), "/mistral");
+    else snprintf(out, cap, "build/mistral");
+}
+
+char *test_json_text(const cJSON *s, size_t *len) {
+    const char *v = cJSON_GetStringValue(s);
+    if (!v) v = "";
+    char *t = xstrdup(v);
+    size_t n = 0;
+    for (size_t i = 0; v[i]; i++) {
+        if (!strncmp(v + i, "\xef\xbf\xbf", 3)) t[n++] = 0, i += 2;
+        else t[n++] = v[i];
+    }
+    t[n] = 0;
+    *len = n;
+    return t;
 }

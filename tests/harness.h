@@ -50,6 +50,15 @@ int test_write_file(const char *path, const void *data, size_t len);
  * frees; either may be NULL to discard) and returns the exit status. */
 int test_run(const char *cmd, char **out, char **err);
 
+/* The mistral binary next to this test's build folder (build/tests/x ->
+ * build/mistral), so that a sanitized build drives its own binary. */
+void test_cli_path(char *out, size_t cap, const char *argv0);
+
+/* A golden file's text field as bytes: U+FFFF stands for a NUL byte (JSON
+ * strings cannot hold one). Caller frees; *len gets the byte count. */
+struct cJSON;
+char *test_json_text(const struct cJSON *s, size_t *len);
+
 /* Where ../shared is, or NULL (with a message) when it is absent. */
 const char *test_shared_dir(void);
 

@@ -1008,12 +1008,7 @@ int main(int argc, char **argv) {
     (void)argc;
     verbose = getenv("MISTRAL_TEST_VERBOSE") && !strcmp(getenv("MISTRAL_TEST_VERBOSE"), "1");
     /* build/tests/test_load -> build/mistral */
-    snprintf(cli, sizeof cli, "%s", argv[0]);
-    char *s = strrchr(cli, '/');
-    if (s) *s = 0;
-    s = strrchr(cli, '/');
-    if (s) snprintf(s, sizeof cli - (size_t)(s - cli), "/mistral");
-    else snprintf(cli, sizeof cli, "build/mistral");
+    test_cli_path(cli, sizeof cli, argv[0]);
     if (access(cli, X_OK) != 0) {
         fprintf(stderr, "test_load: %s not found (run from the repository root after make)\n", cli);
         return 1;

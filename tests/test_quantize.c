@@ -835,12 +835,7 @@ static void test_cli_errors(void) {
 
 int main(int argc, char **argv) {
     (void)argc;
-    snprintf(cli, sizeof cli, "%s", argv[0]);
-    char *slash = strrchr(cli, '/');
-    if (slash) *slash = 0;
-    slash = strrchr(cli, '/');
-    if (slash) snprintf(slash, sizeof cli - (size_t)(slash - cli), "/mistral");
-    else snprintf(cli, sizeof cli, "build/mistral");
+    test_cli_path(cli, sizeof cli, argv[0]);
     tmp_dir = test_tmpdir();
     test_rules();
     static const char *const tiny[] = {"dense_sw8_f32", "dense_sw8_bf16", "dense_sw4096_f32",

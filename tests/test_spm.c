@@ -318,21 +318,6 @@ static cJSON *json_read(const char *path) {
     return j;
 }
 
-/* A JSON string's bytes (caller frees) and length. */
-static char *json_text(const cJSON *s, size_t *len) {
-    const char *v = cJSON_GetStringValue(s);
-    if (!v) v = "";
-    char *t = xstrdup(v);
-    size_t n = 0;
-    for (size_t i = 0; v[i]; i++) {
-        if (!strncmp(v + i, "\xef\xbf\xbf", 3)) t[n++] = 0, i += 2;
-        else t[n++] = v[i];
-    }
-    t[n] = 0;
-    *len = n;
-    return t;
-}
-
 static int *json_ids(const cJSON *a, int *n) {
     *n = cJSON_GetArraySize(a);
     int *ids = xmalloc((size_t)(*n ? *n : 1) * sizeof *ids);
@@ -428,9 +413,9 @@ static void test_golden(const char *name, const char *model) {
     cJSON_ArrayForEach(c, cJSON_GetObjectItem(g, "cases")) {
         size_t tlen, dlen, dblen;
         int n, nb;
-        char *text = json_text(cJSON_GetObjectItem(c, "text"), &tlen);
-        char *dec = json_text(cJSON_GetObjectItem(c, "decoded"), &dlen);
-        char *decb = json_text(cJSON_GetObjectItem(c, "decoded_with_bos"), &dblen);
+        char *text = test_json_text(cJSON_GetObjectItem(c, "text"), &tlen);
+        char *dec = test_json_text(cJSON_GetObjectItem(c, "decoded"), &dlen);
+        char *decb = test_json_text(cJSON_GetObjectItem(c, "decoded_with_bos"), &dblen);
         int *ids = json_ids(cJSON_GetObjectItem(c, "ids"), &n);
         int *idsb = json_ids(cJSON_GetObjectItem(c, "ids_with_bos"), &nb);
         check_case(&s, name, text, tlen, ids, n, cJSON_GetObjectItem(c, "pieces"), dec, dlen, &t);
@@ -444,7 +429,7 @@ static void test_golden(const char *name, const char *model) {
     cJSON_ArrayForEach(c, cJSON_GetObjectItem(g, "decode_only")) {
         size_t dlen;
         int n;
-        char *dec = json_text(cJSON_GetObjectItem(c, "decoded"), &dlen);
+        char *dec = test_json_text(cJSON_GetObjectItem(c, "decoded"), &dlen);
         int *ids = json_ids(cJSON_GetObjectItem(c, "ids"), &n);
         check_decode(&s, name, ids, n, dec, dlen, 1, &t);
         check_decode(&s, name, ids, n, dec, dlen, 0, &t);
@@ -473,8 +458,8 @@ static void test_extra(void) {
             const cJSON *d = cJSON_GetObjectItem(decoded, key);
             size_t tlen, dlen;
             int n;
-            char *text = json_text(cJSON_GetArrayItem(texts, i), &tlen);
-            char *dec = d ? json_text(d, &dlen) : memcpy(xmalloc(tlen + 1), text, tlen + 1);
+            char *text = test_json_text(cJSON_GetArrayItem(texts, i), &tlen);
+            char *dec = d ? test_json_text(d, &dlen) : memcpy(xmalloc(tlen + 1), text, tlen + 1);
             if (!d) dlen = tlen;
             int *ids = json_ids(cJSON_GetArrayItem(cJSON_GetObjectItem(m, "ids"), i), &n);
             check_case(&s, m->string, text, tlen, ids, n, NULL, dec, dlen, &t);
@@ -484,7 +469,7 @@ static void test_extra(void) {
         cJSON_ArrayForEach(c, cJSON_GetObjectItem(m, "decode_only")) {
             size_t dlen;
             int n;
-            char *dec = json_text(cJSON_GetObjectItem(c, "decoded"), &dlen);
+            char *dec = test_json_text(cJSON_GetObjectItem(c, "decoded"), &dlen);
             int *ids = json_ids(cJSON_GetObjectItem(c, "ids"), &n);
             check_decode(&s, m->string, ids, n, dec, dlen, 0, &t);
             free(dec), free(ids);

@@ -86,12 +86,7 @@ static void check_model(const char *path, DType want, int moe) {
 
 int main(int argc, char **argv) {
     (void)argc;
-    snprintf(cli, sizeof cli, "%s", argv[0]);
-    char *slash = strrchr(cli, '/');
-    if (slash) *slash = 0;
-    slash = strrchr(cli, '/');
-    if (slash) snprintf(slash, sizeof cli - (size_t)(slash - cli), "/mistral");
-    else snprintf(cli, sizeof cli, "build/mistral");
+    test_cli_path(cli, sizeof cli, argv[0]);
     tmp_dir = test_tmpdir();
     char f32[512], q8[512], q8b[512], q8c[512], moe[512], cmd[2048];
     snprintf(f32, sizeof f32, "%s/tiny-f32.gguf", tmp_dir);

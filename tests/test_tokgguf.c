@@ -29,20 +29,6 @@ static cJSON *json_read(const char *path) {
     return j;
 }
 
-static char *json_text(const cJSON *s, size_t *len) {
-    const char *v = cJSON_GetStringValue(s);
-    if (!v) v = "";
-    char *t = xstrdup(v);
-    size_t n = 0;
-    for (size_t i = 0; v[i]; i++) {
-        if (!strncmp(v + i, "\xef\xbf\xbf", 3)) t[n++] = 0, i += 2;
-        else t[n++] = v[i];
-    }
-    t[n] = 0;
-    *len = n;
-    return t;
-}
-
 static void write_tok(const Tokenizer *t, const char *path) {
     GGUFWriter w;
     gguf_writer_init(&w);
@@ -77,7 +63,7 @@ static void check(const char *shared, const char *tmp, const char *golden, const
     const cJSON *c;
     cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(g, "cases")) {
         size_t len;
-        char *text = json_text(cJSON_GetObjectItemCaseSensitive(c, "text"), &len);
+        char *text = test_json_text(cJSON_GetObjectItemCaseSensitive(c, "text"), &len);
         const cJSON *ids = cJSON_GetObjectItemCaseSensitive(c, "ids");
         IntVec got = {0};
         ByteBuf dec = {0}, dec_a = {0};
