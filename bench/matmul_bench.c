@@ -83,7 +83,7 @@ int main(int argc, char **argv) {
     static const DType types[] = {DT_F32, DT_F16, DT_BF16, DT_Q8_0, DT_Q4_0, DT_Q4_K, DT_Q6_K};
     float *x = xmalloc(64 * COLS * sizeof *x), *out = xmalloc(64 * ROWS * sizeof *out);
     for (int i = 0; i < 64 * COLS; i++) x[i] = (float)((i * 37 % 101) - 50) / 50.0f;
-    void *scratch = xmalloc(matmul_scratch_bytes(DT_Q8_0, COLS, 64, k) + 64 * 34 * COLS / 32);
+    void *scratch = xmalloc(matmul_scratch_max(COLS, 64, k));
     for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
         DType t = types[ti];
         Weights W = make_weights(t);

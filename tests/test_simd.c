@@ -68,10 +68,13 @@ static void check_dots(DType t, const Kern *k, int cols) {
     float *x = normals((size_t)cols), *wf = xmalloc((size_t)cols * sizeof *wf), *xd = xmalloc((size_t)cols * sizeof *xd);
     const KernDot *kd = &k->mm[t];
     void *xq = NULL;
-    if (kd->act == DT_Q8_0) {
-        xq = xmalloc(dtype_bytes(DT_Q8_0, (size_t)cols));
-        quantize_row_q8_0(xq, x, (size_t)cols);
-        dequantize_row_q8_0(xd, xq, (size_t)cols);
+    if (kd->act == DT_Q8_0) { /* x's values: q8_0's; its layout: the table's */
+        void *q8 = xmalloc(dtype_bytes(DT_Q8_0, (size_t)cols));
+        quantize_row_q8_0(q8, x, (size_t)cols);
+        dequantize_row_q8_0(xd, q8, (size_t)cols);
+        free(q8);
+        xq = xmalloc(kd->act_bytes((size_t)cols));
+        kd->act_quant(xq, x, (size_t)cols);
     } else {
         memcpy(xd, x, (size_t)cols * sizeof *xd);
     }
@@ -81,7 +84,7 @@ static void check_dots(DType t, const Kern *k, int cols) {
         tr->to_float(wf, row, (size_t)cols);
         double ref = 0, mag = 0, qbound = 0;
         for (int c = 0; c < cols; c++) ref += (double)wf[c] * xd[c], mag += fabs((double)wf[c] * xd[c]);
-        float got = kd->dot(row, xq ? xq : (const void *)x, (size_t)cols);
+        float got = kern_dot(kd, row, xq ? xq : (const void *)x, (size_t)cols);
         EXPECTQ(isfinite(got) && fabs(got - ref) <= 1e-5 * mag + 1e-30, "%s %s cols %d row %d: %.9g want %.9g (mag %g)",
                 k->name, tr->name, cols, r, got, ref, mag);
         if (xq) { /* against the fp32-x reference: the error of quantizing x */
@@ -96,6 +99,73 @@ static void check_dots(DType t, const Kern *k, int cols) {
         }
     }
     free(xq), free(x), free(wf), free(xd), free(w);
+}
+
+/* The activation layouts hold exactly q8_0's values: a weight row with one
+ * element 1 (scale 1) picks out one value of x, d_x·q_x, with no rounding. */
+static void check_act_exact(const Kern *k) {
+    int cols = 5 * QK32;
+    float *x = normals((size_t)cols), *xd = xmalloc((size_t)cols * sizeof *xd);
+    x[7] = 0, x[40] = 1e-30f, x[100] = -x[101]; /* zero, tiny, a tie of magnitudes */
+    for (int b = 0; b < 5; b++) x[b * QK32 + 3] *= 9;
+    void *q8 = xmalloc(dtype_bytes(DT_Q8_0, (size_t)cols));
+    quantize_row_q8_0(q8, x, (size_t)cols);
+    dequantize_row_q8_0(xd, q8, (size_t)cols);
+    static const DType types[] = {DT_Q8_0, DT_Q4_0};
+    for (int ti = 0; ti < 2; ti++) {
+        const KernDot *kd = &k->mm[types[ti]];
+        if (kd->act != DT_Q8_0) continue;
+        void *xq = xmalloc(kd->act_bytes((size_t)cols));
+        kd->act_quant(xq, x, (size_t)cols);
+        size_t rb = dtype_bytes(types[ti], (size_t)cols);
+        unsigned char *row = xmalloc(rb);
+        for (int j = 0; j < cols; j++) {
+            memset(row, 0, rb);
+            for (int b = 0; b < cols / QK32; b++) {
+                if (types[ti] == DT_Q8_0) {
+                    BlockQ8_0 *blk = (BlockQ8_0 *)row + b;
+                    blk->d = f32_to_f16(1.0f);
+                    if (b == j / QK32) blk->qs[j % QK32] = 1;
+                } else {
+                    BlockQ4_0 *blk = (BlockQ4_0 *)row + b;
+                    blk->d = f32_to_f16(1.0f);
+                    memset(blk->qs, 0x88, sizeof blk->qs); /* every value 0 */
+                    int e = j % QK32;
+                    if (b == j / QK32) blk->qs[e % 16] = (uint8_t)(e < 16 ? 0x89 : 0x98);
+                }
+            }
+            float got = kern_dot(kd, row, xq, (size_t)cols);
+            EXPECTQ(got == xd[j], "%s %s activation %d: %.9g, q8_0 has %.9g", k->name, dtype_traits(types[ti])->name, j, got, xd[j]);
+        }
+        free(row), free(xq);
+    }
+    free(q8), free(x), free(xd);
+}
+
+/* Every tile shape gives each element the bits of the 1 × 1 tile. */
+static void check_tiles(DType t, const Kern *k) {
+    const KernDot *kd = &k->mm[t];
+    int blk = dtype_traits(t)->block, cols = blk == 1 ? 45 : 3 * blk, rows = kd->mr, n = kd->nt;
+    void *w = random_mat(t, rows, cols);
+    float *x = normals((size_t)n * cols);
+    size_t xb = kd->act_quant ? kd->act_bytes((size_t)cols) : (size_t)cols * sizeof(float), rb = dtype_bytes(t, (size_t)cols);
+    char *xa = xmalloc(xb * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        if (kd->act_quant) kd->act_quant(xa + (size_t)i * xb, x + (size_t)i * cols, (size_t)cols);
+        else memcpy(xa + (size_t)i * xb, x + (size_t)i * cols, xb);
+    }
+    for (int nr = 1; nr <= kd->mr; nr++)
+        for (int nt = 1; nt <= kd->nt; nt++) {
+            float out[64];
+            kd->tile(out, (size_t)nr, w, rb, nr, xa, xb, nt, (size_t)cols);
+            for (int i = 0; i < nt; i++)
+                for (int r = 0; r < nr; r++) {
+                    float one = kern_dot(kd, (const char *)w + (size_t)r * rb, xa + (size_t)i * xb, (size_t)cols);
+                    EXPECTQ(memcmp(&one, &out[i * nr + r], sizeof one) == 0, "%s %s tile %dx%d element (%d,%d): %.9g, alone %.9g",
+                            k->name, dtype_traits(t)->name, nr, nt, r, i, out[i * nr + r], one);
+                }
+        }
+    free(w), free(x), free(xa);
 }
 
 /* matmul_ex: every token of an n-token call on `threads` threads has exactly
@@ -217,6 +287,8 @@ int main(int argc, char **argv) {
         const Kern *k = tables[ti];
         check_vec(k);
         check_attention(k);
+        check_act_exact(k);
+        for (int t = 0; t < DT_COUNT; t++) check_tiles((DType)t, k);
         for (int t = 0; t < DT_COUNT; t++) {
             int blk = dtype_traits((DType)t)->block;
             int colsv[] = {blk == 1 ? 1 : blk, blk == 1 ? 7 : 3 * blk, blk == 1 ? 33 : 5 * blk, blk == 1 ? 257 : 1024 / blk * blk};
@@ -231,7 +303,7 @@ int main(int argc, char **argv) {
     static const int rowsv[] = {1, 6, 37, 300};
     for (int ti = 0; ti < n_tables; ti++)
         for (int t = 0; t < DT_COUNT; t++) {
-            int blk = dtype_traits((DType)t)->block, cols = blk == 1 ? 67 : 2 * blk;
+            int blk = dtype_traits((DType)t)->block, cols = blk == 1 ? 67 : 3 * blk;
             for (int ri = 0; ri < 4; ri++)
                 for (int ni = 0; ni < 4; ni++)
                     check_matmul((DType)t, tables[ti], rowsv[ri], cols, ns[ni], &pools[(ri + ni) % 4]);

@@ -47,7 +47,7 @@ static const struct {
     const char *cmds;
 } specs[] = {
     {"-m", "--model", 1, O_MODEL, " logits generate chat tokenize detokenize info perplexity bench "},
-    {"--tokenizer", NULL, 1, O_TOKENIZER, " generate chat tokenize detokenize info perplexity "},
+    {"--tokenizer", NULL, 1, O_TOKENIZER, " generate chat tokenize detokenize info perplexity synth "},
     {"--tokens", NULL, 1, O_TOKENS, " logits generate "},
     {"--tokens-file", NULL, 1, O_TOKENS_FILE, " generate "},
     {"-p", "--prompt", 1, O_PROMPT, " generate tokenize perplexity bench "},

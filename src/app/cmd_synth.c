@@ -1,7 +1,8 @@
 /* mistral synth — a random-weight model of a named shape as a llama.cpp GGUF
  * file (architecture llama, llama.cpp's names and metadata as quantize
  * writes them, stacked experts for MoE), so that anyone can benchmark
- * without downloading weights. No tokenizer: feed it token ids.
+ * without downloading weights. With --tokenizer the file carries that
+ * tokenizer's metadata (llama.cpp will not load a model without one).
  *
  * Weights: uniform in ±sqrt(3/cols) (variance 1/cols) from a seeded
  * splitmix64, made row by row in fp32 and written with the type's quantize
@@ -19,6 +20,8 @@
 #include "base/util.h"
 #include "model/names.h"
 #include "model/quantize.h"
+#include "tok/tokenizer.h"
+#include "tok/tokgguf.h"
 
 typedef struct {
     const char *name;
@@ -141,6 +144,14 @@ int cmd_synth(const Options *o) {
     char gname[64];
     snprintf(gname, sizeof gname, "synth-%s-%s", sh->name, o->type);
     quantize_add_metadata(&s.w, &m, qs, gname);
+    Tokenizer tok;
+    memset(&tok, 0, sizeof tok);
+    if (o->tokenizer) {
+        if (tokenizer_load(&tok, o->tokenizer)) die("%s", err_msg());
+        if (tok.n_vocab != c->n_vocab)
+            die("synth: %s has %d tokens, shape %s needs %d", o->tokenizer, tok.n_vocab, sh->name, c->n_vocab);
+        if (tokenizer_to_gguf(&tok, &s.w)) die("%s", err_msg());
+    }
 
     int dim = c->dim, hd = c->head_dim, qd = c->n_heads * hd, kvd = c->n_kv_heads * hd;
     int hid = c->hidden_dim;
@@ -178,6 +189,7 @@ int cmd_synth(const Options *o) {
     for (int i = 0; i < s.n_bufs; i++) free(s.bufs[i]);
     free(s.bufs);
     gguf_writer_free(&s.w);
+    tokenizer_free(&tok);
     free(c->window);
     if (rc) die("%s", err_msg());
     fprintf(stderr, "synth: wrote %s: shape %s, %s, %.1f MB of tensors\n", o->args[0], sh->name,

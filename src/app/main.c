@@ -128,16 +128,19 @@ static const struct {
      "                        (file types as llama-quantize makes them; case ignored)\n"
      "  -t, --threads N       threads converting the rows (default: the CPUs, at most 64)\n",
      0, 0},
-    {"synth", cmd_synth, "mistral synth OUT.gguf --shape SHAPE --type TYPE [--seed S]",
+    {"synth", cmd_synth, "mistral synth OUT.gguf --shape SHAPE --type TYPE [--seed S] [--tokenizer FILE]",
      "Writes a random-weight model of a named shape as a GGUF file (llama.cpp's names\n"
-     "and metadata, no tokenizer: feed it token ids), to benchmark without weights.\n"
+     "and metadata), to benchmark without weights; with --tokenizer the file carries\n"
+     "that tokenizer (llama.cpp needs one to load it), else feed it token ids.\n"
      "Every matrix gets TYPE; norms and the MoE router stay f32. The whole file is\n"
      "built in memory first (7b at q8_0: about 7.7 GB).\n",
      "  --shape SHAPE         tiny (dim 64), 1b (2048, 16 layers, ffn 7168), 7b (Mistral 7B),\n"
      "                        8x7b (Mixtral), moe-small (1024, 8 layers, 8 experts top-2),\n"
      "                        tiny-moe\n"
      "  --type TYPE           f32, f16, bf16, q8_0, q4_0, q4_k, q6_k (rows must fit the block)\n"
-     "  --seed S              weight generator seed (default 0)\n",
+     "  --seed S              weight generator seed (default 0)\n"
+     "  --tokenizer FILE      a tokenizer of the shape's vocabulary size (1b, 8x7b,\n"
+     "                        moe-small: 32000, e.g. tokenizer.model.v1; 7b: 32768, v3)\n",
      0, 0},
     {"bench", cmd_bench, "mistral bench -m MODEL [-p 512] [-n 128] [-t N] [-r REPS] [--json]",
      "Measures prompt processing (pp: one prefill of P random token ids) and\n"

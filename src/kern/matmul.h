@@ -24,20 +24,21 @@ void matmul(float *out, const float *x, const Mat *w, int n);
  * the same order whatever n is, whichever tile or thread it falls in:
  *   - activation row t is quantized on its own (quantize_row_q8_0 of that
  *     row alone), never with statistics of other rows;
- *   - out[t][r] = k->mm[dtype].dot(row r, activation row t, cols), one call,
- *     a pure function of those two rows (fixed lane layout and reduction
- *     order inside the kernel, see kern/simd/);
- *   - tiles (MATMUL_TILE rows × all n tokens, so each weight row is loaded
- *     from memory once per call and then reused from cache) and the split
- *     of rows across threads only choose *when* a dot runs, never how.
+ *   - out[t][r] comes from k->mm[dtype].tile, whose elements are each a
+ *     pure function of (row r, activation row t, cols) whatever the tile's
+ *     shape (see kern/simd/simd.h);
+ *   - the blocking (tiles of mr rows × nt tokens, blocks of tokens whose
+ *     activations stay in cache while the weight rows stream by once per
+ *     block) and the split of rows across threads only choose *when* an
+ *     element is computed, never how.
  * So chunked prefill equals one-shot prefill bit for bit, and 1 thread equals
  * N threads bit for bit. Against the reference matmul() it differs by fp32
  * accumulation (float weights) or by the rounding of x to 8 bits (q8 path). */
 void matmul_ex(const Kern *k, Pool *pool, float *out, const float *x, const Mat *w, int n,
                void *scratch);
 size_t matmul_scratch_bytes(DType wtype, int cols, int n, const Kern *k);
-
-#define MATMUL_TILE 4 /* weight rows per tile; thread splits are multiples of it */
+/* The most matmul_scratch_bytes asks for any weight type. */
+size_t matmul_scratch_max(int cols, int n, const Kern *k);
 
 /* out[c] = row r of w as fp32 (an embedding lookup). */
 void mat_get_row(float *out, const Mat *w, int r);

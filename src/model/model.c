@@ -60,7 +60,7 @@ void context_free(Context *ctx) {
 
 #define GROW(p, count) ((p) = xrealloc((p), (size_t)(count) * sizeof *(p)))
 
-static void workspace_reserve(Workspace *ws, const Config *c, int n, int keys) {
+static void workspace_reserve(Workspace *ws, const Config *c, const Kern *kern, int n, int keys) {
     if (n > ws->cap_tokens) {
         size_t qd = (size_t)c->n_heads * c->head_dim, kvd = (size_t)c->n_kv_heads * c->head_dim;
         size_t d = (size_t)c->dim, hid = (size_t)c->hidden_dim, k = (size_t)c->n_active;
@@ -72,14 +72,16 @@ static void workspace_reserve(Workspace *ws, const Config *c, int n, int keys) {
         GROW(ws->gate, n * (size_t)c->n_experts + 1);
         GROW(ws->route, n * k + 1), GROW(ws->route_w, n * k + 1);
         GROW(ws->run_pos, n);
-        /* q8_0 activations for the widest matmul input (dim, q_dim or
-         * hidden_dim columns) of all rows; enough for every kernel table */
-        size_t wide = d > qd ? d : qd, qrows = rows > (size_t)n ? rows : (size_t)n;
-        if (hid > wide) wide = hid;
-        ws->qx_bytes = qrows * ((wide + 31) / 32) * 34;
-        ws->qx = xrealloc(ws->qx, ws->qx_bytes);
         ws->cap_tokens = n;
     }
+    /* quantized activations for the widest matmul input (dim, q_dim or
+     * hidden_dim columns) of all rows, in any weight type's layout of this
+     * kernel table (which a caller may change between calls) */
+    size_t qd = (size_t)c->n_heads * c->head_dim, wide = (size_t)c->dim > qd ? (size_t)c->dim : qd;
+    if ((size_t)c->hidden_dim > wide) wide = (size_t)c->hidden_dim;
+    size_t qrows = (size_t)ws->cap_tokens * (size_t)(c->n_active > 1 ? c->n_active : 1);
+    size_t need = matmul_scratch_max((int)((wide + 31) / 32 * 32), (int)qrows, kern);
+    if (need > ws->qx_bytes) ws->qx = xrealloc(ws->qx, need), ws->qx_bytes = need;
     if (keys > ws->cap_keys) {
         GROW(ws->kp, keys), GROW(ws->vp, keys), GROW(ws->scores, keys);
         ws->cap_keys = keys;
@@ -112,7 +114,7 @@ int forward_check(Context *ctx, const Batch *b) {
         for (int l = 0; l < c->n_layers; l++)
             if (kv->cap[l] > keys) keys = kv->cap[l];
     }
-    workspace_reserve(&ctx->ws, c, b->n, keys);
+    workspace_reserve(&ctx->ws, c, ctx->kern, b->n, keys);
     for (int t = 0; t < b->n; t++)
         ctx->ws.run_pos[t] = (t == 0 || b->seq[t - 1] != b->seq[t]) ? b->pos[t]
                                                                     : ctx->ws.run_pos[t - 1];

@@ -1,11 +1,12 @@
 /* avx2 — AVX2 + FMA + F16C kernels (compiled with -mavx2 -mfma -mf16c; only
  * called when the CPU has them). Each loop: vector body, then a scalar tail.
- * Float dots keep 8 lanes × 4 accumulators over 32 elements, then 8 lanes
- * over the rest of the multiples of 8, then the scalar tail. q8 dots: per
+ * Matmul tiles (see simd.h) keep one 8-lane accumulator per output element
+ * and share the loads of weight rows and activation rows. q8 dots: per
  * block of 32, |w|·sign(x, w) with maddubs (u8·s8 -> s16 pairs), madd to s32,
  * to fp32, fma with d_w·d_x (llama.cpp's ggml_vec_dot_q8_0_q8_0). */
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#include <string.h>
 
 #include "kern/quant.h"
 #include "kern/simd/simd.h"
@@ -26,132 +27,358 @@ static inline __m256 load_bf16(const void *p, size_t i) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(u, 16));
 }
 
-#define FLOAT_DOT(name, load, elem)                                                   \
-    static float name(const void *row, const void *xv, size_t n) {                    \
-        const float *x = xv;                                                          \
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                   \
-        size_t i = 0;                                                                 \
-        for (; i + 32 <= n; i += 32) {                                                \
-            a0 = _mm256_fmadd_ps(load(row, i), _mm256_loadu_ps(x + i), a0);           \
-            a1 = _mm256_fmadd_ps(load(row, i + 8), _mm256_loadu_ps(x + i + 8), a1);   \
-            a2 = _mm256_fmadd_ps(load(row, i + 16), _mm256_loadu_ps(x + i + 16), a2); \
-            a3 = _mm256_fmadd_ps(load(row, i + 24), _mm256_loadu_ps(x + i + 24), a3); \
-        }                                                                             \
-        for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(load(row, i), _mm256_loadu_ps(x + i), a0); \
-        float s = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));  \
-        for (; i < n; i++) s += elem(row, i) * x[i];                                  \
-        return s;                                                                     \
+/* ---- tiles ----------------------------------------------------------------
+ * Each tile kernel is written once for a general MR × NT and instantiated for
+ * every nr <= MR, nt <= NT (TILE_FNS); the loops over rows and tokens are
+ * unrolled, and each output element has its own accumulator whose operations
+ * do not depend on the other elements: so every instance computes an element
+ * exactly as the 1 × 1 instance does. */
+#define FORCE static inline __attribute__((always_inline))
+#define UNROLL _Pragma("GCC unroll 4")
+
+/* A tile kernel: K(MR, NT, out, os, w, ws, x, xs, n) with constant MR, NT. */
+#define TILE_CASE(K, R, T) \
+    case (R) * 8 + (T): K(R, T, out, os, (const char *)w, ws, (const char *)x, xs, n); break;
+#define TILE_ROW(K, R) TILE_CASE(K, R, 1) TILE_CASE(K, R, 2) TILE_CASE(K, R, 3) TILE_CASE(K, R, 4)
+#define TILE_FNS(name, K)                                                                            \
+    static void name(float *out, size_t os, const void *w, size_t ws, int nr, const void *x, size_t xs, \
+                     int nt, size_t n) {                                                             \
+        switch (nr * 8 + nt) {                                                                       \
+            TILE_ROW(K, 1) TILE_ROW(K, 2) TILE_ROW(K, 3) TILE_ROW(K, 4)                              \
+        default: break;                                                                              \
+        }                                                                                            \
+    }
+
+/* Float weights: 8 lanes per element; per 16 columns acc += (w0·x0 + w1·x1)
+ * (the pair off the accumulator's chain of dependent adds), a last 8 by fma,
+ * then the lanes' sum (hsum), then the scalar tail. */
+#define FLOAT_TILE(K, load, elem)                                                                      \
+    FORCE void K(const int MR, const int NT, float *out, size_t os, const char *w, size_t ws,          \
+                 const char *x, size_t xs, size_t n) {                                                 \
+        __m256 acc[4][4];                                                                              \
+        UNROLL for (int r = 0; r < MR; r++) UNROLL for (int t = 0; t < NT; t++) acc[r][t] = _mm256_setzero_ps(); \
+        size_t i = 0;                                                                                  \
+        for (; i + 16 <= n; i += 16) {                                                                 \
+            __m256 x0[4], x1[4];                                                                       \
+            UNROLL for (int t = 0; t < NT; t++) {                                                      \
+                x0[t] = _mm256_loadu_ps((const float *)(x + t * xs) + i);                              \
+                x1[t] = _mm256_loadu_ps((const float *)(x + t * xs) + i + 8);                          \
+            }                                                                                          \
+            UNROLL for (int r = 0; r < MR; r++) {                                                      \
+                __m256 w0 = load(w + r * ws, i), w1 = load(w + r * ws, i + 8);                         \
+                UNROLL for (int t = 0; t < NT; t++)                                                    \
+                    acc[r][t] = _mm256_add_ps(acc[r][t], _mm256_fmadd_ps(w1, x1[t], _mm256_mul_ps(w0, x0[t]))); \
+            }                                                                                          \
+        }                                                                                              \
+        if (i + 8 <= n) {                                                                              \
+            UNROLL for (int r = 0; r < MR; r++) {                                                      \
+                __m256 w0 = load(w + r * ws, i);                                                       \
+                UNROLL for (int t = 0; t < NT; t++)                                                    \
+                    acc[r][t] = _mm256_fmadd_ps(w0, _mm256_loadu_ps((const float *)(x + t * xs) + i), acc[r][t]); \
+            }                                                                                          \
+            i += 8;                                                                                    \
+        }                                                                                              \
+        UNROLL for (int r = 0; r < MR; r++) UNROLL for (int t = 0; t < NT; t++) {                      \
+            const float *xt = (const float *)(x + t * xs);                                             \
+            float s = hsum(acc[r][t]);                                                                 \
+            for (size_t k = i; k < n; k++) s += elem(w + r * ws, k) * xt[k];                           \
+            out[(size_t)t * os + (size_t)r] = s;                                                       \
+        }                                                                                              \
     }
 
 static inline float e_f32(const void *p, size_t i) { return ((const float *)p)[i]; }
 static inline float e_f16(const void *p, size_t i) { return _cvtsh_ss(((const uint16_t *)p)[i]); }
 static inline float e_bf16(const void *p, size_t i) { return bf16_to_f32(((const uint16_t *)p)[i]); }
 
-FLOAT_DOT(dot_f32, load_f32, e_f32)
-FLOAT_DOT(dot_f16, load_f16, e_f16)
-FLOAT_DOT(dot_bf16, load_bf16, e_bf16)
+FLOAT_TILE(k_f32, load_f32, e_f32)
+FLOAT_TILE(k_f16, load_f16, e_f16)
+FLOAT_TILE(k_bf16, load_bf16, e_bf16)
+TILE_FNS(tile_f32, k_f32)
+TILE_FNS(tile_f16, k_f16)
+TILE_FNS(tile_bf16, k_bf16)
 
-/* Σ over 32 lanes of w[i]·x[i] as 8 int32 lanes, w and x signed int8 (w > -128
- * or x > -128 per pair; maddubs cannot saturate: 2·128·127 < 32767). */
-static inline __m256i mul_s8(__m256i w, __m256i x) {
-    __m256i dot16 = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
-    return _mm256_madd_epi16(dot16, _mm256_set1_epi16(1));
-}
+/* ---- activation layouts ---------------------------------------------------
+ * Activation rows are ggml's q8_0 values (quantize_row_q8_0 bit for bit:
+ * q8_block below), laid out for the tiles, once per matmul call:
+ *
+ *   q8x (q8_0, q4_K, q6_K weights):  int8 qs[32·nb] | float d[nb] | float s[nb]
+ *       d[b] the block's fp16 scale as fp32, s[b] = d[b]·Σ qs of block b;
+ *   q8p (q4_0 weights), per pair of blocks b, b+1 (a last odd block paired
+ *       with zeros), 128 bytes:
+ *       int8 lo[32] = qs_b[0..16) qs_b+1[0..16)   int8 hi[32] = the [16..32)s
+ *       int32 c[8] = 2·Σqs_b ×4, 2·Σqs_b+1 ×4     float d[8] = d_b ×4, d_b+1 ×4
+ *       (q4_0's unsigned nibbles u = q + 8 then give Σq·x = Σu·x − 8·Σx, and
+ *       8·Σx spread over the 4 lanes of its block is c.) */
 
-static float dot_q8_0(const void *row, const void *xq, size_t n) {
-    const BlockQ8_0 *w = row, *x = xq;
-    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()}; /* even, odd blocks */
-    for (size_t b = 0; b < n / QK32; b++) {
-        __m256 d = _mm256_set1_ps(_cvtsh_ss(w[b].d) * _cvtsh_ss(x[b].d));
-        __m256i s = mul_s8(_mm256_loadu_si256((const __m256i *)w[b].qs),
-                           _mm256_loadu_si256((const __m256i *)x[b].qs));
-        acc[b & 1] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(s), acc[b & 1]);
+/* x[0..32) to q8_0: *d the block's scale (fp16 rounded, as fp32), *sum Σq. */
+FORCE float q8_block(const float *x, int8_t *q, int *sum) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 v[4], m = _mm256_setzero_ps();
+    for (int k = 0; k < 4; k++) v[k] = _mm256_loadu_ps(x + 8 * k), m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[k]));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    float amax = _mm_cvtss_f32(h);
+    float d = amax / ((1 << 7) - 1);
+    float id = d ? 1.0f / d : 0.0f;
+    __m256 vid = _mm256_set1_ps(id), half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
+    __m256i qi[4], s = _mm256_setzero_si256();
+    for (int k = 0; k < 4; k++) {
+        /* roundf (half away from zero), then the reference's clamp */
+        __m256 p = _mm256_mul_ps(v[k], vid);
+        __m256 t = _mm256_round_ps(p, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+        __m256 away = _mm256_cmp_ps(_mm256_andnot_ps(sign, _mm256_sub_ps(p, t)), half, _CMP_GE_OQ);
+        t = _mm256_add_ps(t, _mm256_and_ps(away, _mm256_or_ps(_mm256_and_ps(sign, p), one)));
+        t = _mm256_min_ps(_mm256_max_ps(t, _mm256_set1_ps(-128.0f)), _mm256_set1_ps(127.0f));
+        qi[k] = _mm256_cvttps_epi32(t);
+        s = _mm256_add_epi32(s, qi[k]);
     }
-    return hsum(_mm256_add_ps(acc[0], acc[1]));
+    __m256i q16 = _mm256_packs_epi32(qi[0], qi[1]), q16b = _mm256_packs_epi32(qi[2], qi[3]);
+    __m256i q8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(q16, q16b), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)q, q8);
+    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+    *sum = _mm_cvtsi128_si32(s4);
+    return _cvtsh_ss(f32_to_f16(d));
 }
 
-static float dot_q4_0(const void *row, const void *xq, size_t n) {
-    const BlockQ4_0 *w = row;
-    const BlockQ8_0 *x = xq;
-    const __m256i low = _mm256_set1_epi8(15), eight = _mm256_set1_epi8(8);
-    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()}; /* even, odd blocks */
-    for (size_t b = 0; b < n / QK32; b++) {
-        __m256 d = _mm256_set1_ps(_cvtsh_ss(w[b].d) * _cvtsh_ss(x[b].d));
-        __m128i q = _mm_loadu_si128((const __m128i *)w[b].qs);
-        /* elements 0..15 = low nibbles, 16..31 = high nibbles */
-        __m256i qw = _mm256_inserti128_si256(_mm256_castsi128_si256(q), _mm_srli_epi16(q, 4), 1);
-        qw = _mm256_sub_epi8(_mm256_and_si256(qw, low), eight);
-        __m256i s = mul_s8(qw, _mm256_loadu_si256((const __m256i *)x[b].qs));
-        acc[b & 1] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(s), acc[b & 1]);
+static size_t q8x_bytes(size_t n) { return n / QK32 * 40; }
+static void q8x_quant(void *dst, const float *x, size_t n) {
+    size_t nb = n / QK32;
+    int8_t *qs = dst;
+    float *d = (float *)(qs + 32 * nb), *s = d + nb;
+    for (size_t b = 0; b < nb; b++) {
+        int sum;
+        d[b] = q8_block(x + 32 * b, qs + 32 * b, &sum);
+        s[b] = d[b] * (float)sum;
     }
-    return hsum(_mm256_add_ps(acc[0], acc[1]));
 }
+FORCE const int8_t *q8x_qs(const char *row, size_t b) { return (const int8_t *)row + 32 * b; }
+FORCE const float *q8x_d(const char *row, size_t nb) { return (const float *)(row + 32 * nb); }
+
+typedef struct {
+    int8_t lo[32], hi[32];
+    int32_t c[8];
+    float d[8];
+} PairQ8;
+_Static_assert(sizeof(PairQ8) == 128, "q8p pair is 128 bytes");
+
+static size_t q8p_bytes(size_t n) { return (n / QK32 + 1) / 2 * sizeof(PairQ8); }
+static void q8p_quant(void *dst, const float *x, size_t n) {
+    size_t nb = n / QK32;
+    PairQ8 *p = dst;
+    for (size_t b = 0; b < nb; b += 2, p++) {
+        for (int k = 0; k < 2; k++) {
+            int8_t q[32];
+            int sum = 0;
+            float d = 0;
+            if (b + (size_t)k < nb) d = q8_block(x + 32 * (b + (size_t)k), q, &sum);
+            else memset(q, 0, sizeof q);
+            memcpy(p->lo + 16 * k, q, 16), memcpy(p->hi + 16 * k, q + 16, 16);
+            for (int l = 0; l < 4; l++) p->c[4 * k + l] = 2 * sum, p->d[4 * k + l] = d;
+        }
+    }
+}
+
+/* ---- quantized tiles ------------------------------------------------------ */
 
 static inline __m256 cvt(__m256i v) { return _mm256_cvtepi32_ps(v); }
 
-/* Per 32-block sb: d_x·d·sc·Σq·xq − d_x·dmin·mn·Σxq, q the unsigned nibbles. */
-static float dot_q4_K(const void *row, const void *xq, size_t n) {
-    const BlockQ4_K *w = row;
-    const BlockQ8_0 *x = xq;
-    const __m256i low = _mm256_set1_epi8(15), ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    for (size_t i = 0; i < n / QK_K; i++, x += 8) {
-        float d = _cvtsh_ss(w[i].d), dmin = _cvtsh_ss(w[i].dmin);
-        for (int sb = 0; sb < 8; sb += 2) {
-            __m256i q = _mm256_loadu_si256((const __m256i *)(w[i].qs + 16 * sb));
-            __m256i q0 = _mm256_and_si256(q, low), q1 = _mm256_and_si256(_mm256_srli_epi16(q, 4), low);
-            __m256i x0 = _mm256_loadu_si256((const __m256i *)x[sb].qs);
-            __m256i x1 = _mm256_loadu_si256((const __m256i *)x[sb + 1].qs);
-            __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(q0, x0), ones16);
-            __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(q1, x1), ones16);
-            __m256i s0 = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, x0), ones16);
-            __m256i s1 = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, x1), ones16);
-            int sc0, mn0, sc1, mn1;
-            kern_scale_min_k4(sb, w[i].scales, &sc0, &mn0);
-            kern_scale_min_k4(sb + 1, w[i].scales, &sc1, &mn1);
-            float dx0 = _cvtsh_ss(x[sb].d), dx1 = _cvtsh_ss(x[sb + 1].d);
-            a0 = _mm256_fmadd_ps(_mm256_set1_ps(dx0 * (d * (float)sc0)), cvt(p0), a0);
-            a1 = _mm256_fmadd_ps(_mm256_set1_ps(-(dx0 * (dmin * (float)mn0))), cvt(s0), a1);
-            a2 = _mm256_fmadd_ps(_mm256_set1_ps(dx1 * (d * (float)sc1)), cvt(p1), a2);
-            a3 = _mm256_fmadd_ps(_mm256_set1_ps(-(dx1 * (dmin * (float)mn1))), cvt(s1), a3);
-        }
-    }
-    return hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+/* Σ over 32 lanes of w[i]·x[i] as 8 int32 lanes, w and x signed int8, given
+ * aw = |w| (w > -128 or x > -128 per pair; maddubs cannot saturate:
+ * 2·128·127 < 32767). */
+FORCE __m256i mul_s8(__m256i aw, __m256i w, __m256i x) {
+    __m256i dot16 = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(x, w));
+    return _mm256_madd_epi16(dot16, _mm256_set1_epi16(1));
 }
 
-/* Per 32-block: the 6-bit q (0..63) times xq by maddubs, minus 32·Σxq, each
- * 16-element half times its int8 scale by madd, then d·d_x. */
-static float dot_q6_K(const void *row, const void *xq, size_t n) {
-    const BlockQ6_K *w = row;
-    const BlockQ8_0 *x = xq;
-    const __m256i low = _mm256_set1_epi8(15), three = _mm256_set1_epi8(3), k32 = _mm256_set1_epi8(32);
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-    for (size_t i = 0; i < n / QK_K; i++) {
-        float d = _cvtsh_ss(w[i].d);
-        for (int h = 0; h < 2; h++) {
-            const uint8_t *ql = w[i].ql + 64 * h, *qhp = w[i].qh + 32 * h;
-            const int8_t *sc = w[i].scales + 8 * h;
-            __m256i qa = _mm256_loadu_si256((const __m256i *)ql);
-            __m256i qb = _mm256_loadu_si256((const __m256i *)(ql + 32));
-            __m256i qh = _mm256_loadu_si256((const __m256i *)qhp);
-            __m256i nib[4] = {_mm256_and_si256(qa, low), _mm256_and_si256(qb, low),
-                              _mm256_and_si256(_mm256_srli_epi16(qa, 4), low),
-                              _mm256_and_si256(_mm256_srli_epi16(qb, 4), low)};
-            for (int g = 0; g < 4; g++, x++) {
-                __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * g), three);
-                __m256i q = _mm256_or_si256(nib[g], _mm256_slli_epi16(hi, 4));
-                __m256i xv = _mm256_loadu_si256((const __m256i *)x->qs);
-                __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q, xv), _mm256_maddubs_epi16(k32, xv));
-                __m256i scv = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(sc[2 * g])),
-                                                      _mm_set1_epi16(sc[2 * g + 1]), 1);
-                acc[g] = _mm256_fmadd_ps(_mm256_set1_ps(d * _cvtsh_ss(x->d)), cvt(_mm256_madd_epi16(p, scv)), acc[g]);
+/* q8_0: per block the exact int32 sum of products s (llama.cpp's
+ * ggml_vec_dot_q8_0_q8_0); per pair of blocks acc += (d_w0·d_x0)·s0 +
+ * (d_w1·d_x1)·s1, a last odd block by fma. */
+FORCE void k_q8_0(const int MR, const int NT, float *out, size_t os, const char *w, size_t ws, const char *x,
+                  size_t xs, size_t n) {
+    __m256 acc[4][4];
+    UNROLL for (int r = 0; r < MR; r++) UNROLL for (int t = 0; t < NT; t++) acc[r][t] = _mm256_setzero_ps();
+    size_t nb = n / QK32, b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        UNROLL for (int r = 0; r < MR; r++) {
+            const BlockQ8_0 *wb = (const BlockQ8_0 *)(w + r * ws) + b;
+            __m256i w0 = _mm256_loadu_si256((const __m256i *)wb[0].qs), a0 = _mm256_sign_epi8(w0, w0);
+            __m256i w1 = _mm256_loadu_si256((const __m256i *)wb[1].qs), a1 = _mm256_sign_epi8(w1, w1);
+            float dw0 = _cvtsh_ss(wb[0].d), dw1 = _cvtsh_ss(wb[1].d);
+            UNROLL for (int t = 0; t < NT; t++) {
+                const char *xt = x + t * xs;
+                const float *dx = q8x_d(xt, nb) + b;
+                __m256i s0 = mul_s8(a0, w0, _mm256_loadu_si256((const __m256i *)q8x_qs(xt, b)));
+                __m256i s1 = mul_s8(a1, w1, _mm256_loadu_si256((const __m256i *)q8x_qs(xt, b + 1)));
+                __m256 p = _mm256_mul_ps(_mm256_set1_ps(dw0 * dx[0]), cvt(s0));
+                p = _mm256_fmadd_ps(_mm256_set1_ps(dw1 * dx[1]), cvt(s1), p);
+                acc[r][t] = _mm256_add_ps(acc[r][t], p);
             }
         }
     }
-    return hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+    if (b < nb) {
+        UNROLL for (int r = 0; r < MR; r++) {
+            const BlockQ8_0 *wb = (const BlockQ8_0 *)(w + r * ws) + b;
+            __m256i w0 = _mm256_loadu_si256((const __m256i *)wb->qs), a0 = _mm256_sign_epi8(w0, w0);
+            float dw = _cvtsh_ss(wb->d);
+            UNROLL for (int t = 0; t < NT; t++) {
+                const char *xt = x + t * xs;
+                __m256i s = mul_s8(a0, w0, _mm256_loadu_si256((const __m256i *)q8x_qs(xt, b)));
+                acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * q8x_d(xt, nb)[b]), cvt(s), acc[r][t]);
+            }
+        }
+    }
+    UNROLL for (int r = 0; r < MR; r++) UNROLL for (int t = 0; t < NT; t++)
+        out[(size_t)t * os + (size_t)r] = hsum(acc[r][t]);
 }
+TILE_FNS(tile_q8_0, k_q8_0)
 
-static float vdot(const float *a, const float *b, int n) { return dot_f32(a, b, (size_t)n); }
+/* q4_0 against q8p, two blocks per step: the nibbles of blocks b and b+1 in
+ * one register (low nibbles = elements 0..15 of each, high = 16..31, as lo
+ * and hi of the pair), unsigned; lanes 0-3 sum block b, 4-7 block b+1:
+ *   s = Σu·x − c (exact int32),  acc += ([d_w] × d) · s,
+ * [d_w] = d_w,b ×4, d_w,b+1 ×4. A last odd block loads only its own bytes. */
+FORCE void k_q4_0(const int MR, const int NT, float *out, size_t os, const char *w, size_t ws, const char *x,
+                  size_t xs, size_t n) {
+    const __m256i low = _mm256_set1_epi8(15), ones16 = _mm256_set1_epi16(1);
+    const __m256i spread = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
+    __m256 acc[4][4];
+    UNROLL for (int r = 0; r < MR; r++) UNROLL for (int t = 0; t < NT; t++) acc[r][t] = _mm256_setzero_ps();
+    size_t nb = n / QK32;
+    for (size_t b = 0; b < nb; b += 2) {
+        int two = b + 1 < nb;
+        UNROLL for (int r = 0; r < MR; r++) {
+            const BlockQ4_0 *wb = (const BlockQ4_0 *)(w + r * ws) + b;
+            __m128i q0 = _mm_loadu_si128((const __m128i *)wb[0].qs);
+            __m128i q1 = two ? _mm_loadu_si128((const __m128i *)wb[1].qs) : _mm_setzero_si128();
+            __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(q0), q1, 1);
+            __m256i ulo = _mm256_and_si256(q, low), uhi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low);
+            __m128i dh = _mm_cvtsi32_si128(wb[0].d | (two ? (int)wb[1].d << 16 : 0));
+            __m256 dw = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_cvtph_ps(dh)), spread);
+            UNROLL for (int t = 0; t < NT; t++) {
+                const PairQ8 *xp = (const PairQ8 *)(x + t * xs) + b / 2;
+                __m256i s16 = _mm256_add_epi16(_mm256_maddubs_epi16(ulo, _mm256_loadu_si256((const __m256i *)xp->lo)),
+                                               _mm256_maddubs_epi16(uhi, _mm256_loadu_si256((const __m256i *)xp->hi)));
+                __m256i s = _mm256_sub_epi32(_mm256_madd_epi16(s16, ones16), _mm256_loadu_si256((const __m256i *)xp->c));
+                acc[r][t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_loadu_ps(xp->d)), cvt(s), acc[r][t]);
+            }
+        }
+    }
+    UNROLL for (int r = 0; r < MR; r++) UNROLL for (int t = 0; t < NT; t++)
+        out[(size_t)t * os + (size_t)r] = hsum(acc[r][t]);
+}
+TILE_FNS(tile_q4_0, k_q4_0)
+
+/* q4_K against q8x, per super-block of 256 (8 blocks of 32):
+ *   p += Σ over pairs of blocks of (d_x·(d·sc))·Σu·x  (u the nibbles),
+ *   m = fma([dmin·mn], [s_x], m)  (8 lanes: the 8 blocks' min terms),
+ * the element is hsum(p − m). */
+FORCE void k_q4_K(const int MR, const int NT, float *out, size_t os, const char *w, size_t ws, const char *x,
+                  size_t xs, size_t n) {
+    const __m256i low = _mm256_set1_epi8(15), ones16 = _mm256_set1_epi16(1);
+    __m256 accp[4][4], accm[4][4];
+    UNROLL for (int r = 0; r < MR; r++) UNROLL for (int t = 0; t < NT; t++)
+        accp[r][t] = accm[r][t] = _mm256_setzero_ps();
+    size_t nb = n / QK32;
+    for (size_t i = 0; i < n / QK_K; i++) {
+        UNROLL for (int r = 0; r < MR; r++) {
+            const BlockQ4_K *wb = (const BlockQ4_K *)(w + r * ws) + i;
+            int sc[8], mn[8];
+            for (int sb = 0; sb < 8; sb++) kern_scale_min_k4(sb, wb->scales, &sc[sb], &mn[sb]);
+            __m256 dsc = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(wb->d)), cvt(_mm256_loadu_si256((const __m256i *)sc)));
+            __m256 dmn = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(wb->dmin)), cvt(_mm256_loadu_si256((const __m256i *)mn)));
+            __m256i u[8];
+            for (int j = 0; j < 4; j++) {
+                __m256i q = _mm256_loadu_si256((const __m256i *)(wb->qs + 32 * j));
+                u[2 * j] = _mm256_and_si256(q, low), u[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(q, 4), low);
+            }
+            UNROLL for (int t = 0; t < NT; t++) {
+                const char *xt = x + t * xs;
+                const float *dx = q8x_d(xt, nb) + 8 * i;
+                accm[r][t] = _mm256_fmadd_ps(dmn, _mm256_loadu_ps(dx + nb), accm[r][t]);
+                float sv[8];
+                _mm256_storeu_ps(sv, _mm256_mul_ps(_mm256_loadu_ps(dx), dsc));
+                for (int sb = 0; sb < 8; sb += 2) {
+                    __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(u[sb], _mm256_loadu_si256((const __m256i *)q8x_qs(xt, 8 * i + sb))), ones16);
+                    __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(u[sb + 1], _mm256_loadu_si256((const __m256i *)q8x_qs(xt, 8 * i + sb + 1))), ones16);
+                    __m256 a = _mm256_mul_ps(_mm256_set1_ps(sv[sb]), cvt(p0));
+                    accp[r][t] = _mm256_add_ps(accp[r][t], _mm256_fmadd_ps(_mm256_set1_ps(sv[sb + 1]), cvt(p1), a));
+                }
+            }
+        }
+    }
+    UNROLL for (int r = 0; r < MR; r++) UNROLL for (int t = 0; t < NT; t++)
+        out[(size_t)t * os + (size_t)r] = hsum(_mm256_sub_ps(accp[r][t], accm[r][t]));
+}
+TILE_FNS(tile_q4_K, k_q4_K)
+
+/* q6_K against q8x: per block of 32, the 6-bit q (0..63) times xq by
+ * maddubs, minus 32·Σxq, each 16-element half times its int8 scale by madd;
+ * per pair of blocks acc += (d·d_x0)·that0 + (d·d_x1)·that1. */
+FORCE void k_q6_K(const int MR, const int NT, float *out, size_t os, const char *w, size_t ws, const char *x,
+                  size_t xs, size_t n) {
+    const __m256i low = _mm256_set1_epi8(15), three = _mm256_set1_epi8(3), k32 = _mm256_set1_epi8(32);
+    __m256 acc[4][4];
+    UNROLL for (int r = 0; r < MR; r++) UNROLL for (int t = 0; t < NT; t++) acc[r][t] = _mm256_setzero_ps();
+    size_t nb = n / QK32;
+    for (size_t i = 0; i < n / QK_K; i++) {
+        UNROLL for (int r = 0; r < MR; r++) {
+            const BlockQ6_K *wb = (const BlockQ6_K *)(w + r * ws) + i;
+            __m256 d = _mm256_set1_ps(_cvtsh_ss(wb->d));
+            for (int h = 0; h < 2; h++) {
+                const uint8_t *ql = wb->ql + 64 * h;
+                const int8_t *sc = wb->scales + 8 * h;
+                __m256i qa = _mm256_loadu_si256((const __m256i *)ql);
+                __m256i qb = _mm256_loadu_si256((const __m256i *)(ql + 32));
+                __m256i qh = _mm256_loadu_si256((const __m256i *)(wb->qh + 32 * h));
+                __m256i q[4] = {
+                    _mm256_or_si256(_mm256_and_si256(qa, low), _mm256_slli_epi16(_mm256_and_si256(qh, three), 4)),
+                    _mm256_or_si256(_mm256_and_si256(qb, low), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), three), 4)),
+                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qa, 4), low), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), three), 4)),
+                    _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(qb, 4), low), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), three), 4))};
+                __m256i scv[4];
+                for (int g = 0; g < 4; g++)
+                    scv[g] = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(sc[2 * g])), _mm_set1_epi16(sc[2 * g + 1]), 1);
+                UNROLL for (int t = 0; t < NT; t++) {
+                    const char *xt = x + t * xs;
+                    size_t b0 = 8 * i + 4 * (size_t)h;
+                    float ds[4];
+                    _mm_storeu_ps(ds, _mm_mul_ps(_mm256_castps256_ps128(d), _mm_loadu_ps(q8x_d(xt, nb) + b0)));
+                    for (int g = 0; g < 4; g += 2) {
+                        __m256i x0 = _mm256_loadu_si256((const __m256i *)q8x_qs(xt, b0 + g));
+                        __m256i x1 = _mm256_loadu_si256((const __m256i *)q8x_qs(xt, b0 + g + 1));
+                        __m256i p0 = _mm256_sub_epi16(_mm256_maddubs_epi16(q[g], x0), _mm256_maddubs_epi16(k32, x0));
+                        __m256i p1 = _mm256_sub_epi16(_mm256_maddubs_epi16(q[g + 1], x1), _mm256_maddubs_epi16(k32, x1));
+                        __m256 a = _mm256_mul_ps(_mm256_set1_ps(ds[g]), cvt(_mm256_madd_epi16(p0, scv[g])));
+                        a = _mm256_fmadd_ps(_mm256_set1_ps(ds[g + 1]), cvt(_mm256_madd_epi16(p1, scv[g + 1])), a);
+                        acc[r][t] = _mm256_add_ps(acc[r][t], a);
+                    }
+                }
+            }
+        }
+    }
+    UNROLL for (int r = 0; r < MR; r++) UNROLL for (int t = 0; t < NT; t++)
+        out[(size_t)t * os + (size_t)r] = hsum(acc[r][t]);
+}
+TILE_FNS(tile_q6_K, k_q6_K)
+
+/* Attention's q·k: four accumulators, as one dot has no other work to overlap. */
+static float vdot(const float *a, const float *b, int n) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), a1);
+        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), a2);
+        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), a3);
+    }
+    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), a0);
+    float s = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
 
 static void vaxpy(float *out, float s, const float *x, int n) {
     __m256 vs = _mm256_set1_ps(s);
@@ -165,13 +392,13 @@ static void vaxpy(float *out, float s, const float *x, int n) {
 void kern_fill_avx2(Kern *k) {
     kern_fill_generic(k);
     k->name = "avx2";
-    k->mm[DT_F32].dot = dot_f32;
-    k->mm[DT_F16].dot = dot_f16;
-    k->mm[DT_BF16].dot = dot_bf16;
-    k->mm[DT_Q8_0].dot = dot_q8_0;
-    k->mm[DT_Q4_0].dot = dot_q4_0;
-    k->mm[DT_Q4_K].dot = dot_q4_K;
-    k->mm[DT_Q6_K].dot = dot_q6_K;
+    k->mm[DT_F32] = (KernDot){DT_F32, NULL, NULL, 4, 3, tile_f32};
+    k->mm[DT_F16] = (KernDot){DT_F32, NULL, NULL, 4, 3, tile_f16};
+    k->mm[DT_BF16] = (KernDot){DT_F32, NULL, NULL, 4, 3, tile_bf16};
+    k->mm[DT_Q8_0] = (KernDot){DT_Q8_0, q8x_bytes, q8x_quant, 4, 2, tile_q8_0};
+    k->mm[DT_Q4_0] = (KernDot){DT_Q8_0, q8p_bytes, q8p_quant, 4, 3, tile_q4_0};
+    k->mm[DT_Q4_K] = (KernDot){DT_Q8_0, q8x_bytes, q8x_quant, 4, 2, tile_q4_K};
+    k->mm[DT_Q6_K] = (KernDot){DT_Q8_0, q8x_bytes, q8x_quant, 4, 1, tile_q6_K};
     k->dot_f32 = vdot;
     k->axpy_f32 = vaxpy;
 }

@@ -107,19 +107,41 @@ static void vaxpy(float *out, float s, const float *x, int n) {
     for (int i = 0; i < n; i++) out[i] += s * x[i];
 }
 
+/* A tile as a loop of dots: each element is one call, whatever the tile. */
+#define TILE(name, dot)                                                                               \
+    static void name(float *out, size_t os, const void *w, size_t ws, int nr, const void *x, size_t xs, \
+                     int nt, size_t n) {                                                              \
+        for (int t = 0; t < nt; t++)                                                                  \
+            for (int r = 0; r < nr; r++)                                                              \
+                out[(size_t)t * os + (size_t)r] = dot((const char *)w + (size_t)r * ws, (const char *)x + (size_t)t * xs, n); \
+    }
+TILE(tile_f32, dot_f32)
+TILE(tile_f16, dot_f16)
+TILE(tile_bf16, dot_bf16)
+TILE(tile_q8_0, dot_q8_0)
+TILE(tile_q4_0, dot_q4_0)
+TILE(tile_q4_1, ref_q4_1)
+TILE(tile_q5_0, ref_q5_0)
+TILE(tile_q5_1, ref_q5_1)
+TILE(tile_q4_K, dot_q4_K)
+TILE(tile_q5_K, ref_q5_K)
+TILE(tile_q6_K, dot_q6_K)
+
+static size_t q8_bytes(size_t n) { return dtype_bytes(DT_Q8_0, n); }
+
 void kern_fill_generic(Kern *k) {
     k->name = "generic";
-    k->mm[DT_F32] = (KernDot){DT_F32, dot_f32};
-    k->mm[DT_F16] = (KernDot){DT_F32, dot_f16};
-    k->mm[DT_BF16] = (KernDot){DT_F32, dot_bf16};
-    k->mm[DT_Q8_0] = (KernDot){DT_Q8_0, dot_q8_0};
-    k->mm[DT_Q4_0] = (KernDot){DT_Q8_0, dot_q4_0};
-    k->mm[DT_Q4_1] = (KernDot){DT_F32, ref_q4_1};
-    k->mm[DT_Q5_0] = (KernDot){DT_F32, ref_q5_0};
-    k->mm[DT_Q5_1] = (KernDot){DT_F32, ref_q5_1};
-    k->mm[DT_Q4_K] = (KernDot){DT_Q8_0, dot_q4_K};
-    k->mm[DT_Q5_K] = (KernDot){DT_F32, ref_q5_K};
-    k->mm[DT_Q6_K] = (KernDot){DT_Q8_0, dot_q6_K};
+    k->mm[DT_F32] = (KernDot){DT_F32, NULL, NULL, 4, 1, tile_f32};
+    k->mm[DT_F16] = (KernDot){DT_F32, NULL, NULL, 4, 1, tile_f16};
+    k->mm[DT_BF16] = (KernDot){DT_F32, NULL, NULL, 4, 1, tile_bf16};
+    k->mm[DT_Q8_0] = (KernDot){DT_Q8_0, q8_bytes, quantize_row_q8_0, 4, 1, tile_q8_0};
+    k->mm[DT_Q4_0] = (KernDot){DT_Q8_0, q8_bytes, quantize_row_q8_0, 4, 1, tile_q4_0};
+    k->mm[DT_Q4_1] = (KernDot){DT_F32, NULL, NULL, 4, 1, tile_q4_1};
+    k->mm[DT_Q5_0] = (KernDot){DT_F32, NULL, NULL, 4, 1, tile_q5_0};
+    k->mm[DT_Q5_1] = (KernDot){DT_F32, NULL, NULL, 4, 1, tile_q5_1};
+    k->mm[DT_Q4_K] = (KernDot){DT_Q8_0, q8_bytes, quantize_row_q8_0, 4, 1, tile_q4_K};
+    k->mm[DT_Q5_K] = (KernDot){DT_F32, NULL, NULL, 4, 1, tile_q5_K};
+    k->mm[DT_Q6_K] = (KernDot){DT_Q8_0, q8_bytes, quantize_row_q8_0, 4, 1, tile_q6_K};
     k->dot_f32 = vdot;
     k->axpy_f32 = vaxpy;
 }

@@ -27,13 +27,36 @@
 
 #include "kern/dtype.h"
 
-/* Σ row[i]·x[i], i < n; x is fp32 or q8_0 blocks (see act). */
-typedef float (*DotFn)(const void *row, const void *x, size_t n);
+/* The micro-kernel: a tile of nr weight rows × nt activation rows,
+ *   out[t·ostride + r] = Σ_i w_r[i]·x_t[i],  i < n, r < nr, t < nt,
+ * w_r = w + r·wstride bytes, x_t = x + t·xstride bytes (fp32, or q8_0 blocks:
+ * see act). nr <= mr and nt <= nt of its KernDot. Every output element is
+ * computed by the same operations in the same order whatever nr and nt are
+ * (one accumulator per element, fixed lane layout and final reduction), so a
+ * tile only shares loads between elements, never arithmetic. */
+typedef void (*TileFn)(float *out, size_t ostride, const void *w, size_t wstride, int nr, const void *x,
+                       size_t xstride, int nt, size_t n);
 
+/* How activation rows reach a tile. act says how x is rounded: DT_F32 (read
+ * as is) or DT_Q8_0 (ggml's quantize_row_q8_0, bit for bit: blocks of 32
+ * int8 with an fp16 scale). act_bytes/act_quant give the layout the tile reads
+ * those values in, which is the kernel table's choice (the generic table
+ * uses q8_0 blocks as they are; avx2.c splits them into its own layouts).
+ * act_quant == NULL: the fp32 row itself. */
 typedef struct {
-    DType act; /* DT_F32 or DT_Q8_0 */
-    DotFn dot;
+    DType act;
+    size_t (*act_bytes)(size_t n);                       /* bytes of one row of n values */
+    void (*act_quant)(void *dst, const float *x, size_t n); /* n a multiple of 32 */
+    int mr, nt; /* the largest tile: weight rows × activation rows */
+    TileFn tile;
 } KernDot;
+
+/* One element: Σ row[i]·x[i] through kd's tile (the tests' and tools' dot). */
+static inline float kern_dot(const KernDot *kd, const void *row, const void *x, size_t n) {
+    float out;
+    kd->tile(&out, 1, row, 0, 1, x, 0, 1, n);
+    return out;
+}
 
 typedef struct {
     const char *name; /* "generic", "avx2", "avx512" */
