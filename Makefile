@@ -4,17 +4,29 @@
 #   make bench      build the benchmarks (build/bench/)
 #   make asan       the tests under AddressSanitizer + UBSan
 #   make fuzz       build the libFuzzer targets (clang)
-# Options: CC, OPT, SAN (extra flags), BUILD (output folder).
+#   make MPI=1      build build/mpi/mistral against MPI (mpicc; OpenMPI)
+# Options: CC, OPT, SAN (extra flags), BUILD (output folder), MPI=1.
 
+# The distribution layer's implementation is picked here, not by #ifdefs:
+# src/dist/mpi.c with MPI=1 (built with mpicc into build/mpi), else
+# src/dist/local.c (one process).
+ifeq ($(MPI),1)
+CC      = mpicc
+BUILD  ?= build/mpi
+DIST_NOT = src/dist/local.c
+else
 CC     ?= cc
 BUILD  ?= build
+DIST_NOT = src/dist/mpi.c
+endif
 OPT    ?= -O2 -g
 SAN    ?=
 CFLAGS  = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Wshadow \
           -Wno-unused-parameter $(OPT) $(SAN) -Iinclude -Isrc -MMD -MP
 LDLIBS  = -lcjson -lpcre2-8 -lm -lpthread
 
-LIB_SRC = $(wildcard src/base/*.c src/kern/*.c src/kern/simd/*.c src/model/*.c src/tok/*.c src/gen/*.c src/api/*.c)
+LIB_SRC = $(wildcard src/base/*.c src/kern/*.c src/kern/simd/*.c src/model/*.c src/tok/*.c src/gen/*.c src/api/*.c) \
+          $(filter-out $(DIST_NOT),$(wildcard src/dist/*.c))
 APP_SRC = $(wildcard src/app/*.c)
 TEST_SRC = $(wildcard tests/test_*.c)
 
@@ -22,7 +34,11 @@ LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 APP_OBJ  = $(APP_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
+ifeq ($(MPI),1)
+all: $(BUILD)/mistral $(BUILD)/libmistral.a
+else
 all: $(BUILD)/mistral $(BUILD)/libmistral.a mistral
+endif
 
 $(BUILD)/libmistral.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
@@ -50,7 +66,13 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/tests/harness.o $(BUILD)/libmistral.a
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/tests/harness.o $(BUILD)/libmistral.a $(LDLIBS)
 
 test: all $(TEST_BIN)
-	@BUILD=$(BUILD) sh tests/run.sh $(TEST_BIN)
+	@BUILD=$(BUILD) MPI_TESTS=$(MPI_TESTS) sh tests/run.sh $(TEST_BIN)
+
+# The distributed tests (tests/mpi.sh, run by tests/run.sh when mpicc is
+# there): the MPI build in $(BUILD)/mpi and its test program.
+MPI_TESTS ?= 1
+mpi-build:
+	$(MAKE) --no-print-directory MPI=1 BUILD=$(BUILD)/mpi $(BUILD)/mpi/mistral $(BUILD)/mpi/tests/mpi_dist
 
 # Benchmarks (never part of make test): see bench/RESULTS.md.
 bench: $(BUILD)/bench/matmul_bench
@@ -59,8 +81,9 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libmistral.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -O3 -o $@ $< $(BUILD)/libmistral.a $(LDLIBS)
 
+# (MPI's own allocations are not sanitizer-clean: the MPI tests run in make test.)
 asan:
-	$(MAKE) BUILD=build-asan OPT="-O1 -g" SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" test
+	$(MAKE) BUILD=build-asan OPT="-O1 -g" SAN="-fsanitize=address,undefined -fno-omit-frame-pointer" MPI_TESTS=0 test
 
 # Fuzz targets: the library built with clang and the sanitizers (per-file ISA
 # flags kept) into $(BUILD)/fuzz/obj, then one libFuzzer binary per target.
@@ -75,6 +98,6 @@ fuzz: $(wildcard tests/fuzz/*.c)
 clean:
 	rm -rf build build-asan mistral
 
-.PHONY: all test bench asan fuzz clean
+.PHONY: all test mpi-build bench asan fuzz clean
 .PRECIOUS: $(BUILD)/tests/%.o
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

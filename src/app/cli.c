@@ -12,11 +12,16 @@
 
 #define MAX_PROMPT_TOKENS (1 << 24)
 
+static int die_rank = -1, die_size;
+
+void cli_set_rank(int rank, int size) { die_rank = rank, die_size = size; }
+
 void die(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     fflush(stdout);
     fputs("mistral: ", stderr);
+    if (die_rank >= 0) fprintf(stderr, "rank %d of %d: ", die_rank, die_size);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
@@ -38,7 +43,7 @@ void usage_error(const char *cmd, const char *fmt, ...) {
 enum { O_MODEL, O_TOKENIZER, O_TOKENS, O_TOKENS_FILE, O_PROMPT, O_PROMPT_FILE, O_IDS_LIST,
        O_CHAT, O_CHAT_FORMAT, O_SYSTEM, O_STOP, O_ALL, O_IDS, O_BOS, O_IGNORE_EOS, O_CHUNK,
        O_WINDOW, O_THREADS, O_CTX, O_N, O_TEMP, O_TOP_P, O_TOP_K, O_MIN_P, O_SEED, O_TYPE, O_JSON,
-       O_SHAPE, O_REPS };
+       O_SHAPE, O_REPS, O_PIPELINE, O_EXPERT_PARALLEL, O_LAYER_SPLIT, O_DIST_STATS };
 
 /* Which subcommands take which flag. */
 static const struct {
@@ -75,6 +80,10 @@ static const struct {
     {"--json", NULL, 0, O_JSON, " info bench "},
     {"--shape", NULL, 1, O_SHAPE, " synth "},
     {"-r", "--repetitions", 1, O_REPS, " bench "},
+    {"--pipeline", NULL, 0, O_PIPELINE, " generate "},
+    {"--expert-parallel", NULL, 0, O_EXPERT_PARALLEL, " generate "},
+    {"--layer-split", NULL, 1, O_LAYER_SPLIT, " generate "},
+    {"--dist-stats", NULL, 0, O_DIST_STATS, " generate "},
 };
 
 static long parse_long(const char *cmd, const char *flag, const char *s, long lo, long hi) {
@@ -130,6 +139,10 @@ static void set(Options *o, int id, const char *flag, const char *v) {
     case O_JSON: o->json = 1; break;
     case O_SHAPE: o->shape = v; break;
     case O_REPS: o->reps = parse_long(c, flag, v, 1, 1000); break;
+    case O_PIPELINE: o->pipeline = 1; break;
+    case O_EXPERT_PARALLEL: o->expert_parallel = 1; break;
+    case O_LAYER_SPLIT: o->layer_split = v; break;
+    case O_DIST_STATS: o->dist_stats = 1; break;
     }
 }
 

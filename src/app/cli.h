@@ -17,17 +17,23 @@ typedef struct {
     int n_args;
     int all, ids, bos, ignore_eos;
     int json;                  /* info --json */
+    int pipeline, expert_parallel, dist_stats; /* generate: distribution (src/dist) */
+    const char *layer_split;   /* generate --layer-split */
     long chunk_size, n_new, sliding_window, threads, ctx;
     double temperature, top_p, min_p;
     long top_k;
     unsigned long long seed;
 } Options;
 
-/* Prints "mistral: ..." and exits 1. */
+/* Prints "mistral: ..." and exits 1 (in a distributed run: "mistral: rank
+ * R of N: ..."). */
 _Noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints "mistral CMD: ... (see: mistral CMD --help)" and exits 2. */
 _Noreturn void usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* Names this process's rank in die()'s messages (a distributed run). */
+void cli_set_rank(int rank, int size);
 
 /* Parses argv[2..] for subcommand o->cmd; dies on unknown or malformed flags. */
 void options_parse(Options *o, int argc, char **argv);

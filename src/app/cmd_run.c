@@ -6,8 +6,12 @@
 
 #include "app/cli.h"
 #include "app/commands.h"
+#include "base/pool.h"
 #include "base/utf8.h"
 #include "base/util.h"
+#include "dist/dist.h"
+#include "dist/pipeline.h"
+#include "dist/shard.h"
 #include "gen/generate.h"
 
 /* ---- mistral logits ---------------------------------------------------------- */
@@ -151,17 +155,118 @@ static GenRequest *read_token_prompts(const char *path, int *n_req) {
     return reqs;
 }
 
+/* ---- distribution (--pipeline, --expert-parallel) ------------------------------- */
+
+/* Joins the MPI job; dies unless there are 2 or more processes. */
+static void dist_start(const Options *o) {
+    if (o->layer_split && !o->pipeline) usage_error(o->cmd, "%s", "--layer-split needs --pipeline");
+    if (!o->pipeline && !o->expert_parallel) return;
+    if (o->pipeline && o->expert_parallel)
+        usage_error(o->cmd, "%s", "--pipeline and --expert-parallel are exclusive: choose one");
+    const char *env = getenv("MISTRAL_DIST_TIMEOUT");
+    double timeout = env ? atof(env) : 60;
+    if (dist_init(NULL, NULL, timeout > 0 ? timeout : 60)) die("%s", err_msg());
+    if (dist_size() < 2)
+        die("%s needs 2 or more processes: run it under mpirun -np N%s",
+            o->pipeline ? "--pipeline" : "--expert-parallel",
+            dist_has_mpi() ? "" : " (and this build has no MPI: build it with make MPI=1)");
+    cli_set_rank(dist_rank(), dist_size());
+}
+
+/* Rank 0's requests (and EOS id) to every rank. */
+static GenRequest *bcast_requests(GenRequest *reqs, int *n_req, int *eos) {
+    long n = 0;
+    IntVec v = {0};
+    if (dist_rank() == 0) {
+        intvec_push(&v, *n_req), intvec_push(&v, *eos);
+        for (int r = 0; r < *n_req; r++) {
+            intvec_push(&v, reqs[r].n_prompt), intvec_push(&v, reqs[r].max_new);
+            for (int i = 0; i < reqs[r].n_prompt; i++) intvec_push(&v, reqs[r].prompt[i]);
+        }
+        n = v.n;
+    }
+    if (dist_bcast(&n, sizeof n, 0)) die("%s", err_msg());
+    if (dist_rank() == 0) {
+        if (dist_bcast(v.v, (size_t)n * sizeof(int), 0)) die("%s", err_msg());
+        intvec_free(&v);
+        return reqs;
+    }
+    int *a = xmalloc((size_t)n * sizeof(int));
+    if (dist_bcast(a, (size_t)n * sizeof(int), 0)) die("%s", err_msg());
+    *n_req = a[0], *eos = a[1];
+    reqs = xcalloc((size_t)*n_req, sizeof *reqs);
+    for (int r = 0, k = 2; r < *n_req; r++) {
+        reqs[r].n_prompt = a[k++], reqs[r].max_new = a[k++];
+        int *p = xmalloc((size_t)reqs[r].n_prompt * sizeof(int));
+        memcpy(p, a + k, (size_t)reqs[r].n_prompt * sizeof(int));
+        reqs[r].prompt = p, k += reqs[r].n_prompt;
+    }
+    free(a);
+    return reqs;
+}
+
+/* VmRSS and VmHWM of this process in MB (0 where /proc is absent). */
+static void rss_mb(double *now, double *peak) {
+    *now = *peak = 0;
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return;
+    char line[256];
+    while (fgets(line, sizeof line, f)) {
+        long kb;
+        if (sscanf(line, "VmRSS: %ld", &kb) == 1) *now = kb / 1024.0;
+        if (sscanf(line, "VmHWM: %ld", &kb) == 1) *peak = kb / 1024.0;
+    }
+    fclose(f);
+}
+
+/* --dist-stats: one line per rank on stderr. */
+static void print_stats(const Context *ctx, const int *bounds, double seconds, int n_gen) {
+    int rank = dist_rank(), size = dist_size();
+    double now, peak;
+    rss_mb(&now, &peak);
+    DistStats st = dist_stats();
+    char what[64] = "all layers";
+    if (bounds) snprintf(what, sizeof what, "layers [%d, %d)", bounds[rank], bounds[rank + 1]);
+    else if (ctx->model->cfg.n_experts)
+        snprintf(what, sizeof what, "experts [%d, %d)", ctx->expert_lo, ctx->expert_hi);
+    char host[64] = "?";
+    gethostname(host, sizeof host - 1);
+    fprintf(stderr, "dist: rank %d of %d on %s: %s: %.3f s, %.3f s in communication (%ld messages, "
+            "%.2f MB sent); RSS %.1f MB, peak %.1f MB", rank, size, host, what, seconds, st.seconds,
+            st.messages, st.bytes / 1e6, now, peak);
+    if (rank == 0) fprintf(stderr, "; %d tokens, %.2f tok/s", n_gen, n_gen / (seconds > 0 ? seconds : 1e-9));
+    fputc('\n', stderr);
+}
+
+typedef struct {
+    void *run; /* GenRun */
+    GenEmit emit;
+} EpEmit;
+
+/* Expert parallelism: every rank runs the same schedule, so rank 0's stop
+ * decision (EOS, --stop) goes to every rank with each token. */
+static int on_token_everywhere(void *ud, int req, int token) {
+    EpEmit *e = ud;
+    int stop = dist_rank() == 0 ? e->emit(e->run, req, token) : 0;
+    if (dist_bcast(&stop, sizeof stop, 0)) die("%s", err_msg());
+    return stop;
+}
+
 int cmd_generate(const Options *o) {
     int sources = !!o->tokens + !!o->tokens_file + !!o->prompt + !!o->prompt_file;
     if (sources != 1) usage_error(o->cmd, "%s", "give exactly one of -p, -f, --tokens, --tokens-file");
+    dist_start(o);
+    int dist = o->pipeline || o->expert_parallel, root = dist_rank() == 0;
     int text_in = o->prompt || o->prompt_file;
-    int need_tok = text_in || !o->ids;
+    int need_tok = root && (text_in || !o->ids);
     Model m;
     load_model(&m, o);
+    if (dist && dist_handshake(shard_fingerprint(&m), "the model (hyperparameters or tensors)"))
+        die("%s", err_msg());
     Tokenizer tok;
     int have_tok = 0;
     if (need_tok) load_tokenizer(&tok, o), have_tok = 1;
-    else if (!o->tokenizer) { /* --ids: the tokenizer only gives EOS; optional */
+    else if (root && !o->tokenizer) { /* --ids: the tokenizer only gives EOS; optional */
         char *path = tokenizer_find(o->model);
         if (path && tokenizer_load(&tok, path) == 0) have_tok = 1;
         free(path);
@@ -170,8 +275,10 @@ int cmd_generate(const Options *o) {
         die("%s: tokenizer has %d tokens, the model only %d", tok.path, tok.n_vocab, m.cfg.n_vocab);
 
     int n_req = 1;
-    GenRequest *reqs;
-    if (o->tokens_file) {
+    GenRequest *reqs = NULL;
+    if (!root) {
+        /* the requests come from rank 0 (bcast_requests) */
+    } else if (o->tokens_file) {
         reqs = read_token_prompts(o->tokens_file, &n_req);
     } else {
         reqs = xcalloc(1, sizeof *reqs);
@@ -189,29 +296,52 @@ int cmd_generate(const Options *o) {
             free(text);
         }
     }
-    for (int r = 0; r < n_req; r++) {
+    for (int r = 0; root && r < n_req; r++) {
         reqs[r].max_new = (int)o->n_new;
         check_vocab(reqs[r].prompt, reqs[r].n_prompt, m.cfg.n_vocab,
                     o->tokens_file ? o->tokens_file : "prompt");
     }
+    int eos = have_tok && !o->ignore_eos ? tok.eos : -1;
+    if (dist) reqs = bcast_requests(reqs, &n_req, &eos);
     Context ctx;
     if (context_init(&ctx, &m, n_req, generate_context_size(reqs, n_req))) die("%s", err_msg());
-    if (context_set_threads(&ctx, (int)o->threads)) die("%s", err_msg());
-    GenRun g = {.o = o, .eos = have_tok && !o->ignore_eos ? tok.eos : -1,
-                .out = xcalloc((size_t)n_req, sizeof(IntVec))};
-    g.streaming = !o->ids && n_req == 1;
+    long threads = o->threads;
+    if (dist && !threads) { /* ranks on one machine share its cores */
+        threads = pool_cpus() / dist_local_size();
+        if (threads < 1) threads = 1;
+    }
+    if (context_set_threads(&ctx, (int)threads)) die("%s", err_msg());
+    int *bounds = NULL;
+    if (o->pipeline) {
+        bounds = xmalloc(((size_t)dist_size() + 1) * sizeof(int));
+        if (shard_layers(bounds, dist_size(), m.cfg.n_layers, o->layer_split)) die("%s", err_msg());
+    }
+    if (o->expert_parallel && shard_expert_parallel(&ctx)) die("%s", err_msg());
+    GenRun g = {.o = o, .eos = eos, .out = xcalloc((size_t)n_req, sizeof(IntVec))};
+    g.streaming = root && !o->ids && n_req == 1;
     if (g.streaming) stream_init(&g.stream, &tok, o->stop, stdout);
     GenOptions go = {.chunk_size = (int)o->chunk_size,
                      .sampler = {.temperature = (float)o->temperature, .top_p = (float)o->top_p,
                                  .top_k = (int)o->top_k, .min_p = (float)o->min_p, .seed = o->seed},
                      .eos = -1 /* on_token stops at EOS without printing it */};
     double t0 = now_seconds();
-    if (generate(&ctx, reqs, n_req, &go, on_token, &g)) die("%s", err_msg());
+    int rc;
+    if (o->pipeline) {
+        rc = root ? pipeline_generate(&ctx, bounds, reqs, n_req, &go, on_token, &g)
+                  : pipeline_serve(&ctx, bounds, &go);
+    } else if (o->expert_parallel) {
+        EpEmit e = {.run = &g, .emit = on_token};
+        rc = generate(&ctx, reqs, n_req, &go, on_token_everywhere, &e);
+    } else {
+        rc = generate(&ctx, reqs, n_req, &go, on_token, &g);
+    }
+    if (rc) die("%s", err_msg());
     double t1 = now_seconds();
     for (int r = 0; r < n_req; r++) {
-        if (g.streaming) { /* exactly the text; a newline only for a terminal's prompt */
+        if (!root) {
+        } else if (g.streaming) { /* exactly the text; a newline only for a terminal's prompt */
             stream_finish(&g.stream);
-            if (isatty(STDOUT_FILENO)) putchar('\n');
+            if (isatty(STDOUT_FILENO) && !dist) putchar('\n'); /* mpirun's stdout is a pty */
         } else if (o->ids) {
             for (int i = 0; i < g.out[r].n; i++) printf(i ? " %d" : "%d", g.out[r].v[i]);
             putchar('\n');
@@ -225,15 +355,18 @@ int cmd_generate(const Options *o) {
         intvec_free(&g.out[r]);
         free((void *)reqs[r].prompt);
     }
-    if (!o->ids && n_req == 1 && g.n_gen > 0) {
+    if (root && !o->ids && n_req == 1 && g.n_gen > 0) {
         double tp = g.t_first - t0, tg = t1 - g.t_first;
         fprintf(stderr, "prompt: %d tokens, %.1f tok/s; generation: %d tokens, %.1f tok/s\n",
                 reqs[0].n_prompt, reqs[0].n_prompt / (tp > 0 ? tp : 1e-9), g.n_gen,
                 g.n_gen > 1 ? (g.n_gen - 1) / (tg > 0 ? tg : 1e-9) : 0.0);
     }
-    free(g.out), free(reqs);
+    if (o->dist_stats) print_stats(&ctx, bounds, t1 - t0, g.n_gen);
+    free(g.out), free(reqs), free(bounds);
     context_free(&ctx);
     if (have_tok) tokenizer_free(&tok);
     model_free(&m);
-    return fflush(stdout) == 0 ? 0 : 1;
+    rc = fflush(stdout) == 0 ? 0 : 1;
+    if (dist) dist_finalize();
+    return rc;
 }

@@ -45,7 +45,8 @@ static const struct {
 } commands[] = {
     {"generate", cmd_generate,
      "mistral generate -m MODEL (-p TEXT | -f FILE | --tokens 1,5,9 | --tokens-file F) [-n N]\n"
-     "                        [--ids] [--stop TEXT] [--ignore-eos] [sampling] [model options]",
+     "                        [--ids] [--stop TEXT] [--ignore-eos] [sampling] [model options]\n"
+     "       mpirun -np N mistral generate ... (--pipeline [--layer-split A,B,..] | --expert-parallel)",
      "Generates up to N tokens (default 256) after the prompt and streams the text,\n"
      "stopping at the end-of-sequence token or the stop text; prompt and generation\n"
      "speed go to stderr. --ids prints token ids instead. With --tokens-file, every\n"
@@ -59,7 +60,14 @@ static const struct {
      "  --ids                 print token ids, space separated\n"
      "  --stop TEXT           stop when the text appears (it is not printed)\n"
      "  --ignore-eos          keep going after the end-of-sequence token\n"
-     "  --tokenizer FILE      tokenizer file (default: the model directory's)\n",
+     "  --tokenizer FILE      tokenizer file (default: the model directory's)\n"
+     "distribution (a build with make MPI=1, under mpirun -np N; the same ids as one process):\n"
+     "  --pipeline            split the layers into N stages, one per process; the\n"
+     "                        prompts of a batch run as micro-batches that overlap\n"
+     "  --layer-split A,B,..  layers per stage (default: even)\n"
+     "  --expert-parallel     each process computes 1/N of every MoE layer's experts\n"
+     "                        (exclusive with --pipeline)\n"
+     "  --dist-stats          each process prints its time, communication and memory\n",
      1, 1},
     {"chat", cmd_chat, "mistral chat -m MODEL [--system TEXT] [-n N] [--ctx N] [sampling]",
      "An interactive chat: type a message, get the reply. /reset starts over,\n"

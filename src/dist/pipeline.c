@@ -1,0 +1,275 @@
+#include "dist/pipeline.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/util.h"
+#include "dist/dist.h"
+
+enum { TAG_WORK = 1, TAG_TOKENS = 2 };
+enum { MSG_BATCH = 1, MSG_STOP = 2 };
+
+/* ---- the message: one batch and its hidden states --------------------------------
+ * header | pos[n] (int64) | h[n * dim] (float) | token[n], seq[n] (int32) | want[n]
+ * Every piece starts 8-byte aligned when the buffer does (the header is 16
+ * bytes, pos 8n, h 4n·dim, token and seq 4n each). */
+
+typedef struct {
+    int32_t kind, n, n_want, unused;
+} Header;
+
+typedef struct {
+    Header *hd;
+    long *pos;
+    float *h;
+    int *token, *seq;
+    unsigned char *want;
+} Msg;
+
+_Static_assert(sizeof(Header) == 16 && sizeof(long) == 8, "the message layout assumes LP64");
+
+static size_t msg_bytes(int n, int dim) {
+    return sizeof(Header) + (size_t)n * (8 + 4 * (size_t)dim + 4 + 4 + 1);
+}
+
+static Msg msg_view(void *buf, int n, int dim) {
+    char *p = buf;
+    Msg m;
+    m.hd = (Header *)p, p += sizeof(Header);
+    m.pos = (long *)p, p += (size_t)n * 8;
+    m.h = (float *)p, p += (size_t)n * dim * 4;
+    m.token = (int *)p, p += (size_t)n * 4;
+    m.seq = (int *)p, p += (size_t)n * 4;
+    m.want = (unsigned char *)p;
+    return m;
+}
+
+static Batch msg_batch(const Msg *m) {
+    return (Batch){.n = m->hd->n, .token = m->token, .seq = m->seq, .pos = m->pos, .want = m->want};
+}
+
+/* ---- rank 0: the scheduler ---------------------------------------------------- */
+
+typedef struct {
+    int fed, n_new, last, done;
+} ReqState;
+
+typedef struct {
+    int r0, r1;        /* its requests [r0, r1) */
+    void *buf;         /* owns: the message in flight */
+    size_t cap, bytes;
+    DistReq *send;     /* its send, until complete */
+    int *owner;        /* owns [r1 - r0]: request of each logits row */
+    int n_want;
+} Group;
+
+/* Builds and runs stage 0 of the group's next step and sends it on.
+ * Returns 1 when sent, 0 when the group has nothing left, -1 on error. */
+static int group_launch(Context *ctx, const int *bounds, Group *g, const GenRequest *reqs,
+                        ReqState *rs, int chunk) {
+    int dim = ctx->model->cfg.dim, n = 0;
+    for (int r = g->r0; r < g->r1; r++)
+        if (!rs[r].done) {
+            int left = reqs[r].n_prompt - rs[r].fed;
+            n += left > 0 ? (left < chunk ? left : chunk) : 1;
+        }
+    if (n == 0) return 0;
+    if (dist_wait(&g->send)) return -1;
+    g->bytes = msg_bytes(n, dim);
+    if (g->bytes > g->cap) g->buf = xrealloc(g->buf, g->cap = g->bytes);
+    Msg m = msg_view(g->buf, n, dim);
+    *m.hd = (Header){.kind = MSG_BATCH, .n = n};
+    int t = 0;
+    g->n_want = 0;
+    for (int r = g->r0; r < g->r1; r++) {
+        ReqState *s = &rs[r];
+        if (s->done) continue;
+        long p0 = ctx->seqs[r].n_pos;
+        if (s->fed < reqs[r].n_prompt) {
+            int take = reqs[r].n_prompt - s->fed;
+            if (take > chunk) take = chunk;
+            for (int i = 0; i < take; i++, t++) {
+                m.token[t] = reqs[r].prompt[s->fed + i], m.seq[t] = r, m.pos[t] = p0 + i;
+                m.want[t] = s->fed + i == reqs[r].n_prompt - 1;
+                if (m.want[t]) g->owner[g->n_want++] = r;
+            }
+            s->fed += take;
+        } else {
+            m.token[t] = s->last, m.seq[t] = r, m.pos[t] = p0, m.want[t] = 1, t++;
+            g->owner[g->n_want++] = r;
+        }
+    }
+    m.hd->n_want = g->n_want;
+    Batch b = msg_batch(&m);
+    if (forward_check(ctx, &b)) return -1;
+    forward_embed(ctx, &b, m.h);
+    forward_layers(ctx, &b, m.h, bounds[0], bounds[1]);
+    forward_commit(ctx, &b);
+    return dist_isend(1, TAG_WORK, g->buf, g->bytes, &g->send) ? -1 : 1;
+}
+
+int pipeline_generate(Context *ctx, const int *bounds, const GenRequest *reqs, int n_req,
+                      const GenOptions *opt, GenEmit emit, void *ud) {
+    int size = dist_size(), last = size - 1;
+    if (dist_rank() != 0 || size < 2) return err_set("pipeline_generate: rank 0 of 2 or more only");
+    if (n_req > ctx->n_seq) return err_set("%d requests for %d sequences", n_req, ctx->n_seq);
+    int chunk = opt->chunk_size > 0 ? opt->chunk_size : GEN_DEFAULT_CHUNK;
+    int n_groups = n_req < size ? n_req : size;
+    ReqState *rs = xcalloc((size_t)n_req, sizeof *rs);
+    Group *groups = xcalloc((size_t)n_groups, sizeof *groups);
+    int *fifo = xmalloc((size_t)n_groups * sizeof(int)); /* groups in flight, oldest first */
+    int *busy = xcalloc((size_t)n_groups, sizeof(int));
+    void *ids = NULL;
+    size_t ids_cap = 0, ids_bytes;
+    int rc = -1, head = 0, n_busy = 0;
+    for (int r = 0; r < n_req; r++) {
+        if (reqs[r].n_prompt < 1) {
+            err_set("request %d: empty prompt", r);
+            goto done;
+        }
+        rs[r].done = reqs[r].max_new <= 0;
+        kvcache_reset(&ctx->seqs[r]); /* the other ranks reset at position 0 */
+    }
+    for (int g = 0; g < n_groups; g++) {
+        groups[g].r0 = (int)((long)n_req * g / n_groups);
+        groups[g].r1 = (int)((long)n_req * (g + 1) / n_groups);
+        groups[g].owner = xmalloc((size_t)(groups[g].r1 - groups[g].r0) * sizeof(int));
+    }
+    for (;;) {
+        /* every idle group with work starts its next step */
+        for (int g = 0; g < n_groups; g++) {
+            if (busy[g]) continue;
+            int sent = group_launch(ctx, bounds, &groups[g], reqs, rs, chunk);
+            if (sent < 0) goto done;
+            if (sent) busy[g] = 1, fifo[(head + n_busy++) % n_groups] = g;
+        }
+        if (n_busy == 0) break;
+        /* the oldest group's ids come back first */
+        Group *g = &groups[fifo[head]];
+        busy[fifo[head]] = 0, head = (head + 1) % n_groups, n_busy--;
+        if (dist_recv(last, TAG_TOKENS, &ids, &ids_cap, &ids_bytes)) goto done;
+        if (ids_bytes != (size_t)g->n_want * sizeof(int)) {
+            err_set("pipeline: rank %d sent %zu bytes of ids, expected %d ids", last, ids_bytes,
+                    g->n_want);
+            goto done;
+        }
+        for (int i = 0; i < g->n_want; i++) {
+            int r = g->owner[i], tok = ((int *)ids)[i];
+            ReqState *s = &rs[r];
+            s->last = tok;
+            s->n_new++;
+            int stop = emit ? emit(ud, r, tok) : 0;
+            if (stop || tok == opt->eos || s->n_new >= reqs[r].max_new) s->done = 1;
+        }
+    }
+    rc = 0;
+done:;
+    /* stop every stage, even after an error here (the others then end too) */
+    Header stop = {.kind = MSG_STOP};
+    DistReq *req = NULL;
+    for (int g = 0; g < n_groups; g++) dist_wait(&groups[g].send);
+    if (dist_isend(1, TAG_WORK, &stop, sizeof stop, &req) == 0) dist_wait(&req);
+    for (int g = 0; g < n_groups; g++) free(groups[g].buf), free(groups[g].owner);
+    free(groups), free(fifo), free(busy), free(ids), free(rs);
+    return rc;
+}
+
+/* ---- ranks 1..N-1: a stage ------------------------------------------------------ */
+
+typedef struct {
+    Sampler *samplers; /* owns [n_seq] (last stage) */
+    unsigned char *live;
+    float *logits;     /* owns (n_want, n_vocab) */
+    int cap_rows;
+} Head;
+
+/* Last stage: logits of the flagged rows, one id each from its sequence's
+ * sampler; returns 0 or -1 with err set. */
+static int stage_head(Context *ctx, const Batch *b, const float *h, int n_want, Head *hd, int *ids) {
+    const Config *c = &ctx->model->cfg;
+    int rows = 0;
+    for (int t = 0; t < b->n; t++) rows += b->want[t] != 0;
+    if (rows != n_want) return err_set("pipeline: a batch with %d logits rows says %d", rows, n_want);
+    if (rows > hd->cap_rows)
+        hd->logits = xrealloc(hd->logits, (size_t)rows * c->n_vocab * sizeof(float)), hd->cap_rows = rows;
+    forward_head(ctx, b, h, hd->logits);
+    for (int t = 0, i = 0; t < b->n; t++) {
+        if (!b->want[t]) continue;
+        int s = b->seq[t];
+        ids[i] = sampler_sample(&hd->samplers[s], hd->logits + (size_t)i * c->n_vocab);
+        i++;
+    }
+    return 0;
+}
+
+/* A sequence whose run starts at position 0 begins a new request: its cache
+ * is forgotten and (last stage) its sampler starts afresh. */
+static int stage_reset(Context *ctx, const Batch *b, Head *hd, const GenOptions *opt) {
+    for (int t = 0; t < b->n; t++) {
+        int s = b->seq[t];
+        if (s < 0 || s >= ctx->n_seq) return err_set("pipeline: sequence %d does not exist", s);
+        if ((t > 0 && b->seq[t - 1] == s) || b->pos[t] != 0) continue;
+        kvcache_reset(&ctx->seqs[s]);
+        if (!hd->samplers) continue;
+        if (hd->live[s]) sampler_free(&hd->samplers[s]);
+        if (sampler_init(&hd->samplers[s], &opt->sampler, ctx->model->cfg.n_vocab)) return -1;
+        hd->live[s] = 1;
+    }
+    return 0;
+}
+
+int pipeline_serve(Context *ctx, const int *bounds, const GenOptions *opt) {
+    int rank = dist_rank(), size = dist_size(), last = rank == size - 1, dim = ctx->model->cfg.dim;
+    if (rank < 1) return err_set("pipeline_serve: ranks 1 and up only");
+    void *buf[2] = {NULL, NULL};
+    size_t cap[2] = {0, 0}, bytes;
+    DistReq *send[2] = {NULL, NULL}, *ids_send = NULL;
+    Head hd = {0};
+    int *ids = NULL, cur = 0, rc = -1;
+    if (last) {
+        hd.samplers = xcalloc((size_t)ctx->n_seq, sizeof *hd.samplers);
+        hd.live = xcalloc((size_t)ctx->n_seq, 1);
+    }
+    for (;;) {
+        if (dist_wait(&send[cur]) || dist_recv(rank - 1, TAG_WORK, &buf[cur], &cap[cur], &bytes))
+            goto done;
+        Header *h = buf[cur];
+        if (bytes < sizeof *h || (h->kind != MSG_STOP && h->kind != MSG_BATCH)) {
+            err_set("pipeline: rank %d: a message of %zu bytes that is not a batch", rank, bytes);
+            goto done;
+        }
+        if (h->kind == MSG_STOP) {
+            if (!last && (dist_isend(rank + 1, TAG_WORK, h, sizeof *h, &send[cur]) || dist_wait(&send[cur])))
+                goto done;
+            break;
+        }
+        if (h->n < 1 || bytes != msg_bytes(h->n, dim)) {
+            err_set("pipeline: rank %d: a batch of %zu bytes for %d tokens", rank, bytes, h->n);
+            goto done;
+        }
+        Msg m = msg_view(buf[cur], h->n, dim);
+        Batch b = msg_batch(&m);
+        if (stage_reset(ctx, &b, &hd, opt) || forward_check(ctx, &b)) goto done;
+        forward_layers(ctx, &b, m.h, bounds[rank], bounds[rank + 1]);
+        forward_commit(ctx, &b);
+        if (!last) {
+            if (dist_isend(rank + 1, TAG_WORK, buf[cur], bytes, &send[cur])) goto done;
+            cur ^= 1;
+            continue;
+        }
+        if (dist_wait(&ids_send)) goto done;
+        ids = xrealloc(ids, (size_t)(h->n_want > 0 ? h->n_want : 1) * sizeof(int));
+        if (stage_head(ctx, &b, m.h, h->n_want, &hd, ids) ||
+            dist_isend(0, TAG_TOKENS, ids, (size_t)h->n_want * sizeof(int), &ids_send))
+            goto done;
+    }
+    rc = 0;
+done:
+    dist_wait(&send[0]), dist_wait(&send[1]), dist_wait(&ids_send);
+    if (hd.samplers)
+        for (int s = 0; s < ctx->n_seq; s++)
+            if (hd.live[s]) sampler_free(&hd.samplers[s]);
+    free(hd.samplers), free(hd.live), free(hd.logits), free(ids), free(buf[0]), free(buf[1]);
+    return rc;
+}
