@@ -3,8 +3,8 @@
 
   python3 tests/mpi_test.py SINGLE_MISTRAL MPI_MISTRAL
 
-- --pipeline (np 2 and 3, even and --layer-split) and --expert-parallel
-  (np 2 and 3) give the reference's greedy ids on every golden checkpoint,
+- --pipeline (np 2, 3 and 4, even and --layer-split) and --expert-parallel
+  (np 2, 3 and 4) give the reference's greedy ids on every golden checkpoint,
   one prompt or a batch (--tokens-file), chunked prefill or not; and the same
   text/ids as one process on stories260K (skipped where ../shared lacks it);
 - bad flags and impossible splits are one line and a non-zero exit;
@@ -78,8 +78,12 @@ def check_golden(tmp):
         if L >= 3:
             runs += [(3, ["--pipeline"]), (3, ["--pipeline", "--chunk-size", "5"])]
             runs += [(2, ["--pipeline", "--layer-split", "%d,1" % (L - 1)])]
+        if L >= 4:
+            runs += [(4, ["--pipeline", "--chunk-size", "2"])]
         if E:
             runs += [(2, ["--expert-parallel"]), (3, ["--expert-parallel", "--chunk-size", "3"])]
+        if E >= 4:
+            runs += [(4, ["--expert-parallel"])]
         for np, extra in runs:
             what = "%s np=%d %s" % (g["checkpoint"], np, " ".join(extra))
             rc, out, err = mpirun(np, ["generate", "-m", ck, "--tokens-file", tf, "-n", n, "--ids"] + extra)
@@ -150,8 +154,8 @@ def check_errors():
     argv = MPIRUN + ["-np", "1", MPI] + gen + ["--pipeline", ":", "-np", "1", MPI, "generate", "-m", other,
                                                 "--tokens", "1,2,3", "-n", "4", "--ids", "--pipeline"]
     rc, out, err = run(argv)
-    expect_error("different models", rc, err, "differs between ranks")
-    checks_ranks = [r for r in ("rank 0 of 2", "rank 1 of 2") if r + ": the model" not in err]
+    expect_error("different models", rc, err, "not the same on every rank")
+    checks_ranks = [r for r in ("rank 0 of 2", "rank 1 of 2") if r + ": the model or the sampling options: not the same" not in err]
     if rc and checks_ranks:
         fail("different models: no message from %s: %r" % (checks_ranks, err[-400:]))
 

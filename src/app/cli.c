@@ -20,10 +20,12 @@ void die(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     fflush(stdout);
-    fputs("mistral: ", stderr);
-    if (die_rank >= 0) fprintf(stderr, "rank %d of %d: ", die_rank, die_size);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    /* one write, so that the lines of several ranks do not interleave */
+    char line[2048];
+    int k = snprintf(line, sizeof line, "mistral: ");
+    if (die_rank >= 0) k += snprintf(line + k, sizeof line - k, "rank %d of %d: ", die_rank, die_size);
+    vsnprintf(line + k, sizeof line - k, fmt, ap);
+    fprintf(stderr, "%s\n", line);
     va_end(ap);
     exit(1);
 }

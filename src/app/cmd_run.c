@@ -261,8 +261,16 @@ int cmd_generate(const Options *o) {
     int need_tok = root && (text_in || !o->ids);
     Model m;
     load_model(&m, o);
-    if (dist && dist_handshake(shard_fingerprint(&m), "the model (hyperparameters or tensors)"))
-        die("%s", err_msg());
+    if (dist) { /* the model, and the options that change what the last rank samples */
+        double opts[] = {o->temperature, o->top_p, o->min_p, (double)o->top_k, (double)o->seed};
+        uint64_t h = shard_fingerprint(&m);
+        for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
+            uint64_t bits;
+            memcpy(&bits, &opts[i], sizeof bits);
+            h = (h ^ bits) * 1099511628211ULL;
+        }
+        if (dist_handshake(h, "the model or the sampling options")) die("%s", err_msg());
+    }
     Tokenizer tok;
     int have_tok = 0;
     if (need_tok) load_tokenizer(&tok, o), have_tok = 1;

@@ -116,9 +116,9 @@ int dist_handshake(uint64_t fingerprint, const char *what) {
     int rc = 0;
     for (int i = 1; i < g_size && rc == 0; i++)
         if (all[i] != all[0])
-            rc = err_set("rank %d of %d: %s differs between ranks: rank %d has %016llx, rank 0 "
-                         "%016llx (every rank must load the same model with the same options)",
-                         g_rank, g_size, what, i, all[i], all[0]);
+            rc = err_set("%s: not the same on every rank: rank %d has %016llx, rank 0 %016llx "
+                         "(every rank must load the same model with the same options)",
+                         what, i, all[i], all[0]);
     free(all);
     return rc;
 }
