@@ -126,6 +126,16 @@ int main(int argc, char **argv) {
                strstr(out, "\"bandwidth_gb_s\"") && strstr(out, "\"decode_bandwidth_fraction\""),
            "bench json: %s", out ? out : "(none)");
     free(out);
+    /* at depth 20 with window 8 and an fp16 cache: each of 2 layers reads 8
+     * keys and 8 values of kv_dim 32 (2 kv heads x 16) at 2 bytes */
+    snprintf(cmd, sizeof cmd, "%s bench -m %s -p 0 -n 3 -d 20 --sliding-window 8 --kv-type f16 -r 1 --json", cli, q8);
+    out = NULL;
+    EXPECT(test_run(cmd, &out, NULL) == 0 && out && strstr(out, "\"depth\": 20") && strstr(out, "\"kv_type\": \"f16\"") &&
+               strstr(out, "\"kv_bytes_per_token\": 2048,"),
+           "bench at depth: %s", out ? out : "(none)");
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s bench -m %s -p 0 -n 2 --kv-type q4 -r 1", cli, q8);
+    EXPECT(test_run(cmd, NULL, NULL) == 2, "bench --kv-type q4 is a usage error");
     snprintf(cmd, sizeof cmd, "%s bench -m %s -p 4 -n 2 -r 1 -t 1", cli, moe);
     out = NULL;
     EXPECT(test_run(cmd, &out, NULL) == 0 && out && strstr(out, "tg2") && strstr(out, "pp4"),

@@ -45,7 +45,7 @@ void usage_error(const char *cmd, const char *fmt, ...) {
 enum { O_MODEL, O_TOKENIZER, O_TOKENS, O_TOKENS_FILE, O_PROMPT, O_PROMPT_FILE, O_IDS_LIST,
        O_CHAT, O_CHAT_FORMAT, O_SYSTEM, O_STOP, O_ALL, O_IDS, O_BOS, O_IGNORE_EOS, O_CHUNK,
        O_WINDOW, O_THREADS, O_CTX, O_N, O_TEMP, O_TOP_P, O_TOP_K, O_MIN_P, O_SEED, O_TYPE, O_JSON,
-       O_SHAPE, O_REPS, O_PIPELINE, O_EXPERT_PARALLEL, O_LAYER_SPLIT, O_DIST_STATS };
+       O_SHAPE, O_REPS, O_PIPELINE, O_EXPERT_PARALLEL, O_LAYER_SPLIT, O_DIST_STATS, O_KV_TYPE, O_DEPTH };
 
 /* Which subcommands take which flag. */
 static const struct {
@@ -82,6 +82,8 @@ static const struct {
     {"--json", NULL, 0, O_JSON, " info bench "},
     {"--shape", NULL, 1, O_SHAPE, " synth "},
     {"-r", "--repetitions", 1, O_REPS, " bench "},
+    {"--kv-type", NULL, 1, O_KV_TYPE, " logits generate chat perplexity bench "},
+    {"-d", "--depth", 1, O_DEPTH, " bench "},
     {"--pipeline", NULL, 0, O_PIPELINE, " generate "},
     {"--expert-parallel", NULL, 0, O_EXPERT_PARALLEL, " generate "},
     {"--layer-split", NULL, 1, O_LAYER_SPLIT, " generate "},
@@ -141,6 +143,11 @@ static void set(Options *o, int id, const char *flag, const char *v) {
     case O_JSON: o->json = 1; break;
     case O_SHAPE: o->shape = v; break;
     case O_REPS: o->reps = parse_long(c, flag, v, 1, 1000); break;
+    case O_KV_TYPE:
+        if (strcmp(v, "f32") && strcmp(v, "f16")) usage_error(c, "--kv-type expects f32 or f16, got \"%.40s\"", v);
+        o->kv_type = v;
+        break;
+    case O_DEPTH: o->depth = parse_long(c, flag, v, 0, 1L << 24); break;
     case O_PIPELINE: o->pipeline = 1; break;
     case O_EXPERT_PARALLEL: o->expert_parallel = 1; break;
     case O_LAYER_SPLIT: o->layer_split = v; break;
@@ -208,6 +215,11 @@ void load_model(Model *m, const Options *o) {
     if (!o->model) usage_error(o->cmd, "%s", "missing -m MODEL");
     ModelOptions mo = {.sliding_window = (int)o->sliding_window};
     if (model_load(m, o->model, &mo)) die("%s", err_msg());
+}
+
+void setup_context(Context *ctx, const Options *o, long threads) {
+    if (o->kv_type && !strcmp(o->kv_type, "f16") && context_set_kv_type(ctx, DT_F16)) die("%s", err_msg());
+    if (context_set_threads(ctx, (int)threads)) die("%s", err_msg());
 }
 
 void load_tokenizer(Tokenizer *t, const Options *o) {

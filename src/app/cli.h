@@ -13,6 +13,8 @@ typedef struct {
     const char *type;          /* quantize --type */
     const char *shape;         /* synth --shape */
     long reps;                 /* bench -r */
+    long depth;                /* bench -d: positions in the cache before tg */
+    const char *kv_type;       /* --kv-type f32|f16 (NULL: f32) */
     const char *args[4];       /* positional arguments (commands that take them) */
     int n_args;
     int all, ids, bos, ignore_eos;
@@ -46,6 +48,8 @@ void check_vocab(const int *ids, int n, int n_vocab, const char *where);
 void load_model(Model *m, const Options *o);
 /* The tokenizer of --tokenizer, else of the model directory. */
 void load_tokenizer(Tokenizer *t, const Options *o);
+/* After context_init: the --kv-type and `threads` threads (0: one per CPU). */
+void setup_context(Context *ctx, const Options *o, long threads);
 /* The whole file, or dies. */
 char *slurp(const char *path, size_t *len);
 

@@ -2,12 +2,15 @@
  * measures them, and decode's share of the memory read bandwidth.
  *
  *   pp: one forward call of p random token ids (one sequence, chunk = p)
- *   tg: n single-token forward calls from an empty cache
+ *   tg: n single-token forward calls after d positions (-d, default 0) were
+ *       prefilled untimed, like llama-bench -d: with window W the cache
+ *       holds at most W positions, so tg at depth 4W runs as fast as at W
  * Each is run once to warm up, then r times on a fresh context; mean ± sd of
  * tok/s. Bandwidth: a read-only pass over a 1 GiB buffer on the same thread
  * pool, best of 3 (bench/matmul_bench.c's method). Decode's fraction:
- * bytes of weights read per token (every Mat, counting n_active of
- * n_experts experts, one row of the embeddings) × tg tok/s ÷ bandwidth. */
+ * bytes read per token (every Mat, counting n_active of n_experts experts,
+ * one row of the embeddings; plus the keys and values attention reads at
+ * the tg positions) × tg tok/s ÷ bandwidth. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +21,7 @@
 #include "base/membw.h"
 #include "base/pool.h"
 #include "base/util.h"
+#include "gen/generate.h"
 
 static double mat_bytes(const Mat *m) {
     return m->data ? (double)m->rows * (double)dtype_bytes(m->dtype, (size_t)m->cols) : 0;
@@ -49,15 +53,29 @@ static uint64_t rng_next(uint64_t *s) {
     return z ^ (z >> 31);
 }
 
-static void new_context(Context *ctx, const Model *m, long n_ctx, int threads) {
+/* Mean bytes of keys and values attention reads per token at positions
+ * [d, d + n) of a cache of type kv. */
+static double kv_bytes_per_token(const Model *m, long d, long n, DType kv) {
+    const Config *c = &m->cfg;
+    double row = (double)dtype_bytes(kv, (size_t)(c->n_kv_heads * c->head_dim)), b = 0;
+    for (long p = d; p < d + n; p++)
+        for (int l = 0; l < c->n_layers; l++) {
+            long w = c->window[l];
+            b += 2 * row * (double)(w > 0 && w < p + 1 ? w : p + 1);
+        }
+    return n > 0 ? b / (double)n : 0;
+}
+
+static void new_context(Context *ctx, const Model *m, long n_ctx, int threads, const Options *o) {
     if (context_init(ctx, m, 1, n_ctx)) die("%s", err_msg());
-    if (context_set_threads(ctx, threads)) die("%s", err_msg());
+    setup_context(ctx, o, threads);
 }
 
 /* Seconds for one prefill of p tokens. */
-static double run_pp(const Model *m, long n_ctx, int threads, const int *tok, int p, float *logits) {
+static double run_pp(const Model *m, long n_ctx, int threads, const int *tok, int p, float *logits,
+                     const Options *o) {
     Context ctx;
-    new_context(&ctx, m, n_ctx, threads);
+    new_context(&ctx, m, n_ctx, threads, o);
     int *seq = xcalloc((size_t)p, sizeof *seq);
     long *pos = xmalloc((size_t)p * sizeof *pos);
     unsigned char *want = xcalloc((size_t)p, 1);
@@ -72,15 +90,27 @@ static double run_pp(const Model *m, long n_ctx, int threads, const int *tok, in
     return dt;
 }
 
-/* Seconds for n single-token decode steps from an empty cache. */
-static double run_tg(const Model *m, long n_ctx, int threads, const int *tok, int n, float *logits) {
+/* Seconds for n single-token decode steps after d prefilled positions. */
+static double run_tg(const Model *m, long n_ctx, int threads, const int *tok, long d, int n, float *logits,
+                     const Options *o) {
     Context ctx;
-    new_context(&ctx, m, n_ctx, threads);
+    new_context(&ctx, m, n_ctx, threads, o);
+    for (long s = 0; s < d; s += GEN_DEFAULT_CHUNK) { /* the depth, untimed */
+        int k = (int)(d - s < GEN_DEFAULT_CHUNK ? d - s : GEN_DEFAULT_CHUNK);
+        int *seq = xcalloc((size_t)k, sizeof *seq);
+        long *pos = xmalloc((size_t)k * sizeof *pos);
+        unsigned char *want = xcalloc((size_t)k, 1);
+        for (int i = 0; i < k; i++) pos[i] = s + i;
+        want[k - 1] = 1;
+        Batch b = {k, tok + s, seq, pos, want};
+        if (forward(&ctx, &b, logits)) die("%s", err_msg());
+        free(seq), free(pos), free(want);
+    }
     double t0 = now_seconds();
     for (int i = 0; i < n; i++) {
         int seq = 0;
-        long pos = i;
-        Batch b = {1, &tok[i], &seq, &pos, NULL};
+        long pos = d + i;
+        Batch b = {1, &tok[d + i], &seq, &pos, NULL};
         if (forward(&ctx, &b, logits)) die("%s", err_msg());
     }
     double dt = now_seconds() - t0;
@@ -104,53 +134,54 @@ int cmd_bench(const Options *o) {
         if (*end || end == o->prompt || p < 0 || p > (1L << 20))
             usage_error(o->cmd, "-p expects a token count, got \"%.40s\"", o->prompt);
     }
-    long n = o->n_new, reps = o->reps > 0 ? o->reps : 3;
+    long n = o->n_new, reps = o->reps > 0 ? o->reps : 3, d = o->depth;
     Model m;
     load_model(&m, o);
     const Config *c = &m.cfg;
-    long n_ctx = (p > n ? p : n) + 1;
+    long n_ctx = (p > d + n ? p : d + n) + 1;
     int *tok = xmalloc((size_t)(n_ctx) * sizeof *tok);
     uint64_t rs = 12345;
     for (long i = 0; i < n_ctx; i++) tok[i] = (int)(rng_next(&rs) % (uint64_t)c->n_vocab);
     float *logits = xmalloc((size_t)c->n_vocab * sizeof *logits);
 
     Context ctx0;
-    new_context(&ctx0, &m, 1, (int)o->threads);
+    new_context(&ctx0, &m, 1, (int)o->threads, o);
     int threads = pool_threads(ctx0.pool);
     double bw = membw_read_gbs(ctx0.pool, (size_t)1 << 30, 3);
     context_free(&ctx0);
 
     double *pp = xcalloc((size_t)reps, sizeof *pp), *tg = xcalloc((size_t)reps, sizeof *tg);
     if (p > 0) {
-        run_pp(&m, n_ctx, threads, tok, (int)p, logits);
-        for (long r = 0; r < reps; r++) pp[r] = (double)p / run_pp(&m, n_ctx, threads, tok, (int)p, logits);
+        run_pp(&m, n_ctx, threads, tok, (int)p, logits, o);
+        for (long r = 0; r < reps; r++) pp[r] = (double)p / run_pp(&m, n_ctx, threads, tok, (int)p, logits, o);
     }
     if (n > 0) {
-        run_tg(&m, n_ctx, threads, tok, (int)n, logits);
-        for (long r = 0; r < reps; r++) tg[r] = (double)n / run_tg(&m, n_ctx, threads, tok, (int)n, logits);
+        run_tg(&m, n_ctx, threads, tok, d, (int)n, logits, o);
+        for (long r = 0; r < reps; r++) tg[r] = (double)n / run_tg(&m, n_ctx, threads, tok, d, (int)n, logits, o);
     }
     double pp_m = 0, pp_sd = 0, tg_m = 0, tg_sd = 0;
     if (p > 0) stats(pp, (int)reps, &pp_m, &pp_sd);
     if (n > 0) stats(tg, (int)reps, &tg_m, &tg_sd);
-    double bpt = bytes_per_token(&m);
+    DType kvt = o->kv_type && !strcmp(o->kv_type, "f16") ? DT_F16 : DT_F32;
+    double wpt = bytes_per_token(&m), kpt = kv_bytes_per_token(&m, d, n, kvt), bpt = wpt + kpt;
     double frac = bw > 0 ? bpt * tg_m / (bw * 1e9) : 0;
 
     if (o->json) {
-        printf("{\"model\": \"%s\", \"threads\": %d, \"bytes_per_token\": %.0f, "
-               "\"reps\": %ld, \"pp\": {\"n\": %ld, \"tok_s\": %.3f, \"sd\": %.3f}, "
-               "\"tg\": {\"n\": %ld, \"tok_s\": %.3f, \"sd\": %.3f}, "
+        printf("{\"model\": \"%s\", \"threads\": %d, \"kv_type\": \"%s\", \"bytes_per_token\": %.0f, "
+               "\"kv_bytes_per_token\": %.0f, \"reps\": %ld, \"pp\": {\"n\": %ld, \"tok_s\": %.3f, \"sd\": %.3f}, "
+               "\"tg\": {\"n\": %ld, \"depth\": %ld, \"tok_s\": %.3f, \"sd\": %.3f}, "
                "\"bandwidth_gb_s\": %.2f, \"decode_bandwidth_fraction\": %.4f}\n",
-               o->model, threads, bpt, reps, p, pp_m, pp_sd, n, tg_m, tg_sd, bw, frac);
+               o->model, threads, kvt == DT_F16 ? "f16" : "f32", bpt, kpt, reps, p, pp_m, pp_sd, n, d, tg_m, tg_sd, bw, frac);
     } else {
         printf("model: %s\n", o->model);
-        printf("threads: %d, repetitions: %ld, weights read per token: %.3f GB\n", threads, reps,
-               bpt / 1e9);
-        printf("| test   |          tok/s |\n|--------|----------------|\n");
-        if (p > 0) printf("| pp%-4ld | %7.2f ± %5.2f |\n", p, pp_m, pp_sd);
-        if (n > 0) printf("| tg%-4ld | %7.2f ± %5.2f |\n", n, tg_m, tg_sd);
+        printf("threads: %d, repetitions: %ld, KV cache %s; read per token: %.3f GB of weights + %.3f GB of "
+               "keys and values\n", threads, reps, kvt == DT_F16 ? "f16" : "f32", wpt / 1e9, kpt / 1e9);
+        printf("| test         |          tok/s |\n|--------------|----------------|\n");
+        if (p > 0) printf("| pp%-10ld | %7.2f ± %5.2f |\n", p, pp_m, pp_sd);
+        if (n > 0 && d > 0) printf("| tg%ld @ d%-*ld | %7.2f ± %5.2f |\n", n, 6 - snprintf(NULL, 0, "%ld", n), d, tg_m, tg_sd);
+        else if (n > 0) printf("| tg%-10ld | %7.2f ± %5.2f |\n", n, tg_m, tg_sd);
         printf("memory read bandwidth (%d threads, 1 GiB, best of 3): %.2f GB/s\n", threads, bw);
-        printf("decode: %.2f GB/s of weights = %.1f%% of the bandwidth\n", bpt * tg_m / 1e9,
-               100 * frac);
+        printf("decode: %.2f GB/s read = %.1f%% of the bandwidth\n", bpt * tg_m / 1e9, 100 * frac);
     }
     free(pp), free(tg), free(tok), free(logits);
     model_free(&m);

@@ -59,7 +59,7 @@ int cmd_chat(const Options *o) {
         if (m.cfg.window[l] == 0 || m.cfg.window[l] > n_ctx) m.cfg.window[l] = (int)n_ctx;
     Context ctx;
     if (context_init(&ctx, &m, 1, n_ctx)) die("%s", err_msg());
-    if (context_set_threads(&ctx, (int)o->threads)) die("%s", err_msg());
+    setup_context(&ctx, o, o->threads);
 
     int interactive = isatty(STDIN_FILENO), first = 1, turns = 0;
     IntVec pending = {0}; /* sampled but not yet in the cache: the reply's end */

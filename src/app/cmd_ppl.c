@@ -43,7 +43,7 @@ int cmd_perplexity(const Options *o) {
     check_vocab(ids.v, ids.n, m.cfg.n_vocab, "text");
     Context ctx;
     if (context_init(&ctx, &m, 1, ctx_len)) die("%s", err_msg());
-    if (context_set_threads(&ctx, (int)o->threads)) die("%s", err_msg());
+    setup_context(&ctx, o, o->threads);
     int V = m.cfg.n_vocab, chunk = o->chunk_size > 0 ? (int)o->chunk_size : GEN_DEFAULT_CHUNK;
     float *logits = xmalloc((size_t)chunk * V * sizeof(float));
     int *seq = xcalloc((size_t)chunk, sizeof(int));

@@ -31,7 +31,7 @@ int cmd_logits(const Options *o) {
     check_vocab(ids, n, m.cfg.n_vocab, "--tokens");
     Context ctx;
     if (context_init(&ctx, &m, 1, n)) die("%s", err_msg());
-    if (context_set_threads(&ctx, (int)o->threads)) die("%s", err_msg());
+    setup_context(&ctx, o, o->threads);
     int chunk = o->chunk_size > 0 ? (int)o->chunk_size : GEN_DEFAULT_CHUNK, V = m.cfg.n_vocab;
     int *seqs = xcalloc((size_t)chunk, sizeof(int));
     long *pos = xmalloc((size_t)chunk * sizeof(long));
@@ -318,7 +318,7 @@ int cmd_generate(const Options *o) {
         threads = pool_cpus() / dist_local_size();
         if (threads < 1) threads = 1;
     }
-    if (context_set_threads(&ctx, (int)threads)) die("%s", err_msg());
+    setup_context(&ctx, o, threads);
     int *bounds = NULL;
     if (o->pipeline) {
         bounds = xmalloc(((size_t)dist_size() + 1) * sizeof(int));

@@ -30,7 +30,9 @@ static const char *model_opts =
     "  --sliding-window N    override the model's attention window (0: full attention)\n"
     "  --chunk-size C        feed prompts C tokens per forward call (same result)\n"
     "  -t, --threads N       threads for the matrix products (default: one per CPU;\n"
-    "                        the results do not depend on it)\n";
+    "                        the results do not depend on it)\n"
+    "  --kv-type f32|f16     how the KV cache stores keys and values (default f32;\n"
+    "                        f16 halves its memory and traffic, logits move ~1e-3)\n";
 
 static const char *sampling_opts =
     "  --temperature T       0 is greedy (default 0)\n"
@@ -150,14 +152,15 @@ static const struct {
      "  --tokenizer FILE      a tokenizer of the shape's vocabulary size (1b, 8x7b,\n"
      "                        moe-small: 32000, e.g. tokenizer.model.v1; 7b: 32768, v3)\n",
      0, 0},
-    {"bench", cmd_bench, "mistral bench -m MODEL [-p 512] [-n 128] [-t N] [-r REPS] [--json]",
+    {"bench", cmd_bench, "mistral bench -m MODEL [-p 512] [-n 128] [-d DEPTH] [-t N] [-r REPS] [--json]",
      "Measures prompt processing (pp: one prefill of P random token ids) and\n"
      "generation (tg: N single-token decode steps) in tok/s, mean and sd over REPS runs\n"
      "after one warm-up, like llama-bench; and the memory read bandwidth with the same\n"
      "threads, with the fraction of it decode reaches (weights read per token, active\n"
-     "experts only, x tg tok/s / bandwidth).\n",
+     "experts only, plus the keys and values attention reads, x tg tok/s / bandwidth).\n",
      "  -p N                  prompt tokens (default 512; 0 skips pp)\n"
      "  -n N                  generated tokens (default 128; 0 skips tg)\n"
+     "  -d, --depth D         positions prefilled (untimed) before tg (default 0)\n"
      "  -r, --repetitions R   runs of each (default 3)\n"
      "  --json                one JSON object instead of the table\n",
      1, 0},

@@ -49,19 +49,19 @@ typedef struct {
     size_t xstride, wstride;
     const char *w;
     int rows, cols, n;
-    int tb; /* tokens per block: their activations stay in cache across a row range */
+    int panel; /* rows per panel, a multiple of mr */
     int mr; /* weight rows per tile */
 } Job;
 
 /* Multiply-adds below which a product stays on the calling thread. */
 #define MATMUL_MIN_PARALLEL (1u << 16)
-/* Activation bytes a token block may hold (a share of L2). */
-#define MATMUL_BLOCK_BYTES (256u << 10)
+/* Weight bytes of a panel: rows that stay in L2 while every token meets them. */
+#define MATMUL_PANEL_BYTES (192u << 10)
 
-/* Thread ith of nth: the ith share of the row tiles. For each block of
- * tokens, every tile of mr rows of the share meets the block nt tokens at a
- * time: the rows of a tile are read from memory once per block and reused
- * from cache, the activations stay in cache across the share. */
+/* Thread ith of nth: the ith share of the row tiles, in panels of rows that
+ * fit in L2. Within a panel, nt tokens at a time (their activations in L1)
+ * meet every tile of mr rows (from L2): each weight row is read from memory
+ * once per call, each activation row once per panel. */
 static void matmul_rows(void *arg, int ith, int nth) {
     const Job *j = arg;
     const KernDot *kd = j->kd;
@@ -69,12 +69,12 @@ static void matmul_rows(void *arg, int ith, int nth) {
     int r0 = (int)((long)tiles * ith / nth) * mr;
     int r1 = (int)((long)tiles * (ith + 1) / nth) * mr;
     if (r1 > j->rows) r1 = j->rows;
-    for (int tb = 0; tb < j->n; tb += j->tb) {
-        int te = tb + j->tb < j->n ? tb + j->tb : j->n;
-        for (int r = r0; r < r1; r += mr) {
-            int nr = r1 - r < mr ? r1 - r : mr;
-            for (int t = tb; t < te; t += kd->nt) {
-                int nt = te - t < kd->nt ? te - t : kd->nt;
+    for (int p = r0; p < r1; p += j->panel) {
+        int pe = p + j->panel < r1 ? p + j->panel : r1;
+        for (int t = 0; t < j->n; t += kd->nt) {
+            int nt = j->n - t < kd->nt ? j->n - t : kd->nt;
+            for (int r = p; r < pe; r += mr) {
+                int nr = pe - r < mr ? pe - r : mr;
                 kd->tile(j->out + (size_t)t * (size_t)j->rows + (size_t)r, (size_t)j->rows,
                          j->w + (size_t)r * j->wstride, j->wstride, nr, j->xa + (size_t)t * j->xstride, j->xstride,
                          nt, (size_t)j->cols);
@@ -96,16 +96,14 @@ void matmul_ex(const Kern *k, Pool *pool, float *out, const float *x, const Mat 
         else quant_rows(&q, 0, 1);
         j.xa = scratch, j.xstride = q.xb;
     }
-    size_t tb = MATMUL_BLOCK_BYTES / (j.xstride ? j.xstride : 1);
-    tb -= tb % (size_t)kd->nt;
-    j.tb = tb < (size_t)kd->nt ? kd->nt : (int)(tb < (size_t)n ? tb : (size_t)n);
-    if (j.tb < 1) j.tb = 1;
     /* Up to nt tokens (decode) the weights stream through once, row after row:
      * one sequential stream is what memory and the prefetchers serve best
      * (several rows interleaved measured 1.1-5x slower). Past that, tiles of
      * mr rows reuse each weight load across tokens. Elements are computed the
      * same either way. */
     j.mr = n <= kd->nt ? 1 : kd->mr;
+    size_t panel = MATMUL_PANEL_BYTES / j.wstride / (size_t)j.mr * (size_t)j.mr;
+    j.panel = panel < (size_t)j.mr ? j.mr : panel > (size_t)w->rows ? w->rows : (int)panel;
     /* a product too small to repay waking the other threads runs here alone */
     if ((size_t)w->rows * cols * (size_t)n < MATMUL_MIN_PARALLEL) matmul_rows(&j, 0, 1);
     else pool_run(pool, matmul_rows, &j);

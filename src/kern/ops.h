@@ -42,6 +42,11 @@ void attention(float *out, const float *q, const float *const *k, const float *c
 void attention_ex(const Kern *kt, float *out, const float *q, const float *const *k,
                   const float *const *v, int n, int off, int head_dim, float scale, float *scores);
 
+/* attention_ex over keys and values stored as kv (DT_F32 or DT_F16): k[j],
+ * v[j] point at rows of that type, off counts elements. */
+void attention_kv(const Kern *kt, float *out, const float *q, const void *const *k, const void *const *v,
+                  DType kv, int n, int off, int head_dim, float scale, float *scores);
+
 /* out[i] += x[i] */
 void add(float *out, const float *x, int n);
 /* out[i] += a * x[i] */

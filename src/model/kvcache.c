@@ -6,11 +6,14 @@
 
 #include "base/util.h"
 
-int kvcache_init(KVCache *kv, const Config *c, long n_ctx) {
+int kvcache_init(KVCache *kv, const Config *c, long n_ctx, DType type) {
     memset(kv, 0, sizeof *kv);
     if (n_ctx < 1) return err_set("context of %ld tokens: must be at least 1", n_ctx);
+    if (type != DT_F32 && type != DT_F16) return err_set("KV cache type must be f32 or f16");
     kv->n_layers = c->n_layers;
     kv->kv_dim = c->n_kv_heads * c->head_dim;
+    kv->type = type;
+    kv->row = dtype_bytes(type, (size_t)kv->kv_dim);
     kv->cap = xmalloc((size_t)c->n_layers * sizeof(int));
     kv->max_pos = LONG_MAX;
     size_t slots = 0;
@@ -24,25 +27,23 @@ int kvcache_init(KVCache *kv, const Config *c, long n_ctx) {
         }
         slots += (size_t)kv->cap[l];
     }
-    size_t floats;
-    if (size_mul(slots, 2 * (size_t)kv->kv_dim, &floats) ||
-        size_mul(floats, sizeof(float), &kv->bytes) || kv->bytes > ((size_t)1 << 46)) {
+    if (size_mul(slots, 2 * kv->row, &kv->bytes) || kv->bytes > ((size_t)1 << 46)) {
         free(kv->cap);
         memset(kv, 0, sizeof *kv);
         return err_set("KV cache for a context of %ld tokens is too large", n_ctx);
     }
-    kv->block = calloc(floats, sizeof(float)); /* may be huge: fail with a message */
+    kv->block = calloc(kv->bytes ? kv->bytes : 1, 1); /* may be huge: fail with a message */
     if (!kv->block) {
+        size_t bytes = kv->bytes;
         free(kv->cap);
         memset(kv, 0, sizeof *kv);
-        return err_set("cannot allocate a KV cache of %zu bytes for %ld positions", floats * 4,
-                       n_ctx);
+        return err_set("cannot allocate a KV cache of %zu bytes for %ld positions", bytes, n_ctx);
     }
-    kv->k = xmalloc((size_t)c->n_layers * sizeof(float *));
-    kv->v = xmalloc((size_t)c->n_layers * sizeof(float *));
-    float *p = kv->block;
+    kv->k = xmalloc((size_t)c->n_layers * sizeof(char *));
+    kv->v = xmalloc((size_t)c->n_layers * sizeof(char *));
+    char *p = kv->block;
     for (int l = 0; l < c->n_layers; l++) {
-        size_t n = (size_t)kv->cap[l] * (size_t)kv->kv_dim;
+        size_t n = (size_t)kv->cap[l] * kv->row;
         kv->k[l] = p;
         kv->v[l] = p + n;
         p += 2 * n;

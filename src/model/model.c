@@ -21,12 +21,24 @@ int context_init(Context *ctx, const Model *m, int n_seq, long n_ctx) {
     ctx->model = m;
     ctx->seqs = xcalloc((size_t)n_seq, sizeof(KVCache));
     for (int s = 0; s < n_seq; s++, ctx->n_seq++)
-        if (kvcache_init(&ctx->seqs[s], &m->cfg, n_ctx)) {
+        if (kvcache_init(&ctx->seqs[s], &m->cfg, n_ctx, DT_F32)) {
             context_free(ctx);
             return -1;
         }
+    ctx->n_ctx = n_ctx;
+    ctx->kv_type = DT_F32;
     ctx->expert_hi = m->cfg.n_experts;
     ctx->kern = kern_get();
+    return 0;
+}
+
+int context_set_kv_type(Context *ctx, DType t) {
+    if (t != DT_F32 && t != DT_F16) return err_set("KV cache type %s: must be f32 or f16", dtype_traits(t)->name);
+    for (int s = 0; s < ctx->n_seq; s++) {
+        kvcache_free(&ctx->seqs[s]);
+        if (kvcache_init(&ctx->seqs[s], &ctx->model->cfg, ctx->n_ctx, t)) return -1;
+    }
+    ctx->kv_type = t;
     return 0;
 }
 
@@ -47,6 +59,7 @@ static void workspace_free(Workspace *ws) {
     free(ws->o), free(ws->hb1), free(ws->hb2), free(ws->ffn_out), free(ws->gate);
     free(ws->route), free(ws->route_w), free(ws->rows), free(ws->xe), free(ws->ye);
     free(ws->kp), free(ws->vp), free(ws->scores), free(ws->run_pos), free(ws->qx);
+    free(ws->k16), free(ws->v16);
     memset(ws, 0, sizeof *ws);
 }
 
@@ -60,7 +73,7 @@ void context_free(Context *ctx) {
 
 #define GROW(p, count) ((p) = xrealloc((p), (size_t)(count) * sizeof *(p)))
 
-static void workspace_reserve(Workspace *ws, const Config *c, const Kern *kern, int n, int keys) {
+static void workspace_reserve(Workspace *ws, const Config *c, const Kern *kern, int n, int keys, int threads) {
     if (n > ws->cap_tokens) {
         size_t qd = (size_t)c->n_heads * c->head_dim, kvd = (size_t)c->n_kv_heads * c->head_dim;
         size_t d = (size_t)c->dim, hid = (size_t)c->hidden_dim, k = (size_t)c->n_active;
@@ -72,6 +85,7 @@ static void workspace_reserve(Workspace *ws, const Config *c, const Kern *kern, 
         GROW(ws->gate, n * (size_t)c->n_experts + 1);
         GROW(ws->route, n * k + 1), GROW(ws->route_w, n * k + 1);
         GROW(ws->run_pos, n);
+        GROW(ws->k16, n * kvd), GROW(ws->v16, n * kvd);
         ws->cap_tokens = n;
     }
     /* quantized activations for the widest matmul input (dim, q_dim or
@@ -82,9 +96,11 @@ static void workspace_reserve(Workspace *ws, const Config *c, const Kern *kern, 
     size_t qrows = (size_t)ws->cap_tokens * (size_t)(c->n_active > 1 ? c->n_active : 1);
     size_t need = matmul_scratch_max((int)((wide + 31) / 32 * 32), (int)qrows, kern);
     if (need > ws->qx_bytes) ws->qx = xrealloc(ws->qx, need), ws->qx_bytes = need;
-    if (keys > ws->cap_keys) {
-        GROW(ws->kp, keys), GROW(ws->vp, keys), GROW(ws->scores, keys);
-        ws->cap_keys = keys;
+    if (keys > ws->cap_keys || threads > ws->cap_threads) { /* one set per thread */
+        if (keys < ws->cap_keys) keys = ws->cap_keys;
+        size_t all = (size_t)keys * (size_t)threads;
+        GROW(ws->kp, all), GROW(ws->vp, all), GROW(ws->scores, all);
+        ws->cap_keys = keys, ws->cap_threads = threads;
     }
 }
 
@@ -114,7 +130,7 @@ int forward_check(Context *ctx, const Batch *b) {
         for (int l = 0; l < c->n_layers; l++)
             if (kv->cap[l] > keys) keys = kv->cap[l];
     }
-    workspace_reserve(&ctx->ws, c, ctx->kern, b->n, keys);
+    workspace_reserve(&ctx->ws, c, ctx->kern, b->n, keys, pool_threads(ctx->pool));
     for (int t = 0; t < b->n; t++)
         ctx->ws.run_pos[t] = (t == 0 || b->seq[t - 1] != b->seq[t]) ? b->pos[t]
                                                                     : ctx->ws.run_pos[t - 1];
@@ -129,35 +145,74 @@ void forward_embed(Context *ctx, const Batch *b, float *h) {
 
 /* Attention of every token in the batch over its own sequence's window in
  * layer l: keys before the batch come from the rolling cache, keys of the
- * batch from ws->k/v (the cache is written only afterwards, since a chunk
- * longer than the window would overwrite slots its first tokens still need). */
+ * batch from ws->k/v (or their fp16 copies; the cache is written only
+ * afterwards, since a chunk longer than the window would overwrite slots its
+ * first tokens still need). The (token, head) pairs are split across the
+ * pool's threads; each pair is computed the same way on any thread. */
+typedef struct {
+    Context *ctx;
+    const Batch *b;
+    int l;
+} AttnJob;
+
+static void attend_part(void *arg, int ith, int nth) {
+    const AttnJob *job = arg;
+    Context *ctx = job->ctx;
+    const Batch *b = job->b;
+    const Config *c = &ctx->model->cfg;
+    Workspace *ws = &ctx->ws;
+    int hd = c->head_dim, qd = c->n_heads * hd, kvd = c->n_kv_heads * hd, l = job->l;
+    int group = c->n_heads / c->n_kv_heads, win = c->window[l];
+    float scale = (float)(1.0 / sqrt((double)hd));
+    int f16 = ctx->kv_type == DT_F16;
+    size_t esz = f16 ? sizeof(uint16_t) : sizeof(float);
+    const char *bk = f16 ? (const char *)ws->k16 : (const char *)ws->k;
+    const char *bv = f16 ? (const char *)ws->v16 : (const char *)ws->v;
+    const void **kp = ws->kp + (size_t)ith * ws->cap_keys, **vp = ws->vp + (size_t)ith * ws->cap_keys;
+    float *scores = ws->scores + (size_t)ith * ws->cap_keys;
+    long items = (long)b->n * c->n_heads, i0 = items * ith / nth, i1 = items * (ith + 1) / nth;
+    int cur = -1, nk = 0;
+    for (long i = i0; i < i1; i++) {
+        int t = (int)(i / c->n_heads), h = (int)(i % c->n_heads);
+        if (t != cur) { /* the keys token t sees */
+            const KVCache *kv = &ctx->seqs[b->seq[t]];
+            long p = b->pos[t], p0 = ws->run_pos[t];
+            long lo = (win > 0 && p - win + 1 > 0) ? p - win + 1 : 0;
+            nk = 0;
+            for (long j = lo; j <= p; j++, nk++) {
+                if (j >= p0) { /* in this batch, `p - j` tokens before t */
+                    size_t u = (size_t)(t - (p - j)) * (size_t)kvd * esz;
+                    kp[nk] = bk + u, vp[nk] = bv + u;
+                } else {
+                    kp[nk] = kvcache_k(kv, l, j), vp[nk] = kvcache_v(kv, l, j);
+                }
+            }
+            cur = t;
+        }
+        size_t off = (size_t)t * qd + (size_t)h * hd;
+        attention_kv(ctx->kern, ws->att + off, ws->q + off, kp, vp, ctx->kv_type, nk, (h / group) * hd, hd, scale,
+                     scores);
+    }
+}
+
+/* Multiply-adds of attention below which it stays on the calling thread. */
+#define ATTEND_MIN_PARALLEL (1l << 15)
+
 static void attend(Context *ctx, const Batch *b, int l) {
     const Config *c = &ctx->model->cfg;
     Workspace *ws = &ctx->ws;
-    int hd = c->head_dim, qd = c->n_heads * hd, kvd = c->n_kv_heads * hd;
-    int group = c->n_heads / c->n_kv_heads, win = c->window[l];
-    float scale = (float)(1.0 / sqrt((double)hd));
+    int kvd = c->n_kv_heads * c->head_dim;
+    if (ctx->kv_type == DT_F16) /* the batch's own keys, rounded as the cache will hold them */
+        for (size_t i = 0; i < (size_t)b->n * (size_t)kvd; i++)
+            ws->k16[i] = f32_to_f16(ws->k[i]), ws->v16[i] = f32_to_f16(ws->v[i]);
+    long work = 0;
     for (int t = 0; t < b->n; t++) {
-        const KVCache *kv = &ctx->seqs[b->seq[t]];
-        long p = b->pos[t], p0 = ws->run_pos[t];
-        long lo = (win > 0 && p - win + 1 > 0) ? p - win + 1 : 0;
-        int nk = 0;
-        for (long j = lo; j <= p; j++, nk++) {
-            if (j >= p0) { /* in this batch, `p - j` tokens before t */
-                size_t u = (size_t)(t - (p - j));
-                ws->kp[nk] = ws->k + u * kvd;
-                ws->vp[nk] = ws->v + u * kvd;
-            } else {
-                ws->kp[nk] = kvcache_k(kv, l, j);
-                ws->vp[nk] = kvcache_v(kv, l, j);
-            }
-        }
-        for (int h = 0; h < c->n_heads; h++) {
-            size_t off = (size_t)t * qd + (size_t)h * hd;
-            attention_ex(ctx->kern, ws->att + off, ws->q + off, ws->kp, ws->vp, nk, (h / group) * hd, hd, scale,
-                      ws->scores);
-        }
+        long p = b->pos[t], win = c->window[l];
+        work += (win > 0 && win < p + 1 ? win : p + 1) * (long)c->n_heads * c->head_dim;
     }
+    AttnJob job = {ctx, b, l};
+    if (work < ATTEND_MIN_PARALLEL) attend_part(&job, 0, 1);
+    else pool_run(ctx->pool, attend_part, &job);
 }
 
 void forward_layers(Context *ctx, const Batch *b, float *h, int l0, int l1) {
@@ -184,8 +239,9 @@ void forward_layers(Context *ctx, const Batch *b, float *h, int l0, int l1) {
         attend(ctx, b, l);
         for (int t = 0; t < n; t++) {
             const KVCache *kv = &ctx->seqs[b->seq[t]];
-            memcpy(kvcache_k(kv, l, b->pos[t]), ws->k + (size_t)t * kvd, kvd * sizeof(float));
-            memcpy(kvcache_v(kv, l, b->pos[t]), ws->v + (size_t)t * kvd, kvd * sizeof(float));
+            int f16 = kv->type == DT_F16;
+            memcpy(kvcache_k(kv, l, b->pos[t]), f16 ? (void *)(ws->k16 + (size_t)t * kvd) : (void *)(ws->k + (size_t)t * kvd), kv->row);
+            memcpy(kvcache_v(kv, l, b->pos[t]), f16 ? (void *)(ws->v16 + (size_t)t * kvd) : (void *)(ws->v + (size_t)t * kvd), kv->row);
         }
         MATMUL(ws->o, ws->att, &lw->wo, n);
         add(h, ws->o, n * dim);

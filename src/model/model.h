@@ -9,6 +9,8 @@
 #ifndef MODEL_MODEL_H
 #define MODEL_MODEL_H
 
+#include <stdint.h>
+
 #include "model/config.h"
 #include "model/gguf.h"
 #include "model/kvcache.h"
@@ -51,7 +53,7 @@ typedef struct {
 
 /* Activations for one call, grown on demand; owned by a Context. */
 typedef struct {
-    int cap_tokens, cap_keys;
+    int cap_tokens, cap_keys, cap_threads;
     float *h, *xb, *q, *k, *v, *att, *o; /* (n, dim | q_dim | kv_dim) */
     float *hb1, *hb2, *ffn_out;          /* (n, hidden_dim), (n, dim) */
     float *gate;                         /* (n, n_experts) */
@@ -59,8 +61,9 @@ typedef struct {
     float *route_w;                      /* (n, n_active) their weights */
     int *rows;                           /* (n) tokens routed to one expert */
     float *xe, *ye;                      /* (n, dim) gathered expert inputs/outputs */
-    const float **kp, **vp;              /* (cap_keys) key/value pointers */
-    float *scores;                       /* (cap_keys) */
+    uint16_t *k16, *v16;                 /* (n, kv_dim) the batch's keys/values in an fp16 cache's type */
+    const void **kp, **vp;               /* (cap_keys) key/value pointers, per thread */
+    float *scores;                       /* (cap_keys) per thread */
     long *run_pos;                       /* (n) position of the first token of its run */
     void *qx;                            /* (qx_bytes) activations quantized for matmul_ex */
     size_t qx_bytes;
@@ -70,11 +73,13 @@ typedef struct {
     const Model *model;
     KVCache *seqs; /* owns [n_seq] */
     int n_seq;
+    long n_ctx; /* positions each cache was made for */
     int expert_lo, expert_hi; /* MoE experts this process computes: [lo, hi) */
     /* When set, called on each MoE layer's partial output (n * dim floats)
      * before it joins the residual: expert parallelism sums it across ranks. */
     void (*moe_reduce)(void *ud, float *x, size_t n);
     void *moe_reduce_ud;
+    DType kv_type;    /* DT_F32 or DT_F16: how the caches store keys and values */
     const Kern *kern; /* view: the SIMD kernel table (kern_get()) */
     Pool *pool;       /* owns, or NULL: matmuls on the calling thread alone */
     Workspace ws;
@@ -85,6 +90,11 @@ typedef struct {
  * Returns 0 or -1 with err set. */
 int context_init(Context *ctx, const Model *m, int n_seq, long n_ctx);
 void context_free(Context *ctx);
+/* Stores keys and values as t (DT_F32, the default, or DT_F16: half the
+ * memory and the attention traffic; every key is rounded to fp16 once, so
+ * results still do not depend on chunking or batching). Empties the caches.
+ * Returns 0, or -1 with err set. */
+int context_set_kv_type(Context *ctx, DType t);
 /* Runs the matmuls on n threads (0: one per online CPU; 1: the caller
  * alone). Results do not depend on n. Returns 0, or -1 with err set. */
 int context_set_threads(Context *ctx, int n);

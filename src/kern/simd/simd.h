@@ -24,6 +24,7 @@
 #define KERN_SIMD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kern/dtype.h"
 
@@ -65,6 +66,10 @@ typedef struct {
     float (*dot_f32)(const float *a, const float *b, int n);
     /* out[i] += s · x[i] (attention's weighted values) */
     void (*axpy_f32)(float *out, float s, const float *x, int n);
+    /* the same over an fp16 KV cache: Σ a[i]·h[i] and out[i] += s · h[i]
+     * (NULL in a table: kern/ops.c's portable loops) */
+    float (*dot_f16)(const float *a, const uint16_t *h, int n);
+    void (*axpy_f16)(float *out, float s, const uint16_t *h, int n);
 } Kern;
 
 /* The best table for this CPU, chosen once (thread-safe). The environment
