@@ -1,5 +1,6 @@
 #include "base/pool.h"
 
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -10,7 +11,14 @@
  * matmuls of one forward call, much shorter than a user's think time. */
 #define POOL_SPIN 20000
 
-static inline void cpu_relax(void) {
+/* One step of a spin-wait; every 256th step yields the CPU, so that a
+ * spinning thread does not hold a core that the thread it waits for needs
+ * (more runnable threads than cores: other processes, or MPI ranks). */
+static inline void cpu_relax(int step) {
+    if ((step & 255) == 255) {
+        sched_yield();
+        return;
+    }
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #elif defined(__aarch64__)
@@ -33,7 +41,7 @@ static void *worker_main(void *ud) {
     for (;;) {
         unsigned g = atomic_load_explicit(&p->gen, memory_order_acquire);
         for (int s = 0; g == seen && s < POOL_SPIN; s++) {
-            cpu_relax();
+            cpu_relax(s);
             g = atomic_load_explicit(&p->gen, memory_order_acquire);
         }
         if (g == seen) {
@@ -118,7 +126,7 @@ void pool_run(Pool *p, PoolFn fn, void *arg) {
     fn(arg, 0, p->n);
     for (int s = 0; s < POOL_SPIN; s++) {
         if (atomic_load_explicit(&p->pending, memory_order_acquire) == 0) return;
-        cpu_relax();
+        cpu_relax(s);
     }
     pthread_mutex_lock(&p->mu);
     while (atomic_load_explicit(&p->pending, memory_order_acquire) != 0) pthread_cond_wait(&p->cv_done, &p->mu);

@@ -388,6 +388,30 @@ static void vaxpy(float *out, float s, const float *x, int n) {
     for (; i < n; i++) out[i] += s * x[i];
 }
 
+/* Attention over an fp16 cache: the same loops with F16C conversions. */
+static float vdot_f16(const float *a, const uint16_t *h, int n) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load_f16(h, (size_t)i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), load_f16(h, (size_t)i + 8), a1);
+        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), load_f16(h, (size_t)i + 16), a2);
+        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), load_f16(h, (size_t)i + 24), a3);
+    }
+    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), load_f16(h, (size_t)i), a0);
+    float s = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    for (; i < n; i++) s += a[i] * _cvtsh_ss(h[i]);
+    return s;
+}
+
+static void vaxpy_f16(float *out, float s, const uint16_t *h, int n) {
+    __m256 vs = _mm256_set1_ps(s);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_fmadd_ps(vs, load_f16(h, (size_t)i), _mm256_loadu_ps(out + i)));
+    for (; i < n; i++) out[i] += s * _cvtsh_ss(h[i]);
+}
+
 /* Starts from the generic table: types without an AVX2 kernel keep theirs. */
 void kern_fill_avx2(Kern *k) {
     kern_fill_generic(k);
@@ -401,5 +425,7 @@ void kern_fill_avx2(Kern *k) {
     k->mm[DT_Q6_K] = (KernDot){DT_Q8_0, q8x_bytes, q8x_quant, 4, 1, tile_q6_K};
     k->dot_f32 = vdot;
     k->axpy_f32 = vaxpy;
+    k->dot_f16 = vdot_f16;
+    k->axpy_f16 = vaxpy_f16;
 }
 #endif
