@@ -101,7 +101,7 @@ TILE_FNS(tile_bf16, k_bf16)
  * Activation rows are ggml's q8_0 values (quantize_row_q8_0 bit for bit:
  * q8_block below), laid out for the tiles, once per matmul call:
  *
- *   q8x (q8_0, q4_K, q6_K weights):  int8 qs[32·nb] | float d[nb] | float s[nb]
+ *   q8x (q4_K, q6_K weights):  int8 qs[32·nb] | float d[nb] | float s[nb]
  *       d[b] the block's fp16 scale as fp32, s[b] = d[b]·Σ qs of block b;
  *   q8p (q4_0 weights), per pair of blocks b, b+1 (a last odd block paired
  *       with zeros), 128 bytes:
@@ -193,40 +193,55 @@ FORCE __m256i mul_s8(__m256i aw, __m256i w, __m256i x) {
     return _mm256_madd_epi16(dot16, _mm256_set1_epi16(1));
 }
 
-/* q8_0: per block the exact int32 sum of products s (llama.cpp's
- * ggml_vec_dot_q8_0_q8_0); per pair of blocks acc += (d_w0·d_x0)·s0 +
- * (d_w1·d_x1)·s1, a last odd block by fma. */
+/* q8d (q8_0 weights), per pair of blocks b, b+1 (a last odd block paired
+ * with zeros), 96 bytes: int8 q[64] = qs_b qs_b+1, float d[8] = d_b d_b d_b+1
+ * d_b+1 d_b d_b d_b+1 d_b+1 (the lanes of hadd(s_b, s_b+1) below). */
+typedef struct {
+    int8_t q[64];
+    float d[8];
+} PairQ8D;
+_Static_assert(sizeof(PairQ8D) == 96, "q8d pair is 96 bytes");
+
+static size_t q8d_bytes(size_t n) { return (n / QK32 + 1) / 2 * sizeof(PairQ8D); }
+static void q8d_quant(void *dst, const float *x, size_t n) {
+    size_t nb = n / QK32;
+    PairQ8D *p = dst;
+    for (size_t b = 0; b < nb; b += 2, p++) {
+        float d[2] = {0, 0};
+        for (int k = 0; k < 2; k++) {
+            int sum;
+            if (b + (size_t)k < nb) d[k] = q8_block(x + 32 * (b + (size_t)k), p->q + 32 * k, &sum);
+            else memset(p->q + 32 * k, 0, 32);
+        }
+        for (int l = 0; l < 8; l++) p->d[l] = d[(l >> 1) & 1];
+    }
+}
+
+/* q8_0 against q8d, two blocks per step: per block the exact int32 sums of
+ * products (llama.cpp's ggml_vec_dot_q8_0_q8_0), the two blocks' 8 lanes
+ * pairwise added into one register (hadd: lanes 0,1,4,5 block b, 2,3,6,7
+ * block b+1), then acc += ([d_w] × [d_x]) · that. */
 FORCE void k_q8_0(const int MR, const int NT, float *out, size_t os, const char *w, size_t ws, const char *x,
                   size_t xs, size_t n) {
+    const __m256i spread = _mm256_setr_epi32(0, 0, 1, 1, 0, 0, 1, 1);
     __m256 acc[4][4];
     UNROLL for (int r = 0; r < MR; r++) UNROLL for (int t = 0; t < NT; t++) acc[r][t] = _mm256_setzero_ps();
-    size_t nb = n / QK32, b = 0;
-    for (; b + 2 <= nb; b += 2) {
+    size_t nb = n / QK32;
+    for (size_t b = 0; b < nb; b += 2) {
+        int two = b + 1 < nb;
         UNROLL for (int r = 0; r < MR; r++) {
             const BlockQ8_0 *wb = (const BlockQ8_0 *)(w + r * ws) + b;
             __m256i w0 = _mm256_loadu_si256((const __m256i *)wb[0].qs), a0 = _mm256_sign_epi8(w0, w0);
-            __m256i w1 = _mm256_loadu_si256((const __m256i *)wb[1].qs), a1 = _mm256_sign_epi8(w1, w1);
-            float dw0 = _cvtsh_ss(wb[0].d), dw1 = _cvtsh_ss(wb[1].d);
+            __m256i w1 = two ? _mm256_loadu_si256((const __m256i *)wb[1].qs) : _mm256_setzero_si256();
+            __m256i a1 = _mm256_sign_epi8(w1, w1);
+            __m128i dh = _mm_cvtsi32_si128(wb[0].d | (two ? (int)wb[1].d << 16 : 0));
+            __m256 dw = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_cvtph_ps(dh)), spread);
             UNROLL for (int t = 0; t < NT; t++) {
-                const char *xt = x + t * xs;
-                const float *dx = q8x_d(xt, nb) + b;
-                __m256i s0 = mul_s8(a0, w0, _mm256_loadu_si256((const __m256i *)q8x_qs(xt, b)));
-                __m256i s1 = mul_s8(a1, w1, _mm256_loadu_si256((const __m256i *)q8x_qs(xt, b + 1)));
-                __m256 p = _mm256_mul_ps(_mm256_set1_ps(dw0 * dx[0]), cvt(s0));
-                p = _mm256_fmadd_ps(_mm256_set1_ps(dw1 * dx[1]), cvt(s1), p);
-                acc[r][t] = _mm256_add_ps(acc[r][t], p);
-            }
-        }
-    }
-    if (b < nb) {
-        UNROLL for (int r = 0; r < MR; r++) {
-            const BlockQ8_0 *wb = (const BlockQ8_0 *)(w + r * ws) + b;
-            __m256i w0 = _mm256_loadu_si256((const __m256i *)wb->qs), a0 = _mm256_sign_epi8(w0, w0);
-            float dw = _cvtsh_ss(wb->d);
-            UNROLL for (int t = 0; t < NT; t++) {
-                const char *xt = x + t * xs;
-                __m256i s = mul_s8(a0, w0, _mm256_loadu_si256((const __m256i *)q8x_qs(xt, b)));
-                acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * q8x_d(xt, nb)[b]), cvt(s), acc[r][t]);
+                const PairQ8D *xp = (const PairQ8D *)(x + t * xs) + b / 2;
+                __m256i s0 = mul_s8(a0, w0, _mm256_loadu_si256((const __m256i *)xp->q));
+                __m256i s1 = mul_s8(a1, w1, _mm256_loadu_si256((const __m256i *)(xp->q + 32)));
+                __m256 sc = _mm256_mul_ps(dw, _mm256_loadu_ps(xp->d));
+                acc[r][t] = _mm256_fmadd_ps(sc, cvt(_mm256_hadd_epi32(s0, s1)), acc[r][t]);
             }
         }
     }
@@ -419,7 +434,7 @@ void kern_fill_avx2(Kern *k) {
     k->mm[DT_F32] = (KernDot){DT_F32, NULL, NULL, 4, 3, tile_f32};
     k->mm[DT_F16] = (KernDot){DT_F32, NULL, NULL, 4, 3, tile_f16};
     k->mm[DT_BF16] = (KernDot){DT_F32, NULL, NULL, 4, 3, tile_bf16};
-    k->mm[DT_Q8_0] = (KernDot){DT_Q8_0, q8x_bytes, q8x_quant, 4, 2, tile_q8_0};
+    k->mm[DT_Q8_0] = (KernDot){DT_Q8_0, q8d_bytes, q8d_quant, 4, 3, tile_q8_0};
     k->mm[DT_Q4_0] = (KernDot){DT_Q8_0, q8p_bytes, q8p_quant, 4, 3, tile_q4_0};
     k->mm[DT_Q4_K] = (KernDot){DT_Q8_0, q8x_bytes, q8x_quant, 4, 2, tile_q4_K};
     k->mm[DT_Q6_K] = (KernDot){DT_Q8_0, q8x_bytes, q8x_quant, 4, 1, tile_q6_K};
