@@ -1,7 +1,9 @@
 /* generic — portable kernels: the fallback and the tests' second oracle.
  * Float dots accumulate in fp32 (8 interleaved partial sums, summed in the
  * same tree as avx2.c, so the two differ only by FMA's missing rounding);
- * q8 dots sum int8·int8 per block exactly, then Σ_b (d_w·d_x)·sumi in fp32. */
+ * q8 dots (every quantized type) sum int·int8 per block of 32 exactly, then
+ * Σ_b (d_w·d_x)·sumi in fp32; the types with a min (q4_1, q5_1, and the
+ * K-quants' per-sub-block mins) add (m·d_x)·Σxq per block. */
 #include "kern/quant.h"
 #include "kern/simd/simd.h"
 
@@ -93,13 +95,83 @@ static float dot_q6_K(const void *row, const void *xq, size_t n) {
     return s;
 }
 
-/* The types without a fast kernel yet: the reference dot (fp32 x, double sum). */
-#define REF(t) \
-    static float ref_##t(const void *row, const void *x, size_t n) { return dot_row_##t(row, x, n); }
-REF(q4_1)
-REF(q5_0)
-REF(q5_1)
-REF(q5_K)
+/* q4_1/q5_1: Σ(d·u + m)·d_x·xq = (d·d_x)·Σu·xq + (m·d_x)·Σxq per block. */
+static float dot_q4_1(const void *row, const void *xq, size_t n) {
+    const BlockQ4_1 *w = row;
+    const BlockQ8_0 *x = xq;
+    float s = 0;
+    for (size_t b = 0; b < n / QK32; b++) {
+        int sumi = 0, sumx = 0;
+        for (int j = 0; j < QK32 / 2; j++) {
+            sumi += (w[b].qs[j] & 15) * x[b].qs[j] + (w[b].qs[j] >> 4) * x[b].qs[j + 16];
+            sumx += x[b].qs[j] + x[b].qs[j + 16];
+        }
+        float dx = f16_to_f32(x[b].d);
+        s += f16_to_f32(w[b].d) * dx * (float)sumi + f16_to_f32(w[b].m) * dx * (float)sumx;
+    }
+    return s;
+}
+
+/* The fifth bits of a q5 block: bit j of the little-endian u32 is element j's. */
+static uint32_t qh32(const uint8_t *qh) {
+    return (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 | (uint32_t)qh[3] << 24;
+}
+
+static float dot_q5_0(const void *row, const void *xq, size_t n) {
+    const BlockQ5_0 *w = row;
+    const BlockQ8_0 *x = xq;
+    float s = 0;
+    for (size_t b = 0; b < n / QK32; b++) {
+        uint32_t qh = qh32(w[b].qh);
+        int sumi = 0;
+        for (int j = 0; j < QK32 / 2; j++) {
+            int lo = (w[b].qs[j] & 15) | (int)(qh >> j & 1) << 4, hi = (w[b].qs[j] >> 4) | (int)(qh >> (j + 16) & 1) << 4;
+            sumi += (lo - 16) * x[b].qs[j] + (hi - 16) * x[b].qs[j + 16];
+        }
+        s += f16_to_f32(w[b].d) * f16_to_f32(x[b].d) * (float)sumi;
+    }
+    return s;
+}
+
+static float dot_q5_1(const void *row, const void *xq, size_t n) {
+    const BlockQ5_1 *w = row;
+    const BlockQ8_0 *x = xq;
+    float s = 0;
+    for (size_t b = 0; b < n / QK32; b++) {
+        uint32_t qh = qh32(w[b].qh);
+        int sumi = 0, sumx = 0;
+        for (int j = 0; j < QK32 / 2; j++) {
+            int lo = (w[b].qs[j] & 15) | (int)(qh >> j & 1) << 4, hi = (w[b].qs[j] >> 4) | (int)(qh >> (j + 16) & 1) << 4;
+            sumi += lo * x[b].qs[j] + hi * x[b].qs[j + 16];
+            sumx += x[b].qs[j] + x[b].qs[j + 16];
+        }
+        float dx = f16_to_f32(x[b].d);
+        s += f16_to_f32(w[b].d) * dx * (float)sumi + f16_to_f32(w[b].m) * dx * (float)sumx;
+    }
+    return s;
+}
+
+/* q5_K: q4_K with the fifth bit of element l of sub-block sb at bit sb of qh[l]. */
+static float dot_q5_K(const void *row, const void *xq, size_t n) {
+    const BlockQ5_K *w = row;
+    const BlockQ8_0 *x = xq;
+    float s = 0;
+    for (size_t i = 0; i < n / QK_K; i++, x += 8) {
+        float d = f16_to_f32(w[i].d), dmin = f16_to_f32(w[i].dmin);
+        for (int sb = 0; sb < 8; sb++) {
+            const uint8_t *q = w[i].qs + 32 * (sb / 2);
+            int sc, mn, sumi = 0, sumx = 0;
+            kern_scale_min_k4(sb, w[i].scales, &sc, &mn);
+            for (int l = 0; l < 32; l++) {
+                int v = (sb & 1 ? q[l] >> 4 : q[l] & 15) | (w[i].qh[l] >> sb & 1) << 4;
+                sumi += v * x[sb].qs[l], sumx += x[sb].qs[l];
+            }
+            float dx = f16_to_f32(x[sb].d);
+            s += dx * (d * (float)sc) * (float)sumi - dx * (dmin * (float)mn) * (float)sumx;
+        }
+    }
+    return s;
+}
 
 static float vdot(const float *a, const float *b, int n) { return dot8(a, b, (size_t)n, NULL, NULL); }
 
@@ -120,11 +192,11 @@ TILE(tile_f16, dot_f16)
 TILE(tile_bf16, dot_bf16)
 TILE(tile_q8_0, dot_q8_0)
 TILE(tile_q4_0, dot_q4_0)
-TILE(tile_q4_1, ref_q4_1)
-TILE(tile_q5_0, ref_q5_0)
-TILE(tile_q5_1, ref_q5_1)
+TILE(tile_q4_1, dot_q4_1)
+TILE(tile_q5_0, dot_q5_0)
+TILE(tile_q5_1, dot_q5_1)
 TILE(tile_q4_K, dot_q4_K)
-TILE(tile_q5_K, ref_q5_K)
+TILE(tile_q5_K, dot_q5_K)
 TILE(tile_q6_K, dot_q6_K)
 
 static size_t q8_bytes(size_t n) { return dtype_bytes(DT_Q8_0, n); }
@@ -136,11 +208,11 @@ void kern_fill_generic(Kern *k) {
     k->mm[DT_BF16] = (KernDot){DT_F32, NULL, NULL, 4, 1, tile_bf16};
     k->mm[DT_Q8_0] = (KernDot){DT_Q8_0, q8_bytes, quantize_row_q8_0, 4, 1, tile_q8_0};
     k->mm[DT_Q4_0] = (KernDot){DT_Q8_0, q8_bytes, quantize_row_q8_0, 4, 1, tile_q4_0};
-    k->mm[DT_Q4_1] = (KernDot){DT_F32, NULL, NULL, 4, 1, tile_q4_1};
-    k->mm[DT_Q5_0] = (KernDot){DT_F32, NULL, NULL, 4, 1, tile_q5_0};
-    k->mm[DT_Q5_1] = (KernDot){DT_F32, NULL, NULL, 4, 1, tile_q5_1};
+    k->mm[DT_Q4_1] = (KernDot){DT_Q8_0, q8_bytes, quantize_row_q8_0, 4, 1, tile_q4_1};
+    k->mm[DT_Q5_0] = (KernDot){DT_Q8_0, q8_bytes, quantize_row_q8_0, 4, 1, tile_q5_0};
+    k->mm[DT_Q5_1] = (KernDot){DT_Q8_0, q8_bytes, quantize_row_q8_0, 4, 1, tile_q5_1};
     k->mm[DT_Q4_K] = (KernDot){DT_Q8_0, q8_bytes, quantize_row_q8_0, 4, 1, tile_q4_K};
-    k->mm[DT_Q5_K] = (KernDot){DT_F32, NULL, NULL, 4, 1, tile_q5_K};
+    k->mm[DT_Q5_K] = (KernDot){DT_Q8_0, q8_bytes, quantize_row_q8_0, 4, 1, tile_q5_K};
     k->mm[DT_Q6_K] = (KernDot){DT_Q8_0, q8_bytes, quantize_row_q8_0, 4, 1, tile_q6_K};
     k->dot_f32 = vdot;
     k->axpy_f32 = vaxpy;
