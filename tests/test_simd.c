@@ -111,8 +111,8 @@ static void check_act_exact(const Kern *k) {
     void *q8 = xmalloc(dtype_bytes(DT_Q8_0, (size_t)cols));
     quantize_row_q8_0(q8, x, (size_t)cols);
     dequantize_row_q8_0(xd, q8, (size_t)cols);
-    static const DType types[] = {DT_Q8_0, DT_Q4_0};
-    for (int ti = 0; ti < 2; ti++) {
+    static const DType types[] = {DT_Q8_0, DT_Q4_0, DT_Q4_1};
+    for (int ti = 0; ti < 3; ti++) {
         const KernDot *kd = &k->mm[types[ti]];
         if (kd->act != DT_Q8_0) continue;
         void *xq = xmalloc(kd->act_bytes((size_t)cols));
@@ -126,6 +126,11 @@ static void check_act_exact(const Kern *k) {
                     BlockQ8_0 *blk = (BlockQ8_0 *)row + b;
                     blk->d = f32_to_f16(1.0f);
                     if (b == j / QK32) blk->qs[j % QK32] = 1;
+                } else if (types[ti] == DT_Q4_1) { /* d 1, m 0: the min term adds 0·s */
+                    BlockQ4_1 *blk = (BlockQ4_1 *)row + b;
+                    blk->d = f32_to_f16(1.0f);
+                    int e = j % QK32;
+                    if (b == j / QK32) blk->qs[e % 16] = (uint8_t)(e < 16 ? 0x01 : 0x10);
                 } else {
                     BlockQ4_0 *blk = (BlockQ4_0 *)row + b;
                     blk->d = f32_to_f16(1.0f);

@@ -101,14 +101,19 @@ TILE_FNS(tile_bf16, k_bf16)
  * Activation rows are ggml's q8_0 values (quantize_row_q8_0 bit for bit:
  * q8_block below), laid out for the tiles, once per matmul call:
  *
- *   q8x (q4_K, q6_K weights):  int8 qs[32·nb] | float d[nb] | float s[nb]
+ *   q8x (q4_K, q5_K, q6_K weights):  int8 qs[32·nb] | float d[nb] | float s[nb]
  *       d[b] the block's fp16 scale as fp32, s[b] = d[b]·Σ qs of block b;
- *   q8p (q4_0 weights), per pair of blocks b, b+1 (a last odd block paired
+ *   q8p (q4_0, q5_0 weights), per pair of blocks b, b+1 (a last odd block paired
  *       with zeros), 128 bytes:
  *       int8 lo[32] = qs_b[0..16) qs_b+1[0..16)   int8 hi[32] = the [16..32)s
  *       int32 c[8] = 2·Σqs_b ×4, 2·Σqs_b+1 ×4     float d[8] = d_b ×4, d_b+1 ×4
  *       (q4_0's unsigned nibbles u = q + 8 then give Σq·x = Σu·x − 8·Σx, and
- *       8·Σx spread over the 4 lanes of its block is c.) */
+ *       8·Σx spread over the 4 lanes of its block is c; q5_0's u = q + 16
+ *       subtracts 2c);
+ *   q8m (q4_1, q5_1 weights), as q8p with the block sums as floats, 128 bytes:
+ *       int8 lo[32], hi[32] as q8p   float d[8] as q8p
+ *       float s[8] = (d_b·Σqs_b)/4 ×4, (d_b+1·Σqs_b+1)/4 ×4
+ *       (the min term m·d_x·Σx of a block spread over its 4 lanes). */
 
 /* x[0..32) to q8_0: *d the block's scale (fp16 rounded, as fp32), *sum Σq. */
 FORCE float q8_block(const float *x, int8_t *q, int *sum) {
@@ -177,6 +182,29 @@ static void q8p_quant(void *dst, const float *x, size_t n) {
             else memset(q, 0, sizeof q);
             memcpy(p->lo + 16 * k, q, 16), memcpy(p->hi + 16 * k, q + 16, 16);
             for (int l = 0; l < 4; l++) p->c[4 * k + l] = 2 * sum, p->d[4 * k + l] = d;
+        }
+    }
+}
+
+typedef struct {
+    int8_t lo[32], hi[32];
+    float d[8], s[8];
+} PairQ8M;
+_Static_assert(sizeof(PairQ8M) == 128, "q8m pair is 128 bytes");
+
+static size_t q8m_bytes(size_t n) { return (n / QK32 + 1) / 2 * sizeof(PairQ8M); }
+static void q8m_quant(void *dst, const float *x, size_t n) {
+    size_t nb = n / QK32;
+    PairQ8M *p = dst;
+    for (size_t b = 0; b < nb; b += 2, p++) {
+        for (int k = 0; k < 2; k++) {
+            int8_t q[32];
+            int sum = 0;
+            float d = 0;
+            if (b + (size_t)k < nb) d = q8_block(x + 32 * (b + (size_t)k), q, &sum);
+            else memset(q, 0, sizeof q);
+            memcpy(p->lo + 16 * k, q, 16), memcpy(p->hi + 16 * k, q + 16, 16);
+            for (int l = 0; l < 4; l++) p->d[4 * k + l] = d, p->s[4 * k + l] = d * (float)sum * 0.25f;
         }
     }
 }
@@ -286,6 +314,119 @@ FORCE void k_q4_0(const int MR, const int NT, float *out, size_t os, const char 
 }
 TILE_FNS(tile_q4_0, k_q4_0)
 
+/* The nibbles of a pair of 32-blocks (q1 NULL: a last odd block, zeros), as
+ * the q8p/q8m pair holds x: *lo elements 0..15 of each, *hi 16..31. */
+FORCE void nib_pair(const uint8_t *q0, const uint8_t *q1, __m256i *lo, __m256i *hi) {
+    const __m256i low = _mm256_set1_epi8(15);
+    __m128i a = _mm_loadu_si128((const __m128i *)q0), b = q1 ? _mm_loadu_si128((const __m128i *)q1) : _mm_setzero_si128();
+    __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(a), b, 1);
+    *lo = _mm256_and_si256(q, low), *hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low);
+}
+
+/* Byte k = 16 if bit k of m is set, else 0 (ggml's bytes_from_bits_32). */
+FORCE __m256i bits16(uint32_t m) {
+    const __m256i shuf = _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303);
+    const __m256i sel = _mm256_set1_epi64x(0x8040201008040201);
+    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)m), shuf);
+    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(v, sel), sel), _mm256_set1_epi8(16));
+}
+
+/* The fifth bits of a q5 pair in the pair's order: *lo += 16 where element
+ * 0..15 has one, *hi where 16..31 does (h1 = 0 for a last odd block). */
+FORCE void fifth_pair(const uint8_t *qh0, const uint8_t *qh1, __m256i *lo, __m256i *hi) {
+    uint32_t h0, h1 = 0;
+    memcpy(&h0, qh0, 4);
+    if (qh1) memcpy(&h1, qh1, 4);
+    *lo = _mm256_or_si256(*lo, bits16((h0 & 0xffff) | h1 << 16));
+    *hi = _mm256_or_si256(*hi, bits16(h0 >> 16 | (h1 & 0xffff0000u)));
+}
+
+/* q5_0 against q8p: q4_0's loop with 5-bit u = q + 16 (fifth bits or-ed in),
+ * Σq·x = Σu·x − 16·Σx = Σu·x − 2c over the block's lanes. maddubs cannot
+ * saturate: 4·31·128 < 32767. */
+FORCE void k_q5_0(const int MR, const int NT, float *out, size_t os, const char *w, size_t ws, const char *x,
+                  size_t xs, size_t n) {
+    const __m256i ones16 = _mm256_set1_epi16(1);
+    const __m256i spread = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
+    __m256 acc[4][4];
+    UNROLL for (int r = 0; r < MR; r++) UNROLL for (int t = 0; t < NT; t++) acc[r][t] = _mm256_setzero_ps();
+    size_t nb = n / QK32;
+    for (size_t b = 0; b < nb; b += 2) {
+        int two = b + 1 < nb;
+        UNROLL for (int r = 0; r < MR; r++) {
+            const BlockQ5_0 *wb = (const BlockQ5_0 *)(w + r * ws) + b;
+            __m256i ulo, uhi;
+            nib_pair(wb[0].qs, two ? wb[1].qs : NULL, &ulo, &uhi);
+            fifth_pair(wb[0].qh, two ? wb[1].qh : NULL, &ulo, &uhi);
+            __m128i dh = _mm_cvtsi32_si128(wb[0].d | (two ? (int)wb[1].d << 16 : 0));
+            __m256 dw = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_cvtph_ps(dh)), spread);
+            UNROLL for (int t = 0; t < NT; t++) {
+                const PairQ8 *xp = (const PairQ8 *)(x + t * xs) + b / 2;
+                __m256i s16 = _mm256_add_epi16(_mm256_maddubs_epi16(ulo, _mm256_loadu_si256((const __m256i *)xp->lo)),
+                                               _mm256_maddubs_epi16(uhi, _mm256_loadu_si256((const __m256i *)xp->hi)));
+                __m256i c2 = _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)xp->c), 1);
+                __m256i si = _mm256_sub_epi32(_mm256_madd_epi16(s16, ones16), c2);
+                acc[r][t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_loadu_ps(xp->d)), cvt(si), acc[r][t]);
+            }
+        }
+    }
+    UNROLL for (int r = 0; r < MR; r++) UNROLL for (int t = 0; t < NT; t++)
+        out[(size_t)t * os + (size_t)r] = hsum(acc[r][t]);
+}
+TILE_FNS(tile_q5_0, k_q5_0)
+
+/* A q4_1/q5_1 pair's scales and mins from their fp16 bits (d | m << 16 per
+ * block, 0 for a missing b+1): [d_b ×4, d_b+1 ×4] and the same of m. */
+FORCE void dm_pair(uint32_t dm0, uint32_t dm1, __m256 *d, __m256 *m) {
+    __m256 f = _mm256_castps128_ps256(_mm_cvtph_ps(_mm_setr_epi32((int)dm0, (int)dm1, 0, 0))); /* d0 m0 d1 m1 */
+    *d = _mm256_permutevar8x32_ps(f, _mm256_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2));
+    *m = _mm256_permutevar8x32_ps(f, _mm256_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3));
+}
+
+FORCE void pair_q4_1(const char *row, size_t b, int two, __m256i *lo, __m256i *hi, __m256 *d, __m256 *m) {
+    const BlockQ4_1 *wb = (const BlockQ4_1 *)row + b;
+    nib_pair(wb[0].qs, two ? wb[1].qs : NULL, lo, hi);
+    dm_pair(wb[0].d | (uint32_t)wb[0].m << 16, two ? wb[1].d | (uint32_t)wb[1].m << 16 : 0, d, m);
+}
+FORCE void pair_q5_1(const char *row, size_t b, int two, __m256i *lo, __m256i *hi, __m256 *d, __m256 *m) {
+    const BlockQ5_1 *wb = (const BlockQ5_1 *)row + b;
+    nib_pair(wb[0].qs, two ? wb[1].qs : NULL, lo, hi);
+    fifth_pair(wb[0].qh, two ? wb[1].qh : NULL, lo, hi);
+    dm_pair(wb[0].d | (uint32_t)wb[0].m << 16, two ? wb[1].d | (uint32_t)wb[1].m << 16 : 0, d, m);
+}
+
+/* q4_1/q5_1 against q8m, two blocks per step, u the unsigned 4/5-bit q:
+ *   acc += ([d_w] × d)·Σu·x + [m_w]·s  (the pair off the accumulator's chain). */
+#define MIN_TILE(K, pair)                                                                              \
+    FORCE void K(const int MR, const int NT, float *out, size_t os, const char *w, size_t ws,          \
+                 const char *x, size_t xs, size_t n) {                                                 \
+        const __m256i ones16 = _mm256_set1_epi16(1);                                                   \
+        __m256 acc[4][4];                                                                              \
+        UNROLL for (int r = 0; r < MR; r++) UNROLL for (int t = 0; t < NT; t++) acc[r][t] = _mm256_setzero_ps(); \
+        size_t nb = n / QK32;                                                                          \
+        for (size_t b = 0; b < nb; b += 2) {                                                           \
+            UNROLL for (int r = 0; r < MR; r++) {                                                      \
+                __m256i ulo, uhi;                                                                      \
+                __m256 dw, mw;                                                                         \
+                pair(w + r * ws, b, b + 1 < nb, &ulo, &uhi, &dw, &mw);                                 \
+                UNROLL for (int t = 0; t < NT; t++) {                                                  \
+                    const PairQ8M *xp = (const PairQ8M *)(x + t * xs) + b / 2;                         \
+                    __m256i s16 = _mm256_add_epi16(                                                    \
+                        _mm256_maddubs_epi16(ulo, _mm256_loadu_si256((const __m256i *)xp->lo)),        \
+                        _mm256_maddubs_epi16(uhi, _mm256_loadu_si256((const __m256i *)xp->hi)));       \
+                    __m256 a = _mm256_mul_ps(_mm256_mul_ps(dw, _mm256_loadu_ps(xp->d)), cvt(_mm256_madd_epi16(s16, ones16))); \
+                    acc[r][t] = _mm256_add_ps(acc[r][t], _mm256_fmadd_ps(mw, _mm256_loadu_ps(xp->s), a)); \
+                }                                                                                      \
+            }                                                                                          \
+        }                                                                                              \
+        UNROLL for (int r = 0; r < MR; r++) UNROLL for (int t = 0; t < NT; t++)                        \
+            out[(size_t)t * os + (size_t)r] = hsum(acc[r][t]);                                         \
+    }
+MIN_TILE(k_q4_1, pair_q4_1)
+MIN_TILE(k_q5_1, pair_q5_1)
+TILE_FNS(tile_q4_1, k_q4_1)
+TILE_FNS(tile_q5_1, k_q5_1)
+
 /* q4_K against q8x, per super-block of 256 (8 blocks of 32):
  *   p += Σ over pairs of blocks of (d_x·(d·sc))·Σu·x  (u the nibbles),
  *   m = fma([dmin·mn], [s_x], m)  (8 lanes: the 8 blocks' min terms),
@@ -328,6 +469,52 @@ FORCE void k_q4_K(const int MR, const int NT, float *out, size_t os, const char 
         out[(size_t)t * os + (size_t)r] = hsum(_mm256_sub_ps(accp[r][t], accm[r][t]));
 }
 TILE_FNS(tile_q4_K, k_q4_K)
+
+/* q5_K against q8x: q4_K's loop with 5-bit u, the fifth bit of element l of
+ * sub-block sb at bit sb of qh[l] (shifted to bit 4 within each byte). */
+FORCE void k_q5_K(const int MR, const int NT, float *out, size_t os, const char *w, size_t ws, const char *x,
+                  size_t xs, size_t n) {
+    const __m256i low = _mm256_set1_epi8(15), k16 = _mm256_set1_epi8(16), ones16 = _mm256_set1_epi16(1);
+    __m256 accp[4][4], accm[4][4];
+    UNROLL for (int r = 0; r < MR; r++) UNROLL for (int t = 0; t < NT; t++)
+        accp[r][t] = accm[r][t] = _mm256_setzero_ps();
+    size_t nb = n / QK32;
+    for (size_t i = 0; i < n / QK_K; i++) {
+        UNROLL for (int r = 0; r < MR; r++) {
+            const BlockQ5_K *wb = (const BlockQ5_K *)(w + r * ws) + i;
+            int sc[8], mn[8];
+            for (int sb = 0; sb < 8; sb++) kern_scale_min_k4(sb, wb->scales, &sc[sb], &mn[sb]);
+            __m256 dsc = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(wb->d)), cvt(_mm256_loadu_si256((const __m256i *)sc)));
+            __m256 dmn = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(wb->dmin)), cvt(_mm256_loadu_si256((const __m256i *)mn)));
+            __m256i hb = _mm256_loadu_si256((const __m256i *)wb->qh), u[8];
+            _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {
+                __m256i q = _mm256_loadu_si256((const __m256i *)(wb->qs + 32 * j));
+                /* bit 2j, 2j+1 of each byte to bit 4 (16-bit shifts: bit 4 of
+                 * each byte comes from the same byte) */
+                __m256i h0 = j < 2 ? _mm256_slli_epi16(hb, 4 - 2 * j) : _mm256_srli_epi16(hb, 2 * j - 4);
+                __m256i h1 = j < 2 ? _mm256_slli_epi16(hb, 3 - 2 * j) : _mm256_srli_epi16(hb, 2 * j - 3);
+                u[2 * j] = _mm256_or_si256(_mm256_and_si256(q, low), _mm256_and_si256(h0, k16));
+                u[2 * j + 1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), low), _mm256_and_si256(h1, k16));
+            }
+            UNROLL for (int t = 0; t < NT; t++) {
+                const char *xt = x + t * xs;
+                const float *dx = q8x_d(xt, nb) + 8 * i;
+                accm[r][t] = _mm256_fmadd_ps(dmn, _mm256_loadu_ps(dx + nb), accm[r][t]);
+                float sv[8];
+                _mm256_storeu_ps(sv, _mm256_mul_ps(_mm256_loadu_ps(dx), dsc));
+                for (int sb = 0; sb < 8; sb += 2) {
+                    __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(u[sb], _mm256_loadu_si256((const __m256i *)q8x_qs(xt, 8 * i + sb))), ones16);
+                    __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(u[sb + 1], _mm256_loadu_si256((const __m256i *)q8x_qs(xt, 8 * i + sb + 1))), ones16);
+                    __m256 a = _mm256_mul_ps(_mm256_set1_ps(sv[sb]), cvt(p0));
+                    accp[r][t] = _mm256_add_ps(accp[r][t], _mm256_fmadd_ps(_mm256_set1_ps(sv[sb + 1]), cvt(p1), a));
+                }
+            }
+        }
+    }
+    UNROLL for (int r = 0; r < MR; r++) UNROLL for (int t = 0; t < NT; t++)
+        out[(size_t)t * os + (size_t)r] = hsum(_mm256_sub_ps(accp[r][t], accm[r][t]));
+}
+TILE_FNS(tile_q5_K, k_q5_K)
 
 /* q6_K against q8x: per block of 32, the 6-bit q (0..63) times xq by
  * maddubs, minus 32·Σxq, each 16-element half times its int8 scale by madd;
@@ -436,7 +623,11 @@ void kern_fill_avx2(Kern *k) {
     k->mm[DT_BF16] = (KernDot){DT_F32, NULL, NULL, 4, 3, tile_bf16};
     k->mm[DT_Q8_0] = (KernDot){DT_Q8_0, q8d_bytes, q8d_quant, 4, 3, tile_q8_0};
     k->mm[DT_Q4_0] = (KernDot){DT_Q8_0, q8p_bytes, q8p_quant, 4, 3, tile_q4_0};
+    k->mm[DT_Q4_1] = (KernDot){DT_Q8_0, q8m_bytes, q8m_quant, 4, 3, tile_q4_1};
+    k->mm[DT_Q5_0] = (KernDot){DT_Q8_0, q8p_bytes, q8p_quant, 4, 3, tile_q5_0};
+    k->mm[DT_Q5_1] = (KernDot){DT_Q8_0, q8m_bytes, q8m_quant, 4, 3, tile_q5_1};
     k->mm[DT_Q4_K] = (KernDot){DT_Q8_0, q8x_bytes, q8x_quant, 4, 2, tile_q4_K};
+    k->mm[DT_Q5_K] = (KernDot){DT_Q8_0, q8x_bytes, q8x_quant, 4, 2, tile_q5_K};
     k->mm[DT_Q6_K] = (KernDot){DT_Q8_0, q8x_bytes, q8x_quant, 4, 1, tile_q6_K};
     k->dot_f32 = vdot;
     k->axpy_f32 = vaxpy;
