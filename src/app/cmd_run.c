@@ -164,8 +164,8 @@ static void dist_start(const Options *o) {
     if (o->pipeline && o->expert_parallel)
         usage_error(o->cmd, "%s", "--pipeline and --expert-parallel are exclusive: choose one");
     const char *env = getenv("MISTRAL_DIST_TIMEOUT");
-    double timeout = env ? atof(env) : 60;
-    if (dist_init(NULL, NULL, timeout > 0 ? timeout : 60)) die("%s", err_msg());
+    double timeout = env ? atof(env) : 120;
+    if (dist_init(NULL, NULL, timeout > 0 ? timeout : 120)) die("%s", err_msg());
     if (dist_size() < 2)
         die("%s needs 2 or more processes: run it under mpirun -np N%s",
             o->pipeline ? "--pipeline" : "--expert-parallel",
