@@ -440,16 +440,16 @@ FORCE void k4_scales(const uint8_t *q, uint16_t d, uint16_t dmin, __m256 *dsc, _
     *dmn = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(dmin)), cvt(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)mn))));
 }
 
-/* q4_K against q8x, per super-block of 256 (8 blocks of 32):
- *   p += Σ over pairs of blocks of (d_x·(d·sc))·Σu·x  (u the nibbles),
- *   m = fma([dmin·mn], [s_x], m)  (8 lanes: the 8 blocks' min terms),
- * the element is hsum(p − m). */
+/* q4_K against q8x, per super-block of 256 (8 blocks of 32), one
+ * accumulator per element:
+ *   acc = acc − [dmin·mn]·[s_x]  (8 lanes: the 8 blocks' min terms),
+ *   acc += (d_x·(d·sc))·Σu·x + (the same of the next block), per pair of
+ *   blocks (u the nibbles); the element is hsum(acc). */
 FORCE void k_q4_K(const int MR, const int NT, float *out, size_t os, const char *w, size_t ws, const char *x,
                   size_t xs, size_t n) {
     const __m256i low = _mm256_set1_epi8(15), ones16 = _mm256_set1_epi16(1);
-    __m256 accp[4][4], accm[4][4];
-    UNROLL for (int r = 0; r < MR; r++) UNROLL for (int t = 0; t < NT; t++)
-        accp[r][t] = accm[r][t] = _mm256_setzero_ps();
+    __m256 acc[4][4];
+    UNROLL for (int r = 0; r < MR; r++) UNROLL for (int t = 0; t < NT; t++) acc[r][t] = _mm256_setzero_ps();
     size_t nb = n / QK32;
     for (size_t i = 0; i < n / QK_K; i++) {
         UNROLL for (int r = 0; r < MR; r++) {
@@ -464,27 +464,25 @@ FORCE void k_q4_K(const int MR, const int NT, float *out, size_t os, const char 
             UNROLL for (int t = 0; t < NT; t++) {
                 const char *xt = x + t * xs;
                 const float *dx = q8x_d(xt, nb) + 8 * i;
-                accm[r][t] = _mm256_fmadd_ps(dmn, _mm256_loadu_ps(dx + nb), accm[r][t]);
+                acc[r][t] = _mm256_fnmadd_ps(dmn, _mm256_loadu_ps(dx + nb), acc[r][t]);
                 float sv[8];
                 _mm256_storeu_ps(sv, _mm256_mul_ps(_mm256_loadu_ps(dx), dsc));
                 for (int sb = 0; sb < 8; sb += 2) {
                     __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(u[sb], _mm256_loadu_si256((const __m256i *)q8x_qs(xt, 8 * i + sb))), ones16);
                     __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(u[sb + 1], _mm256_loadu_si256((const __m256i *)q8x_qs(xt, 8 * i + sb + 1))), ones16);
                     __m256 a = _mm256_mul_ps(_mm256_set1_ps(sv[sb]), cvt(p0));
-                    accp[r][t] = _mm256_add_ps(accp[r][t], _mm256_fmadd_ps(_mm256_set1_ps(sv[sb + 1]), cvt(p1), a));
+                    acc[r][t] = _mm256_add_ps(acc[r][t], _mm256_fmadd_ps(_mm256_set1_ps(sv[sb + 1]), cvt(p1), a));
                 }
             }
         }
     }
     UNROLL for (int r = 0; r < MR; r++) UNROLL for (int t = 0; t < NT; t++)
-        out[(size_t)t * os + (size_t)r] = hsum(_mm256_sub_ps(accp[r][t], accm[r][t]));
+        out[(size_t)t * os + (size_t)r] = hsum(acc[r][t]);
 }
 TILE_FNS(tile_q4_K, k_q4_K)
 
 /* q5_K against q8x: q4_K's loop with 5-bit u, the fifth bit of element l of
- * sub-block sb at bit sb of qh[l] (shifted to bit 4 within each byte); one
- * accumulator per element: per super-block acc −= [dmin·mn]·[s_x] first,
- * then the pairs of blocks as in q4_K. */
+ * sub-block sb at bit sb of qh[l] (shifted to bit 4 within each byte). */
 FORCE void k_q5_K(const int MR, const int NT, float *out, size_t os, const char *w, size_t ws, const char *x,
                   size_t xs, size_t n) {
     const __m256i low = _mm256_set1_epi8(15), k16 = _mm256_set1_epi8(16), ones16 = _mm256_set1_epi16(1);
