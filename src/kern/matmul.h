@@ -17,8 +17,9 @@ void matmul(float *out, const float *x, const Mat *w, int n);
  * split across the pool's threads (pool NULL: the caller alone).
  *
  * scratch: matmul_scratch_bytes(w->dtype, w->cols, n, k) bytes from the
- * caller (the activation rows quantized to q8_0 for quantized weights; may be
- * NULL when that is 0). The kernels allocate nothing.
+ * caller (the activation rows quantized to q8_0 values, in the layout the
+ * kernel table reads, for quantized weights; may be NULL when that is 0).
+ * The kernels allocate nothing.
  *
  * Batch invariance — out[t][r] is computed by exactly the same operations in
  * the same order whatever n is, whichever tile or thread it falls in:
@@ -27,9 +28,10 @@ void matmul(float *out, const float *x, const Mat *w, int n);
  *   - out[t][r] comes from k->mm[dtype].tile, whose elements are each a
  *     pure function of (row r, activation row t, cols) whatever the tile's
  *     shape (see kern/simd/simd.h);
- *   - the blocking (tiles of mr rows × nt tokens, blocks of tokens whose
- *     activations stay in cache while the weight rows stream by once per
- *     block) and the split of rows across threads only choose *when* an
+ *   - the blocking (tiles of mr rows × nt tokens; panels of rows that stay
+ *     in L2 while every token meets them, so each weight row is read from
+ *     memory once per call; one row at a time for decode, which streams
+ *     best) and the split of rows across threads only choose *when* an
  *     element is computed, never how.
  * So chunked prefill equals one-shot prefill bit for bit, and 1 thread equals
  * N threads bit for bit. Against the reference matmul() it differs by fp32
