@@ -3,7 +3,11 @@
  * Matmul tiles (see simd.h) keep one 8-lane accumulator per output element
  * and share the loads of weight rows and activation rows. q8 dots: per
  * block of 32, |w|·sign(x, w) with maddubs (u8·s8 -> s16 pairs), madd to s32,
- * to fp32, fma with d_w·d_x (llama.cpp's ggml_vec_dot_q8_0_q8_0). */
+ * to fp32, fma with d_w·d_x (llama.cpp's ggml_vec_dot_q8_0_q8_0); the 4- and
+ * 5-bit types take their unsigned q (the fifth bit or-ed in as 16) straight
+ * into maddubs, and the offset (q4_0/q5_0: −8/−16·Σx, exact in int32) or the
+ * min (q4_1/q5_1/K-quants: m·d_x·Σxq in fp32) comes from block sums of x that
+ * the activation layout carries. */
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #include <string.h>
@@ -635,7 +639,7 @@ void kern_fill_avx2(Kern *k) {
     k->mm[DT_Q5_0] = (KernDot){DT_Q8_0, q8p_bytes, q8p_quant, 4, 3, tile_q5_0};
     k->mm[DT_Q5_1] = (KernDot){DT_Q8_0, q8m_bytes, q8m_quant, 4, 3, tile_q5_1};
     k->mm[DT_Q4_K] = (KernDot){DT_Q8_0, q8x_bytes, q8x_quant, 4, 2, tile_q4_K};
-    k->mm[DT_Q5_K] = (KernDot){DT_Q8_0, q8x_bytes, q8x_quant, 4, 2, tile_q5_K};
+    k->mm[DT_Q5_K] = (KernDot){DT_Q8_0, q8x_bytes, q8x_quant, 4, 3, tile_q5_K};
     k->mm[DT_Q6_K] = (KernDot){DT_Q8_0, q8x_bytes, q8x_quant, 4, 1, tile_q6_K};
     k->dot_f32 = vdot;
     k->axpy_f32 = vaxpy;

@@ -12,8 +12,9 @@
  *   act == DT_Q8_0  the activation row is first quantized to q8_0 blocks of
  *                   32 (quantize_row_q8_0, ggml's reference, the same for
  *                   every table) and the dot multiplies int8 by int8 per
- *                   block, then scales by d_w·d_x (as llama.cpp's vec_dot).
- *                   The K-quants use the same 32-blocks: a q4_K sub-block
+ *                   block, then scales by d_w·d_x (as llama.cpp's vec_dot);
+ *                   q4_1/q5_1's min m adds (m·d_x)·Σxq per block.
+ *                   The K-quants use the same 32-blocks: a q4_K/q5_K sub-block
  *                   of 32 is d_x·(d·sc·Σq·xq − dmin·mn·Σxq); a q6_K 32-block
  *                   spans two 16-element sub-blocks, d·d_x·Σ_s sc_s·Σ(q−32)·xq.
  *                   (llama.cpp uses q8_K blocks of 256 with an fp32 scale;
