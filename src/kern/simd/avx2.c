@@ -266,7 +266,7 @@ FORCE void k_q8_0(const int MR, const int NT, float *out, size_t os, const char 
             __m256i w0 = _mm256_loadu_si256((const __m256i *)wb[0].qs), a0 = _mm256_sign_epi8(w0, w0);
             __m256i w1 = two ? _mm256_loadu_si256((const __m256i *)wb[1].qs) : _mm256_setzero_si256();
             __m256i a1 = _mm256_sign_epi8(w1, w1);
-            __m128i dh = _mm_cvtsi32_si128(wb[0].d | (two ? (int)wb[1].d << 16 : 0));
+            __m128i dh = _mm_cvtsi32_si128((int)(wb[0].d | (two ? (uint32_t)wb[1].d << 16 : 0u)));
             __m256 dw = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_cvtph_ps(dh)), spread);
             UNROLL for (int t = 0; t < NT; t++) {
                 const PairQ8D *xp = (const PairQ8D *)(x + t * xs) + b / 2;
@@ -302,7 +302,7 @@ FORCE void k_q4_0(const int MR, const int NT, float *out, size_t os, const char 
             __m128i q1 = two ? _mm_loadu_si128((const __m128i *)wb[1].qs) : _mm_setzero_si128();
             __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(q0), q1, 1);
             __m256i ulo = _mm256_and_si256(q, low), uhi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low);
-            __m128i dh = _mm_cvtsi32_si128(wb[0].d | (two ? (int)wb[1].d << 16 : 0));
+            __m128i dh = _mm_cvtsi32_si128((int)(wb[0].d | (two ? (uint32_t)wb[1].d << 16 : 0u)));
             __m256 dw = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_cvtph_ps(dh)), spread);
             UNROLL for (int t = 0; t < NT; t++) {
                 const PairQ8 *xp = (const PairQ8 *)(x + t * xs) + b / 2;
@@ -362,7 +362,7 @@ FORCE void k_q5_0(const int MR, const int NT, float *out, size_t os, const char 
             __m256i ulo, uhi;
             nib_pair(wb[0].qs, two ? wb[1].qs : NULL, &ulo, &uhi);
             fifth_pair(wb[0].qh, two ? wb[1].qh : NULL, &ulo, &uhi);
-            __m128i dh = _mm_cvtsi32_si128(wb[0].d | (two ? (int)wb[1].d << 16 : 0));
+            __m128i dh = _mm_cvtsi32_si128((int)(wb[0].d | (two ? (uint32_t)wb[1].d << 16 : 0u)));
             __m256 dw = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_cvtph_ps(dh)), spread);
             UNROLL for (int t = 0; t < NT; t++) {
                 const PairQ8 *xp = (const PairQ8 *)(x + t * xs) + b / 2;
