@@ -68,7 +68,7 @@ static const struct {
     {"--all", NULL, 0, O_ALL, " logits "},
     {"--bos", NULL, 0, O_BOS, " tokenize "},
     {"--ignore-eos", NULL, 0, O_IGNORE_EOS, " generate "},
-    {"--chunk-size", NULL, 1, O_CHUNK, " logits generate chat perplexity "},
+    {"--chunk-size", NULL, 1, O_CHUNK, " logits generate chat perplexity bench "},
     {"--sliding-window", NULL, 1, O_WINDOW, " logits generate chat perplexity bench "},
     {"-t", "--threads", 1, O_THREADS, " logits generate chat quantize perplexity bench "},
     {"--ctx", NULL, 1, O_CTX, " chat perplexity "},

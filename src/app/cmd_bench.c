@@ -1,7 +1,8 @@
 /* mistral bench — prompt processing and generation speed, as llama-bench
  * measures them, and decode's share of the memory read bandwidth.
  *
- *   pp: one forward call of p random token ids (one sequence, chunk = p)
+ *   pp: a prefill of p random token ids (one sequence; one forward call, or
+ *       calls of --chunk-size tokens)
  *   tg: n single-token forward calls after d positions (-d, default 0) were
  *       prefilled untimed, like llama-bench -d: with window W the cache
  *       holds at most W positions, so tg at depth 4W runs as fast as at W
@@ -71,21 +72,31 @@ static void new_context(Context *ctx, const Model *m, long n_ctx, int threads, c
     setup_context(ctx, o, threads);
 }
 
-/* Seconds for one prefill of p tokens. */
+/* Positions [from, from + n) of sequence 0, `chunk` tokens per forward call
+ * (logits of the last token only). */
+static void feed(Context *ctx, const int *tok, long from, long n, long chunk, float *logits) {
+    for (long s = from; s < from + n; s += chunk) {
+        int k = (int)(from + n - s < chunk ? from + n - s : chunk);
+        int *seq = xcalloc((size_t)k, sizeof *seq);
+        long *pos = xmalloc((size_t)k * sizeof *pos);
+        unsigned char *want = xcalloc((size_t)k, 1);
+        for (int i = 0; i < k; i++) pos[i] = s + i;
+        want[k - 1] = 1;
+        Batch b = {k, tok + s, seq, pos, want};
+        if (forward(ctx, &b, logits)) die("%s", err_msg());
+        free(seq), free(pos), free(want);
+    }
+}
+
+/* Seconds for one prefill of p tokens (in chunks of --chunk-size, default
+ * all p in one call). */
 static double run_pp(const Model *m, long n_ctx, int threads, const int *tok, int p, float *logits,
                      const Options *o) {
     Context ctx;
     new_context(&ctx, m, n_ctx, threads, o);
-    int *seq = xcalloc((size_t)p, sizeof *seq);
-    long *pos = xmalloc((size_t)p * sizeof *pos);
-    unsigned char *want = xcalloc((size_t)p, 1);
-    for (int i = 0; i < p; i++) pos[i] = i;
-    want[p - 1] = 1;
-    Batch b = {p, tok, seq, pos, want};
     double t0 = now_seconds();
-    if (forward(&ctx, &b, logits)) die("%s", err_msg());
+    feed(&ctx, tok, 0, p, o->chunk_size > 0 ? o->chunk_size : p, logits);
     double dt = now_seconds() - t0;
-    free(seq), free(pos), free(want);
     context_free(&ctx);
     return dt;
 }
@@ -95,17 +106,7 @@ static double run_tg(const Model *m, long n_ctx, int threads, const int *tok, lo
                      const Options *o) {
     Context ctx;
     new_context(&ctx, m, n_ctx, threads, o);
-    for (long s = 0; s < d; s += GEN_DEFAULT_CHUNK) { /* the depth, untimed */
-        int k = (int)(d - s < GEN_DEFAULT_CHUNK ? d - s : GEN_DEFAULT_CHUNK);
-        int *seq = xcalloc((size_t)k, sizeof *seq);
-        long *pos = xmalloc((size_t)k * sizeof *pos);
-        unsigned char *want = xcalloc((size_t)k, 1);
-        for (int i = 0; i < k; i++) pos[i] = s + i;
-        want[k - 1] = 1;
-        Batch b = {k, tok + s, seq, pos, want};
-        if (forward(&ctx, &b, logits)) die("%s", err_msg());
-        free(seq), free(pos), free(want);
-    }
+    feed(&ctx, tok, 0, d, GEN_DEFAULT_CHUNK, logits); /* the depth, untimed */
     double t0 = now_seconds();
     for (int i = 0; i < n; i++) {
         int seq = 0;
