@@ -3,8 +3,8 @@
 
   python3 tests/mpi_test.py SINGLE_MISTRAL MPI_MISTRAL
 
-- --pipeline (np 2, 3 and 4, even and --layer-split) and --expert-parallel
-  (np 2, 3 and 4) give the reference's greedy ids on every golden checkpoint,
+- --pipeline (np 2, 3 and 4, even and --layer-split), --expert-parallel
+  (np 2, 3 and 4) and both (2 stages of 2 ranks) give the reference's greedy ids on every golden checkpoint,
   one prompt or a batch (--tokens-file), chunked prefill or not; and the same
   text/ids as one process on stories260K (skipped where ../shared lacks it);
 - bad flags and impossible splits are one line and a non-zero exit;
@@ -84,6 +84,9 @@ def check_golden(tmp):
             runs += [(2, ["--expert-parallel"]), (3, ["--expert-parallel", "--chunk-size", "3"])]
         if E >= 4:
             runs += [(4, ["--expert-parallel"])]
+        if E >= 2 and L >= 2:  # 2 stages of 2 ranks sharing the experts
+            runs += [(4, ["--pipeline", "--expert-parallel", "--layer-split", "%d,%d" % (L - L // 2, L // 2),
+                          "--chunk-size", "4"])]
         for np, extra in runs:
             what = "%s np=%d %s" % (g["checkpoint"], np, " ".join(extra))
             rc, out, err = mpirun(np, ["generate", "-m", ck, "--tokens-file", tf, "-n", n, "--ids"] + extra)
@@ -141,7 +144,10 @@ def check_errors():
     rc, out, err = mpirun(2, gen + ["--expert-parallel"])
     expect_error("dense --expert-parallel", rc, err, "the model is dense")
     rc, out, err = mpirun(2, gen + ["--expert-parallel", "--pipeline"])
-    expect_error("both modes", rc, err, "exclusive")
+    expect_error("both modes without a split", rc, err, "needs --layer-split")
+    moe = ["generate", "-m", os.path.join(TINY, "moe_sw8_f32"), "--tokens", "1,2,3", "-n", "4", "--ids"]
+    rc, out, err = mpirun(3, moe + ["--expert-parallel", "--pipeline", "--layer-split", "1,1"])
+    expect_error("3 ranks for 2 stages", rc, err, "3 processes cannot be shared evenly among the 2 stages")
     rc, out, err = run([MPI] + gen + ["--pipeline"])
     expect_error("no mpirun", rc, err, "needs 2 or more processes")
     rc, out, err = run([SINGLE] + gen + ["--pipeline"])

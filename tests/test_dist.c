@@ -26,6 +26,7 @@ static void check_layers(void) {
     EXPECT(shard_layers(b, 2, 32, "16;16") != 0, "not a list");
     EXPECT(shard_layers(b, 2, 32, "-1,33") != 0, "negative");
     EXPECT(shard_layers(b, 2, 32, "99999999999999999999,1") != 0, "overflow");
+    EXPECT(shard_count_stages("10,12,10") == 3 && shard_count_stages("32") == 1, "stage counts");
 }
 
 static void check_experts(void) {
@@ -63,12 +64,12 @@ static void check_fingerprint(void) {
     /* expert parallelism on one process: all experts, no reduce hook needed */
     Context ctx;
     CHECK(context_init(&ctx, &a, 1, 8) == 0);
-    EXPECT(shard_expert_parallel(&ctx) == 0 && ctx.expert_lo == 0 && ctx.expert_hi == 4, "one rank");
+    EXPECT(shard_expert_parallel(&ctx, NULL) == 0 && ctx.expert_lo == 0 && ctx.expert_hi == 4, "one rank");
     context_free(&ctx);
     Model d;
     CHECK(model_load(&d, DATA "/tiny/dense_sw8_f32", NULL) == 0);
     CHECK(context_init(&ctx, &d, 1, 8) == 0);
-    EXPECT(shard_expert_parallel(&ctx) != 0 && strstr(err_msg(), "dense"), "%s", err_msg());
+    EXPECT(shard_expert_parallel(&ctx, NULL) != 0 && strstr(err_msg(), "dense"), "%s", err_msg());
     context_free(&ctx);
     model_free(&a), model_free(&a2), model_free(&b), model_free(&c), model_free(&d);
 }

@@ -161,8 +161,9 @@ static GenRequest *read_token_prompts(const char *path, int *n_req) {
 static void dist_start(const Options *o) {
     if (o->layer_split && !o->pipeline) usage_error(o->cmd, "%s", "--layer-split needs --pipeline");
     if (!o->pipeline && !o->expert_parallel) return;
-    if (o->pipeline && o->expert_parallel)
-        usage_error(o->cmd, "%s", "--pipeline and --expert-parallel are exclusive: choose one");
+    if (o->pipeline && o->expert_parallel && !o->layer_split)
+        usage_error(o->cmd, "%s", "--pipeline with --expert-parallel needs --layer-split (one count "
+                    "per stage; the processes are shared evenly among the stages)");
     const char *env = getenv("MISTRAL_DIST_TIMEOUT");
     double timeout = env ? atof(env) : 120;
     if (dist_init(NULL, NULL, timeout > 0 ? timeout : 120)) die("%s", err_msg());
@@ -220,15 +221,17 @@ static void rss_mb(double *now, double *peak) {
 }
 
 /* --dist-stats: one line per rank on stderr. */
-static void print_stats(const Context *ctx, const int *bounds, double seconds, int n_gen) {
+static void print_stats(const Context *ctx, const PipelinePlan *plan, double seconds, int n_gen) {
     int rank = dist_rank(), size = dist_size();
     double now, peak;
     rss_mb(&now, &peak);
     DistStats st = dist_stats();
-    char what[64] = "all layers";
-    if (bounds) snprintf(what, sizeof what, "layers [%d, %d)", bounds[rank], bounds[rank + 1]);
-    else if (ctx->model->cfg.n_experts)
-        snprintf(what, sizeof what, "experts [%d, %d)", ctx->expert_lo, ctx->expert_hi);
+    char what[96] = "all layers";
+    int k = 0, s = plan ? rank / plan->width : 0;
+    if (plan) k = snprintf(what, sizeof what, "layers [%d, %d)", plan->bounds[s], plan->bounds[s + 1]);
+    if (ctx->model->cfg.n_experts)
+        snprintf(what + k, sizeof what - k, "%sexperts [%d, %d)", k ? ", " : "", ctx->expert_lo,
+                 ctx->expert_hi);
     char host[64] = "?";
     gethostname(host, sizeof host - 1);
     fprintf(stderr, "dist: rank %d of %d on %s: %s: %.3f s, %.3f s in communication (%ld messages, "
@@ -320,11 +323,23 @@ int cmd_generate(const Options *o) {
     }
     setup_context(&ctx, o, threads);
     int *bounds = NULL;
+    PipelinePlan plan = {.n_stages = dist_size(), .width = 1};
+    DistGroup *stage = NULL; /* --pipeline --expert-parallel: the ranks of this rank's stage */
     if (o->pipeline) {
-        bounds = xmalloc(((size_t)dist_size() + 1) * sizeof(int));
-        if (shard_layers(bounds, dist_size(), m.cfg.n_layers, o->layer_split)) die("%s", err_msg());
+        if (o->expert_parallel) {
+            plan.n_stages = shard_count_stages(o->layer_split);
+            if (plan.n_stages < 2 || dist_size() % plan.n_stages)
+                die("--pipeline --expert-parallel: %d processes cannot be shared evenly among the %d "
+                    "stages of --layer-split %.60s (2 or more)", dist_size(), plan.n_stages, o->layer_split);
+            plan.width = dist_size() / plan.n_stages;
+            if (!(stage = dist_group_split(dist_rank() / plan.width, dist_rank() % plan.width)))
+                die("%s", err_msg());
+        }
+        bounds = xmalloc(((size_t)plan.n_stages + 1) * sizeof(int));
+        if (shard_layers(bounds, plan.n_stages, m.cfg.n_layers, o->layer_split)) die("%s", err_msg());
+        plan.bounds = bounds, plan.stage = stage;
     }
-    if (o->expert_parallel && shard_expert_parallel(&ctx)) die("%s", err_msg());
+    if (o->expert_parallel && shard_expert_parallel(&ctx, stage)) die("%s", err_msg());
     GenRun g = {.o = o, .eos = eos, .out = xcalloc((size_t)n_req, sizeof(IntVec))};
     g.streaming = root && !o->ids && n_req == 1;
     if (g.streaming) stream_init(&g.stream, &tok, o->stop, stdout);
@@ -335,8 +350,8 @@ int cmd_generate(const Options *o) {
     double t0 = now_seconds();
     int rc;
     if (o->pipeline) {
-        rc = root ? pipeline_generate(&ctx, bounds, reqs, n_req, &go, on_token, &g)
-                  : pipeline_serve(&ctx, bounds, &go);
+        rc = root ? pipeline_generate(&ctx, &plan, reqs, n_req, &go, on_token, &g)
+                  : pipeline_serve(&ctx, &plan, &go);
     } else if (o->expert_parallel) {
         EpEmit e = {.run = &g, .emit = on_token};
         rc = generate(&ctx, reqs, n_req, &go, on_token_everywhere, &e);
@@ -369,8 +384,9 @@ int cmd_generate(const Options *o) {
                 reqs[0].n_prompt, reqs[0].n_prompt / (tp > 0 ? tp : 1e-9), g.n_gen,
                 g.n_gen > 1 ? (g.n_gen - 1) / (tg > 0 ? tg : 1e-9) : 0.0);
     }
-    if (o->dist_stats) print_stats(&ctx, bounds, t1 - t0, g.n_gen);
+    if (o->dist_stats) print_stats(&ctx, bounds ? &plan : NULL, t1 - t0, g.n_gen);
     free(g.out), free(reqs), free(bounds);
+    dist_group_free(stage);
     context_free(&ctx);
     if (have_tok) tokenizer_free(&tok);
     model_free(&m);

@@ -48,7 +48,7 @@ static const struct {
     {"generate", cmd_generate,
      "mistral generate -m MODEL (-p TEXT | -f FILE | --tokens 1,5,9 | --tokens-file F) [-n N]\n"
      "                        [--ids] [--stop TEXT] [--ignore-eos] [sampling] [model options]\n"
-     "       mpirun -np N mistral generate ... (--pipeline [--layer-split A,B,..] | --expert-parallel)",
+     "       mpirun -np N mistral generate ... [--pipeline [--layer-split A,B,..]] [--expert-parallel]",
      "Generates up to N tokens (default 256) after the prompt and streams the text,\n"
      "stopping at the end-of-sequence token or the stop text; prompt and generation\n"
      "speed go to stderr. --ids prints token ids instead. With --tokens-file, every\n"
@@ -67,8 +67,9 @@ static const struct {
      "  --pipeline            split the layers into N stages, one per process; the\n"
      "                        prompts of a batch run as micro-batches that overlap\n"
      "  --layer-split A,B,..  layers per stage (default: even)\n"
-     "  --expert-parallel     each process computes 1/N of every MoE layer's experts\n"
-     "                        (exclusive with --pipeline)\n"
+     "  --expert-parallel     each process computes 1/N of every MoE layer's experts;\n"
+     "                        with --pipeline, the processes of each stage share its experts\n"
+     "                        (--layer-split then gives the stages: N/stages processes each)\n"
      "  --dist-stats          each process prints its time, communication and memory\n",
      1, 1},
     {"chat", cmd_chat, "mistral chat -m MODEL [--system TEXT] [-n N] [--ctx N] [sampling]",

@@ -59,6 +59,18 @@ int dist_bcast(void *buf, size_t bytes, int root);
 /* x = the element-wise sum of every rank's x (the same on every rank). */
 int dist_allreduce_sum(float *x, size_t n);
 
+/* A subset of the ranks (MPI_Comm_split): every rank calls it (collective);
+ * ranks with the same color form a group, numbered by key. NULL stands
+ * for every rank in the group calls below. Returns NULL (err set) on error. */
+typedef struct DistGroup DistGroup;
+DistGroup *dist_group_split(int color, int key);
+void dist_group_free(DistGroup *g);
+int dist_group_rank(const DistGroup *g);
+int dist_group_size(const DistGroup *g);
+/* dist_bcast and dist_allreduce_sum within a group (root: its group rank). */
+int dist_group_bcast(DistGroup *g, void *buf, size_t bytes, int root);
+int dist_group_allreduce_sum(DistGroup *g, float *x, size_t n);
+
 /* What this process spent in the calls above since dist_init: seconds
  * (waits included), messages and bytes sent. */
 typedef struct {

@@ -3,6 +3,8 @@
  * get a build that can. */
 #include "dist/dist.h"
 
+#include <stdlib.h>
+
 #include "base/util.h"
 
 struct DistReq {
@@ -26,4 +28,15 @@ int dist_wait(DistReq **req) { return *req ? no_mpi() : 0; }
 int dist_recv(int from, int tag, void **buf, size_t *cap, size_t *bytes) { return no_mpi(); }
 int dist_bcast(void *buf, size_t bytes, int root) { return root == 0 ? 0 : no_mpi(); }
 int dist_allreduce_sum(float *x, size_t n) { return 0; }
+struct DistGroup {
+    int unused;
+};
+
+/* One rank: every group is that rank alone. */
+DistGroup *dist_group_split(int color, int key) { return xcalloc(1, sizeof(DistGroup)); }
+void dist_group_free(DistGroup *g) { free(g); }
+int dist_group_rank(const DistGroup *g) { return 0; }
+int dist_group_size(const DistGroup *g) { return 1; }
+int dist_group_bcast(DistGroup *g, void *buf, size_t bytes, int root) { return root == 0 ? 0 : no_mpi(); }
+int dist_group_allreduce_sum(DistGroup *g, float *x, size_t n) { return 0; }
 DistStats dist_stats(void) { return (DistStats){0}; }

@@ -160,23 +160,53 @@ int dist_recv(int from, int tag, void **buf, size_t *cap, size_t *bytes) {
     return 0;
 }
 
-int dist_bcast(void *buf, size_t bytes, int root) {
+struct DistGroup {
+    MPI_Comm comm;
+    int rank, size;
+};
+
+DistGroup *dist_group_split(int color, int key) {
+    DistGroup *g = xcalloc(1, sizeof *g);
+    if (MPI_Comm_split(MPI_COMM_WORLD, color, key, &g->comm) != MPI_SUCCESS) {
+        free(g);
+        err_set("MPI_Comm_split failed");
+        return NULL;
+    }
+    MPI_Comm_rank(g->comm, &g->rank);
+    MPI_Comm_size(g->comm, &g->size);
+    return g;
+}
+
+void dist_group_free(DistGroup *g) {
+    if (!g) return;
+    MPI_Comm_free(&g->comm);
+    free(g);
+}
+
+int dist_group_rank(const DistGroup *g) { return g ? g->rank : g_rank; }
+int dist_group_size(const DistGroup *g) { return g ? g->size : g_size; }
+
+int dist_group_bcast(DistGroup *g, void *buf, size_t bytes, int root) {
     if (bytes > (size_t)0x7fffffff) return err_set("a broadcast of %zu bytes is too large", bytes);
     double t0 = now_seconds();
     MPI_Request r;
-    MPI_Ibcast(buf, (int)bytes, MPI_BYTE, root, MPI_COMM_WORLD, &r);
+    MPI_Ibcast(buf, (int)bytes, MPI_BYTE, root, g ? g->comm : MPI_COMM_WORLD, &r);
     wait_politely(&r, MPI_STATUS_IGNORE);
     g_stats.seconds += now_seconds() - t0;
     return 0;
 }
 
-int dist_allreduce_sum(float *x, size_t n) {
+int dist_group_allreduce_sum(DistGroup *g, float *x, size_t n) {
     if (n > (size_t)0x7fffffff) return err_set("an all-reduce of %zu floats is too large", n);
     double t0 = now_seconds();
     MPI_Request r;
-    MPI_Iallreduce(MPI_IN_PLACE, x, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &r);
+    MPI_Iallreduce(MPI_IN_PLACE, x, (int)n, MPI_FLOAT, MPI_SUM, g ? g->comm : MPI_COMM_WORLD, &r);
     wait_politely(&r, MPI_STATUS_IGNORE);
     g_stats.messages++, g_stats.bytes += (double)n * sizeof(float);
     g_stats.seconds += now_seconds() - t0;
     return 0;
 }
+
+int dist_bcast(void *buf, size_t bytes, int root) { return dist_group_bcast(NULL, buf, bytes, root); }
+
+int dist_allreduce_sum(float *x, size_t n) { return dist_group_allreduce_sum(NULL, x, n); }

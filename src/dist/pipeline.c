@@ -49,6 +49,13 @@ static Batch msg_batch(const Msg *m) {
     return (Batch){.n = m->hd->n, .token = m->token, .seq = m->seq, .pos = m->pos, .want = m->want};
 }
 
+/* A stage leader's message to the other ranks of its stage (its size first). */
+static int share(const PipelinePlan *plan, void *buf, size_t bytes) {
+    if (plan->width < 2) return 0;
+    uint64_t n = bytes;
+    return dist_group_bcast(plan->stage, &n, sizeof n, 0) || dist_group_bcast(plan->stage, buf, bytes, 0);
+}
+
 /* ---- rank 0: the scheduler ---------------------------------------------------- */
 
 typedef struct {
@@ -66,7 +73,7 @@ typedef struct {
 
 /* Builds and runs stage 0 of the group's next step and sends it on.
  * Returns 1 when sent, 0 when the group has nothing left, -1 on error. */
-static int group_launch(Context *ctx, const int *bounds, Group *g, const GenRequest *reqs,
+static int group_launch(Context *ctx, const PipelinePlan *plan, Group *g, const GenRequest *reqs,
                         ReqState *rs, int chunk) {
     int dim = ctx->model->cfg.dim, n = 0;
     for (int r = g->r0; r < g->r1; r++)
@@ -102,17 +109,17 @@ static int group_launch(Context *ctx, const int *bounds, Group *g, const GenRequ
     }
     m.hd->n_want = g->n_want;
     Batch b = msg_batch(&m);
-    if (forward_check(ctx, &b)) return -1;
+    if (forward_check(ctx, &b) || share(plan, g->buf, g->bytes)) return -1;
     forward_embed(ctx, &b, m.h);
-    forward_layers(ctx, &b, m.h, bounds[0], bounds[1]);
+    forward_layers(ctx, &b, m.h, plan->bounds[0], plan->bounds[1]);
     forward_commit(ctx, &b);
-    return dist_isend(1, TAG_WORK, g->buf, g->bytes, &g->send) ? -1 : 1;
+    return dist_isend(plan->width, TAG_WORK, g->buf, g->bytes, &g->send) ? -1 : 1;
 }
 
-int pipeline_generate(Context *ctx, const int *bounds, const GenRequest *reqs, int n_req,
+int pipeline_generate(Context *ctx, const PipelinePlan *plan, const GenRequest *reqs, int n_req,
                       const GenOptions *opt, GenEmit emit, void *ud) {
-    int size = dist_size(), last = size - 1;
-    if (dist_rank() != 0 || size < 2) return err_set("pipeline_generate: rank 0 of 2 or more only");
+    int size = plan->n_stages, last = (plan->n_stages - 1) * plan->width; /* the last leader */
+    if (dist_rank() != 0 || size < 2) return err_set("pipeline_generate: rank 0 of 2 or more stages only");
     if (n_req > ctx->n_seq) return err_set("%d requests for %d sequences", n_req, ctx->n_seq);
     int chunk = opt->chunk_size > 0 ? opt->chunk_size : GEN_DEFAULT_CHUNK;
     int n_groups = n_req < size ? n_req : size;
@@ -140,7 +147,7 @@ int pipeline_generate(Context *ctx, const int *bounds, const GenRequest *reqs, i
         /* every idle group with work starts its next step */
         for (int g = 0; g < n_groups; g++) {
             if (busy[g]) continue;
-            int sent = group_launch(ctx, bounds, &groups[g], reqs, rs, chunk);
+            int sent = group_launch(ctx, plan, &groups[g], reqs, rs, chunk);
             if (sent < 0) goto done;
             if (sent) busy[g] = 1, fifo[(head + n_busy++) % n_groups] = g;
         }
@@ -169,7 +176,8 @@ done:;
     Header stop = {.kind = MSG_STOP};
     DistReq *req = NULL;
     for (int g = 0; g < n_groups; g++) dist_wait(&groups[g].send);
-    if (dist_isend(1, TAG_WORK, &stop, sizeof stop, &req) == 0) dist_wait(&req);
+    share(plan, &stop, sizeof stop);
+    if (dist_isend(plan->width, TAG_WORK, &stop, sizeof stop, &req) == 0) dist_wait(&req);
     for (int g = 0; g < n_groups; g++) free(groups[g].buf), free(groups[g].owner);
     free(groups), free(fifo), free(busy), free(ids), free(rs);
     return rc;
@@ -219,20 +227,33 @@ static int stage_reset(Context *ctx, const Batch *b, Head *hd, const GenOptions 
     return 0;
 }
 
-int pipeline_serve(Context *ctx, const int *bounds, const GenOptions *opt) {
-    int rank = dist_rank(), size = dist_size(), last = rank == size - 1, dim = ctx->model->cfg.dim;
+/* The next message: a leader's from the previous stage's leader (which it
+ * shares with its stage), the others' from their leader. */
+static int stage_recv(const PipelinePlan *plan, int leader, int from, void **buf, size_t *cap,
+                      size_t *bytes) {
+    if (leader) return dist_recv(from, TAG_WORK, buf, cap, bytes) || share(plan, *buf, *bytes);
+    uint64_t n;
+    if (dist_group_bcast(plan->stage, &n, sizeof n, 0)) return -1;
+    if (n + 1 > *cap || !*buf) *buf = xrealloc(*buf, (size_t)n + 1), *cap = (size_t)n + 1;
+    *bytes = (size_t)n;
+    return dist_group_bcast(plan->stage, *buf, (size_t)n, 0);
+}
+
+int pipeline_serve(Context *ctx, const PipelinePlan *plan, const GenOptions *opt) {
+    int rank = dist_rank(), w = plan->width, stage = rank / w, leader = rank % w == 0;
+    int last = stage == plan->n_stages - 1, dim = ctx->model->cfg.dim;
     if (rank < 1) return err_set("pipeline_serve: ranks 1 and up only");
     void *buf[2] = {NULL, NULL};
     size_t cap[2] = {0, 0}, bytes;
     DistReq *send[2] = {NULL, NULL}, *ids_send = NULL;
     Head hd = {0};
     int *ids = NULL, cur = 0, rc = -1;
-    if (last) {
+    if (last && leader) {
         hd.samplers = xcalloc((size_t)ctx->n_seq, sizeof *hd.samplers);
         hd.live = xcalloc((size_t)ctx->n_seq, 1);
     }
     for (;;) {
-        if (dist_wait(&send[cur]) || dist_recv(rank - 1, TAG_WORK, &buf[cur], &cap[cur], &bytes))
+        if (dist_wait(&send[cur]) || stage_recv(plan, leader, (stage - 1) * w, &buf[cur], &cap[cur], &bytes))
             goto done;
         Header *h = buf[cur];
         if (bytes < sizeof *h || (h->kind != MSG_STOP && h->kind != MSG_BATCH)) {
@@ -240,7 +261,8 @@ int pipeline_serve(Context *ctx, const int *bounds, const GenOptions *opt) {
             goto done;
         }
         if (h->kind == MSG_STOP) {
-            if (!last && (dist_isend(rank + 1, TAG_WORK, h, sizeof *h, &send[cur]) || dist_wait(&send[cur])))
+            if (leader && !last &&
+                (dist_isend((stage + 1) * w, TAG_WORK, h, sizeof *h, &send[cur]) || dist_wait(&send[cur])))
                 goto done;
             break;
         }
@@ -251,10 +273,12 @@ int pipeline_serve(Context *ctx, const int *bounds, const GenOptions *opt) {
         Msg m = msg_view(buf[cur], h->n, dim);
         Batch b = msg_batch(&m);
         if (stage_reset(ctx, &b, &hd, opt) || forward_check(ctx, &b)) goto done;
-        forward_layers(ctx, &b, m.h, bounds[rank], bounds[rank + 1]);
+        if (stage == 0) forward_embed(ctx, &b, m.h); /* rank 0's partners in stage 0 */
+        forward_layers(ctx, &b, m.h, plan->bounds[stage], plan->bounds[stage + 1]);
         forward_commit(ctx, &b);
+        if (!leader) continue;
         if (!last) {
-            if (dist_isend(rank + 1, TAG_WORK, buf[cur], bytes, &send[cur])) goto done;
+            if (dist_isend((stage + 1) * w, TAG_WORK, buf[cur], bytes, &send[cur])) goto done;
             cur ^= 1;
             continue;
         }

@@ -15,22 +15,39 @@
  * equal a single process's, bit for bit.
  *
  * Messages keep their order between two ranks (MPI's non-overtaking rule),
- * so the ids come back in the order rank 0 sent the groups. */
+ * so the ids come back in the order rank 0 sent the groups.
+ *
+ * With --expert-parallel too, each stage is several ranks sharing its
+ * experts (PipelinePlan.width). */
 #ifndef DIST_PIPELINE_H
 #define DIST_PIPELINE_H
 
+#include "dist/dist.h"
 #include "gen/generate.h"
 
-/* Rank 0: runs reqs through the stages bounds[0..dist_size()] (see
- * shard_layers) and calls emit with each token, like generate(); the other
- * ranks must be in pipeline_serve. ctx holds n_req sequences. At the end
- * every rank is told to stop. Returns 0, or -1 with err set. */
-int pipeline_generate(Context *ctx, const int *bounds, const GenRequest *reqs, int n_req,
+/* Who is who: n_stages stages of `width` consecutive ranks each (rank r is
+ * member r % width of stage r / width). Width 1: one rank per stage. Width
+ * > 1: the ranks of a stage share its experts (shard_expert_parallel over
+ * `stage`); their first (the stage's leader) receives, forwards and, on the
+ * last stage, samples; it broadcasts each batch to the others of its stage,
+ * which compute with it in step. */
+typedef struct {
+    const int *bounds; /* view [n_stages + 1]: stage s runs layers [bounds[s], bounds[s + 1]) */
+    int n_stages;
+    int width;
+    DistGroup *stage;  /* view: this rank's stage (NULL when width is 1) */
+} PipelinePlan;
+
+/* Rank 0: runs reqs through the stages and calls emit with each token, like
+ * generate(); every other rank must be in pipeline_serve. ctx holds n_req
+ * sequences. At the end every rank is told to stop. Returns 0, or -1 with
+ * err set. */
+int pipeline_generate(Context *ctx, const PipelinePlan *plan, const GenRequest *reqs, int n_req,
                       const GenOptions *opt, GenEmit emit, void *ud);
 
-/* Ranks 1..N-1: run stage dist_rank() on what the rank before sends, until
- * rank 0 says stop; the last stage samples with opt->sampler. Returns 0, or
- * -1 with err set. */
-int pipeline_serve(Context *ctx, const int *bounds, const GenOptions *opt);
+/* Every other rank: runs its stage on what comes, until rank 0 says stop;
+ * the last stage's leader samples with opt->sampler. Returns 0, or -1 with
+ * err set. */
+int pipeline_serve(Context *ctx, const PipelinePlan *plan, const GenOptions *opt);
 
 #endif

@@ -58,23 +58,28 @@ void shard_experts(int *lo, int *hi, int rank, int size, int n_experts) {
 }
 
 static void reduce(void *ud, float *x, size_t n) {
-    (void)ud;
     /* MPI errors are fatal (they end the job), so this cannot fail here */
-    CHECK(dist_allreduce_sum(x, n) == 0);
+    CHECK(dist_group_allreduce_sum(ud, x, n) == 0);
 }
 
-int shard_expert_parallel(Context *ctx) {
+int shard_expert_parallel(Context *ctx, DistGroup *g) {
     const Config *c = &ctx->model->cfg;
-    int size = dist_size();
+    int size = dist_group_size(g);
     if (!c->n_experts)
         return err_set("--expert-parallel: the model is dense (no experts to share out)");
     if (size > c->n_experts)
         return err_set("--expert-parallel: %d processes for %d experts: at most one process per "
                        "expert", size, c->n_experts);
-    shard_experts(&ctx->expert_lo, &ctx->expert_hi, dist_rank(), size, c->n_experts);
+    shard_experts(&ctx->expert_lo, &ctx->expert_hi, dist_group_rank(g), size, c->n_experts);
     ctx->moe_reduce = reduce;
-    ctx->moe_reduce_ud = NULL;
+    ctx->moe_reduce_ud = g;
     return 0;
+}
+
+int shard_count_stages(const char *spec) {
+    int n = 1;
+    for (const char *p = spec; *p; p++) n += *p == ',';
+    return n;
 }
 
 /* ---- fingerprint ------------------------------------------------------------------ */

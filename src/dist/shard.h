@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "dist/dist.h"
 #include "model/model.h"
 
 /* Layer boundaries of n_stages contiguous pipeline stages: stage s runs
@@ -19,11 +20,15 @@ int shard_layers(int *bounds, int n_stages, int n_layers, const char *spec);
  * n_experts % size ranks one more. */
 void shard_experts(int *lo, int *hi, int rank, int size, int n_experts);
 
-/* Expert parallelism on this context: this rank's experts of every MoE
- * layer, partial outputs summed over every rank (dist_allreduce_sum) before
+/* Expert parallelism on this context: the experts of every MoE layer
+ * shared out among the ranks of group g (NULL: every rank), each rank's
+ * partial outputs summed over the group (dist_group_allreduce_sum) before
  * they join the residual. Returns 0, or -1 with err set (a dense model, or
  * more ranks than experts). */
-int shard_expert_parallel(Context *ctx);
+int shard_expert_parallel(Context *ctx, DistGroup *g);
+
+/* Stages in a --layer-split spec: its count of numbers (commas + 1). */
+int shard_count_stages(const char *spec);
 
 /* A 64-bit FNV-1a hash of what must be equal on every rank: the
  * hyperparameters (windows and RoPE order included) and every tensor's
