@@ -626,6 +626,60 @@ static void vaxpy_f16(float *out, float s, const uint16_t *h, int n) {
     for (; i < n; i++) out[i] += s * _cvtsh_ss(h[i]);
 }
 
+/* Batched attention (simd.h's attn_scores / attn_wsum), over fp32 or fp16
+ * rows. Scores: four keys at a time share the loads of q, one 8-lane
+ * accumulator per key, the four reduced together (hadd); a last group of
+ * fewer keys repeats its last key, so every key's score comes out of the same
+ * operations. Weighted sums: up to 64 output elements at a time in registers
+ * across all keys (no read-modify-write of out per key), one fma per element
+ * per key in key order, a scalar tail. */
+#define ATTN_KERNELS(sfx, load, elem)                                                                   \
+    static void attn_scores_##sfx(float *scores, const float *q, const void *const *rows, int n, int off, \
+                                  int hd) {                                                            \
+        for (int j = 0; j < n; j += 4) {                                                               \
+            const void *k[4];                                                                          \
+            for (int i = 0; i < 4; i++) k[i] = rows[j + i < n ? j + i : n - 1];                        \
+            __m256 a[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}; \
+            int d = 0;                                                                                 \
+            for (; d + 8 <= hd; d += 8) {                                                              \
+                __m256 qv = _mm256_loadu_ps(q + d);                                                    \
+                for (int i = 0; i < 4; i++) a[i] = _mm256_fmadd_ps(qv, load(k[i], (size_t)(off + d)), a[i]); \
+            }                                                                                          \
+            __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a[0], a[1]), _mm256_hadd_ps(a[2], a[3]));         \
+            __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));            \
+            float s[4];                                                                                \
+            _mm_storeu_ps(s, s4);                                                                      \
+            for (int i = 0; i < 4 && j + i < n; i++) {                                                 \
+                for (int e = d; e < hd; e++) s[i] += q[e] * elem(k[i], (size_t)(off + e));            \
+                scores[j + i] = s[i];                                                                  \
+            }                                                                                          \
+        }                                                                                              \
+    }                                                                                                  \
+    static void attn_wsum_##sfx(float *out, const float *p, const void *const *rows, int n, int off, int hd) { \
+        int d = 0;                                                                                     \
+        for (; d + 64 <= hd; d += 64) {                                                                \
+            __m256 a[8];                                                                               \
+            for (int i = 0; i < 8; i++) a[i] = _mm256_setzero_ps();                                    \
+            for (int j = 0; j < n; j++) {                                                              \
+                __m256 pj = _mm256_set1_ps(p[j]);                                                      \
+                for (int i = 0; i < 8; i++) a[i] = _mm256_fmadd_ps(pj, load(rows[j], (size_t)(off + d + 8 * i)), a[i]); \
+            }                                                                                          \
+            for (int i = 0; i < 8; i++) _mm256_storeu_ps(out + d + 8 * i, a[i]);                       \
+        }                                                                                              \
+        for (; d + 8 <= hd; d += 8) {                                                                  \
+            __m256 a = _mm256_setzero_ps();                                                            \
+            for (int j = 0; j < n; j++) a = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), load(rows[j], (size_t)(off + d)), a); \
+            _mm256_storeu_ps(out + d, a);                                                              \
+        }                                                                                              \
+        for (; d < hd; d++) {                                                                          \
+            float a = 0;                                                                               \
+            for (int j = 0; j < n; j++) a += p[j] * elem(rows[j], (size_t)(off + d));                 \
+            out[d] = a;                                                                                \
+        }                                                                                              \
+    }
+ATTN_KERNELS(f32, load_f32, e_f32)
+ATTN_KERNELS(f16, load_f16, e_f16)
+
 /* Starts from the generic table: types without an AVX2 kernel keep theirs. */
 void kern_fill_avx2(Kern *k) {
     kern_fill_generic(k);
@@ -645,5 +699,7 @@ void kern_fill_avx2(Kern *k) {
     k->axpy_f32 = vaxpy;
     k->dot_f16 = vdot_f16;
     k->axpy_f16 = vaxpy_f16;
+    k->attn_scores[0] = attn_scores_f32, k->attn_scores[1] = attn_scores_f16;
+    k->attn_wsum[0] = attn_wsum_f32, k->attn_wsum[1] = attn_wsum_f16;
 }
 #endif

@@ -71,6 +71,14 @@ typedef struct {
      * (NULL in a table: kern/ops.c's portable loops) */
     float (*dot_f16)(const float *a, const uint16_t *h, int n);
     void (*axpy_f16)(float *out, float s, const uint16_t *h, int n);
+    /* One attention head over n keys, batched (NULL: the dot/axpy loops of
+     * kern/ops.c); [0] over fp32 rows, [1] over fp16 rows; rows[j] + off
+     * (elements) starts key or value j's head:
+     *   scores[j] = Σ_d q[d]·k_j[d]        attn_scores
+     *   out[d]    = Σ_j p[j]·v_j[d]        attn_wsum  (d < hd)
+     * Each score and each out[d] is computed the same way whatever n is. */
+    void (*attn_scores[2])(float *scores, const float *q, const void *const *rows, int n, int off, int hd);
+    void (*attn_wsum[2])(float *out, const float *p, const void *const *rows, int n, int off, int hd);
 } Kern;
 
 /* The best table for this CPU, chosen once (thread-safe). The environment
