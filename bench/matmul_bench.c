@@ -77,10 +77,11 @@ int main(int argc, char **argv) {
         printf("read bandwidth, %d thread(s): %.1f GB/s\n", threads[i], bw[i]);
     }
     printf("kernels: %s; matvec %dx%d\n\n", k->name, ROWS, COLS);
-    printf("%-6s %9s %9s | %-28s", "dtype", "ref ms", "generic", "");
+    printf("%-6s %9s %9s", "dtype", "ref ms", "generic");
     for (int i = 0; i < n_threads; i++) printf(" | %dT: ms    GB/s  frac  x-ref", threads[i]);
     printf(" | 64 tok, %dT: GFLOP/s\n", threads[n_threads - 1]);
-    static const DType types[] = {DT_F32, DT_F16, DT_BF16, DT_Q8_0, DT_Q4_0, DT_Q4_K, DT_Q6_K};
+    static const DType types[] = {DT_F32, DT_F16, DT_BF16, DT_Q8_0, DT_Q4_0, DT_Q4_1,
+                                  DT_Q5_0, DT_Q5_1, DT_Q4_K, DT_Q5_K, DT_Q6_K};
     float *x = xmalloc(64 * COLS * sizeof *x), *out = xmalloc(64 * ROWS * sizeof *out);
     for (int i = 0; i < 64 * COLS; i++) x[i] = (float)((i * 37 % 101) - 50) / 50.0f;
     void *scratch = xmalloc(matmul_scratch_max(COLS, 64, k));
@@ -92,7 +93,7 @@ int main(int argc, char **argv) {
         matmul(out, x, &m0, 1); /* the scalar reference, one thread, one call */
         double ref = now_seconds() - t0;
         double tg = time_ex(gen, NULL, &W, t, x, out, 1, scratch, 1, 1 << 20);
-        printf("%-6s %9.2f %9.2f | %-28s", dtype_traits(t)->name, ref * 1e3, tg * 1e3, "");
+        printf("%-6s %9.2f %9.2f", dtype_traits(t)->name, ref * 1e3, tg * 1e3);
         for (int i = 0; i < n_threads; i++) {
             double dt = time_ex(k, &pools[i], &W, t, x, out, 1, scratch, 3, 1 << 20);
             double gbs = (double)W.bytes / dt / 1e9;
