@@ -296,7 +296,7 @@ int main(int argc, char **argv) {
         for (int t = 0; t < DT_COUNT; t++) check_tiles((DType)t, k);
         for (int t = 0; t < DT_COUNT; t++) {
             int blk = dtype_traits((DType)t)->block;
-            int colsv[] = {blk == 1 ? 1 : blk, blk == 1 ? 7 : 3 * blk, blk == 1 ? 33 : 5 * blk, blk == 1 ? 257 : 1024 / blk * blk};
+            int colsv[] = {blk == 1 ? 1 : blk, blk == 1 ? 7 : 3 * blk, blk == 1 ? 33 : 5 * blk, blk == 1 ? 257 : 1024 / blk * blk + 2 * blk};
             for (int ci = 0; ci < 4; ci++) check_dots((DType)t, k, colsv[ci]);
         }
     }

@@ -287,26 +287,34 @@ TILE_FNS(tile_q8_0, k_q8_0)
  * and hi of the pair), unsigned; lanes 0-3 sum block b, 4-7 block b+1:
  *   s = Σu·x − c (exact int32),  acc += ([d_w] × d) · s,
  * [d_w] = d_w,b ×4, d_w,b+1 ×4. A last odd block loads only its own bytes. */
-/* One pair of blocks (b, b+1) of every row of the tile into acc; two == 0:
- * a last odd block alone (the constant folds the branches away). */
-FORCE void q4_0_pair(const int MR, const int NT, __m256 acc[4][4], const char *w, size_t ws, const char *x,
-                     size_t xs, size_t b, const int two) {
+/* Pairs of blocks (b, b+1) and, with quad, (b+2, b+3) of every row of the
+ * tile into acc, one pair after the other; `blocks` (1..4) of them exist.
+ * The four fp16 scales convert in one instruction. The constants fold the
+ * branches away; each pair's arithmetic is the same in every variant. */
+FORCE void q4_0_step(const int MR, const int NT, __m256 acc[4][4], const char *w, size_t ws, const char *x,
+                     size_t xs, size_t b, const int blocks) {
     const __m256i low = _mm256_set1_epi8(15), ones16 = _mm256_set1_epi16(1);
-    const __m256i spread = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
+    const __m256i spread[2] = {_mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1), _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3)};
     UNROLL for (int r = 0; r < MR; r++) {
         const BlockQ4_0 *wb = (const BlockQ4_0 *)(w + r * ws) + b;
-        __m128i q0 = _mm_loadu_si128((const __m128i *)wb[0].qs);
-        __m128i q1 = two ? _mm_loadu_si128((const __m128i *)wb[1].qs) : _mm_setzero_si128();
-        __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(q0), q1, 1);
-        __m256i ulo = _mm256_and_si256(q, low), uhi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low);
-        __m128i dh = _mm_cvtsi32_si128((int)(wb[0].d | (two ? (uint32_t)wb[1].d << 16 : 0u)));
-        __m256 dw = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_cvtph_ps(dh)), spread);
-        UNROLL for (int t = 0; t < NT; t++) {
-            const PairQ8 *xp = (const PairQ8 *)(x + t * xs) + b / 2;
-            __m256i s16 = _mm256_add_epi16(_mm256_maddubs_epi16(ulo, _mm256_loadu_si256((const __m256i *)xp->lo)),
-                                           _mm256_maddubs_epi16(uhi, _mm256_loadu_si256((const __m256i *)xp->hi)));
-            __m256i s = _mm256_sub_epi32(_mm256_madd_epi16(s16, ones16), _mm256_loadu_si256((const __m256i *)xp->c));
-            acc[r][t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_loadu_ps(xp->d)), cvt(s), acc[r][t]);
+        __m128i dh = _mm_cvtsi32_si128(wb[0].d);
+        if (blocks > 1) dh = _mm_insert_epi16(dh, wb[1].d, 1);
+        if (blocks > 2) dh = _mm_insert_epi16(dh, wb[2].d, 2);
+        if (blocks > 3) dh = _mm_insert_epi16(dh, wb[3].d, 3);
+        __m256 d4 = _mm256_castps128_ps256(_mm_cvtph_ps(dh));
+        for (int h = 0; 2 * h < blocks; h++) {
+            __m128i q0 = _mm_loadu_si128((const __m128i *)wb[2 * h].qs);
+            __m128i q1 = 2 * h + 1 < blocks ? _mm_loadu_si128((const __m128i *)wb[2 * h + 1].qs) : _mm_setzero_si128();
+            __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(q0), q1, 1);
+            __m256i ulo = _mm256_and_si256(q, low), uhi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low);
+            __m256 dw = _mm256_permutevar8x32_ps(d4, spread[h]);
+            UNROLL for (int t = 0; t < NT; t++) {
+                const PairQ8 *xp = (const PairQ8 *)(x + t * xs) + b / 2 + (size_t)h;
+                __m256i s16 = _mm256_add_epi16(_mm256_maddubs_epi16(ulo, _mm256_loadu_si256((const __m256i *)xp->lo)),
+                                               _mm256_maddubs_epi16(uhi, _mm256_loadu_si256((const __m256i *)xp->hi)));
+                __m256i s = _mm256_sub_epi32(_mm256_madd_epi16(s16, ones16), _mm256_loadu_si256((const __m256i *)xp->c));
+                acc[r][t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_loadu_ps(xp->d)), cvt(s), acc[r][t]);
+            }
         }
     }
 }
@@ -316,8 +324,10 @@ FORCE void k_q4_0(const int MR, const int NT, float *out, size_t os, const char 
     __m256 acc[4][4];
     UNROLL for (int r = 0; r < MR; r++) UNROLL for (int t = 0; t < NT; t++) acc[r][t] = _mm256_setzero_ps();
     size_t nb = n / QK32, b = 0;
-    for (; b + 2 <= nb; b += 2) q4_0_pair(MR, NT, acc, w, ws, x, xs, b, 1);
-    if (b < nb) q4_0_pair(MR, NT, acc, w, ws, x, xs, b, 0);
+    for (; b + 4 <= nb; b += 4) q4_0_step(MR, NT, acc, w, ws, x, xs, b, 4);
+    if (nb - b == 3) q4_0_step(MR, NT, acc, w, ws, x, xs, b, 3);
+    else if (nb - b == 2) q4_0_step(MR, NT, acc, w, ws, x, xs, b, 2);
+    else if (nb - b == 1) q4_0_step(MR, NT, acc, w, ws, x, xs, b, 1);
     UNROLL for (int r = 0; r < MR; r++) UNROLL for (int t = 0; t < NT; t++)
         out[(size_t)t * os + (size_t)r] = hsum(acc[r][t]);
 }
