@@ -253,23 +253,26 @@ static void q8d_quant(void *dst, const float *x, size_t n) {
  * products (llama.cpp's ggml_vec_dot_q8_0_q8_0), the two blocks' 8 lanes
  * pairwise added into one register (hadd: lanes 0,1,4,5 block b, 2,3,6,7
  * block b+1), then acc += ([d_w] × [d_x]) · that. */
-FORCE void k_q8_0(const int MR, const int NT, float *out, size_t os, const char *w, size_t ws, const char *x,
-                  size_t xs, size_t n) {
-    const __m256i spread = _mm256_setr_epi32(0, 0, 1, 1, 0, 0, 1, 1);
-    __m256 acc[4][4];
-    UNROLL for (int r = 0; r < MR; r++) UNROLL for (int t = 0; t < NT; t++) acc[r][t] = _mm256_setzero_ps();
-    size_t nb = n / QK32;
-    for (size_t b = 0; b < nb; b += 2) {
-        int two = b + 1 < nb;
-        UNROLL for (int r = 0; r < MR; r++) {
-            const BlockQ8_0 *wb = (const BlockQ8_0 *)(w + r * ws) + b;
-            __m256i w0 = _mm256_loadu_si256((const __m256i *)wb[0].qs), a0 = _mm256_sign_epi8(w0, w0);
-            __m256i w1 = two ? _mm256_loadu_si256((const __m256i *)wb[1].qs) : _mm256_setzero_si256();
+/* Pairs (b, b+1) and, when they exist, (b+2, b+3) of every row of the tile,
+ * one pair after the other; `blocks` (1..4) of them exist; the four fp16
+ * scales convert in one instruction (as q4_0_step). */
+FORCE void q8_0_step(const int MR, const int NT, __m256 acc[4][4], const char *w, size_t ws, const char *x,
+                     size_t xs, size_t b, const int blocks) {
+    const __m256i spread[2] = {_mm256_setr_epi32(0, 0, 1, 1, 0, 0, 1, 1), _mm256_setr_epi32(2, 2, 3, 3, 2, 2, 3, 3)};
+    UNROLL for (int r = 0; r < MR; r++) {
+        const BlockQ8_0 *wb = (const BlockQ8_0 *)(w + r * ws) + b;
+        __m128i dh = _mm_cvtsi32_si128(wb[0].d);
+        if (blocks > 1) dh = _mm_insert_epi16(dh, wb[1].d, 1);
+        if (blocks > 2) dh = _mm_insert_epi16(dh, wb[2].d, 2);
+        if (blocks > 3) dh = _mm_insert_epi16(dh, wb[3].d, 3);
+        __m256 d4 = _mm256_castps128_ps256(_mm_cvtph_ps(dh));
+        for (int h = 0; 2 * h < blocks; h++) {
+            __m256i w0 = _mm256_loadu_si256((const __m256i *)wb[2 * h].qs), a0 = _mm256_sign_epi8(w0, w0);
+            __m256i w1 = 2 * h + 1 < blocks ? _mm256_loadu_si256((const __m256i *)wb[2 * h + 1].qs) : _mm256_setzero_si256();
             __m256i a1 = _mm256_sign_epi8(w1, w1);
-            __m128i dh = _mm_cvtsi32_si128((int)(wb[0].d | (two ? (uint32_t)wb[1].d << 16 : 0u)));
-            __m256 dw = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_cvtph_ps(dh)), spread);
+            __m256 dw = _mm256_permutevar8x32_ps(d4, spread[h]);
             UNROLL for (int t = 0; t < NT; t++) {
-                const PairQ8D *xp = (const PairQ8D *)(x + t * xs) + b / 2;
+                const PairQ8D *xp = (const PairQ8D *)(x + t * xs) + b / 2 + (size_t)h;
                 __m256i s0 = mul_s8(a0, w0, _mm256_loadu_si256((const __m256i *)xp->q));
                 __m256i s1 = mul_s8(a1, w1, _mm256_loadu_si256((const __m256i *)(xp->q + 32)));
                 __m256 sc = _mm256_mul_ps(dw, _mm256_loadu_ps(xp->d));
@@ -277,6 +280,17 @@ FORCE void k_q8_0(const int MR, const int NT, float *out, size_t os, const char 
             }
         }
     }
+}
+
+FORCE void k_q8_0(const int MR, const int NT, float *out, size_t os, const char *w, size_t ws, const char *x,
+                  size_t xs, size_t n) {
+    __m256 acc[4][4];
+    UNROLL for (int r = 0; r < MR; r++) UNROLL for (int t = 0; t < NT; t++) acc[r][t] = _mm256_setzero_ps();
+    size_t nb = n / QK32, b = 0;
+    for (; b + 4 <= nb; b += 4) q8_0_step(MR, NT, acc, w, ws, x, xs, b, 4);
+    if (nb - b == 3) q8_0_step(MR, NT, acc, w, ws, x, xs, b, 3);
+    else if (nb - b == 2) q8_0_step(MR, NT, acc, w, ws, x, xs, b, 2);
+    else if (nb - b == 1) q8_0_step(MR, NT, acc, w, ws, x, xs, b, 1);
     UNROLL for (int r = 0; r < MR; r++) UNROLL for (int t = 0; t < NT; t++)
         out[(size_t)t * os + (size_t)r] = hsum(acc[r][t]);
 }
