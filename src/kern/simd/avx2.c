@@ -473,6 +473,28 @@ FORCE void k4_scales(const uint8_t *q, uint16_t d, uint16_t dmin, __m256 *dsc, _
     *dmn = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(dmin)), cvt(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)mn))));
 }
 
+/* One super-block i of one weight row (u: its 8 blocks' unsigned 4- or
+ * 5-bit values; dsc, dmn: d·sc and dmin·mn per block) against NT tokens of
+ * q8x: acc[t] −= [dmin·mn]·[s_x], then per pair of blocks
+ * acc[t] += (d_x·(d·sc))·Σu·x. q4_K's and q5_K's shared inner loop. */
+FORCE void k4_super(const int NT, __m256 *acc, const __m256i u[8], __m256 dsc, __m256 dmn, const char *x,
+                    size_t xs, size_t nb, size_t i) {
+    const __m256i ones16 = _mm256_set1_epi16(1);
+    UNROLL for (int t = 0; t < NT; t++) {
+        const char *xt = x + t * xs;
+        const float *dx = q8x_d(xt, nb) + 8 * i;
+        acc[t] = _mm256_fnmadd_ps(dmn, _mm256_loadu_ps(dx + nb), acc[t]);
+        float sv[8];
+        _mm256_storeu_ps(sv, _mm256_mul_ps(_mm256_loadu_ps(dx), dsc));
+        for (int sb = 0; sb < 8; sb += 2) {
+            __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(u[sb], _mm256_loadu_si256((const __m256i *)q8x_qs(xt, 8 * i + sb))), ones16);
+            __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(u[sb + 1], _mm256_loadu_si256((const __m256i *)q8x_qs(xt, 8 * i + sb + 1))), ones16);
+            __m256 a = _mm256_mul_ps(_mm256_set1_ps(sv[sb]), cvt(p0));
+            acc[t] = _mm256_add_ps(acc[t], _mm256_fmadd_ps(_mm256_set1_ps(sv[sb + 1]), cvt(p1), a));
+        }
+    }
+}
+
 /* q4_K against q8x, per super-block of 256 (8 blocks of 32), one
  * accumulator per element:
  *   acc = acc − [dmin·mn]·[s_x]  (8 lanes: the 8 blocks' min terms),
@@ -480,7 +502,7 @@ FORCE void k4_scales(const uint8_t *q, uint16_t d, uint16_t dmin, __m256 *dsc, _
  *   blocks (u the nibbles); the element is hsum(acc). */
 FORCE void k_q4_K(const int MR, const int NT, float *out, size_t os, const char *w, size_t ws, const char *x,
                   size_t xs, size_t n) {
-    const __m256i low = _mm256_set1_epi8(15), ones16 = _mm256_set1_epi16(1);
+    const __m256i low = _mm256_set1_epi8(15);
     __m256 acc[4][4];
     UNROLL for (int r = 0; r < MR; r++) UNROLL for (int t = 0; t < NT; t++) acc[r][t] = _mm256_setzero_ps();
     size_t nb = n / QK32;
@@ -494,19 +516,7 @@ FORCE void k_q4_K(const int MR, const int NT, float *out, size_t os, const char 
                 __m256i q = _mm256_loadu_si256((const __m256i *)(wb->qs + 32 * j));
                 u[2 * j] = _mm256_and_si256(q, low), u[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(q, 4), low);
             }
-            UNROLL for (int t = 0; t < NT; t++) {
-                const char *xt = x + t * xs;
-                const float *dx = q8x_d(xt, nb) + 8 * i;
-                acc[r][t] = _mm256_fnmadd_ps(dmn, _mm256_loadu_ps(dx + nb), acc[r][t]);
-                float sv[8];
-                _mm256_storeu_ps(sv, _mm256_mul_ps(_mm256_loadu_ps(dx), dsc));
-                for (int sb = 0; sb < 8; sb += 2) {
-                    __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(u[sb], _mm256_loadu_si256((const __m256i *)q8x_qs(xt, 8 * i + sb))), ones16);
-                    __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(u[sb + 1], _mm256_loadu_si256((const __m256i *)q8x_qs(xt, 8 * i + sb + 1))), ones16);
-                    __m256 a = _mm256_mul_ps(_mm256_set1_ps(sv[sb]), cvt(p0));
-                    acc[r][t] = _mm256_add_ps(acc[r][t], _mm256_fmadd_ps(_mm256_set1_ps(sv[sb + 1]), cvt(p1), a));
-                }
-            }
+            k4_super(NT, acc[r], u, dsc, dmn, x, xs, nb, i);
         }
     }
     UNROLL for (int r = 0; r < MR; r++) UNROLL for (int t = 0; t < NT; t++)
@@ -518,7 +528,7 @@ TILE_FNS(tile_q4_K, k_q4_K)
  * sub-block sb at bit sb of qh[l] (shifted to bit 4 within each byte). */
 FORCE void k_q5_K(const int MR, const int NT, float *out, size_t os, const char *w, size_t ws, const char *x,
                   size_t xs, size_t n) {
-    const __m256i low = _mm256_set1_epi8(15), k16 = _mm256_set1_epi8(16), ones16 = _mm256_set1_epi16(1);
+    const __m256i low = _mm256_set1_epi8(15), k16 = _mm256_set1_epi8(16);
     __m256 acc[4][4];
     UNROLL for (int r = 0; r < MR; r++) UNROLL for (int t = 0; t < NT; t++) acc[r][t] = _mm256_setzero_ps();
     size_t nb = n / QK32;
@@ -537,19 +547,7 @@ FORCE void k_q5_K(const int MR, const int NT, float *out, size_t os, const char 
                 u[2 * j] = _mm256_or_si256(_mm256_and_si256(q, low), _mm256_and_si256(h0, k16));
                 u[2 * j + 1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), low), _mm256_and_si256(h1, k16));
             }
-            UNROLL for (int t = 0; t < NT; t++) {
-                const char *xt = x + t * xs;
-                const float *dx = q8x_d(xt, nb) + 8 * i;
-                acc[r][t] = _mm256_fnmadd_ps(dmn, _mm256_loadu_ps(dx + nb), acc[r][t]);
-                float sv[8];
-                _mm256_storeu_ps(sv, _mm256_mul_ps(_mm256_loadu_ps(dx), dsc));
-                for (int sb = 0; sb < 8; sb += 2) {
-                    __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(u[sb], _mm256_loadu_si256((const __m256i *)q8x_qs(xt, 8 * i + sb))), ones16);
-                    __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(u[sb + 1], _mm256_loadu_si256((const __m256i *)q8x_qs(xt, 8 * i + sb + 1))), ones16);
-                    __m256 a = _mm256_mul_ps(_mm256_set1_ps(sv[sb]), cvt(p0));
-                    acc[r][t] = _mm256_add_ps(acc[r][t], _mm256_fmadd_ps(_mm256_set1_ps(sv[sb + 1]), cvt(p1), a));
-                }
-            }
+            k4_super(NT, acc[r], u, dsc, dmn, x, xs, nb, i);
         }
     }
     UNROLL for (int r = 0; r < MR; r++) UNROLL for (int t = 0; t < NT; t++)
