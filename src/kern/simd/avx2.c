@@ -173,20 +173,27 @@ typedef struct {
 } PairQ8;
 _Static_assert(sizeof(PairQ8) == 128, "q8p pair is 128 bytes");
 
+/* Blocks b and b+1 of x (b+1 past the end: zeros) as a pair's lo/hi halves;
+ * d[k], sum[k]: block b+k's scale and Σq. */
+static void pair_halves(const float *x, size_t nb, size_t b, int8_t *lo, int8_t *hi, float d[2], int sum[2]) {
+    for (int k = 0; k < 2; k++) {
+        int8_t q[32];
+        d[k] = 0, sum[k] = 0;
+        if (b + (size_t)k < nb) d[k] = q8_block(x + 32 * (b + (size_t)k), q, &sum[k]);
+        else memset(q, 0, sizeof q);
+        memcpy(lo + 16 * k, q, 16), memcpy(hi + 16 * k, q + 16, 16);
+    }
+}
+
 static size_t q8p_bytes(size_t n) { return (n / QK32 + 1) / 2 * sizeof(PairQ8); }
 static void q8p_quant(void *dst, const float *x, size_t n) {
     size_t nb = n / QK32;
     PairQ8 *p = dst;
     for (size_t b = 0; b < nb; b += 2, p++) {
-        for (int k = 0; k < 2; k++) {
-            int8_t q[32];
-            int sum = 0;
-            float d = 0;
-            if (b + (size_t)k < nb) d = q8_block(x + 32 * (b + (size_t)k), q, &sum);
-            else memset(q, 0, sizeof q);
-            memcpy(p->lo + 16 * k, q, 16), memcpy(p->hi + 16 * k, q + 16, 16);
-            for (int l = 0; l < 4; l++) p->c[4 * k + l] = 2 * sum, p->d[4 * k + l] = d;
-        }
+        float d[2];
+        int sum[2];
+        pair_halves(x, nb, b, p->lo, p->hi, d, sum);
+        for (int l = 0; l < 8; l++) p->c[l] = 2 * sum[l / 4], p->d[l] = d[l / 4];
     }
 }
 
@@ -201,15 +208,10 @@ static void q8m_quant(void *dst, const float *x, size_t n) {
     size_t nb = n / QK32;
     PairQ8M *p = dst;
     for (size_t b = 0; b < nb; b += 2, p++) {
-        for (int k = 0; k < 2; k++) {
-            int8_t q[32];
-            int sum = 0;
-            float d = 0;
-            if (b + (size_t)k < nb) d = q8_block(x + 32 * (b + (size_t)k), q, &sum);
-            else memset(q, 0, sizeof q);
-            memcpy(p->lo + 16 * k, q, 16), memcpy(p->hi + 16 * k, q + 16, 16);
-            for (int l = 0; l < 4; l++) p->d[4 * k + l] = d, p->s[4 * k + l] = d * (float)sum * 0.25f;
-        }
+        float d[2];
+        int sum[2];
+        pair_halves(x, nb, b, p->lo, p->hi, d, sum);
+        for (int l = 0; l < 8; l++) p->d[l] = d[l / 4], p->s[l] = d[l / 4] * (float)sum[l / 4] * 0.25f;
     }
 }
 

@@ -51,24 +51,36 @@ static float dot_q4_0(const void *row, const void *xq, size_t n) {
     return s;
 }
 
+/* One super-block of q4_K, or of q5_K (qh != NULL: the fifth bit of element
+ * l of sub-block sb at bit sb of qh[l]), against its 8 q8_0 blocks, into *s. */
+static void k4_super(float *s, uint16_t d16, uint16_t dmin16, const uint8_t *scales, const uint8_t *qs,
+                     const uint8_t *qh, const BlockQ8_0 *x) {
+    float d = f16_to_f32(d16), dmin = f16_to_f32(dmin16);
+    for (int sb = 0; sb < 8; sb++) {
+        const uint8_t *q = qs + 32 * (sb / 2);
+        int sc, mn, sumi = 0, sumx = 0;
+        kern_scale_min_k4(sb, scales, &sc, &mn);
+        for (int l = 0; l < 32; l++) {
+            int v = sb & 1 ? q[l] >> 4 : q[l] & 15;
+            if (qh) v |= (qh[l] >> sb & 1) << 4;
+            sumi += v * x[sb].qs[l], sumx += x[sb].qs[l];
+        }
+        float dx = f16_to_f32(x[sb].d);
+        *s += dx * (d * (float)sc) * (float)sumi - dx * (dmin * (float)mn) * (float)sumx;
+    }
+}
+
 static float dot_q4_K(const void *row, const void *xq, size_t n) {
     const BlockQ4_K *w = row;
-    const BlockQ8_0 *x = xq;
     float s = 0;
-    for (size_t i = 0; i < n / QK_K; i++, x += 8) {
-        float d = f16_to_f32(w[i].d), dmin = f16_to_f32(w[i].dmin);
-        for (int sb = 0; sb < 8; sb++) {
-            const uint8_t *q = w[i].qs + 32 * (sb / 2);
-            int sc, mn, sumi = 0, sumx = 0;
-            kern_scale_min_k4(sb, w[i].scales, &sc, &mn);
-            for (int l = 0; l < 32; l++) {
-                int v = sb & 1 ? q[l] >> 4 : q[l] & 15;
-                sumi += v * x[sb].qs[l], sumx += x[sb].qs[l];
-            }
-            float dx = f16_to_f32(x[sb].d);
-            s += dx * (d * (float)sc) * (float)sumi - dx * (dmin * (float)mn) * (float)sumx;
-        }
-    }
+    for (size_t i = 0; i < n / QK_K; i++) k4_super(&s, w[i].d, w[i].dmin, w[i].scales, w[i].qs, NULL, (const BlockQ8_0 *)xq + 8 * i);
+    return s;
+}
+
+static float dot_q5_K(const void *row, const void *xq, size_t n) {
+    const BlockQ5_K *w = row;
+    float s = 0;
+    for (size_t i = 0; i < n / QK_K; i++) k4_super(&s, w[i].d, w[i].dmin, w[i].scales, w[i].qs, w[i].qh, (const BlockQ8_0 *)xq + 8 * i);
     return s;
 }
 
@@ -151,27 +163,6 @@ static float dot_q5_1(const void *row, const void *xq, size_t n) {
     return s;
 }
 
-/* q5_K: q4_K with the fifth bit of element l of sub-block sb at bit sb of qh[l]. */
-static float dot_q5_K(const void *row, const void *xq, size_t n) {
-    const BlockQ5_K *w = row;
-    const BlockQ8_0 *x = xq;
-    float s = 0;
-    for (size_t i = 0; i < n / QK_K; i++, x += 8) {
-        float d = f16_to_f32(w[i].d), dmin = f16_to_f32(w[i].dmin);
-        for (int sb = 0; sb < 8; sb++) {
-            const uint8_t *q = w[i].qs + 32 * (sb / 2);
-            int sc, mn, sumi = 0, sumx = 0;
-            kern_scale_min_k4(sb, w[i].scales, &sc, &mn);
-            for (int l = 0; l < 32; l++) {
-                int v = (sb & 1 ? q[l] >> 4 : q[l] & 15) | (w[i].qh[l] >> sb & 1) << 4;
-                sumi += v * x[sb].qs[l], sumx += x[sb].qs[l];
-            }
-            float dx = f16_to_f32(x[sb].d);
-            s += dx * (d * (float)sc) * (float)sumi - dx * (dmin * (float)mn) * (float)sumx;
-        }
-    }
-    return s;
-}
 
 static float vdot(const float *a, const float *b, int n) { return dot8(a, b, (size_t)n, NULL, NULL); }
 
