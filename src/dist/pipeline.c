@@ -59,10 +59,6 @@ static int share(const PipelinePlan *plan, void *buf, size_t bytes) {
 /* ---- rank 0: the scheduler ---------------------------------------------------- */
 
 typedef struct {
-    int fed, n_new, last, done;
-} ReqState;
-
-typedef struct {
     int r0, r1;        /* its requests [r0, r1) */
     void *buf;         /* owns: the message in flight */
     size_t cap, bytes;
@@ -74,7 +70,7 @@ typedef struct {
 /* Builds and runs stage 0 of the group's next step and sends it on.
  * Returns 1 when sent, 0 when the group has nothing left, -1 on error. */
 static int group_launch(Context *ctx, const PipelinePlan *plan, Group *g, const GenRequest *reqs,
-                        ReqState *rs, int chunk) {
+                        GenProgress *rs, int chunk) {
     int dim = ctx->model->cfg.dim, n = 0;
     for (int r = g->r0; r < g->r1; r++)
         if (!rs[r].done) {
@@ -87,26 +83,7 @@ static int group_launch(Context *ctx, const PipelinePlan *plan, Group *g, const 
     if (g->bytes > g->cap) g->buf = xrealloc(g->buf, g->cap = g->bytes);
     Msg m = msg_view(g->buf, n, dim);
     *m.hd = (Header){.kind = MSG_BATCH, .n = n};
-    int t = 0;
-    g->n_want = 0;
-    for (int r = g->r0; r < g->r1; r++) {
-        ReqState *s = &rs[r];
-        if (s->done) continue;
-        long p0 = ctx->seqs[r].n_pos;
-        if (s->fed < reqs[r].n_prompt) {
-            int take = reqs[r].n_prompt - s->fed;
-            if (take > chunk) take = chunk;
-            for (int i = 0; i < take; i++, t++) {
-                m.token[t] = reqs[r].prompt[s->fed + i], m.seq[t] = r, m.pos[t] = p0 + i;
-                m.want[t] = s->fed + i == reqs[r].n_prompt - 1;
-                if (m.want[t]) g->owner[g->n_want++] = r;
-            }
-            s->fed += take;
-        } else {
-            m.token[t] = s->last, m.seq[t] = r, m.pos[t] = p0, m.want[t] = 1, t++;
-            g->owner[g->n_want++] = r;
-        }
-    }
+    gen_step_batch(ctx, reqs, rs, g->r0, g->r1, chunk, m.token, m.seq, m.pos, m.want, g->owner, &g->n_want);
     m.hd->n_want = g->n_want;
     Batch b = msg_batch(&m);
     if (forward_check(ctx, &b) || share(plan, g->buf, g->bytes)) return -1;
@@ -123,7 +100,7 @@ int pipeline_generate(Context *ctx, const PipelinePlan *plan, const GenRequest *
     if (n_req > ctx->n_seq) return err_set("%d requests for %d sequences", n_req, ctx->n_seq);
     int chunk = opt->chunk_size > 0 ? opt->chunk_size : GEN_DEFAULT_CHUNK;
     int n_groups = n_req < size ? n_req : size;
-    ReqState *rs = xcalloc((size_t)n_req, sizeof *rs);
+    GenProgress *rs = xcalloc((size_t)n_req, sizeof *rs);
     Group *groups = xcalloc((size_t)n_groups, sizeof *groups);
     int *fifo = xmalloc((size_t)n_groups * sizeof(int)); /* groups in flight, oldest first */
     int *busy = xcalloc((size_t)n_groups, sizeof(int));
@@ -163,7 +140,7 @@ int pipeline_generate(Context *ctx, const PipelinePlan *plan, const GenRequest *
         }
         for (int i = 0; i < g->n_want; i++) {
             int r = g->owner[i], tok = ((int *)ids)[i];
-            ReqState *s = &rs[r];
+            GenProgress *s = &rs[r];
             s->last = tok;
             s->n_new++;
             int stop = emit ? emit(ud, r, tok) : 0;

@@ -32,6 +32,22 @@ typedef struct {
 /* Called with each new token of request `req`; return nonzero to stop it. */
 typedef int (*GenEmit)(void *ud, int req, int token);
 
+/* A request's progress in a scheduler (here and in dist/pipeline.c). */
+typedef struct {
+    int fed;   /* prompt tokens fed so far */
+    int n_new; /* tokens generated */
+    int last;  /* last sampled token, fed next */
+    int done;
+} GenProgress;
+
+/* The next forward call's tokens of requests [r0, r1): for each unfinished
+ * one, its next prompt chunk (at most `chunk` tokens; advances fed) or its
+ * last sampled token. Writes token/seq/pos/want (sequence r = request r) and
+ * owner[] (the request of each wanted token, in order; *n_want of them);
+ * returns the token count. */
+int gen_step_batch(const Context *ctx, const GenRequest *reqs, GenProgress *ps, int r0, int r1, int chunk,
+                   int *token, int *seq, long *pos, unsigned char *want, int *owner, int *n_want);
+
 /* Positions the context needs for these requests (the longest prompt + new). */
 long generate_context_size(const GenRequest *reqs, int n_req);
 
