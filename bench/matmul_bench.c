@@ -45,20 +45,25 @@ static Weights make_weights(DType t) {
     return W;
 }
 
-/* Seconds per call of matmul_ex (n tokens), cycling through the copies. */
+/* Seconds per call of matmul_ex (n tokens), cycling through the copies
+ * (packed for k when pack is set). */
 static double time_ex(const Kern *k, Pool *pool, const Weights *W, DType t, const float *x, float *out, int n,
-                      void *scratch, int reps, int max_copies) {
+                      void *scratch, int reps, int max_copies, int pack) {
     double best = 1e30;
     int copies = W->n_copies < max_copies ? W->n_copies : max_copies;
+    Mat *m = xmalloc((size_t)copies * sizeof *m);
+    for (int i = 0; i < copies; i++) {
+        m[i] = (Mat){W->w + W->bytes * (size_t)i, t, ROWS, COLS, NULL, NULL};
+        if (pack) CHECK(mat_pack(&m[i], k, pool));
+    }
     for (int r = 0; r < reps; r++) {
         double t0 = now_seconds();
-        for (int i = 0; i < copies; i++) {
-            Mat m = {W->w + W->bytes * (size_t)i, t, ROWS, COLS};
-            matmul_ex(k, pool, out, x, &m, n, scratch);
-        }
+        for (int i = 0; i < copies; i++) matmul_ex(k, pool, out, x, &m[i], n, scratch);
         double dt = (now_seconds() - t0) / copies;
         if (dt < best) best = dt;
     }
+    for (int i = 0; i < copies; i++) mat_unpack(&m[i]);
+    free(m);
     return best;
 }
 
@@ -77,7 +82,7 @@ int main(int argc, char **argv) {
         printf("read bandwidth, %d thread(s): %.1f GB/s\n", threads[i], bw[i]);
     }
     printf("kernels: %s; matvec %dx%d\n\n", k->name, ROWS, COLS);
-    printf("%-6s %9s %9s", "dtype", "ref ms", "generic");
+    printf("%-9s %9s %9s", "dtype", "ref ms", "generic");
     for (int i = 0; i < n_threads; i++) printf(" | %dT: ms    GB/s  frac  x-ref", threads[i]);
     printf(" | 64 tok, %dT: GFLOP/s\n", threads[n_threads - 1]);
     static const DType types[] = {DT_F32, DT_F16, DT_BF16, DT_Q8_0, DT_Q4_0, DT_Q4_1,
@@ -88,19 +93,23 @@ int main(int argc, char **argv) {
     for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
         DType t = types[ti];
         Weights W = make_weights(t);
-        Mat m0 = {W.w, t, ROWS, COLS};
+        Mat m0 = {W.w, t, ROWS, COLS, NULL, NULL};
         double t0 = now_seconds();
         matmul(out, x, &m0, 1); /* the scalar reference, one thread, one call */
         double ref = now_seconds() - t0;
-        double tg = time_ex(gen, NULL, &W, t, x, out, 1, scratch, 1, 1 << 20);
-        printf("%-6s %9.2f %9.2f", dtype_traits(t)->name, ref * 1e3, tg * 1e3);
-        for (int i = 0; i < n_threads; i++) {
-            double dt = time_ex(k, &pools[i], &W, t, x, out, 1, scratch, 3, 1 << 20);
-            double gbs = (double)W.bytes / dt / 1e9;
-            printf(" | %6.2f %7.1f %5.2f %6.1f", dt * 1e3, gbs, gbs / bw[i], ref / dt);
+        double tg = time_ex(gen, NULL, &W, t, x, out, 1, scratch, 1, 1 << 20, 0);
+        for (int pack = 0; pack <= (k->pack[t].pack != NULL); pack++) {
+            char name[32];
+            snprintf(name, sizeof name, "%s%s", dtype_traits(t)->name, pack ? "+pack" : "");
+            printf("%-9s %9.2f %9.2f", name, ref * 1e3, tg * 1e3);
+            for (int i = 0; i < n_threads; i++) {
+                double dt = time_ex(k, &pools[i], &W, t, x, out, 1, scratch, 3, 1 << 20, pack);
+                double gbs = (double)W.bytes / dt / 1e9;
+                printf(" | %6.2f %7.1f %5.2f %6.1f", dt * 1e3, gbs, gbs / bw[i], ref / dt);
+            }
+            double dt = time_ex(k, &pools[n_threads - 1], &W, t, x, out, 64, scratch, 1, 2, pack);
+            printf(" | %8.1f\n", 2.0 * ROWS * COLS * 64 / dt / 1e9);
         }
-        double dt = time_ex(k, &pools[n_threads - 1], &W, t, x, out, 64, scratch, 1, 2);
-        printf(" | %8.1f\n", 2.0 * ROWS * COLS * 64 / dt / 1e9);
         free(W.w);
     }
     for (int i = 0; i < n_threads; i++) pool_free(&pools[i]);

@@ -367,7 +367,7 @@ static void test_matmul(void) {
                 int rows = SIZES[ri], cols = SIZES[ci];
                 size_t nw = (size_t)rows * (size_t)cols;
                 void *wd = random_weights((DType)t, nw);
-                Mat w = {wd, (DType)t, rows, cols};
+                Mat w = {wd, (DType)t, rows, cols, NULL, NULL};
                 double *wr = xmalloc(nw * sizeof *wr);
                 for (size_t i = 0; i < nw; i++) wr[i] = ref_elem((DType)t, wd, i);
 

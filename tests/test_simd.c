@@ -177,7 +177,7 @@ static void check_tiles(DType t, const Kern *k) {
  * the bits of that token alone on one thread, and is near the reference. */
 static void check_matmul(DType t, const Kern *k, int rows, int cols, int n, Pool *pool) {
     void *wd = random_mat(t, rows, cols);
-    Mat w = {wd, t, rows, cols};
+    Mat w = {wd, t, rows, cols, NULL, NULL};
     float *x = normals((size_t)n * cols), *out = poisoned((size_t)n * rows), *ref = poisoned((size_t)n * rows);
     void *scratch = xmalloc(matmul_scratch_bytes(t, cols, n, k) + 1);
     matmul_ex(k, pool, out, x, &w, n, scratch);
@@ -195,6 +195,76 @@ static void check_matmul(DType t, const Kern *k, int rows, int cols, int n, Pool
         EXPECTQ(isfinite(out[i]) && fabsf(out[i] - ref[i]) <= (quant ? 0.05f : 1e-4f) * sqrtf((float)cols) + 1e-4f * fabsf(ref[i]),
                 "%s %s %dx%d n=%d: out %zu = %g, reference %g", k->name, dtype_traits(t)->name, rows, cols, n, i, out[i], ref[i]);
     free(scratch), free(ref), free(out), free(x), free(wd);
+}
+
+/* A table's packed layout of t (KernPack): every tile shape writes exactly
+ * its nr rows with the bits of the full group's one-token tile; matmul_ex on
+ * the packed matrix is batch- and thread-invariant (memcmp), each element
+ * within 1e-5·mag of the unpacked kernel's dot (the same q8 values, other
+ * fp32 order). */
+static void check_pack(DType t, const Kern *k, int rows, int cols, int n, Pool *pool) {
+    const KernPack *kp = &k->pack[t];
+    if (!kp->pack) return;
+    void *wd = random_mat(t, rows, cols);
+    Mat w = {wd, t, rows, cols, NULL, NULL};
+    EXPECT(mat_pack(&w, k, pool) == 1 && w.packed && w.packed_by == (const void *)k, "%s %s: mat_pack", k->name,
+           dtype_traits(t)->name);
+    EXPECT(mat_pack(&w, k, pool) == 1, "%s %s: packing twice keeps the copy", k->name, dtype_traits(t)->name);
+    if (kern_named("generic") != k) EXPECT(mat_pack(&w, kern_named("generic"), pool) == 0, "packed for another table");
+    float *x = normals((size_t)n * cols), *out = poisoned((size_t)n * rows);
+    void *scratch = xmalloc(matmul_scratch_bytes(t, cols, n, k) + 1);
+    matmul_ex(k, pool, out, x, &w, n, scratch);
+    /* each token alone, and the unpacked kernel's dot */
+    const KernDot *kd = &k->mm[t];
+    size_t rb = dtype_bytes(t, (size_t)cols);
+    float *wf = xmalloc((size_t)cols * sizeof *wf), *xd = xmalloc((size_t)cols * sizeof *xd);
+    void *q8 = xmalloc(dtype_bytes(DT_Q8_0, (size_t)cols)), *xq = xmalloc(kd->act_bytes((size_t)cols));
+    for (int tk = 0; tk < n; tk++) {
+        float *one = poisoned((size_t)rows);
+        matmul_ex(k, NULL, one, x + (size_t)tk * cols, &w, 1, scratch);
+        EXPECTQ(memcmp(one, out + (size_t)tk * rows, (size_t)rows * sizeof *one) == 0,
+                "%s %s packed %dx%d n=%d threads %d: token %d differs from that token alone", k->name,
+                dtype_traits(t)->name, rows, cols, n, pool_threads(pool), tk);
+        free(one);
+        quantize_row_q8_0(q8, x + (size_t)tk * cols, (size_t)cols);
+        dequantize_row_q8_0(xd, q8, (size_t)cols);
+        kd->act_quant(xq, x + (size_t)tk * cols, (size_t)cols);
+        for (int r = 0; r < rows; r++) {
+            const char *row = (const char *)wd + (size_t)r * rb;
+            dtype_traits(t)->to_float(wf, row, (size_t)cols);
+            double mag = 0;
+            for (int c = 0; c < cols; c++) mag += fabs((double)wf[c] * xd[c]);
+            float want = kern_dot(kd, row, xq, (size_t)cols), got = out[(size_t)tk * rows + (size_t)r];
+            EXPECTQ(isfinite(got) && fabs(got - want) <= 1e-5 * mag + 1e-30, "%s %s packed %dx%d: (%d,%d) %.9g, unpacked %.9g",
+                    k->name, dtype_traits(t)->name, rows, cols, tk, r, got, want);
+        }
+    }
+    /* tile shapes on the first group */
+    const KernDot *pd = &kp->dot;
+    size_t xb = pd->act_bytes((size_t)cols);
+    char *xa = xmalloc(xb * (size_t)pd->nt);
+    int nt_max = n < pd->nt ? n : pd->nt;
+    for (int i = 0; i < nt_max; i++) pd->act_quant(xa + (size_t)i * xb, x + (size_t)i * cols, (size_t)cols);
+    size_t gb = kp->group_bytes((size_t)cols);
+    float full[64];
+    for (int i = 0; i < nt_max; i++) pd->tile(full + i * kp->rows, (size_t)kp->rows, w.packed, gb, kp->rows, xa + (size_t)i * xb, xb, 1, (size_t)cols);
+    for (int nr = 1; nr <= kp->rows; nr++)
+        for (int nt = 1; nt <= nt_max; nt++) {
+            float got[64 + 8];
+            for (int i = 0; i < 72; i++) got[i] = NAN;
+            pd->tile(got, (size_t)nr + 1, w.packed, gb, nr, xa, xb, nt, (size_t)cols);
+            for (int i = 0; i < nt; i++) {
+                for (int r = 0; r < nr; r++)
+                    EXPECTQ(memcmp(&got[i * (nr + 1) + r], &full[i * kp->rows + r], sizeof(float)) == 0,
+                            "%s %s packed tile %dx%d element (%d,%d): %.9g, full group %.9g", k->name, dtype_traits(t)->name,
+                            nr, nt, r, i, got[i * (nr + 1) + r], full[i * kp->rows + r]);
+                EXPECTQ(isnan(got[i * (nr + 1) + nr]), "%s %s packed tile %dx%d wrote past its rows", k->name,
+                        dtype_traits(t)->name, nr, nt);
+            }
+        }
+    mat_unpack(&w);
+    EXPECT(!w.packed && !w.packed_by, "mat_unpack");
+    free(xa), free(q8), free(xq), free(wf), free(xd), free(scratch), free(out), free(x), free(wd);
 }
 
 static void check_vec(const Kern *k) {
@@ -312,6 +382,15 @@ int main(int argc, char **argv) {
             for (int ri = 0; ri < 4; ri++)
                 for (int ni = 0; ni < 4; ni++)
                     check_matmul((DType)t, tables[ti], rowsv[ri], cols, ns[ni], &pools[(ri + ni) % 4]);
+        }
+    static const int prows[] = {1, 5, 8, 9, 37, 300};
+    for (int ti = 0; ti < n_tables; ti++)
+        for (int t = 0; t < DT_COUNT; t++) {
+            int blk = dtype_traits((DType)t)->block;
+            int colsv[] = {blk, 3 * blk, 1024 / blk * blk + 2 * blk};
+            for (int ri = 0; ri < 6; ri++)
+                for (int ci = 0; ci < 3; ci++)
+                    check_pack((DType)t, tables[ti], prows[ri], colsv[ci], ns[(ri + ci) % 4], &pools[(ri + ci) % 4]);
         }
     for (int i = 0; i < 4; i++) pool_free(&pools[i]);
 

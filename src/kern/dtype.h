@@ -61,6 +61,10 @@ typedef struct {
     const void *data; /* view */
     DType dtype;
     int rows, cols;
+    /* The same rows in a kernel table's packed layout (kern/matmul.h's
+     * mat_pack; owned), and that table (a const Kern *), or NULL. */
+    void *packed;
+    const void *packed_by;
 } Mat;
 
 /* Pointer to row r of m. */

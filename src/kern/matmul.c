@@ -1,5 +1,8 @@
 #include "kern/matmul.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 #include "base/util.h"
 
 void matmul(float *out, const float *x, const Mat *w, int n) {
@@ -14,8 +17,14 @@ void matmul(float *out, const float *x, const Mat *w, int n) {
 /* ---- the threaded, dispatched path --------------------------------------- */
 
 size_t matmul_scratch_bytes(DType wtype, int cols, int n, const Kern *k) {
-    const KernDot *kd = &k->mm[wtype];
-    return kd->act_quant ? (size_t)n * kd->act_bytes((size_t)cols) : 0;
+    const KernDot *kds[2] = {&k->mm[wtype], k->pack[wtype].pack ? &k->pack[wtype].dot : NULL};
+    size_t m = 0;
+    for (int i = 0; i < 2; i++)
+        if (kds[i] && kds[i]->act_quant) {
+            size_t b = (size_t)n * kds[i]->act_bytes((size_t)cols);
+            if (b > m) m = b;
+        }
+    return m;
 }
 
 size_t matmul_scratch_max(int cols, int n, const Kern *k) {
@@ -47,10 +56,11 @@ typedef struct {
     float *out;
     const char *xa; /* activation rows, xstride bytes apart */
     size_t xstride, wstride;
-    const char *w;
+    const char *w; /* groups of g rows, wstride bytes apart */
     int rows, cols, n;
     int panel; /* rows per panel, a multiple of mr */
-    int mr; /* weight rows per tile */
+    int mr; /* weight rows per tile, a multiple of g */
+    int g; /* rows per group: 1, or a packed layout's rows (then mr == g) */
 } Job;
 
 /* Multiply-adds below which a product stays on the calling thread. */
@@ -76,7 +86,7 @@ static void matmul_rows(void *arg, int ith, int nth) {
             for (int r = p; r < pe; r += mr) {
                 int nr = pe - r < mr ? pe - r : mr;
                 kd->tile(j->out + (size_t)t * (size_t)j->rows + (size_t)r, (size_t)j->rows,
-                         j->w + (size_t)r * j->wstride, j->wstride, nr, j->xa + (size_t)t * j->xstride, j->xstride,
+                         j->w + (size_t)(r / j->g) * j->wstride, j->wstride, nr, j->xa + (size_t)t * j->xstride, j->xstride,
                          nt, (size_t)j->cols);
             }
         }
@@ -85,10 +95,12 @@ static void matmul_rows(void *arg, int ith, int nth) {
 
 void matmul_ex(const Kern *k, Pool *pool, float *out, const float *x, const Mat *w, int n,
                void *scratch) {
-    const KernDot *kd = &k->mm[w->dtype];
+    const KernPack *kp = w->packed && w->packed_by == (const void *)k ? &k->pack[w->dtype] : NULL;
+    const KernDot *kd = kp ? &kp->dot : &k->mm[w->dtype];
     size_t cols = (size_t)w->cols;
     Job j = {kd, out, (const char *)x, cols * sizeof(float), dtype_bytes(w->dtype, cols),
-             w->data, w->rows, w->cols, n, 0, 1};
+             w->data, w->rows, w->cols, n, 0, 1, 1};
+    if (kp) j.w = w->packed, j.wstride = kp->group_bytes(cols), j.g = kp->rows;
     if (kd->act_quant) {
         CHECK(scratch);
         QuantJob q = {kd, scratch, x, cols, kd->act_bytes(cols), n};
@@ -99,14 +111,51 @@ void matmul_ex(const Kern *k, Pool *pool, float *out, const float *x, const Mat 
     /* Up to nt tokens (decode) the weights stream through once, row after row:
      * one sequential stream is what memory and the prefetchers serve best
      * (several rows interleaved measured 1.1-5x slower). Past that, tiles of
-     * mr rows reuse each weight load across tokens. Elements are computed the
-     * same either way. */
-    j.mr = n <= kd->nt ? 1 : kd->mr;
-    size_t panel = MATMUL_PANEL_BYTES / j.wstride / (size_t)j.mr * (size_t)j.mr;
+     * mr rows reuse each weight load across tokens. A packed group is one
+     * stream already. Elements are computed the same either way. */
+    j.mr = kp ? kp->rows : n <= kd->nt ? 1 : kd->mr;
+    size_t row_bytes = j.wstride / (size_t)j.g;
+    size_t panel = MATMUL_PANEL_BYTES / row_bytes / (size_t)j.mr * (size_t)j.mr;
     j.panel = panel < (size_t)j.mr ? j.mr : panel > (size_t)w->rows ? w->rows : (int)panel;
     /* a product too small to repay waking the other threads runs here alone */
     if ((size_t)w->rows * cols * (size_t)n < MATMUL_MIN_PARALLEL) matmul_rows(&j, 0, 1);
     else pool_run(pool, matmul_rows, &j);
+}
+
+/* Packing: thread ith of nth packs its share of the groups. */
+typedef struct {
+    const KernPack *kp;
+    const Mat *w;
+    char *dst;
+    size_t gb, rb;
+} PackJob;
+
+static void pack_groups(void *arg, int ith, int nth) {
+    const PackJob *p = arg;
+    int g = p->kp->rows, groups = (p->w->rows + g - 1) / g;
+    int g0 = (int)((long)groups * ith / nth), g1 = (int)((long)groups * (ith + 1) / nth);
+    for (int i = g0; i < g1; i++) {
+        int r = i * g, nr = p->w->rows - r < g ? p->w->rows - r : g;
+        p->kp->pack(p->dst + (size_t)i * p->gb, (const char *)p->w->data + (size_t)r * p->rb, p->rb, nr,
+                    (size_t)p->w->cols);
+    }
+}
+
+int mat_pack(Mat *w, const Kern *k, Pool *pool) {
+    const KernPack *kp = &k->pack[w->dtype];
+    if (!kp->pack || w->packed) return w->packed && w->packed_by == (const void *)k;
+    size_t gb = kp->group_bytes((size_t)w->cols), groups = ((size_t)w->rows + (size_t)kp->rows - 1) / (size_t)kp->rows;
+    char *dst = aligned_alloc(64, (gb * groups + 63) / 64 * 64);
+    if (!dst) return 0; /* no memory for a copy: the unpacked rows serve */
+    PackJob p = {kp, w, dst, gb, dtype_bytes(w->dtype, (size_t)w->cols)};
+    pool_run(pool, pack_groups, &p);
+    w->packed = dst, w->packed_by = k;
+    return 1;
+}
+
+void mat_unpack(Mat *w) {
+    free(w->packed);
+    w->packed = NULL, w->packed_by = NULL;
 }
 
 void mat_get_row(float *out, const Mat *w, int r) {

@@ -42,6 +42,16 @@ size_t matmul_scratch_bytes(DType wtype, int cols, int n, const Kern *k);
 /* The most matmul_scratch_bytes asks for any weight type. */
 size_t matmul_scratch_max(int cols, int n, const Kern *k);
 
+/* Makes w->packed, w's rows in k's packed layout for w's dtype (KernPack in
+ * kern/simd/simd.h; packed on the pool's threads), which matmul_ex(k, ...)
+ * then reads instead of w->data. Returns 1 when w is packed for k, 0 when k
+ * has no layout for the dtype, w is packed for another table, or memory for
+ * the copy is short (matmul_ex reads w->data then). Results with and without
+ * packing differ only in the order of fp32 additions; each is still batch-
+ * and thread-invariant. mat_unpack frees the copy. */
+int mat_pack(Mat *w, const Kern *k, Pool *pool);
+void mat_unpack(Mat *w);
+
 /* out[c] = row r of w as fp32 (an embedding lookup). */
 void mat_get_row(float *out, const Mat *w, int r);
 

@@ -607,6 +607,108 @@ FORCE void k_q6_K(const int MR, const int NT, float *out, size_t os, const char 
 }
 TILE_FNS(tile_q6_K, k_q6_K)
 
+/* ---- packed weights (KernPack) -------------------------------------------
+ * q4_0x8: 8 rows of q4_0 per group, lanes = rows. Per block b, 144 bytes:
+ *   uint16 d[8]    the 8 rows' fp16 scales (one conversion for all 8)
+ *   uint8 qs[128]  chunk c (0..3) = 32 bytes at 32c: row r's qs[4c..4c+4)
+ *                  at 32c + 4r (low nibbles: elements 4c..4c+3, high
+ *                  nibbles: 16+4c..16+4c+3)
+ * so a chunk's low (high) nibbles meet one broadcast of 4 activations in
+ * every row at once. The activations (q8b): per block 40 bytes, int8 q[32],
+ * float d, int32 c = 8·Σq. Per element (row r, token t) and block:
+ *   s16 = Σ_c maddubs(lo_c, x[4c..]) + maddubs(hi_c, x[16+4c..])  (c in order;
+ *         |s16| <= 8·2·15·128 < 32767, exact)
+ *   s = madd(s16, 1) − c  (= Σ q_w·q_x, exact int32)
+ *   acc = fma(float(s), d_w·d_x, acc)
+ * the same in every tile; lanes are elements, so there is no final sum. */
+#define Q4X8_BLOCK 144
+static size_t q4_0x8_bytes(size_t cols) { return cols / QK32 * Q4X8_BLOCK; }
+static void q4_0x8_pack(void *dst, const void *src, size_t ws, int nr, size_t cols) {
+    size_t nb = cols / QK32;
+    uint8_t *g = dst;
+    for (size_t b = 0; b < nb; b++, g += Q4X8_BLOCK) {
+        memset(g, 0, Q4X8_BLOCK);
+        for (int r = 0; r < nr; r++) {
+            const BlockQ4_0 *blk = (const BlockQ4_0 *)((const char *)src + (size_t)r * ws) + b;
+            memcpy(g + 2 * r, &blk->d, 2);
+            for (int c = 0; c < 4; c++) memcpy(g + 16 + 32 * c + 4 * r, blk->qs + 4 * c, 4);
+        }
+    }
+}
+
+typedef struct {
+    int8_t q[32];
+    float d;
+    int32_t c;
+} BlockQ8B;
+_Static_assert(sizeof(BlockQ8B) == 40, "q8b block is 40 bytes");
+static size_t q8b_bytes(size_t n) { return n / QK32 * sizeof(BlockQ8B); }
+static void q8b_quant(void *dst, const float *x, size_t n) {
+    BlockQ8B *p = dst;
+    for (size_t b = 0; b < n / QK32; b++) {
+        int sum;
+        p[b].d = q8_block(x + 32 * b, p[b].q, &sum);
+        p[b].c = 8 * sum;
+    }
+}
+
+FORCE __m256i bcast4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+FORCE void k_q4_0x8(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs,
+                    size_t n) {
+    const __m256i low = _mm256_set1_epi8(15), ones16 = _mm256_set1_epi16(1);
+    __m256 acc[4];
+    UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
+    size_t nb = n / QK32;
+    for (size_t b = 0; b < nb; b++) {
+        const char *g = w + b * Q4X8_BLOCK;
+        __m256i s16[4];
+        UNROLL for (int c = 0; c < 4; c++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(g + 16 + 32 * c));
+            __m256i lo = _mm256_and_si256(v, low), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+            UNROLL for (int t = 0; t < NT; t++) {
+                const BlockQ8B *xb = (const BlockQ8B *)(x + t * xs) + b;
+                __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, bcast4(xb->q + 4 * c)),
+                                             _mm256_maddubs_epi16(hi, bcast4(xb->q + 16 + 4 * c)));
+                s16[t] = c ? _mm256_add_epi16(s16[t], p) : p;
+            }
+        }
+        __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g));
+        UNROLL for (int t = 0; t < NT; t++) {
+            const BlockQ8B *xb = (const BlockQ8B *)(x + t * xs) + b;
+            __m256i s = _mm256_sub_epi32(_mm256_madd_epi16(s16[t], ones16), _mm256_set1_epi32(xb->c));
+            acc[t] = _mm256_fmadd_ps(cvt(s), _mm256_mul_ps(dw, _mm256_set1_ps(xb->d)), acc[t]);
+        }
+    }
+    UNROLL for (int t = 0; t < NT; t++) {
+        if (nr == 8) {
+            _mm256_storeu_ps(out + (size_t)t * os, acc[t]);
+        } else {
+            float tmp[8];
+            _mm256_storeu_ps(tmp, acc[t]);
+            memcpy(out + (size_t)t * os, tmp, (size_t)nr * sizeof(float));
+        }
+    }
+}
+
+/* A packed tile: one group (nr rows written) × nt <= 4 tokens. */
+#define PACKED_FNS(name, K)                                                                          \
+    static void name(float *out, size_t os, const void *w, size_t ws, int nr, const void *x, size_t xs, \
+                     int nt, size_t n) {                                                             \
+        switch (nt) {                                                                                \
+        case 1: K(1, out, os, (const char *)w, nr, (const char *)x, xs, n); break;                   \
+        case 2: K(2, out, os, (const char *)w, nr, (const char *)x, xs, n); break;                   \
+        case 3: K(3, out, os, (const char *)w, nr, (const char *)x, xs, n); break;                   \
+        case 4: K(4, out, os, (const char *)w, nr, (const char *)x, xs, n); break;                   \
+        default: break;                                                                              \
+        }                                                                                            \
+    }
+PACKED_FNS(tile_q4_0x8, k_q4_0x8)
+
 /* Attention's q·k: four accumulators, as one dot has no other work to overlap. */
 static float vdot(const float *a, const float *b, int n) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
@@ -724,6 +826,7 @@ void kern_fill_avx2(Kern *k) {
     k->mm[DT_Q4_K] = (KernDot){DT_Q8_0, q8x_bytes, q8x_quant, 4, 2, tile_q4_K};
     k->mm[DT_Q5_K] = (KernDot){DT_Q8_0, q8x_bytes, q8x_quant, 4, 3, tile_q5_K};
     k->mm[DT_Q6_K] = (KernDot){DT_Q8_0, q8x_bytes, q8x_quant, 4, 1, tile_q6_K};
+    k->pack[DT_Q4_0] = (KernPack){8, q4_0x8_bytes, q4_0x8_pack, {DT_Q8_0, q8b_bytes, q8b_quant, 8, 4, tile_q4_0x8}};
     k->dot_f32 = vdot;
     k->axpy_f32 = vaxpy;
     k->dot_f16 = vdot_f16;

@@ -60,9 +60,29 @@ static inline float kern_dot(const KernDot *kd, const void *row, const void *x, 
     return out;
 }
 
+/* A weight layout of the table's own, made once per matrix (mat_pack in
+ * kern/matmul.h): groups of `rows` weight rows interleaved so that vector
+ * lanes hold rows, which lets one activation broadcast and one scale
+ * conversion serve every row of the group (ggml's repacked q4_0x8 idea).
+ *   group_bytes(cols)           bytes of one group (rows × cols weights)
+ *   pack(dst, src, ws, nr, cols) group dst from nr (1..rows) rows of src,
+ *                                ws bytes apart; the missing rows are zeros
+ * dot.tile reads groups: w = a group, ws = group_bytes, nr = how many of its
+ * first rows to write (dot.mr == rows: one group per tile); it honours the
+ * same contract as every tile (each element computed the same way whatever
+ * nr and nt are). pack == NULL: the table has no packed layout for that
+ * dtype. */
+typedef struct {
+    int rows;
+    size_t (*group_bytes)(size_t cols);
+    void (*pack)(void *dst, const void *src, size_t ws, int nr, size_t cols);
+    KernDot dot;
+} KernPack;
+
 typedef struct {
     const char *name; /* "generic", "avx2", "avx512" */
     KernDot mm[DT_COUNT];
+    KernPack pack[DT_COUNT];
     /* Σ a[i]·b[i] in fp32 (attention scores) */
     float (*dot_f32)(const float *a, const float *b, int n);
     /* out[i] += s · x[i] (attention's weighted values) */
