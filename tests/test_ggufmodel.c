@@ -172,7 +172,9 @@ static void write_gguf(const Model *m, const char *path, DType dt, int flags, co
 static const int prompt[12] = {1, 7, 59, 43, 68, 108, 65, 32, 54, 17, 100, 3}; /* < 128 */
 
 /* Logits of every position of the prompt (caller frees), or NULL. */
-static float *logits_of(const char *model, int *n_vocab) {
+/* The prompt's logits: in one forward call (chunk 0) or `chunk` tokens per
+ * call, on `threads` threads, with packed weights or not (repack). */
+static float *logits_ex(const char *model, int *n_vocab, int chunk, int threads, int repack) {
     Model m;
     if (model_load(&m, model, NULL)) {
         EXPECT(0, "%s", err_msg());
@@ -183,16 +185,23 @@ static float *logits_of(const char *model, int *n_vocab) {
     for (int i = 0; i < 12; i++) pos[i] = i;
     Context ctx;
     CHECK(context_init(&ctx, &m, 1, 64) == 0);
-    Batch b = {.n = 12, .token = prompt, .seq = seq, .pos = pos};
+    CHECK(context_set_threads(&ctx, threads) == 0);
+    ctx.repack = repack;
     *n_vocab = m.cfg.n_vocab;
     float *out = xmalloc(12 * (size_t)m.cfg.n_vocab * sizeof(float));
-    int rc = forward(&ctx, &b, out);
+    int rc = 0, step = chunk ? chunk : 12;
+    for (int i = 0; i < 12 && rc == 0; i += step) {
+        Batch b = {.n = 12 - i < step ? 12 - i : step, .token = prompt + i, .seq = seq, .pos = pos + i};
+        rc = forward(&ctx, &b, out + (size_t)i * m.cfg.n_vocab);
+    }
     EXPECT(rc == 0, "%s", err_msg());
     context_free(&ctx);
     model_free(&m);
     if (rc) free(out);
     return rc ? NULL : out;
 }
+
+static float *logits_of(const char *model, int *n_vocab) { return logits_ex(model, n_vocab, 0, 1, 1); }
 
 /* n greedy ids after the prompt [bos] (caller gives ids[n]). */
 static void greedy(const char *model, int bos, int n, int *ids) {
@@ -355,7 +364,15 @@ static void check_kquants(void) {
         double d = got ? max_diff(want, got, 12 * (size_t)V) : 1e30;
         EXPECT(d <= tol[i], "%s: max logit diff %g > %g", path, d, tol[i]);
         if (getenv("VERBOSE")) fprintf(stderr, "%s: max logit diff %g\n", path, d);
-        free(got);
+        /* packed weights (where the kernel table has a layout for the type):
+         * chunked and threaded equal one-shot bit for bit; unpacked differs
+         * by the order of fp32 additions only */
+        float *chunked = got ? logits_ex(path, &V2, 5, 2, 1) : NULL, *plain = got ? logits_ex(path, &V2, 0, 1, 0) : NULL;
+        EXPECT(chunked && !memcmp(got, chunked, 12 * (size_t)V * sizeof(float)), "%s: chunked + 2 threads differ from one-shot", path);
+        double dp = plain ? max_diff(got, plain, 12 * (size_t)V) : 1e30;
+        EXPECT(dp <= 1e-4, "%s: packed vs unpacked weights: max logit diff %g", path, dp);
+        if (getenv("VERBOSE")) fprintf(stderr, "%s: packed vs unpacked %g\n", path, dp);
+        free(got), free(chunked), free(plain);
     }
     free(want);
 }

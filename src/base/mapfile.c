@@ -1,6 +1,8 @@
+#define _DEFAULT_SOURCE /* madvise */
 #include "base/mapfile.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -33,6 +35,15 @@ int mapfile_open(MapFile *f, const char *path) {
     }
     close(fd);
     return 0;
+}
+
+void mapfile_drop(const MapFile *f, const void *p, size_t n) {
+    const unsigned char *a = p;
+    if (!f->data || a < f->data || n > f->size || (size_t)(a - f->data) > f->size - n) return;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = ((uintptr_t)a + page - 1) / page * page, hi = ((uintptr_t)a + n) / page * page;
+    /* a read-only private file mapping: dropping its pages loses nothing */
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
 void mapfile_close(MapFile *f) {

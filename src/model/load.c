@@ -9,6 +9,7 @@
 #include "model/ggufmodel.h"
 #include "model/hf.h"
 #include "model/model.h"
+#include "model/pack.h"
 
 static int is_file(const char *path) {
     struct stat st;
@@ -92,6 +93,7 @@ int model_load(Model *m, const char *dir, const ModelOptions *opt) {
 }
 
 void model_free(Model *m) {
+    model_unpack(m);
     weights_free(&m->w, &m->cfg);
     tensorset_close(&m->ts);
     gguf_close(&m->gguf);

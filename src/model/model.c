@@ -9,6 +9,7 @@
 #include "kern/matmul.h"
 #include "kern/ops.h"
 #include "model/moe.h"
+#include "model/pack.h"
 
 /* The threaded, dispatched matmul with the context's pool and scratch. */
 #define MATMUL(out, x, w, n) matmul_ex(ctx->kern, ctx->pool, (out), (x), (w), (n), ctx->ws.qx)
@@ -29,7 +30,18 @@ int context_init(Context *ctx, const Model *m, int n_seq, long n_ctx) {
     ctx->kv_type = DT_F32;
     ctx->expert_hi = m->cfg.n_experts;
     ctx->kern = kern_get();
+    const char *rp = getenv("MISTRAL_REPACK");
+    ctx->repack = !(rp && !strcmp(rp, "0"));
+    ctx->packed = xcalloc((size_t)m->cfg.n_layers + 1, 1);
     return 0;
+}
+
+/* Layer l's matrices (l == n_layers: the output) in the table's packed
+ * layouts, the first time this context runs them. */
+static void prepare(Context *ctx, int l) {
+    if (!ctx->repack || ctx->packed[l]) return;
+    model_pack_layer(ctx->model, l, ctx->kern, ctx->pool, ctx->expert_lo, ctx->expert_hi);
+    ctx->packed[l] = 1;
 }
 
 int context_set_kv_type(Context *ctx, DType t) {
@@ -65,7 +77,7 @@ static void workspace_free(Workspace *ws) {
 
 void context_free(Context *ctx) {
     for (int s = 0; s < ctx->n_seq; s++) kvcache_free(&ctx->seqs[s]);
-    free(ctx->seqs);
+    free(ctx->seqs), free(ctx->packed);
     workspace_free(&ctx->ws);
     if (ctx->pool) pool_free(ctx->pool), free(ctx->pool);
     memset(ctx, 0, sizeof *ctx);
@@ -222,6 +234,7 @@ void forward_layers(Context *ctx, const Batch *b, float *h, int l0, int l1) {
     int n = b->n, dim = c->dim, hd = c->head_dim;
     int qd = c->n_heads * hd, kvd = c->n_kv_heads * hd;
     for (int l = l0; l < l1; l++) {
+        prepare(ctx, l);
         const LayerWeights *lw = &m->w.layers[l];
 
         /* attention: h += wo · attend(rope(wq x), rope(wk x), wv x), x = norm(h) */
@@ -270,7 +283,7 @@ int forward_head(Context *ctx, const Batch *b, const float *h, float *logits) {
         if (!b->want || b->want[t])
             rmsnorm(ctx->ws.xb + (size_t)n_want++ * dim, h + (size_t)t * dim, m->w.norm, dim,
                     m->cfg.norm_eps);
-    if (n_want) MATMUL(logits, ctx->ws.xb, &m->w.output, n_want);
+    if (n_want) prepare(ctx, m->cfg.n_layers), MATMUL(logits, ctx->ws.xb, &m->w.output, n_want);
     return n_want;
 }
 

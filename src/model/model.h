@@ -81,6 +81,9 @@ typedef struct {
     void *moe_reduce_ud;
     DType kv_type;    /* DT_F32 or DT_F16: how the caches store keys and values */
     const Kern *kern; /* view: the SIMD kernel table (kern_get()) */
+    int repack;       /* 1 (default; MISTRAL_REPACK=0 in the environment: 0): pack
+                         each layer's matrices for kern on first use (model/pack.h) */
+    unsigned char *packed; /* owns [n_layers + 1]: layers (and the output) this context packed */
     Pool *pool;       /* owns, or NULL: matmuls on the calling thread alone */
     Workspace ws;
 } Context;
