@@ -658,6 +658,19 @@ FORCE __m256i bcast4(const int8_t *p) {
     return _mm256_set1_epi32(v);
 }
 
+/* The first nr rows (lanes) of a packed tile's accumulators. */
+FORCE void packed_store(const int NT, float *out, size_t os, const __m256 *acc, int nr) {
+    UNROLL for (int t = 0; t < NT; t++) {
+        if (nr == 8) {
+            _mm256_storeu_ps(out + (size_t)t * os, acc[t]);
+        } else {
+            float tmp[8];
+            _mm256_storeu_ps(tmp, acc[t]);
+            memcpy(out + (size_t)t * os, tmp, (size_t)nr * sizeof(float));
+        }
+    }
+}
+
 FORCE void k_q4_0x8(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs,
                     size_t n) {
     const __m256i low = _mm256_set1_epi8(15), ones16 = _mm256_set1_epi16(1);
@@ -684,15 +697,7 @@ FORCE void k_q4_0x8(const int NT, float *out, size_t os, const char *w, int nr, 
             acc[t] = _mm256_fmadd_ps(cvt(s), _mm256_mul_ps(dw, _mm256_set1_ps(xb->d)), acc[t]);
         }
     }
-    UNROLL for (int t = 0; t < NT; t++) {
-        if (nr == 8) {
-            _mm256_storeu_ps(out + (size_t)t * os, acc[t]);
-        } else {
-            float tmp[8];
-            _mm256_storeu_ps(tmp, acc[t]);
-            memcpy(out + (size_t)t * os, tmp, (size_t)nr * sizeof(float));
-        }
-    }
+    packed_store(NT, out, os, acc, nr);
 }
 
 /* A packed tile: one group (nr rows written) × nt <= 4 tokens. */
@@ -708,6 +713,88 @@ FORCE void k_q4_0x8(const int NT, float *out, size_t os, const char *w, int nr, 
         }                                                                                            \
     }
 PACKED_FNS(tile_q4_0x8, k_q4_0x8)
+
+/* q4_Kx8: 8 rows of q4_K per group, lanes = rows. Per super-block, 1184 bytes:
+ *   uint16 d[8], dmin[8]    the rows' fp16 super-block scales
+ *   uint8 sc[8][8], mn[8][8] sub-block s's 6-bit scale and min of row r at [s][r]
+ *   uint8 qs[4][256]        per 64 elements j: chunk c (0..7) = 32 bytes at
+ *                           32c: row r's qs[32j + 4c..+4) at 32c + 4r (low
+ *                           nibbles: sub-block 2j, elements 4c..4c+3; high:
+ *                           sub-block 2j+1)
+ * Activations: q8x. Per element (row r, token t) and super-block:
+ *   S_s = Σ_c maddubs(u_c, x_s[4c..])      (c in order; exact in int16)
+ *   A = Σ_s fma(float(madd(S_s, sc_s)), d_x,s)          (s in order)
+ *   M = Σ_s fma(float(mn_s), s_x,s)                      (s_x = d_x·Σq_x)
+ *   acc = fma(d, A, acc), acc = fnmadd(dmin, M, acc)
+ * the same in every tile. */
+#define Q4KX8_BLOCK 1184
+static size_t q4_Kx8_bytes(size_t cols) { return cols / QK_K * Q4KX8_BLOCK; }
+static void q4_Kx8_pack(void *dst, const void *src, size_t ws, int nr, size_t cols) {
+    uint8_t *g = dst;
+    for (size_t b = 0; b < cols / QK_K; b++, g += Q4KX8_BLOCK) {
+        memset(g, 0, Q4KX8_BLOCK);
+        for (int r = 0; r < nr; r++) {
+            const BlockQ4_K *blk = (const BlockQ4_K *)((const char *)src + (size_t)r * ws) + b;
+            memcpy(g + 2 * r, &blk->d, 2), memcpy(g + 16 + 2 * r, &blk->dmin, 2);
+            for (int s = 0; s < 8; s++) {
+                int sc, mn;
+                kern_scale_min_k4(s, blk->scales, &sc, &mn);
+                g[32 + 8 * s + r] = (uint8_t)sc, g[96 + 8 * s + r] = (uint8_t)mn;
+            }
+            for (int j = 0; j < 4; j++)
+                for (int c = 0; c < 8; c++) memcpy(g + 160 + 256 * j + 32 * c + 4 * r, blk->qs + 32 * j + 4 * c, 4);
+        }
+    }
+}
+
+FORCE void k_q4_Kx8(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs,
+                    size_t n) {
+    const __m256i low = _mm256_set1_epi8(15);
+    __m256 acc[4];
+    UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
+    size_t nb = n / QK32;
+    for (size_t b = 0; b < n / QK_K; b++) {
+        const char *g = w + b * Q4KX8_BLOCK;
+        __m256 A[4];
+        UNROLL for (int t = 0; t < NT; t++) A[t] = _mm256_setzero_ps();
+        for (int j = 0; j < 4; j++) {
+            const char *qs = g + 160 + 256 * j;
+            __m256i s16[2][4];
+            UNROLL for (int c = 0; c < 8; c++) {
+                __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
+                __m256i lo = _mm256_and_si256(v, low), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+                UNROLL for (int t = 0; t < NT; t++) {
+                    const int8_t *xq = q8x_qs(x + t * xs, 8 * b + 2 * (size_t)j);
+                    __m256i p0 = _mm256_maddubs_epi16(lo, bcast4(xq + 4 * c));
+                    __m256i p1 = _mm256_maddubs_epi16(hi, bcast4(xq + 32 + 4 * c));
+                    s16[0][t] = c ? _mm256_add_epi16(s16[0][t], p0) : p0;
+                    s16[1][t] = c ? _mm256_add_epi16(s16[1][t], p1) : p1;
+                }
+            }
+            UNROLL for (int h = 0; h < 2; h++) {
+                __m256i sc = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(g + 32 + 8 * (2 * j + h))));
+                sc = _mm256_or_si256(sc, _mm256_slli_epi32(sc, 16));
+                UNROLL for (int t = 0; t < NT; t++) {
+                    const float *dx = q8x_d(x + t * xs, nb) + 8 * b + 2 * j + h;
+                    A[t] = _mm256_fmadd_ps(cvt(_mm256_madd_epi16(s16[h][t], sc)), _mm256_broadcast_ss(dx), A[t]);
+                }
+            }
+        }
+        __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g));
+        __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(g + 16)));
+        UNROLL for (int t = 0; t < NT; t++) {
+            const float *sx = q8x_d(x + t * xs, nb) + nb + 8 * b;
+            __m256 M = _mm256_setzero_ps();
+            for (int s = 0; s < 8; s++) {
+                __m256 mn = cvt(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(g + 96 + 8 * s))));
+                M = _mm256_fmadd_ps(mn, _mm256_broadcast_ss(sx + s), M);
+            }
+            acc[t] = _mm256_fnmadd_ps(dmin, M, _mm256_fmadd_ps(d, A[t], acc[t]));
+        }
+    }
+    packed_store(NT, out, os, acc, nr);
+}
+PACKED_FNS(tile_q4_Kx8, k_q4_Kx8)
 
 /* Attention's q·k: four accumulators, as one dot has no other work to overlap. */
 static float vdot(const float *a, const float *b, int n) {
@@ -826,6 +913,7 @@ void kern_fill_avx2(Kern *k) {
     k->mm[DT_Q4_K] = (KernDot){DT_Q8_0, q8x_bytes, q8x_quant, 4, 2, tile_q4_K};
     k->mm[DT_Q5_K] = (KernDot){DT_Q8_0, q8x_bytes, q8x_quant, 4, 3, tile_q5_K};
     k->mm[DT_Q6_K] = (KernDot){DT_Q8_0, q8x_bytes, q8x_quant, 4, 1, tile_q6_K};
+    k->pack[DT_Q4_K] = (KernPack){8, q4_Kx8_bytes, q4_Kx8_pack, {DT_Q8_0, q8x_bytes, q8x_quant, 8, 4, tile_q4_Kx8}};
     k->pack[DT_Q4_0] = (KernPack){8, q4_0x8_bytes, q4_0x8_pack, {DT_Q8_0, q8b_bytes, q8b_quant, 8, 4, tile_q4_0x8}};
     k->dot_f32 = vdot;
     k->axpy_f32 = vaxpy;
