@@ -796,6 +796,113 @@ FORCE void k_q4_Kx8(const int NT, float *out, size_t os, const char *w, int nr, 
 }
 PACKED_FNS(tile_q4_Kx8, k_q4_Kx8)
 
+/* q6_Kx8: 8 rows of q6_K per group, lanes = rows. Per super-block, 1680 bytes
+ * (8 × 210, no overhead):
+ *   uint16 d[8]           the rows' fp16 scales
+ *   int8 sc[8][16]        32-block s: row r's two 16-element scales at
+ *                         [s][2r], [s][2r + 1]
+ *   per half n (0, 1), chunk c (0..7), 96 bytes: A, B, H = row r's
+ *       ql[64n + 4c..+4), ql[64n + 32 + 4c..+4), qh[32n + 4c..+4) at 4r
+ * so that, per (n, c), the 6-bit u = q + 32 of elements 4c..4c+3 of the
+ * 32-blocks 4n + k are (A & 15 | H << 4 & 48), (B & 15 | H << 2 & 48),
+ * (A >> 4 | H & 48), (B >> 4 | H >> 2 & 48) for k = 0..3.
+ * Activations: q8h (q8_0 values; per 32-block the int16 Σq of each half).
+ * Per element and 32-block s (c in order; |maddubs| <= 2·63·127, two of
+ * them still exact in int16):
+ *   P = Σ_{c = 0, 2, 4, 6} madd(m_c + m_c+1, [sc_half(c)])   (exact int32)
+ *   C = 32·(sc_0·Σq_half0 + sc_1·Σq_half1)                   (exact int32)
+ *   A = fma(float(P − C), d_x, A);   per super-block acc = fma(d, A, acc). */
+#define Q6KX8_BLOCK 1680
+static size_t q6_Kx8_bytes(size_t cols) { return cols / QK_K * Q6KX8_BLOCK; }
+static void q6_Kx8_pack(void *dst, const void *src, size_t ws, int nr, size_t cols) {
+    uint8_t *g = dst;
+    for (size_t b = 0; b < cols / QK_K; b++, g += Q6KX8_BLOCK) {
+        memset(g, 0, Q6KX8_BLOCK);
+        for (int r = 0; r < nr; r++) {
+            const BlockQ6_K *blk = (const BlockQ6_K *)((const char *)src + (size_t)r * ws) + b;
+            memcpy(g + 2 * r, &blk->d, 2);
+            for (int s = 0; s < 8; s++) memcpy(g + 16 + 16 * s + 2 * r, blk->scales + 2 * s, 2);
+            for (int n = 0; n < 2; n++)
+                for (int c = 0; c < 8; c++) {
+                    uint8_t *p = g + 144 + 96 * (8 * n + c) + 4 * r;
+                    memcpy(p, blk->ql + 64 * n + 4 * c, 4);
+                    memcpy(p + 32, blk->ql + 64 * n + 32 + 4 * c, 4);
+                    memcpy(p + 64, blk->qh + 32 * n + 4 * c, 4);
+                }
+        }
+    }
+}
+
+/* q8h: int8 qs[32·nb] | float d[nb] | int16 h[2·nb] (Σqs of each half). */
+static size_t q8h_bytes(size_t n) { return n / QK32 * 40; }
+static void q8h_quant(void *dst, const float *x, size_t n) {
+    size_t nb = n / QK32;
+    int8_t *qs = dst;
+    float *d = (float *)(qs + 32 * nb);
+    int16_t *h = (int16_t *)(d + nb);
+    for (size_t b = 0; b < nb; b++) {
+        int sum, h0 = 0;
+        d[b] = q8_block(x + 32 * b, qs + 32 * b, &sum);
+        for (int i = 0; i < 16; i++) h0 += qs[32 * b + (size_t)i];
+        h[2 * b] = (int16_t)h0, h[2 * b + 1] = (int16_t)(sum - h0);
+    }
+}
+
+/* u of 32-block 4n + k, elements 4c..4c+3, in every row (see q6_Kx8). */
+FORCE __m256i q6_u(const char *g, int n, int c, int k) {
+    const __m256i low = _mm256_set1_epi8(15), hb = _mm256_set1_epi8(48);
+    const char *p = g + 144 + 96 * (8 * n + c);
+    __m256i q = _mm256_loadu_si256((const __m256i *)(p + 32 * (k & 1))), h = _mm256_loadu_si256((const __m256i *)(p + 64));
+    __m256i lo = k < 2 ? _mm256_and_si256(q, low) : _mm256_and_si256(_mm256_srli_epi16(q, 4), low);
+    __m256i hi = k == 0 ? _mm256_slli_epi16(h, 4) : k == 1 ? _mm256_slli_epi16(h, 2) : k == 2 ? h : _mm256_srli_epi16(h, 2);
+    return _mm256_or_si256(lo, _mm256_and_si256(hi, hb));
+}
+
+FORCE void k_q6_Kx8(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs,
+                    size_t n) {
+    __m256 acc[4];
+    UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
+    size_t nb = n / QK32;
+    for (size_t b = 0; b < n / QK_K; b++) {
+        const char *g = w + b * Q6KX8_BLOCK;
+        __m256 A[4];
+        UNROLL for (int t = 0; t < NT; t++) A[t] = _mm256_setzero_ps();
+        for (int s = 0; s < 8; s++) {
+            int hn = s / 4, k = s % 4;
+            /* the rows' scale pairs (sc_0, sc_1), and each one doubled */
+            __m256i pair = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(g + 16 + 16 * s)));
+            __m256i dup[2] = {_mm256_shufflehi_epi16(_mm256_shufflelo_epi16(pair, 0xA0), 0xA0),
+                              _mm256_shufflehi_epi16(_mm256_shufflelo_epi16(pair, 0xF5), 0xF5)};
+            __m256i P[4], m[4];
+            UNROLL for (int t = 0; t < NT; t++) P[t] = m[t] = _mm256_setzero_si256();
+            UNROLL for (int c = 0; c < 8; c++) {
+                __m256i u = q6_u(g, hn, c, k);
+                UNROLL for (int t = 0; t < NT; t++) {
+                    const int8_t *xq = q8x_qs(x + t * xs, 8 * b + (size_t)s);
+                    __m256i mc = _mm256_maddubs_epi16(u, bcast4(xq + 4 * c));
+                    if (c % 2 == 0) {
+                        m[t] = mc;
+                    } else {
+                        __m256i pc = _mm256_madd_epi16(_mm256_add_epi16(m[t], mc), dup[c / 4]);
+                        P[t] = c == 1 ? pc : _mm256_add_epi32(P[t], pc);
+                    }
+                }
+            }
+            UNROLL for (int t = 0; t < NT; t++) {
+                const char *xt = x + t * xs;
+                const float *dx = q8x_d(xt, nb) + 8 * b + s;
+                const int8_t *hp = (const int8_t *)(q8x_d(xt, nb) + nb) + 4 * (8 * b + (size_t)s);
+                __m256i C = _mm256_slli_epi32(_mm256_madd_epi16(pair, bcast4(hp)), 5);
+                A[t] = _mm256_fmadd_ps(cvt(_mm256_sub_epi32(P[t], C)), _mm256_broadcast_ss(dx), A[t]);
+            }
+        }
+        __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g));
+        UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm256_fmadd_ps(d, A[t], acc[t]);
+    }
+    packed_store(NT, out, os, acc, nr);
+}
+PACKED_FNS(tile_q6_Kx8, k_q6_Kx8)
+
 /* Attention's q·k: four accumulators, as one dot has no other work to overlap. */
 static float vdot(const float *a, const float *b, int n) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
@@ -914,6 +1021,7 @@ void kern_fill_avx2(Kern *k) {
     k->mm[DT_Q5_K] = (KernDot){DT_Q8_0, q8x_bytes, q8x_quant, 4, 3, tile_q5_K};
     k->mm[DT_Q6_K] = (KernDot){DT_Q8_0, q8x_bytes, q8x_quant, 4, 1, tile_q6_K};
     k->pack[DT_Q4_K] = (KernPack){8, q4_Kx8_bytes, q4_Kx8_pack, {DT_Q8_0, q8x_bytes, q8x_quant, 8, 4, tile_q4_Kx8}};
+    k->pack[DT_Q6_K] = (KernPack){8, q6_Kx8_bytes, q6_Kx8_pack, {DT_Q8_0, q8h_bytes, q8h_quant, 8, 4, tile_q6_Kx8}};
     k->pack[DT_Q4_0] = (KernPack){8, q4_0x8_bytes, q4_0x8_pack, {DT_Q8_0, q8b_bytes, q8b_quant, 8, 4, tile_q4_0x8}};
     k->dot_f32 = vdot;
     k->axpy_f32 = vaxpy;
