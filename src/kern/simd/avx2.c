@@ -39,6 +39,7 @@ static inline __m256 load_bf16(const void *p, size_t i) {
  * exactly as the 1 × 1 instance does. */
 #define FORCE static inline __attribute__((always_inline))
 #define UNROLL _Pragma("GCC unroll 4")
+#define UNROLL8 _Pragma("GCC unroll 8")
 
 /* A tile kernel: K(MR, NT, out, os, w, ws, x, xs, n) with constant MR, NT. */
 #define TILE_CASE(K, R, T) \
@@ -760,7 +761,7 @@ FORCE void k_q4_Kx8(const int NT, float *out, size_t os, const char *w, int nr, 
         for (int j = 0; j < 4; j++) {
             const char *qs = g + 160 + 256 * j;
             __m256i s16[2][4];
-            UNROLL for (int c = 0; c < 8; c++) {
+            UNROLL8 for (int c = 0; c < 8; c++) {
                 __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
                 __m256i lo = _mm256_and_si256(v, low), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
                 UNROLL for (int t = 0; t < NT; t++) {
@@ -867,15 +868,15 @@ FORCE void k_q6_Kx8(const int NT, float *out, size_t os, const char *w, int nr, 
         const char *g = w + b * Q6KX8_BLOCK;
         __m256 A[4];
         UNROLL for (int t = 0; t < NT; t++) A[t] = _mm256_setzero_ps();
-        for (int s = 0; s < 8; s++) {
-            int hn = s / 4, k = s % 4;
+        for (int hn = 0; hn < 2; hn++) UNROLL for (int k = 0; k < 4; k++) {
+            int s = 4 * hn + k;
             /* the rows' scale pairs (sc_0, sc_1), and each one doubled */
             __m256i pair = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(g + 16 + 16 * s)));
             __m256i dup[2] = {_mm256_shufflehi_epi16(_mm256_shufflelo_epi16(pair, 0xA0), 0xA0),
                               _mm256_shufflehi_epi16(_mm256_shufflelo_epi16(pair, 0xF5), 0xF5)};
             __m256i P[4], m[4];
             UNROLL for (int t = 0; t < NT; t++) P[t] = m[t] = _mm256_setzero_si256();
-            UNROLL for (int c = 0; c < 8; c++) {
+            UNROLL8 for (int c = 0; c < 8; c++) {
                 __m256i u = q6_u(g, hn, c, k);
                 UNROLL for (int t = 0; t < NT; t++) {
                     const int8_t *xq = q8x_qs(x + t * xs, 8 * b + (size_t)s);
