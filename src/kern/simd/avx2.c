@@ -715,6 +715,53 @@ FORCE void k_q4_0x8(const int NT, float *out, size_t os, const char *w, int nr, 
     }
 PACKED_FNS(tile_q4_0x8, k_q4_0x8)
 
+/* q8_0x8: 8 rows of q8_0 per group, lanes = rows. Per block, 272 bytes:
+ *   uint16 d[8]   the rows' fp16 scales
+ *   int8 q[256]   chunk c (0..7) = 32 bytes at 32c: row r's qs[4c..4c+4) at 4r
+ * Activations: q8b (its c unused). Per element and block:
+ *   s = Σ_c madd(maddubs(|q_c|, sign(x[4c..], q_c)), 1)   (c in order, exact int32)
+ *   acc = fma(float(s), d_w·d_x, acc). */
+#define Q8X8_BLOCK 272
+static size_t q8_0x8_bytes(size_t cols) { return cols / QK32 * Q8X8_BLOCK; }
+static void q8_0x8_pack(void *dst, const void *src, size_t ws, int nr, size_t cols) {
+    uint8_t *g = dst;
+    for (size_t b = 0; b < cols / QK32; b++, g += Q8X8_BLOCK) {
+        memset(g, 0, Q8X8_BLOCK);
+        for (int r = 0; r < nr; r++) {
+            const BlockQ8_0 *blk = (const BlockQ8_0 *)((const char *)src + (size_t)r * ws) + b;
+            memcpy(g + 2 * r, &blk->d, 2);
+            for (int c = 0; c < 8; c++) memcpy(g + 16 + 32 * c + 4 * r, blk->qs + 4 * c, 4);
+        }
+    }
+}
+
+FORCE void k_q8_0x8(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs,
+                    size_t n) {
+    const __m256i ones16 = _mm256_set1_epi16(1);
+    __m256 acc[4];
+    UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
+    for (size_t b = 0; b < n / QK32; b++) {
+        const char *g = w + b * Q8X8_BLOCK;
+        __m256i s[4];
+        UNROLL for (int t = 0; t < NT; t++) s[t] = _mm256_setzero_si256();
+        UNROLL8 for (int c = 0; c < 8; c++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(g + 16 + 32 * c)), aq = _mm256_sign_epi8(q, q);
+            UNROLL for (int t = 0; t < NT; t++) {
+                const BlockQ8B *xb = (const BlockQ8B *)(x + t * xs) + b;
+                __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aq, _mm256_sign_epi8(bcast4(xb->q + 4 * c), q)), ones16);
+                s[t] = c ? _mm256_add_epi32(s[t], p) : p;
+            }
+        }
+        __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g));
+        UNROLL for (int t = 0; t < NT; t++) {
+            const BlockQ8B *xb = (const BlockQ8B *)(x + t * xs) + b;
+            acc[t] = _mm256_fmadd_ps(cvt(s[t]), _mm256_mul_ps(dw, _mm256_set1_ps(xb->d)), acc[t]);
+        }
+    }
+    packed_store(NT, out, os, acc, nr);
+}
+PACKED_FNS(tile_q8_0x8, k_q8_0x8)
+
 /* q4_Kx8: 8 rows of q4_K per group, lanes = rows. Per super-block, 1184 bytes:
  *   uint16 d[8], dmin[8]    the rows' fp16 super-block scales
  *   uint8 sc[8][8], mn[8][8] sub-block s's 6-bit scale and min of row r at [s][r]
@@ -1023,6 +1070,7 @@ void kern_fill_avx2(Kern *k) {
     k->mm[DT_Q6_K] = (KernDot){DT_Q8_0, q8x_bytes, q8x_quant, 4, 1, tile_q6_K};
     k->pack[DT_Q4_K] = (KernPack){8, q4_Kx8_bytes, q4_Kx8_pack, {DT_Q8_0, q8x_bytes, q8x_quant, 8, 4, tile_q4_Kx8}};
     k->pack[DT_Q6_K] = (KernPack){8, q6_Kx8_bytes, q6_Kx8_pack, {DT_Q8_0, q8h_bytes, q8h_quant, 8, 4, tile_q6_Kx8}};
+    k->pack[DT_Q8_0] = (KernPack){8, q8_0x8_bytes, q8_0x8_pack, {DT_Q8_0, q8b_bytes, q8b_quant, 8, 4, tile_q8_0x8}};
     k->pack[DT_Q4_0] = (KernPack){8, q4_0x8_bytes, q4_0x8_pack, {DT_Q8_0, q8b_bytes, q8b_quant, 8, 4, tile_q4_0x8}};
     k->dot_f32 = vdot;
     k->axpy_f32 = vaxpy;
