@@ -32,6 +32,7 @@
 #include "kern/dtype.h"
 #include "model/gguf.h"
 #include "model/model.h"
+#include "model/pack.h"
 #include "model/quantize.h"
 
 static const char *tmp_dir;
@@ -314,6 +315,7 @@ static void bind(Mat *mat, const GGUFFile *f, const char *name, int e) {
     CHECK(t && t->dtype >= 0 && t->dims[0] == mat->cols && t->dims[1] == mat->rows);
     mat->dtype = (DType)t->dtype;
     mat->data = (const char *)t->data + (size_t)e * dtype_bytes(mat->dtype, (size_t)mat->cols) * (size_t)mat->rows;
+    mat->packed = NULL, mat->packed_by = NULL; /* m's packed copy (if any) is not this tensor */
 }
 
 static float *bind_vec(const GGUFFile *f, const char *name) {
@@ -362,6 +364,7 @@ static void rebind(Model *out, const Model *m, const GGUFFile *fp) {
 }
 
 static void unbind(Model *g) {
+    model_unpack(g);
     if (g->cfg.n_experts)
         for (int l = 0; l < g->cfg.n_layers; l++) free(g->w.layers[l].experts);
     free(g->w.layers);
