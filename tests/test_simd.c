@@ -218,7 +218,8 @@ static void check_pack(DType t, const Kern *k, int rows, int cols, int n, Pool *
     const KernDot *kd = &k->mm[t];
     size_t rb = dtype_bytes(t, (size_t)cols);
     float *wf = xmalloc((size_t)cols * sizeof *wf), *xd = xmalloc((size_t)cols * sizeof *xd);
-    void *q8 = xmalloc(dtype_bytes(DT_Q8_0, (size_t)cols)), *xq = xmalloc(kd->act_bytes((size_t)cols));
+    int quant = kd->act_quant != NULL; /* else float weights: x as is */
+    void *q8 = xmalloc(dtype_bytes(DT_Q8_0, (size_t)cols)), *xq = xmalloc(quant ? kd->act_bytes((size_t)cols) : 1);
     for (int tk = 0; tk < n; tk++) {
         float *one = poisoned((size_t)rows);
         matmul_ex(k, NULL, one, x + (size_t)tk * cols, &w, 1, scratch);
@@ -226,25 +227,33 @@ static void check_pack(DType t, const Kern *k, int rows, int cols, int n, Pool *
                 "%s %s packed %dx%d n=%d threads %d: token %d differs from that token alone", k->name,
                 dtype_traits(t)->name, rows, cols, n, pool_threads(pool), tk);
         free(one);
-        quantize_row_q8_0(q8, x + (size_t)tk * cols, (size_t)cols);
-        dequantize_row_q8_0(xd, q8, (size_t)cols);
-        kd->act_quant(xq, x + (size_t)tk * cols, (size_t)cols);
+        if (quant) {
+            quantize_row_q8_0(q8, x + (size_t)tk * cols, (size_t)cols);
+            dequantize_row_q8_0(xd, q8, (size_t)cols);
+            kd->act_quant(xq, x + (size_t)tk * cols, (size_t)cols);
+        } else {
+            memcpy(xd, x + (size_t)tk * cols, (size_t)cols * sizeof *xd);
+        }
         for (int r = 0; r < rows; r++) {
             const char *row = (const char *)wd + (size_t)r * rb;
             dtype_traits(t)->to_float(wf, row, (size_t)cols);
             double mag = 0;
             for (int c = 0; c < cols; c++) mag += fabs((double)wf[c] * xd[c]);
-            float want = kern_dot(kd, row, xq, (size_t)cols), got = out[(size_t)tk * rows + (size_t)r];
+            float want = kern_dot(kd, row, quant ? xq : (const void *)(x + (size_t)tk * cols), (size_t)cols);
+            float got = out[(size_t)tk * rows + (size_t)r];
             EXPECTQ(isfinite(got) && fabs(got - want) <= 1e-5 * mag + 1e-30, "%s %s packed %dx%d: (%d,%d) %.9g, unpacked %.9g",
                     k->name, dtype_traits(t)->name, rows, cols, tk, r, got, want);
         }
     }
     /* tile shapes on the first group */
     const KernDot *pd = &kp->dot;
-    size_t xb = pd->act_bytes((size_t)cols);
+    size_t xb = pd->act_quant ? pd->act_bytes((size_t)cols) : (size_t)cols * sizeof(float);
     char *xa = xmalloc(xb * (size_t)pd->nt);
     int nt_max = n < pd->nt ? n : pd->nt;
-    for (int i = 0; i < nt_max; i++) pd->act_quant(xa + (size_t)i * xb, x + (size_t)i * cols, (size_t)cols);
+    for (int i = 0; i < nt_max; i++) {
+        if (pd->act_quant) pd->act_quant(xa + (size_t)i * xb, x + (size_t)i * cols, (size_t)cols);
+        else memcpy(xa + (size_t)i * xb, x + (size_t)i * cols, xb);
+    }
     size_t gb = kp->group_bytes((size_t)cols);
     float full[64];
     for (int i = 0; i < nt_max; i++) pd->tile(full + i * kp->rows, (size_t)kp->rows, w.packed, gb, kp->rows, xa + (size_t)i * xb, xb, 1, (size_t)cols);
@@ -387,7 +396,7 @@ int main(int argc, char **argv) {
     for (int ti = 0; ti < n_tables; ti++)
         for (int t = 0; t < DT_COUNT; t++) {
             int blk = dtype_traits((DType)t)->block;
-            int colsv[] = {blk, 3 * blk, 1024 / blk * blk + 2 * blk};
+            int colsv[] = {blk == 1 ? 1 : blk, blk == 1 ? 7 : 3 * blk, blk == 1 ? 1027 : 1024 / blk * blk + 2 * blk};
             for (int ri = 0; ri < 6; ri++)
                 for (int ci = 0; ci < 3; ci++)
                     check_pack((DType)t, tables[ti], prows[ri], colsv[ci], ns[(ri + ci) % 4], &pools[(ri + ci) % 4]);

@@ -951,6 +951,59 @@ FORCE void k_q6_Kx8(const int NT, float *out, size_t os, const char *w, int nr, 
 }
 PACKED_FNS(tile_q6_Kx8, k_q6_Kx8)
 
+/* f32x8, f16x8, bf16x8: 8 rows of float weights per group, column-major
+ * inside the group (element (r, i) at 8i + r), lanes = rows: one broadcast
+ * of x[i] meets 8 rows in one fma. Per element, two chains (even and odd
+ * columns; a last odd column joins the even chain), then even + odd. */
+#define FLOAT_PACK(name, T)                                                                         \
+    static size_t name##_bytes(size_t cols) { return cols * 8 * sizeof(T); }                        \
+    static void name##_pack(void *dst, const void *src, size_t ws, int nr, size_t cols) {          \
+        T *g = dst;                                                                                 \
+        memset(g, 0, cols * 8 * sizeof(T));                                                         \
+        for (int r = 0; r < nr; r++) {                                                              \
+            const T *row = (const T *)((const char *)src + (size_t)r * ws);                        \
+            for (size_t i = 0; i < cols; i++) g[8 * i + (size_t)r] = row[i];                        \
+        }                                                                                           \
+    }
+FLOAT_PACK(f32x8, float)
+FLOAT_PACK(f16x8, uint16_t)
+FLOAT_PACK(bf16x8, uint16_t)
+
+#define FLOAT_PACKED_TILE(K, load)                                                                  \
+    FORCE void K(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs, \
+                 size_t n) {                                                                        \
+        __m256 a0[4], a1[4];                                                                        \
+        UNROLL for (int t = 0; t < NT; t++) a0[t] = a1[t] = _mm256_setzero_ps();                    \
+        size_t i = 0;                                                                               \
+        for (; i + 4 <= n; i += 4) {                                                                \
+            __m256 w0 = load(w, 8 * i), w1 = load(w, 8 * i + 8);                                    \
+            __m256 w2 = load(w, 8 * i + 16), w3 = load(w, 8 * i + 24);                              \
+            UNROLL for (int t = 0; t < NT; t++) {                                                   \
+                const float *xt = (const float *)(x + t * xs) + i;                                  \
+                a0[t] = _mm256_fmadd_ps(w0, _mm256_broadcast_ss(xt), a0[t]);                        \
+                a1[t] = _mm256_fmadd_ps(w1, _mm256_broadcast_ss(xt + 1), a1[t]);                    \
+                a0[t] = _mm256_fmadd_ps(w2, _mm256_broadcast_ss(xt + 2), a0[t]);                    \
+                a1[t] = _mm256_fmadd_ps(w3, _mm256_broadcast_ss(xt + 3), a1[t]);                    \
+            }                                                                                       \
+        }                                                                                           \
+        for (; i < n; i++) {                                                                        \
+            __m256 w0 = load(w, 8 * i);                                                             \
+            UNROLL for (int t = 0; t < NT; t++) {                                                   \
+                const float *xt = (const float *)(x + t * xs) + i;                                  \
+                if (i % 2 == 0) a0[t] = _mm256_fmadd_ps(w0, _mm256_broadcast_ss(xt), a0[t]);        \
+                else a1[t] = _mm256_fmadd_ps(w0, _mm256_broadcast_ss(xt), a1[t]);                   \
+            }                                                                                       \
+        }                                                                                           \
+        UNROLL for (int t = 0; t < NT; t++) a0[t] = _mm256_add_ps(a0[t], a1[t]);                    \
+        packed_store(NT, out, os, a0, nr);                                                          \
+    }
+FLOAT_PACKED_TILE(k_f32x8, load_f32)
+FLOAT_PACKED_TILE(k_f16x8, load_f16)
+FLOAT_PACKED_TILE(k_bf16x8, load_bf16)
+PACKED_FNS(tile_f32x8, k_f32x8)
+PACKED_FNS(tile_f16x8, k_f16x8)
+PACKED_FNS(tile_bf16x8, k_bf16x8)
+
 /* Attention's q·k: four accumulators, as one dot has no other work to overlap. */
 static float vdot(const float *a, const float *b, int n) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
@@ -1070,6 +1123,9 @@ void kern_fill_avx2(Kern *k) {
     k->mm[DT_Q6_K] = (KernDot){DT_Q8_0, q8x_bytes, q8x_quant, 4, 1, tile_q6_K};
     k->pack[DT_Q4_K] = (KernPack){8, q4_Kx8_bytes, q4_Kx8_pack, {DT_Q8_0, q8x_bytes, q8x_quant, 8, 4, tile_q4_Kx8}};
     k->pack[DT_Q6_K] = (KernPack){8, q6_Kx8_bytes, q6_Kx8_pack, {DT_Q8_0, q8h_bytes, q8h_quant, 8, 4, tile_q6_Kx8}};
+    k->pack[DT_F32] = (KernPack){8, f32x8_bytes, f32x8_pack, {DT_F32, NULL, NULL, 8, 4, tile_f32x8}};
+    k->pack[DT_F16] = (KernPack){8, f16x8_bytes, f16x8_pack, {DT_F32, NULL, NULL, 8, 4, tile_f16x8}};
+    k->pack[DT_BF16] = (KernPack){8, bf16x8_bytes, bf16x8_pack, {DT_F32, NULL, NULL, 8, 4, tile_bf16x8}};
     k->pack[DT_Q8_0] = (KernPack){8, q8_0x8_bytes, q8_0x8_pack, {DT_Q8_0, q8b_bytes, q8b_quant, 8, 4, tile_q8_0x8}};
     k->pack[DT_Q4_0] = (KernPack){8, q4_0x8_bytes, q4_0x8_pack, {DT_Q8_0, q8b_bytes, q8b_quant, 8, 4, tile_q4_0x8}};
     k->dot_f32 = vdot;
