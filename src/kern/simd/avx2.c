@@ -795,37 +795,83 @@ static void q4_Kx8_pack(void *dst, const void *src, size_t ws, int nr, size_t co
     }
 }
 
-FORCE void k_q4_Kx8(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs,
-                    size_t n) {
+/* q5_Kx8: as q4_Kx8 with each row's fifth bits, 1440 bytes per super-block:
+ *   d, dmin, sc, mn as q4_Kx8 (160 bytes), then
+ *   uint8 qh[256]          chunk c (0..7) at 160 + 32c: row r's qh[4c..+4) at 4r
+ *   uint8 qs[4][256]       as q4_Kx8's, at 416
+ * u = nibble | (bit 2j (low) or 2j+1 (high) of qh) << 4, up to 31: four
+ * maddubs still sum exactly in int16, so each 32-block's S is two madds
+ * (chunks 0..3, then 4..7) added in int32. */
+#define Q5KX8_BLOCK 1440
+static size_t q5_Kx8_bytes(size_t cols) { return cols / QK_K * Q5KX8_BLOCK; }
+static void q5_Kx8_pack(void *dst, const void *src, size_t ws, int nr, size_t cols) {
+    uint8_t *g = dst;
+    for (size_t b = 0; b < cols / QK_K; b++, g += Q5KX8_BLOCK) {
+        memset(g, 0, Q5KX8_BLOCK);
+        for (int r = 0; r < nr; r++) {
+            const BlockQ5_K *blk = (const BlockQ5_K *)((const char *)src + (size_t)r * ws) + b;
+            memcpy(g + 2 * r, &blk->d, 2), memcpy(g + 16 + 2 * r, &blk->dmin, 2);
+            for (int sb = 0; sb < 8; sb++) {
+                int sc, mn;
+                kern_scale_min_k4(sb, blk->scales, &sc, &mn);
+                g[32 + 8 * sb + r] = (uint8_t)sc, g[96 + 8 * sb + r] = (uint8_t)mn;
+            }
+            for (int c = 0; c < 8; c++) memcpy(g + 160 + 32 * c + 4 * r, blk->qh + 4 * c, 4);
+            for (int j = 0; j < 4; j++)
+                for (int c = 0; c < 8; c++) memcpy(g + 416 + 256 * j + 32 * c + 4 * r, blk->qs + 32 * j + 4 * c, 4);
+        }
+    }
+}
+
+/* Bit `bit` of every byte of h moved to bit 4 (16-bit shifts: bit 4 of a
+ * byte comes from the same byte), the others cleared. */
+FORCE __m256i bit_to_16(__m256i h, const int bit) {
+    __m256i v = bit < 4 ? _mm256_slli_epi16(h, 4 - bit) : bit > 4 ? _mm256_srli_epi16(h, bit - 4) : h;
+    return _mm256_and_si256(v, _mm256_set1_epi8(16));
+}
+
+/* q4_Kx8 (Q5 0) and q5_Kx8 (Q5 1): the same loop, Q5 folds away. */
+FORCE void k_kx8(const int Q5, const int NT, float *out, size_t os, const char *w, int nr, const char *x,
+                 size_t xs, size_t n) {
     const __m256i low = _mm256_set1_epi8(15);
+    const size_t blk = Q5 ? Q5KX8_BLOCK : Q4KX8_BLOCK, qs0 = Q5 ? 416 : 160;
     __m256 acc[4];
     UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
     size_t nb = n / QK32;
     for (size_t b = 0; b < n / QK_K; b++) {
-        const char *g = w + b * Q4KX8_BLOCK;
+        const char *g = w + b * blk;
         __m256 A[4];
         UNROLL for (int t = 0; t < NT; t++) A[t] = _mm256_setzero_ps();
-        for (int j = 0; j < 4; j++) {
-            const char *qs = g + 160 + 256 * j;
-            __m256i s16[2][4];
+        UNROLL for (int j = 0; j < 4; j++) {
+            const char *qs = g + qs0 + 256 * j;
+            __m256i sc[2];
+            UNROLL for (int h = 0; h < 2; h++) {
+                sc[h] = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(g + 32 + 8 * (2 * j + h))));
+                sc[h] = _mm256_or_si256(sc[h], _mm256_slli_epi32(sc[h], 16));
+            }
+            __m256i s16[2][4], P[2][4];
             UNROLL8 for (int c = 0; c < 8; c++) {
                 __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
                 __m256i lo = _mm256_and_si256(v, low), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+                if (Q5) {
+                    __m256i qh = _mm256_loadu_si256((const __m256i *)(g + 160 + 32 * c));
+                    lo = _mm256_or_si256(lo, bit_to_16(qh, 2 * j)), hi = _mm256_or_si256(hi, bit_to_16(qh, 2 * j + 1));
+                }
                 UNROLL for (int t = 0; t < NT; t++) {
                     const int8_t *xq = q8x_qs(x + t * xs, 8 * b + 2 * (size_t)j);
                     __m256i p0 = _mm256_maddubs_epi16(lo, bcast4(xq + 4 * c));
                     __m256i p1 = _mm256_maddubs_epi16(hi, bcast4(xq + 32 + 4 * c));
-                    s16[0][t] = c ? _mm256_add_epi16(s16[0][t], p0) : p0;
-                    s16[1][t] = c ? _mm256_add_epi16(s16[1][t], p1) : p1;
+                    int first = Q5 ? c % 4 == 0 : c == 0;
+                    s16[0][t] = first ? p0 : _mm256_add_epi16(s16[0][t], p0);
+                    s16[1][t] = first ? p1 : _mm256_add_epi16(s16[1][t], p1);
+                    if (Q5 && c == 3) P[0][t] = _mm256_madd_epi16(s16[0][t], sc[0]), P[1][t] = _mm256_madd_epi16(s16[1][t], sc[1]);
                 }
             }
-            UNROLL for (int h = 0; h < 2; h++) {
-                __m256i sc = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(g + 32 + 8 * (2 * j + h))));
-                sc = _mm256_or_si256(sc, _mm256_slli_epi32(sc, 16));
-                UNROLL for (int t = 0; t < NT; t++) {
-                    const float *dx = q8x_d(x + t * xs, nb) + 8 * b + 2 * j + h;
-                    A[t] = _mm256_fmadd_ps(cvt(_mm256_madd_epi16(s16[h][t], sc)), _mm256_broadcast_ss(dx), A[t]);
-                }
+            UNROLL for (int h = 0; h < 2; h++) UNROLL for (int t = 0; t < NT; t++) {
+                const float *dx = q8x_d(x + t * xs, nb) + 8 * b + 2 * j + h;
+                __m256i S = _mm256_madd_epi16(s16[h][t], sc[h]);
+                if (Q5) S = _mm256_add_epi32(P[h][t], S);
+                A[t] = _mm256_fmadd_ps(cvt(S), _mm256_broadcast_ss(dx), A[t]);
             }
         }
         __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g));
@@ -833,16 +879,23 @@ FORCE void k_q4_Kx8(const int NT, float *out, size_t os, const char *w, int nr, 
         UNROLL for (int t = 0; t < NT; t++) {
             const float *sx = q8x_d(x + t * xs, nb) + nb + 8 * b;
             __m256 M = _mm256_setzero_ps();
-            for (int s = 0; s < 8; s++) {
-                __m256 mn = cvt(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(g + 96 + 8 * s))));
-                M = _mm256_fmadd_ps(mn, _mm256_broadcast_ss(sx + s), M);
+            for (int sb = 0; sb < 8; sb++) {
+                __m256 mn = cvt(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(g + 96 + 8 * sb))));
+                M = _mm256_fmadd_ps(mn, _mm256_broadcast_ss(sx + sb), M);
             }
             acc[t] = _mm256_fnmadd_ps(dmin, M, _mm256_fmadd_ps(d, A[t], acc[t]));
         }
     }
     packed_store(NT, out, os, acc, nr);
 }
+FORCE void k_q4_Kx8(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs, size_t n) {
+    k_kx8(0, NT, out, os, w, nr, x, xs, n);
+}
+FORCE void k_q5_Kx8(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs, size_t n) {
+    k_kx8(1, NT, out, os, w, nr, x, xs, n);
+}
 PACKED_FNS(tile_q4_Kx8, k_q4_Kx8)
+PACKED_FNS(tile_q5_Kx8, k_q5_Kx8)
 
 /* q6_Kx8: 8 rows of q6_K per group, lanes = rows. Per super-block, 1680 bytes
  * (8 × 210, no overhead):
@@ -1122,6 +1175,7 @@ void kern_fill_avx2(Kern *k) {
     k->mm[DT_Q5_K] = (KernDot){DT_Q8_0, q8x_bytes, q8x_quant, 4, 3, tile_q5_K};
     k->mm[DT_Q6_K] = (KernDot){DT_Q8_0, q8x_bytes, q8x_quant, 4, 1, tile_q6_K};
     k->pack[DT_Q4_K] = (KernPack){8, q4_Kx8_bytes, q4_Kx8_pack, {DT_Q8_0, q8x_bytes, q8x_quant, 8, 4, tile_q4_Kx8}};
+    k->pack[DT_Q5_K] = (KernPack){8, q5_Kx8_bytes, q5_Kx8_pack, {DT_Q8_0, q8x_bytes, q8x_quant, 8, 4, tile_q5_Kx8}};
     k->pack[DT_Q6_K] = (KernPack){8, q6_Kx8_bytes, q6_Kx8_pack, {DT_Q8_0, q8h_bytes, q8h_quant, 8, 4, tile_q6_Kx8}};
     k->pack[DT_F32] = (KernPack){8, f32x8_bytes, f32x8_pack, {DT_F32, NULL, NULL, 8, 4, tile_f32x8}};
     k->pack[DT_F16] = (KernPack){8, f16x8_bytes, f16x8_pack, {DT_F32, NULL, NULL, 8, 4, tile_f16x8}};
