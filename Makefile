@@ -74,6 +74,11 @@ MPI_TESTS ?= 1
 mpi-build:
 	$(MAKE) --no-print-directory MPI=1 BUILD=$(BUILD)/mpi $(BUILD)/mpi/mistral $(BUILD)/mpi/tests/mpi_dist
 
+# The NEON kernels' tests alone (tests/neon.sh: test_simd cross-built for
+# AArch64, run under qemu-user; part of make test).
+neon-test:
+	BUILD=$(BUILD) sh tests/neon.sh
+
 # Benchmarks (never part of make test): see bench/RESULTS.md.
 bench: $(BUILD)/bench/matmul_bench
 
@@ -98,6 +103,6 @@ fuzz: $(wildcard tests/fuzz/*.c)
 clean:
 	rm -rf build build-asan mistral
 
-.PHONY: all test mpi-build bench asan fuzz clean
+.PHONY: all test mpi-build neon-test bench asan fuzz clean
 .PRECIOUS: $(BUILD)/tests/%.o
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

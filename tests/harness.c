@@ -1,6 +1,8 @@
 #include "harness.h"
 
+#ifndef TEST_NO_JSON /* tests/neon.sh: the kernels alone, for a CPU without the target's cJSON */
 #include <cjson/cJSON.h>
+#endif
 
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +95,7 @@ void test_cli_path(char *out, size_t cap, const char *argv0) {
     else snprintf(out, cap, "build/mistral");
 }
 
+#ifndef TEST_NO_JSON
 char *test_json_text(const cJSON *s, size_t *len) {
     const char *v = cJSON_GetStringValue(s);
     if (!v) v = "";
@@ -106,3 +109,4 @@ char *test_json_text(const cJSON *s, size_t *len) {
     *len = n;
     return t;
 }
+#endif

@@ -9,14 +9,15 @@
 #include <cpuid.h>
 #endif
 
-static Kern k_generic, k_avx2;
-static int have_avx2;
+static Kern k_generic, k_avx2, k_neon;
+static int have_avx2, have_neon;
 static const Kern *k_best;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static const Kern *lookup(const char *name) {
     if (!strcmp(name, "generic")) return &k_generic;
     if (!strcmp(name, "avx2") && have_avx2) return &k_avx2;
+    if (!strcmp(name, "neon") && have_neon) return &k_neon;
     return NULL;
 }
 
@@ -31,7 +32,11 @@ static void init(void) {
     have_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
     if (have_avx2) kern_fill_avx2(&k_avx2);
 #endif
-    k_best = have_avx2 ? &k_avx2 : &k_generic;
+#if defined(__aarch64__)
+    have_neon = 1; /* Advanced SIMD is part of every AArch64 CPU */
+    kern_fill_neon(&k_neon);
+#endif
+    k_best = have_avx2 ? &k_avx2 : have_neon ? &k_neon : &k_generic;
     const char *want = getenv("MISTRAL_SIMD");
     if (want && *want) {
         const Kern *k = lookup(want);

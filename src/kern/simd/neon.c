@@ -1,0 +1,183 @@
+/* neon — AArch64 Advanced SIMD kernels (every AArch64 CPU has them; built
+ * only for aarch64, like avx2.c only for x86). The matmul tiles keep one
+ * 4-lane accumulator per output element and share the loads of weight rows
+ * and activation rows between the elements of a tile, so every tile shape
+ * computes an element exactly as the 1 × 1 tile does (simd.h's contract).
+ *   float weights: per 8 columns acc = fma(w_hi, x_hi, fma(w_lo, x_lo, acc)),
+ *       then the lanes' sum, then the scalar tail;
+ *   q8_0, q4_0 (activations: q8_0 blocks, as the generic table's): per block
+ *       of 32 the exact int32 products (vmull_s8 / vmlal_s8 pairs, pairwise
+ *       added into 4 int32 lanes), acc = fma(float(those), d_w·d_x, acc),
+ *       then the lanes' sum.
+ * The other types keep the generic table's kernels. Tested under qemu-user
+ * (tests/neon.sh). */
+#if defined(__aarch64__)
+#include <arm_neon.h>
+#include <string.h>
+
+#include "kern/quant.h"
+#include "kern/simd/simd.h"
+
+#define FORCE static inline __attribute__((always_inline))
+
+static inline float32x4_t load_f32(const void *p, size_t i) { return vld1q_f32((const float *)p + i); }
+static inline float32x4_t load_f16(const void *p, size_t i) {
+    return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16((const uint16_t *)p + i)));
+}
+static inline float32x4_t load_bf16(const void *p, size_t i) {
+    return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16((const uint16_t *)p + i), 16));
+}
+static inline float e_f32(const void *p, size_t i) { return ((const float *)p)[i]; }
+static inline float e_f16(const void *p, size_t i) { return f16_to_f32(((const uint16_t *)p)[i]); }
+static inline float e_bf16(const void *p, size_t i) { return bf16_to_f32(((const uint16_t *)p)[i]); }
+
+/* K(MR, NT, out, os, w, ws, x, xs, n) for constant MR <= 4, NT <= 3. */
+#define TILE_CASE(K, R, T) \
+    case (R) * 8 + (T): K(R, T, out, os, (const char *)w, ws, (const char *)x, xs, n); break;
+#define TILE_ROW(K, R) TILE_CASE(K, R, 1) TILE_CASE(K, R, 2) TILE_CASE(K, R, 3)
+#define TILE_FNS(name, K)                                                                            \
+    static void name(float *out, size_t os, const void *w, size_t ws, int nr, const void *x, size_t xs, \
+                     int nt, size_t n) {                                                             \
+        switch (nr * 8 + nt) {                                                                       \
+            TILE_ROW(K, 1) TILE_ROW(K, 2) TILE_ROW(K, 3) TILE_ROW(K, 4)                              \
+        default: break;                                                                              \
+        }                                                                                            \
+    }
+
+#define FLOAT_TILE(K, load, elem)                                                                    \
+    FORCE void K(const int MR, const int NT, float *out, size_t os, const char *w, size_t ws,        \
+                 const char *x, size_t xs, size_t n) {                                               \
+        float32x4_t acc[4][3];                                                                       \
+        for (int r = 0; r < MR; r++)                                                                 \
+            for (int t = 0; t < NT; t++) acc[r][t] = vdupq_n_f32(0);                                 \
+        size_t i = 0;                                                                                \
+        for (; i + 8 <= n; i += 8) {                                                                 \
+            float32x4_t x0[3], x1[3];                                                                \
+            for (int t = 0; t < NT; t++) {                                                           \
+                x0[t] = vld1q_f32((const float *)(x + t * xs) + i);                                  \
+                x1[t] = vld1q_f32((const float *)(x + t * xs) + i + 4);                              \
+            }                                                                                        \
+            for (int r = 0; r < MR; r++) {                                                           \
+                float32x4_t w0 = load(w + r * ws, i), w1 = load(w + r * ws, i + 4);                  \
+                for (int t = 0; t < NT; t++) acc[r][t] = vfmaq_f32(vfmaq_f32(acc[r][t], w0, x0[t]), w1, x1[t]); \
+            }                                                                                        \
+        }                                                                                            \
+        for (int r = 0; r < MR; r++)                                                                 \
+            for (int t = 0; t < NT; t++) {                                                           \
+                const float *xt = (const float *)(x + t * xs);                                       \
+                float s = vaddvq_f32(acc[r][t]);                                                     \
+                for (size_t k = i; k < n; k++) s += elem(w + r * ws, k) * xt[k];                     \
+                out[(size_t)t * os + (size_t)r] = s;                                                 \
+            }                                                                                        \
+    }
+FLOAT_TILE(k_f32, load_f32, e_f32)
+FLOAT_TILE(k_f16, load_f16, e_f16)
+FLOAT_TILE(k_bf16, load_bf16, e_bf16)
+TILE_FNS(tile_f32, k_f32)
+TILE_FNS(tile_f16, k_f16)
+TILE_FNS(tile_bf16, k_bf16)
+
+/* Σ w[i]·x[i] over a block of 32 int8 as 4 int32 lanes (exact: each int16
+ * lane holds two products, |p| <= 2·128·127 < 32768). */
+FORCE int32x4_t dot32(int8x16_t w0, int8x16_t w1, int8x16_t x0, int8x16_t x1) {
+    int16x8_t a = vmlal_s8(vmull_s8(vget_low_s8(w0), vget_low_s8(x0)), vget_high_s8(w0), vget_high_s8(x0));
+    int16x8_t b = vmlal_s8(vmull_s8(vget_low_s8(w1), vget_low_s8(x1)), vget_high_s8(w1), vget_high_s8(x1));
+    return vpadalq_s16(vpaddlq_s16(a), b);
+}
+
+/* q8_0 (Q4 0) or q4_0 (Q4 1) weights against q8_0 activation blocks. */
+FORCE void k_q(const int Q4, const int MR, const int NT, float *out, size_t os, const char *w, size_t ws,
+               const char *x, size_t xs, size_t n) {
+    float32x4_t acc[4][3];
+    for (int r = 0; r < MR; r++)
+        for (int t = 0; t < NT; t++) acc[r][t] = vdupq_n_f32(0);
+    for (size_t b = 0; b < n / QK32; b++) {
+        for (int r = 0; r < MR; r++) {
+            int8x16_t w0, w1;
+            float dw;
+            if (Q4) {
+                const BlockQ4_0 *wb = (const BlockQ4_0 *)(w + r * ws) + b;
+                uint8x16_t q = vld1q_u8(wb->qs);
+                w0 = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(q, vdupq_n_u8(15))), vdupq_n_s8(8));
+                w1 = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(q, 4)), vdupq_n_s8(8));
+                dw = f16_to_f32(wb->d);
+            } else {
+                const BlockQ8_0 *wb = (const BlockQ8_0 *)(w + r * ws) + b;
+                w0 = vld1q_s8(wb->qs), w1 = vld1q_s8(wb->qs + 16);
+                dw = f16_to_f32(wb->d);
+            }
+            for (int t = 0; t < NT; t++) {
+                const BlockQ8_0 *xb = (const BlockQ8_0 *)(x + t * xs) + b;
+                int32x4_t s = dot32(w0, w1, vld1q_s8(xb->qs), vld1q_s8(xb->qs + 16));
+                acc[r][t] = vfmaq_n_f32(acc[r][t], vcvtq_f32_s32(s), dw * f16_to_f32(xb->d));
+            }
+        }
+    }
+    for (int r = 0; r < MR; r++)
+        for (int t = 0; t < NT; t++) out[(size_t)t * os + (size_t)r] = vaddvq_f32(acc[r][t]);
+}
+FORCE void k_q8_0(const int MR, const int NT, float *out, size_t os, const char *w, size_t ws, const char *x,
+                  size_t xs, size_t n) {
+    k_q(0, MR, NT, out, os, w, ws, x, xs, n);
+}
+FORCE void k_q4_0(const int MR, const int NT, float *out, size_t os, const char *w, size_t ws, const char *x,
+                  size_t xs, size_t n) {
+    k_q(1, MR, NT, out, os, w, ws, x, xs, n);
+}
+TILE_FNS(tile_q8_0, k_q8_0)
+TILE_FNS(tile_q4_0, k_q4_0)
+
+/* ---- attention ------------------------------------------------------------ */
+
+static float vdot(const float *a, const float *b, int n) {
+    float32x4_t s0 = vdupq_n_f32(0), s1 = vdupq_n_f32(0);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        s0 = vfmaq_f32(s0, vld1q_f32(a + i), vld1q_f32(b + i));
+        s1 = vfmaq_f32(s1, vld1q_f32(a + i + 4), vld1q_f32(b + i + 4));
+    }
+    float s = vaddvq_f32(vaddq_f32(s0, s1));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+static void vaxpy(float *out, float s, const float *x, int n) {
+    int i = 0;
+    for (; i + 4 <= n; i += 4) vst1q_f32(out + i, vfmaq_n_f32(vld1q_f32(out + i), vld1q_f32(x + i), s));
+    for (; i < n; i++) out[i] += s * x[i];
+}
+
+static float vdot_f16(const float *a, const uint16_t *h, int n) {
+    float32x4_t s0 = vdupq_n_f32(0), s1 = vdupq_n_f32(0);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        s0 = vfmaq_f32(s0, vld1q_f32(a + i), load_f16(h, (size_t)i));
+        s1 = vfmaq_f32(s1, vld1q_f32(a + i + 4), load_f16(h, (size_t)i + 4));
+    }
+    float s = vaddvq_f32(vaddq_f32(s0, s1));
+    for (; i < n; i++) s += a[i] * f16_to_f32(h[i]);
+    return s;
+}
+
+static void vaxpy_f16(float *out, float s, const uint16_t *h, int n) {
+    int i = 0;
+    for (; i + 4 <= n; i += 4) vst1q_f32(out + i, vfmaq_n_f32(vld1q_f32(out + i), load_f16(h, (size_t)i), s));
+    for (; i < n; i++) out[i] += s * f16_to_f32(h[i]);
+}
+
+/* Starts from the generic table: types without a NEON kernel keep theirs
+ * (and the quantized tiles read the generic table's q8_0 activation blocks). */
+void kern_fill_neon(Kern *k) {
+    kern_fill_generic(k);
+    k->name = "neon";
+    k->mm[DT_F32] = (KernDot){DT_F32, NULL, NULL, 4, 3, tile_f32};
+    k->mm[DT_F16] = (KernDot){DT_F32, NULL, NULL, 4, 3, tile_f16};
+    k->mm[DT_BF16] = (KernDot){DT_F32, NULL, NULL, 4, 3, tile_bf16};
+    k->mm[DT_Q8_0] = (KernDot){DT_Q8_0, k->mm[DT_Q8_0].act_bytes, k->mm[DT_Q8_0].act_quant, 4, 3, tile_q8_0};
+    k->mm[DT_Q4_0] = (KernDot){DT_Q8_0, k->mm[DT_Q4_0].act_bytes, k->mm[DT_Q4_0].act_quant, 4, 3, tile_q4_0};
+    k->dot_f32 = vdot;
+    k->axpy_f32 = vaxpy;
+    k->dot_f16 = vdot_f16;
+    k->axpy_f16 = vaxpy_f16;
+}
+#endif
