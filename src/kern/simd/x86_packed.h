@@ -1,0 +1,245 @@
+/* x86_packed — the matmul tiles over the packed layouts (KernPack; the
+ * layouts, their pack functions and the activation layouts are described and
+ * built in avx2.c), written once for two instruction sets: avx2.c includes
+ * this with X86_VNNI 0 (maddubs: u8·s8 pairs summed in int16, then madd to
+ * int32) and avx512.c with X86_VNNI 1 (AVX-512 VNNI's dpbusd: u8·s8 quads
+ * summed straight into int32). Both compute exactly the same integer sums and
+ * then the same fp32 operations, so the two tables' packed tiles agree bit
+ * for bit (test_simd checks it). The includer provides <immintrin.h> (or
+ * SIMDe's emulation), FORCE, UNROLL, UNROLL8, QK32, QK_K and memcpy. */
+
+#define Q4X8_BLOCK 144
+#define Q8X8_BLOCK 272
+#define Q4KX8_BLOCK 1184
+#define Q5KX8_BLOCK 1440
+#define Q6KX8_BLOCK 1680
+
+typedef struct {
+    int8_t q[32];
+    float d;
+    int32_t c;
+} BlockQ8B;
+_Static_assert(sizeof(BlockQ8B) == 40, "q8b block is 40 bytes");
+
+FORCE const int8_t *q8x_qs(const char *row, size_t b) { return (const int8_t *)row + 32 * b; }
+FORCE const float *q8x_d(const char *row, size_t nb) { return (const float *)(row + 32 * nb); }
+
+static inline __m256 cvt(__m256i v) { return _mm256_cvtepi32_ps(v); }
+
+FORCE __m256i bcast4(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+/* The first nr rows (lanes) of a packed tile's accumulators. */
+FORCE void packed_store(const int NT, float *out, size_t os, const __m256 *acc, int nr) {
+    UNROLL for (int t = 0; t < NT; t++) {
+        if (nr == 8) {
+            _mm256_storeu_ps(out + (size_t)t * os, acc[t]);
+        } else {
+            float tmp[8];
+            _mm256_storeu_ps(tmp, acc[t]);
+            memcpy(out + (size_t)t * os, tmp, (size_t)nr * sizeof(float));
+        }
+    }
+}
+
+/* A packed tile: one group (nr rows written) × nt <= 4 tokens. */
+#define PACKED_FNS(name, K)                                                                          \
+    static void name(float *out, size_t os, const void *w, size_t ws, int nr, const void *x, size_t xs, \
+                     int nt, size_t n) {                                                             \
+        switch (nt) {                                                                                \
+        case 1: K(1, out, os, (const char *)w, nr, (const char *)x, xs, n); break;                   \
+        case 2: K(2, out, os, (const char *)w, nr, (const char *)x, xs, n); break;                   \
+        case 3: K(3, out, os, (const char *)w, nr, (const char *)x, xs, n); break;                   \
+        case 4: K(4, out, os, (const char *)w, nr, (const char *)x, xs, n); break;                   \
+        default: break;                                                                              \
+        }                                                                                            \
+    }
+
+FORCE void k_q4_0x8(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs,
+                    size_t n) {
+    const __m256i low = _mm256_set1_epi8(15), ones16 = _mm256_set1_epi16(1);
+    __m256 acc[4];
+    UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
+    size_t nb = n / QK32;
+    for (size_t b = 0; b < nb; b++) {
+        const char *g = w + b * Q4X8_BLOCK;
+        __m256i s16[4];
+        UNROLL for (int c = 0; c < 4; c++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(g + 16 + 32 * c));
+            __m256i lo = _mm256_and_si256(v, low), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+            UNROLL for (int t = 0; t < NT; t++) {
+                const BlockQ8B *xb = (const BlockQ8B *)(x + t * xs) + b;
+                __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, bcast4(xb->q + 4 * c)),
+                                             _mm256_maddubs_epi16(hi, bcast4(xb->q + 16 + 4 * c)));
+                s16[t] = c ? _mm256_add_epi16(s16[t], p) : p;
+            }
+        }
+        __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g));
+        UNROLL for (int t = 0; t < NT; t++) {
+            const BlockQ8B *xb = (const BlockQ8B *)(x + t * xs) + b;
+            __m256i s = _mm256_sub_epi32(_mm256_madd_epi16(s16[t], ones16), _mm256_set1_epi32(xb->c));
+            acc[t] = _mm256_fmadd_ps(cvt(s), _mm256_mul_ps(dw, _mm256_set1_ps(xb->d)), acc[t]);
+        }
+    }
+    packed_store(NT, out, os, acc, nr);
+}
+
+PACKED_FNS(tile_q4_0x8, k_q4_0x8)
+FORCE void k_q8_0x8(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs,
+                    size_t n) {
+    const __m256i ones16 = _mm256_set1_epi16(1);
+    __m256 acc[4];
+    UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
+    for (size_t b = 0; b < n / QK32; b++) {
+        const char *g = w + b * Q8X8_BLOCK;
+        __m256i s[4];
+        UNROLL for (int t = 0; t < NT; t++) s[t] = _mm256_setzero_si256();
+        UNROLL8 for (int c = 0; c < 8; c++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(g + 16 + 32 * c)), aq = _mm256_sign_epi8(q, q);
+            UNROLL for (int t = 0; t < NT; t++) {
+                const BlockQ8B *xb = (const BlockQ8B *)(x + t * xs) + b;
+                __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aq, _mm256_sign_epi8(bcast4(xb->q + 4 * c), q)), ones16);
+                s[t] = c ? _mm256_add_epi32(s[t], p) : p;
+            }
+        }
+        __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g));
+        UNROLL for (int t = 0; t < NT; t++) {
+            const BlockQ8B *xb = (const BlockQ8B *)(x + t * xs) + b;
+            acc[t] = _mm256_fmadd_ps(cvt(s[t]), _mm256_mul_ps(dw, _mm256_set1_ps(xb->d)), acc[t]);
+        }
+    }
+    packed_store(NT, out, os, acc, nr);
+}
+
+PACKED_FNS(tile_q8_0x8, k_q8_0x8)
+/* Bit `bit` of every byte of h moved to bit 4 (16-bit shifts: bit 4 of a
+ * byte comes from the same byte), the others cleared. */
+FORCE __m256i bit_to_16(__m256i h, const int bit) {
+    __m256i v = bit < 4 ? _mm256_slli_epi16(h, 4 - bit) : bit > 4 ? _mm256_srli_epi16(h, bit - 4) : h;
+    return _mm256_and_si256(v, _mm256_set1_epi8(16));
+}
+
+/* q4_Kx8 (Q5 0) and q5_Kx8 (Q5 1): the same loop, Q5 folds away. */
+FORCE void k_kx8(const int Q5, const int NT, float *out, size_t os, const char *w, int nr, const char *x,
+                 size_t xs, size_t n) {
+    const __m256i low = _mm256_set1_epi8(15);
+    const size_t blk = Q5 ? Q5KX8_BLOCK : Q4KX8_BLOCK, qs0 = Q5 ? 416 : 160;
+    __m256 acc[4];
+    UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
+    size_t nb = n / QK32;
+    for (size_t b = 0; b < n / QK_K; b++) {
+        const char *g = w + b * blk;
+        __m256 A[4];
+        UNROLL for (int t = 0; t < NT; t++) A[t] = _mm256_setzero_ps();
+        UNROLL for (int j = 0; j < 4; j++) {
+            const char *qs = g + qs0 + 256 * j;
+            __m256i sc[2];
+            UNROLL for (int h = 0; h < 2; h++) {
+                sc[h] = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(g + 32 + 8 * (2 * j + h))));
+                sc[h] = _mm256_or_si256(sc[h], _mm256_slli_epi32(sc[h], 16));
+            }
+            __m256i s16[2][4], P[2][4];
+            UNROLL8 for (int c = 0; c < 8; c++) {
+                __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
+                __m256i lo = _mm256_and_si256(v, low), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
+                if (Q5) {
+                    __m256i qh = _mm256_loadu_si256((const __m256i *)(g + 160 + 32 * c));
+                    lo = _mm256_or_si256(lo, bit_to_16(qh, 2 * j)), hi = _mm256_or_si256(hi, bit_to_16(qh, 2 * j + 1));
+                }
+                UNROLL for (int t = 0; t < NT; t++) {
+                    const int8_t *xq = q8x_qs(x + t * xs, 8 * b + 2 * (size_t)j);
+                    __m256i p0 = _mm256_maddubs_epi16(lo, bcast4(xq + 4 * c));
+                    __m256i p1 = _mm256_maddubs_epi16(hi, bcast4(xq + 32 + 4 * c));
+                    int first = Q5 ? c % 4 == 0 : c == 0;
+                    s16[0][t] = first ? p0 : _mm256_add_epi16(s16[0][t], p0);
+                    s16[1][t] = first ? p1 : _mm256_add_epi16(s16[1][t], p1);
+                    if (Q5 && c == 3) P[0][t] = _mm256_madd_epi16(s16[0][t], sc[0]), P[1][t] = _mm256_madd_epi16(s16[1][t], sc[1]);
+                }
+            }
+            UNROLL for (int h = 0; h < 2; h++) UNROLL for (int t = 0; t < NT; t++) {
+                const float *dx = q8x_d(x + t * xs, nb) + 8 * b + 2 * j + h;
+                __m256i S = _mm256_madd_epi16(s16[h][t], sc[h]);
+                if (Q5) S = _mm256_add_epi32(P[h][t], S);
+                A[t] = _mm256_fmadd_ps(cvt(S), _mm256_broadcast_ss(dx), A[t]);
+            }
+        }
+        __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g));
+        __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(g + 16)));
+        UNROLL for (int t = 0; t < NT; t++) {
+            const float *sx = q8x_d(x + t * xs, nb) + nb + 8 * b;
+            __m256 M = _mm256_setzero_ps();
+            for (int sb = 0; sb < 8; sb++) {
+                __m256 mn = cvt(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(g + 96 + 8 * sb))));
+                M = _mm256_fmadd_ps(mn, _mm256_broadcast_ss(sx + sb), M);
+            }
+            acc[t] = _mm256_fnmadd_ps(dmin, M, _mm256_fmadd_ps(d, A[t], acc[t]));
+        }
+    }
+    packed_store(NT, out, os, acc, nr);
+}
+FORCE void k_q4_Kx8(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs, size_t n) {
+    k_kx8(0, NT, out, os, w, nr, x, xs, n);
+}
+FORCE void k_q5_Kx8(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs, size_t n) {
+    k_kx8(1, NT, out, os, w, nr, x, xs, n);
+}
+PACKED_FNS(tile_q4_Kx8, k_q4_Kx8)
+PACKED_FNS(tile_q5_Kx8, k_q5_Kx8)
+
+/* u of 32-block 4n + k, elements 4c..4c+3, in every row (see q6_Kx8). */
+FORCE __m256i q6_u(const char *g, int n, int c, int k) {
+    const __m256i low = _mm256_set1_epi8(15), hb = _mm256_set1_epi8(48);
+    const char *p = g + 144 + 96 * (8 * n + c);
+    __m256i q = _mm256_loadu_si256((const __m256i *)(p + 32 * (k & 1))), h = _mm256_loadu_si256((const __m256i *)(p + 64));
+    __m256i lo = k < 2 ? _mm256_and_si256(q, low) : _mm256_and_si256(_mm256_srli_epi16(q, 4), low);
+    __m256i hi = k == 0 ? _mm256_slli_epi16(h, 4) : k == 1 ? _mm256_slli_epi16(h, 2) : k == 2 ? h : _mm256_srli_epi16(h, 2);
+    return _mm256_or_si256(lo, _mm256_and_si256(hi, hb));
+}
+
+FORCE void k_q6_Kx8(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs,
+                    size_t n) {
+    __m256 acc[4];
+    UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
+    size_t nb = n / QK32;
+    for (size_t b = 0; b < n / QK_K; b++) {
+        const char *g = w + b * Q6KX8_BLOCK;
+        __m256 A[4];
+        UNROLL for (int t = 0; t < NT; t++) A[t] = _mm256_setzero_ps();
+        for (int hn = 0; hn < 2; hn++) UNROLL for (int k = 0; k < 4; k++) {
+            int s = 4 * hn + k;
+            /* the rows' scale pairs (sc_0, sc_1), and each one doubled */
+            __m256i pair = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(g + 16 + 16 * s)));
+            __m256i dup[2] = {_mm256_shufflehi_epi16(_mm256_shufflelo_epi16(pair, 0xA0), 0xA0),
+                              _mm256_shufflehi_epi16(_mm256_shufflelo_epi16(pair, 0xF5), 0xF5)};
+            __m256i P[4], m[4];
+            UNROLL for (int t = 0; t < NT; t++) P[t] = m[t] = _mm256_setzero_si256();
+            UNROLL8 for (int c = 0; c < 8; c++) {
+                __m256i u = q6_u(g, hn, c, k);
+                UNROLL for (int t = 0; t < NT; t++) {
+                    const int8_t *xq = q8x_qs(x + t * xs, 8 * b + (size_t)s);
+                    __m256i mc = _mm256_maddubs_epi16(u, bcast4(xq + 4 * c));
+                    if (c % 2 == 0) {
+                        m[t] = mc;
+                    } else {
+                        __m256i pc = _mm256_madd_epi16(_mm256_add_epi16(m[t], mc), dup[c / 4]);
+                        P[t] = c == 1 ? pc : _mm256_add_epi32(P[t], pc);
+                    }
+                }
+            }
+            UNROLL for (int t = 0; t < NT; t++) {
+                const char *xt = x + t * xs;
+                const float *dx = q8x_d(xt, nb) + 8 * b + s;
+                const int8_t *hp = (const int8_t *)(q8x_d(xt, nb) + nb) + 4 * (8 * b + (size_t)s);
+                __m256i C = _mm256_slli_epi32(_mm256_madd_epi16(pair, bcast4(hp)), 5);
+                A[t] = _mm256_fmadd_ps(cvt(_mm256_sub_epi32(P[t], C)), _mm256_broadcast_ss(dx), A[t]);
+            }
+        }
+        __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g));
+        UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm256_fmadd_ps(d, A[t], acc[t]);
+    }
+    packed_store(NT, out, os, acc, nr);
+}
+PACKED_FNS(tile_q6_Kx8, k_q6_Kx8)
