@@ -55,6 +55,7 @@ mistral: $(BUILD)/mistral
 # On other targets avx2.c compiles to nothing.
 ifneq ($(filter x86_64% i686% i386%,$(shell $(CC) -dumpmachine)),)
 $(BUILD)/src/kern/simd/avx2.o: CFLAGS += -mavx2 -mfma -mf16c
+$(BUILD)/src/kern/simd/avx512.o: CFLAGS += -mavx2 -mfma -mf16c -mavx512f -mavx512vl -mavx512bw -mavx512vnni
 endif
 
 $(BUILD)/%.o: %.c
@@ -78,6 +79,10 @@ mpi-build:
 # AArch64, run under qemu-user; part of make test).
 neon-test:
 	BUILD=$(BUILD) sh tests/neon.sh
+# The avx512 table's VNNI tiles on SIMDe's emulation (tests/avx512.sh; part
+# of make test).
+avx512-test:
+	BUILD=$(BUILD) sh tests/avx512.sh
 
 # Benchmarks (never part of make test): see bench/RESULTS.md.
 bench: $(BUILD)/bench/matmul_bench
@@ -103,6 +108,6 @@ fuzz: $(wildcard tests/fuzz/*.c)
 clean:
 	rm -rf build build-asan mistral
 
-.PHONY: all test mpi-build neon-test bench asan fuzz clean
+.PHONY: all test mpi-build neon-test avx512-test bench asan fuzz clean
 .PRECIOUS: $(BUILD)/tests/%.o
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -7,8 +7,12 @@ done
 BUILD=${BUILD:-build} sh tests/cli.sh || status=1
 # distributed runs (MPI build, mpirun); skipped without OpenMPI or under make asan
 if [ "${MPI_TESTS:-1}" != 0 ]; then BUILD=${BUILD:-build} sh tests/mpi.sh || status=1; fi
-# the NEON kernels, cross-built for AArch64 and run under qemu-user (skipped
-# without the cross compiler or qemu, and under make asan)
-if [ "${MPI_TESTS:-1}" != 0 ]; then BUILD=${BUILD:-build} sh tests/neon.sh || status=1; fi
+# the NEON kernels, cross-built for AArch64 and run under qemu-user, and the
+# AVX-512 VNNI tiles on SIMDe's emulation (skipped without the cross compiler
+# and qemu, or SIMDe, and under make asan)
+if [ "${MPI_TESTS:-1}" != 0 ]; then
+    BUILD=${BUILD:-build} sh tests/neon.sh || status=1
+    BUILD=${BUILD:-build} sh tests/avx512.sh || status=1
+fi
 if [ $status -eq 0 ]; then echo "all tests passed"; else echo "SOME TESTS FAILED"; fi
 exit $status

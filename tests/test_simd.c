@@ -276,6 +276,37 @@ static void check_pack(DType t, const Kern *k, int rows, int cols, int n, Pool *
     free(xa), free(q8), free(xq), free(wf), free(xd), free(scratch), free(out), free(x), free(wd);
 }
 
+/* Two tables that share a packed layout (avx512's VNNI tiles and avx2's)
+ * give every element the same bits, every tile shape. */
+static void check_pack_agree(const Kern *a, const Kern *b) {
+    for (int t = 0; t < DT_COUNT; t++) {
+        const KernPack *pa = &a->pack[t], *pb = &b->pack[t];
+        if (!pa->pack || !pb->pack) continue;
+        EXPECT(pa->pack == pb->pack && pa->dot.act_quant == pb->dot.act_quant && pa->rows == pb->rows,
+               "%s and %s share %s's packed layout", a->name, b->name, dtype_traits((DType)t)->name);
+        int blk = dtype_traits((DType)t)->block, cols = blk == 1 ? 45 : 5 * blk, rows = pa->rows;
+        void *w = random_mat((DType)t, rows, cols);
+        char *g = xmalloc(pa->group_bytes((size_t)cols));
+        pa->pack(g, w, dtype_bytes((DType)t, (size_t)cols), rows, (size_t)cols);
+        int nt = pa->dot.nt;
+        float *x = normals((size_t)nt * cols);
+        size_t xb = pa->dot.act_quant ? pa->dot.act_bytes((size_t)cols) : (size_t)cols * sizeof(float);
+        char *xa = xmalloc(xb * (size_t)nt);
+        for (int i = 0; i < nt; i++) {
+            if (pa->dot.act_quant) pa->dot.act_quant(xa + (size_t)i * xb, x + (size_t)i * cols, (size_t)cols);
+            else memcpy(xa + (size_t)i * xb, x + (size_t)i * cols, xb);
+        }
+        for (int n = 1; n <= nt; n++) {
+            float oa[64], ob[64];
+            pa->dot.tile(oa, (size_t)rows, g, 0, rows, xa, xb, n, (size_t)cols);
+            pb->dot.tile(ob, (size_t)rows, g, 0, rows, xa, xb, n, (size_t)cols);
+            EXPECT(memcmp(oa, ob, (size_t)(n * rows) * sizeof(float)) == 0, "%s vs %s %s packed tile x%d differ (%.9g vs %.9g)",
+                   a->name, b->name, dtype_traits((DType)t)->name, n, oa[0], ob[0]);
+        }
+        free(w), free(g), free(x), free(xa);
+    }
+}
+
 static void check_vec(const Kern *k) {
     static const int sizes[] = {1, 7, 8, 9, 31, 64, 100, 129};
     for (int si = 0; si < 8; si++) {
@@ -375,8 +406,8 @@ int main(int argc, char **argv) {
         printf("%s\n", kern_get()->name);
         return 0;
     }
-    static const char *names[] = {"generic", "avx2", "neon"};
-    for (int i = 0; i < 3; i++)
+    static const char *names[] = {"generic", "avx2", "avx512", "neon"};
+    for (int i = 0; i < 4; i++)
         if (kern_named(names[i])) tables[n_tables++] = kern_named(names[i]);
     EXPECT(n_tables >= 1 && !strcmp(tables[0]->name, "generic"), "generic table");
     EXPECT(kern_named("bogus") == NULL, "unknown table");
@@ -396,6 +427,8 @@ int main(int argc, char **argv) {
             for (int ci = 0; ci < 4; ci++) check_dots((DType)t, k, colsv[ci]);
         }
     }
+
+    if (kern_named("avx2") && kern_named("avx512")) check_pack_agree(kern_named("avx2"), kern_named("avx512"));
 
     Pool pools[4];
     for (int i = 0; i < 4; i++) CHECK(pool_init(&pools[i], i + 1) == 0);

@@ -80,7 +80,7 @@ typedef struct {
 } KernPack;
 
 typedef struct {
-    const char *name; /* "generic", "avx2", "neon" */
+    const char *name; /* "generic", "avx2", "avx512", "neon" */
     KernDot mm[DT_COUNT];
     KernPack pack[DT_COUNT];
     /* Σ a[i]·b[i] in fp32 (attention scores) */
@@ -102,7 +102,7 @@ typedef struct {
 } Kern;
 
 /* The best table for this CPU, chosen once (thread-safe). The environment
- * variable MISTRAL_SIMD=generic|avx2|neon forces one (if the CPU has it). */
+ * variable MISTRAL_SIMD=generic|avx2|avx512|neon forces one (if the CPU has it). */
 const Kern *kern_get(void);
 /* The table named `name` if this build and this CPU have it, else NULL. */
 const Kern *kern_named(const char *name);
@@ -120,6 +120,7 @@ static inline void kern_scale_min_k4(int j, const unsigned char *q, int *sc, int
 /* Fillers, one per ISA file (internal to dispatch.c). */
 void kern_fill_generic(Kern *k);
 void kern_fill_avx2(Kern *k);
+void kern_fill_avx512(Kern *k);
 void kern_fill_neon(Kern *k);
 
 #endif

@@ -26,6 +26,11 @@ FORCE const float *q8x_d(const char *row, size_t nb) { return (const float *)(ro
 
 static inline __m256 cvt(__m256i v) { return _mm256_cvtepi32_ps(v); }
 
+/* acc + Σ u·x over each 32-bit lane's 4 byte pairs (VNNI tables only). */
+#if X86_VNNI
+#define DPBUSD(acc, u, x) _mm256_dpbusd_epi32((acc), (u), (x))
+#endif
+
 FORCE __m256i bcast4(const int8_t *p) {
     int32_t v;
     memcpy(&v, p, 4);
@@ -72,15 +77,25 @@ FORCE void k_q4_0x8(const int NT, float *out, size_t os, const char *w, int nr, 
             __m256i lo = _mm256_and_si256(v, low), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
             UNROLL for (int t = 0; t < NT; t++) {
                 const BlockQ8B *xb = (const BlockQ8B *)(x + t * xs) + b;
+#if X86_VNNI /* s16 holds int32 sums here */
+                s16[t] = DPBUSD(DPBUSD(c ? s16[t] : _mm256_setzero_si256(), lo, bcast4(xb->q + 4 * c)), hi,
+                                bcast4(xb->q + 16 + 4 * c));
+#else
                 __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, bcast4(xb->q + 4 * c)),
                                              _mm256_maddubs_epi16(hi, bcast4(xb->q + 16 + 4 * c)));
                 s16[t] = c ? _mm256_add_epi16(s16[t], p) : p;
+#endif
             }
         }
         __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g));
         UNROLL for (int t = 0; t < NT; t++) {
             const BlockQ8B *xb = (const BlockQ8B *)(x + t * xs) + b;
+#if X86_VNNI
+            __m256i s = _mm256_sub_epi32(s16[t], _mm256_set1_epi32(xb->c));
+            (void)ones16;
+#else
             __m256i s = _mm256_sub_epi32(_mm256_madd_epi16(s16[t], ones16), _mm256_set1_epi32(xb->c));
+#endif
             acc[t] = _mm256_fmadd_ps(cvt(s), _mm256_mul_ps(dw, _mm256_set1_ps(xb->d)), acc[t]);
         }
     }
@@ -101,8 +116,13 @@ FORCE void k_q8_0x8(const int NT, float *out, size_t os, const char *w, int nr, 
             __m256i q = _mm256_loadu_si256((const __m256i *)(g + 16 + 32 * c)), aq = _mm256_sign_epi8(q, q);
             UNROLL for (int t = 0; t < NT; t++) {
                 const BlockQ8B *xb = (const BlockQ8B *)(x + t * xs) + b;
+#if X86_VNNI
+                s[t] = DPBUSD(s[t], aq, _mm256_sign_epi8(bcast4(xb->q + 4 * c), q));
+                (void)ones16;
+#else
                 __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aq, _mm256_sign_epi8(bcast4(xb->q + 4 * c), q)), ones16);
                 s[t] = c ? _mm256_add_epi32(s[t], p) : p;
+#endif
             }
         }
         __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g));
@@ -139,7 +159,9 @@ FORCE void k_kx8(const int Q5, const int NT, float *out, size_t os, const char *
             __m256i sc[2];
             UNROLL for (int h = 0; h < 2; h++) {
                 sc[h] = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(g + 32 + 8 * (2 * j + h))));
+#if !X86_VNNI /* (sc, sc) int16 pairs for madd; VNNI multiplies the int32 sums */
                 sc[h] = _mm256_or_si256(sc[h], _mm256_slli_epi32(sc[h], 16));
+#endif
             }
             __m256i s16[2][4], P[2][4];
             UNROLL8 for (int c = 0; c < 8; c++) {
@@ -151,6 +173,12 @@ FORCE void k_kx8(const int Q5, const int NT, float *out, size_t os, const char *
                 }
                 UNROLL for (int t = 0; t < NT; t++) {
                     const int8_t *xq = q8x_qs(x + t * xs, 8 * b + 2 * (size_t)j);
+#if X86_VNNI /* s16 holds the 32-blocks' int32 sums here */
+                    s16[0][t] = DPBUSD(c ? s16[0][t] : _mm256_setzero_si256(), lo, bcast4(xq + 4 * c));
+                    s16[1][t] = DPBUSD(c ? s16[1][t] : _mm256_setzero_si256(), hi, bcast4(xq + 32 + 4 * c));
+                    (void)P;
+                    continue;
+#endif
                     __m256i p0 = _mm256_maddubs_epi16(lo, bcast4(xq + 4 * c));
                     __m256i p1 = _mm256_maddubs_epi16(hi, bcast4(xq + 32 + 4 * c));
                     int first = Q5 ? c % 4 == 0 : c == 0;
@@ -161,8 +189,12 @@ FORCE void k_kx8(const int Q5, const int NT, float *out, size_t os, const char *
             }
             UNROLL for (int h = 0; h < 2; h++) UNROLL for (int t = 0; t < NT; t++) {
                 const float *dx = q8x_d(x + t * xs, nb) + 8 * b + 2 * j + h;
+#if X86_VNNI
+                __m256i S = _mm256_mullo_epi32(s16[h][t], sc[h]);
+#else
                 __m256i S = _mm256_madd_epi16(s16[h][t], sc[h]);
                 if (Q5) S = _mm256_add_epi32(P[h][t], S);
+#endif
                 A[t] = _mm256_fmadd_ps(cvt(S), _mm256_broadcast_ss(dx), A[t]);
             }
         }
@@ -220,6 +252,11 @@ FORCE void k_q6_Kx8(const int NT, float *out, size_t os, const char *w, int nr, 
                 __m256i u = q6_u(g, hn, c, k);
                 UNROLL for (int t = 0; t < NT; t++) {
                     const int8_t *xq = q8x_qs(x + t * xs, 8 * b + (size_t)s);
+#if X86_VNNI /* m: the first half's int32 sum, P: the second's */
+                    if (c < 4) m[t] = DPBUSD(m[t], u, bcast4(xq + 4 * c));
+                    else P[t] = DPBUSD(P[t], u, bcast4(xq + 4 * c));
+                    continue;
+#endif
                     __m256i mc = _mm256_maddubs_epi16(u, bcast4(xq + 4 * c));
                     if (c % 2 == 0) {
                         m[t] = mc;
@@ -229,6 +266,11 @@ FORCE void k_q6_Kx8(const int NT, float *out, size_t os, const char *w, int nr, 
                     }
                 }
             }
+#if X86_VNNI
+            __m256i sc0 = _mm256_srai_epi32(_mm256_slli_epi32(pair, 16), 16), sc1 = _mm256_srai_epi32(pair, 16);
+            UNROLL for (int t = 0; t < NT; t++) P[t] = _mm256_add_epi32(_mm256_mullo_epi32(m[t], sc0), _mm256_mullo_epi32(P[t], sc1));
+            (void)dup;
+#endif
             UNROLL for (int t = 0; t < NT; t++) {
                 const char *xt = x + t * xs;
                 const float *dx = q8x_d(xt, nb) + 8 * b + s;
