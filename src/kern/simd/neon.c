@@ -5,11 +5,12 @@
  * computes an element exactly as the 1 × 1 tile does (simd.h's contract).
  *   float weights: per 8 columns acc = fma(w_hi, x_hi, fma(w_lo, x_lo, acc)),
  *       then the lanes' sum, then the scalar tail;
- *   q8_0, q4_0 (activations: q8_0 blocks, as the generic table's): per block
- *       of 32 the exact int32 products (vmull_s8 / vmlal_s8 pairs, pairwise
- *       added into 4 int32 lanes), acc = fma(float(those), d_w·d_x, acc),
- *       then the lanes' sum.
- * The other types keep the generic table's kernels. Tested under qemu-user
+ *   q8_0, q4_0, q4_K, q5_K, q6_K (activations: q8_0 blocks, as the generic
+ *       table's): per block of 32 (q6_K: per 16) the exact int32 products
+ *       (vmull_s8 / vmlal_s8 pairs, pairwise added into 4 int32 lanes),
+ *       acc = fma(float(those), scales, acc) (the K-quants' mins likewise
+ *       from Σxq), then the lanes' sum.
+ * q4_1, q5_0, q5_1 keep the generic table's kernels. Tested under qemu-user
  * (tests/neon.sh). */
 #if defined(__aarch64__)
 #include <arm_neon.h>
@@ -127,6 +128,111 @@ FORCE void k_q4_0(const int MR, const int NT, float *out, size_t os, const char 
 TILE_FNS(tile_q8_0, k_q8_0)
 TILE_FNS(tile_q4_0, k_q4_0)
 
+/* Σ of a 16-element int8 half times another, as 4 int32 lanes (exact). */
+FORCE int32x4_t dot16(int8x16_t w, int8x16_t x) {
+    return vpaddlq_s16(vmlal_s8(vmull_s8(vget_low_s8(w), vget_low_s8(x)), vget_high_s8(w), vget_high_s8(x)));
+}
+
+/* q4_K (Q5 0) and q5_K (Q5 1) against q8_0 blocks: per 32-block sb of a
+ * super-block, with u its 4- (5-) bit values,
+ *   acc = fma(float(Σu·xq), d_x·(d·sc), acc);  acc = fma(float(Σxq), −d_x·(dmin·mn), acc)
+ * (4 lanes each), then the lanes' sum. */
+FORCE void k_kq(const int Q5, const int MR, const int NT, float *out, size_t os, const char *w, size_t ws,
+                const char *x, size_t xs, size_t n) {
+    float32x4_t acc[4][3];
+    for (int r = 0; r < MR; r++)
+        for (int t = 0; t < NT; t++) acc[r][t] = vdupq_n_f32(0);
+    for (size_t i = 0; i < n / QK_K; i++) {
+        for (int r = 0; r < MR; r++) {
+            const uint8_t *scales, *qs, *qh = NULL;
+            uint16_t d16, dmin16;
+            if (Q5) {
+                const BlockQ5_K *wb = (const BlockQ5_K *)(w + r * ws) + i;
+                scales = wb->scales, qs = wb->qs, qh = wb->qh, d16 = wb->d, dmin16 = wb->dmin;
+            } else {
+                const BlockQ4_K *wb = (const BlockQ4_K *)(w + r * ws) + i;
+                scales = wb->scales, qs = wb->qs, d16 = wb->d, dmin16 = wb->dmin;
+            }
+            float d = f16_to_f32(d16), dmin = f16_to_f32(dmin16);
+            uint8x16_t h0 = vdupq_n_u8(0), h1 = vdupq_n_u8(0);
+            if (Q5) h0 = vld1q_u8(qh), h1 = vld1q_u8(qh + 16);
+            for (int sb = 0; sb < 8; sb++) {
+                int sc, mn;
+                kern_scale_min_k4(sb, scales, &sc, &mn);
+                uint8x16_t q0 = vld1q_u8(qs + 32 * (sb / 2)), q1 = vld1q_u8(qs + 32 * (sb / 2) + 16);
+                uint8x16_t u0 = sb & 1 ? vshrq_n_u8(q0, 4) : vandq_u8(q0, vdupq_n_u8(15));
+                uint8x16_t u1 = sb & 1 ? vshrq_n_u8(q1, 4) : vandq_u8(q1, vdupq_n_u8(15));
+                if (Q5) {
+                    uint8x16_t bit = vdupq_n_u8((uint8_t)(1u << sb));
+                    u0 = vorrq_u8(u0, vandq_u8(vceqq_u8(vandq_u8(h0, bit), bit), vdupq_n_u8(16)));
+                    u1 = vorrq_u8(u1, vandq_u8(vceqq_u8(vandq_u8(h1, bit), bit), vdupq_n_u8(16)));
+                }
+                int8x16_t w0 = vreinterpretq_s8_u8(u0), w1 = vreinterpretq_s8_u8(u1);
+                for (int t = 0; t < NT; t++) {
+                    const BlockQ8_0 *xb = (const BlockQ8_0 *)(x + t * xs) + 8 * i + sb;
+                    int8x16_t x0 = vld1q_s8(xb->qs), x1 = vld1q_s8(xb->qs + 16);
+                    float dx = f16_to_f32(xb->d);
+                    int32x4_t sx = vpaddlq_s16(vaddq_s16(vpaddlq_s8(x0), vpaddlq_s8(x1)));
+                    acc[r][t] = vfmaq_n_f32(acc[r][t], vcvtq_f32_s32(dot32(w0, w1, x0, x1)), dx * (d * (float)sc));
+                    acc[r][t] = vfmaq_n_f32(acc[r][t], vcvtq_f32_s32(sx), -(dx * (dmin * (float)mn)));
+                }
+            }
+        }
+    }
+    for (int r = 0; r < MR; r++)
+        for (int t = 0; t < NT; t++) out[(size_t)t * os + (size_t)r] = vaddvq_f32(acc[r][t]);
+}
+FORCE void k_q4_K(const int MR, const int NT, float *out, size_t os, const char *w, size_t ws, const char *x,
+                  size_t xs, size_t n) {
+    k_kq(0, MR, NT, out, os, w, ws, x, xs, n);
+}
+FORCE void k_q5_K(const int MR, const int NT, float *out, size_t os, const char *w, size_t ws, const char *x,
+                  size_t xs, size_t n) {
+    k_kq(1, MR, NT, out, os, w, ws, x, xs, n);
+}
+TILE_FNS(tile_q4_K, k_q4_K)
+TILE_FNS(tile_q5_K, k_q5_K)
+
+/* q6_K against q8_0 blocks: per 32-block g of a 128-element half, q = u − 32
+ * (int8), per 16-element half e of the block
+ *   acc = fma(float(Σq·xq), d·d_x·sc_e, acc)   then the lanes' sum. */
+FORCE void k_q6_K(const int MR, const int NT, float *out, size_t os, const char *w, size_t ws, const char *x,
+                  size_t xs, size_t n) {
+    float32x4_t acc[4][3];
+    for (int r = 0; r < MR; r++)
+        for (int t = 0; t < NT; t++) acc[r][t] = vdupq_n_f32(0);
+    const uint8x16_t low = vdupq_n_u8(15), three = vdupq_n_u8(3);
+    for (size_t i = 0; i < n / QK_K; i++) {
+        for (int r = 0; r < MR; r++) {
+            const BlockQ6_K *wb = (const BlockQ6_K *)(w + r * ws) + i;
+            float d = f16_to_f32(wb->d);
+            for (int h = 0; h < 2; h++) {
+                const uint8_t *ql = wb->ql + 64 * h, *qh = wb->qh + 32 * h;
+                for (int g = 0; g < 4; g++) {
+                    int8x16_t q[2];
+                    for (int e = 0; e < 2; e++) {
+                        uint8x16_t lo = vld1q_u8(ql + 16 * e + (g & 1 ? 32 : 0));
+                        uint8x16_t v = g & 2 ? vshrq_n_u8(lo, 4) : vandq_u8(lo, low);
+                        uint8x16_t hb = vandq_u8(vshlq_u8(vld1q_u8(qh + 16 * e), vdupq_n_s8((int8_t)(-2 * g))), three);
+                        q[e] = vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(v, vshlq_n_u8(hb, 4))), vdupq_n_s8(32));
+                    }
+                    const int8_t *sc = wb->scales + 8 * h + 2 * g;
+                    for (int t = 0; t < NT; t++) {
+                        const BlockQ8_0 *xb = (const BlockQ8_0 *)(x + t * xs) + 8 * i + 4 * (size_t)h + (size_t)g;
+                        float ddx = d * f16_to_f32(xb->d);
+                        for (int e = 0; e < 2; e++)
+                            acc[r][t] = vfmaq_n_f32(acc[r][t], vcvtq_f32_s32(dot16(q[e], vld1q_s8(xb->qs + 16 * e))),
+                                                    ddx * (float)sc[e]);
+                    }
+                }
+            }
+        }
+    }
+    for (int r = 0; r < MR; r++)
+        for (int t = 0; t < NT; t++) out[(size_t)t * os + (size_t)r] = vaddvq_f32(acc[r][t]);
+}
+TILE_FNS(tile_q6_K, k_q6_K)
+
 /* ---- attention ------------------------------------------------------------ */
 
 static float vdot(const float *a, const float *b, int n) {
@@ -175,6 +281,9 @@ void kern_fill_neon(Kern *k) {
     k->mm[DT_BF16] = (KernDot){DT_F32, NULL, NULL, 4, 3, tile_bf16};
     k->mm[DT_Q8_0] = (KernDot){DT_Q8_0, k->mm[DT_Q8_0].act_bytes, k->mm[DT_Q8_0].act_quant, 4, 3, tile_q8_0};
     k->mm[DT_Q4_0] = (KernDot){DT_Q8_0, k->mm[DT_Q4_0].act_bytes, k->mm[DT_Q4_0].act_quant, 4, 3, tile_q4_0};
+    k->mm[DT_Q4_K] = (KernDot){DT_Q8_0, k->mm[DT_Q4_K].act_bytes, k->mm[DT_Q4_K].act_quant, 4, 3, tile_q4_K};
+    k->mm[DT_Q5_K] = (KernDot){DT_Q8_0, k->mm[DT_Q5_K].act_bytes, k->mm[DT_Q5_K].act_quant, 4, 3, tile_q5_K};
+    k->mm[DT_Q6_K] = (KernDot){DT_Q8_0, k->mm[DT_Q6_K].act_bytes, k->mm[DT_Q6_K].act_quant, 4, 3, tile_q6_K};
     k->dot_f32 = vdot;
     k->axpy_f32 = vaxpy;
     k->dot_f16 = vdot_f16;
