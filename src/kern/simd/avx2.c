@@ -14,6 +14,7 @@
 
 #include "kern/quant.h"
 #include "kern/simd/simd.h"
+#include "kern/simd/tile.h"
 
 static inline float hsum(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -44,18 +45,7 @@ static inline __m256 load_bf16(const void *p, size_t i) {
 #define X86_VNNI 0
 #include "kern/simd/x86_packed.h"
 
-/* A tile kernel: K(MR, NT, out, os, w, ws, x, xs, n) with constant MR, NT. */
-#define TILE_CASE(K, R, T) \
-    case (R) * 8 + (T): K(R, T, out, os, (const char *)w, ws, (const char *)x, xs, n); break;
-#define TILE_ROW(K, R) TILE_CASE(K, R, 1) TILE_CASE(K, R, 2) TILE_CASE(K, R, 3) TILE_CASE(K, R, 4)
-#define TILE_FNS(name, K)                                                                            \
-    static void name(float *out, size_t os, const void *w, size_t ws, int nr, const void *x, size_t xs, \
-                     int nt, size_t n) {                                                             \
-        switch (nr * 8 + nt) {                                                                       \
-            TILE_ROW(K, 1) TILE_ROW(K, 2) TILE_ROW(K, 3) TILE_ROW(K, 4)                              \
-        default: break;                                                                              \
-        }                                                                                            \
-    }
+/* TILE_FNS (kern/simd/tile.h): K(MR, NT, ...) for every nr, nt <= 4. */
 
 /* Float weights: 8 lanes per element; per 16 columns acc += (w0·x0 + w1·x1)
  * (the pair off the accumulator's chain of dependent adds), a last 8 by fma,
@@ -684,20 +674,29 @@ static void q8_0x8_pack(void *dst, const void *src, size_t ws, int nr, size_t co
  *   acc = fma(d, A, acc), acc = fnmadd(dmin, M, acc)
  * the same in every tile. */
 static size_t q4_Kx8_bytes(size_t cols) { return cols / QK_K * Q4KX8_BLOCK; }
+/* Row r of a q4_K (qh NULL) or q5_K super-block into group super-block g. */
+static void kx8_pack_row(uint8_t *g, int r, const uint16_t *d, const uint16_t *dmin, const uint8_t *scales,
+                         const uint8_t *qh, const uint8_t *qs) {
+    memcpy(g + 2 * r, d, 2), memcpy(g + 16 + 2 * r, dmin, 2);
+    for (int s = 0; s < 8; s++) {
+        int sc, mn;
+        kern_scale_min_k4(s, scales, &sc, &mn);
+        g[32 + 8 * s + r] = (uint8_t)sc, g[96 + 8 * s + r] = (uint8_t)mn;
+    }
+    if (qh)
+        for (int c = 0; c < 8; c++) memcpy(g + 160 + 32 * c + 4 * r, qh + 4 * c, 4);
+    uint8_t *q = g + (qh ? 416 : 160);
+    for (int j = 0; j < 4; j++)
+        for (int c = 0; c < 8; c++) memcpy(q + 256 * j + 32 * c + 4 * r, qs + 32 * j + 4 * c, 4);
+}
+
 static void q4_Kx8_pack(void *dst, const void *src, size_t ws, int nr, size_t cols) {
     uint8_t *g = dst;
     for (size_t b = 0; b < cols / QK_K; b++, g += Q4KX8_BLOCK) {
         memset(g, 0, Q4KX8_BLOCK);
         for (int r = 0; r < nr; r++) {
             const BlockQ4_K *blk = (const BlockQ4_K *)((const char *)src + (size_t)r * ws) + b;
-            memcpy(g + 2 * r, &blk->d, 2), memcpy(g + 16 + 2 * r, &blk->dmin, 2);
-            for (int s = 0; s < 8; s++) {
-                int sc, mn;
-                kern_scale_min_k4(s, blk->scales, &sc, &mn);
-                g[32 + 8 * s + r] = (uint8_t)sc, g[96 + 8 * s + r] = (uint8_t)mn;
-            }
-            for (int j = 0; j < 4; j++)
-                for (int c = 0; c < 8; c++) memcpy(g + 160 + 256 * j + 32 * c + 4 * r, blk->qs + 32 * j + 4 * c, 4);
+            kx8_pack_row(g, r, &blk->d, &blk->dmin, blk->scales, NULL, blk->qs);
         }
     }
 }
@@ -716,20 +715,10 @@ static void q5_Kx8_pack(void *dst, const void *src, size_t ws, int nr, size_t co
         memset(g, 0, Q5KX8_BLOCK);
         for (int r = 0; r < nr; r++) {
             const BlockQ5_K *blk = (const BlockQ5_K *)((const char *)src + (size_t)r * ws) + b;
-            memcpy(g + 2 * r, &blk->d, 2), memcpy(g + 16 + 2 * r, &blk->dmin, 2);
-            for (int sb = 0; sb < 8; sb++) {
-                int sc, mn;
-                kern_scale_min_k4(sb, blk->scales, &sc, &mn);
-                g[32 + 8 * sb + r] = (uint8_t)sc, g[96 + 8 * sb + r] = (uint8_t)mn;
-            }
-            for (int c = 0; c < 8; c++) memcpy(g + 160 + 32 * c + 4 * r, blk->qh + 4 * c, 4);
-            for (int j = 0; j < 4; j++)
-                for (int c = 0; c < 8; c++) memcpy(g + 416 + 256 * j + 32 * c + 4 * r, blk->qs + 32 * j + 4 * c, 4);
+            kx8_pack_row(g, r, &blk->d, &blk->dmin, blk->scales, blk->qh, blk->qs);
         }
     }
 }
-
-
 
 /* q6_Kx8: 8 rows of q6_K per group, lanes = rows. Per super-block, 1680 bytes
  * (8 × 210, no overhead):

@@ -18,6 +18,7 @@
 
 #include "kern/quant.h"
 #include "kern/simd/simd.h"
+#include "kern/simd/tile.h"
 
 #define FORCE static inline __attribute__((always_inline))
 
@@ -32,28 +33,25 @@ static inline float e_f32(const void *p, size_t i) { return ((const float *)p)[i
 static inline float e_f16(const void *p, size_t i) { return f16_to_f32(((const uint16_t *)p)[i]); }
 static inline float e_bf16(const void *p, size_t i) { return bf16_to_f32(((const uint16_t *)p)[i]); }
 
-/* K(MR, NT, out, os, w, ws, x, xs, n) for constant MR <= 4, NT <= 3. */
-#define TILE_CASE(K, R, T) \
-    case (R) * 8 + (T): K(R, T, out, os, (const char *)w, ws, (const char *)x, xs, n); break;
-#define TILE_ROW(K, R) TILE_CASE(K, R, 1) TILE_CASE(K, R, 2) TILE_CASE(K, R, 3)
-#define TILE_FNS(name, K)                                                                            \
-    static void name(float *out, size_t os, const void *w, size_t ws, int nr, const void *x, size_t xs, \
-                     int nt, size_t n) {                                                             \
-        switch (nr * 8 + nt) {                                                                       \
-            TILE_ROW(K, 1) TILE_ROW(K, 2) TILE_ROW(K, 3) TILE_ROW(K, 4)                              \
-        default: break;                                                                              \
-        }                                                                                            \
-    }
+/* One 4-lane accumulator per element of an MR × NT tile: zeroed, and at
+ * the end each one's lanes summed into out. */
+FORCE void acc_zero(const int MR, const int NT, float32x4_t acc[4][4]) {
+    for (int r = 0; r < MR; r++)
+        for (int t = 0; t < NT; t++) acc[r][t] = vdupq_n_f32(0);
+}
+FORCE void acc_out(const int MR, const int NT, float32x4_t acc[4][4], float *out, size_t os) {
+    for (int r = 0; r < MR; r++)
+        for (int t = 0; t < NT; t++) out[(size_t)t * os + (size_t)r] = vaddvq_f32(acc[r][t]);
+}
 
 #define FLOAT_TILE(K, load, elem)                                                                    \
     FORCE void K(const int MR, const int NT, float *out, size_t os, const char *w, size_t ws,        \
                  const char *x, size_t xs, size_t n) {                                               \
-        float32x4_t acc[4][3];                                                                       \
-        for (int r = 0; r < MR; r++)                                                                 \
-            for (int t = 0; t < NT; t++) acc[r][t] = vdupq_n_f32(0);                                 \
+        float32x4_t acc[4][4];                                                                       \
+        acc_zero(MR, NT, acc);                                                                       \
         size_t i = 0;                                                                                \
         for (; i + 8 <= n; i += 8) {                                                                 \
-            float32x4_t x0[3], x1[3];                                                                \
+            float32x4_t x0[4], x1[4];                                                                \
             for (int t = 0; t < NT; t++) {                                                           \
                 x0[t] = vld1q_f32((const float *)(x + t * xs) + i);                                  \
                 x1[t] = vld1q_f32((const float *)(x + t * xs) + i + 4);                              \
@@ -89,9 +87,8 @@ FORCE int32x4_t dot32(int8x16_t w0, int8x16_t w1, int8x16_t x0, int8x16_t x1) {
 /* q8_0 (Q4 0) or q4_0 (Q4 1) weights against q8_0 activation blocks. */
 FORCE void k_q(const int Q4, const int MR, const int NT, float *out, size_t os, const char *w, size_t ws,
                const char *x, size_t xs, size_t n) {
-    float32x4_t acc[4][3];
-    for (int r = 0; r < MR; r++)
-        for (int t = 0; t < NT; t++) acc[r][t] = vdupq_n_f32(0);
+    float32x4_t acc[4][4];
+    acc_zero(MR, NT, acc);
     for (size_t b = 0; b < n / QK32; b++) {
         for (int r = 0; r < MR; r++) {
             int8x16_t w0, w1;
@@ -114,8 +111,7 @@ FORCE void k_q(const int Q4, const int MR, const int NT, float *out, size_t os, 
             }
         }
     }
-    for (int r = 0; r < MR; r++)
-        for (int t = 0; t < NT; t++) out[(size_t)t * os + (size_t)r] = vaddvq_f32(acc[r][t]);
+    acc_out(MR, NT, acc, out, os);
 }
 FORCE void k_q8_0(const int MR, const int NT, float *out, size_t os, const char *w, size_t ws, const char *x,
                   size_t xs, size_t n) {
@@ -139,9 +135,8 @@ FORCE int32x4_t dot16(int8x16_t w, int8x16_t x) {
  * (4 lanes each), then the lanes' sum. */
 FORCE void k_kq(const int Q5, const int MR, const int NT, float *out, size_t os, const char *w, size_t ws,
                 const char *x, size_t xs, size_t n) {
-    float32x4_t acc[4][3];
-    for (int r = 0; r < MR; r++)
-        for (int t = 0; t < NT; t++) acc[r][t] = vdupq_n_f32(0);
+    float32x4_t acc[4][4];
+    acc_zero(MR, NT, acc);
     for (size_t i = 0; i < n / QK_K; i++) {
         for (int r = 0; r < MR; r++) {
             const uint8_t *scales, *qs, *qh = NULL;
@@ -179,8 +174,7 @@ FORCE void k_kq(const int Q5, const int MR, const int NT, float *out, size_t os,
             }
         }
     }
-    for (int r = 0; r < MR; r++)
-        for (int t = 0; t < NT; t++) out[(size_t)t * os + (size_t)r] = vaddvq_f32(acc[r][t]);
+    acc_out(MR, NT, acc, out, os);
 }
 FORCE void k_q4_K(const int MR, const int NT, float *out, size_t os, const char *w, size_t ws, const char *x,
                   size_t xs, size_t n) {
@@ -198,9 +192,8 @@ TILE_FNS(tile_q5_K, k_q5_K)
  *   acc = fma(float(Σq·xq), d·d_x·sc_e, acc)   then the lanes' sum. */
 FORCE void k_q6_K(const int MR, const int NT, float *out, size_t os, const char *w, size_t ws, const char *x,
                   size_t xs, size_t n) {
-    float32x4_t acc[4][3];
-    for (int r = 0; r < MR; r++)
-        for (int t = 0; t < NT; t++) acc[r][t] = vdupq_n_f32(0);
+    float32x4_t acc[4][4];
+    acc_zero(MR, NT, acc);
     const uint8x16_t low = vdupq_n_u8(15), three = vdupq_n_u8(3);
     for (size_t i = 0; i < n / QK_K; i++) {
         for (int r = 0; r < MR; r++) {
@@ -228,8 +221,7 @@ FORCE void k_q6_K(const int MR, const int NT, float *out, size_t os, const char 
             }
         }
     }
-    for (int r = 0; r < MR; r++)
-        for (int t = 0; t < NT; t++) out[(size_t)t * os + (size_t)r] = vaddvq_f32(acc[r][t]);
+    acc_out(MR, NT, acc, out, os);
 }
 TILE_FNS(tile_q6_K, k_q6_K)
 
