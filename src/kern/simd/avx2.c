@@ -249,16 +249,25 @@ static void q8d_quant(void *dst, const float *x, size_t n) {
 /* Pairs (b, b+1) and, when they exist, (b+2, b+3) of every row of the tile,
  * one pair after the other; `blocks` (1..4) of them exist; the four fp16
  * scales convert in one instruction (as q4_0_step). */
+/* The fp16 scales of `blocks` (1..4) consecutive blocks, `stride` bytes
+ * apart from *d, as fp32 lanes 0..3 (one conversion). */
+FORCE __m256 four_scales(const uint16_t *d, size_t stride, const int blocks) {
+    const char *p = (const char *)d;
+    uint16_t v[4] = {0, 0, 0, 0};
+    for (int k = 0; k < blocks; k++) memcpy(&v[k], p + (size_t)k * stride, 2);
+    __m128i dh = _mm_cvtsi32_si128(v[0]);
+    if (blocks > 1) dh = _mm_insert_epi16(dh, v[1], 1);
+    if (blocks > 2) dh = _mm_insert_epi16(dh, v[2], 2);
+    if (blocks > 3) dh = _mm_insert_epi16(dh, v[3], 3);
+    return _mm256_castps128_ps256(_mm_cvtph_ps(dh));
+}
+
 FORCE void q8_0_step(const int MR, const int NT, __m256 acc[4][4], const char *w, size_t ws, const char *x,
                      size_t xs, size_t b, const int blocks) {
     const __m256i spread[2] = {_mm256_setr_epi32(0, 0, 1, 1, 0, 0, 1, 1), _mm256_setr_epi32(2, 2, 3, 3, 2, 2, 3, 3)};
     UNROLL for (int r = 0; r < MR; r++) {
         const BlockQ8_0 *wb = (const BlockQ8_0 *)(w + r * ws) + b;
-        __m128i dh = _mm_cvtsi32_si128(wb[0].d);
-        if (blocks > 1) dh = _mm_insert_epi16(dh, wb[1].d, 1);
-        if (blocks > 2) dh = _mm_insert_epi16(dh, wb[2].d, 2);
-        if (blocks > 3) dh = _mm_insert_epi16(dh, wb[3].d, 3);
-        __m256 d4 = _mm256_castps128_ps256(_mm_cvtph_ps(dh));
+        __m256 d4 = four_scales(&wb[0].d, sizeof *wb, blocks);
         for (int h = 0; 2 * h < blocks; h++) {
             __m256i w0 = _mm256_loadu_si256((const __m256i *)wb[2 * h].qs), a0 = _mm256_sign_epi8(w0, w0);
             __m256i w1 = 2 * h + 1 < blocks ? _mm256_loadu_si256((const __m256i *)wb[2 * h + 1].qs) : _mm256_setzero_si256();
@@ -304,11 +313,7 @@ FORCE void q4_0_step(const int MR, const int NT, __m256 acc[4][4], const char *w
     const __m256i spread[2] = {_mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1), _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3)};
     UNROLL for (int r = 0; r < MR; r++) {
         const BlockQ4_0 *wb = (const BlockQ4_0 *)(w + r * ws) + b;
-        __m128i dh = _mm_cvtsi32_si128(wb[0].d);
-        if (blocks > 1) dh = _mm_insert_epi16(dh, wb[1].d, 1);
-        if (blocks > 2) dh = _mm_insert_epi16(dh, wb[2].d, 2);
-        if (blocks > 3) dh = _mm_insert_epi16(dh, wb[3].d, 3);
-        __m256 d4 = _mm256_castps128_ps256(_mm_cvtph_ps(dh));
+        __m256 d4 = four_scales(&wb[0].d, sizeof *wb, blocks);
         for (int h = 0; 2 * h < blocks; h++) {
             __m128i q0 = _mm_loadu_si128((const __m128i *)wb[2 * h].qs);
             __m128i q1 = 2 * h + 1 < blocks ? _mm_loadu_si128((const __m128i *)wb[2 * h + 1].qs) : _mm_setzero_si128();
