@@ -1,98 +1,447 @@
-/* api — the public API (include/mistral.h) over the model and gen layers. */
+/* api — the public API (include/mistral.h) over the model, tok and gen
+ * layers. Every argument is checked here, so that nothing a caller passes
+ * reaches an internal CHECK; internal errors come back as the one-line
+ * err_msg() and a status chosen by where they happened (and err_kind()). */
 #include "mistral.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/pool.h"
 #include "base/util.h"
 #include "gen/generate.h"
+#include "gen/stream.h"
 #include "model/model.h"
+#include "tok/chat.h"
+#include "tok/tokenizer.h"
 
 struct MistralModel {
     Model model;
+    Tokenizer tok;
+    int has_tok;
+    int chat_format;  /* CHAT_*, or -1 */
+    const Kern *kern; /* view */
+    int n_threads;    /* the contexts' default */
 };
 
 struct MistralContext {
     Context ctx;
+    MistralModel *m; /* view */
 };
 
-const char *mistral_error(void) { return err_msg(); }
+/* Sequences and threads a caller may ask for: beyond these an argument is
+ * surely a mistake (and would make allocations the caller did not mean). */
+#define API_MAX_SEQ 65536
+#define API_MAX_THREADS 1024
 
-MistralModel *mistral_model_open(const char *path, int sliding_window) {
-    MistralModel *m = xcalloc(1, sizeof *m);
-    ModelOptions opt = {.sliding_window = sliding_window};
-    if (model_load(&m->model, path, &opt)) {
-        free(m);
-        return NULL;
+/* A failure's status: the kind of error if it says more than the site. */
+static int fail(int site) {
+    switch (err_kind()) {
+    case ERR_IO: return MISTRAL_ERR_IO;
+    case ERR_NOMEM: return MISTRAL_ERR_MEMORY;
+    default: return site;
     }
-    return m;
+}
+
+static int bad_arg(const char *fmt, const char *what) {
+    err_set(fmt, what);
+    return MISTRAL_ERR_ARGUMENT;
+}
+
+const char *mistral_error(void) { return err_msg(); }
+const char *mistral_version(void) { return MISTRAL_VERSION; }
+
+const char *mistral_status_name(int status) {
+    static const char *names[] = {"MISTRAL_OK", "MISTRAL_ERR_ARGUMENT", "MISTRAL_ERR_IO", "MISTRAL_ERR_FORMAT",
+                                  "MISTRAL_ERR_MEMORY", "MISTRAL_ERR_CONTEXT_FULL", "MISTRAL_ERR_INPUT",
+                                  "MISTRAL_ERR_BUFFER", "MISTRAL_ERR_NO_TOKENIZER"};
+    return status >= 0 && status < (int)(sizeof names / sizeof names[0]) ? names[status] : "unknown status";
+}
+
+/* ---- models ---------------------------------------------------------------- */
+
+MistralModelParams mistral_model_default_params(void) {
+    return (MistralModelParams){.n_threads = 0, .sliding_window = -1, .repack = 1};
+}
+
+/* The tokenizer p asks for (none is fine unless p names one). */
+static int open_tokenizer(MistralModel *m, const char *path, const MistralModelParams *p) {
+    m->chat_format = -1;
+    if (p->tokenizer && !*p->tokenizer) return MISTRAL_OK;
+    char *file = p->tokenizer ? xstrdup(p->tokenizer) : tokenizer_find(path);
+    if (!file) return MISTRAL_OK; /* a model without one: ids in and out */
+    int rc = tokenizer_load(&m->tok, file);
+    free(file);
+    if (rc) return fail(MISTRAL_ERR_FORMAT);
+    m->has_tok = 1;
+    if (m->tok.n_vocab > m->model.cfg.n_vocab) {
+        err_set("%s: the tokenizer has %d tokens, the model only %d", m->tok.path, m->tok.n_vocab,
+                m->model.cfg.n_vocab);
+        return MISTRAL_ERR_FORMAT;
+    }
+    m->chat_format = chat_format_default(&m->tok); /* -1: no chat format known */
+    return MISTRAL_OK;
+}
+
+int mistral_model_open(MistralModel **out, const char *path, const MistralModelParams *params) {
+    if (!out) return bad_arg("%s: out is NULL", "mistral_model_open");
+    *out = NULL;
+    if (!path) return bad_arg("%s: path is NULL", "mistral_model_open");
+    MistralModelParams p = params ? *params : mistral_model_default_params();
+    if (p.n_threads < 0 || p.n_threads > API_MAX_THREADS)
+        return bad_arg("%s: n_threads must be 0 (one per CPU) to 1024", "mistral_model_open");
+    if (p.sliding_window < -1) return bad_arg("%s: sliding_window must be -1, 0 or a window", "mistral_model_open");
+    if (p.repack != 0 && p.repack != 1) return bad_arg("%s: repack must be 0 or 1", "mistral_model_open");
+    const Kern *kern = p.kernels ? kern_named(p.kernels) : kern_get();
+    if (!kern) {
+        err_set("kernels \"%.40s\": not built for or not supported by this CPU (generic, avx2, avx512, neon)",
+                p.kernels);
+        return MISTRAL_ERR_ARGUMENT;
+    }
+    MistralModel *m = calloc(1, sizeof *m);
+    if (!m) return err_nomem("no memory for a model"), MISTRAL_ERR_MEMORY;
+    m->kern = kern;
+    m->n_threads = p.n_threads ? p.n_threads : pool_cpus();
+    ModelOptions mo = {.sliding_window = p.sliding_window};
+    if (model_load(&m->model, path, &mo)) {
+        free(m);
+        return fail(MISTRAL_ERR_FORMAT);
+    }
+    int rc = open_tokenizer(m, path, &p);
+    if (rc) {
+        mistral_model_close(m);
+        return rc;
+    }
+    *out = m;
+    return MISTRAL_OK;
 }
 
 void mistral_model_close(MistralModel *m) {
     if (!m) return;
+    if (m->has_tok) tokenizer_free(&m->tok);
     model_free(&m->model);
     free(m);
 }
 
-MistralInfo mistral_model_info(const MistralModel *m) {
+static const char *chat_name(int format) {
+    switch (format) {
+    case CHAT_V1: return "v1";
+    case CHAT_V2: return "v2";
+    case CHAT_V3: return "v3";
+    case CHAT_V7: return "v7";
+    case CHAT_TEKKEN: return "tekken";
+    default: return NULL;
+    }
+}
+
+int mistral_model_info(const MistralModel *m, MistralInfo *info) {
+    if (!m || !info) return bad_arg("%s: a NULL argument", "mistral_model_info");
     const Config *c = &m->model.cfg;
-    return (MistralInfo){.dim = c->dim, .n_layers = c->n_layers, .head_dim = c->head_dim,
-                         .hidden_dim = c->hidden_dim, .n_heads = c->n_heads,
-                         .n_kv_heads = c->n_kv_heads, .n_vocab = c->n_vocab,
-                         .n_experts = c->n_experts, .n_active = c->n_active,
-                         .rope_theta = c->rope_theta, .norm_eps = c->norm_eps};
+    *info = (MistralInfo){.dim = c->dim, .n_layers = c->n_layers, .head_dim = c->head_dim,
+                          .hidden_dim = c->hidden_dim, .n_heads = c->n_heads, .n_kv_heads = c->n_kv_heads,
+                          .n_vocab = c->n_vocab, .n_experts = c->n_experts, .n_active = c->n_active,
+                          .rope_theta = c->rope_theta, .norm_eps = c->norm_eps,
+                          .bos = m->has_tok ? m->tok.bos : -1, .eos = m->has_tok ? m->tok.eos : -1,
+                          .has_tokenizer = m->has_tok, .chat_format = chat_name(m->chat_format),
+                          .kernels = m->kern->name,
+                          .kv_bytes_per_token = (size_t)2 * c->n_layers * c->n_kv_heads * c->head_dim * sizeof(float)};
+    return MISTRAL_OK;
 }
 
 int mistral_model_window(const MistralModel *m, int layer) {
+    if (!m) return -1;
     const Config *c = &m->model.cfg;
     return layer >= 0 && layer < c->n_layers ? c->window[layer] : -1;
 }
 
-MistralContext *mistral_context_new(MistralModel *m, int n_seq, long n_ctx) {
-    MistralContext *ctx = xcalloc(1, sizeof *ctx);
-    if (context_init(&ctx->ctx, &m->model, n_seq, n_ctx)) {
-        free(ctx);
-        return NULL;
+/* ---- text ---------------------------------------------------------------------- */
+
+static int need_tokenizer(const MistralModel *m, const char *fn) {
+    if (!m) return bad_arg("%s: model is NULL", fn);
+    if (!m->has_tok) {
+        err_set("%s: the model has no tokenizer (give MistralModelParams.tokenizer)", fn);
+        return MISTRAL_ERR_NO_TOKENIZER;
     }
-    return ctx;
+    return MISTRAL_OK;
 }
 
-void mistral_context_free(MistralContext *ctx) {
-    if (!ctx) return;
-    context_free(&ctx->ctx);
-    free(ctx);
+/* ids to the caller's buffer: the count always, the ids when they fit. */
+static int give_ids(const IntVec *v, int *ids, int cap, int *n_out) {
+    *n_out = v->n;
+    if (v->n > cap) {
+        err_set("%d ids do not fit a buffer of %d", v->n, cap);
+        return MISTRAL_ERR_BUFFER;
+    }
+    if (v->n) memcpy(ids, v->v, (size_t)v->n * sizeof(int));
+    return MISTRAL_OK;
 }
 
-long mistral_seq_pos(const MistralContext *ctx, int seq) {
-    return seq >= 0 && seq < ctx->ctx.n_seq ? ctx->ctx.seqs[seq].n_pos : -1;
+int mistral_tokenize(const MistralModel *m, const char *text, long len, int add_bos, int *ids, int cap,
+                     int *n_out) {
+    int rc = need_tokenizer(m, "mistral_tokenize");
+    if (rc) return rc;
+    if (!text || !n_out || cap < 0 || (cap > 0 && !ids))
+        return bad_arg("%s: text, n_out (and ids when cap > 0) must be given", "mistral_tokenize");
+    size_t n = len < 0 ? strlen(text) : (size_t)len;
+    IntVec v = {0};
+    if (tokenizer_encode(&m->tok, text, n, add_bos, &v)) {
+        intvec_free(&v);
+        return fail(MISTRAL_ERR_INPUT);
+    }
+    rc = give_ids(&v, ids, cap, n_out);
+    intvec_free(&v);
+    return rc;
 }
 
-void mistral_seq_reset(MistralContext *ctx, int seq) {
-    if (seq >= 0 && seq < ctx->ctx.n_seq) kvcache_reset(&ctx->ctx.seqs[seq]);
+int mistral_detokenize(const MistralModel *m, const int *ids, int n, char *text, size_t cap, size_t *n_out) {
+    int rc = need_tokenizer(m, "mistral_detokenize");
+    if (rc) return rc;
+    if (n < 0 || (n > 0 && !ids) || !n_out || (cap > 0 && !text))
+        return bad_arg("%s: ids, n_out (and text when cap > 0) must be given", "mistral_detokenize");
+    for (int i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= m->tok.n_vocab) {
+            err_set("token id %d is outside the tokenizer's vocabulary (0..%d)", ids[i], m->tok.n_vocab - 1);
+            return MISTRAL_ERR_INPUT;
+        }
+    ByteBuf b = {0};
+    if (tokenizer_decode_text(&m->tok, ids, n, &b)) {
+        bytebuf_free(&b);
+        return fail(MISTRAL_ERR_INPUT);
+    }
+    *n_out = b.n;
+    if (b.n + 1 > cap) {
+        bytebuf_free(&b);
+        err_set("%zu bytes of text do not fit a buffer of %zu", *n_out + 1, cap);
+        return MISTRAL_ERR_BUFFER;
+    }
+    if (b.n) memcpy(text, b.p, b.n);
+    text[b.n] = 0;
+    bytebuf_free(&b);
+    return MISTRAL_OK;
 }
 
-int mistral_decode(MistralContext *ctx, int n, const int *tokens, const int *seq,
-                   const long *pos, const unsigned char *want, float *logits) {
+int mistral_chat_encode(const MistralModel *m, const char *request_json, const char *format, int *ids, int cap,
+                        int *n_out) {
+    int rc = need_tokenizer(m, "mistral_chat_encode");
+    if (rc) return rc;
+    if (!request_json || !n_out || cap < 0 || (cap > 0 && !ids))
+        return bad_arg("%s: request_json, n_out (and ids when cap > 0) must be given", "mistral_chat_encode");
+    int fmt = format ? chat_format_from_name(format) : m->chat_format;
+    if (fmt < 0) {
+        if (!format) err_set("%s: no chat format is known for this tokenizer", m->tok.path);
+        return MISTRAL_ERR_ARGUMENT;
+    }
+    ChatRequest r;
+    if (chat_parse(&r, request_json, strlen(request_json), "chat request")) return MISTRAL_ERR_INPUT;
+    IntVec v = {0};
+    if (chat_encode(&m->tok, fmt, &r, &v)) rc = MISTRAL_ERR_INPUT;
+    else rc = give_ids(&v, ids, cap, n_out);
+    intvec_free(&v);
+    chat_free(&r);
+    return rc;
+}
+
+/* ---- contexts ---------------------------------------------------------------------- */
+
+MistralContextParams mistral_context_default_params(void) {
+    return (MistralContextParams){.n_seq = 1, .n_ctx = 4096, .n_threads = 0, .kv_type = MISTRAL_KV_F32};
+}
+
+int mistral_context_new(MistralContext **out, MistralModel *m, const MistralContextParams *params) {
+    if (!out) return bad_arg("%s: out is NULL", "mistral_context_new");
+    *out = NULL;
+    if (!m) return bad_arg("%s: model is NULL", "mistral_context_new");
+    MistralContextParams p = params ? *params : mistral_context_default_params();
+    if (p.n_seq < 1 || p.n_seq > API_MAX_SEQ) return bad_arg("%s: n_seq must be 1 to 65536", "mistral_context_new");
+    if (p.n_ctx < 1) return bad_arg("%s: n_ctx must be at least 1", "mistral_context_new");
+    if (p.n_threads < 0 || p.n_threads > API_MAX_THREADS)
+        return bad_arg("%s: n_threads must be 0 (the model's) to 1024", "mistral_context_new");
+    if (p.kv_type != MISTRAL_KV_F32 && p.kv_type != MISTRAL_KV_F16)
+        return bad_arg("%s: kv_type must be MISTRAL_KV_F32 or MISTRAL_KV_F16", "mistral_context_new");
+    MistralContext *c = calloc(1, sizeof *c);
+    if (!c) return err_nomem("no memory for a context"), MISTRAL_ERR_MEMORY;
+    c->m = m;
+    if (context_init(&c->ctx, &m->model, p.n_seq, p.n_ctx)) {
+        free(c);
+        return fail(MISTRAL_ERR_ARGUMENT);
+    }
+    c->ctx.kern = m->kern;
+    if ((p.kv_type == MISTRAL_KV_F16 && context_set_kv_type(&c->ctx, DT_F16)) ||
+        context_set_threads(&c->ctx, p.n_threads ? p.n_threads : m->n_threads)) {
+        mistral_context_free(c);
+        return fail(MISTRAL_ERR_ARGUMENT);
+    }
+    *out = c;
+    return MISTRAL_OK;
+}
+
+void mistral_context_free(MistralContext *c) {
+    if (!c) return;
+    context_free(&c->ctx);
+    free(c);
+}
+
+static KVCache *seq_cache(const MistralContext *c, int seq) {
+    return c && seq >= 0 && seq < c->ctx.n_seq ? &c->ctx.seqs[seq] : NULL;
+}
+
+long mistral_seq_pos(const MistralContext *c, int seq) {
+    const KVCache *kv = seq_cache(c, seq);
+    return kv ? kv->n_pos : -1;
+}
+
+int mistral_seq_reset(MistralContext *c, int seq) {
+    KVCache *kv = seq_cache(c, seq);
+    if (!kv) return bad_arg("%s: no such sequence", "mistral_seq_reset");
+    kvcache_reset(kv);
+    return MISTRAL_OK;
+}
+
+int mistral_seq_truncate(MistralContext *c, int seq, long n_pos) {
+    KVCache *kv = seq_cache(c, seq);
+    if (!kv) return bad_arg("%s: no such sequence", "mistral_seq_truncate");
+    return kvcache_rewind(kv, n_pos) ? MISTRAL_ERR_ARGUMENT : MISTRAL_OK;
+}
+
+/* The batch's tokens: known ids, existing sequences, room in the context. */
+static int check_tokens(const MistralContext *c, int n, const int *tokens, const int *seq, const long *pos) {
+    int V = c->ctx.model->cfg.n_vocab;
+    for (int i = 0; i < n; i++) {
+        if (tokens[i] < 0 || tokens[i] >= V) {
+            err_set("token id %d is outside the vocabulary (0..%d)", tokens[i], V - 1);
+            return MISTRAL_ERR_INPUT;
+        }
+        const KVCache *kv = seq_cache(c, seq[i]);
+        if (!kv) {
+            err_set("sequence %d does not exist (the context has %d)", seq[i], c->ctx.n_seq);
+            return MISTRAL_ERR_ARGUMENT;
+        }
+        if (pos[i] >= kv->max_pos) {
+            err_set("sequence %d: position %ld is past the context of %ld positions", seq[i], pos[i], kv->max_pos);
+            return MISTRAL_ERR_CONTEXT_FULL;
+        }
+    }
+    return MISTRAL_OK;
+}
+
+int mistral_decode(MistralContext *c, int n, const int *tokens, const int *seq, const long *pos,
+                   const unsigned char *want, float *logits) {
+    if (!c || n < 1 || !tokens || !seq || !logits)
+        return bad_arg("%s: ctx, n >= 1, tokens, seq and logits must be given", "mistral_decode");
+    long *own = NULL;
+    if (!pos) { /* each sequence continues where it stopped */
+        if (!(own = malloc((size_t)n * sizeof *own))) return err_nomem("no memory for %d positions", n), MISTRAL_ERR_MEMORY;
+        for (int i = 0; i < n; i++) {
+            const KVCache *kv = seq_cache(c, seq[i]);
+            own[i] = i > 0 && seq[i - 1] == seq[i] ? own[i - 1] + 1 : kv ? kv->n_pos : 0;
+        }
+        pos = own;
+    }
+    int rc = check_tokens(c, n, tokens, seq, pos);
     Batch b = {.n = n, .token = tokens, .seq = seq, .pos = pos, .want = want};
-    return forward(&ctx->ctx, &b, logits);
+    if (!rc && forward(&c->ctx, &b, logits)) rc = fail(MISTRAL_ERR_ARGUMENT);
+    free(own);
+    return rc;
 }
 
-MistralGenParams mistral_gen_defaults(void) {
-    return (MistralGenParams){.temperature = 0, .top_p = 1, .eos = -1};
+/* ---- generation ------------------------------------------------------------------- */
+
+MistralGenParams mistral_gen_default_params(void) {
+    return (MistralGenParams){.max_tokens = 128, .temperature = 0, .top_p = 1, .stop_at_eos = 1};
 }
 
-int mistral_generate(MistralContext *ctx, int n_prompts, const int *const *prompts,
-                     const int *n_prompt, int max_new, const MistralGenParams *p,
-                     int (*emit)(void *ud, int prompt, int token), void *ud) {
-    if (n_prompts < 1) return err_set("no prompts");
-    GenRequest *reqs = xmalloc((size_t)n_prompts * sizeof *reqs);
-    for (int i = 0; i < n_prompts; i++)
-        reqs[i] = (GenRequest){.prompt = prompts[i], .n_prompt = n_prompt[i], .max_new = max_new};
+typedef struct {
+    MistralContext *c;
+    const MistralGenParams *p;
+    MistralTokenFn fn;
+    void *ud;
+    Stream *streams; /* owns [n] when the model has a tokenizer */
+    int *n_new;      /* owns [n] */
+    int eos;
+    int failed;      /* a decode error: err set */
+} GenCall;
+
+/* The caller's callback with the token's certain text; a prompt's last
+ * token (max_tokens, or EOS) also releases what was held back. */
+static int on_token(void *ud, int seq, int token) {
+    GenCall *g = ud;
+    int at_eos = token == g->eos, last = at_eos || ++g->n_new[seq] >= g->p->max_tokens, stop = 0;
+    ByteBuf d = {0};
+    if (g->streams) {
+        Stream *s = &g->streams[seq];
+        if (!at_eos) stop = stream_push(s, token, &d);
+        if (stop < 0 || ((last || stop) && stream_finish(s, &d))) g->failed = 1, stop = 1;
+    }
+    if (!g->failed && g->fn && g->fn(g->ud, seq, token, g->streams ? (d.p ? d.p : "") : NULL, d.n)) stop = 1;
+    bytebuf_free(&d);
+    return stop || at_eos;
+}
+
+static int check_gen(const MistralContext *c, int n_prompts, const int *const *prompts, const int *n_prompt,
+                     const MistralGenParams *p) {
+    if (!c || !prompts || !n_prompt || !p)
+        return bad_arg("%s: ctx, prompts, n_prompt and params must be given", "mistral_generate");
+    if (n_prompts < 1 || n_prompts > c->ctx.n_seq) {
+        err_set("%d prompts for a context of %d sequences", n_prompts, c->ctx.n_seq);
+        return MISTRAL_ERR_ARGUMENT;
+    }
+    if (p->max_tokens < 0 || p->chunk_size < 0 || p->n_stop < 0 || (p->n_stop > 0 && !p->stop))
+        return bad_arg("%s: max_tokens, chunk_size and n_stop must be >= 0 (stop given with n_stop)",
+                       "mistral_generate");
+    for (int i = 0; i < p->n_stop; i++)
+        if (!p->stop[i] || !*p->stop[i]) return bad_arg("%s: a stop text is NULL or empty", "mistral_generate");
+    if (p->n_stop && !c->m->has_tok) return need_tokenizer(c->m, "mistral_generate: stop texts");
+    for (int i = 0; i < n_prompts; i++) {
+        if (!prompts[i] || n_prompt[i] < 1) {
+            err_set("prompt %d is empty", i);
+            return MISTRAL_ERR_INPUT;
+        }
+        const KVCache *kv = &c->ctx.seqs[i];
+        long start = p->append ? kv->n_pos : 0;
+        if ((long)n_prompt[i] + p->max_tokens - 1 > kv->max_pos - start) { /* the last new token is not fed */
+            err_set("prompt %d: %d tokens + %d new after %ld held do not fit the context of %ld positions", i,
+                    n_prompt[i], p->max_tokens, start, kv->max_pos);
+            return MISTRAL_ERR_CONTEXT_FULL;
+        }
+        for (int j = 0; j < n_prompt[i]; j++)
+            if (prompts[i][j] < 0 || prompts[i][j] >= c->ctx.model->cfg.n_vocab) {
+                err_set("prompt %d: token id %d is outside the vocabulary (0..%d)", i, prompts[i][j],
+                        c->ctx.model->cfg.n_vocab - 1);
+                return MISTRAL_ERR_INPUT;
+            }
+    }
+    return MISTRAL_OK;
+}
+
+int mistral_generate(MistralContext *c, int n_prompts, const int *const *prompts, const int *n_prompt,
+                     const MistralGenParams *p, MistralTokenFn fn, void *ud) {
+    int rc = check_gen(c, n_prompts, prompts, n_prompt, p);
+    if (rc) return rc;
+    const MistralModel *m = c->m;
+    GenRequest *reqs = calloc((size_t)n_prompts, sizeof *reqs);
+    GenCall g = {.c = c, .p = p, .fn = fn, .ud = ud, .eos = p->stop_at_eos && m->has_tok ? m->tok.eos : -1,
+                 .n_new = calloc((size_t)n_prompts, sizeof(int))};
+    if (m->has_tok) g.streams = calloc((size_t)n_prompts, sizeof *g.streams);
+    if (!reqs || !g.n_new || (m->has_tok && !g.streams)) {
+        rc = MISTRAL_ERR_MEMORY;
+        err_nomem("no memory for %d prompts", n_prompts);
+        goto done;
+    }
+    for (int i = 0; i < n_prompts; i++) {
+        reqs[i] = (GenRequest){.prompt = prompts[i], .n_prompt = n_prompt[i], .max_new = p->max_tokens,
+                               .append = p->append};
+        if (g.streams) stream_init(&g.streams[i], &m->tok, p->stop, p->n_stop);
+    }
     GenOptions go = {.chunk_size = p->chunk_size,
-                     .sampler = {.temperature = p->temperature, .top_p = p->top_p,
-                                 .top_k = p->top_k, .min_p = p->min_p, .seed = p->seed},
-                     .eos = p->eos};
-    int rc = generate(&ctx->ctx, reqs, n_prompts, &go, emit, ud);
-    free(reqs);
+                     .sampler = {.temperature = p->temperature, .top_p = p->top_p, .top_k = p->top_k,
+                                 .min_p = p->min_p, .seed = p->seed},
+                     .eos = -1 /* on_token ends a prompt at EOS */};
+    if (generate(&c->ctx, reqs, n_prompts, &go, on_token, &g)) rc = fail(MISTRAL_ERR_ARGUMENT);
+    else if (g.failed) rc = MISTRAL_ERR_INPUT;
+done:
+    if (g.streams)
+        for (int i = 0; i < n_prompts; i++) stream_free(&g.streams[i]);
+    free(g.streams), free(g.n_new), free(reqs);
     return rc;
 }

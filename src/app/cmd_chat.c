@@ -35,7 +35,7 @@ static int on_token(void *ud, int req, int token) {
         t->stopped_at_eos = 1;
         return 1;
     }
-    return stream_push(&t->stream, token);
+    return stream_print(&t->stream, token, stdout);
 }
 
 int cmd_chat(const Options *o) {
@@ -88,7 +88,7 @@ int cmd_chat(const Options *o) {
         for (int i = 0; i < pending.n; i++) intvec_push(&ids, pending.v[i]);
         if (chat_encode_turn(&tok, fmt, first ? o->system : NULL, line, first, &ids)) die("%s", err_msg());
         Turn t = {.eos = tok.eos, .last = -1};
-        stream_init(&t.stream, &tok, NULL, stdout);
+        stream_init(&t.stream, &tok, NULL, 0);
         GenRequest req = {.prompt = ids.v, .n_prompt = ids.n, .max_new = (int)o->n_new, .append = 1};
         GenOptions go = {.chunk_size = (int)o->chunk_size,
                          .sampler = {.temperature = (float)o->temperature, .top_p = (float)o->top_p,
@@ -96,7 +96,7 @@ int cmd_chat(const Options *o) {
                                      .seed = o->seed + (unsigned long long)turns},
                          .eos = -1};
         if (generate(&ctx, &req, 1, &go, on_token, &t)) die("%s", err_msg());
-        stream_finish(&t.stream);
+        stream_print_finish(&t.stream, stdout);
         fputc('\n', stdout);
         fflush(stdout);
         /* close the reply: its last token (unless it was EOS) and EOS */

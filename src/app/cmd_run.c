@@ -10,8 +10,7 @@
 #include "base/utf8.h"
 #include "base/util.h"
 #include "dist/dist.h"
-#include "dist/pipeline.h"
-#include "dist/shard.h"
+#include "dist/launch.h"
 #include "gen/generate.h"
 
 /* ---- mistral logits ---------------------------------------------------------- */
@@ -62,48 +61,24 @@ int cmd_logits(const Options *o) {
 
 /* ---- text streaming ---------------------------------------------------------- */
 
-void stream_init(Stream *s, const Tokenizer *tok, const char *stop, FILE *out) {
-    memset(s, 0, sizeof *s);
-    s->tok = tok, s->stop = stop, s->out = out;
+static void print_delta(ByteBuf *d, FILE *out) {
+    if (d->n) fwrite(d->p, 1, d->n, out), fflush(out);
+    bytebuf_free(d);
 }
 
-/* Prints what is now certain: whole UTF-8 characters, and nothing that could
- * still turn out to be the start of the stop text. Returns 1 once the stop
- * text has appeared (the text before it is printed, the rest dropped). */
-static int stream_flush(Stream *s, int final) {
-    s->text.n = 0;
-    if (tokenizer_decode(s->tok, s->ids.v, s->ids.n, &s->text)) die("%s", err_msg());
-    size_t end = s->text.n, hold = 0;
-    int stopped = 0;
-    if (s->stop && s->text.n) {
-        char *hit = strstr(s->text.p + (s->printed > strlen(s->stop) ? s->printed - strlen(s->stop) : 0), s->stop);
-        if (hit) end = (size_t)(hit - s->text.p), stopped = 1;
-        else hold = strlen(s->stop) - 1;
-    }
-    if (!final && !stopped) {
-        end = end > hold ? end - hold : 0;
-        end = utf8_complete_prefix(s->text.p ? s->text.p : "", end);
-    }
-    if (end > s->printed) {
-        ByteBuf clean = {0};
-        utf8_replace_invalid(&clean, s->text.p + s->printed, end - s->printed);
-        fwrite(clean.p, 1, clean.n, s->out);
-        fflush(s->out);
-        bytebuf_free(&clean);
-        s->printed = end;
-    }
-    return stopped;
+int stream_print(Stream *s, int token, FILE *out) {
+    ByteBuf d = {0};
+    int rc = stream_push(s, token, &d);
+    if (rc < 0) die("%s", err_msg());
+    print_delta(&d, out);
+    return rc;
 }
 
-int stream_push(Stream *s, int token) {
-    intvec_push(&s->ids, token);
-    return stream_flush(s, 0);
-}
-
-void stream_finish(Stream *s) {
-    stream_flush(s, 1);
-    intvec_free(&s->ids);
-    bytebuf_free(&s->text);
+void stream_print_finish(Stream *s, FILE *out) {
+    ByteBuf d = {0};
+    if (stream_finish(s, &d)) die("%s", err_msg());
+    print_delta(&d, out);
+    stream_free(s);
 }
 
 /* ---- mistral generate -------------------------------------------------------- */
@@ -123,7 +98,7 @@ static int on_token(void *ud, int req, int token) {
     if (g->n_gen++ == 0) g->t_first = now_seconds();
     if (token == g->eos) return 1;
     intvec_push(&g->out[req], token);
-    if (g->streaming) return stream_push(&g->stream, token);
+    if (g->streaming) return stream_print(&g->stream, token, stdout);
     return 0;
 }
 
@@ -152,57 +127,6 @@ static GenRequest *read_token_prompts(const char *path, int *n_req) {
     free(text);
     if (n == 0) die("%s: no prompts", path);
     *n_req = n;
-    return reqs;
-}
-
-/* ---- distribution (--pipeline, --expert-parallel) ------------------------------- */
-
-/* Joins the MPI job; dies unless there are 2 or more processes. */
-static void dist_start(const Options *o) {
-    if (o->layer_split && !o->pipeline) usage_error(o->cmd, "%s", "--layer-split needs --pipeline");
-    if (!o->pipeline && !o->expert_parallel) return;
-    if (o->pipeline && o->expert_parallel && !o->layer_split)
-        usage_error(o->cmd, "%s", "--pipeline with --expert-parallel needs --layer-split (one count "
-                    "per stage; the processes are shared evenly among the stages)");
-    const char *env = getenv("MISTRAL_DIST_TIMEOUT");
-    double timeout = env ? atof(env) : 120;
-    if (dist_init(NULL, NULL, timeout > 0 ? timeout : 120)) die("%s", err_msg());
-    if (dist_size() < 2)
-        die("%s needs 2 or more processes: run it under mpirun -np N%s",
-            o->pipeline ? "--pipeline" : "--expert-parallel",
-            dist_has_mpi() ? "" : " (and this build has no MPI: build it with make MPI=1)");
-    cli_set_rank(dist_rank(), dist_size());
-}
-
-/* Rank 0's requests (and EOS id) to every rank. */
-static GenRequest *bcast_requests(GenRequest *reqs, int *n_req, int *eos) {
-    long n = 0;
-    IntVec v = {0};
-    if (dist_rank() == 0) {
-        intvec_push(&v, *n_req), intvec_push(&v, *eos);
-        for (int r = 0; r < *n_req; r++) {
-            intvec_push(&v, reqs[r].n_prompt), intvec_push(&v, reqs[r].max_new);
-            for (int i = 0; i < reqs[r].n_prompt; i++) intvec_push(&v, reqs[r].prompt[i]);
-        }
-        n = v.n;
-    }
-    if (dist_bcast(&n, sizeof n, 0)) die("%s", err_msg());
-    if (dist_rank() == 0) {
-        if (dist_bcast(v.v, (size_t)n * sizeof(int), 0)) die("%s", err_msg());
-        intvec_free(&v);
-        return reqs;
-    }
-    int *a = xmalloc((size_t)n * sizeof(int));
-    if (dist_bcast(a, (size_t)n * sizeof(int), 0)) die("%s", err_msg());
-    *n_req = a[0], *eos = a[1];
-    reqs = xcalloc((size_t)*n_req, sizeof *reqs);
-    for (int r = 0, k = 2; r < *n_req; r++) {
-        reqs[r].n_prompt = a[k++], reqs[r].max_new = a[k++];
-        int *p = xmalloc((size_t)reqs[r].n_prompt * sizeof(int));
-        memcpy(p, a + k, (size_t)reqs[r].n_prompt * sizeof(int));
-        reqs[r].prompt = p, k += reqs[r].n_prompt;
-    }
-    free(a);
     return reqs;
 }
 
@@ -241,39 +165,31 @@ static void print_stats(const Context *ctx, const PipelinePlan *plan, double sec
     fputc('\n', stderr);
 }
 
-typedef struct {
-    void *run; /* GenRun */
-    GenEmit emit;
-} EpEmit;
-
-/* Expert parallelism: every rank runs the same schedule, so rank 0's stop
- * decision (EOS, --stop) goes to every rank with each token. */
-static int on_token_everywhere(void *ud, int req, int token) {
-    EpEmit *e = ud;
-    int stop = dist_rank() == 0 ? e->emit(e->run, req, token) : 0;
-    if (dist_bcast(&stop, sizeof stop, 0)) die("%s", err_msg());
-    return stop;
-}
-
 int cmd_generate(const Options *o) {
     int sources = !!o->tokens + !!o->tokens_file + !!o->prompt + !!o->prompt_file;
     if (sources != 1) usage_error(o->cmd, "%s", "give exactly one of -p, -f, --tokens, --tokens-file");
-    dist_start(o);
-    int dist = o->pipeline || o->expert_parallel, root = dist_rank() == 0;
+    if (o->layer_split && !o->pipeline) usage_error(o->cmd, "%s", "--layer-split needs --pipeline");
+    if (o->pipeline && o->expert_parallel && !o->layer_split)
+        usage_error(o->cmd, "%s", "--pipeline with --expert-parallel needs --layer-split (one count "
+                    "per stage; the processes are shared evenly among the stages)");
+    const char *env = getenv("MISTRAL_DIST_TIMEOUT");
+    DistOptions dopt = {.pipeline = o->pipeline, .expert_parallel = o->expert_parallel,
+                        .layer_split = o->layer_split, .timeout = env ? atof(env) : 120};
+    int dist = dist_wanted(&dopt);
+    if (dist) {
+        if (dist_join(&dopt)) die("%s", err_msg());
+        cli_set_rank(dist_rank(), dist_size());
+    }
+    int root = dist_rank() == 0;
     int text_in = o->prompt || o->prompt_file;
     int need_tok = root && (text_in || !o->ids);
     Model m;
     load_model(&m, o);
-    if (dist) { /* the model, and the options that change what the last rank samples */
-        double opts[] = {o->temperature, o->top_p, o->min_p, (double)o->top_k, (double)o->seed};
-        uint64_t h = shard_fingerprint(&m);
-        for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
-            uint64_t bits;
-            memcpy(&bits, &opts[i], sizeof bits);
-            h = (h ^ bits) * 1099511628211ULL;
-        }
-        if (dist_handshake(h, "the model or the sampling options")) die("%s", err_msg());
-    }
+    GenOptions go = {.chunk_size = (int)o->chunk_size,
+                     .sampler = {.temperature = (float)o->temperature, .top_p = (float)o->top_p,
+                                 .top_k = (int)o->top_k, .min_p = (float)o->min_p, .seed = o->seed},
+                     .eos = -1 /* on_token stops at EOS without printing it */};
+    if (dist && dist_check_same(&m, &go.sampler)) die("%s", err_msg());
     Tokenizer tok;
     int have_tok = 0;
     if (need_tok) load_tokenizer(&tok, o), have_tok = 1;
@@ -288,7 +204,7 @@ int cmd_generate(const Options *o) {
     int n_req = 1;
     GenRequest *reqs = NULL;
     if (!root) {
-        /* the requests come from rank 0 (bcast_requests) */
+        /* the requests come from rank 0 (dist_share_requests) */
     } else if (o->tokens_file) {
         reqs = read_token_prompts(o->tokens_file, &n_req);
     } else {
@@ -313,7 +229,7 @@ int cmd_generate(const Options *o) {
                     o->tokens_file ? o->tokens_file : "prompt");
     }
     int eos = have_tok && !o->ignore_eos ? tok.eos : -1;
-    if (dist) reqs = bcast_requests(reqs, &n_req, &eos);
+    if (dist && dist_share_requests(&reqs, &n_req, &eos)) die("%s", err_msg());
     Context ctx;
     if (context_init(&ctx, &m, n_req, generate_context_size(reqs, n_req))) die("%s", err_msg());
     long threads = o->threads;
@@ -322,57 +238,30 @@ int cmd_generate(const Options *o) {
         if (threads < 1) threads = 1;
     }
     setup_context(&ctx, o, threads);
-    int *bounds = NULL;
-    PipelinePlan plan = {.n_stages = dist_size(), .width = 1};
-    DistGroup *stage = NULL; /* --pipeline --expert-parallel: the ranks of this rank's stage */
-    if (o->pipeline) {
-        if (o->expert_parallel) {
-            plan.n_stages = shard_count_stages(o->layer_split);
-            if (plan.n_stages < 2 || dist_size() % plan.n_stages)
-                die("--pipeline --expert-parallel: %d processes cannot be shared evenly among the %d "
-                    "stages of --layer-split %.60s (2 or more)", dist_size(), plan.n_stages, o->layer_split);
-            plan.width = dist_size() / plan.n_stages;
-            if (!(stage = dist_group_split(dist_rank() / plan.width, dist_rank() % plan.width)))
-                die("%s", err_msg());
-        }
-        bounds = xmalloc(((size_t)plan.n_stages + 1) * sizeof(int));
-        if (shard_layers(bounds, plan.n_stages, m.cfg.n_layers, o->layer_split)) die("%s", err_msg());
-        plan.bounds = bounds, plan.stage = stage;
-    }
-    if (o->expert_parallel && shard_expert_parallel(&ctx, stage)) die("%s", err_msg());
+    DistRun run = {0};
+    if (dist && dist_plan(&run, &ctx, &dopt)) die("%s", err_msg());
+    const char *stops[1] = {o->stop};
     GenRun g = {.o = o, .eos = eos, .out = xcalloc((size_t)n_req, sizeof(IntVec))};
     g.streaming = root && !o->ids && n_req == 1;
-    if (g.streaming) stream_init(&g.stream, &tok, o->stop, stdout);
-    GenOptions go = {.chunk_size = (int)o->chunk_size,
-                     .sampler = {.temperature = (float)o->temperature, .top_p = (float)o->top_p,
-                                 .top_k = (int)o->top_k, .min_p = (float)o->min_p, .seed = o->seed},
-                     .eos = -1 /* on_token stops at EOS without printing it */};
+    if (g.streaming) stream_init(&g.stream, &tok, stops, o->stop ? 1 : 0);
     double t0 = now_seconds();
-    int rc;
-    if (o->pipeline) {
-        rc = root ? pipeline_generate(&ctx, &plan, reqs, n_req, &go, on_token, &g)
-                  : pipeline_serve(&ctx, &plan, &go);
-    } else if (o->expert_parallel) {
-        EpEmit e = {.run = &g, .emit = on_token};
-        rc = generate(&ctx, reqs, n_req, &go, on_token_everywhere, &e);
-    } else {
-        rc = generate(&ctx, reqs, n_req, &go, on_token, &g);
-    }
+    int rc = dist ? dist_generate(&run, &ctx, reqs, n_req, &go, on_token, &g)
+                  : generate(&ctx, reqs, n_req, &go, on_token, &g);
     if (rc) die("%s", err_msg());
     double t1 = now_seconds();
     for (int r = 0; r < n_req; r++) {
         if (!root) {
         } else if (g.streaming) { /* exactly the text; a newline only for a terminal's prompt */
-            stream_finish(&g.stream);
+            stream_print_finish(&g.stream, stdout);
             if (isatty(STDOUT_FILENO) && !dist) putchar('\n'); /* mpirun's stdout is a pty */
         } else if (o->ids) {
             for (int i = 0; i < g.out[r].n; i++) printf(i ? " %d" : "%d", g.out[r].v[i]);
             putchar('\n');
         } else {
             Stream s;
-            stream_init(&s, &tok, o->stop, stdout);
-            for (int i = 0; i < g.out[r].n && !stream_push(&s, g.out[r].v[i]); i++) {}
-            stream_finish(&s);
+            stream_init(&s, &tok, stops, o->stop ? 1 : 0);
+            for (int i = 0; i < g.out[r].n && !stream_print(&s, g.out[r].v[i], stdout); i++) {}
+            stream_print_finish(&s, stdout);
             putchar('\n');
         }
         intvec_free(&g.out[r]);
@@ -384,9 +273,9 @@ int cmd_generate(const Options *o) {
                 reqs[0].n_prompt, reqs[0].n_prompt / (tp > 0 ? tp : 1e-9), g.n_gen,
                 g.n_gen > 1 ? (g.n_gen - 1) / (tg > 0 ? tg : 1e-9) : 0.0);
     }
-    if (o->dist_stats) print_stats(&ctx, bounds ? &plan : NULL, t1 - t0, g.n_gen);
-    free(g.out), free(reqs), free(bounds);
-    dist_group_free(stage);
+    if (o->dist_stats) print_stats(&ctx, run.bounds ? &run.plan : NULL, t1 - t0, g.n_gen);
+    free(g.out), free(reqs);
+    dist_run_free(&run);
     context_free(&ctx);
     if (have_tok) tokenizer_free(&tok);
     model_free(&m);

@@ -6,6 +6,7 @@
 
 #include "app/cli.h"
 #include "base/vec.h"
+#include "gen/stream.h"
 
 int cmd_logits(const Options *o);
 int cmd_generate(const Options *o);
@@ -18,21 +19,10 @@ int cmd_perplexity(const Options *o);
 int cmd_synth(const Options *o);
 int cmd_bench(const Options *o);
 
-/* Streams the text of generated tokens: never splits a UTF-8 character,
- * stops at a stop text (not printed). */
-typedef struct {
-    const Tokenizer *tok;
-    const char *stop; /* NULL: none */
-    FILE *out;
-    IntVec ids;       /* tokens so far */
-    ByteBuf text;     /* their decoded bytes */
-    size_t printed;   /* bytes of text already written */
-} Stream;
-
-void stream_init(Stream *s, const Tokenizer *tok, const char *stop, FILE *out);
-/* Adds a token and prints what is certain; 1 when the stop text appeared. */
-int stream_push(Stream *s, int token);
-/* Prints the rest (invalid UTF-8 as U+FFFD) and frees. */
-void stream_finish(Stream *s);
+/* Prints a generated token's certain text to out (gen/stream.h); 1 when
+ * a stop text appeared. Dies if the tokens cannot be decoded. */
+int stream_print(Stream *s, int token, FILE *out);
+/* Prints the rest and frees s. */
+void stream_print_finish(Stream *s, FILE *out);
 
 #endif

@@ -14,11 +14,11 @@
 int mapfile_open(MapFile *f, const char *path) {
     memset(f, 0, sizeof *f);
     int fd = open(path, O_RDONLY);
-    if (fd < 0) return err_set("%s: %s", path, strerror(errno));
+    if (fd < 0) return err_io("%s: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0) {
         close(fd);
-        return err_set("%s: %s", path, strerror(errno));
+        return err_io("%s: %s", path, strerror(errno));
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);

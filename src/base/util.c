@@ -8,6 +8,7 @@
 #include <time.h>
 
 static _Thread_local char err_line[512];
+static _Thread_local ErrKind err_last_kind;
 
 void check_fail(const char *file, int line, const char *what) {
     fprintf(stderr, "mistral: internal error at %s:%d: CHECK(%s) failed\n", file, line, what);
@@ -39,18 +40,30 @@ char *xstrdup(const char *s) {
     return memcpy(xmalloc(n), s, n);
 }
 
-int err_set(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
+static int err_vset(ErrKind kind, const char *fmt, va_list ap) {
     vsnprintf(err_line, sizeof err_line, fmt, ap);
-    va_end(ap);
     /* names and strings from files may hold newlines: keep it one line */
     for (char *p = err_line; *p; p++)
         if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
+    err_last_kind = kind;
     return -1;
 }
 
+#define ERR_SET(kind)                      \
+    do {                                   \
+        va_list ap;                        \
+        va_start(ap, fmt);                 \
+        err_vset((kind), fmt, ap);         \
+        va_end(ap);                        \
+        return -1;                         \
+    } while (0)
+
+int err_set(const char *fmt, ...) { ERR_SET(ERR_OTHER); }
+int err_io(const char *fmt, ...) { ERR_SET(ERR_IO); }
+int err_nomem(const char *fmt, ...) { ERR_SET(ERR_NOMEM); }
+
 const char *err_msg(void) { return err_line; }
+ErrKind err_kind(void) { return err_last_kind; }
 
 int size_mul(size_t a, size_t b, size_t *out) {
     if (a && b > SIZE_MAX / a) return -1;
@@ -67,7 +80,7 @@ int size_add(size_t a, size_t b, size_t *out) {
 char *read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        err_set("%s: %s", path, strerror(errno));
+        err_io("%s: %s", path, strerror(errno));
         return NULL;
     }
     size_t cap = 4096, n = 0;
@@ -82,7 +95,7 @@ char *read_file(const char *path, size_t *len) {
     fclose(f);
     if (bad) {
         free(buf);
-        err_set("%s: read error", path);
+        err_io("%s: read error", path);
         return NULL;
     }
     buf[n] = 0;

@@ -24,8 +24,15 @@ char *xstrdup(const char *s);
 
 /* Sets the thread's error line (printf format) and returns -1. */
 int err_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* The last error line set on this thread ("" if none). */
+/* The same for a file that cannot be opened or read, and for memory that
+ * ran out for a buffer whose size the caller chose: the kind lets the
+ * public API say which (MISTRAL_ERR_IO, MISTRAL_ERR_MEMORY). */
+int err_io(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int err_nomem(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The last error line set on this thread ("" if none), and its kind. */
 const char *err_msg(void);
+typedef enum { ERR_OTHER, ERR_IO, ERR_NOMEM } ErrKind;
+ErrKind err_kind(void);
 
 /* a*b and a+b on sizes; return 0 and set *out, or -1 on overflow. */
 int size_mul(size_t a, size_t b, size_t *out);

@@ -58,39 +58,37 @@ static int share(const PipelinePlan *plan, void *buf, size_t bytes) {
 
 /* ---- rank 0: the scheduler ---------------------------------------------------- */
 
+/* One step in flight: its batch (for the owners of the ids that come back)
+ * and its message. */
 typedef struct {
-    int r0, r1;        /* its requests [r0, r1) */
-    void *buf;         /* owns: the message in flight */
+    SchedBatch b;
+    void *buf;         /* owns: the message */
     size_t cap, bytes;
     DistReq *send;     /* its send, until complete */
-    int *owner;        /* owns [r1 - r0]: request of each logits row */
-    int n_want;
-} Group;
+} Flight;
 
-/* Builds and runs stage 0 of the group's next step and sends it on.
- * Returns 1 when sent, 0 when the group has nothing left, -1 on error. */
-static int group_launch(Context *ctx, const PipelinePlan *plan, Group *g, const GenRequest *reqs,
-                        GenProgress *rs, int chunk) {
-    int dim = ctx->model->cfg.dim, n = 0;
-    for (int r = g->r0; r < g->r1; r++)
-        if (!rs[r].done) {
-            int left = reqs[r].n_prompt - rs[r].fed;
-            n += left > 0 ? (left < chunk ? left : chunk) : 1;
-        }
+/* Builds the next step of at most max_seqs sequences into f, runs stage 0
+ * on it and sends it on. Returns 1 when sent, 0 when nothing can run now,
+ * -1 on error. */
+static int flight_launch(Context *ctx, const PipelinePlan *plan, Sched *s, Flight *f, int max_seqs) {
+    int dim = ctx->model->cfg.dim;
+    if (dist_wait(&f->send)) return -1;
+    int n = sched_next_batch(s, &f->b, max_seqs);
     if (n == 0) return 0;
-    if (dist_wait(&g->send)) return -1;
-    g->bytes = msg_bytes(n, dim);
-    if (g->bytes > g->cap) g->buf = xrealloc(g->buf, g->cap = g->bytes);
-    Msg m = msg_view(g->buf, n, dim);
-    *m.hd = (Header){.kind = MSG_BATCH, .n = n};
-    gen_step_batch(ctx, reqs, rs, g->r0, g->r1, chunk, m.token, m.seq, m.pos, m.want, g->owner, &g->n_want);
-    m.hd->n_want = g->n_want;
+    f->bytes = msg_bytes(n, dim);
+    if (f->bytes > f->cap) f->buf = xrealloc(f->buf, f->cap = f->bytes);
+    Msg m = msg_view(f->buf, n, dim);
+    *m.hd = (Header){.kind = MSG_BATCH, .n = n, .n_want = f->b.n_want};
+    memcpy(m.token, f->b.token, (size_t)n * sizeof(int));
+    memcpy(m.seq, f->b.seq, (size_t)n * sizeof(int));
+    memcpy(m.pos, f->b.pos, (size_t)n * sizeof(long));
+    memcpy(m.want, f->b.want, (size_t)n);
     Batch b = msg_batch(&m);
-    if (forward_check(ctx, &b) || share(plan, g->buf, g->bytes)) return -1;
+    if (forward_check(ctx, &b) || share(plan, f->buf, f->bytes)) return -1;
     forward_embed(ctx, &b, m.h);
     forward_layers(ctx, &b, m.h, plan->bounds[0], plan->bounds[1]);
     forward_commit(ctx, &b);
-    return dist_isend(plan->width, TAG_WORK, g->buf, g->bytes, &g->send) ? -1 : 1;
+    return dist_isend(plan->width, TAG_WORK, f->buf, f->bytes, &f->send) ? -1 : 1;
 }
 
 int pipeline_generate(Context *ctx, const PipelinePlan *plan, const GenRequest *reqs, int n_req,
@@ -98,65 +96,52 @@ int pipeline_generate(Context *ctx, const PipelinePlan *plan, const GenRequest *
     int size = plan->n_stages, last = (plan->n_stages - 1) * plan->width; /* the last leader */
     if (dist_rank() != 0 || size < 2) return err_set("pipeline_generate: rank 0 of 2 or more stages only");
     if (n_req > ctx->n_seq) return err_set("%d requests for %d sequences", n_req, ctx->n_seq);
-    int chunk = opt->chunk_size > 0 ? opt->chunk_size : GEN_DEFAULT_CHUNK;
-    int n_groups = n_req < size ? n_req : size;
-    GenProgress *rs = xcalloc((size_t)n_req, sizeof *rs);
-    Group *groups = xcalloc((size_t)n_groups, sizeof *groups);
-    int *fifo = xmalloc((size_t)n_groups * sizeof(int)); /* groups in flight, oldest first */
-    int *busy = xcalloc((size_t)n_groups, sizeof(int));
+    /* as many steps in flight as stages, each of about n_req / stages sequences */
+    int n_flights = n_req < size ? n_req : size, per = (n_req + n_flights - 1) / n_flights;
+    Sched s;
+    sched_init(&s, n_req, opt->chunk_size, 0, opt->eos);
+    Flight *fl = xcalloc((size_t)n_flights, sizeof *fl);
+    int *fifo = xmalloc((size_t)n_flights * sizeof(int)); /* flights out, oldest first */
+    int *busy = xcalloc((size_t)n_flights, sizeof(int));
     void *ids = NULL;
     size_t ids_cap = 0, ids_bytes;
     int rc = -1, head = 0, n_busy = 0;
     for (int r = 0; r < n_req; r++) {
-        if (reqs[r].n_prompt < 1) {
-            err_set("request %d: empty prompt", r);
-            goto done;
-        }
-        rs[r].done = reqs[r].max_new <= 0;
         kvcache_reset(&ctx->seqs[r]); /* the other ranks reset at position 0 */
-    }
-    for (int g = 0; g < n_groups; g++) {
-        groups[g].r0 = (int)((long)n_req * g / n_groups);
-        groups[g].r1 = (int)((long)n_req * (g + 1) / n_groups);
-        groups[g].owner = xmalloc((size_t)(groups[g].r1 - groups[g].r0) * sizeof(int));
+        if (sched_start(&s, r, reqs[r].prompt, reqs[r].n_prompt, reqs[r].max_new, 0)) goto done;
     }
     for (;;) {
-        /* every idle group with work starts its next step */
-        for (int g = 0; g < n_groups; g++) {
-            if (busy[g]) continue;
-            int sent = group_launch(ctx, plan, &groups[g], reqs, rs, chunk);
+        /* every idle flight starts the next step while there is one */
+        for (int f = 0; f < n_flights; f++) {
+            if (busy[f]) continue;
+            int sent = flight_launch(ctx, plan, &s, &fl[f], per);
             if (sent < 0) goto done;
-            if (sent) busy[g] = 1, fifo[(head + n_busy++) % n_groups] = g;
+            if (!sent) break;
+            busy[f] = 1, fifo[(head + n_busy++) % n_flights] = f;
         }
         if (n_busy == 0) break;
-        /* the oldest group's ids come back first */
-        Group *g = &groups[fifo[head]];
-        busy[fifo[head]] = 0, head = (head + 1) % n_groups, n_busy--;
+        /* the oldest flight's ids come back first */
+        Flight *f = &fl[fifo[head]];
+        busy[fifo[head]] = 0, head = (head + 1) % n_flights, n_busy--;
         if (dist_recv(last, TAG_TOKENS, &ids, &ids_cap, &ids_bytes)) goto done;
-        if (ids_bytes != (size_t)g->n_want * sizeof(int)) {
+        if (ids_bytes != (size_t)f->b.n_want * sizeof(int)) {
             err_set("pipeline: rank %d sent %zu bytes of ids, expected %d ids", last, ids_bytes,
-                    g->n_want);
+                    f->b.n_want);
             goto done;
         }
-        for (int i = 0; i < g->n_want; i++) {
-            int r = g->owner[i], tok = ((int *)ids)[i];
-            GenProgress *s = &rs[r];
-            s->last = tok;
-            s->n_new++;
-            int stop = emit ? emit(ud, r, tok) : 0;
-            if (stop || tok == opt->eos || s->n_new >= reqs[r].max_new) s->done = 1;
-        }
+        sched_accept(&s, &f->b, ids, emit, ud);
     }
     rc = 0;
 done:;
     /* stop every stage, even after an error here (the others then end too) */
     Header stop = {.kind = MSG_STOP};
     DistReq *req = NULL;
-    for (int g = 0; g < n_groups; g++) dist_wait(&groups[g].send);
+    for (int f = 0; f < n_flights; f++) dist_wait(&fl[f].send);
     share(plan, &stop, sizeof stop);
     if (dist_isend(plan->width, TAG_WORK, &stop, sizeof stop, &req) == 0) dist_wait(&req);
-    for (int g = 0; g < n_groups; g++) free(groups[g].buf), free(groups[g].owner);
-    free(groups), free(fifo), free(busy), free(ids), free(rs);
+    for (int f = 0; f < n_flights; f++) free(fl[f].buf), sched_batch_free(&fl[f].b);
+    free(fl), free(fifo), free(busy), free(ids);
+    sched_free(&s);
     return rc;
 }
 

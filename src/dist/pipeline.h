@@ -1,6 +1,6 @@
 /* pipeline — generation with the layers split into stages, one per rank.
  *
- * Rank 0 is the scheduler (gen/generate.c's loop, spread out): it builds
+ * Rank 0 runs the scheduler (gen/sched.h, as generate() does): it builds
  * each step's batch, embeds it, runs stage 0's layers and sends the hidden
  * states (n * dim floats) with the batch's tokens, sequences, positions and
  * logits flags to rank 1; rank s runs its layers and passes them on; the
@@ -8,9 +8,10 @@
  * generate() does) and sends the sampled ids back to rank 0, which emits
  * them and decides which requests are done.
  *
- * Micro-batches: the requests are split into as many groups as there are
- * stages (at most one group per request); each group has its own batch in
- * flight, so while rank 1 runs group A's step, rank 0 already runs group B's.
+ * Micro-batches: up to one step per stage is in flight, each of about
+ * n_req / stages sequences (a sequence is in at most one of them, until its
+ * id comes back), so while rank 1 runs one step, rank 0 already runs the
+ * next.
  * Every token's result is independent of what shares its batch, so the ids
  * equal a single process's, bit for bit.
  *

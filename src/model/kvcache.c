@@ -37,7 +37,7 @@ int kvcache_init(KVCache *kv, const Config *c, long n_ctx, DType type) {
         size_t bytes = kv->bytes;
         free(kv->cap);
         memset(kv, 0, sizeof *kv);
-        return err_set("cannot allocate a KV cache of %zu bytes for %ld positions", bytes, n_ctx);
+        return err_nomem("cannot allocate a KV cache of %zu bytes for %ld positions", bytes, n_ctx);
     }
     kv->k = xmalloc((size_t)c->n_layers * sizeof(char *));
     kv->v = xmalloc((size_t)c->n_layers * sizeof(char *));
@@ -60,3 +60,21 @@ void kvcache_free(KVCache *kv) {
 }
 
 void kvcache_reset(KVCache *kv) { kv->n_pos = 0; }
+
+int kvcache_can_rewind(const KVCache *kv, long p) {
+    if (p < 0 || p > kv->n_pos) return 0;
+    /* position j's slot was reused by j + cap once n_pos passed it; the token
+     * at p needs the keys from p - cap + 1 on (or from 0) */
+    for (int l = 0; l < kv->n_layers; l++)
+        if (kv->n_pos > kv->cap[l] && p + 1 < kv->n_pos) return 0;
+    return 1;
+}
+
+int kvcache_rewind(KVCache *kv, long p) {
+    if (!kvcache_can_rewind(kv, p))
+        return err_set("cannot go back to position %ld of %ld: %s", p, kv->n_pos,
+                       p < 0 || p > kv->n_pos ? "not a position the sequence holds"
+                                              : "the rolling cache has already reused those slots");
+    kv->n_pos = p;
+    return 0;
+}

@@ -32,6 +32,12 @@ int kvcache_init(KVCache *kv, const Config *c, long n_ctx, DType type);
 void kvcache_free(KVCache *kv);
 /* Forgets every position (the memory is kept). */
 void kvcache_reset(KVCache *kv);
+/* 1 when the cache can go back to holding positions [0, p): every key the
+ * token at p will need is still in its slot (no layer has wrapped past it;
+ * going back one position is always possible). */
+int kvcache_can_rewind(const KVCache *kv, long p);
+/* Goes back to [0, p). 0, or -1 with err set when it cannot. */
+int kvcache_rewind(KVCache *kv, long p);
 
 static inline void *kvcache_k(const KVCache *kv, int l, long pos) {
     return kv->k[l] + (size_t)(pos % kv->cap[l]) * kv->row;

@@ -1,0 +1,90 @@
+/* sched — the one scheduler: which tokens of which sequences go into the
+ * next forward call, and what happens to the tokens sampled from it.
+ *
+ * A sequence (a slot: one rolling KV cache of a Context) is started with a
+ * prompt and a token budget. Each step's batch takes, for every running
+ * sequence that is not already in flight:
+ *   - decoding: its last sampled token (one token, logits wanted);
+ *   - prefilling: its next prompt chunk (at most `chunk` tokens; logits
+ *     wanted only for the prompt's last token);
+ * decode tokens first, then prompt chunks in the order the sequences were
+ * started, until the step's token budget is spent (so a long new prompt
+ * never stalls running streams for more than one chunk). The caller runs
+ * the batch (forward, or the pipeline's stages), samples one id per wanted
+ * row and hands the ids back to sched_accept, which emits them and ends the
+ * sequences that are done (EOS, max_new, the emit callback's word).
+ *
+ * Every token's result is independent of what else is in its batch, so the
+ * schedule (budget, chunking, what runs beside it) never changes a
+ * sequence's tokens. generate(), the MPI pipeline (several batches in
+ * flight, one per stage) and the server all drive this. */
+#ifndef GEN_SCHED_H
+#define GEN_SCHED_H
+
+/* Prompt tokens fed per forward call when no chunk size is given; chunking
+ * never changes results, it only bounds the activations' memory. */
+#define GEN_DEFAULT_CHUNK 512
+
+/* Called with each new token of sequence `seq`; return nonzero to stop it. */
+typedef int (*GenEmit)(void *ud, int seq, int token);
+
+typedef enum { SEQ_IDLE, SEQ_PREFILL, SEQ_DECODE, SEQ_DONE } SeqState;
+
+typedef struct {
+    SeqState state;
+    const int *prompt; /* view [n_prompt]: the caller keeps it alive until DONE */
+    int n_prompt;
+    int fed;           /* prompt tokens fed so far */
+    long pos;          /* position of the next token fed */
+    int max_new, n_new;
+    int last;          /* last sampled token: fed next while decoding */
+    int inflight;      /* in a batch whose ids have not come back */
+    long order;        /* start order: prompt chunks go first-come first-served */
+} SchedSeq;
+
+typedef struct {
+    int n;            /* tokens */
+    int *token, *seq; /* [n] */
+    long *pos;        /* [n] */
+    unsigned char *want; /* [n] */
+    int n_want;
+    int *owner;       /* [n_want]: the sequence of each logits row, in batch order */
+    int cap;
+} SchedBatch;
+
+typedef struct {
+    int n_seq;
+    SchedSeq *seqs;   /* owns [n_seq] */
+    int chunk;        /* prompt tokens per sequence per step */
+    int budget;       /* tokens per step; 0: no limit */
+    int eos;          /* a sampled eos ends its sequence (emitted first); -1: none */
+    long started;
+} Sched;
+
+/* chunk <= 0: GEN_DEFAULT_CHUNK; budget <= 0: no limit. */
+void sched_init(Sched *s, int n_seq, int chunk, int budget, int eos);
+void sched_free(Sched *s);
+void sched_batch_free(SchedBatch *b);
+
+/* Starts sequence seq: feed prompt[0..n_prompt) from position pos (0 for a
+ * fresh cache; the cache's n_pos to continue it), then sample up to max_new
+ * tokens (max_new <= 0: none; the prompt is still fed). Returns 0, or -1
+ * with err set (an empty prompt, a sequence in flight). */
+int sched_start(Sched *s, int seq, const int *prompt, int n_prompt, int max_new, long pos);
+/* Ends seq now (a cancelled request); an in-flight batch's id for it is
+ * dropped when it comes back. */
+void sched_stop(Sched *s, int seq);
+/* Sequences still prefilling or decoding. */
+int sched_active(const Sched *s);
+
+/* Fills b with the next step of at most max_seqs sequences (<= 0: any
+ * number) that are running and not in flight, and marks them in flight.
+ * Returns the token count (0: nothing to run now). */
+int sched_next_batch(Sched *s, SchedBatch *b, int max_seqs);
+
+/* The ids sampled for b's wanted rows (ids[i] for row i): each is emitted
+ * and fed next, or ends its sequence; b's sequences leave flight. The
+ * sequence's position advances over b's tokens. */
+void sched_accept(Sched *s, const SchedBatch *b, const int *ids, GenEmit emit, void *ud);
+
+#endif
