@@ -1,11 +1,13 @@
 # mistral.c — one readable Makefile.
-#   make            build build/mistral and build/libmistral.a
+#   make            build build/mistral, build/libmistral.a and build/libmistral.so
+#   make install    the header, both libraries, mistral.pc and the CLI under PREFIX
 #   make test       build and run every test
 #   make bench      build the benchmarks (build/bench/)
 #   make asan       the tests under AddressSanitizer + UBSan
 #   make fuzz       build the libFuzzer targets (clang)
 #   make MPI=1      build build/mpi/mistral against MPI (mpicc; OpenMPI)
-# Options: CC, OPT, SAN (extra flags), BUILD (output folder), MPI=1.
+# Options: CC, OPT, SAN (extra flags), BUILD (output folder), MPI=1, PREFIX,
+# DESTDIR.
 
 # The distribution layer's implementation is picked here, not by #ifdefs:
 # src/dist/mpi.c with MPI=1 (built with mpicc into build/mpi), else
@@ -21,8 +23,10 @@ DIST_NOT = src/dist/mpi.c
 endif
 OPT    ?= -O2 -g
 SAN    ?=
+# Every object is position-independent (one build serves the static and the
+# shared library) and hidden unless include/mistral.h marks it MISTRAL_API.
 CFLAGS  = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Wshadow \
-          -Wno-unused-parameter $(OPT) $(SAN) -Iinclude -Isrc -MMD -MP
+          -Wno-unused-parameter $(OPT) $(SAN) -fPIC -fvisibility=hidden -Iinclude -Isrc -MMD -MP
 LDLIBS  = -lcjson -lpcre2-8 -lm -lpthread
 
 LIB_SRC = $(wildcard src/base/*.c src/kern/*.c src/kern/simd/*.c src/model/*.c src/tok/*.c src/gen/*.c src/api/*.c) \
@@ -34,17 +38,53 @@ LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 APP_OBJ  = $(APP_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
+VERSION   := $(shell sed -n 's/^\#define MISTRAL_VERSION "\(.*\)"/\1/p' include/mistral.h)
+SOVERSION := $(firstword $(subst ., ,$(VERSION)))
+PREFIX    ?= /usr/local
+
 ifeq ($(MPI),1)
-all: $(BUILD)/mistral $(BUILD)/libmistral.a
+all: $(BUILD)/mistral $(BUILD)/libmistral-internal.a
 else
-all: $(BUILD)/mistral $(BUILD)/libmistral.a mistral
+all: $(BUILD)/mistral $(BUILD)/libmistral.a $(BUILD)/libmistral.so mistral
 endif
 
-$(BUILD)/libmistral.a: $(LIB_OBJ)
-	$(AR) rcs $@ $^
+# The libraries. libmistral-internal.a holds every object as built: the CLI,
+# the tests and the benchmarks link it (they call the layers below the API).
+# What others link exports only the API (mistral_*): the shared library by
+# visibility; the static one is every object linked into one (ld -r) whose
+# hidden symbols are then made local, so that a host program's `add` or
+# `forward` never meets ours.
+$(BUILD)/libmistral-internal.a: $(LIB_OBJ)
+	rm -f $@ && $(AR) rcs $@ $^
 
-$(BUILD)/mistral: $(APP_OBJ) $(BUILD)/libmistral.a
+$(BUILD)/libmistral.a: $(LIB_OBJ)
+	$(LD) -r -o $(BUILD)/libmistral.o $^
+	objcopy --localize-hidden $(BUILD)/libmistral.o
+	rm -f $@ && $(AR) rcs $@ $(BUILD)/libmistral.o
+
+$(BUILD)/libmistral.so: $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libmistral.so.$(SOVERSION) -Wl,--no-undefined $(SAN) \
+	    -o $@.$(VERSION) $^ $(LDLIBS)
+	ln -sf libmistral.so.$(VERSION) $@.$(SOVERSION)
+	ln -sf libmistral.so.$(VERSION) $@
+
+$(BUILD)/mistral: $(APP_OBJ) $(BUILD)/libmistral-internal.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/mistral.pc: mistral.pc.in include/mistral.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+install: $(BUILD)/mistral $(BUILD)/libmistral.a $(BUILD)/libmistral.so $(BUILD)/mistral.pc
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	    $(DESTDIR)$(PREFIX)/share/mistral/python
+	install -m 755 $(BUILD)/mistral $(DESTDIR)$(PREFIX)/bin/mistral
+	install -m 644 include/mistral.h $(DESTDIR)$(PREFIX)/include/mistral.h
+	install -m 644 $(BUILD)/libmistral.a $(DESTDIR)$(PREFIX)/lib/libmistral.a
+	install -m 755 $(BUILD)/libmistral.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libmistral.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libmistral.so.$(SOVERSION)
+	ln -sf libmistral.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libmistral.so
+	install -m 644 $(BUILD)/mistral.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/mistral.pc
+	install -m 644 python/mistral.py $(DESTDIR)$(PREFIX)/share/mistral/python/mistral.py
 
 # ./mistral at the top of the tree, for the command-line contract's examples.
 mistral: $(BUILD)/mistral
@@ -62,9 +102,9 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%: tests/%.c $(BUILD)/tests/harness.o $(BUILD)/libmistral.a
+$(BUILD)/tests/%: tests/%.c $(BUILD)/tests/harness.o $(BUILD)/libmistral-internal.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/tests/harness.o $(BUILD)/libmistral.a $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/tests/harness.o $(BUILD)/libmistral-internal.a $(LDLIBS)
 
 test: all $(TEST_BIN)
 	@BUILD=$(BUILD) MPI_TESTS=$(MPI_TESTS) sh tests/run.sh $(TEST_BIN)
@@ -87,9 +127,9 @@ avx512-test:
 # Benchmarks (never part of make test): see bench/RESULTS.md.
 bench: $(BUILD)/bench/matmul_bench
 
-$(BUILD)/bench/%: bench/%.c $(BUILD)/libmistral.a
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libmistral-internal.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -O3 -o $@ $< $(BUILD)/libmistral.a $(LDLIBS)
+	$(CC) $(CFLAGS) -O3 -o $@ $< $(BUILD)/libmistral-internal.a $(LDLIBS)
 
 # (MPI's own allocations are not sanitizer-clean: the MPI tests run in make test.)
 asan:
@@ -100,14 +140,14 @@ asan:
 FUZZ_SAN = -fsanitize=address,undefined
 fuzz: $(wildcard tests/fuzz/*.c)
 	$(MAKE) --no-print-directory CC=clang BUILD=$(BUILD)/fuzz/obj OPT="-O1 -g" \
-	    SAN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" $(BUILD)/fuzz/obj/libmistral.a
+	    SAN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" $(BUILD)/fuzz/obj/libmistral-internal.a
 	for f in $^; do clang -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g -Iinclude -Isrc \
 	    $(FUZZ_SAN) -fsanitize=fuzzer -o $(BUILD)/fuzz/$$(basename $$f .c) $$f \
-	    $(BUILD)/fuzz/obj/libmistral.a $(LDLIBS) || exit 1; done
+	    $(BUILD)/fuzz/obj/libmistral-internal.a $(LDLIBS) || exit 1; done
 
 clean:
 	rm -rf build build-asan mistral
 
-.PHONY: all test mpi-build neon-test avx512-test bench asan fuzz clean
+.PHONY: all install test mpi-build neon-test avx512-test bench asan fuzz clean
 .PRECIOUS: $(BUILD)/tests/%.o
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -5,6 +5,10 @@ for t in "$@"; do
     "$t" || status=1
 done
 BUILD=${BUILD:-build} sh tests/cli.sh || status=1
+# the library as others link it: exports, make install, pkg-config, the
+# examples, Python's ctypes module (not under make asan: the sanitized
+# libraries need the sanitizer's runtime in every program that loads them)
+if [ "${MPI_TESTS:-1}" != 0 ]; then BUILD=${BUILD:-build} sh tests/library.sh || status=1; fi
 # distributed runs (MPI build, mpirun); skipped without OpenMPI or under make asan
 if [ "${MPI_TESTS:-1}" != 0 ]; then BUILD=${BUILD:-build} sh tests/mpi.sh || status=1; fi
 # the NEON kernels, cross-built for AArch64 and run under qemu-user, and the

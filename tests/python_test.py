@@ -1,0 +1,96 @@
+"""The Python ctypes module (python/mistral.py) against the CLI: the same ids
+from generate (greedy and seeded, one prompt and a batch), tokenize, chat
+encoding, logits rows, and errors as exceptions. Usage: python_test.py MISTRAL"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import mistral
+
+CLI = sys.argv[1]
+STORIES = "../shared/models/stories260K"
+TINY = "tests/data/tiny/moe_sw8_f32"
+fails = 0
+
+
+def expect(cond, what):
+    global fails
+    if not cond:
+        fails += 1
+        print("FAIL python_test:", what)
+
+
+def cli(*args):
+    return subprocess.run([CLI, *args], check=True, capture_output=True, text=True).stdout
+
+
+def cli_ids(*args):
+    return [[int(x) for x in line.split()] for line in cli(*args).splitlines()]
+
+
+# token ids in and out, on a tiny MoE checkpoint
+m = mistral.Model(TINY, n_threads=2)
+expect(m.info["n_experts"] == 4 and m.info["n_vocab"] == 256, "info %r" % m.info)
+ctx = mistral.Context(m, n_seq=3, n_ctx=128)
+prompts = [[1, 147, 186, 149, 240], [1, 2, 3], [1, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9]]
+with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+    f.write("\n".join(",".join(map(str, p)) for p in prompts) + "\n")
+for opts in ([], ["--temperature", "0.9", "--seed", "7", "--top-k", "40"]):
+    want = cli_ids("generate", "-m", TINY, "--tokens-file", f.name, "-n", "12", "--ids", *opts)
+    kw = dict(temperature=0.9, seed=7, top_k=40) if opts else {}
+    got = ctx.generate(prompts, max_tokens=12, **kw)
+    expect(got == want, "generate %s: %r != CLI %r" % (opts, got, want))
+    alone = [ctx.generate([p], max_tokens=12, **kw)[0] for p in prompts]
+    expect(alone == want, "each prompt alone %s: %r" % (opts, alone))
+os.unlink(f.name)
+
+# logits: the CLI's last row, and the callback's stop
+ctx.reset(0)
+rows = ctx.decode(prompts[0], want=[0, 0, 0, 0, 1])
+ref = json.loads(cli("logits", "-m", TINY, "--tokens", ",".join(map(str, prompts[0]))))["logits"][0]
+expect(len(rows) == 1 and max(abs(a - b) for a, b in zip(rows[0], ref)) < 1e-6, "logits differ from the CLI")
+expect(ctx.pos(0) == 5, "pos %d" % ctx.pos(0))
+got = ctx.generate([prompts[1]], max_tokens=10, on_token=lambda seq, tok: True)
+expect(len(got[0]) == 1, "on_token stop: %r" % got)
+
+# errors are exceptions with the status
+try:
+    mistral.Model("tests/data/tiny/nope")
+    expect(False, "no error for a missing model")
+except mistral.Error as e:
+    expect(e.status == "MISTRAL_ERR_IO" and "nope" in str(e), "missing model: %s %s" % (e.status, e))
+try:
+    ctx.generate([[1, 999]], max_tokens=2)
+    expect(False, "no error for a bad id")
+except mistral.Error as e:
+    expect(e.status == "MISTRAL_ERR_INPUT", "bad id: %s" % e.status)
+ctx.close()
+m.close()
+
+# text, with the trained model
+if os.path.isdir(STORIES):
+    m = mistral.Model(STORIES)
+    ctx = mistral.Context(m)
+    for text in ("Once upon a time", "Lily wanted to play — naïve café 🙂"):
+        want = [int(x) for x in cli("tokenize", "-m", STORIES, "-p", text, "--bos").split()]
+        expect(m.tokenize(text) == want, "tokenize %r: %r != %r" % (text, m.tokenize(text), want))
+    streamed = []
+    ids = ctx.generate(["Once upon a time"], max_tokens=60, on_text=streamed.append)[0]
+    want_text = cli("generate", "-m", STORIES, "-p", "Once upon a time", "-n", "60")
+    expect("".join(streamed) == want_text, "streamed %r != CLI %r" % ("".join(streamed), want_text))
+    expect(m.detokenize(ids) == want_text, "detokenize %r" % m.detokenize(ids))
+    req = {"messages": [{"role": "user", "content": "Tell me a story"}]}
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(req, f)
+    want = [int(x) for x in cli("tokenize", "-m", STORIES, "--chat", f.name).split()]
+    os.unlink(f.name)
+    expect(m.chat_encode(req) == want, "chat_encode %r != %r" % (m.chat_encode(req), want))
+    ctx.close()
+    m.close()
+else:
+    print("python_test: %s absent: text cases skipped" % STORIES)
+
+print("python_test: ok" if fails == 0 else "python_test: %d check(s) FAILED" % fails)
+sys.exit(1 if fails else 0)
