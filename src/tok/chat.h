@@ -35,6 +35,7 @@
 
 #include <stddef.h>
 
+#include "base/arena.h"
 #include "base/vec.h"
 #include "tok/tokenizer.h"
 
@@ -68,7 +69,7 @@ typedef struct {
     int n_msg;
     const char *tools_json; /* the tools as mistral-common dumps them; NULL when none or [] */
     int continue_final;     /* "continue_final_message": true */
-    void *arena;            /* owns every array and string above */
+    Arena *arena;           /* owns every array and string above */
 } ChatRequest;
 
 /* Parses and validates a request (len bytes of JSON; `where` names it in
