@@ -15,6 +15,9 @@
 
 /* -------------------------------------------------------- request parse -- */
 
+/* json.dumps(s, ensure_ascii=False), as mistral-common writes every string. */
+static void dump_cstr(ByteBuf *b, const char *s) { json_dump_str(b, s, strlen(s), 0); }
+
 /* What mistral-common makes of tool-call arguments and (v2/v3) tool results:
  * json.dumps(json.loads(s)) when s parses, the string itself otherwise, {}
  * for "". NULL (err set) where json.loads raises something else. */
@@ -297,7 +300,7 @@ void chat_free(ChatRequest *r) {
     memset(r, 0, sizeof *r);
 }
 
-/* --------------------------------------------------------------- formats -- */
+/* ------------------------------------------ formats and their validation -- */
 
 int chat_format_from_name(const char *name) {
     static const struct { const char *name; int format; } names[] = {
@@ -334,6 +337,24 @@ static int resolve_format(const Tokenizer *t, int format) {
     }
     if (format == CHAT_V1 || format == CHAT_V2 || format == CHAT_V3 || format == CHAT_V7) return format;
     return err_set("unknown chat format %d", format);
+}
+
+/* What the format's validator adds to chat_parse's checks. */
+static int check_format(int fmt, const ChatRequest *r) {
+    for (int i = 0; i < r->n_msg; i++) {
+        const ChatMessage *m = &r->msg[i];
+        if (m->role == CHAT_ASSISTANT && fmt < CHAT_V7 && m->content_set == (m->n_calls > 0))
+            return err_set("messages[%d]: an assistant message must have either content or tool_calls, but not "
+                           "both (before chat format v7)", i);
+        if (fmt < CHAT_V3) continue;
+        for (int k = 0; k < m->n_calls; k++)
+            if (strcmp(m->calls[k].id, "null") && !name_ok(m->calls[k].id, 0, 9, 9))
+                return err_set("messages[%d]: tool call id \"%.40s\" must be 9 of a-z, A-Z, 0-9", i,
+                               m->calls[k].id);
+        if (m->role == CHAT_TOOL && (!m->tool_call_id || !name_ok(m->tool_call_id, 0, 9, 9)))
+            return err_set("messages[%d]: a tool message needs a tool_call_id of 9 of a-z, A-Z, 0-9", i);
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------- encoding -- */
@@ -433,12 +454,12 @@ static void dump_calls(ByteBuf *b, int fmt, const ChatToolCall *const *calls, in
     for (int k = 0; k < n; k++) {
         const ChatToolCall *tc = calls[k];
         bytebuf_push(b, k ? ", {\"name\": " : "{\"name\": ", k ? 11 : 9);
-        json_dump_str(b, tc->name, strlen(tc->name), 0);
+        dump_cstr(b, tc->name);
         bytebuf_push(b, ", \"arguments\": ", 15);
         bytebuf_push(b, tc->arguments, strlen(tc->arguments));
         if (fmt >= CHAT_V3 && tc->id[0] && strcmp(tc->id, "null")) {
             bytebuf_push(b, ", \"id\": ", 8);
-            json_dump_str(b, tc->id, strlen(tc->id), 0);
+            dump_cstr(b, tc->id);
         }
         bytebuf_putc(b, '}');
     }
@@ -494,7 +515,31 @@ static int enc_assistant(Enc *e, const Turn *m, int before_last_user, int cont) 
     return 0;
 }
 
-static int enc_tool_one(Enc *e, const ChatMessage *m, int before_last_user);
+/* A tool result whose content_json is NULL (see canon_json). */
+static int err_unparsed_result(void) {
+    return err_set("a tool result mistral-common cannot parse (nested too deeply, a lone surrogate, or an "
+                   "integer of more than 4300 digits)");
+}
+
+static int enc_tool_one(Enc *e, const ChatMessage *m, int before_last_user) {
+    if (e->fmt == CHAT_V1) return err_set("tool messages need chat format v2 or later");
+    if (e->fmt >= CHAT_V3 && !m->tool_call_id) return err_set("a tool message without tool_call_id");
+    if (put_special(e, "[TOOL_RESULTS]")) return -1;
+    if (e->fmt == CHAT_V7) {
+        if (put_str(e, m->tool_call_id) || put_special(e, "[TOOL_CONTENT]") || put_str(e, m->content)) return -1;
+        return put_special(e, "[/TOOL_RESULTS]");
+    }
+    if (!m->content_json)
+        return err_unparsed_result();
+    ByteBuf b = {0}; /* v3: {"content": content, "call_id": id} */
+    bytebuf_push(&b, "{\"content\": ", 12);
+    bytebuf_push(&b, m->content_json, strlen(m->content_json));
+    bytebuf_push(&b, ", \"call_id\": ", 13);
+    dump_cstr(&b, m->tool_call_id);
+    bytebuf_putc(&b, '}');
+    if (put_buf(e, &b)) return -1;
+    return put_special(e, "[/TOOL_RESULTS]");
+}
 
 /* Tool results: one block per message, except in v2, where a run of tool
  * messages is one [TOOL_RESULTS] list (as mistral-common's v2 golden
@@ -507,12 +552,11 @@ static int enc_tool(Enc *e, const ChatMessage *const *m, int n, int before_last_
         for (int i = 0; i < n; i++) {
             if (!m[i]->content_json) {
                 bytebuf_free(&b);
-                return err_set("a tool result mistral-common cannot parse (nested too deeply, a lone "
-                               "surrogate, or an integer of more than 4300 digits)");
+                return err_unparsed_result();
             }
             const char *head = i ? ", {\"name\": " : "{\"name\": ";
             bytebuf_push(&b, head, strlen(head));
-            if (m[i]->name) json_dump_str(&b, m[i]->name, strlen(m[i]->name), 0);
+            if (m[i]->name) dump_cstr(&b, m[i]->name);
             else bytebuf_push(&b, "null", 4);
             bytebuf_push(&b, ", \"content\": ", 13);
             bytebuf_push(&b, m[i]->content_json, strlen(m[i]->content_json));
@@ -524,45 +568,6 @@ static int enc_tool(Enc *e, const ChatMessage *const *m, int n, int before_last_
     }
     for (int i = 0; i < n; i++)
         if (enc_tool_one(e, m[i], before_last_user)) return -1;
-    return 0;
-}
-
-static int enc_tool_one(Enc *e, const ChatMessage *m, int before_last_user) {
-    if (e->fmt == CHAT_V1) return err_set("tool messages need chat format v2 or later");
-    if (e->fmt >= CHAT_V3 && !m->tool_call_id) return err_set("a tool message without tool_call_id");
-    if (put_special(e, "[TOOL_RESULTS]")) return -1;
-    if (e->fmt == CHAT_V7) {
-        if (put_str(e, m->tool_call_id) || put_special(e, "[TOOL_CONTENT]") || put_str(e, m->content)) return -1;
-        return put_special(e, "[/TOOL_RESULTS]");
-    }
-    if (!m->content_json)
-        return err_set("a tool result mistral-common cannot parse (nested too deeply, a lone surrogate, or an "
-                       "integer of more than 4300 digits)");
-    ByteBuf b = {0}; /* v3: {"content": content, "call_id": id} */
-    bytebuf_push(&b, "{\"content\": ", 12);
-    bytebuf_push(&b, m->content_json, strlen(m->content_json));
-    bytebuf_push(&b, ", \"call_id\": ", 13);
-    json_dump_str(&b, m->tool_call_id, strlen(m->tool_call_id), 0);
-    bytebuf_putc(&b, '}');
-    if (put_buf(e, &b)) return -1;
-    return put_special(e, "[/TOOL_RESULTS]");
-}
-
-/* What the format's validator adds to chat_parse's checks. */
-static int check_format(int fmt, const ChatRequest *r) {
-    for (int i = 0; i < r->n_msg; i++) {
-        const ChatMessage *m = &r->msg[i];
-        if (m->role == CHAT_ASSISTANT && fmt < CHAT_V7 && m->content_set == (m->n_calls > 0))
-            return err_set("messages[%d]: an assistant message must have either content or tool_calls, but not "
-                           "both (before chat format v7)", i);
-        if (fmt < CHAT_V3) continue;
-        for (int k = 0; k < m->n_calls; k++)
-            if (strcmp(m->calls[k].id, "null") && !name_ok(m->calls[k].id, 0, 9, 9))
-                return err_set("messages[%d]: tool call id \"%.40s\" must be 9 of a-z, A-Z, 0-9", i,
-                               m->calls[k].id);
-        if (m->role == CHAT_TOOL && (!m->tool_call_id || !name_ok(m->tool_call_id, 0, 9, 9)))
-            return err_set("messages[%d]: a tool message needs a tool_call_id of 9 of a-z, A-Z, 0-9", i);
-    }
     return 0;
 }
 
