@@ -29,7 +29,8 @@
  * json.dumps(json.loads(s), ensure_ascii=False) writes them: ", " and ": "
  * separators, key order kept (a repeated key keeps its first place and its
  * last value), floats as Python's repr, non-ASCII kept; a string that is not
- * JSON stays a JSON string; an empty one becomes {}. */
+ * JSON stays a JSON string; an empty one becomes {} (base/json.h does the
+ * reading and writing). */
 #ifndef TOK_CHAT_H
 #define TOK_CHAT_H
 
