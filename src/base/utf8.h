@@ -16,6 +16,9 @@ int utf8_valid(const char *s, size_t n, size_t *bad);
  * incomplete (but so far valid) sequence: what a stream may print now. */
 size_t utf8_complete_prefix(const char *s, size_t n);
 
+/* Appends code point cp (< 0x110000) to out as UTF-8 (1 to 4 bytes). */
+void utf8_put(ByteBuf *out, unsigned cp);
+
 /* Appends s[0..n) to out with every maximal invalid subsequence replaced by
  * U+FFFD, as Python's bytes.decode("utf-8", "replace") does. */
 void utf8_replace_invalid(ByteBuf *out, const char *s, size_t n);

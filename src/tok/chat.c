@@ -4,388 +4,19 @@
  * tokens/tokenizers/instruct.py (InstructTokenizerV1, V2, V3, V7). */
 #include "tok/chat.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/arena.h"
+#include "base/json.h"
 #include "base/utf8.h"
 #include "base/util.h"
 
-/* ---------------------------------------------------------------- arena -- */
+/* -------------------------------------------------------- request parse -- */
 
-/* Every allocation of a request, freed together. */
-typedef struct {
-    void **p;
-    int n, cap;
-} Arena;
-
-static void *arena_alloc(Arena *a, size_t n) {
-    if (a->n == a->cap) {
-        a->cap = a->cap ? 2 * a->cap : 64;
-        a->p = xrealloc(a->p, (size_t)a->cap * sizeof *a->p);
-    }
-    return a->p[a->n++] = xmalloc(n);
-}
-
-static char *arena_strndup(Arena *a, const char *s, size_t n) {
-    char *d = arena_alloc(a, n + 1);
-    if (n) memcpy(d, s, n);
-    d[n] = 0;
-    return d;
-}
-
-static void arena_free(Arena *a) {
-    for (int i = 0; i < a->n; i++) free(a->p[i]);
-    free(a->p);
-    memset(a, 0, sizeof *a);
-}
-
-/* ------------------------------------- JSON as Python's json module has it -- */
-
-typedef enum { J_NULL, J_FALSE, J_TRUE, J_INT, J_FLOAT, J_STR, J_ARR, J_OBJ } JType;
-
-typedef struct Json {
-    JType type;
-    int n;             /* ARR, OBJ: items */
-    size_t len;        /* STR, INT: bytes at s */
-    const char *s;     /* STR: UTF-8, may hold NUL, NUL-terminated; INT: digits, '-' first */
-    double num;        /* FLOAT */
-    struct Json *item; /* ARR, OBJ: [n] values */
-    struct Json *key;  /* OBJ: [n] strings */
-} Json;
-
-typedef struct {
-    const char *s, *start, *end;
-    Arena *a;
-    int depth, max_depth;
-    int fatal; /* an error Python raises as something other than JSONDecodeError */
-} JParser;
-
-#define PY_INT_MAX_DIGITS 4300 /* sys.int_info.default_max_str_digits */
-
-static int jp_fail(JParser *p, const char *what) {
-    return err_set("%s at byte %td", what, p->s - p->start);
-}
-
-static int jp_fatal(JParser *p, const char *what) {
-    p->fatal = 1;
-    return err_set("%s at byte %td", what, p->s - p->start);
-}
-
-static void jp_ws(JParser *p) {
-    while (p->s < p->end && (*p->s == ' ' || *p->s == '\t' || *p->s == '\n' || *p->s == '\r')) p->s++;
-}
-
-static int jp_lit(JParser *p, const char *lit) {
-    size_t n = strlen(lit);
-    if ((size_t)(p->end - p->s) < n || memcmp(p->s, lit, n)) return 0;
-    p->s += n;
-    return 1;
-}
-
-static int hex4(const char *s, const char *end) {
-    if (end - s < 4) return -1;
-    int v = 0;
-    for (int i = 0; i < 4; i++) {
-        char c = s[i];
-        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-        if (d < 0) return -1;
-        v = v * 16 + d;
-    }
-    return v;
-}
-
-static void put_utf8(ByteBuf *b, unsigned cp) {
-    char u[4];
-    int n;
-    if (cp < 0x80) u[0] = (char)cp, n = 1;
-    else if (cp < 0x800) u[0] = (char)(0xC0 | cp >> 6), u[1] = (char)(0x80 | (cp & 63)), n = 2;
-    else if (cp < 0x10000)
-        u[0] = (char)(0xE0 | cp >> 12), u[1] = (char)(0x80 | (cp >> 6 & 63)), u[2] = (char)(0x80 | (cp & 63)), n = 3;
-    else
-        u[0] = (char)(0xF0 | cp >> 18), u[1] = (char)(0x80 | (cp >> 12 & 63)),
-        u[2] = (char)(0x80 | (cp >> 6 & 63)), u[3] = (char)(0x80 | (cp & 63)), n = 4;
-    bytebuf_push(b, u, (size_t)n);
-}
-
-/* A string at p->s (the opening quote); strict, as json.loads: no raw
- * control characters. The input is valid UTF-8 (checked by the caller). */
-static int jp_string(JParser *p, Json *v) {
-    ByteBuf b = {0};
-    bytebuf_push(&b, "", 0);
-    p->s++;
-    for (;;) {
-        const char *run = p->s;
-        while (p->s < p->end && *p->s != '"' && *p->s != '\\' && (unsigned char)*p->s >= 0x20) p->s++;
-        bytebuf_push(&b, run, (size_t)(p->s - run));
-        if (p->s >= p->end) goto unterminated;
-        char c = *p->s;
-        if (c == '"') break;
-        if (c != '\\') {
-            jp_fail(p, "invalid control character in a string");
-            goto fail;
-        }
-        if (++p->s >= p->end) goto unterminated;
-        const char *esc = "\"\\/bfnrt", *val = "\"\\/\b\f\n\r\t", *hit = strchr(esc, *p->s);
-        if (*p->s && hit) {
-            bytebuf_putc(&b, val[hit - esc]);
-            p->s++;
-            continue;
-        }
-        if (*p->s != 'u') {
-            jp_fail(p, "invalid escape in a string");
-            goto fail;
-        }
-        int cp = hex4(p->s + 1, p->end);
-        if (cp < 0) {
-            jp_fail(p, "invalid \\u escape");
-            goto fail;
-        }
-        p->s += 5;
-        if (cp >= 0xD800 && cp <= 0xDBFF && p->end - p->s >= 6 && p->s[0] == '\\' && p->s[1] == 'u') {
-            int lo = hex4(p->s + 2, p->end);
-            if (lo >= 0xDC00 && lo <= 0xDFFF) {
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                p->s += 6;
-            }
-        }
-        if (cp >= 0xD800 && cp <= 0xDFFF) {
-            /* json.loads accepts it, but no tokenizer can encode the result */
-            jp_fatal(p, "a lone surrogate (\\u escape) cannot be encoded");
-            goto fail;
-        }
-        put_utf8(&b, (unsigned)cp);
-    }
-    p->s++;
-    v->type = J_STR;
-    v->len = b.n;
-    v->s = arena_strndup(p->a, b.p, b.n);
-    bytebuf_free(&b);
-    return 0;
-unterminated:
-    jp_fail(p, "unterminated string");
-fail:
-    bytebuf_free(&b);
-    return -1;
-}
-
-static int is_digit(const JParser *p, const char *s) { return s < p->end && *s >= '0' && *s <= '9'; }
-
-/* A number as Python's scanner reads it: -?(0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?,
- * an int unless it has a fraction or an exponent. */
-static int jp_number(JParser *p, Json *v) {
-    const char *st = p->s;
-    if (*p->s == '-') p->s++;
-    if (!is_digit(p, p->s)) return jp_fail(p, "invalid value");
-    if (*p->s == '0') p->s++;
-    else
-        while (is_digit(p, p->s)) p->s++;
-    int is_float = 0;
-    if (p->s < p->end && *p->s == '.' && is_digit(p, p->s + 1)) {
-        p->s++;
-        while (is_digit(p, p->s)) p->s++;
-        is_float = 1;
-    }
-    if (p->s < p->end && (*p->s == 'e' || *p->s == 'E')) {
-        const char *e = p->s + 1;
-        if (e < p->end && (*e == '+' || *e == '-')) e++;
-        if (is_digit(p, e)) {
-            while (is_digit(p, e)) e++;
-            p->s = e;
-            is_float = 1;
-        }
-    }
-    size_t n = (size_t)(p->s - st);
-    if (is_float) {
-        char *tmp = arena_strndup(p->a, st, n);
-        v->type = J_FLOAT;
-        v->num = strtod(tmp, NULL); /* correctly rounded, overflow to inf: as float() */
-        return 0;
-    }
-    if (n - (*st == '-') > PY_INT_MAX_DIGITS) return jp_fatal(p, "an integer of more than 4300 digits");
-    if (n == 2 && st[0] == '-' && st[1] == '0') st++, n--; /* int("-0") is 0 */
-    v->type = J_INT;
-    v->s = arena_strndup(p->a, st, n);
-    v->len = n;
-    return 0;
-}
-
-static int jp_value(JParser *p, Json *v);
-
-/* An array or object at p->s; items gathered in a growing buffer first. */
-static int jp_container(JParser *p, Json *v, int is_obj) {
-    if (++p->depth > p->max_depth) return jp_fatal(p, "JSON nested too deeply");
-    Json *item = NULL, *key = NULL;
-    int n = 0, cap = 0;
-    char close = is_obj ? '}' : ']';
-    p->s++;
-    jp_ws(p);
-    if (p->s < p->end && *p->s == close) {
-        p->s++;
-        goto done;
-    }
-    for (;;) {
-        Json k = {0}, x = {0};
-        jp_ws(p);
-        if (is_obj) {
-            if (p->s >= p->end || *p->s != '"') {
-                jp_fail(p, "expected a property name in double quotes");
-                goto fail;
-            }
-            if (jp_string(p, &k)) goto fail;
-            jp_ws(p);
-            if (p->s >= p->end || *p->s != ':') {
-                jp_fail(p, "expected ':'");
-                goto fail;
-            }
-            p->s++;
-        }
-        if (jp_value(p, &x)) goto fail;
-        int at = n;
-        if (is_obj) /* dict semantics: a repeated key keeps its place, takes the last value */
-            for (int i = 0; i < n; i++)
-                if (key[i].len == k.len && !memcmp(key[i].s, k.s, k.len)) at = i;
-        if (at == n) {
-            if (n == cap) {
-                cap = cap ? 2 * cap : 8;
-                item = xrealloc(item, (size_t)cap * sizeof *item);
-                if (is_obj) key = xrealloc(key, (size_t)cap * sizeof *key);
-            }
-            n++;
-        }
-        item[at] = x;
-        if (is_obj) key[at] = k;
-        jp_ws(p);
-        if (p->s < p->end && *p->s == ',') {
-            p->s++;
-            continue;
-        }
-        if (p->s < p->end && *p->s == close) {
-            p->s++;
-            break;
-        }
-        jp_fail(p, is_obj ? "expected ',' or '}'" : "expected ',' or ']'");
-        goto fail;
-    }
-done:
-    v->type = is_obj ? J_OBJ : J_ARR;
-    v->n = n;
-    if (n) {
-        v->item = memcpy(arena_alloc(p->a, (size_t)n * sizeof *item), item, (size_t)n * sizeof *item);
-        if (is_obj) v->key = memcpy(arena_alloc(p->a, (size_t)n * sizeof *key), key, (size_t)n * sizeof *key);
-    }
-    free(item), free(key);
-    p->depth--;
-    return 0;
-fail:
-    free(item), free(key);
-    return -1;
-}
-
-static int jp_value(JParser *p, Json *v) {
-    jp_ws(p);
-    if (p->s >= p->end) return jp_fail(p, "expected a value");
-    memset(v, 0, sizeof *v);
-    switch (*p->s) {
-    case '{': return jp_container(p, v, 1);
-    case '[': return jp_container(p, v, 0);
-    case '"': return jp_string(p, v);
-    }
-    if (jp_lit(p, "null")) v->type = J_NULL;
-    else if (jp_lit(p, "true")) v->type = J_TRUE;
-    else if (jp_lit(p, "false")) v->type = J_FALSE;
-    else if (jp_lit(p, "NaN")) v->type = J_FLOAT, v->num = NAN;
-    else if (jp_lit(p, "Infinity")) v->type = J_FLOAT, v->num = INFINITY;
-    else if (jp_lit(p, "-Infinity")) v->type = J_FLOAT, v->num = -INFINITY;
-    else return jp_number(p, v);
-    return 0;
-}
-
-/* json.loads(s[0..n)) into the arena. 0; -1 with err (*fatal = 1 when Python
- * would raise something other than JSONDecodeError). s is valid UTF-8. */
-static int json_parse(Arena *a, const char *s, size_t n, int max_depth, Json *v, int *fatal) {
-    JParser p = {s, s, s + n, a, 0, max_depth, 0};
-    int rc = jp_value(&p, v);
-    if (!rc) {
-        jp_ws(&p);
-        if (p.s != p.end) rc = jp_fail(&p, "extra data");
-    }
-    if (fatal) *fatal = p.fatal;
-    return rc;
-}
-
-/* float.__repr__: the shortest string that reads back, in exponent form when
- * the decimal exponent is < -4 or >= 16. */
-static void dump_float(ByteBuf *b, double x) {
-    if (isnan(x)) return bytebuf_push(b, "NaN", 3);
-    if (isinf(x)) return x > 0 ? bytebuf_push(b, "Infinity", 8) : bytebuf_push(b, "-Infinity", 9);
-    if (x == 0) return signbit(x) ? bytebuf_push(b, "-0.0", 4) : bytebuf_push(b, "0.0", 3);
-    char e[40], dig[24], out[64];
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(e, sizeof e, "%.*e", prec - 1, x);
-        if (strtod(e, NULL) == x) break;
-    }
-    const char *q = e;
-    int o = 0, nd = 0;
-    if (*q == '-') out[o++] = '-', q++;
-    for (; *q != 'e'; q++)
-        if (*q != '.') dig[nd++] = *q;
-    while (nd > 1 && dig[nd - 1] == '0') nd--;
-    int decpt = atoi(q + 1) + 1; /* x = 0.d1d2... * 10^decpt */
-    if (decpt <= -4 || decpt > 16) {
-        out[o++] = dig[0];
-        if (nd > 1) out[o++] = '.', memcpy(out + o, dig + 1, (size_t)nd - 1), o += nd - 1;
-        o += snprintf(out + o, sizeof out - (size_t)o, "e%c%02d", decpt - 1 < 0 ? '-' : '+', abs(decpt - 1));
-    } else if (decpt <= 0) {
-        out[o++] = '0', out[o++] = '.';
-        for (int i = 0; i < -decpt; i++) out[o++] = '0';
-        memcpy(out + o, dig, (size_t)nd), o += nd;
-    } else {
-        for (int i = 0; i < decpt; i++) out[o++] = i < nd ? dig[i] : '0';
-        out[o++] = '.';
-        if (decpt >= nd) out[o++] = '0';
-        else memcpy(out + o, dig + decpt, (size_t)(nd - decpt)), o += nd - decpt;
-    }
-    bytebuf_push(b, out, (size_t)o);
-}
-
-/* A JSON string as json.dumps(..., ensure_ascii=False) writes it. */
-static void dump_str(ByteBuf *b, const char *s, size_t n) {
-    bytebuf_putc(b, '"');
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        const char *e = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\n' ? "\\n" : c == '\r' ? "\\r"
-                      : c == '\t' ? "\\t" : c == '\b' ? "\\b" : c == '\f' ? "\\f" : NULL;
-        char u[8];
-        if (!e && c < 0x20) snprintf(u, sizeof u, "\\u%04x", c), e = u;
-        if (e) bytebuf_push(b, e, strlen(e));
-        else bytebuf_putc(b, (char)c);
-    }
-    bytebuf_putc(b, '"');
-}
-
-/* json.dumps(v, ensure_ascii=False): separators ", " and ": ". */
-static void dump_json(ByteBuf *b, const Json *v) {
-    switch (v->type) {
-    case J_NULL: return bytebuf_push(b, "null", 4);
-    case J_TRUE: return bytebuf_push(b, "true", 4);
-    case J_FALSE: return bytebuf_push(b, "false", 5);
-    case J_INT: return bytebuf_push(b, v->s, v->len);
-    case J_FLOAT: return dump_float(b, v->num);
-    case J_STR: return dump_str(b, v->s, v->len);
-    case J_ARR:
-    case J_OBJ:
-        bytebuf_putc(b, v->type == J_ARR ? '[' : '{');
-        for (int i = 0; i < v->n; i++) {
-            if (i) bytebuf_push(b, ", ", 2);
-            if (v->type == J_OBJ) dump_str(b, v->key[i].s, v->key[i].len), bytebuf_push(b, ": ", 2);
-            dump_json(b, &v->item[i]);
-        }
-        bytebuf_putc(b, v->type == J_ARR ? ']' : '}');
-        return;
-    }
-}
+/* json.dumps(s, ensure_ascii=False), as mistral-common writes every string. */
+static void dump_cstr(ByteBuf *b, const char *s) { json_dump_str(b, s, strlen(s), 0); }
 
 /* What mistral-common makes of tool-call arguments and (v2/v3) tool results:
  * json.dumps(json.loads(s)) when s parses, the string itself otherwise, {}
@@ -395,25 +26,13 @@ static const char *canon_json(Arena *a, const char *s, size_t n) {
     Json v;
     int fatal;
     ByteBuf b = {0};
-    if (json_parse(a, s, n, 900, &v, &fatal) == 0) dump_json(&b, &v);
+    if (json_parse(&v, a, s, n, JSON_PY_MAX_DEPTH, &fatal) == 0) json_dump(&b, &v, 0);
     else if (fatal) return NULL;
-    else dump_str(&b, s, n);
+    else json_dump_str(&b, s, n, 0);
     const char *r = arena_strndup(a, b.p, b.n);
     bytebuf_free(&b);
     return r;
 }
-
-/* -------------------------------------------------------- request parse -- */
-
-static const Json *jget(const Json *o, const char *key) {
-    if (!o || o->type != J_OBJ) return NULL;
-    size_t n = strlen(key);
-    for (int i = 0; i < o->n; i++)
-        if (o->key[i].len == n && !memcmp(o->key[i].s, key, n)) return &o->item[i];
-    return NULL;
-}
-
-static int is_null(const Json *v) { return !v || v->type == J_NULL; }
 
 /* re.match(r"^[a-zA-Z0-9<extra>]{lo,hi}$", s); Python's $ also matches
  * before a final "\n". */
@@ -438,10 +57,10 @@ typedef struct {
 
 /* A string field (no NUL: our strings are C strings). NULL when absent/null. */
 static int get_str(Ctx *c, const Json *o, const char *key, const char **out) {
-    const Json *v = jget(o, key);
+    const Json *v = json_get(o, key);
     *out = NULL;
-    if (is_null(v)) return 0;
-    if (v->type != J_STR) return err_set("%s: messages[%d].%s must be a string", c->where, c->i, key);
+    if (json_is_null(v)) return 0;
+    if (v->type != JSON_STR) return err_set("%s: messages[%d].%s must be a string", c->where, c->i, key);
     if (memchr(v->s, 0, v->len)) return err_set("%s: messages[%d].%s holds a NUL character", c->where, c->i, key);
     *out = v->s;
     return 0;
@@ -452,32 +71,32 @@ static const char *const role_names[] = {"system", "user", "assistant", "tool"};
 /* content: a string or a list of text chunks, joined with "\n\n" (empty
  * ones skipped), as the normalizer aggregates them. */
 static int parse_content(Ctx *c, const Json *m, ChatMessage *msg) {
-    const Json *v = jget(m, "content");
-    if (is_null(v)) {
+    const Json *v = json_get(m, "content");
+    if (json_is_null(v)) {
         if (msg->role == CHAT_ASSISTANT) return 0;
         return err_set("%s: messages[%d]: a %s message needs a content (a string or a list of text chunks)",
                        c->where, c->i, role_names[msg->role]);
     }
-    if (v->type == J_STR) {
+    if (v->type == JSON_STR) {
         if (get_str(c, m, "content", &msg->content)) return -1;
         msg->content_set = v->len > 0;
         return 0;
     }
-    if (v->type != J_ARR)
+    if (v->type != JSON_ARR)
         return err_set("%s: messages[%d].content must be a string or a list of text chunks", c->where, c->i);
     ByteBuf b = {0};
     bytebuf_push(&b, "", 0);
     for (int k = 0; k < v->n; k++) {
-        const Json *ch = &v->item[k], *type = jget(ch, "type"), *text = jget(ch, "text");
-        if (!type || type->type != J_STR || strcmp(type->s, "text")) {
+        const Json *ch = &v->item[k], *type = json_get(ch, "type"), *text = json_get(ch, "text");
+        if (!type || type->type != JSON_STR || strcmp(type->s, "text")) {
             bytebuf_free(&b);
-            if (type && type->type == J_STR)
+            if (type && type->type == JSON_STR)
                 return err_set("%s: messages[%d].content[%d]: chunk type \"%.40s\" is not supported (text only)",
                                c->where, c->i, k, type->s);
             return err_set("%s: messages[%d].content[%d] must be {\"type\": \"text\", \"text\": ...}", c->where,
                            c->i, k);
         }
-        if (!text || text->type != J_STR || memchr(text->s, 0, text->len)) {
+        if (!text || text->type != JSON_STR || memchr(text->s, 0, text->len)) {
             bytebuf_free(&b);
             return err_set("%s: messages[%d].content[%d].text must be a string (no NUL)", c->where, c->i, k);
         }
@@ -491,16 +110,16 @@ static int parse_content(Ctx *c, const Json *m, ChatMessage *msg) {
 }
 
 static int parse_calls(Ctx *c, const Json *m, ChatMessage *msg) {
-    const Json *v = jget(m, "tool_calls");
-    if (is_null(v)) return 0;
-    if (v->type != J_ARR) return err_set("%s: messages[%d].tool_calls must be a list", c->where, c->i);
+    const Json *v = json_get(m, "tool_calls");
+    if (json_is_null(v)) return 0;
+    if (v->type != JSON_ARR) return err_set("%s: messages[%d].tool_calls must be a list", c->where, c->i);
     msg->calls = arena_alloc(c->a, (size_t)(v->n ? v->n : 1) * sizeof *msg->calls);
     for (int k = 0; k < v->n; k++) {
-        const Json *call = &v->item[k], *fn = jget(call, "function"), *type = jget(call, "type");
+        const Json *call = &v->item[k], *fn = json_get(call, "function"), *type = json_get(call, "type");
         ChatToolCall *tc = &msg->calls[k];
-        if (call->type != J_OBJ || !fn || fn->type != J_OBJ)
+        if (call->type != JSON_OBJ || !fn || fn->type != JSON_OBJ)
             return err_set("%s: messages[%d].tool_calls[%d] needs a \"function\" object", c->where, c->i, k);
-        if (!is_null(type) && (type->type != J_STR || strcmp(type->s, "function")))
+        if (!json_is_null(type) && (type->type != JSON_STR || strcmp(type->s, "function")))
             return err_set("%s: messages[%d].tool_calls[%d].type must be \"function\"", c->where, c->i, k);
         if (get_str(c, call, "id", &tc->id) || get_str(c, fn, "name", &tc->name)) return -1;
         if (!tc->id) tc->id = "null";
@@ -508,12 +127,12 @@ static int parse_calls(Ctx *c, const Json *m, ChatMessage *msg) {
         if (!name_ok(tc->name, 1, 1, 64))
             return err_set("%s: messages[%d]: function name \"%.80s\" must be 1 to 64 of a-z, A-Z, 0-9, _ and -",
                            c->where, c->i, tc->name);
-        const Json *args = jget(fn, "arguments");
-        if (is_null(args)) tc->arguments = "{}";
-        else if (args->type == J_STR) tc->arguments = canon_json(c->a, args->s, args->len);
-        else if (args->type == J_OBJ) { /* FunctionCall: json.dumps(dict), normalized again */
+        const Json *args = json_get(fn, "arguments");
+        if (json_is_null(args)) tc->arguments = "{}";
+        else if (args->type == JSON_STR) tc->arguments = canon_json(c->a, args->s, args->len);
+        else if (args->type == JSON_OBJ) { /* FunctionCall: json.dumps(dict), normalized again */
             ByteBuf b = {0};
-            dump_json(&b, args);
+            json_dump(&b, args, 0);
             tc->arguments = arena_strndup(c->a, b.p, b.n);
             bytebuf_free(&b);
         } else
@@ -530,10 +149,10 @@ static int parse_calls(Ctx *c, const Json *m, ChatMessage *msg) {
 }
 
 static int parse_message(Ctx *c, const Json *m, ChatMessage *msg) {
-    if (m->type != J_OBJ) return err_set("%s: messages[%d] must be an object", c->where, c->i);
-    const Json *role = jget(m, "role");
-    if (is_null(role)) return err_set("%s: messages[%d] has no role", c->where, c->i);
-    if (role->type != J_STR) return err_set("%s: messages[%d].role must be a string", c->where, c->i);
+    if (m->type != JSON_OBJ) return err_set("%s: messages[%d] must be an object", c->where, c->i);
+    const Json *role = json_get(m, "role");
+    if (json_is_null(role)) return err_set("%s: messages[%d] has no role", c->where, c->i);
+    if (role->type != JSON_STR) return err_set("%s: messages[%d].role must be a string", c->where, c->i);
     int r = 0;
     while (r < 4 && strcmp(role->s, role_names[r])) r++;
     if (r == 4 || role->len != strlen(role->s))
@@ -541,10 +160,10 @@ static int parse_message(Ctx *c, const Json *m, ChatMessage *msg) {
     msg->role = (ChatRole)r;
     if (parse_content(c, m, msg)) return -1;
     if (msg->role == CHAT_ASSISTANT) {
-        const Json *prefix = jget(m, "prefix");
-        if (!is_null(prefix) && prefix->type != J_TRUE && prefix->type != J_FALSE)
+        const Json *prefix = json_get(m, "prefix");
+        if (!json_is_null(prefix) && prefix->type != JSON_TRUE && prefix->type != JSON_FALSE)
             return err_set("%s: messages[%d].prefix must be true or false", c->where, c->i);
-        msg->prefix = prefix && prefix->type == J_TRUE;
+        msg->prefix = prefix && prefix->type == JSON_TRUE;
         return parse_calls(c, m, msg);
     }
     if (msg->role != CHAT_TOOL) return 0;
@@ -559,35 +178,35 @@ static int parse_message(Ctx *c, const Json *m, ChatMessage *msg) {
 /* Tool: {"type": "function", "function": {"name", "description", "parameters"}}
  * (Tool.model_dump without "strict"). */
 static int parse_tools(Ctx *c, const Json *tools, ChatRequest *r) {
-    if (is_null(tools)) return 0;
-    if (tools->type != J_ARR) return err_set("%s: tools must be a list", c->where);
+    if (json_is_null(tools)) return 0;
+    if (tools->type != JSON_ARR) return err_set("%s: tools must be a list", c->where);
     if (tools->n == 0) return 0;
     ByteBuf b = {0};
     bytebuf_putc(&b, '[');
     for (int k = 0; k < tools->n; k++) {
-        const Json *tool = &tools->item[k], *type = jget(tool, "type"), *fn = jget(tool, "function");
-        const Json *name = jget(fn, "name"), *desc = jget(fn, "description"), *params = jget(fn, "parameters");
+        const Json *tool = &tools->item[k], *type = json_get(tool, "type"), *fn = json_get(tool, "function");
+        const Json *name = json_get(fn, "name"), *desc = json_get(fn, "description"), *params = json_get(fn, "parameters");
         const char *bad = NULL;
-        if (tool->type != J_OBJ || !fn || fn->type != J_OBJ) bad = "needs a \"function\" object";
-        else if (!is_null(type) && (type->type != J_STR || strcmp(type->s, "function"))) bad = "type must be \"function\"";
-        else if (!name || name->type != J_STR) bad = "needs a function name";
+        if (tool->type != JSON_OBJ || !fn || fn->type != JSON_OBJ) bad = "needs a \"function\" object";
+        else if (!json_is_null(type) && (type->type != JSON_STR || strcmp(type->s, "function"))) bad = "type must be \"function\"";
+        else if (!name || name->type != JSON_STR) bad = "needs a function name";
         else if (!name_ok(name->s, 1, 1, 64) || memchr(name->s, 0, name->len))
             bad = "function name must be 1 to 64 of a-z, A-Z, 0-9, _ and -";
-        else if (!is_null(desc) && desc->type != J_STR) bad = "description must be a string";
-        else if (!is_null(params) && params->type != J_OBJ) bad = "parameters must be an object";
+        else if (!json_is_null(desc) && desc->type != JSON_STR) bad = "description must be a string";
+        else if (!json_is_null(params) && params->type != JSON_OBJ) bad = "parameters must be an object";
         if (bad) {
             bytebuf_free(&b);
             return err_set("%s: tools[%d]: %s", c->where, k, bad);
         }
         if (k) bytebuf_push(&b, ", ", 2);
         bytebuf_push(&b, "{\"type\": \"function\", \"function\": {\"name\": ", 42);
-        dump_json(&b, name);
+        json_dump(&b, name, 0);
         bytebuf_push(&b, ", \"description\": ", 17);
-        if (is_null(desc)) bytebuf_push(&b, "\"\"", 2);
-        else dump_json(&b, desc);
+        if (json_is_null(desc)) bytebuf_push(&b, "\"\"", 2);
+        else json_dump(&b, desc, 0);
         bytebuf_push(&b, ", \"parameters\": ", 16);
-        if (is_null(params)) bytebuf_push(&b, "{}", 2);
-        else dump_json(&b, params);
+        if (json_is_null(params)) bytebuf_push(&b, "{}", 2);
+        else json_dump(&b, params, 0);
         bytebuf_push(&b, "}}", 2);
     }
     bytebuf_putc(&b, ']');
@@ -640,36 +259,36 @@ int chat_parse(ChatRequest *r, const char *json, size_t len, const char *where) 
         err_set("%s: not valid UTF-8 (byte %zu)", c.where, bad);
         goto fail;
     }
-    if (json_parse(a, json, len, 200, &root, NULL)) {
+    if (json_parse(&root, a, json, len, 200, NULL)) {
         char why[200];
         snprintf(why, sizeof why, "%s", err_msg());
         err_set("%s: not JSON: %s", c.where, why);
         goto fail;
     }
-    const Json *msgs = jget(&root, "messages"), *cont = jget(&root, "continue_final_message");
-    const Json *effort = jget(&root, "reasoning_effort");
-    if (root.type != J_OBJ) {
+    const Json *msgs = json_get(&root, "messages"), *cont = json_get(&root, "continue_final_message");
+    const Json *effort = json_get(&root, "reasoning_effort");
+    if (root.type != JSON_OBJ) {
         err_set("%s: a chat request must be a JSON object", c.where);
         goto fail;
     }
-    if (!msgs || msgs->type != J_ARR || msgs->n == 0) {
+    if (!msgs || msgs->type != JSON_ARR || msgs->n == 0) {
         err_set("%s: \"messages\" must be a non-empty list", c.where);
         goto fail;
     }
-    if (!is_null(cont) && cont->type != J_TRUE && cont->type != J_FALSE) {
+    if (!json_is_null(cont) && cont->type != JSON_TRUE && cont->type != JSON_FALSE) {
         err_set("%s: continue_final_message must be true or false", c.where);
         goto fail;
     }
-    if (!is_null(effort)) {
+    if (!json_is_null(effort)) {
         err_set("%s: reasoning_effort is not supported by these formats", c.where);
         goto fail;
     }
-    r->continue_final = cont && cont->type == J_TRUE;
+    r->continue_final = cont && cont->type == JSON_TRUE;
     r->msg = arena_alloc(a, (size_t)msgs->n * sizeof *r->msg);
     memset(r->msg, 0, (size_t)msgs->n * sizeof *r->msg);
     for (c.i = 0; c.i < msgs->n; c.i++)
         if (parse_message(&c, &msgs->item[c.i], &r->msg[r->n_msg++])) goto fail;
-    if (parse_tools(&c, jget(&root, "tools"), r) || check_structure(&c, r)) goto fail;
+    if (parse_tools(&c, json_get(&root, "tools"), r) || check_structure(&c, r)) goto fail;
     return 0;
 fail:
     chat_free(r);
@@ -681,7 +300,7 @@ void chat_free(ChatRequest *r) {
     memset(r, 0, sizeof *r);
 }
 
-/* --------------------------------------------------------------- formats -- */
+/* ------------------------------------------ formats and their validation -- */
 
 int chat_format_from_name(const char *name) {
     static const struct { const char *name; int format; } names[] = {
@@ -718,6 +337,24 @@ static int resolve_format(const Tokenizer *t, int format) {
     }
     if (format == CHAT_V1 || format == CHAT_V2 || format == CHAT_V3 || format == CHAT_V7) return format;
     return err_set("unknown chat format %d", format);
+}
+
+/* What the format's validator adds to chat_parse's checks. */
+static int check_format(int fmt, const ChatRequest *r) {
+    for (int i = 0; i < r->n_msg; i++) {
+        const ChatMessage *m = &r->msg[i];
+        if (m->role == CHAT_ASSISTANT && fmt < CHAT_V7 && m->content_set == (m->n_calls > 0))
+            return err_set("messages[%d]: an assistant message must have either content or tool_calls, but not "
+                           "both (before chat format v7)", i);
+        if (fmt < CHAT_V3) continue;
+        for (int k = 0; k < m->n_calls; k++)
+            if (strcmp(m->calls[k].id, "null") && !name_ok(m->calls[k].id, 0, 9, 9))
+                return err_set("messages[%d]: tool call id \"%.40s\" must be 9 of a-z, A-Z, 0-9", i,
+                               m->calls[k].id);
+        if (m->role == CHAT_TOOL && (!m->tool_call_id || !name_ok(m->tool_call_id, 0, 9, 9)))
+            return err_set("messages[%d]: a tool message needs a tool_call_id of 9 of a-z, A-Z, 0-9", i);
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------- encoding -- */
@@ -817,12 +454,12 @@ static void dump_calls(ByteBuf *b, int fmt, const ChatToolCall *const *calls, in
     for (int k = 0; k < n; k++) {
         const ChatToolCall *tc = calls[k];
         bytebuf_push(b, k ? ", {\"name\": " : "{\"name\": ", k ? 11 : 9);
-        dump_str(b, tc->name, strlen(tc->name));
+        dump_cstr(b, tc->name);
         bytebuf_push(b, ", \"arguments\": ", 15);
         bytebuf_push(b, tc->arguments, strlen(tc->arguments));
         if (fmt >= CHAT_V3 && tc->id[0] && strcmp(tc->id, "null")) {
             bytebuf_push(b, ", \"id\": ", 8);
-            dump_str(b, tc->id, strlen(tc->id));
+            dump_cstr(b, tc->id);
         }
         bytebuf_putc(b, '}');
     }
@@ -878,7 +515,31 @@ static int enc_assistant(Enc *e, const Turn *m, int before_last_user, int cont) 
     return 0;
 }
 
-static int enc_tool_one(Enc *e, const ChatMessage *m, int before_last_user);
+/* A tool result whose content_json is NULL (see canon_json). */
+static int err_unparsed_result(void) {
+    return err_set("a tool result mistral-common cannot parse (nested too deeply, a lone surrogate, or an "
+                   "integer of more than 4300 digits)");
+}
+
+static int enc_tool_one(Enc *e, const ChatMessage *m, int before_last_user) {
+    if (e->fmt == CHAT_V1) return err_set("tool messages need chat format v2 or later");
+    if (e->fmt >= CHAT_V3 && !m->tool_call_id) return err_set("a tool message without tool_call_id");
+    if (put_special(e, "[TOOL_RESULTS]")) return -1;
+    if (e->fmt == CHAT_V7) {
+        if (put_str(e, m->tool_call_id) || put_special(e, "[TOOL_CONTENT]") || put_str(e, m->content)) return -1;
+        return put_special(e, "[/TOOL_RESULTS]");
+    }
+    if (!m->content_json)
+        return err_unparsed_result();
+    ByteBuf b = {0}; /* v3: {"content": content, "call_id": id} */
+    bytebuf_push(&b, "{\"content\": ", 12);
+    bytebuf_push(&b, m->content_json, strlen(m->content_json));
+    bytebuf_push(&b, ", \"call_id\": ", 13);
+    dump_cstr(&b, m->tool_call_id);
+    bytebuf_putc(&b, '}');
+    if (put_buf(e, &b)) return -1;
+    return put_special(e, "[/TOOL_RESULTS]");
+}
 
 /* Tool results: one block per message, except in v2, where a run of tool
  * messages is one [TOOL_RESULTS] list (as mistral-common's v2 golden
@@ -891,12 +552,11 @@ static int enc_tool(Enc *e, const ChatMessage *const *m, int n, int before_last_
         for (int i = 0; i < n; i++) {
             if (!m[i]->content_json) {
                 bytebuf_free(&b);
-                return err_set("a tool result mistral-common cannot parse (nested too deeply, a lone "
-                               "surrogate, or an integer of more than 4300 digits)");
+                return err_unparsed_result();
             }
             const char *head = i ? ", {\"name\": " : "{\"name\": ";
             bytebuf_push(&b, head, strlen(head));
-            if (m[i]->name) dump_str(&b, m[i]->name, strlen(m[i]->name));
+            if (m[i]->name) dump_cstr(&b, m[i]->name);
             else bytebuf_push(&b, "null", 4);
             bytebuf_push(&b, ", \"content\": ", 13);
             bytebuf_push(&b, m[i]->content_json, strlen(m[i]->content_json));
@@ -908,45 +568,6 @@ static int enc_tool(Enc *e, const ChatMessage *const *m, int n, int before_last_
     }
     for (int i = 0; i < n; i++)
         if (enc_tool_one(e, m[i], before_last_user)) return -1;
-    return 0;
-}
-
-static int enc_tool_one(Enc *e, const ChatMessage *m, int before_last_user) {
-    if (e->fmt == CHAT_V1) return err_set("tool messages need chat format v2 or later");
-    if (e->fmt >= CHAT_V3 && !m->tool_call_id) return err_set("a tool message without tool_call_id");
-    if (put_special(e, "[TOOL_RESULTS]")) return -1;
-    if (e->fmt == CHAT_V7) {
-        if (put_str(e, m->tool_call_id) || put_special(e, "[TOOL_CONTENT]") || put_str(e, m->content)) return -1;
-        return put_special(e, "[/TOOL_RESULTS]");
-    }
-    if (!m->content_json)
-        return err_set("a tool result mistral-common cannot parse (nested too deeply, a lone surrogate, or an "
-                       "integer of more than 4300 digits)");
-    ByteBuf b = {0}; /* v3: {"content": content, "call_id": id} */
-    bytebuf_push(&b, "{\"content\": ", 12);
-    bytebuf_push(&b, m->content_json, strlen(m->content_json));
-    bytebuf_push(&b, ", \"call_id\": ", 13);
-    dump_str(&b, m->tool_call_id, strlen(m->tool_call_id));
-    bytebuf_putc(&b, '}');
-    if (put_buf(e, &b)) return -1;
-    return put_special(e, "[/TOOL_RESULTS]");
-}
-
-/* What the format's validator adds to chat_parse's checks. */
-static int check_format(int fmt, const ChatRequest *r) {
-    for (int i = 0; i < r->n_msg; i++) {
-        const ChatMessage *m = &r->msg[i];
-        if (m->role == CHAT_ASSISTANT && fmt < CHAT_V7 && m->content_set == (m->n_calls > 0))
-            return err_set("messages[%d]: an assistant message must have either content or tool_calls, but not "
-                           "both (before chat format v7)", i);
-        if (fmt < CHAT_V3) continue;
-        for (int k = 0; k < m->n_calls; k++)
-            if (strcmp(m->calls[k].id, "null") && !name_ok(m->calls[k].id, 0, 9, 9))
-                return err_set("messages[%d]: tool call id \"%.40s\" must be 9 of a-z, A-Z, 0-9", i,
-                               m->calls[k].id);
-        if (m->role == CHAT_TOOL && (!m->tool_call_id || !name_ok(m->tool_call_id, 0, 9, 9)))
-            return err_set("messages[%d]: a tool message needs a tool_call_id of 9 of a-z, A-Z, 0-9", i);
-    }
     return 0;
 }
 

@@ -29,12 +29,14 @@
  * json.dumps(json.loads(s), ensure_ascii=False) writes them: ", " and ": "
  * separators, key order kept (a repeated key keeps its first place and its
  * last value), floats as Python's repr, non-ASCII kept; a string that is not
- * JSON stays a JSON string; an empty one becomes {}. */
+ * JSON stays a JSON string; an empty one becomes {} (base/json.h does the
+ * reading and writing). */
 #ifndef TOK_CHAT_H
 #define TOK_CHAT_H
 
 #include <stddef.h>
 
+#include "base/arena.h"
 #include "base/vec.h"
 #include "tok/tokenizer.h"
 
@@ -68,7 +70,7 @@ typedef struct {
     int n_msg;
     const char *tools_json; /* the tools as mistral-common dumps them; NULL when none or [] */
     int continue_final;     /* "continue_final_message": true */
-    void *arena;            /* owns every array and string above */
+    Arena *arena;           /* owns every array and string above */
 } ChatRequest;
 
 /* Parses and validates a request (len bytes of JSON; `where` names it in

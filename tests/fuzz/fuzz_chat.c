@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/json.h"
 #include "base/utf8.h"
 #include "base/util.h"
 #include "tok/chat.h"
@@ -57,23 +58,16 @@ static void check_encode(const Tokenizer *t, int format, const ChatRequest *r) {
 /* A request whose tool-call arguments and tool result are the text s. */
 static char *request_with_args(const char *s, size_t n) {
     ByteBuf q = {0};
-    bytebuf_push(&q, "", 0);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        char u[8];
-        if (c == '"' || c == '\\') bytebuf_putc(&q, '\\'), bytebuf_putc(&q, (char)c);
-        else if (c < 0x20) snprintf(u, sizeof u, "\\u%04x", c), bytebuf_push(&q, u, 6);
-        else bytebuf_putc(&q, (char)c);
-    }
+    json_dump_str(&q, s, n, 0);
     const char *head = "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}, {\"role\": \"assistant\", "
-                       "\"tool_calls\": [{\"id\": \"abcdefghi\", \"function\": {\"name\": \"f\", \"arguments\": \"";
-    const char *mid = "\"}}]}, {\"role\": \"tool\", \"tool_call_id\": \"abcdefghi\", \"content\": \"";
+                       "\"tool_calls\": [{\"id\": \"abcdefghi\", \"function\": {\"name\": \"f\", \"arguments\": ";
+    const char *mid = "}}]}, {\"role\": \"tool\", \"tool_call_id\": \"abcdefghi\", \"content\": ";
     ByteBuf r = {0};
     bytebuf_push(&r, head, strlen(head));
     bytebuf_push(&r, q.p, q.n);
     bytebuf_push(&r, mid, strlen(mid));
     bytebuf_push(&r, q.p, q.n);
-    bytebuf_push(&r, "\"}]}", 4);
+    bytebuf_push(&r, "}]}", 3);
     bytebuf_free(&q);
     return r.p;
 }
