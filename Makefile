@@ -28,10 +28,12 @@ SAN    ?=
 CFLAGS  = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Wshadow \
           -Wno-unused-parameter $(OPT) $(SAN) -fPIC -fvisibility=hidden -Iinclude -Isrc -MMD -MP
 LDLIBS  = -lcjson -lpcre2-8 -lm -lpthread
+APP_LIBS = -lmicrohttpd
 
 LIB_SRC = $(wildcard src/base/*.c src/kern/*.c src/kern/simd/*.c src/model/*.c src/tok/*.c src/gen/*.c src/api/*.c) \
           $(filter-out $(DIST_NOT),$(wildcard src/dist/*.c))
-APP_SRC = $(wildcard src/app/*.c)
+# The server (src/server) is part of the CLI, not of libmistral.
+APP_SRC = $(wildcard src/app/*.c src/server/*.c)
 TEST_SRC = $(wildcard tests/test_*.c)
 
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -69,7 +71,10 @@ $(BUILD)/libmistral.so: $(LIB_OBJ)
 	ln -sf libmistral.so.$(VERSION) $@
 
 $(BUILD)/mistral: $(APP_OBJ) $(BUILD)/libmistral-internal.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(APP_LIBS)
+
+# The chat page goes into the binary as it is (.incbin in page.c).
+$(BUILD)/src/server/page.o: src/server/page.html
 
 $(BUILD)/mistral.pc: mistral.pc.in include/mistral.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@

@@ -45,7 +45,8 @@ void usage_error(const char *cmd, const char *fmt, ...) {
 enum { O_MODEL, O_TOKENIZER, O_TOKENS, O_TOKENS_FILE, O_PROMPT, O_PROMPT_FILE, O_IDS_LIST,
        O_CHAT, O_CHAT_FORMAT, O_SYSTEM, O_STOP, O_ALL, O_IDS, O_BOS, O_IGNORE_EOS, O_CHUNK,
        O_WINDOW, O_THREADS, O_CTX, O_N, O_TEMP, O_TOP_P, O_TOP_K, O_MIN_P, O_SEED, O_TYPE, O_JSON,
-       O_SHAPE, O_REPS, O_PIPELINE, O_EXPERT_PARALLEL, O_LAYER_SPLIT, O_DIST_STATS, O_KV_TYPE, O_DEPTH };
+       O_SHAPE, O_REPS, O_PIPELINE, O_EXPERT_PARALLEL, O_LAYER_SPLIT, O_DIST_STATS, O_KV_TYPE, O_DEPTH,
+       O_HOST, O_PORT, O_PARALLEL, O_BATCH_TOKENS, O_QUEUE, O_API_KEY, O_API_KEY_FILE, O_ALIAS };
 
 /* Which subcommands take which flag. */
 static const struct {
@@ -53,8 +54,8 @@ static const struct {
     int value, id;
     const char *cmds;
 } specs[] = {
-    {"-m", "--model", 1, O_MODEL, " logits generate chat tokenize detokenize info perplexity bench "},
-    {"--tokenizer", NULL, 1, O_TOKENIZER, " generate chat tokenize detokenize info perplexity synth "},
+    {"-m", "--model", 1, O_MODEL, " logits generate chat tokenize detokenize info perplexity bench serve "},
+    {"--tokenizer", NULL, 1, O_TOKENIZER, " generate chat tokenize detokenize info perplexity synth serve "},
     {"--tokens", NULL, 1, O_TOKENS, " logits generate "},
     {"--tokens-file", NULL, 1, O_TOKENS_FILE, " generate "},
     {"-p", "--prompt", 1, O_PROMPT, " generate tokenize perplexity bench "},
@@ -62,18 +63,18 @@ static const struct {
     {"--ids", NULL, 1, O_IDS_LIST, " detokenize "},
     {"--ids", NULL, 0, O_IDS, " generate "},
     {"--chat", NULL, 1, O_CHAT, " tokenize "},
-    {"--chat-format", NULL, 1, O_CHAT_FORMAT, " tokenize chat "},
+    {"--chat-format", NULL, 1, O_CHAT_FORMAT, " tokenize chat serve "},
     {"--system", NULL, 1, O_SYSTEM, " chat "},
     {"--stop", NULL, 1, O_STOP, " generate "},
     {"--all", NULL, 0, O_ALL, " logits "},
     {"--bos", NULL, 0, O_BOS, " tokenize "},
     {"--ignore-eos", NULL, 0, O_IGNORE_EOS, " generate "},
     {"--chunk-size", NULL, 1, O_CHUNK, " logits generate chat perplexity bench "},
-    {"--sliding-window", NULL, 1, O_WINDOW, " logits generate chat perplexity bench "},
-    {"-t", "--threads", 1, O_THREADS, " logits generate chat quantize perplexity bench "},
-    {"--ctx", NULL, 1, O_CTX, " chat perplexity "},
+    {"--sliding-window", NULL, 1, O_WINDOW, " logits generate chat perplexity bench serve "},
+    {"-t", "--threads", 1, O_THREADS, " logits generate chat quantize perplexity bench serve "},
+    {"--ctx", NULL, 1, O_CTX, " chat perplexity serve "},
     {"-n", "--max-tokens", 1, O_N, " generate chat bench "},
-    {"--temperature", "--temp", 1, O_TEMP, " generate chat "},
+    {"--temperature", "--temp", 1, O_TEMP, " generate chat serve "},
     {"--top-p", NULL, 1, O_TOP_P, " generate chat "},
     {"--top-k", NULL, 1, O_TOP_K, " generate chat "},
     {"--min-p", NULL, 1, O_MIN_P, " generate chat "},
@@ -82,12 +83,20 @@ static const struct {
     {"--json", NULL, 0, O_JSON, " info bench "},
     {"--shape", NULL, 1, O_SHAPE, " synth "},
     {"-r", "--repetitions", 1, O_REPS, " bench "},
-    {"--kv-type", NULL, 1, O_KV_TYPE, " logits generate chat perplexity bench "},
+    {"--kv-type", NULL, 1, O_KV_TYPE, " logits generate chat perplexity bench serve "},
     {"-d", "--depth", 1, O_DEPTH, " bench "},
     {"--pipeline", NULL, 0, O_PIPELINE, " generate "},
     {"--expert-parallel", NULL, 0, O_EXPERT_PARALLEL, " generate "},
     {"--layer-split", NULL, 1, O_LAYER_SPLIT, " generate "},
     {"--dist-stats", NULL, 0, O_DIST_STATS, " generate "},
+    {"--host", NULL, 1, O_HOST, " serve "},
+    {"--port", NULL, 1, O_PORT, " serve "},
+    {"--parallel", "-np", 1, O_PARALLEL, " serve "},
+    {"--batch-tokens", NULL, 1, O_BATCH_TOKENS, " serve "},
+    {"--queue", NULL, 1, O_QUEUE, " serve "},
+    {"--api-key", NULL, 1, O_API_KEY, " serve "},
+    {"--api-key-file", NULL, 1, O_API_KEY_FILE, " serve "},
+    {"--alias", NULL, 1, O_ALIAS, " serve "},
 };
 
 static long parse_long(const char *cmd, const char *flag, const char *s, long lo, long hi) {
@@ -152,6 +161,14 @@ static void set(Options *o, int id, const char *flag, const char *v) {
     case O_EXPERT_PARALLEL: o->expert_parallel = 1; break;
     case O_LAYER_SPLIT: o->layer_split = v; break;
     case O_DIST_STATS: o->dist_stats = 1; break;
+    case O_HOST: o->host = v; break;
+    case O_PORT: o->port = parse_long(c, flag, v, 0, 65535); break;
+    case O_PARALLEL: o->parallel = parse_long(c, flag, v, 1, 4096); break;
+    case O_BATCH_TOKENS: o->batch_tokens = parse_long(c, flag, v, 1, 1L << 20); break;
+    case O_QUEUE: o->queue = parse_long(c, flag, v, 0, 1L << 20); break;
+    case O_API_KEY: o->api_key = v; break;
+    case O_API_KEY_FILE: o->api_key_file = v; break;
+    case O_ALIAS: o->alias = v; break;
     }
 }
 

@@ -21,6 +21,8 @@ typedef struct {
     int json;                  /* info --json */
     int pipeline, expert_parallel, dist_stats; /* generate: distribution (src/dist) */
     const char *layer_split;   /* generate --layer-split */
+    const char *host, *api_key, *api_key_file, *alias; /* serve */
+    long port, parallel, batch_tokens, queue;         /* serve */
     long chunk_size, n_new, sliding_window, threads, ctx;
     double temperature, top_p, min_p;
     long top_k;

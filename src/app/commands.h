@@ -18,6 +18,7 @@ int cmd_info(const Options *o);
 int cmd_perplexity(const Options *o);
 int cmd_synth(const Options *o);
 int cmd_bench(const Options *o);
+int cmd_serve(const Options *o);
 
 /* Prints a generated token's certain text to out (gen/stream.h); 1 when
  * a stop text appeared. Dies if the tokens cannot be decoded. */

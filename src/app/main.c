@@ -22,6 +22,7 @@ static const char *main_help =
     "  perplexity   how well a model predicts a text\n"
     "  synth        write a random-weight model of a named shape (GGUF)\n"
     "  bench        prompt and generation tok/s, and decode's share of memory bandwidth\n"
+    "  serve        an OpenAI-compatible HTTP server with continuous batching\n"
     "\n"
     "mistral COMMAND --help shows a command's options.\n";
 
@@ -165,6 +166,30 @@ static const struct {
      "  -r, --repetitions R   runs of each (default 3)\n"
      "  --json                one JSON object instead of the table\n",
      1, 0},
+    {"serve", cmd_serve,
+     "mistral serve -m MODEL [--host 127.0.0.1] [--port 8080] [--parallel N] [--ctx N]\n"
+     "                        [--batch-tokens B] [--queue Q] [--api-key KEY | --api-key-file F] [model options]",
+     "Serves the model over HTTP with OpenAI's API: POST /v1/chat/completions and\n"
+     "/v1/completions (stream: true for server-sent events), GET /v1/models, /health\n"
+     "(503 while loading), /metrics (Prometheus), POST /tokenize, /detokenize, and a\n"
+     "chat page at /. One engine thread runs every request's next token and chunks of\n"
+     "new prompts in each forward call (continuous batching); a request's tokens are\n"
+     "the same alone or under load. SIGINT or SIGTERM ends it cleanly. One log line per\n"
+     "request on stderr.\n",
+     "  --host ADDR           the address to listen on (default 127.0.0.1)\n"
+     "  --port P              the port (default 8080; 0: any free one, printed)\n"
+     "  --parallel N          sequences run at once, each with its KV cache (default 4)\n"
+     "  --ctx N               positions per sequence: prompt + reply (default 4096)\n"
+     "  --batch-tokens B      tokens per forward call, decode tokens first (default 512)\n"
+     "  --queue Q             requests that may wait for a free sequence (default 64;\n"
+     "                        beyond: 429)\n"
+     "  --api-key KEY         require Authorization: Bearer KEY (not for /health, /v1/models)\n"
+     "  --api-key-file F      the key is F's first line\n"
+     "  --alias NAME          the model's id in /v1/models (default: the path's last part)\n"
+     "  --temperature T       for requests that give none (default 0: greedy)\n"
+     "  --chat-format F       v1, v2, v3, v7 or tekken (default: from the tokenizer)\n"
+     "  --tokenizer FILE      tokenizer file (default: the model's)\n",
+     1, 0},
 };
 
 int main(int argc, char **argv) {
@@ -182,7 +207,7 @@ int main(int argc, char **argv) {
                 if (commands[c].model) fputs(model_opts, stdout);
                 return 0;
             }
-        Options o = {.cmd = argv[1], .sliding_window = -1, .top_p = 1.0,
+        Options o = {.cmd = argv[1], .sliding_window = -1, .top_p = 1.0, .port = -1, .queue = -1,
                      .n_new = !strcmp(argv[1], "chat") ? 1024 : !strcmp(argv[1], "bench") ? 128 : 256};
         options_parse(&o, argc, argv);
         return commands[c].run(&o);

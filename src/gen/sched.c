@@ -39,6 +39,10 @@ void sched_stop(Sched *s, int seq) {
     if (seq >= 0 && seq < s->n_seq && s->seqs[seq].state != SEQ_IDLE) s->seqs[seq].state = SEQ_DONE;
 }
 
+void sched_abandon(Sched *s, const SchedBatch *b) {
+    for (int t = 0; t < b->n; t++) s->seqs[b->seq[t]].inflight = 0;
+}
+
 int sched_active(const Sched *s) {
     int n = 0;
     for (int i = 0; i < s->n_seq; i++)

@@ -74,6 +74,9 @@ int sched_start(Sched *s, int seq, const int *prompt, int n_prompt, int max_new,
 /* Ends seq now (a cancelled request); an in-flight batch's id for it is
  * dropped when it comes back. */
 void sched_stop(Sched *s, int seq);
+/* b will never be accepted (its forward call failed): its sequences leave
+ * flight (stop them, or they are fed again from where b left them). */
+void sched_abandon(Sched *s, const SchedBatch *b);
 /* Sequences still prefilling or decoding. */
 int sched_active(const Sched *s);
 

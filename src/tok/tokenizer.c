@@ -98,6 +98,23 @@ int tokenizer_decode_text(const Tokenizer *t, const int *ids, int n, ByteBuf *ou
     return rc;
 }
 
+int tokenizer_piece(const Tokenizer *t, int id, ByteBuf *out) {
+    if (id < 0 || id >= t->n_vocab) return err_set("token id %d is outside the vocabulary (0..%d)", id, t->n_vocab - 1);
+    if (t->kind == TOK_TEKKEN) return tekken_decode(&t->tek, &id, 1, out);
+    const Spm *s = &t->spm;
+    if (s->type[id] == SPM_BYTE) return spm_decode(s, &id, 1, out);
+    bytebuf_push(out, "", 0);
+    for (const char *p = s->piece[id], *q; *p; p = q + 3) {
+        if (!(q = strstr(p, "\xe2\x96\x81"))) { /* U+2581 */
+            bytebuf_push(out, p, strlen(p));
+            break;
+        }
+        bytebuf_push(out, p, (size_t)(q - p));
+        bytebuf_putc(out, ' ');
+    }
+    return 0;
+}
+
 int tokenizer_special(const Tokenizer *t, const char *name) {
     if (t->kind == TOK_TEKKEN) return tekken_special_id(&t->tek, name);
     int id = spm_piece_id(&t->spm, name);

@@ -44,6 +44,10 @@ int tokenizer_decode(const Tokenizer *t, const int *ids, int n, ByteBuf *out);
  * (valid UTF-8): sentencepiece's DecodeIds, or mistral-common's Tekken decode
  * (bytes decoded with errors="replace"). 0 or -1. */
 int tokenizer_decode_text(const Tokenizer *t, const int *ids, int n, ByteBuf *out);
+/* Appends the bytes token id stands for in the middle of a text (a
+ * SentencePiece piece with its "▁" as a space, a byte piece's byte, a
+ * control token's spelling): what a log-probability listing shows. 0 or -1. */
+int tokenizer_piece(const Tokenizer *t, int id, ByteBuf *out);
 /* The id of a control/special token by its spelling ("[INST]"), or -1. */
 int tokenizer_special(const Tokenizer *t, const char *name);
 

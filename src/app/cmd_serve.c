@@ -1,0 +1,92 @@
+/* cmd_serve — mistral serve: the OpenAI-compatible server (src/server/).
+ * It listens first (GET /health answers 503 while the model loads), then
+ * loads the model and serves until SIGINT or SIGTERM, when it stops
+ * accepting, ends running streams cleanly and exits 0. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+
+#include "app/cli.h"
+#include "app/commands.h"
+#include "base/util.h"
+#include "server/server.h"
+
+#define SERVE_DEFAULT_PORT 8080
+#define SERVE_MAX_BODY (4u << 20)
+
+/* The model's name in /v1/models: --alias, else the path's last part. */
+static void model_name(char *out, size_t cap, const Options *o) {
+    if (o->alias) {
+        snprintf(out, cap, "%s", o->alias);
+        return;
+    }
+    size_t n = strlen(o->model);
+    while (n > 1 && o->model[n - 1] == '/') n--;
+    size_t b = n;
+    while (b > 0 && o->model[b - 1] != '/') b--;
+    snprintf(out, cap, "%.*s", (int)(n - b), o->model + b);
+}
+
+/* The key of --api-key-file: its first line, without surrounding blanks. */
+static char *read_key(const char *path) {
+    char *s = slurp(path, NULL), *p = s;
+    while (*p == ' ' || *p == '\t') p++;
+    size_t n = strcspn(p, "\r\n");
+    while (n && (p[n - 1] == ' ' || p[n - 1] == '\t')) n--;
+    if (!n) die("%s: no API key in the file", path);
+    memmove(s, p, n);
+    s[n] = 0;
+    return s;
+}
+
+int cmd_serve(const Options *o) {
+    if (!o->model) usage_error(o->cmd, "%s", "missing -m MODEL");
+    if (o->api_key && o->api_key_file) usage_error(o->cmd, "%s", "give --api-key or --api-key-file, not both");
+    char name[256], *key = o->api_key_file ? read_key(o->api_key_file) : NULL;
+    model_name(name, sizeof name, o);
+    ServerOptions so = {.host = o->host ? o->host : "127.0.0.1",
+                        .port = o->port >= 0 ? (int)o->port : SERVE_DEFAULT_PORT,
+                        .parallel = o->parallel ? (int)o->parallel : 4,
+                        .ctx = o->ctx ? o->ctx : 4096,
+                        .batch_tokens = o->batch_tokens ? (int)o->batch_tokens : 512,
+                        .queue = o->queue >= 0 ? (int)o->queue : 64,
+                        .api_key = key ? key : o->api_key,
+                        .threads = (int)o->threads,
+                        .kv_f16 = o->kv_type && !strcmp(o->kv_type, "f16"),
+                        .chat_format = o->chat_format,
+                        .name = name,
+                        .temperature = (float)o->temperature,
+                        .max_body = SERVE_MAX_BODY};
+    if (so.temperature < 0 || so.temperature > 2) usage_error(o->cmd, "%s", "--temperature must be 0 to 2");
+
+    /* the signals that stop the server go to sigwait below, in no other thread */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    Server *s = server_listen(&so);
+    if (!s) die("%s", err_msg());
+    fprintf(stderr, "mistral serve: listening on http://%s:%d (loading %s)\n", so.host, server_port(s), o->model);
+    Model m;
+    load_model(&m, o);
+    Tokenizer tok;
+    load_tokenizer(&tok, o);
+    if (tok.n_vocab > m.cfg.n_vocab)
+        die("%s: tokenizer has %d tokens, the model only %d", tok.path, tok.n_vocab, m.cfg.n_vocab);
+    if (server_ready(s, &m, &tok)) die("%s", err_msg());
+    fprintf(stderr, "mistral serve: ready: %s, %d slots of %ld positions, %d tokens per step\n", name, so.parallel,
+            so.ctx, so.batch_tokens);
+    int sig = 0;
+    sigwait(&stop, &sig);
+    fprintf(stderr, "mistral serve: %s: stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    server_close(s);
+    tokenizer_free(&tok);
+    model_free(&m);
+    free(key);
+    return 0;
+}

@@ -1,0 +1,448 @@
+/* engine — continuous batching for the server (see engine.h). */
+#include "server/engine.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/util.h"
+
+struct EngineReq {
+    int *prompt; /* owns [n_prompt] */
+    int n_prompt;
+    EngineParams p;
+    pthread_cond_t cv;   /* signalled with each event (under the engine's mutex) */
+    EngineEvent *ev;     /* owns: events not yet taken, [head, n_ev) */
+    int n_ev, cap_ev, head;
+    int running;         /* choices in slots */
+    int ended;           /* choices that sent their last event */
+    int queued;          /* waiting in the queue */
+    int engine_holds, http_holds;
+    int cancelled;
+    int cached;
+};
+
+/* A slot: one sequence of the context and what runs in it. */
+struct Slot {
+    EngineReq *req;   /* view: NULL when free */
+    int choice;
+    Sampler sampler;
+    Stream stream;
+    IntVec gen;       /* tokens this choice generated */
+    IntVec hist;      /* tokens in the cache, positions [0, n_pos): for prefix reuse */
+    int in_calls;     /* past [TOOL_CALLS]: no more text */
+};
+
+void engine_event_free(EngineEvent *ev) {
+    free(ev->text), free(ev->ids);
+    memset(ev, 0, sizeof *ev);
+}
+
+static void params_free(EngineParams *p) {
+    for (int i = 0; i < p->n_stop; i++) free(p->stops[i]);
+    p->n_stop = 0;
+}
+
+EngineReq *engine_req_new(const int *prompt, int n_prompt, EngineParams *p) {
+    EngineReq *r = xcalloc(1, sizeof *r);
+    r->prompt = xmalloc((size_t)(n_prompt > 0 ? n_prompt : 1) * sizeof(int));
+    if (n_prompt > 0) memcpy(r->prompt, prompt, (size_t)n_prompt * sizeof(int));
+    r->n_prompt = n_prompt;
+    r->p = *p;
+    p->n_stop = 0; /* the stop texts are r's now */
+    pthread_cond_init(&r->cv, NULL);
+    r->http_holds = 1;
+    return r;
+}
+
+static void req_free(EngineReq *r) {
+    for (int i = r->head; i < r->n_ev; i++) engine_event_free(&r->ev[i]);
+    free(r->ev), free(r->prompt);
+    params_free(&r->p);
+    pthread_cond_destroy(&r->cv);
+    free(r);
+}
+
+/* Under the lock: hands ev to r's reader. */
+static void req_push(EngineReq *r, EngineEvent *ev) {
+    if (r->head > 0 && r->head == r->n_ev) r->head = r->n_ev = 0;
+    if (r->n_ev == r->cap_ev) r->ev = xrealloc(r->ev, (size_t)(r->cap_ev = r->cap_ev ? 2 * r->cap_ev : 16) * sizeof *r->ev);
+    r->ev[r->n_ev++] = *ev;
+    memset(ev, 0, sizeof *ev);
+    pthread_cond_signal(&r->cv);
+}
+
+/* Under the lock: the engine lets go of r once nothing of it runs or waits. */
+static void req_engine_done(EngineReq *r) {
+    if (r->running || r->queued || !r->engine_holds) return;
+    r->engine_holds = 0;
+    if (!r->http_holds) req_free(r);
+}
+
+/* ---- slots ------------------------------------------------------------------ */
+
+/* Tokens a prompt can reuse from slot s: the common prefix of the slot's
+ * history, at most n - 1 (one token must be fed for logits), while the cache
+ * still holds what position L needs. */
+static int reusable(const Engine *e, int s, const int *prompt, int n) {
+    const IntVec *h = &e->slots[s].hist;
+    int L = 0;
+    while (L < h->n && L < n - 1 && h->v[L] == prompt[L]) L++;
+    while (L > 0 && !kvcache_can_rewind(&e->ctx.seqs[s], L)) L--;
+    return L;
+}
+
+/* Frees slot s (its history stays, for the next prompt that shares it). */
+static void slot_free(Engine *e, int s) {
+    Slot *sl = &e->slots[s];
+    EngineReq *r = sl->req;
+    /* the cache holds the prompt's fed tokens and every generated one but the last */
+    for (int i = 0; i < sl->gen.n; i++) intvec_push(&sl->hist, sl->gen.v[i]);
+    long keep = e->ctx.seqs[s].n_pos;
+    if (sl->hist.n > keep) sl->hist.n = (int)keep;
+    sampler_free(&sl->sampler);
+    stream_free(&sl->stream);
+    sl->gen.n = 0, sl->req = NULL, sl->in_calls = 0;
+    sched_stop(&e->sched, s);
+    e->st.busy_slots--;
+    r->running--;
+    req_engine_done(r);
+}
+
+/* Under the lock: ends slot s's choice now (the engine stops, or its step
+ * failed): a closing event with what it generated, and the slot freed. */
+static void choice_abort(Engine *e, int s, Finish why) {
+    Slot *sl = &e->slots[s];
+    EngineEvent ev = {.choice = sl->choice, .token = -1, .finish = why, .text = xstrdup("")};
+    ev.ids = xmalloc((size_t)(sl->gen.n ? sl->gen.n : 1) * sizeof(int));
+    memcpy(ev.ids, sl->gen.v, (size_t)sl->gen.n * sizeof(int));
+    ev.n_ids = sl->gen.n;
+    sl->req->ended++;
+    req_push(sl->req, &ev);
+    slot_free(e, s);
+}
+
+/* Under the lock: moves waiting requests into free slots, oldest first (a
+ * request with n choices waits for n free slots). */
+static void admit(Engine *e) {
+    while (e->n_queue > 0) {
+        EngineReq *r = e->queue[0];
+        int free_slots = e->o.n_slots - e->st.busy_slots;
+        if (r->p.n > free_slots) return;
+        memmove(e->queue, e->queue + 1, (size_t)--e->n_queue * sizeof *e->queue);
+        r->queued = 0;
+        e->st.queue_depth = e->n_queue;
+        for (int c = 0; c < r->p.n; c++) {
+            int best = -1, best_L = -1;
+            for (int s = 0; s < e->o.n_slots; s++) {
+                if (e->slots[s].req) continue;
+                int L = reusable(e, s, r->prompt, r->n_prompt);
+                if (L > best_L) best = s, best_L = L;
+            }
+            Slot *sl = &e->slots[best];
+            KVCache *kv = &e->ctx.seqs[best];
+            if (best_L > 0) kvcache_rewind(kv, best_L);
+            else kvcache_reset(kv);
+            sl->hist.n = best_L;
+            for (int i = best_L; i < r->n_prompt; i++) intvec_push(&sl->hist, r->prompt[i]);
+            SamplerParams sp = r->p.sp;
+            sp.seed += (uint64_t)c;
+            sl->req = r, sl->choice = c;
+            CHECK(sampler_init(&sl->sampler, &sp, e->model->cfg.n_vocab) == 0); /* checked at submit */
+            stream_init(&sl->stream, e->tok, (const char *const *)r->p.stops, r->p.n_stop);
+            CHECK(sched_start(&e->sched, best, r->prompt + best_L, r->n_prompt - best_L, r->p.max_new, best_L) == 0);
+            r->running++;
+            e->st.busy_slots++;
+            e->st.prompt_tokens += r->n_prompt;
+            e->st.cached_tokens += best_L;
+            if (c == 0) r->cached = best_L;
+        }
+    }
+}
+
+/* Under the lock: ends the choices of requests the client left. */
+static void reap_cancelled(Engine *e) {
+    for (int s = 0; s < e->o.n_slots; s++)
+        if (e->slots[s].req && e->slots[s].req->cancelled) slot_free(e, s);
+    for (int i = 0; i < e->n_queue;) {
+        EngineReq *r = e->queue[i];
+        if (!r->cancelled) {
+            i++;
+            continue;
+        }
+        memmove(e->queue + i, e->queue + i + 1, (size_t)(--e->n_queue - i) * sizeof *e->queue);
+        r->queued = 0;
+        req_engine_done(r);
+    }
+    e->st.queue_depth = e->n_queue;
+}
+
+/* ---- one step ------------------------------------------------------------------ */
+
+/* log-softmax of row (n) at the sampled token, and the top k alternatives. */
+static void logprobs(const float *row, int n, int token, int k, EngineEvent *ev) {
+    float mx = row[0];
+    for (int i = 1; i < n; i++)
+        if (row[i] > mx) mx = row[i];
+    double sum = 0;
+    for (int i = 0; i < n; i++) sum += exp((double)row[i] - mx);
+    float lse = mx + (float)log(sum);
+    ev->logprob = row[token] - lse;
+    ev->n_top = 0;
+    for (int j = 0; j < k && j < n; j++) { /* k small: selection by scans */
+        int best = -1;
+        for (int i = 0; i < n; i++) {
+            int taken = 0;
+            for (int q = 0; q < j && !taken; q++) taken = ev->top_id[q] == i;
+            if (!taken && (best < 0 || row[i] > row[best])) best = i;
+        }
+        ev->top_id[j] = best, ev->top_lp[j] = row[best] - lse, ev->n_top++;
+    }
+}
+
+typedef struct {
+    Engine *e;
+    const float *logits; /* the step's rows, in owner order */
+    const int *row_of;   /* [n_slots]: a slot's logits row */
+} Accept;
+
+/* sched_accept's callback, under the lock: one sampled token of slot s. */
+static int on_token(void *ud, int s, int token) {
+    Accept *a = ud;
+    Engine *e = a->e;
+    Slot *sl = &e->slots[s];
+    EngineReq *r = sl->req;
+    int V = e->model->cfg.n_vocab;
+    e->st.generated_tokens++;
+    EngineEvent ev = {.choice = sl->choice, .token = token};
+    if (r->p.top_logprobs >= 0) logprobs(a->logits + (size_t)a->row_of[s] * V, V, token, r->p.top_logprobs, &ev);
+    int eos = !r->p.ignore_eos && token == e->tok->eos;
+    ByteBuf text = {0};
+    int stopped = 0;
+    if (!eos) {
+        intvec_push(&sl->gen, token);
+        if (token == e->o.tool_calls_id) sl->in_calls = 1;
+        if (!sl->in_calls) stopped = stream_push(&sl->stream, token, &text) == 1;
+    }
+    Finish why = eos || stopped ? FINISH_STOP : sl->gen.n >= r->p.max_new ? FINISH_LENGTH : FINISH_NONE;
+    if (why == FINISH_NONE) {
+        ev.text = text.p ? text.p : xstrdup(""), ev.len = text.n;
+        req_push(r, &ev);
+        return 0;
+    }
+    /* the closing event carries this token too */
+    EngineEvent tail = ev;
+    tail.text = NULL;
+    memset(&ev, 0, sizeof ev);
+    if (!stopped) {
+        ByteBuf rest = {0};
+        if (!sl->in_calls) stream_finish(&sl->stream, &rest);
+        if (rest.n) bytebuf_push(&text, rest.p, rest.n);
+        bytebuf_free(&rest);
+    }
+    tail.finish = why;
+    tail.text = text.p ? text.p : xstrdup(""), tail.len = text.n;
+    tail.ids = xmalloc((size_t)(sl->gen.n ? sl->gen.n : 1) * sizeof(int));
+    memcpy(tail.ids, sl->gen.v, (size_t)sl->gen.n * sizeof(int));
+    tail.n_ids = sl->gen.n;
+    r->ended++;
+    req_push(r, &tail);
+    return 1;
+}
+
+static void *engine_main(void *arg) {
+    Engine *e = arg;
+    int V = e->model->cfg.n_vocab;
+    SchedBatch b = {0};
+    float *logits = xmalloc((size_t)e->o.n_slots * V * sizeof(float));
+    int *ids = xmalloc((size_t)e->o.n_slots * sizeof(int));
+    int *row_of = xmalloc((size_t)e->o.n_slots * sizeof(int));
+    pthread_mutex_lock(&e->mu);
+    while (!e->quit) {
+        reap_cancelled(e);
+        admit(e);
+        if (sched_active(&e->sched) == 0) {
+            pthread_cond_wait(&e->wake, &e->mu);
+            continue;
+        }
+        int n = sched_next_batch(&e->sched, &b, 0);
+        pthread_mutex_unlock(&e->mu);
+        /* the step runs outside the lock: only this thread touches the
+         * context, the scheduler's batch and the samplers */
+        double t0 = now_seconds();
+        Batch fb = {.n = n, .token = b.token, .seq = b.seq, .pos = b.pos, .want = b.want};
+        if (forward(&e->ctx, &fb, logits)) { /* memory for the step's activations ran out */
+            pthread_mutex_lock(&e->mu);
+            sched_abandon(&e->sched, &b);
+            for (int t = 0; t < n; t++)
+                if (e->slots[b.seq[t]].req) choice_abort(e, b.seq[t], FINISH_ERROR);
+            continue;
+        }
+        for (int i = 0; i < b.n_want; i++) {
+            int s = b.owner[i];
+            row_of[s] = i;
+        }
+        /* logprobs read the raw rows: sample from copies */
+        float *row = xmalloc((size_t)V * sizeof(float));
+        for (int i = 0; i < b.n_want; i++) {
+            memcpy(row, logits + (size_t)i * V, (size_t)V * sizeof(float));
+            ids[i] = sampler_sample(&e->slots[b.owner[i]].sampler, row);
+        }
+        free(row);
+        double dt = now_seconds() - t0;
+        pthread_mutex_lock(&e->mu);
+        Accept a = {e, logits, row_of};
+        sched_accept(&e->sched, &b, ids, on_token, &a);
+        for (int i = 0; i < b.n_want; i++) { /* choices that ended in this step */
+            int s = b.owner[i];
+            if (e->slots[s].req && e->sched.seqs[s].state == SEQ_DONE) slot_free(e, s);
+        }
+        if (b.n_want && dt > 0) {
+            double tps = b.n_want / dt;
+            e->st.decode_tps = e->st.decode_tps ? 0.9 * e->st.decode_tps + 0.1 * tps : tps;
+        }
+    }
+    /* stopping: every running choice ends (its stream closes cleanly) */
+    for (int s = 0; s < e->o.n_slots; s++)
+        if (e->slots[s].req) choice_abort(e, s, FINISH_CANCELLED);
+    while (e->n_queue > 0) {
+        EngineReq *r = e->queue[--e->n_queue];
+        r->queued = 0;
+        for (int c = 0; c < r->p.n; c++) {
+            EngineEvent ev = {.choice = c, .token = -1, .finish = FINISH_CANCELLED, .text = xstrdup("")};
+            r->ended++;
+            req_push(r, &ev);
+        }
+        req_engine_done(r);
+    }
+    pthread_mutex_unlock(&e->mu);
+    sched_batch_free(&b);
+    free(logits), free(ids), free(row_of);
+    return NULL;
+}
+
+/* ---- the engine's life ------------------------------------------------------------ */
+
+int engine_start(Engine *e, const Model *m, const Tokenizer *tok, const EngineOptions *o) {
+    memset(e, 0, sizeof *e);
+    e->model = m, e->tok = tok, e->o = *o;
+    if (o->n_slots < 1 || o->queue < 0 || o->batch_tokens < 1)
+        return err_set("serve: need --parallel >= 1, --queue >= 0 and --batch-tokens >= 1");
+    if (context_init(&e->ctx, m, o->n_slots, o->n_ctx)) return -1;
+    if ((o->kv_type == DT_F16 && context_set_kv_type(&e->ctx, DT_F16)) || context_set_threads(&e->ctx, o->threads)) {
+        context_free(&e->ctx);
+        return -1;
+    }
+    sched_init(&e->sched, o->n_slots, o->chunk > 0 ? o->chunk : o->batch_tokens, o->batch_tokens, -1);
+    e->slots = xcalloc((size_t)o->n_slots, sizeof *e->slots);
+    e->queue = xcalloc((size_t)(o->queue > 0 ? o->queue : 1), sizeof *e->queue);
+    e->st.n_slots = o->n_slots;
+    pthread_mutex_init(&e->mu, NULL);
+    pthread_cond_init(&e->wake, NULL);
+    if (pthread_create(&e->thread, NULL, engine_main, e)) {
+        engine_free(e);
+        return err_set("serve: cannot start the engine thread");
+    }
+    e->started = 1;
+    return 0;
+}
+
+void engine_stop(Engine *e) {
+    if (e->started) {
+        pthread_mutex_lock(&e->mu);
+        e->quit = 1;
+        pthread_cond_signal(&e->wake);
+        pthread_mutex_unlock(&e->mu);
+        pthread_join(e->thread, NULL);
+        e->started = 0;
+    }
+}
+
+void engine_free(Engine *e) {
+    engine_stop(e);
+    for (int s = 0; e->slots && s < e->o.n_slots; s++) intvec_free(&e->slots[s].gen), intvec_free(&e->slots[s].hist);
+    free(e->slots), free(e->queue);
+    e->slots = NULL, e->queue = NULL;
+    sched_free(&e->sched);
+    context_free(&e->ctx);
+    pthread_mutex_destroy(&e->mu);
+    pthread_cond_destroy(&e->wake);
+}
+
+int engine_submit(Engine *e, EngineReq *r) {
+    const Config *c = &e->model->cfg;
+    if (r->n_prompt < 1) return err_set("the prompt is empty");
+    if (r->p.n < 1 || r->p.n > e->o.n_slots)
+        return err_set("n = %d: this server runs at most %d sequences at once (--parallel)", r->p.n, e->o.n_slots);
+    if (r->p.max_new < 1) return err_set("max_tokens must be at least 1");
+    for (int i = 0; i < r->n_prompt; i++)
+        if (r->prompt[i] < 0 || r->prompt[i] >= c->n_vocab)
+            return err_set("token id %d is outside the vocabulary (0..%d)", r->prompt[i], c->n_vocab - 1);
+    if ((long)r->n_prompt + r->p.max_new - 1 > e->o.n_ctx)
+        return err_set("the prompt (%d tokens) and max_tokens (%d) exceed the context of %ld tokens", r->n_prompt,
+                       r->p.max_new, e->o.n_ctx);
+    Sampler probe;
+    if (sampler_init(&probe, &r->p.sp, c->n_vocab)) return -1;
+    sampler_free(&probe);
+    pthread_mutex_lock(&e->mu);
+    int rc = 0;
+    if (e->quit) rc = -3;
+    else if (e->n_queue >= e->o.queue && !(e->n_queue == 0 && r->p.n <= e->o.n_slots - e->st.busy_slots)) rc = -2;
+    if (rc == 0) {
+        e->queue[e->n_queue++] = r;
+        r->queued = 1, r->engine_holds = 1;
+        e->st.requests++;
+        e->st.queue_depth = e->n_queue;
+        pthread_cond_signal(&e->wake);
+    }
+    pthread_mutex_unlock(&e->mu);
+    return rc;
+}
+
+int engine_next(Engine *e, EngineReq *r, EngineEvent *ev, int timeout_ms) {
+    pthread_mutex_lock(&e->mu);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) until.tv_sec++, until.tv_nsec -= 1000000000;
+    int got = 0;
+    for (;;) {
+        if (r->head < r->n_ev) {
+            *ev = r->ev[r->head++];
+            got = 1;
+            break;
+        }
+        if (r->ended >= r->p.n) {
+            got = -1;
+            break;
+        }
+        if (pthread_cond_timedwait(&r->cv, &e->mu, &until) == ETIMEDOUT) break;
+    }
+    pthread_mutex_unlock(&e->mu);
+    return got;
+}
+
+void engine_release(Engine *e, EngineReq *r) {
+    pthread_mutex_lock(&e->mu);
+    r->http_holds = 0;
+    if (r->ended < r->p.n) r->cancelled = 1, pthread_cond_signal(&e->wake);
+    if (!r->engine_holds) req_free(r);
+    pthread_mutex_unlock(&e->mu);
+}
+
+int engine_req_cached(Engine *e, EngineReq *r) {
+    pthread_mutex_lock(&e->mu);
+    int n = r->cached;
+    pthread_mutex_unlock(&e->mu);
+    return n;
+}
+
+EngineStats engine_stats(Engine *e) {
+    pthread_mutex_lock(&e->mu);
+    EngineStats st = e->st;
+    pthread_mutex_unlock(&e->mu);
+    return st;
+}

@@ -1,0 +1,134 @@
+/* engine — the server's one engine thread: continuous batching of many
+ * requests over the rolling KV caches of one Context.
+ *
+ * Slots are the Context's sequences. A request (a prompt and how to sample
+ * it, n choices) waits in a queue until it has a free slot per choice, then
+ * runs in the scheduler (gen/sched.h) with every other running request:
+ * each step is one forward call holding every decoding sequence's next token
+ * and prompt chunks of new ones up to the step's token budget, so a long
+ * prompt delays running streams by at most one chunk. Tokens go back to the
+ * request as events (text deltas that never split a UTF-8 character or show
+ * text that may still become a stop text, log-probabilities) through a
+ * queue the HTTP thread waits on. A finished or cancelled request frees its
+ * slots at once.
+ *
+ * A slot remembers the tokens its cache holds: a request whose prompt starts
+ * with them (the next turn of a chat, a shared system prompt) reuses that
+ * prefix while the rolling cache still holds every key it needs
+ * (kvcache_can_rewind), and prefills only the rest.
+ *
+ * Every token's result is independent of the batch it rides in, so a
+ * request's tokens (greedy, or sampled with a seed) are the same alone or
+ * under any load. */
+#ifndef SERVER_ENGINE_H
+#define SERVER_ENGINE_H
+
+#include <pthread.h>
+
+#include "base/vec.h"
+#include "gen/sampler.h"
+#include "gen/sched.h"
+#include "gen/stream.h"
+#include "model/model.h"
+#include "tok/tokenizer.h"
+
+#define ENGINE_MAX_STOPS 4
+#define ENGINE_MAX_TOP 20
+
+/* Why a choice ended: EOS or a stop text, max_new, the engine stopping,
+ * or its step failing (memory). */
+typedef enum { FINISH_NONE, FINISH_STOP, FINISH_LENGTH, FINISH_CANCELLED, FINISH_ERROR } Finish;
+
+typedef struct {
+    int max_new;      /* tokens to generate per choice, >= 1 */
+    SamplerParams sp; /* choice i samples with seed sp.seed + i */
+    int n;            /* choices, >= 1 */
+    char *stops[ENGINE_MAX_STOPS]; /* owns: stop texts */
+    int n_stop;
+    int top_logprobs; /* -1: no log-probabilities; 0..ENGINE_MAX_TOP: the chosen token's and that many alternatives */
+    int ignore_eos;
+} EngineParams;
+
+/* What the HTTP side gets, per token of a choice. */
+typedef struct {
+    int choice;
+    int token;        /* -1 for a choice's closing event without a new token */
+    char *text;       /* owns: the choice's new certain text (NUL-terminated; may be "") */
+    size_t len;
+    float logprob;    /* log p(token) under the model (temperature 1) */
+    int n_top;
+    int top_id[ENGINE_MAX_TOP];
+    float top_lp[ENGINE_MAX_TOP];
+    Finish finish;    /* set on the choice's last event */
+    int *ids;         /* owns, on the last event: every token the choice generated */
+    int n_ids;
+} EngineEvent;
+
+void engine_event_free(EngineEvent *ev);
+
+typedef struct EngineReq EngineReq;
+
+typedef struct {
+    int n_slots;         /* sequences run at once (--parallel) */
+    long n_ctx;          /* positions per slot (--ctx) */
+    int batch_tokens;    /* tokens per step (--batch-tokens) */
+    int chunk;           /* prompt tokens per sequence per step (0: the budget) */
+    int queue;           /* requests that may wait for a slot (--queue) */
+    int threads;         /* matmul threads (0: one per CPU) */
+    DType kv_type;       /* DT_F32 or DT_F16 */
+    int tool_calls_id;   /* [TOOL_CALLS]: after it a choice streams no text; -1: none */
+} EngineOptions;
+
+typedef struct {
+    long requests, prompt_tokens, generated_tokens, cached_tokens;
+    int queue_depth, busy_slots, n_slots;
+    double decode_tps; /* tokens sampled per second over recent steps */
+} EngineStats;
+
+typedef struct Slot Slot;
+
+typedef struct {
+    const Model *model;
+    const Tokenizer *tok;
+    EngineOptions o;
+    Context ctx;
+    Sched sched;
+    Slot *slots;      /* owns [n_slots] */
+    EngineReq **queue; /* owns [o.queue]: waiting requests, oldest first */
+    int n_queue;
+    pthread_t thread;
+    pthread_mutex_t mu; /* everything shared with the HTTP threads */
+    pthread_cond_t wake;
+    int started, quit;
+    EngineStats st;
+} Engine;
+
+/* Makes the context (n_slots sequences) and starts the engine thread.
+ * Returns 0, or -1 with err set. */
+int engine_start(Engine *e, const Model *m, const Tokenizer *tok, const EngineOptions *o);
+/* Stops the thread: running and waiting requests end with FINISH_CANCELLED
+ * (their readers get closing events); new ones are refused. */
+void engine_stop(Engine *e);
+/* Frees everything (after engine_stop, once no reader waits on it). */
+void engine_free(Engine *e);
+
+/* A request: copies the prompt; p's stop texts are taken over (p's copy
+ * must not be freed). */
+EngineReq *engine_req_new(const int *prompt, int n_prompt, EngineParams *p);
+/* Queues r. Returns 0; -1 with err set when r cannot run here (too many
+ * choices, longer than the context), -2 when the queue is full, -3 when
+ * the engine is stopping. On failure the caller still owns r. */
+int engine_submit(Engine *e, EngineReq *r);
+/* The next event of r: 1 (ev filled; the caller frees it), 0 when none came
+ * within timeout_ms, -1 when every choice has ended. */
+int engine_next(Engine *e, EngineReq *r, EngineEvent *ev, int timeout_ms);
+/* The HTTP side is done with r (after the last event, or early: the client
+ * went away, which cancels r's choices within a step). r is freed once the
+ * engine is done with it too. */
+void engine_release(Engine *e, EngineReq *r);
+/* Prompt tokens r reused from a slot's cache (choice 0's), once it runs. */
+int engine_req_cached(Engine *e, EngineReq *r);
+
+EngineStats engine_stats(Engine *e);
+
+#endif

@@ -1,0 +1,492 @@
+/* openai — OpenAI's completion APIs: requests in, responses out (see openai.h). */
+#include "server/openai.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/utf8.h"
+#include "base/util.h"
+#include "tok/chat.h"
+
+int api_error(ApiError *e, int status, const char *param, const char *fmt, ...) {
+    e->status = status;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->message, sizeof e->message, fmt, ap);
+    va_end(ap);
+    snprintf(e->param, sizeof e->param, "%s", param ? param : "");
+    e->type = status == 401 ? "authentication_error" : status >= 500 ? "server_error" : "invalid_request_error";
+    return -1;
+}
+
+char *api_error_json(const ApiError *e) {
+    cJSON *root = cJSON_CreateObject(), *o = cJSON_AddObjectToObject(root, "error");
+    cJSON_AddStringToObject(o, "message", e->message);
+    cJSON_AddStringToObject(o, "type", e->type ? e->type : "invalid_request_error");
+    if (e->param[0]) cJSON_AddStringToObject(o, "param", e->param);
+    else cJSON_AddNullToObject(o, "param");
+    if (e->code) cJSON_AddStringToObject(o, "code", e->code);
+    else cJSON_AddNullToObject(o, "code");
+    char *s = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return s;
+}
+
+/* ---- requests ---------------------------------------------------------------- */
+
+/* Fields each endpoint knows; anything else is refused by name. */
+static const char *const chat_fields[] = {
+    "model", "messages", "tools", "tool_choice", "parallel_tool_calls", "max_tokens", "max_completion_tokens",
+    "temperature", "top_p", "top_k", "min_p", "seed", "stop", "n", "stream", "stream_options", "logprobs",
+    "top_logprobs", "user", "response_format", "presence_penalty", "frequency_penalty", "logit_bias",
+    "continue_final_message", "ignore_eos", NULL};
+static const char *const completion_fields[] = {
+    "model", "prompt", "max_tokens", "temperature", "top_p", "top_k", "min_p", "seed", "stop", "n", "stream",
+    "stream_options", "logprobs", "user", "presence_penalty", "frequency_penalty", "logit_bias", "echo", "best_of",
+    "suffix", "ignore_eos", NULL};
+
+static int known(const char *const *list, const char *key) {
+    for (; *list; list++)
+        if (!strcmp(*list, key)) return 1;
+    return 0;
+}
+
+/* A number field: absent leaves *out; otherwise it must be a number in
+ * [lo, hi] (and whole when integer). */
+static int get_number(const cJSON *root, const char *key, double lo, double hi, int integer, double *out, ApiError *e) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (!v || cJSON_IsNull(v)) return 0;
+    if (!cJSON_IsNumber(v)) return api_error(e, 400, key, "'%s' must be a number", key);
+    double x = v->valuedouble;
+    if (integer && x != floor(x)) return api_error(e, 400, key, "'%s' must be an integer", key);
+    if (!(x >= lo && x <= hi)) return api_error(e, 400, key, "'%s' must be between %g and %g, got %g", key, lo, hi, x);
+    *out = x;
+    return 0;
+}
+
+static int get_bool(const cJSON *root, const char *key, int *out, ApiError *e) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (!v || cJSON_IsNull(v)) return 0;
+    if (!cJSON_IsBool(v)) return api_error(e, 400, key, "'%s' must be true or false", key);
+    *out = cJSON_IsTrue(v);
+    return 0;
+}
+
+/* Values we take only at their neutral setting. */
+static int check_unsupported(const cJSON *root, ApiError *e) {
+    const char *zero[] = {"presence_penalty", "frequency_penalty"};
+    for (int i = 0; i < 2; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, zero[i]);
+        if (v && !cJSON_IsNull(v) && !(cJSON_IsNumber(v) && v->valuedouble == 0))
+            return api_error(e, 400, zero[i], "'%s' is not supported (only 0)", zero[i]);
+    }
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "logit_bias");
+    if (v && !cJSON_IsNull(v) && !(cJSON_IsObject(v) && !v->child))
+        return api_error(e, 400, "logit_bias", "'logit_bias' is not supported");
+    v = cJSON_GetObjectItemCaseSensitive(root, "response_format");
+    if (v && !cJSON_IsNull(v)) {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(v, "type");
+        if (!cJSON_IsString(t) || strcmp(t->valuestring, "text"))
+            return api_error(e, 400, "response_format", "'response_format' is not supported (only {\"type\": \"text\"})");
+    }
+    v = cJSON_GetObjectItemCaseSensitive(root, "tool_choice");
+    if (v && !cJSON_IsNull(v) && !(cJSON_IsString(v) && !strcmp(v->valuestring, "auto")))
+        return api_error(e, 400, "tool_choice", "'tool_choice' is not supported (only \"auto\")");
+    v = cJSON_GetObjectItemCaseSensitive(root, "echo");
+    if (v && !cJSON_IsNull(v) && !cJSON_IsFalse(v)) return api_error(e, 400, "echo", "'echo' is not supported");
+    v = cJSON_GetObjectItemCaseSensitive(root, "best_of");
+    if (v && !cJSON_IsNull(v) && !(cJSON_IsNumber(v) && v->valuedouble == 1))
+        return api_error(e, 400, "best_of", "'best_of' is not supported (only 1)");
+    v = cJSON_GetObjectItemCaseSensitive(root, "suffix");
+    if (v && !cJSON_IsNull(v)) return api_error(e, 400, "suffix", "'suffix' is not supported");
+    return 0;
+}
+
+static int parse_stop(const cJSON *root, EngineParams *p, ApiError *e) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "stop");
+    if (!v || cJSON_IsNull(v)) return 0;
+    if (cJSON_IsString(v)) {
+        if (*v->valuestring) p->stops[p->n_stop++] = xstrdup(v->valuestring);
+        return 0;
+    }
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > ENGINE_MAX_STOPS)
+        return api_error(e, 400, "stop", "'stop' must be a string or a list of at most %d strings", ENGINE_MAX_STOPS);
+    const cJSON *s;
+    cJSON_ArrayForEach(s, v) {
+        if (!cJSON_IsString(s)) return api_error(e, 400, "stop", "'stop' must hold strings");
+        if (*s->valuestring) p->stops[p->n_stop++] = xstrdup(s->valuestring);
+    }
+    return 0;
+}
+
+/* The prompt of /v1/completions: a string (BOS first, as `mistral generate
+ * -p`), or token ids. */
+static int parse_prompt(ApiRequest *q, const cJSON *root, const ApiConfig *cfg, ApiError *e) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "prompt");
+    if (cJSON_IsArray(v) && cJSON_GetArraySize(v) == 1 && cJSON_IsString(v->child)) v = v->child;
+    if (cJSON_IsString(v)) {
+        IntVec ids = {0};
+        if (tokenizer_encode(cfg->tok, v->valuestring, strlen(v->valuestring), 1, &ids)) {
+            intvec_free(&ids);
+            return api_error(e, 400, "prompt", "'prompt': %s", err_msg());
+        }
+        q->prompt = ids.v, q->n_prompt = ids.n;
+        return 0;
+    }
+    if (!cJSON_IsArray(v) || !cJSON_GetArraySize(v))
+        return api_error(e, 400, "prompt", "'prompt' must be a string or a list of token ids");
+    int n = cJSON_GetArraySize(v), i = 0;
+    q->prompt = xmalloc((size_t)n * sizeof(int));
+    q->n_prompt = n;
+    const cJSON *t;
+    cJSON_ArrayForEach(t, v) {
+        if (cJSON_IsString(t)) return api_error(e, 400, "prompt", "several prompts in one request are not supported (use n for several choices)");
+        if (!cJSON_IsNumber(t) || t->valuedouble != floor(t->valuedouble) || t->valuedouble < 0 ||
+            t->valuedouble >= cfg->tok->n_vocab)
+            return api_error(e, 400, "prompt", "'prompt' holds something that is not a token id");
+        q->prompt[i++] = (int)t->valuedouble;
+    }
+    return 0;
+}
+
+static int parse_messages(ApiRequest *q, const char *body, size_t len, const ApiConfig *cfg, ApiError *e) {
+    if (cfg->chat_format < 0) return api_error(e, 400, "messages", "this model's tokenizer has no chat format");
+    ChatRequest cr;
+    if (chat_parse(&cr, body, len, "request")) return api_error(e, 400, "messages", "%s", err_msg());
+    IntVec ids = {0};
+    int rc = chat_encode(cfg->tok, cfg->chat_format, &cr, &ids);
+    chat_free(&cr);
+    if (rc) {
+        intvec_free(&ids);
+        return api_error(e, 400, "messages", "%s", err_msg());
+    }
+    q->prompt = ids.v, q->n_prompt = ids.n;
+    return 0;
+}
+
+int api_parse(ApiRequest *q, int chat, const char *body, size_t len, const ApiConfig *cfg, ApiError *e) {
+    memset(q, 0, sizeof *q);
+    memset(e, 0, sizeof *e);
+    q->chat = chat;
+    q->p = (EngineParams){.n = 1, .top_logprobs = -1, .sp = {.temperature = cfg->temperature, .top_p = 1}};
+    cJSON *root = cJSON_ParseWithLength(body, len);
+    if (!root) return api_error(e, 400, NULL, "the body is not valid JSON");
+    int rc = -1;
+    if (!cJSON_IsObject(root)) {
+        api_error(e, 400, NULL, "the body must be a JSON object");
+        goto done;
+    }
+    const cJSON *f;
+    cJSON_ArrayForEach(f, root)
+        if (!known(chat ? chat_fields : completion_fields, f->string)) {
+            api_error(e, 400, f->string, "unknown field '%.40s'", f->string);
+            goto done;
+        }
+    if (check_unsupported(root, e)) goto done;
+    double max_tokens = -1, temp = q->p.sp.temperature, top_p = 1, top_k = 0, min_p = 0, seed = -1, n = 1, lp = -1,
+           top_lp = -1;
+    int logprobs = 0, ignore_eos = 0;
+    if (get_number(root, "max_tokens", 1, 1e9, 1, &max_tokens, e) ||
+        (chat && get_number(root, "max_completion_tokens", 1, 1e9, 1, &max_tokens, e)) ||
+        get_number(root, "temperature", 0, 2, 0, &temp, e) || get_number(root, "top_p", 0, 1, 0, &top_p, e) ||
+        get_number(root, "top_k", 0, 1e9, 1, &top_k, e) || get_number(root, "min_p", 0, 1, 0, &min_p, e) ||
+        get_number(root, "seed", -9.2e18, 9.2e18, 1, &seed, e) || get_number(root, "n", 1, 128, 1, &n, e) ||
+        get_bool(root, "stream", &q->stream, e) || get_bool(root, "ignore_eos", &ignore_eos, e))
+        goto done;
+    if (top_p == 0) top_p = 1e-9; /* the most likely token only */
+    if (chat) {
+        if (get_bool(root, "logprobs", &logprobs, e) || get_number(root, "top_logprobs", 0, ENGINE_MAX_TOP, 1, &top_lp, e))
+            goto done;
+        if (top_lp >= 0 && !logprobs) {
+            api_error(e, 400, "top_logprobs", "'top_logprobs' needs 'logprobs': true");
+            goto done;
+        }
+        q->logprobs = logprobs;
+        q->p.top_logprobs = logprobs ? (top_lp >= 0 ? (int)top_lp : 0) : -1;
+    } else {
+        if (get_number(root, "logprobs", 0, ENGINE_MAX_TOP, 1, &lp, e)) goto done;
+        q->logprobs = lp >= 0;
+        q->p.top_logprobs = lp >= 0 ? (int)lp : -1;
+    }
+    const cJSON *so = cJSON_GetObjectItemCaseSensitive(root, "stream_options");
+    if (so && !cJSON_IsNull(so)) {
+        if (!cJSON_IsObject(so) || get_bool(so, "include_usage", &q->include_usage, e)) {
+            if (!e->status) api_error(e, 400, "stream_options", "'stream_options' must be an object");
+            goto done;
+        }
+        if (!q->stream) {
+            api_error(e, 400, "stream_options", "'stream_options' is only allowed with 'stream': true");
+            goto done;
+        }
+    }
+    q->p.sp.temperature = (float)temp, q->p.sp.top_p = (float)top_p, q->p.sp.top_k = (int)top_k;
+    q->p.sp.min_p = (float)min_p;
+    const cJSON *sv = cJSON_GetObjectItemCaseSensitive(root, "seed");
+    q->p.sp.seed = (uint64_t)(int64_t)seed;
+    if (!sv || cJSON_IsNull(sv)) { /* no seed: a different draw each request */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        q->p.sp.seed = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)ts.tv_sec ^ (uint64_t)(size_t)q;
+    }
+    q->p.n = (int)n;
+    q->p.ignore_eos = ignore_eos;
+    if (parse_stop(root, &q->p, e)) goto done;
+    if (chat ? parse_messages(q, body, len, cfg, e) : parse_prompt(q, root, cfg, e)) goto done;
+    if (q->n_prompt >= cfg->n_ctx) {
+        api_error(e, 400, chat ? "messages" : "prompt", "the prompt is %d tokens, the context %ld: it must leave room for at least one new token",
+                  q->n_prompt, cfg->n_ctx);
+        e->code = "context_length_exceeded";
+        goto done;
+    }
+    long room = cfg->n_ctx - q->n_prompt + 1; /* the last new token is never fed */
+    if (max_tokens > room) {
+        api_error(e, 400, chat ? "max_tokens" : "max_tokens", "the prompt (%d tokens) and max_tokens (%.0f) exceed the context of %ld tokens",
+                  q->n_prompt, max_tokens, cfg->n_ctx);
+        e->code = "context_length_exceeded";
+        goto done;
+    }
+    q->p.max_new = max_tokens > 0 ? (int)max_tokens : (int)room;
+    rc = 0;
+done:
+    cJSON_Delete(root);
+    if (rc) api_request_free(q);
+    return rc;
+}
+
+void api_request_free(ApiRequest *q) {
+    free(q->prompt);
+    for (int i = 0; i < q->p.n_stop; i++) free(q->p.stops[i]);
+    q->prompt = NULL, q->p.n_stop = 0;
+}
+
+/* ---- responses --------------------------------------------------------------- */
+
+void api_response_init(ApiResponse *r, const ApiRequest *q, const ApiConfig *cfg, const char *model, int tool_calls_id) {
+    memset(r, 0, sizeof *r);
+    r->q = q, r->cfg = cfg, r->model = model, r->tool_calls_id = tool_calls_id;
+    r->created = (long)time(NULL);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t x = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)(size_t)r;
+    snprintf(r->id, sizeof r->id, "%s%016llx", q->chat ? "chatcmpl-" : "cmpl-", (unsigned long long)x);
+    r->ch = xcalloc((size_t)q->p.n, sizeof *r->ch);
+}
+
+void api_response_free(ApiResponse *r) {
+    for (int i = 0; r->ch && i < r->q->p.n; i++) {
+        bytebuf_free(&r->ch[i].text);
+        cJSON_Delete(r->ch[i].logprobs);
+        free(r->ch[i].ids);
+    }
+    free(r->ch);
+    r->ch = NULL;
+}
+
+int api_response_completion_tokens(const ApiResponse *r) {
+    int n = 0;
+    for (int i = 0; i < r->q->p.n; i++) n += r->ch[i].n_ids;
+    return n;
+}
+
+static const char *finish_name(Finish f) {
+    switch (f) {
+    case FINISH_LENGTH: return "length";
+    case FINISH_ERROR: return "error";
+    default: return "stop";
+    }
+}
+
+/* A token as text: its piece (valid UTF-8 for JSON) and its bytes. */
+static cJSON *token_entry(const Tokenizer *tok, int id, float lp, int with_bytes) {
+    ByteBuf raw = {0}, clean = {0};
+    tokenizer_piece(tok, id, &raw);
+    utf8_replace_invalid(&clean, raw.p ? raw.p : "", raw.n);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "token", clean.p ? clean.p : "");
+    cJSON_AddNumberToObject(o, "logprob", lp);
+    if (with_bytes) {
+        cJSON *b = cJSON_AddArrayToObject(o, "bytes");
+        for (size_t i = 0; i < raw.n; i++) cJSON_AddItemToArray(b, cJSON_CreateNumber((unsigned char)raw.p[i]));
+    }
+    bytebuf_free(&raw), bytebuf_free(&clean);
+    return o;
+}
+
+/* The event's log-probabilities in the chat shape: one {"token", "logprob",
+ * "bytes", "top_logprobs"} entry. */
+static cJSON *chat_logprob(const Tokenizer *tok, const EngineEvent *ev) {
+    cJSON *o = token_entry(tok, ev->token, ev->logprob, 1), *top = cJSON_AddArrayToObject(o, "top_logprobs");
+    for (int i = 0; i < ev->n_top; i++) cJSON_AddItemToArray(top, token_entry(tok, ev->top_id[i], ev->top_lp[i], 1));
+    return o;
+}
+
+/* Completions' logprobs: {"tokens", "token_logprobs", "top_logprobs", "text_offset"} of events. */
+static void completion_logprob(cJSON *lp, const Tokenizer *tok, const EngineEvent *ev, int offset) {
+    cJSON *e = token_entry(tok, ev->token, ev->logprob, 0);
+    cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(lp, "tokens"),
+                         cJSON_CreateString(cJSON_GetObjectItemCaseSensitive(e, "token")->valuestring));
+    cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(lp, "token_logprobs"), cJSON_CreateNumber(ev->logprob));
+    cJSON *top = cJSON_CreateObject();
+    for (int i = 0; i < ev->n_top; i++) {
+        cJSON *t = token_entry(tok, ev->top_id[i], ev->top_lp[i], 0);
+        if (!cJSON_GetObjectItemCaseSensitive(top, cJSON_GetObjectItemCaseSensitive(t, "token")->valuestring))
+            cJSON_AddNumberToObject(top, cJSON_GetObjectItemCaseSensitive(t, "token")->valuestring, ev->top_lp[i]);
+        cJSON_Delete(t);
+    }
+    cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(lp, "top_logprobs"), top);
+    cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(lp, "text_offset"), cJSON_CreateNumber(offset));
+    cJSON_Delete(e);
+}
+
+static cJSON *new_completion_logprobs(void) {
+    cJSON *lp = cJSON_CreateObject();
+    cJSON_AddArrayToObject(lp, "tokens"), cJSON_AddArrayToObject(lp, "token_logprobs");
+    cJSON_AddArrayToObject(lp, "top_logprobs"), cJSON_AddArrayToObject(lp, "text_offset");
+    return lp;
+}
+
+static cJSON *envelope(const ApiResponse *r, const char *object) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", r->id);
+    cJSON_AddStringToObject(o, "object", object);
+    cJSON_AddNumberToObject(o, "created", (double)r->created);
+    cJSON_AddStringToObject(o, "model", r->model);
+    return o;
+}
+
+static cJSON *usage(const ApiResponse *r) {
+    cJSON *u = cJSON_CreateObject();
+    int gen = api_response_completion_tokens(r);
+    cJSON_AddNumberToObject(u, "prompt_tokens", r->q->n_prompt);
+    cJSON_AddNumberToObject(u, "completion_tokens", gen);
+    cJSON_AddNumberToObject(u, "total_tokens", r->q->n_prompt + gen);
+    cJSON *d = cJSON_AddObjectToObject(u, "prompt_tokens_details");
+    cJSON_AddNumberToObject(d, "cached_tokens", r->cached);
+    return u;
+}
+
+static void sse(ByteBuf *out, cJSON *chunk) {
+    char *s = cJSON_PrintUnformatted(chunk);
+    bytebuf_push(out, "data: ", 6);
+    bytebuf_push(out, s, strlen(s));
+    bytebuf_push(out, "\n\n", 2);
+    free(s);
+    cJSON_Delete(chunk);
+}
+
+/* A streaming chunk of choice i: the chat delta (role / content / nothing)
+ * or the completion text, its log-probabilities and finish reason. */
+static cJSON *chunk(const ApiResponse *r, int i, const char *role, const char *text, cJSON *logprobs, const char *finish) {
+    int chat = r->q->chat;
+    cJSON *o = envelope(r, chat ? "chat.completion.chunk" : "text_completion");
+    cJSON *chs = cJSON_AddArrayToObject(o, "choices"), *c = cJSON_CreateObject();
+    cJSON_AddItemToArray(chs, c);
+    cJSON_AddNumberToObject(c, "index", i);
+    if (chat) {
+        cJSON *d = cJSON_AddObjectToObject(c, "delta");
+        if (role) cJSON_AddStringToObject(d, "role", role);
+        if (text) cJSON_AddStringToObject(d, "content", text);
+    } else {
+        cJSON_AddStringToObject(c, "text", text ? text : "");
+    }
+    if (logprobs) cJSON_AddItemToObject(c, "logprobs", logprobs);
+    else cJSON_AddNullToObject(c, "logprobs");
+    if (finish) cJSON_AddStringToObject(c, "finish_reason", finish);
+    else cJSON_AddNullToObject(c, "finish_reason");
+    return o;
+}
+
+void api_response_event(ApiResponse *r, const EngineEvent *ev, int sse_out, ByteBuf *out) {
+    ApiChoice *c = &r->ch[ev->choice];
+    const Tokenizer *tok = r->cfg->tok;
+    cJSON *lp = NULL;
+    if (r->q->logprobs && ev->token >= 0) {
+        if (r->q->chat) {
+            lp = cJSON_CreateObject();
+            cJSON *arr = cJSON_AddArrayToObject(lp, "content");
+            cJSON_AddItemToArray(arr, chat_logprob(tok, ev));
+        } else {
+            lp = new_completion_logprobs();
+            completion_logprob(lp, tok, ev, (int)c->text.n);
+        }
+    }
+    if (!sse_out) {
+        bytebuf_push(&c->text, ev->text ? ev->text : "", ev->len);
+        if (lp) {
+            if (!c->logprobs) c->logprobs = r->q->chat ? cJSON_CreateArray() : new_completion_logprobs();
+            if (r->q->chat) {
+                cJSON *arr = cJSON_GetObjectItemCaseSensitive(lp, "content");
+                cJSON_AddItemToArray(c->logprobs, cJSON_DetachItemFromArray(arr, 0));
+            } else {
+                const char *keys[] = {"tokens", "token_logprobs", "top_logprobs", "text_offset"};
+                for (int k = 0; k < 4; k++)
+                    cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(c->logprobs, keys[k]),
+                                         cJSON_DetachItemFromArray(cJSON_GetObjectItemCaseSensitive(lp, keys[k]), 0));
+            }
+            cJSON_Delete(lp);
+        }
+    } else {
+        if (r->q->chat && !c->started) sse(out, chunk(r, ev->choice, "assistant", "", NULL, NULL));
+        c->started = 1;
+        if (ev->len || lp) sse(out, chunk(r, ev->choice, NULL, ev->text ? ev->text : "", lp, NULL));
+        c->text.n += ev->len; /* completions' text offsets */
+    }
+    if (ev->finish != FINISH_NONE) {
+        c->finish = ev->finish;
+        c->ids = xmalloc((size_t)(ev->n_ids ? ev->n_ids : 1) * sizeof(int));
+        if (ev->n_ids) memcpy(c->ids, ev->ids, (size_t)ev->n_ids * sizeof(int));
+        c->n_ids = ev->n_ids;
+        if (sse_out) sse(out, chunk(r, ev->choice, NULL, r->q->chat ? NULL : "", NULL, finish_name(c->finish)));
+    }
+}
+
+void api_response_finish(ApiResponse *r, int sse_out, ByteBuf *out) {
+    if (sse_out) {
+        if (r->q->include_usage) {
+            cJSON *o = envelope(r, r->q->chat ? "chat.completion.chunk" : "text_completion");
+            cJSON_AddArrayToObject(o, "choices");
+            cJSON_AddItemToObject(o, "usage", usage(r));
+            sse(out, o);
+        }
+        bytebuf_push(out, "data: [DONE]\n\n", 14);
+        return;
+    }
+    cJSON *o = envelope(r, r->q->chat ? "chat.completion" : "text_completion");
+    cJSON *chs = cJSON_AddArrayToObject(o, "choices");
+    for (int i = 0; i < r->q->p.n; i++) {
+        ApiChoice *c = &r->ch[i];
+        cJSON *ch = cJSON_CreateObject();
+        cJSON_AddItemToArray(chs, ch);
+        cJSON_AddNumberToObject(ch, "index", i);
+        bytebuf_push(&c->text, "", 0);
+        if (r->q->chat) {
+            cJSON *m = cJSON_AddObjectToObject(ch, "message");
+            cJSON_AddStringToObject(m, "role", "assistant");
+            cJSON_AddStringToObject(m, "content", c->text.p);
+        } else {
+            cJSON_AddStringToObject(ch, "text", c->text.p);
+        }
+        if (c->logprobs) {
+            if (r->q->chat) {
+                cJSON *lp = cJSON_AddObjectToObject(ch, "logprobs");
+                cJSON_AddItemToObject(lp, "content", c->logprobs);
+            } else {
+                cJSON_AddItemToObject(ch, "logprobs", c->logprobs);
+            }
+            c->logprobs = NULL;
+        } else {
+            cJSON_AddNullToObject(ch, "logprobs");
+        }
+        cJSON_AddStringToObject(ch, "finish_reason", finish_name(c->finish));
+    }
+    cJSON_AddItemToObject(o, "usage", usage(r));
+    char *s = cJSON_PrintUnformatted(o);
+    bytebuf_push(out, s, strlen(s));
+    free(s);
+    cJSON_Delete(o);
+}

@@ -1,0 +1,81 @@
+/* openai — OpenAI's chat and text completion API over the engine: request
+ * bodies to engine requests (every field checked; a field we do not
+ * support is a 400 that names it, never ignored), and engine events to
+ * response bodies and server-sent-event chunks, in the shapes OpenAI's
+ * clients read. */
+#ifndef SERVER_OPENAI_H
+#define SERVER_OPENAI_H
+
+#include <stddef.h>
+
+#include "base/vec.h"
+#include "server/engine.h"
+#include "tok/tokenizer.h"
+
+/* An error in OpenAI's shape: {"error": {"message", "type", "param", "code"}}. */
+typedef struct {
+    int status;         /* HTTP status */
+    char message[400];
+    char param[48];     /* "" for null */
+    const char *type;   /* "invalid_request_error", ... */
+    const char *code;   /* NULL for null */
+} ApiError;
+
+/* Fills e (printf message) and returns -1. */
+int api_error(ApiError *e, int status, const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The error's JSON body (caller frees). */
+char *api_error_json(const ApiError *e);
+
+typedef struct {
+    int chat;            /* /v1/chat/completions (else /v1/completions) */
+    int stream, include_usage;
+    int logprobs;        /* chat: logprobs: true; completions: logprobs: k */
+    EngineParams p;      /* sampling, choices, stops, top_logprobs */
+    int *prompt;         /* owns [n_prompt]: the encoded prompt */
+    int n_prompt;
+} ApiRequest;
+
+typedef struct {
+    const Tokenizer *tok;
+    int chat_format;     /* CHAT_* for chat requests; -1: none known (chat is refused) */
+    long n_ctx;
+    float temperature;   /* the default when a request gives none */
+} ApiConfig;
+
+/* Parses a request body. Returns 0, or -1 with e filled (400). */
+int api_parse(ApiRequest *q, int chat, const char *body, size_t len, const ApiConfig *cfg, ApiError *e);
+void api_request_free(ApiRequest *q);
+
+/* One response being built from engine events. */
+typedef struct {
+    ByteBuf text;        /* non-streaming: the choice's text */
+    void *logprobs;      /* cJSON array of the choice's token log-probabilities */
+    Finish finish;
+    int *ids, n_ids;     /* owns: the tokens it generated (at its end) */
+    int started;         /* streaming: the role chunk went out */
+} ApiChoice;
+
+typedef struct {
+    const ApiRequest *q;
+    const ApiConfig *cfg;
+    const char *model;
+    char id[48];
+    long created;
+    ApiChoice *ch;       /* owns [q->p.n] */
+    int cached;          /* prompt tokens reused from a cache */
+    int tool_calls_id;
+} ApiResponse;
+
+void api_response_init(ApiResponse *r, const ApiRequest *q, const ApiConfig *cfg, const char *model, int tool_calls_id);
+void api_response_free(ApiResponse *r);
+/* Takes an event (a token, or a choice's end). With sse, appends the
+ * stream's chunks for it to out ("data: {...}\n\n"). */
+void api_response_event(ApiResponse *r, const EngineEvent *ev, int sse, ByteBuf *out);
+/* The end: the whole response (non-streaming), or the stream's last chunks
+ * (the usage chunk when asked for, then "data: [DONE]"). */
+void api_response_finish(ApiResponse *r, int sse, ByteBuf *out);
+/* Generated tokens over every choice. */
+int api_response_completion_tokens(const ApiResponse *r);
+
+#endif

@@ -1,0 +1,48 @@
+/* server — `mistral serve`: an OpenAI-compatible HTTP server (libmicrohttpd,
+ * a thread per connection) in front of the engine (engine.h).
+ *
+ *   POST /v1/chat/completions, /v1/completions   (openai.h; stream: true is SSE)
+ *   GET  /v1/models, /health (503 while loading), /metrics (Prometheus), / (the chat page)
+ *   POST /tokenize, /detokenize
+ *
+ * The HTTP threads parse, check and encode requests and wait on their
+ * events; the one engine thread computes. /health and /v1/models (and the
+ * page) need no key; everything else does when a key is set. */
+#ifndef SERVER_SERVER_H
+#define SERVER_SERVER_H
+
+#include <stddef.h>
+
+#include "model/model.h"
+#include "tok/tokenizer.h"
+
+typedef struct {
+    const char *host;      /* an IPv4 or IPv6 address; "127.0.0.1" */
+    int port;
+    int parallel;          /* slots */
+    long ctx;              /* positions per slot */
+    int batch_tokens;      /* tokens per step */
+    int queue;             /* requests waiting for a slot before 429 */
+    const char *api_key;   /* NULL: none */
+    int threads;
+    int kv_f16;
+    const char *chat_format; /* NULL: the tokenizer's */
+    const char *name;      /* the model's id in /v1/models */
+    float temperature;     /* when a request gives none */
+    size_t max_body;       /* bytes of a request body before 413 */
+} ServerOptions;
+
+typedef struct Server Server;
+
+/* Starts listening (every request but /health answers 503 until
+ * server_ready). NULL with err set when the address cannot be bound. */
+Server *server_listen(const ServerOptions *o);
+/* The port it listens on (the one the system chose for --port 0). */
+int server_port(const Server *s);
+/* Serves m with tok: starts the engine. 0, or -1 with err set. */
+int server_ready(Server *s, const Model *m, const Tokenizer *tok);
+/* Stops accepting, ends running streams cleanly (a last chunk and [DONE]),
+ * waits for the connections and frees. */
+void server_close(Server *s);
+
+#endif
