@@ -50,11 +50,16 @@ static void release(Stream *s, size_t end, ByteBuf *out) {
     s->sent = end;
 }
 
-/* Releases what is now certain (everything when final). */
+/* Releases what is now certain (everything when final). Once the text has
+ * started, each push decodes only its own token (tokenizer_decode_more);
+ * before that, the few ids so far are decoded whole (a leading space). */
 static int flush(Stream *s, int final, ByteBuf *out) {
     if (s->stopped) return 1;
-    s->text.n = 0;
-    if (tokenizer_decode(s->tok, s->ids.v, s->ids.n, &s->text)) return -1;
+    if (s->text.n == 0) { /* the text has not started: the whole decode (leading space) */
+        if (tokenizer_decode(s->tok, s->ids.v, s->ids.n, &s->text)) return -1;
+    } else if (!final && tokenizer_decode_more(s->tok, s->ids.v + s->ids.n - 1, 1, &s->text)) {
+        return -1;
+    }
     size_t longest = 0;
     for (int i = 0; i < s->n_stop; i++)
         if (strlen(s->stops[i]) > longest) longest = strlen(s->stops[i]);

@@ -699,14 +699,15 @@ static void flush_bytes(ByteBuf *out, size_t from, int exact) {
     free(run);
 }
 
-static int decode(const Spm *s, const int *ids, int n, ByteBuf *out, int exact) {
+/* cont: the ids continue a text that already has some (no leading space to drop). */
+static int decode(const Spm *s, const int *ids, int n, ByteBuf *out, int exact, int cont) {
     const Index *x = s->index;
     for (int i = 0; i < n; i++)
         if (ids[i] < 0 || ids[i] >= s->n)
             return err_set("spm_decode: id %d is outside the vocabulary (0..%d)", ids[i], s->n - 1);
     size_t start = out->n, run = out->n; /* run: where the current byte run began */
     int strip = s->opt.add_dummy_prefix || s->opt.remove_extra_whitespaces;
-    int bos_ws = 1, bos_ws_seen = 0; /* may the next piece's leading U+2581 still go? */
+    int bos_ws = !cont, bos_ws_seen = 0; /* may the next piece's leading U+2581 still go? */
     bytebuf_push(out, "", 0);
     for (int i = 0; i < n; i++) {
         int id = x->canon[ids[i]]; /* Decode looks each piece's spelling up again */
@@ -737,6 +738,8 @@ static int decode(const Spm *s, const int *ids, int n, ByteBuf *out, int exact) 
     return 0;
 }
 
-int spm_decode(const Spm *s, const int *ids, int n, ByteBuf *out) { return decode(s, ids, n, out, 0); }
+int spm_decode(const Spm *s, const int *ids, int n, ByteBuf *out) { return decode(s, ids, n, out, 0, 0); }
 
-int spm_decode_text(const Spm *s, const int *ids, int n, ByteBuf *out) { return decode(s, ids, n, out, 1); }
+int spm_decode_more(const Spm *s, const int *ids, int n, ByteBuf *out) { return decode(s, ids, n, out, 0, 1); }
+
+int spm_decode_text(const Spm *s, const int *ids, int n, ByteBuf *out) { return decode(s, ids, n, out, 1, 0); }

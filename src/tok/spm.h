@@ -83,6 +83,9 @@ int spm_encode(const Spm *s, const char *text, size_t len, IntVec *out);
  * control piece: spm_decode_text gives exactly that.
  * Ids outside the vocabulary are an error (-1). */
 int spm_decode(const Spm *s, const int *ids, int n, ByteBuf *out);
+/* spm_decode of ids that continue ids whose spm_decode was not empty:
+ * spm_decode(a ++ b) == spm_decode(a) ++ spm_decode_more(b) then. */
+int spm_decode_more(const Spm *s, const int *ids, int n, ByteBuf *out);
 /* The text sentencepiece's DecodeIds returns (valid UTF-8): as spm_decode,
  * but in each run of byte pieces every byte that does not start a valid
  * character becomes U+FFFD (<0xE4><0xBD> gives two; <0xDA></s><0x99> gives

@@ -89,6 +89,10 @@ int tokenizer_decode(const Tokenizer *t, const int *ids, int n, ByteBuf *out) {
                                  : spm_decode(&t->spm, ids, n, out);
 }
 
+int tokenizer_decode_more(const Tokenizer *t, const int *ids, int n, ByteBuf *out) {
+    return t->kind == TOK_TEKKEN ? tekken_decode(&t->tek, ids, n, out) : spm_decode_more(&t->spm, ids, n, out);
+}
+
 int tokenizer_decode_text(const Tokenizer *t, const int *ids, int n, ByteBuf *out) {
     if (t->kind == TOK_SPM) return spm_decode_text(&t->spm, ids, n, out);
     ByteBuf raw = {0};

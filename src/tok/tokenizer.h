@@ -40,6 +40,10 @@ int tokenizer_encode(const Tokenizer *t, const char *text, size_t len, int bos, 
 /* Appends the raw bytes of ids (may be invalid UTF-8 when a character is
  * split across byte tokens; see utf8_replace_invalid). 0 or -1. */
 int tokenizer_decode(const Tokenizer *t, const int *ids, int n, ByteBuf *out);
+/* Appends the raw bytes of ids that continue ids whose tokenizer_decode was
+ * not empty: decode(a ++ b) == decode(a) ++ decode_more(b) then, so a
+ * stream decodes each new token once. 0 or -1. */
+int tokenizer_decode_more(const Tokenizer *t, const int *ids, int n, ByteBuf *out);
 /* Appends the text of ids exactly as the reference tokenizer returns it
  * (valid UTF-8): sentencepiece's DecodeIds, or mistral-common's Tekken decode
  * (bytes decoded with errors="replace"). 0 or -1. */
