@@ -32,11 +32,15 @@ APP_LIBS = -lmicrohttpd
 
 LIB_SRC = $(wildcard src/base/*.c src/kern/*.c src/kern/simd/*.c src/model/*.c src/tok/*.c src/gen/*.c src/api/*.c) \
           $(filter-out $(DIST_NOT),$(wildcard src/dist/*.c))
-# The server (src/server) is part of the CLI, not of libmistral.
-APP_SRC = $(wildcard src/app/*.c src/server/*.c)
+# The server (src/server) is part of the CLI, not of libmistral: its engine
+# and OpenAI layer go into the internal archive (the tests and fuzzers use
+# them), its HTTP side and page into the CLI (with libmicrohttpd).
+SERVER_SRC = src/server/engine.c src/server/openai.c
+APP_SRC = $(wildcard src/app/*.c) src/server/http.c src/server/page.c
 TEST_SRC = $(wildcard tests/test_*.c)
 
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
+SERVER_OBJ = $(SERVER_SRC:%.c=$(BUILD)/%.o)
 APP_OBJ  = $(APP_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
@@ -56,7 +60,7 @@ endif
 # visibility; the static one is every object linked into one (ld -r) whose
 # hidden symbols are then made local, so that a host program's `add` or
 # `forward` never meets ours.
-$(BUILD)/libmistral-internal.a: $(LIB_OBJ)
+$(BUILD)/libmistral-internal.a: $(LIB_OBJ) $(SERVER_OBJ)
 	rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/libmistral.a: $(LIB_OBJ)

@@ -337,7 +337,7 @@ int engine_start(Engine *e, const Model *m, const Tokenizer *tok, const EngineOp
     }
     sched_init(&e->sched, o->n_slots, o->chunk > 0 ? o->chunk : o->batch_tokens, o->batch_tokens, -1);
     e->slots = xcalloc((size_t)o->n_slots, sizeof *e->slots);
-    e->queue = xcalloc((size_t)(o->queue > 0 ? o->queue : 1), sizeof *e->queue);
+    e->queue = xcalloc((size_t)o->queue + (size_t)o->n_slots, sizeof *e->queue);
     e->st.n_slots = o->n_slots;
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->wake, NULL);
@@ -389,7 +389,12 @@ int engine_submit(Engine *e, EngineReq *r) {
     pthread_mutex_lock(&e->mu);
     int rc = 0;
     if (e->quit) rc = -3;
-    else if (e->n_queue >= e->o.queue && !(e->n_queue == 0 && r->p.n <= e->o.n_slots - e->st.busy_slots)) rc = -2;
+    else {
+        /* choices that would still wait once the free slots take what is queued */
+        int waiting = 0;
+        for (int i = 0; i < e->n_queue; i++) waiting += e->queue[i]->p.n;
+        if (waiting + r->p.n - (e->o.n_slots - e->st.busy_slots) > e->o.queue) rc = -2;
+    }
     if (rc == 0) {
         e->queue[e->n_queue++] = r;
         r->queued = 1, r->engine_holds = 1;
