@@ -25,7 +25,7 @@ CFLAGS  = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Wshadow \
           -Wno-unused-parameter $(OPT) $(SAN) -Iinclude -Isrc -MMD -MP
 LDLIBS  = -lcjson -lpcre2-8 -lm -lpthread
 
-LIB_SRC = $(wildcard src/base/*.c src/kern/*.c src/kern/simd/*.c src/model/*.c src/tok/*.c src/gen/*.c src/api/*.c) \
+LIB_SRC = $(wildcard src/base/*.c src/format/*.c src/kern/*.c src/kern/simd/*.c src/model/*.c src/tok/*.c src/gen/*.c src/api/*.c) \
           $(filter-out $(DIST_NOT),$(wildcard src/dist/*.c))
 APP_SRC = $(wildcard src/app/*.c)
 TEST_SRC = $(wildcard tests/test_*.c)

@@ -24,7 +24,7 @@
 #include "harness.h"
 #include "kern/dtype.h"
 #include "kern/quant.h"
-#include "model/gguf.h"
+#include "format/gguf.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define UNDER_ASAN 1

@@ -30,7 +30,7 @@
 #include "base/util.h"
 #include "harness.h"
 #include "kern/dtype.h"
-#include "model/gguf.h"
+#include "format/gguf.h"
 #include "model/model.h"
 #include "model/pack.h"
 #include "model/quantize.h"

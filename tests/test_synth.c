@@ -14,7 +14,7 @@
 
 #include "base/util.h"
 #include "harness.h"
-#include "model/gguf.h"
+#include "format/gguf.h"
 #include "model/model.h"
 
 static const char *tmp_dir;

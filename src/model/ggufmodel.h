@@ -20,7 +20,7 @@
 #define MODEL_GGUFMODEL_H
 
 #include "model/config.h"
-#include "model/gguf.h"
+#include "format/gguf.h"
 #include "model/weights.h"
 
 /* The hyperparameters of f. 0, or -1 with err naming the file and the key. */

@@ -12,9 +12,9 @@
 #include <stdint.h>
 
 #include "model/config.h"
-#include "model/gguf.h"
+#include "format/gguf.h"
 #include "model/kvcache.h"
-#include "model/tensorset.h"
+#include "format/tensorset.h"
 #include "model/weights.h"
 #include "base/pool.h"
 #include "kern/simd/simd.h"

@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #include "kern/dtype.h"
-#include "model/gguf.h"
+#include "format/gguf.h"
 #include "model/model.h"
 
 /* A file type: the name on the command line, llama.cpp's LLAMA_FTYPE number

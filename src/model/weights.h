@@ -5,7 +5,7 @@
 
 #include "kern/dtype.h"
 #include "model/config.h"
-#include "model/tensorset.h"
+#include "format/tensorset.h"
 
 typedef struct {
     Mat w1; /* (hidden_dim, dim)  gate projection */

@@ -15,7 +15,7 @@
 
 #include "base/util.h"
 #include "kern/dtype.h"
-#include "model/gguf.h"
+#include "format/gguf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "base/util.h"
-#include "model/safetensors.h"
+#include "format/safetensors.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

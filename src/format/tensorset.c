@@ -1,4 +1,4 @@
-#include "model/tensorset.h"
+#include "format/tensorset.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>

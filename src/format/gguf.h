@@ -31,8 +31,8 @@
  * tensor of a readable type whose data sit at an address not aligned for its
  * elements (possible only through gguf_parse on an odd buffer, or alignment
  * 1) is copied once. */
-#ifndef MODEL_GGUF_H
-#define MODEL_GGUF_H
+#ifndef FORMAT_GGUF_H
+#define FORMAT_GGUF_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -164,6 +164,9 @@ const GGUFValue *gguf_array_sub(const GGUFValue *a, uint64_t i);
 int gguf_array_f32(const GGUFValue *a, float *out, const char *what);
 int gguf_array_i32(const GGUFValue *a, int32_t *out, const char *what);
 
+/* Bytes of a fixed-size value of type t; 0 for string, array and an unknown
+ * number. */
+int gguf_type_size(GGUFType t);
 /* "u32", "string", ... ("?" for an unknown number). */
 const char *gguf_type_name(GGUFType t);
 

@@ -1,9 +1,9 @@
 /* tensorset — the tensors of a checkpoint that may span several safetensors
  * files (Hugging Face shards), found by name in the checkpoint's own naming. */
-#ifndef MODEL_TENSORSET_H
-#define MODEL_TENSORSET_H
+#ifndef FORMAT_TENSORSET_H
+#define FORMAT_TENSORSET_H
 
-#include "model/safetensors.h"
+#include "format/safetensors.h"
 
 typedef struct {
     SafeTensors *files; /* owns [n_files] */

@@ -9,8 +9,8 @@
  * overlapping. Tensor data are views into the mapping; a tensor whose data
  * are not aligned to its element size is copied once (old writers did not pad
  * the header). */
-#ifndef MODEL_SAFETENSORS_H
-#define MODEL_SAFETENSORS_H
+#ifndef FORMAT_SAFETENSORS_H
+#define FORMAT_SAFETENSORS_H
 
 #include <stddef.h>
 #include <stdint.h>
