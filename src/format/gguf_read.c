@@ -93,13 +93,8 @@ static int rd_str(Reader *r, GGUFStr *s, const char *ctx, const char *what) {
 
 /* A NUL-terminated copy of a name (keys and tensor names may not hold NUL). */
 static char *name_copy(Reader *r, GGUFStr s, const char *ctx) {
-    if (memchr(s.p, 0, s.len)) {
-        err_set("%s: %s: the name holds a NUL byte", r->where, ctx);
-        return NULL;
-    }
-    char *c = xmalloc(s.len + 1);
-    memcpy(c, s.p, s.len);
-    c[s.len] = 0;
+    char *c = tensor_name_copy(s.p, s.len);
+    if (!c) err_set("%s: %s: the name holds a NUL byte", r->where, ctx);
     return c;
 }
 
@@ -169,13 +164,6 @@ static void free_value(GGUFValue *v) {
 static int cmp_kv(const void *a, const void *b) {
     return strcmp((*(const GGUFKV *const *)a)->key, (*(const GGUFKV *const *)b)->key);
 }
-static int cmp_tensor_name(const void *a, const void *b) {
-    return strcmp((*(const GGUFTensor *const *)a)->name, (*(const GGUFTensor *const *)b)->name);
-}
-static int cmp_tensor_offset(const void *a, const void *b) {
-    uint64_t x = (*(const GGUFTensor *const *)a)->offset, y = (*(const GGUFTensor *const *)b)->offset;
-    return x < y ? -1 : x > y;
-}
 
 static int parse_kvs(GGUFFile *f, Reader *r, uint64_t n_kv) {
     char ctx[128];
@@ -213,51 +201,51 @@ static int parse_kvs(GGUFFile *f, Reader *r, uint64_t n_kv) {
     f->alignment = GGUF_DEFAULT_ALIGNMENT;
     if (gguf_find_kv(f, "general.alignment")) {
         if (gguf_get_u32(f, "general.alignment", &f->alignment)) return -1;
-        if (f->alignment == 0 || (f->alignment & (f->alignment - 1)))
+        if (!tensor_alignment_ok(f->alignment))
             return err_set("%s: general.alignment %u is not a power of two", r->where, f->alignment);
     }
     return 0;
 }
 
-static int parse_tensor_info(GGUFFile *f, Reader *r, GGUFTensor *t, int i) {
+static int parse_tensor_info(GGUFFile *f, Reader *r, Tensor *t, int i) {
     char ctx[128];
     GGUFStr name;
     uint64_t nd, type;
     snprintf(ctx, sizeof ctx, "tensor %d", i);
     if (rd_str(r, &name, ctx, "name") || !(t->name = name_copy(r, name, ctx))) return -1;
+    t->path = f->path;
     snprintf(ctx, sizeof ctx, "tensor \"%.80s\"", t->name);
     if (rd_uint(r, 4, &nd, ctx, "n_dims")) return -1;
     if (nd > GGUF_MAX_DIMS)
         return err_set("%s: %s: %llu dimensions (at most %d)", r->where, ctx, (unsigned long long)nd,
                        GGUF_MAX_DIMS);
-    t->n_dims = (int)nd;
+    t->ndim = (int)nd;
+    int64_t ne[GGUF_MAX_DIMS]; /* ggml order, 1 past n_dims */
     uint64_t elems = 1;
     for (int j = 0; j < GGUF_MAX_DIMS; j++) {
         uint64_t d = 1;
-        if (j < t->n_dims && rd_uint(r, 8, &d, ctx, "dimension")) return -1;
+        if (j < t->ndim && rd_uint(r, 8, &d, ctx, "dimension")) return -1;
         if (d > INT64_MAX)
             return err_set("%s: %s: dimension %d is negative (%lld)", r->where, ctx, j, (long long)d);
-        t->dims[j] = (int64_t)d;
+        ne[j] = (int64_t)d;
         if (d && elems > (uint64_t)INT64_MAX / d)
             return err_set("%s: %s: the element count overflows 64 bits", r->where, ctx);
         elems *= d;
     }
+    for (int j = 0; j < t->ndim; j++) t->shape[j] = ne[t->ndim - 1 - j];
     if (rd_uint(r, 4, &type, ctx, "ggml type")) return -1;
     int block, bytes;
     const char *tname = gguf_ggml_type_name((uint32_t)type, &block, &bytes);
     if (!tname) return err_set("%s: %s: unknown ggml type %llu", r->where, ctx, (unsigned long long)type);
-    t->ggml_type = (uint32_t)type;
-    if (t->dims[0] % block)
+    t->file_type = (int)type;
+    t->dtype_name = tname;
+    if (ne[0] % block)
         return err_set("%s: %s: row length %lld is not a multiple of %s's block of %d", r->where, ctx,
-                       (long long)t->dims[0], tname, block);
-    size_t nbytes;
-    if (size_mul((size_t)(t->dims[0] / block), (size_t)bytes, &nbytes) ||
-        size_mul(nbytes, (size_t)t->dims[1], &nbytes) || size_mul(nbytes, (size_t)t->dims[2], &nbytes) ||
-        size_mul(nbytes, (size_t)t->dims[3], &nbytes))
+                       (long long)ne[0], tname, block);
+    if (tensor_nbytes(ne, GGUF_MAX_DIMS, block, bytes, &t->nbytes))
         return err_set("%s: %s: byte size overflows", r->where, ctx);
-    t->nbytes = nbytes;
     DType dt;
-    t->dtype = dtype_from_ggml(t->ggml_type, &dt) == 0 ? (int)dt : -1;
+    t->dtype = dtype_from_ggml((uint32_t)type, &dt) == 0 ? (int)dt : -1;
     if (rd_uint(r, 8, &t->offset, ctx, "offset")) return -1;
     if (t->offset % f->alignment)
         return err_set("%s: %s: offset %llu is not a multiple of the alignment (%u)", r->where, ctx,
@@ -267,57 +255,21 @@ static int parse_tensor_info(GGUFFile *f, Reader *r, GGUFTensor *t, int i) {
 
 /* Places every tensor in the data section and checks the layout. */
 static int place_tensors(GGUFFile *f, Reader *r) {
-    size_t data_len = 0, pad = (f->alignment - r->pos % f->alignment) % f->alignment;
+    size_t data_len = 0, pad = tensor_pad(r->pos, f->alignment);
     const unsigned char *base = r->p + r->len;
     if (size_add(r->pos, pad, &f->data_offset) == 0 && f->data_offset <= r->len) {
         data_len = r->len - f->data_offset;
         base = r->p + f->data_offset;
     }
     for (int i = 0; i < f->n_tensors; i++) {
-        GGUFTensor *t = &f->t[i];
+        Tensor *t = &f->t[i];
         if (t->offset > data_len || t->nbytes > data_len - t->offset)
             return err_set("%s: tensor \"%.80s\": data [%llu, +%zu) run past the end of the file (%zu data "
                            "bytes; truncated?)", r->where, t->name, (unsigned long long)t->offset, t->nbytes,
                            data_len);
         t->data = base + t->offset;
     }
-    const GGUFTensor **order = xmalloc((size_t)f->n_tensors * sizeof *order + 1);
-    for (int i = 0; i < f->n_tensors; i++) order[i] = &f->t[i];
-    /* No two tensors may share bytes: in offset order, each non-empty tensor
-     * starts at or after the furthest end so far. */
-    qsort(order, (size_t)f->n_tensors, sizeof *order, cmp_tensor_offset);
-    int rc = 0;
-    const GGUFTensor *last = NULL;
-    for (int i = 0; i < f->n_tensors && rc == 0; i++) {
-        const GGUFTensor *t = order[i];
-        if (!t->nbytes) continue;
-        if (last && t->offset < last->offset + last->nbytes)
-            rc = err_set("%s: tensors \"%.80s\" and \"%.80s\" overlap", r->where, last->name, t->name);
-        if (!last || t->offset + t->nbytes > last->offset + last->nbytes) last = t;
-    }
-    /* ... and no name may appear twice; the sorted order serves lookups */
-    qsort(order, (size_t)f->n_tensors, sizeof *order, cmp_tensor_name);
-    f->t_sorted = xmalloc((size_t)f->n_tensors * sizeof *f->t_sorted + 1);
-    for (int i = 0; i < f->n_tensors; i++) {
-        f->t_sorted[i] = (int)(order[i] - f->t);
-        if (i > 0 && rc == 0 && strcmp(order[i - 1]->name, order[i]->name) == 0)
-            rc = err_set("%s: tensor \"%.80s\" appears twice", r->where, order[i]->name);
-    }
-    free(order);
-    return rc;
-}
-
-/* Copies tensors whose data are not aligned for their elements. */
-static void align_tensors(GGUFFile *f) {
-    for (int i = 0; i < f->n_tensors; i++) {
-        GGUFTensor *t = &f->t[i];
-        if (t->dtype < 0 || t->nbytes == 0) continue;
-        uintptr_t need = t->dtype == DT_F32 ? 4 : 2; /* f16/bf16 and the blocks' f16 scales */
-        if ((uintptr_t)t->data % need == 0) continue;
-        t->copy = xmalloc(t->nbytes);
-        memcpy(t->copy, t->data, t->nbytes);
-        t->data = t->copy;
-    }
+    return tensors_check(f->t, f->n_tensors, r->where, &f->by_name);
 }
 
 int gguf_parse(GGUFFile *f, const void *buf, size_t len, const char *where) {
@@ -360,7 +312,7 @@ int gguf_parse(GGUFFile *f, const void *buf, size_t len, const char *where) {
     for (int i = 0; i < f->n_tensors; i++)
         if (parse_tensor_info(f, &r, &f->t[i], i)) return -1;
     if (place_tensors(f, &r)) return -1;
-    align_tensors(f);
+    tensors_align(f->t, f->n_tensors);
     return 0;
 }
 
@@ -376,14 +328,10 @@ void gguf_close(GGUFFile *f) {
         free(f->kv[i].key);
         free_value(&f->kv[i].v);
     }
-    for (int i = 0; i < f->n_tensors && f->t; i++) {
-        free(f->t[i].name);
-        free(f->t[i].copy);
-    }
+    tensors_free(f->t, f->n_tensors);
     free(f->kv);
-    free(f->t);
     free(f->kv_sorted);
-    free(f->t_sorted);
+    free(f->by_name);
     free(f->path);
     mapfile_close(&f->map);
     memset(f, 0, sizeof *f);
@@ -581,20 +529,12 @@ int gguf_array_i32(const GGUFValue *a, int32_t *out, const char *what) {
 
 /* ---- tensor lookups ------------------------------------------------------- */
 
-const GGUFTensor *gguf_find_tensor(const GGUFFile *f, const char *name) {
-    if (!f->t_sorted) return NULL;
-    int lo = 0, hi = f->n_tensors - 1;
-    while (lo <= hi) {
-        int mid = lo + (hi - lo) / 2, c = strcmp(f->t[f->t_sorted[mid]].name, name);
-        if (c == 0) return &f->t[f->t_sorted[mid]];
-        if (c < 0) lo = mid + 1;
-        else hi = mid - 1;
-    }
-    return NULL;
+const Tensor *gguf_find_tensor(const GGUFFile *f, const char *name) {
+    return tensors_find(f->t, f->by_name, f->n_tensors, name);
 }
 
-const GGUFTensor *gguf_get_tensor(const GGUFFile *f, const char *name) {
-    const GGUFTensor *t = gguf_find_tensor(f, name);
+const Tensor *gguf_get_tensor(const GGUFFile *f, const char *name) {
+    const Tensor *t = gguf_find_tensor(f, name);
     if (!t) {
         err_set("%s: no tensor \"%s\"", f->path, name);
         return NULL;
@@ -602,7 +542,7 @@ const GGUFTensor *gguf_get_tensor(const GGUFFile *f, const char *name) {
     if (t->dtype < 0) {
         err_set("%s: tensor \"%s\" has type %s (%u), which mistral.c does not read; supported: f32, f16, bf16, "
                 "q8_0, q4_0, q4_1, q5_0, q5_1, q4_K, q5_K, q6_K", f->path, name,
-                gguf_ggml_type_name(t->ggml_type, NULL, NULL), t->ggml_type);
+                t->dtype_name, (unsigned)t->file_type);
         return NULL;
     }
     return t;

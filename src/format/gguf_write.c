@@ -23,8 +23,7 @@ void gguf_writer_free(GGUFWriter *w) {
     bytebuf_free(&w->kv);
     for (int i = 0; i < w->n_kv; i++) free(w->keys[i]);
     free(w->keys);
-    for (int i = 0; i < w->n_tensors; i++) free(w->t[i].name);
-    free(w->t);
+    tensors_free(w->t, w->n_tensors);
     memset(w, 0, sizeof *w);
 }
 
@@ -58,7 +57,7 @@ static int add_key(GGUFWriter *w, const char *key, GGUFType type) {
 
 static int add_scalar(GGUFWriter *w, const char *key, GGUFType type, uint64_t bits) {
     if (key && strcmp(key, "general.alignment") == 0) {
-        if (type != GGUF_U32 || bits == 0 || (bits & (bits - 1)))
+        if (type != GGUF_U32 || !tensor_alignment_ok(bits))
             return writer_fail(w, "general.alignment must be a u32 power of two:", key);
         if (add_key(w, key, type)) return -1;
         w->alignment = (uint32_t)bits;
@@ -135,25 +134,20 @@ int gguf_writer_add_tensor(GGUFWriter *w, const char *name, DType dtype, int n_d
     if ((unsigned)dtype >= DT_COUNT || n_dims < 1 || n_dims > GGUF_MAX_DIMS || !dims)
         return writer_fail(w, "bad dtype or n_dims for tensor", name);
     const DTypeTraits *tr = dtype_traits(dtype);
-    GGUFWriterTensor t = {.dtype = dtype, .n_dims = n_dims, .dims = {1, 1, 1, 1}, .data = data};
-    size_t nbytes = (size_t)tr->bytes;
+    Tensor t = {.dtype = dtype, .dtype_name = tr->name, .file_type = tr->gguf_type, .ndim = n_dims, .data = data};
     for (int j = 0; j < n_dims; j++) {
         if (dims[j] < 0) return writer_fail(w, "a negative dimension in tensor", name);
-        t.dims[j] = dims[j];
-        size_t d = (size_t)(j == 0 ? dims[0] / tr->block : dims[j]);
-        if ((uint64_t)dims[j] > SIZE_MAX || size_mul(nbytes, d, &nbytes))
-            return writer_fail(w, "a byte size that overflows in tensor", name);
+        t.shape[n_dims - 1 - j] = dims[j];
     }
+    if (tensor_nbytes(dims, n_dims, tr->block, tr->bytes, &t.nbytes))
+        return writer_fail(w, "a byte size that overflows in tensor", name);
     if (dims[0] % tr->block) return writer_fail(w, "a row length not a multiple of the block in tensor", name);
-    if (nbytes && !data) return writer_fail(w, "no data for tensor", name);
-    t.nbytes = nbytes;
+    if (t.nbytes && !data) return writer_fail(w, "no data for tensor", name);
     t.name = xstrdup(name);
     w->t = xrealloc(w->t, (size_t)(w->n_tensors + 1) * sizeof *w->t);
     w->t[w->n_tensors++] = t;
     return 0;
 }
-
-static size_t pad_to(size_t n, uint32_t a) { return (a - n % a) % a; }
 
 static int write_all(FILE *fp, const void *p, size_t n) {
     if (n && fwrite(p, 1, n, fp) != n) return err_set("gguf writer: write failed: %s", strerror(errno));
@@ -179,21 +173,21 @@ int gguf_writer_write(GGUFWriter *w, FILE *fp) {
     bytebuf_push(&h, w->kv.p, w->kv.n);
     uint64_t offset = 0;
     for (int i = 0; i < w->n_tensors; i++) {
-        const GGUFWriterTensor *t = &w->t[i];
+        const Tensor *t = &w->t[i];
         put_str(&h, t->name, strlen(t->name));
-        put_le(&h, (uint64_t)t->n_dims, 4);
-        for (int j = 0; j < t->n_dims; j++) put_le(&h, (uint64_t)t->dims[j], 8);
-        put_le(&h, (uint64_t)dtype_traits(t->dtype)->gguf_type, 4);
+        put_le(&h, (uint64_t)t->ndim, 4);
+        for (int j = 0; j < t->ndim; j++) put_le(&h, (uint64_t)tensor_ne(t, j), 8);
+        put_le(&h, (uint64_t)t->file_type, 4);
         put_le(&h, offset, 8);
-        offset += t->nbytes + pad_to(t->nbytes, w->alignment);
+        offset += t->nbytes + tensor_pad(t->nbytes, w->alignment);
     }
     static const unsigned char zeros[256];
     int rc = write_all(fp, h.p, h.n);
-    size_t pad = pad_to(h.n, w->alignment);
+    size_t pad = tensor_pad(h.n, w->alignment);
     for (int i = -1; i < w->n_tensors && rc == 0; i++) {
         if (i >= 0) {
             rc = write_all(fp, w->t[i].data, w->t[i].nbytes);
-            pad = pad_to(w->t[i].nbytes, w->alignment);
+            pad = tensor_pad(w->t[i].nbytes, w->alignment);
         }
         while (rc == 0 && pad) {
             size_t k = pad < sizeof zeros ? pad : sizeof zeros;
