@@ -8,6 +8,7 @@
 #include "app/commands.h"
 #include "base/util.h"
 #include "tok/chat.h"
+#include "tok/tokfile.h"
 
 /* Bytes and tensors of one dtype name, over the files of m. */
 typedef struct {

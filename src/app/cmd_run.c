@@ -13,6 +13,7 @@
 #include "dist/pipeline.h"
 #include "dist/shard.h"
 #include "gen/generate.h"
+#include "tok/tokfile.h"
 
 /* ---- mistral logits ---------------------------------------------------------- */
 

@@ -107,6 +107,9 @@ typedef struct {
     int *by_name;        /* owns [n_tensors]: indices of t by name */
 } GGUFFile;
 
+/* 1 when path is a regular file named *.gguf or starting with "GGUF" (how
+ * a model path or a tokenizer path is told to be GGUF). */
+int gguf_is_file(const char *path);
 /* Maps and validates `path`. Returns 0, or -1 with err set naming the file
  * and the problem. f is left closeable either way. */
 int gguf_open(GGUFFile *f, const char *path);

@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "base/util.h"
 
@@ -314,6 +315,18 @@ int gguf_parse(GGUFFile *f, const void *buf, size_t len, const char *where) {
     if (place_tensors(f, &r)) return -1;
     tensors_align(f->t, f->n_tensors);
     return 0;
+}
+
+int gguf_is_file(const char *path) {
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return 0;
+    size_t n = strlen(path);
+    if (n >= 5 && !strcmp(path + n - 5, ".gguf")) return 1;
+    FILE *fp = fopen(path, "rb");
+    char magic[4] = {0};
+    size_t got = fp ? fread(magic, 1, 4, fp) : 0;
+    if (fp) fclose(fp);
+    return got == 4 && !memcmp(magic, "GGUF", 4);
 }
 
 int gguf_open(GGUFFile *f, const char *path) {

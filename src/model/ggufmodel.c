@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "base/util.h"
 #include "model/names.h"
@@ -129,16 +128,4 @@ static int gguf_find(const WeightSource *src, const char *native, Tensor *out, c
 
 WeightSource weights_source_gguf(const GGUFFile *f) {
     return (WeightSource){.find = gguf_find, .ctx = f, .where = f->path};
-}
-
-int ggufmodel_is_gguf(const char *path) {
-    struct stat st;
-    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return 0;
-    size_t n = strlen(path);
-    if (n >= 5 && !strcmp(path + n - 5, ".gguf")) return 1;
-    FILE *fp = fopen(path, "rb");
-    char magic[4] = {0};
-    size_t got = fp ? fread(magic, 1, 4, fp) : 0;
-    if (fp) fclose(fp);
-    return got == 4 && !memcmp(magic, "GGUF", 4);
 }

@@ -31,7 +31,4 @@ int ggufmodel_config(Config *c, const GGUFFile *f);
  * (dims [cols, rows, n_experts]), or the older blk.N.ffn_{gate,down,up}.E. */
 WeightSource weights_source_gguf(const GGUFFile *f);
 
-/* 1 when path is a regular file named *.gguf or starting with "GGUF". */
-int ggufmodel_is_gguf(const char *path);
-
 #endif
