@@ -19,8 +19,8 @@
 #ifndef MODEL_GGUFMODEL_H
 #define MODEL_GGUFMODEL_H
 
-#include "model/config.h"
 #include "format/gguf.h"
+#include "model/config.h"
 #include "model/weights.h"
 
 /* The hyperparameters of f. 0, or -1 with err naming the file and the key. */

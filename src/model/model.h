@@ -11,10 +11,10 @@
 
 #include <stdint.h>
 
-#include "model/config.h"
 #include "format/gguf.h"
-#include "model/kvcache.h"
 #include "format/tensorset.h"
+#include "model/config.h"
+#include "model/kvcache.h"
 #include "model/weights.h"
 #include "base/pool.h"
 #include "kern/simd/simd.h"
