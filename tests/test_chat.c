@@ -16,6 +16,7 @@
 #include "base/util.h"
 #include "harness.h"
 #include "tok/chat.h"
+#include "tok/tokfile.h"
 
 static const char *shared;
 static Tokenizer tok_v1, tok_v3, tok_v7, tok_tek;

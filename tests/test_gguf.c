@@ -24,7 +24,7 @@
 #include "harness.h"
 #include "kern/dtype.h"
 #include "kern/quant.h"
-#include "model/gguf.h"
+#include "format/gguf.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define UNDER_ASAN 1
@@ -307,17 +307,17 @@ static void test_round_trip(void) {
 
     /* tensors */
     for (int i = 0; i < N_TT; i++) {
-        const GGUFTensor *t = gguf_get_tensor(&f, TT[i].name);
+        const Tensor *t = gguf_get_tensor(&f, TT[i].name);
         EXPECT(t, "%s: %s", TT[i].name, err_msg());
         if (!t) continue;
         size_t n_el = 1;
         for (int j = 0; j < 4; j++) n_el *= (size_t)(j < TT[i].n_dims ? TT[i].dims[j] : 1);
-        EXPECT(t->dtype == (int)TT[i].dt && t->ggml_type == (uint32_t)dtype_traits(TT[i].dt)->gguf_type &&
-                   t->n_dims == TT[i].n_dims && t->nbytes == dtype_bytes(TT[i].dt, n_el),
-               "%s: dtype %d n_dims %d nbytes %zu", TT[i].name, t->dtype, t->n_dims, t->nbytes);
+        EXPECT(t->dtype == (int)TT[i].dt && t->file_type == dtype_traits(TT[i].dt)->gguf_type &&
+                   t->ndim == TT[i].n_dims && t->nbytes == dtype_bytes(TT[i].dt, n_el),
+               "%s: dtype %d n_dims %d nbytes %zu", TT[i].name, t->dtype, t->ndim, t->nbytes);
         for (int j = 0; j < 4; j++)
-            EXPECT(t->dims[j] == (j < TT[i].n_dims ? TT[i].dims[j] : 1), "%s dims[%d] = %lld", TT[i].name, j,
-                   (long long)t->dims[j]);
+            EXPECT(tensor_ne(t, j) == (j < TT[i].n_dims ? TT[i].dims[j] : 1), "%s dims[%d] = %lld", TT[i].name, j,
+                   (long long)tensor_ne(t, j));
         EXPECT(t->offset % 32 == 0 && !t->copy && ((const unsigned char *)t->data - f.map.data) % 32 == 0,
                "%s: offset %llu", TT[i].name, (unsigned long long)t->offset);
         EXPECT(t->nbytes == 0 || memcmp(t->data, data[i], t->nbytes) == 0, "%s: bytes differ", TT[i].name);
@@ -427,8 +427,8 @@ static void test_hand_built(void) {
         } else {
             EXPECT(0, "nest.deep");
         }
-        const GGUFTensor *t = gguf_find_tensor(&f, "w.q2k");
-        EXPECT(t && t->dtype == -1 && t->ggml_type == 10 && t->nbytes == 168, "q2_K kept");
+        const Tensor *t = gguf_find_tensor(&f, "w.q2k");
+        EXPECT(t && t->dtype == -1 && t->file_type == 10 && t->nbytes == 168, "q2_K kept");
         EXPECT(gguf_get_tensor(&f, "w.q2k") == NULL && strstr(err_msg(), "w.q2k") && strstr(err_msg(), "q2_K") &&
                    strstr(err_msg(), "hand.gguf"),
                "q2_K refused on request: %s", err_msg());
@@ -688,7 +688,7 @@ static void test_writer_errors(void) {
     gguf_writer_free(&w);
     GGUFFile f;
     EXPECT(gguf_open(&f, path) == 0 && f.alignment == 64 && f.n_kv == 1, "a64 read: %s", err_msg());
-    const GGUFTensor *t = gguf_find_tensor(&f, "b");
+    const Tensor *t = gguf_find_tensor(&f, "b");
     EXPECT(t && t->offset == 192 && f.data_offset % 64 == 0, "b at 192");
     gguf_close(&f);
 

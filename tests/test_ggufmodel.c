@@ -11,6 +11,7 @@
 #include "model/ggufmodel.h"
 #include "model/model.h"
 #include "model/names.h"
+#include "tok/tokfile.h"
 #include "tok/tokgguf.h"
 
 /* ---- writing a model as GGUF --------------------------------------------- */

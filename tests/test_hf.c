@@ -19,7 +19,7 @@ static void write_hf(const char *path, const Model *m, int lo, int hi, int drop_
     cJSON *hdr = cJSON_CreateObject();
     size_t off = 0;
     for (int i = lo; i < hi; i++) {
-        const STensor *t = &st->t[i];
+        const Tensor *t = &st->t[i];
         if (drop_output && !strcmp(t->name, "output.weight")) continue;
         char name[300];
         hf_tensor_name(name, sizeof name, t->name);
@@ -44,7 +44,7 @@ static void write_hf(const char *path, const Model *m, int lo, int hi, int drop_
     for (size_t p = 0; p < pad; p++) fputc(' ', f);
     int hd = m->cfg.head_dim;
     for (int i = lo; i < hi; i++) {
-        const STensor *t = &st->t[i];
+        const Tensor *t = &st->t[i];
         if (drop_output && !strcmp(t->name, "output.weight")) continue;
         int perm = strstr(t->name, "attention.wq.") || strstr(t->name, "attention.wk.");
         if (!perm) {

@@ -30,7 +30,7 @@
 #include "base/util.h"
 #include "harness.h"
 #include "kern/dtype.h"
-#include "model/gguf.h"
+#include "format/gguf.h"
 #include "model/model.h"
 #include "model/pack.h"
 #include "model/quantize.h"
@@ -124,12 +124,12 @@ static int has_experts(const Model *m) { return m->cfg.n_experts > 0; }
 static void check_tensor(const GGUFFile *f, const char *file, const char *scheme, const Model *m,
                          const char *name, int layer, const float *vec, int n, const Mat *const *mats,
                          int n_mats, double *rel) {
-    const GGUFTensor *t = gguf_find_tensor(f, name);
+    const Tensor *t = gguf_find_tensor(f, name);
     EXPECT(t, "%s: no tensor %s", file, name);
     if (!t) return;
     if (vec) {
-        EXPECT(t->dtype == DT_F32 && t->n_dims == 1 && t->dims[0] == n, "%s: %s: 1-D f32", file, name);
-        if (t->dtype == DT_F32 && t->dims[0] == n)
+        EXPECT(t->dtype == DT_F32 && t->ndim == 1 && tensor_ne(t, 0) == n, "%s: %s: 1-D f32", file, name);
+        if (t->dtype == DT_F32 && tensor_ne(t, 0) == n)
             EXPECT(!memcmp(t->data, vec, (size_t)n * 4), "%s: %s: values", file, name);
         return;
     }
@@ -139,10 +139,10 @@ static void check_tensor(const GGUFFile *f, const char *file, const char *scheme
                                    m->cfg.n_experts, m0->cols,
                                    m->w.output.data != m->w.tok_embeddings.data, &fb);
     EXPECT(t->dtype == (int)want, "%s: %s: type %d, expected %d", file, name, t->dtype, want);
-    EXPECT(t->n_dims == (n_mats > 1 || strstr(name, "_exps") ? 3 : 2) && t->dims[0] == m0->cols &&
-               t->dims[1] == m0->rows && (t->n_dims == 2 || t->dims[2] == n_mats),
+    EXPECT(t->ndim == (n_mats > 1 || strstr(name, "_exps") ? 3 : 2) && tensor_ne(t, 0) == m0->cols &&
+               tensor_ne(t, 1) == m0->rows && (t->ndim == 2 || tensor_ne(t, 2) == n_mats),
            "%s: %s: dims", file, name);
-    if (t->dtype != (int)want || t->dims[0] != m0->cols || t->dims[1] != m0->rows) return;
+    if (t->dtype != (int)want || tensor_ne(t, 0) != m0->cols || tensor_ne(t, 1) != m0->rows) return;
     size_t ob = dtype_bytes(want, (size_t)m0->cols);
     float *src = xmalloc((size_t)m0->cols * 4), *back = xmalloc((size_t)m0->cols * 4);
     unsigned char *q = xmalloc(ob);
@@ -311,15 +311,15 @@ static double max_diff(const float *a, const float *b, size_t n) {
 
 /* Points m's Mat at tensor `name` of f (expert e of a stacked one). */
 static void bind(Mat *mat, const GGUFFile *f, const char *name, int e) {
-    const GGUFTensor *t = gguf_find_tensor(f, name);
-    CHECK(t && t->dtype >= 0 && t->dims[0] == mat->cols && t->dims[1] == mat->rows);
+    const Tensor *t = gguf_find_tensor(f, name);
+    CHECK(t && t->dtype >= 0 && tensor_ne(t, 0) == mat->cols && tensor_ne(t, 1) == mat->rows);
     mat->dtype = (DType)t->dtype;
     mat->data = (const char *)t->data + (size_t)e * dtype_bytes(mat->dtype, (size_t)mat->cols) * (size_t)mat->rows;
     mat->packed = NULL, mat->packed_by = NULL; /* m's packed copy (if any) is not this tensor */
 }
 
 static float *bind_vec(const GGUFFile *f, const char *name) {
-    const GGUFTensor *t = gguf_find_tensor(f, name);
+    const Tensor *t = gguf_find_tensor(f, name);
     CHECK(t && t->dtype == DT_F32);
     return (float *)t->data;
 }
@@ -641,7 +641,7 @@ static void test_kquants(void) {
                 for (int l = 0; l < 8; l++) {
                     int more = l < 1 || l >= 7 || (l - 1) % 3 == 2; /* 0, 3, 6, 7 */
                     snprintf(name, sizeof name, "blk.%d.attn_v.weight", l);
-                    const GGUFTensor *t = gguf_find_tensor(&f, name);
+                    const Tensor *t = gguf_find_tensor(&f, name);
                     EXPECT(t && t->dtype == (more ? DT_Q6_K : DT_Q4_K), "%s", name);
                     snprintf(name, sizeof name, "blk.%d.ffn_down.weight", l);
                     t = gguf_find_tensor(&f, name);
@@ -783,8 +783,8 @@ static void test_stories(void) {
         if (gguf_open(&a, out) == 0 && gguf_open(&b, again) == 0) {
             EXPECT(a.n_tensors == b.n_tensors, "requantized: %d tensors, %d", b.n_tensors, a.n_tensors);
             for (int i = 0; i < a.n_tensors; i++) {
-                const GGUFTensor *x = &a.t[i], *y = gguf_find_tensor(&b, x->name);
-                EXPECT(y && y->ggml_type == x->ggml_type && y->nbytes == x->nbytes &&
+                const Tensor *x = &a.t[i], *y = gguf_find_tensor(&b, x->name);
+                EXPECT(y && y->file_type == x->file_type && y->nbytes == x->nbytes &&
                            !memcmp(y->data, x->data, x->nbytes),
                        "requantized: %s differs", x->name);
             }

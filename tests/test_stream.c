@@ -10,6 +10,7 @@
 #include "base/utf8.h"
 #include "base/util.h"
 #include "gen/stream.h"
+#include "tok/tokfile.h"
 #include "harness.h"
 
 static unsigned long long rng = 88172645463325252ull;

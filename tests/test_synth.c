@@ -14,7 +14,7 @@
 
 #include "base/util.h"
 #include "harness.h"
-#include "model/gguf.h"
+#include "format/gguf.h"
 #include "model/model.h"
 
 static const char *tmp_dir;
@@ -44,17 +44,17 @@ static void check_model(const char *path, DType want, int moe) {
     EXPECT(gguf_get_u32(&f, "llama.embedding_length", &v) == 0 && v == 64, "dim %u", v);
     EXPECT(gguf_get_u32(&f, "llama.block_count", &v) == 0 && v == 2, "layers %u", v);
     EXPECT(gguf_get_u32(&f, "llama.attention.head_count_kv", &v) == 0 && v == 2, "kv %u", v);
-    const GGUFTensor *t = gguf_find_tensor(&f, "blk.1.attn_q.weight");
-    EXPECT(t && t->dtype == (int)want && t->dims[0] == 64 && t->dims[1] == 64, "attn_q");
+    const Tensor *t = gguf_find_tensor(&f, "blk.1.attn_q.weight");
+    EXPECT(t && t->dtype == (int)want && tensor_ne(t, 0) == 64 && tensor_ne(t, 1) == 64, "attn_q");
     t = gguf_find_tensor(&f, "blk.0.attn_norm.weight");
-    EXPECT(t && t->dtype == DT_F32 && t->n_dims == 1, "attn_norm");
+    EXPECT(t && t->dtype == DT_F32 && t->ndim == 1, "attn_norm");
     if (moe) {
         t = gguf_find_tensor(&f, "blk.0.ffn_down_exps.weight");
-        EXPECT(t && t->n_dims == 3 && t->dims[0] == 160 && t->dims[1] == 64 && t->dims[2] == 4,
+        EXPECT(t && t->ndim == 3 && tensor_ne(t, 0) == 160 && tensor_ne(t, 1) == 64 && tensor_ne(t, 2) == 4,
                "ffn_down_exps");
     } else {
         t = gguf_find_tensor(&f, "blk.0.ffn_down.weight");
-        EXPECT(t && t->dims[0] == 160 && t->dims[1] == 64, "ffn_down");
+        EXPECT(t && tensor_ne(t, 0) == 160 && tensor_ne(t, 1) == 64, "ffn_down");
     }
     gguf_close(&f);
 

@@ -8,6 +8,7 @@
 
 #include "base/util.h"
 #include "harness.h"
+#include "tok/tokfile.h"
 #include "tok/tokgguf.h"
 
 /* cJSON strings end at a NUL, and the golden texts hold U+0000: "\u0000"

@@ -14,6 +14,7 @@
 #include "gen/stream.h"
 #include "model/model.h"
 #include "tok/chat.h"
+#include "tok/tokfile.h"
 #include "tok/tokenizer.h"
 
 struct MistralModel {

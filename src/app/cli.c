@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/util.h"
+#include "tok/tokfile.h"
 
 #define MAX_PROMPT_TOKENS (1 << 24)
 

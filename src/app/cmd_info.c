@@ -8,6 +8,7 @@
 #include "app/commands.h"
 #include "base/util.h"
 #include "tok/chat.h"
+#include "tok/tokfile.h"
 
 /* Bytes and tensors of one dtype name, over the files of m. */
 typedef struct {
@@ -23,29 +24,30 @@ static void count(DTypeUse *u, int *n, const char *name, size_t bytes) {
     u[i].bytes += (long long)bytes, u[i].tensors++;
 }
 
+/* Parameters and bytes by dtype of t[0..n). A tensor's elements are
+ * multiplied in the order its container checked their product (GGUF from the
+ * row outwards, safetensors from the outermost axis), so it cannot overflow. */
+static void add_tensors(const Tensor *t, int n, int from_row, DTypeUse *u, int *n_u, long long *params) {
+    for (int i = 0; i < n; i++) {
+        long long e = 1;
+        for (int d = 0; d < t[i].ndim; d++) e *= from_row ? tensor_ne(&t[i], d) : t[i].shape[d];
+        *params += e;
+        count(u, n_u, t[i].dtype_name ? t[i].dtype_name : "?", t[i].nbytes);
+    }
+}
+
 /* Tensors, parameters and bytes by dtype, over every tensor in the files. */
 static long long tensor_stats(const Model *m, DTypeUse *u, int *n_u, long long *params) {
-    long long n = 0;
     *params = 0;
     if (m->gguf.version) {
-        for (int i = 0; i < m->gguf.n_tensors; i++, n++) {
-            const GGUFTensor *t = &m->gguf.t[i];
-            long long e = 1;
-            for (int d = 0; d < t->n_dims; d++) e *= t->dims[d];
-            *params += e;
-            const char *name = gguf_ggml_type_name(t->ggml_type, NULL, NULL);
-            count(u, n_u, name ? name : "?", t->nbytes);
-        }
-        return n;
+        add_tensors(m->gguf.t, m->gguf.n_tensors, 1, u, n_u, params);
+        return m->gguf.n_tensors;
     }
-    for (int f = 0; f < m->ts.n_files; f++)
-        for (int i = 0; i < m->ts.files[f].n; i++, n++) {
-            const STensor *t = &m->ts.files[f].t[i];
-            long long e = 1;
-            for (int d = 0; d < t->ndim; d++) e *= t->shape[d];
-            *params += e;
-            count(u, n_u, t->dtype_name, t->nbytes);
-        }
+    long long n = 0;
+    for (int f = 0; f < m->ts.n_files; f++) {
+        add_tensors(m->ts.files[f].t, m->ts.files[f].n, 0, u, n_u, params);
+        n += m->ts.files[f].n;
+    }
     return n;
 }
 

@@ -11,6 +11,7 @@
 #include "app/commands.h"
 #include "base/util.h"
 #include "model/quantize.h"
+#include "tok/tokfile.h"
 #include "tok/tokgguf.h"
 
 /* Progress goes to stderr when it is a terminal or the model is this large. */

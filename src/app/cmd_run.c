@@ -12,6 +12,7 @@
 #include "dist/dist.h"
 #include "dist/launch.h"
 #include "gen/generate.h"
+#include "tok/tokfile.h"
 
 /* ---- mistral logits ---------------------------------------------------------- */
 

@@ -21,6 +21,7 @@
 #include "model/names.h"
 #include "model/quantize.h"
 #include "tok/tokenizer.h"
+#include "tok/tokfile.h"
 #include "tok/tokgguf.h"
 
 typedef struct {

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "base/util.h"
 #include "model/names.h"
@@ -98,62 +97,35 @@ int ggufmodel_config(Config *c, const GGUFFile *f) {
 
 /* ---- tensors ----------------------------------------------------------------- */
 
-static void fill(WTensor *out, const GGUFFile *f, const GGUFTensor *t) {
-    out->data = t->data;
-    out->dtype = t->dtype;
-    out->dtype_name = gguf_ggml_type_name(t->ggml_type, NULL, NULL);
-    out->ndim = t->n_dims;
-    for (int i = 0; i < t->n_dims; i++) out->shape[i] = t->dims[t->n_dims - 1 - i];
-    out->path = f->path;
-}
-
-static int gguf_find(const WeightSource *src, const char *native, WTensor *out) {
+static int gguf_find(const WeightSource *src, const char *native, Tensor *out, char *name, size_t cap) {
     const GGUFFile *f = src->ctx;
     int e;
-    if (names_native_to_gguf(out->name, sizeof out->name, native, &e)) {
-        snprintf(out->name, sizeof out->name, "%s", native);
+    if (names_native_to_gguf(name, cap, native, &e)) {
+        snprintf(name, cap, "%s", native);
         return 1;
     }
-    const GGUFTensor *t = gguf_find_tensor(f, out->name);
+    const Tensor *t = gguf_find_tensor(f, name);
     if (e >= 0 && !t) { /* older files: one tensor per expert, blk.N.ffn_gate.E.weight */
         char stacked[256];
-        snprintf(stacked, sizeof stacked, "%.200s", out->name);
+        snprintf(stacked, sizeof stacked, "%.200s", name);
         char *x = strstr(stacked, "_exps.weight");
         if (x) {
             *x = 0;
-            snprintf(out->name, sizeof out->name, "%s.%d.weight", stacked, e);
-            t = gguf_find_tensor(f, out->name);
+            snprintf(name, cap, "%s.%d.weight", stacked, e);
+            t = gguf_find_tensor(f, name);
             if (!t) /* name both in the error */
-                snprintf(out->name, sizeof out->name, "%.100s_exps.weight\" or \"%.100s.%d.weight", stacked,
-                         stacked, e);
+                snprintf(name, cap, "%.100s_exps.weight\" or \"%.100s.%d.weight", stacked, stacked, e);
             e = -1;
         }
     }
     if (!t) return 1;
-    if (t->dtype < 0) return gguf_get_tensor(f, out->name) ? 0 : -1; /* sets err */
-    fill(out, f, t);
-    if (e < 0) return 0;
-    /* Row block e of the stack [cols, rows, n_experts] is expert e's matrix. */
-    if (t->n_dims != 3 || e >= t->dims[2]) return 0; /* the shape check reports it */
-    size_t mat = dtype_bytes((DType)t->dtype, (size_t)(t->dims[0] * t->dims[1]));
-    out->data = (const char *)t->data + (size_t)e * mat;
-    out->ndim = 2;
-    out->shape[0] = t->dims[1], out->shape[1] = t->dims[0];
-    return 0;
+    if (t->dtype < 0) return gguf_get_tensor(f, name) ? 0 : -1; /* sets err */
+    *out = *t;
+    /* Row block e of the stack [n_experts, rows, cols] is expert e's matrix. */
+    if (e < 0 || t->ndim != 3 || e >= t->shape[0]) return 0; /* the shape check reports it */
+    return tensor_slice(t, e, out);
 }
 
 WeightSource weights_source_gguf(const GGUFFile *f) {
     return (WeightSource){.find = gguf_find, .ctx = f, .where = f->path};
-}
-
-int ggufmodel_is_gguf(const char *path) {
-    struct stat st;
-    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return 0;
-    size_t n = strlen(path);
-    if (n >= 5 && !strcmp(path + n - 5, ".gguf")) return 1;
-    FILE *fp = fopen(path, "rb");
-    char magic[4] = {0};
-    size_t got = fp ? fread(magic, 1, 4, fp) : 0;
-    if (fp) fclose(fp);
-    return got == 4 && !memcmp(magic, "GGUF", 4);
 }

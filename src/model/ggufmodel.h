@@ -19,8 +19,8 @@
 #ifndef MODEL_GGUFMODEL_H
 #define MODEL_GGUFMODEL_H
 
+#include "format/gguf.h"
 #include "model/config.h"
-#include "model/gguf.h"
 #include "model/weights.h"
 
 /* The hyperparameters of f. 0, or -1 with err naming the file and the key. */
@@ -30,8 +30,5 @@ int ggufmodel_config(Config *c, const GGUFFile *f);
  * w1/w2/w3 is row block E of the stacked blk.N.ffn_{gate,down,up}_exps
  * (dims [cols, rows, n_experts]), or the older blk.N.ffn_{gate,down,up}.E. */
 WeightSource weights_source_gguf(const GGUFFile *f);
-
-/* 1 when path is a regular file named *.gguf or starting with "GGUF". */
-int ggufmodel_is_gguf(const char *path);
 
 #endif

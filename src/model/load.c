@@ -63,7 +63,7 @@ int model_load(Model *m, const char *dir, const ModelOptions *opt) {
     memset(m, 0, sizeof *m);
     struct stat st;
     if (stat(dir, &st) != 0) return err_io("%s: no such model file or directory", dir);
-    if (ggufmodel_is_gguf(dir)) {
+    if (gguf_is_file(dir)) {
         if (load_gguf(m, dir, opt)) {
             model_free(m);
             return -1;

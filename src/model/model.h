@@ -11,10 +11,10 @@
 
 #include <stdint.h>
 
+#include "format/gguf.h"
+#include "format/tensorset.h"
 #include "model/config.h"
-#include "model/gguf.h"
 #include "model/kvcache.h"
-#include "model/tensorset.h"
 #include "model/weights.h"
 #include "base/pool.h"
 #include "kern/simd/simd.h"

@@ -16,8 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "format/gguf.h"
 #include "kern/dtype.h"
-#include "model/gguf.h"
 #include "model/model.h"
 
 /* A file type: the name on the command line, llama.cpp's LLAMA_FTYPE number

@@ -10,18 +10,12 @@
 
 /* ---- the safetensors source ----------------------------------------------- */
 
-static int ts_find(const WeightSource *src, const char *native, WTensor *out) {
-    const TensorSet *ts = src->ctx;
-    if (src->hf_names) hf_tensor_name(out->name, sizeof out->name, native);
-    else snprintf(out->name, sizeof out->name, "%s", native);
-    const STensor *t = tensorset_find(ts, out->name);
+static int ts_find(const WeightSource *src, const char *native, Tensor *out, char *name, size_t cap) {
+    if (src->hf_names) hf_tensor_name(name, cap, native);
+    else snprintf(name, cap, "%s", native);
+    const Tensor *t = tensorset_find(src->ctx, name);
     if (!t) return 1;
-    out->data = t->data;
-    out->dtype = t->dtype;
-    out->dtype_name = t->dtype_name;
-    out->ndim = t->ndim < 4 ? t->ndim : 4;
-    for (int i = 0; i < out->ndim; i++) out->shape[i] = (long long)t->shape[i];
-    out->path = tensorset_path_of(ts, t);
+    *out = *t;
     return 0;
 }
 
@@ -33,17 +27,17 @@ WeightSource weights_source_tensorset(const TensorSet *ts, int hf_names) {
 
 /* Finds a tensor of the given shape (cols == 0: a vector of `rows`), given
  * its native name. */
-static int get(const WeightSource *src, WTensor *t, int rows, int cols, const char *fmt, ...) {
-    char native[256];
+static int get(const WeightSource *src, Tensor *t, int rows, int cols, const char *fmt, ...) {
+    char native[256], name[300];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(native, sizeof native, fmt, ap);
     va_end(ap);
     memset(t, 0, sizeof *t);
-    int rc = src->find(src, native, t);
+    int rc = src->find(src, native, t, name, sizeof name);
     if (rc < 0) return -1;
-    if (rc > 0) return err_set("%s: missing tensor \"%s\"", src->where, t->name);
-    const char *name = t->name, *path = t->path;
+    if (rc > 0) return err_set("%s: missing tensor \"%s\"", src->where, name);
+    const char *path = t->path;
     if (t->dtype < 0)
         return err_set("%s: tensor \"%s\" has dtype %s; supported: F32, F16, BF16, q8_0, q4_0, "
                        "q4_1, q5_0, q5_1, q4_K, q5_K, q6_K", path, name, t->dtype_name);
@@ -53,7 +47,7 @@ static int get(const WeightSource *src, WTensor *t, int rows, int cols, const ch
         char got[128] = "", want[64];
         for (int i = 0; i < t->ndim; i++)
             snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", i ? ", " : "",
-                     t->shape[i]);
+                     (long long)t->shape[i]);
         if (cols) snprintf(want, sizeof want, "%d, %d", rows, cols);
         else snprintf(want, sizeof want, "%d", rows);
         return err_set("%s: tensor \"%s\" has shape [%s], expected [%s]", path, name, got, want);
@@ -65,19 +59,19 @@ static int get(const WeightSource *src, WTensor *t, int rows, int cols, const ch
     return 0;
 }
 
-#define GET_MAT(m, r, c, ...)                                                      \
-    do {                                                                           \
-        WTensor t_;                                                                \
-        if (get(src, &t_, r, c, __VA_ARGS__)) return -1;                            \
+#define GET_MAT(m, r, c, ...)                                                         \
+    do {                                                                              \
+        Tensor t_;                                                                    \
+        if (get(src, &t_, r, c, __VA_ARGS__)) return -1;                              \
         (m) = (Mat){.data = t_.data, .dtype = (DType)t_.dtype, .rows = r, .cols = c}; \
     } while (0)
 
-#define GET_VEC(v, n, ...)                                                           \
-    do {                                                                             \
-        WTensor t_;                                                                  \
-        if (get(src, &t_, n, 0, __VA_ARGS__)) return -1;                              \
-        (v) = xmalloc((size_t)(n) * sizeof(float));                                  \
-        dtype_traits((DType)t_.dtype)->to_float((v), t_.data, (size_t)(n));          \
+#define GET_VEC(v, n, ...)                                                   \
+    do {                                                                     \
+        Tensor t_;                                                           \
+        if (get(src, &t_, n, 0, __VA_ARGS__)) return -1;                     \
+        (v) = xmalloc((size_t)(n) * sizeof(float));                          \
+        dtype_traits((DType)t_.dtype)->to_float((v), t_.data, (size_t)(n));  \
     } while (0)
 
 static int bind_ffn(FFNWeights *f, const Config *c, const WeightSource *src, const char *prefix) {
@@ -116,8 +110,9 @@ int weights_bind(Weights *w, const Config *c, const WeightSource *src) {
     for (int l = 0; l < c->n_layers; l++)
         if (bind_layer(&w->layers[l], c, src, l)) return -1;
     GET_VEC(w->norm, c->dim, "norm.weight");
-    WTensor probe = {0};
-    int rc = src->find(src, "output.weight", &probe);
+    Tensor probe;
+    char probe_name[300];
+    int rc = src->find(src, "output.weight", &probe, probe_name, sizeof probe_name);
     if (rc < 0) return -1;
     if (rc == 0)
         GET_MAT(w->output, c->n_vocab, c->dim, "output.weight");

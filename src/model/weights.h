@@ -3,9 +3,10 @@
 #ifndef MODEL_WEIGHTS_H
 #define MODEL_WEIGHTS_H
 
+#include "format/tensor.h"
+#include "format/tensorset.h"
 #include "kern/dtype.h"
 #include "model/config.h"
-#include "model/tensorset.h"
 
 typedef struct {
     Mat w1; /* (hidden_dim, dim)  gate projection */
@@ -32,24 +33,14 @@ typedef struct {
     Mat output;           /* (n_vocab, dim); tok_embeddings when the file has none */
 } Weights;
 
-/* A tensor as the binder sees it, whatever the container: shape in
- * row-major order (shape[ndim - 1] is the row length). */
-typedef struct {
-    const void *data;       /* view */
-    int dtype;              /* a DType, or -1 for a type the kernels do not read */
-    const char *dtype_name; /* the file's name for its type (for errors) */
-    int ndim;
-    long long shape[4];
-    char name[300];         /* the name in the file */
-    const char *path;       /* the file holding it (for errors) */
-} WTensor;
-
 /* Where weights come from: a safetensors TensorSet (native or HF names) or a
- * GGUF file (llama.cpp names, stacked experts). find looks a tensor up by its
- * native name: 0 and *out filled; 1 when absent (out->name set to the name
- * looked for); -1 with err set (a bad tensor). */
+ * GGUF file (llama.cpp names, stacked experts), both seen through the
+ * format's one Tensor view. find looks a tensor up by its native name: 0 and
+ * *out a view of it (a copy of the container's, or an expert's slice of a
+ * stacked tensor); 1 when absent; -1 with err set (a bad tensor). Either
+ * way `name` (cap bytes) gets the name looked for in the file, for errors. */
 typedef struct WeightSource {
-    int (*find)(const struct WeightSource *src, const char *native, WTensor *out);
+    int (*find)(const struct WeightSource *src, const char *native, Tensor *out, char *name, size_t cap);
     const void *ctx;   /* the container (view) */
     int hf_names;      /* TensorSet: names as Hugging Face writes them */
     const char *where; /* the checkpoint, for errors */

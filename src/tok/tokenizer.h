@@ -21,18 +21,9 @@ typedef struct {
     char *path;     /* owns */
 } Tokenizer;
 
-/* Loads a tokenizer file: a GGUF file (*.gguf or the GGUF magic) its
- * tokenizer.ggml.* metadata (tok/tokgguf.h), *.json is Tekken, anything
- * else SentencePiece.
- * 0, or -1 with err naming the file and the problem. */
-int tokenizer_load(Tokenizer *t, const char *path);
+/* Frees t; accepts a zeroed struct. (Loading one from a file, a GGUF
+ * model's included: tok/tokfile.h.) */
 void tokenizer_free(Tokenizer *t);
-
-/* The tokenizer file of a model directory, in Mistral's order of preference:
- * *.model.v7, *.model.v3, *.model.v2, *.model.v1, tokenizer.model, then
- * tekken.json; for a .gguf model file, the file itself. Returns a path the
- * caller frees, or NULL with err set. */
-char *tokenizer_find(const char *dir);
 
 /* Appends [bos] (when bos and the tokenizer has one) then the ids of text.
  * Text must be valid UTF-8 (else -1 with the offset of the bad byte). */

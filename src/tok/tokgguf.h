@@ -20,7 +20,7 @@
 #ifndef TOK_TOKGGUF_H
 #define TOK_TOKGGUF_H
 
-#include "model/gguf.h"
+#include "format/gguf.h"
 #include "tok/tokenizer.h"
 
 /* The tokenizer of f's metadata. t->path is f's path. 0, or -1 with err

@@ -21,6 +21,7 @@
 #include "base/utf8.h"
 #include "base/util.h"
 #include "tok/chat.h"
+#include "tok/tokfile.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -15,7 +15,7 @@
 
 #include "base/util.h"
 #include "kern/dtype.h"
-#include "model/gguf.h"
+#include "format/gguf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -67,19 +67,19 @@ static void check_accepted(const GGUFFile *f) {
     }
     if (f->alignment == 0 || (f->alignment & (f->alignment - 1))) __builtin_trap();
     for (int i = 0; i < f->n_tensors; i++) {
-        const GGUFTensor *t = &f->t[i];
+        const Tensor *t = &f->t[i];
         if (gguf_find_tensor(f, t->name) != t) __builtin_trap();
-        if (t->n_dims < 0 || t->n_dims > GGUF_MAX_DIMS || t->offset % f->alignment) __builtin_trap();
+        if (t->ndim < 0 || t->ndim > GGUF_MAX_DIMS || t->offset % f->alignment) __builtin_trap();
         const unsigned char *p = t->data;
         if (t->nbytes) sink ^= p[0] ^ p[t->nbytes - 1];
-        const GGUFTensor *g = gguf_get_tensor(f, t->name);
+        const Tensor *g = gguf_get_tensor(f, t->name);
         if ((g != NULL) != (t->dtype >= 0)) __builtin_trap();
         if (!g || t->nbytes == 0) continue;
         const DTypeTraits *tr = dtype_traits((DType)t->dtype);
         size_t n_el = 1;
-        for (int j = 0; j < GGUF_MAX_DIMS; j++) n_el *= (size_t)t->dims[j];
+        for (int j = 0; j < GGUF_MAX_DIMS; j++) n_el *= (size_t)tensor_ne(t, j);
         if (dtype_bytes((DType)t->dtype, n_el) != t->nbytes) __builtin_trap();
-        size_t row = (size_t)t->dims[0];
+        size_t row = (size_t)tensor_ne(t, 0);
         if (row <= 4096) { /* first row, as the kernels read it */
             float *out = xmalloc(row * sizeof *out + 1);
             tr->to_float(out, t->data, row);
@@ -89,7 +89,7 @@ static void check_accepted(const GGUFFile *f) {
     if (f->n_tensors > 2000) return;
     for (int i = 0; i < f->n_tensors; i++)
         for (int j = i + 1; j < f->n_tensors; j++) {
-            const GGUFTensor *a = &f->t[i], *b = &f->t[j];
+            const Tensor *a = &f->t[i], *b = &f->t[j];
             if (!a->nbytes || !b->nbytes) continue;
             if (a->offset < b->offset + b->nbytes && b->offset < a->offset + a->nbytes) __builtin_trap();
         }

@@ -18,6 +18,7 @@
 #include "base/util.h"
 #include "server/openai.h"
 #include "tok/chat.h"
+#include "tok/tokfile.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "base/util.h"
-#include "model/safetensors.h"
+#include "format/safetensors.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -19,16 +19,16 @@ static void check_accepted(const SafeTensors *st) {
      * match its shape: touch both ends so that ASan checks. */
     volatile unsigned char sink = 0;
     for (int i = 0; i < st->n; i++) {
-        const STensor *t = &st->t[i];
+        const Tensor *t = &st->t[i];
         const unsigned char *p = t->data;
         if (t->nbytes) sink ^= p[0] ^ p[t->nbytes - 1];
-        if (t->ndim < 0 || t->ndim > ST_MAX_DIMS) __builtin_trap();
+        if (t->ndim < 0 || t->ndim > TENSOR_MAX_DIMS) __builtin_trap();
     }
     (void)sink;
     if (st->n > 2000) return;
     for (int i = 0; i < st->n; i++)
         for (int j = i + 1; j < st->n; j++) {
-            const STensor *a = &st->t[i], *b = &st->t[j];
+            const Tensor *a = &st->t[i], *b = &st->t[j];
             if (!strcmp(a->name, b->name)) __builtin_trap(); /* duplicate name */
             if (a->copy || b->copy || !a->nbytes || !b->nbytes) continue;
             const char *pa = a->data, *pb = b->data;

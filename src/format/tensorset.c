@@ -1,4 +1,4 @@
-#include "model/tensorset.h"
+#include "format/tensorset.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -89,18 +89,12 @@ done:
     return rc;
 }
 
-const STensor *tensorset_find(const TensorSet *ts, const char *name) {
+const Tensor *tensorset_find(const TensorSet *ts, const char *name) {
     for (int i = 0; i < ts->n_files; i++) {
-        const STensor *t = st_find(&ts->files[i], name);
+        const Tensor *t = st_find(&ts->files[i], name);
         if (t) return t;
     }
     return NULL;
-}
-
-const char *tensorset_path_of(const TensorSet *ts, const STensor *t) {
-    for (int i = 0; i < ts->n_files; i++)
-        if (t >= ts->files[i].t && t < ts->files[i].t + ts->files[i].n) return ts->files[i].path;
-    return ts->where;
 }
 
 void tensorset_close(TensorSet *ts) {

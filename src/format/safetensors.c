@@ -1,4 +1,4 @@
-#include "model/safetensors.h"
+#include "format/safetensors.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -21,16 +21,6 @@ static const struct {
     {"BOOL", 1, -1},    {"F8_E4M3", 1, -1}, {"F8_E5M2", 1, -1},
 };
 
-static int cmp_by_offset(const void *a, const void *b) {
-    const STensor *x = *(const STensor *const *)a, *y = *(const STensor *const *)b;
-    uintptr_t px = (uintptr_t)x->data, py = (uintptr_t)y->data;
-    return px < py ? -1 : px > py;
-}
-
-static int cmp_by_name(const void *a, const void *b) {
-    return strcmp((*(const STensor *const *)a)->name, (*(const STensor *const *)b)->name);
-}
-
 /* A non-negative integer JSON number (exact in a double: < 2^53). */
 static int get_u64(const cJSON *v, uint64_t *out) {
     if (!cJSON_IsNumber(v)) return -1;
@@ -40,7 +30,7 @@ static int get_u64(const cJSON *v, uint64_t *out) {
     return 0;
 }
 
-static int parse_entry(STensor *t, const cJSON *e, const unsigned char *data, size_t data_len,
+static int parse_entry(Tensor *t, const cJSON *e, const unsigned char *data, size_t data_len,
                        const char *where) {
     const char *name = t->name;
     if (!cJSON_IsObject(e)) return err_set("%s: tensor \"%s\": entry is not an object", where, name);
@@ -50,28 +40,29 @@ static int parse_entry(STensor *t, const cJSON *e, const unsigned char *data, si
     if (!cJSON_IsString(dt)) return err_set("%s: tensor \"%s\": dtype is not a string", where, name);
     int size = 0;
     t->dtype = -1;
+    t->file_type = -1;
     for (size_t i = 0; i < sizeof st_types / sizeof st_types[0]; i++)
         if (strcmp(dt->valuestring, st_types[i].name) == 0) {
             size = st_types[i].size;
             t->dtype = st_types[i].dtype;
+            t->dtype_name = st_types[i].name;
         }
     if (!size)
         return err_set("%s: tensor \"%s\": unknown dtype \"%.20s\"", where, name, dt->valuestring);
-    snprintf(t->dtype_name, sizeof t->dtype_name, "%s", dt->valuestring);
 
-    if (!cJSON_IsArray(shape) || cJSON_GetArraySize(shape) > ST_MAX_DIMS)
+    if (!cJSON_IsArray(shape) || cJSON_GetArraySize(shape) > TENSOR_MAX_DIMS)
         return err_set("%s: tensor \"%s\": shape is not a list of at most %d sizes", where, name,
-                       ST_MAX_DIMS);
-    size_t bytes = (size_t)size;
+                       TENSOR_MAX_DIMS);
     t->ndim = cJSON_GetArraySize(shape);
     for (int i = 0; i < t->ndim; i++) {
         uint64_t d;
         if (get_u64(cJSON_GetArrayItem(shape, i), &d) || d > INT64_MAX)
             return err_set("%s: tensor \"%s\": bad shape entry", where, name);
         t->shape[i] = (int64_t)d;
-        if (size_mul(bytes, (size_t)d, &bytes))
-            return err_set("%s: tensor \"%s\": shape too large", where, name);
     }
+    size_t bytes;
+    if (tensor_nbytes(t->shape, t->ndim, 1, size, &bytes))
+        return err_set("%s: tensor \"%s\": shape too large", where, name);
     uint64_t b, en;
     if (!cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2 ||
         get_u64(cJSON_GetArrayItem(offs, 0), &b) || get_u64(cJSON_GetArrayItem(offs, 1), &en))
@@ -84,6 +75,7 @@ static int parse_entry(STensor *t, const cJSON *e, const unsigned char *data, si
     if (en - b != bytes)
         return err_set("%s: tensor \"%s\": %llu bytes for shape of %zu bytes (%s)", where, name,
                        (unsigned long long)(en - b), bytes, t->dtype_name);
+    t->offset = b;
     t->data = data + b;
     t->nbytes = bytes;
     return 0;
@@ -95,48 +87,15 @@ static int parse_header(SafeTensors *st, const cJSON *root, const unsigned char 
     int n = 0;
     for (const cJSON *e = root->child; e; e = e->next)
         if (strcmp(e->string, "__metadata__") != 0) n++;
-    st->t = xcalloc((size_t)n, sizeof(STensor));
+    st->t = xcalloc((size_t)n + 1, sizeof(Tensor));
     for (const cJSON *e = root->child; e; e = e->next) {
         if (strcmp(e->string, "__metadata__") == 0) continue;
-        STensor *t = &st->t[st->n++];
+        Tensor *t = &st->t[st->n++];
         t->name = xstrdup(e->string);
+        t->path = st->path;
         if (parse_entry(t, e, data, data_len, where)) return -1;
     }
-    /* No two tensors may share bytes: in offset order, each non-empty tensor
-     * starts at or after the furthest end so far. */
-    const STensor **order = xmalloc((size_t)n * sizeof *order + 1);
-    for (int i = 0; i < n; i++) order[i] = &st->t[i];
-    qsort(order, (size_t)n, sizeof *order, cmp_by_offset);
-    int rc = 0;
-    const STensor *last = NULL;
-    for (int i = 0; i < n && rc == 0; i++) {
-        const STensor *t = order[i];
-        if (!t->nbytes) continue;
-        if (last && (const char *)t->data < (const char *)last->data + last->nbytes)
-            rc = err_set("%s: tensors \"%s\" and \"%s\" overlap", where, last->name, t->name);
-        if (!last || (const char *)t->data + t->nbytes > (const char *)last->data + last->nbytes)
-            last = t;
-    }
-    /* ... and no name may appear twice */
-    qsort(order, (size_t)n, sizeof *order, cmp_by_name);
-    for (int i = 1; i < n && rc == 0; i++)
-        if (strcmp(order[i - 1]->name, order[i]->name) == 0)
-            rc = err_set("%s: tensor \"%s\" appears twice", where, order[i]->name);
-    free(order);
-    return rc;
-}
-
-/* Copies tensors whose data are not aligned to their element size. */
-static void align_tensors(SafeTensors *st) {
-    for (int i = 0; i < st->n; i++) {
-        STensor *t = &st->t[i];
-        if (t->dtype < 0 || t->nbytes == 0) continue;
-        size_t el = (size_t)dtype_traits((DType)t->dtype)->bytes;
-        if ((uintptr_t)t->data % el == 0) continue;
-        t->copy = xmalloc(t->nbytes);
-        memcpy(t->copy, t->data, t->nbytes);
-        t->data = t->copy;
-    }
+    return tensors_check(st->t, st->n, where, &st->by_name);
 }
 
 int st_parse(SafeTensors *st, const void *buf, size_t len, const char *where) {
@@ -158,7 +117,7 @@ int st_parse(SafeTensors *st, const void *buf, size_t len, const char *where) {
     }
     int rc = parse_header(st, root, p + 8 + hlen, len - 8 - (size_t)hlen, where);
     cJSON_Delete(root);
-    if (rc == 0) align_tensors(st);
+    if (rc == 0) tensors_align(st->t, st->n);
     return rc;
 }
 
@@ -169,18 +128,13 @@ int st_open(SafeTensors *st, const char *path) {
     return st_parse(st, st->map.data, st->map.size, path);
 }
 
-const STensor *st_find(const SafeTensors *st, const char *name) {
-    for (int i = 0; i < st->n; i++)
-        if (strcmp(st->t[i].name, name) == 0) return &st->t[i];
-    return NULL;
+const Tensor *st_find(const SafeTensors *st, const char *name) {
+    return tensors_find(st->t, st->by_name, st->n, name);
 }
 
 void st_close(SafeTensors *st) {
-    for (int i = 0; i < st->n; i++) {
-        free(st->t[i].name);
-        free(st->t[i].copy);
-    }
-    free(st->t);
+    tensors_free(st->t, st->n);
+    free(st->by_name);
     free(st->path);
     mapfile_close(&st->map);
     memset(st, 0, sizeof *st);

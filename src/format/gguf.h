@@ -12,6 +12,8 @@
  *
  * dims are in ggml order: dims[0] is the row length (the fastest-varying
  * index), so a matrix of `rows` rows of `cols` elements has dims {cols, rows}.
+ * The Tensor views (format/tensor.h) hold them row-major, as every container
+ * does: shape {rows, cols}; tensor_ne(t, i) gives dims[i] back.
  *
  * Every length, count and offset is checked against the file before it is
  * used or anything is allocated for it: a bad file is a one-line error, never
@@ -31,8 +33,8 @@
  * tensor of a readable type whose data sit at an address not aligned for its
  * elements (possible only through gguf_parse on an odd buffer, or alignment
  * 1) is copied once. */
-#ifndef MODEL_GGUF_H
-#define MODEL_GGUF_H
+#ifndef FORMAT_GGUF_H
+#define FORMAT_GGUF_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -40,7 +42,7 @@
 
 #include "base/mapfile.h"
 #include "base/vec.h"
-#include "kern/dtype.h"
+#include "format/tensor.h"
 
 #define GGUF_MAX_DIMS 4
 #define GGUF_MAX_DEPTH 8 /* arrays of arrays of ... */
@@ -91,18 +93,6 @@ typedef struct {
 } GGUFKV;
 
 typedef struct {
-    char *name;         /* owns */
-    uint32_t ggml_type; /* as written */
-    int dtype;          /* a DType, or -1 for a type the kernels do not read */
-    int n_dims;         /* 0..4 as written; dims past n_dims are 1 */
-    int64_t dims[GGUF_MAX_DIMS]; /* ggml order: dims[0] is the row length */
-    uint64_t offset;    /* from the data section's start */
-    const void *data;   /* view into the mapping (or into `copy`) */
-    size_t nbytes;
-    void *copy;         /* owns: aligned copy when the data are misaligned */
-} GGUFTensor;
-
-typedef struct {
     MapFile map;
     char *path;          /* owns: for error messages */
     int version;         /* 2 or 3 */
@@ -110,12 +100,16 @@ typedef struct {
     size_t data_offset;  /* file offset of the data section */
     GGUFKV *kv;          /* owns [n_kv], in file order */
     int n_kv;
-    GGUFTensor *t;       /* owns [n_tensors], in file order */
+    Tensor *t;           /* owns [n_tensors], in file order (file_type: the
+                            GGML type as written) */
     int n_tensors;
     int *kv_sorted;      /* owns [n_kv]: indices by key, for lookups */
-    int *t_sorted;       /* owns [n_tensors]: indices by name */
+    int *by_name;        /* owns [n_tensors]: indices of t by name */
 } GGUFFile;
 
+/* 1 when path is a regular file named *.gguf or starting with "GGUF" (how
+ * a model path or a tokenizer path is told to be GGUF). */
+int gguf_is_file(const char *path);
 /* Maps and validates `path`. Returns 0, or -1 with err set naming the file
  * and the problem. f is left closeable either way. */
 int gguf_open(GGUFFile *f, const char *path);
@@ -164,16 +158,19 @@ const GGUFValue *gguf_array_sub(const GGUFValue *a, uint64_t i);
 int gguf_array_f32(const GGUFValue *a, float *out, const char *what);
 int gguf_array_i32(const GGUFValue *a, int32_t *out, const char *what);
 
+/* Bytes of a fixed-size value of type t; 0 for string, array and an unknown
+ * number. */
+int gguf_type_size(GGUFType t);
 /* "u32", "string", ... ("?" for an unknown number). */
 const char *gguf_type_name(GGUFType t);
 
 /* ---- tensors ------------------------------------------------------------- */
 
 /* The tensor called name, or NULL (err not set), whatever its type. */
-const GGUFTensor *gguf_find_tensor(const GGUFFile *f, const char *name);
+const Tensor *gguf_find_tensor(const GGUFFile *f, const char *name);
 /* The tensor called name if the kernels read its type; NULL with err set
  * naming the file, the tensor and its type otherwise (or "no tensor"). */
-const GGUFTensor *gguf_get_tensor(const GGUFFile *f, const char *name);
+const Tensor *gguf_get_tensor(const GGUFFile *f, const char *name);
 
 /* ggml's name of GGML type number t ("q4_K", "iq2_xxs", ...), or NULL for a
  * number GGUF files cannot hold; *block and *bytes (either may be NULL) get
@@ -198,19 +195,10 @@ const char *gguf_ggml_type_name(uint32_t t, int *block, int *bytes);
  * after a failed add, gguf_writer_write refuses too, so the caller may check
  * only that. Tensor data are views: they must stay valid until the write. */
 typedef struct {
-    char *name; /* owns */
-    DType dtype;
-    int n_dims;
-    int64_t dims[GGUF_MAX_DIMS];
-    const void *data; /* view */
-    size_t nbytes;
-} GGUFWriterTensor;
-
-typedef struct {
     ByteBuf kv;           /* owns: the encoded pairs */
     char **keys;          /* owns [n_kv] */
     int n_kv;
-    GGUFWriterTensor *t;  /* owns [n_tensors] */
+    Tensor *t;            /* owns [n_tensors]: name and shape; data are views */
     int n_tensors;
     uint32_t alignment;   /* 32, or general.alignment as added */
     int failed;           /* an add failed: write refuses */

@@ -1,9 +1,11 @@
-#include "model/gguf.h"
+/* gguf_read — the GGUF reader (format/gguf.h): every length, count and
+ * offset checked against the file before use. */
+#include "format/gguf.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "base/util.h"
 
@@ -46,6 +48,8 @@ static const int scalar_size[GGUF_TYPE_COUNT] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8
 static const char *const type_names[GGUF_TYPE_COUNT] = {"u8",  "i8",     "u16",   "i16", "u32",
                                                         "i32", "f32",    "bool",  "string",
                                                         "array", "u64",  "i64",   "f64"};
+
+int gguf_type_size(GGUFType t) { return (unsigned)t < GGUF_TYPE_COUNT ? scalar_size[t] : 0; }
 
 const char *gguf_type_name(GGUFType t) {
     return (unsigned)t < GGUF_TYPE_COUNT ? type_names[t] : "?";
@@ -90,13 +94,8 @@ static int rd_str(Reader *r, GGUFStr *s, const char *ctx, const char *what) {
 
 /* A NUL-terminated copy of a name (keys and tensor names may not hold NUL). */
 static char *name_copy(Reader *r, GGUFStr s, const char *ctx) {
-    if (memchr(s.p, 0, s.len)) {
-        err_set("%s: %s: the name holds a NUL byte", r->where, ctx);
-        return NULL;
-    }
-    char *c = xmalloc(s.len + 1);
-    memcpy(c, s.p, s.len);
-    c[s.len] = 0;
+    char *c = tensor_name_copy(s.p, s.len);
+    if (!c) err_set("%s: %s: the name holds a NUL byte", r->where, ctx);
     return c;
 }
 
@@ -166,13 +165,6 @@ static void free_value(GGUFValue *v) {
 static int cmp_kv(const void *a, const void *b) {
     return strcmp((*(const GGUFKV *const *)a)->key, (*(const GGUFKV *const *)b)->key);
 }
-static int cmp_tensor_name(const void *a, const void *b) {
-    return strcmp((*(const GGUFTensor *const *)a)->name, (*(const GGUFTensor *const *)b)->name);
-}
-static int cmp_tensor_offset(const void *a, const void *b) {
-    uint64_t x = (*(const GGUFTensor *const *)a)->offset, y = (*(const GGUFTensor *const *)b)->offset;
-    return x < y ? -1 : x > y;
-}
 
 static int parse_kvs(GGUFFile *f, Reader *r, uint64_t n_kv) {
     char ctx[128];
@@ -210,51 +202,51 @@ static int parse_kvs(GGUFFile *f, Reader *r, uint64_t n_kv) {
     f->alignment = GGUF_DEFAULT_ALIGNMENT;
     if (gguf_find_kv(f, "general.alignment")) {
         if (gguf_get_u32(f, "general.alignment", &f->alignment)) return -1;
-        if (f->alignment == 0 || (f->alignment & (f->alignment - 1)))
+        if (!tensor_alignment_ok(f->alignment))
             return err_set("%s: general.alignment %u is not a power of two", r->where, f->alignment);
     }
     return 0;
 }
 
-static int parse_tensor_info(GGUFFile *f, Reader *r, GGUFTensor *t, int i) {
+static int parse_tensor_info(GGUFFile *f, Reader *r, Tensor *t, int i) {
     char ctx[128];
     GGUFStr name;
     uint64_t nd, type;
     snprintf(ctx, sizeof ctx, "tensor %d", i);
     if (rd_str(r, &name, ctx, "name") || !(t->name = name_copy(r, name, ctx))) return -1;
+    t->path = f->path;
     snprintf(ctx, sizeof ctx, "tensor \"%.80s\"", t->name);
     if (rd_uint(r, 4, &nd, ctx, "n_dims")) return -1;
     if (nd > GGUF_MAX_DIMS)
         return err_set("%s: %s: %llu dimensions (at most %d)", r->where, ctx, (unsigned long long)nd,
                        GGUF_MAX_DIMS);
-    t->n_dims = (int)nd;
+    t->ndim = (int)nd;
+    int64_t ne[GGUF_MAX_DIMS]; /* ggml order, 1 past n_dims */
     uint64_t elems = 1;
     for (int j = 0; j < GGUF_MAX_DIMS; j++) {
         uint64_t d = 1;
-        if (j < t->n_dims && rd_uint(r, 8, &d, ctx, "dimension")) return -1;
+        if (j < t->ndim && rd_uint(r, 8, &d, ctx, "dimension")) return -1;
         if (d > INT64_MAX)
             return err_set("%s: %s: dimension %d is negative (%lld)", r->where, ctx, j, (long long)d);
-        t->dims[j] = (int64_t)d;
+        ne[j] = (int64_t)d;
         if (d && elems > (uint64_t)INT64_MAX / d)
             return err_set("%s: %s: the element count overflows 64 bits", r->where, ctx);
         elems *= d;
     }
+    for (int j = 0; j < t->ndim; j++) t->shape[j] = ne[t->ndim - 1 - j];
     if (rd_uint(r, 4, &type, ctx, "ggml type")) return -1;
     int block, bytes;
     const char *tname = gguf_ggml_type_name((uint32_t)type, &block, &bytes);
     if (!tname) return err_set("%s: %s: unknown ggml type %llu", r->where, ctx, (unsigned long long)type);
-    t->ggml_type = (uint32_t)type;
-    if (t->dims[0] % block)
+    t->file_type = (int)type;
+    t->dtype_name = tname;
+    if (ne[0] % block)
         return err_set("%s: %s: row length %lld is not a multiple of %s's block of %d", r->where, ctx,
-                       (long long)t->dims[0], tname, block);
-    size_t nbytes;
-    if (size_mul((size_t)(t->dims[0] / block), (size_t)bytes, &nbytes) ||
-        size_mul(nbytes, (size_t)t->dims[1], &nbytes) || size_mul(nbytes, (size_t)t->dims[2], &nbytes) ||
-        size_mul(nbytes, (size_t)t->dims[3], &nbytes))
+                       (long long)ne[0], tname, block);
+    if (tensor_nbytes(ne, GGUF_MAX_DIMS, block, bytes, &t->nbytes))
         return err_set("%s: %s: byte size overflows", r->where, ctx);
-    t->nbytes = nbytes;
     DType dt;
-    t->dtype = dtype_from_ggml(t->ggml_type, &dt) == 0 ? (int)dt : -1;
+    t->dtype = dtype_from_ggml((uint32_t)type, &dt) == 0 ? (int)dt : -1;
     if (rd_uint(r, 8, &t->offset, ctx, "offset")) return -1;
     if (t->offset % f->alignment)
         return err_set("%s: %s: offset %llu is not a multiple of the alignment (%u)", r->where, ctx,
@@ -264,57 +256,21 @@ static int parse_tensor_info(GGUFFile *f, Reader *r, GGUFTensor *t, int i) {
 
 /* Places every tensor in the data section and checks the layout. */
 static int place_tensors(GGUFFile *f, Reader *r) {
-    size_t data_len = 0, pad = (f->alignment - r->pos % f->alignment) % f->alignment;
+    size_t data_len = 0, pad = tensor_pad(r->pos, f->alignment);
     const unsigned char *base = r->p + r->len;
     if (size_add(r->pos, pad, &f->data_offset) == 0 && f->data_offset <= r->len) {
         data_len = r->len - f->data_offset;
         base = r->p + f->data_offset;
     }
     for (int i = 0; i < f->n_tensors; i++) {
-        GGUFTensor *t = &f->t[i];
+        Tensor *t = &f->t[i];
         if (t->offset > data_len || t->nbytes > data_len - t->offset)
             return err_set("%s: tensor \"%.80s\": data [%llu, +%zu) run past the end of the file (%zu data "
                            "bytes; truncated?)", r->where, t->name, (unsigned long long)t->offset, t->nbytes,
                            data_len);
         t->data = base + t->offset;
     }
-    const GGUFTensor **order = xmalloc((size_t)f->n_tensors * sizeof *order + 1);
-    for (int i = 0; i < f->n_tensors; i++) order[i] = &f->t[i];
-    /* No two tensors may share bytes: in offset order, each non-empty tensor
-     * starts at or after the furthest end so far. */
-    qsort(order, (size_t)f->n_tensors, sizeof *order, cmp_tensor_offset);
-    int rc = 0;
-    const GGUFTensor *last = NULL;
-    for (int i = 0; i < f->n_tensors && rc == 0; i++) {
-        const GGUFTensor *t = order[i];
-        if (!t->nbytes) continue;
-        if (last && t->offset < last->offset + last->nbytes)
-            rc = err_set("%s: tensors \"%.80s\" and \"%.80s\" overlap", r->where, last->name, t->name);
-        if (!last || t->offset + t->nbytes > last->offset + last->nbytes) last = t;
-    }
-    /* ... and no name may appear twice; the sorted order serves lookups */
-    qsort(order, (size_t)f->n_tensors, sizeof *order, cmp_tensor_name);
-    f->t_sorted = xmalloc((size_t)f->n_tensors * sizeof *f->t_sorted + 1);
-    for (int i = 0; i < f->n_tensors; i++) {
-        f->t_sorted[i] = (int)(order[i] - f->t);
-        if (i > 0 && rc == 0 && strcmp(order[i - 1]->name, order[i]->name) == 0)
-            rc = err_set("%s: tensor \"%.80s\" appears twice", r->where, order[i]->name);
-    }
-    free(order);
-    return rc;
-}
-
-/* Copies tensors whose data are not aligned for their elements. */
-static void align_tensors(GGUFFile *f) {
-    for (int i = 0; i < f->n_tensors; i++) {
-        GGUFTensor *t = &f->t[i];
-        if (t->dtype < 0 || t->nbytes == 0) continue;
-        uintptr_t need = t->dtype == DT_F32 ? 4 : 2; /* f16/bf16 and the blocks' f16 scales */
-        if ((uintptr_t)t->data % need == 0) continue;
-        t->copy = xmalloc(t->nbytes);
-        memcpy(t->copy, t->data, t->nbytes);
-        t->data = t->copy;
-    }
+    return tensors_check(f->t, f->n_tensors, r->where, &f->by_name);
 }
 
 int gguf_parse(GGUFFile *f, const void *buf, size_t len, const char *where) {
@@ -357,8 +313,20 @@ int gguf_parse(GGUFFile *f, const void *buf, size_t len, const char *where) {
     for (int i = 0; i < f->n_tensors; i++)
         if (parse_tensor_info(f, &r, &f->t[i], i)) return -1;
     if (place_tensors(f, &r)) return -1;
-    align_tensors(f);
+    tensors_align(f->t, f->n_tensors);
     return 0;
+}
+
+int gguf_is_file(const char *path) {
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return 0;
+    size_t n = strlen(path);
+    if (n >= 5 && !strcmp(path + n - 5, ".gguf")) return 1;
+    FILE *fp = fopen(path, "rb");
+    char magic[4] = {0};
+    size_t got = fp ? fread(magic, 1, 4, fp) : 0;
+    if (fp) fclose(fp);
+    return got == 4 && !memcmp(magic, "GGUF", 4);
 }
 
 int gguf_open(GGUFFile *f, const char *path) {
@@ -373,14 +341,10 @@ void gguf_close(GGUFFile *f) {
         free(f->kv[i].key);
         free_value(&f->kv[i].v);
     }
-    for (int i = 0; i < f->n_tensors && f->t; i++) {
-        free(f->t[i].name);
-        free(f->t[i].copy);
-    }
+    tensors_free(f->t, f->n_tensors);
     free(f->kv);
-    free(f->t);
     free(f->kv_sorted);
-    free(f->t_sorted);
+    free(f->by_name);
     free(f->path);
     mapfile_close(&f->map);
     memset(f, 0, sizeof *f);
@@ -578,20 +542,12 @@ int gguf_array_i32(const GGUFValue *a, int32_t *out, const char *what) {
 
 /* ---- tensor lookups ------------------------------------------------------- */
 
-const GGUFTensor *gguf_find_tensor(const GGUFFile *f, const char *name) {
-    if (!f->t_sorted) return NULL;
-    int lo = 0, hi = f->n_tensors - 1;
-    while (lo <= hi) {
-        int mid = lo + (hi - lo) / 2, c = strcmp(f->t[f->t_sorted[mid]].name, name);
-        if (c == 0) return &f->t[f->t_sorted[mid]];
-        if (c < 0) lo = mid + 1;
-        else hi = mid - 1;
-    }
-    return NULL;
+const Tensor *gguf_find_tensor(const GGUFFile *f, const char *name) {
+    return tensors_find(f->t, f->by_name, f->n_tensors, name);
 }
 
-const GGUFTensor *gguf_get_tensor(const GGUFFile *f, const char *name) {
-    const GGUFTensor *t = gguf_find_tensor(f, name);
+const Tensor *gguf_get_tensor(const GGUFFile *f, const char *name) {
+    const Tensor *t = gguf_find_tensor(f, name);
     if (!t) {
         err_set("%s: no tensor \"%s\"", f->path, name);
         return NULL;
@@ -599,202 +555,8 @@ const GGUFTensor *gguf_get_tensor(const GGUFFile *f, const char *name) {
     if (t->dtype < 0) {
         err_set("%s: tensor \"%s\" has type %s (%u), which mistral.c does not read; supported: f32, f16, bf16, "
                 "q8_0, q4_0, q4_1, q5_0, q5_1, q4_K, q5_K, q6_K", f->path, name,
-                gguf_ggml_type_name(t->ggml_type, NULL, NULL), t->ggml_type);
+                t->dtype_name, (unsigned)t->file_type);
         return NULL;
     }
     return t;
-}
-
-/* ---- writer --------------------------------------------------------------- */
-
-void gguf_writer_init(GGUFWriter *w) {
-    memset(w, 0, sizeof *w);
-    w->alignment = GGUF_DEFAULT_ALIGNMENT;
-}
-
-void gguf_writer_free(GGUFWriter *w) {
-    bytebuf_free(&w->kv);
-    for (int i = 0; i < w->n_kv; i++) free(w->keys[i]);
-    free(w->keys);
-    for (int i = 0; i < w->n_tensors; i++) free(w->t[i].name);
-    free(w->t);
-    memset(w, 0, sizeof *w);
-}
-
-static void put_le(ByteBuf *b, uint64_t v, int n) {
-    unsigned char tmp[8];
-    for (int i = 0; i < n; i++) tmp[i] = (unsigned char)(v >> 8 * i);
-    bytebuf_push(b, tmp, (size_t)n);
-}
-
-static void put_str(ByteBuf *b, const char *s, size_t len) {
-    put_le(b, len, 8);
-    bytebuf_push(b, s, len);
-}
-
-static int writer_fail(GGUFWriter *w, const char *what, const char *name) {
-    w->failed = 1;
-    return err_set("gguf writer: %s \"%.80s\"", what, name ? name : "(null)");
-}
-
-/* Starts the pair `key` of type `type`: checks the key is new. */
-static int add_key(GGUFWriter *w, const char *key, GGUFType type) {
-    if (!key) return writer_fail(w, "a NULL key", NULL);
-    for (int i = 0; i < w->n_kv; i++)
-        if (strcmp(w->keys[i], key) == 0) return writer_fail(w, "key added twice:", key);
-    w->keys = xrealloc(w->keys, (size_t)(w->n_kv + 1) * sizeof *w->keys);
-    w->keys[w->n_kv++] = xstrdup(key);
-    put_str(&w->kv, key, strlen(key));
-    put_le(&w->kv, (uint64_t)type, 4);
-    return 0;
-}
-
-static int add_scalar(GGUFWriter *w, const char *key, GGUFType type, uint64_t bits) {
-    if (key && strcmp(key, "general.alignment") == 0) {
-        if (type != GGUF_U32 || bits == 0 || (bits & (bits - 1)))
-            return writer_fail(w, "general.alignment must be a u32 power of two:", key);
-        if (add_key(w, key, type)) return -1;
-        w->alignment = (uint32_t)bits;
-    } else if (add_key(w, key, type)) {
-        return -1;
-    }
-    put_le(&w->kv, bits, scalar_size[type]);
-    return 0;
-}
-
-int gguf_writer_add_u8(GGUFWriter *w, const char *key, uint8_t v) { return add_scalar(w, key, GGUF_U8, v); }
-int gguf_writer_add_i8(GGUFWriter *w, const char *key, int8_t v) { return add_scalar(w, key, GGUF_I8, (uint8_t)v); }
-int gguf_writer_add_u16(GGUFWriter *w, const char *key, uint16_t v) { return add_scalar(w, key, GGUF_U16, v); }
-int gguf_writer_add_i16(GGUFWriter *w, const char *key, int16_t v) {
-    return add_scalar(w, key, GGUF_I16, (uint16_t)v);
-}
-int gguf_writer_add_u32(GGUFWriter *w, const char *key, uint32_t v) { return add_scalar(w, key, GGUF_U32, v); }
-int gguf_writer_add_i32(GGUFWriter *w, const char *key, int32_t v) {
-    return add_scalar(w, key, GGUF_I32, (uint32_t)v);
-}
-int gguf_writer_add_f32(GGUFWriter *w, const char *key, float v) {
-    uint32_t u;
-    memcpy(&u, &v, 4);
-    return add_scalar(w, key, GGUF_F32, u);
-}
-int gguf_writer_add_bool(GGUFWriter *w, const char *key, int v) { return add_scalar(w, key, GGUF_BOOL, v != 0); }
-int gguf_writer_add_u64(GGUFWriter *w, const char *key, uint64_t v) { return add_scalar(w, key, GGUF_U64, v); }
-int gguf_writer_add_i64(GGUFWriter *w, const char *key, int64_t v) {
-    return add_scalar(w, key, GGUF_I64, (uint64_t)v);
-}
-int gguf_writer_add_f64(GGUFWriter *w, const char *key, double v) {
-    uint64_t u;
-    memcpy(&u, &v, 8);
-    return add_scalar(w, key, GGUF_F64, u);
-}
-
-int gguf_writer_add_string(GGUFWriter *w, const char *key, const char *s) {
-    if (!s) return writer_fail(w, "a NULL string for key", key);
-    if (add_key(w, key, GGUF_STRING)) return -1;
-    put_str(&w->kv, s, strlen(s));
-    return 0;
-}
-
-int gguf_writer_add_array(GGUFWriter *w, const char *key, GGUFType elem_type, const void *data, uint64_t n) {
-    size_t bytes;
-    if ((unsigned)elem_type >= GGUF_TYPE_COUNT || elem_type == GGUF_STRING || elem_type == GGUF_ARRAY)
-        return writer_fail(w, "array of strings or arrays given to gguf_writer_add_array for key", key);
-    if (n > SIZE_MAX || size_mul((size_t)n, (size_t)scalar_size[elem_type], &bytes) || (bytes && !data))
-        return writer_fail(w, "bad array for key", key);
-    if (add_key(w, key, GGUF_ARRAY)) return -1;
-    put_le(&w->kv, (uint64_t)elem_type, 4);
-    put_le(&w->kv, n, 8);
-    bytebuf_push(&w->kv, data, bytes); /* host order is little-endian */
-    return 0;
-}
-
-int gguf_writer_add_array_str(GGUFWriter *w, const char *key, const char *const *s, const size_t *lens,
-                              uint64_t n) {
-    if (n && !s) return writer_fail(w, "bad string array for key", key);
-    for (uint64_t i = 0; i < n; i++)
-        if (!s[i]) return writer_fail(w, "a NULL string in the array of key", key);
-    if (add_key(w, key, GGUF_ARRAY)) return -1;
-    put_le(&w->kv, GGUF_STRING, 4);
-    put_le(&w->kv, n, 8);
-    for (uint64_t i = 0; i < n; i++) put_str(&w->kv, s[i], lens ? lens[i] : strlen(s[i]));
-    return 0;
-}
-
-int gguf_writer_add_tensor(GGUFWriter *w, const char *name, DType dtype, int n_dims, const int64_t *dims,
-                           const void *data) {
-    if (!name) return writer_fail(w, "a NULL tensor name", NULL);
-    for (int i = 0; i < w->n_tensors; i++)
-        if (strcmp(w->t[i].name, name) == 0) return writer_fail(w, "tensor added twice:", name);
-    if ((unsigned)dtype >= DT_COUNT || n_dims < 1 || n_dims > GGUF_MAX_DIMS || !dims)
-        return writer_fail(w, "bad dtype or n_dims for tensor", name);
-    const DTypeTraits *tr = dtype_traits(dtype);
-    GGUFWriterTensor t = {.dtype = dtype, .n_dims = n_dims, .dims = {1, 1, 1, 1}, .data = data};
-    size_t nbytes = (size_t)tr->bytes;
-    for (int j = 0; j < n_dims; j++) {
-        if (dims[j] < 0) return writer_fail(w, "a negative dimension in tensor", name);
-        t.dims[j] = dims[j];
-        size_t d = (size_t)(j == 0 ? dims[0] / tr->block : dims[j]);
-        if ((uint64_t)dims[j] > SIZE_MAX || size_mul(nbytes, d, &nbytes))
-            return writer_fail(w, "a byte size that overflows in tensor", name);
-    }
-    if (dims[0] % tr->block) return writer_fail(w, "a row length not a multiple of the block in tensor", name);
-    if (nbytes && !data) return writer_fail(w, "no data for tensor", name);
-    t.nbytes = nbytes;
-    t.name = xstrdup(name);
-    w->t = xrealloc(w->t, (size_t)(w->n_tensors + 1) * sizeof *w->t);
-    w->t[w->n_tensors++] = t;
-    return 0;
-}
-
-static size_t pad_to(size_t n, uint32_t a) { return (a - n % a) % a; }
-
-static int write_all(FILE *fp, const void *p, size_t n) {
-    if (n && fwrite(p, 1, n, fp) != n) return err_set("gguf writer: write failed: %s", strerror(errno));
-    return 0;
-}
-
-int gguf_writer_write(GGUFWriter *w, FILE *fp) {
-    if (w->failed) return err_set("gguf writer: an earlier add failed; nothing written");
-    int auto_align = 1;
-    for (int i = 0; i < w->n_kv; i++)
-        if (strcmp(w->keys[i], "general.alignment") == 0) auto_align = 0;
-    ByteBuf h = {0};
-    bytebuf_push(&h, "GGUF", 4);
-    put_le(&h, 3, 4);
-    put_le(&h, (uint64_t)w->n_tensors, 8);
-    put_le(&h, (uint64_t)w->n_kv + (uint64_t)auto_align, 8);
-    if (auto_align) {
-        const char *k = "general.alignment";
-        put_str(&h, k, strlen(k));
-        put_le(&h, GGUF_U32, 4);
-        put_le(&h, w->alignment, 4);
-    }
-    bytebuf_push(&h, w->kv.p, w->kv.n);
-    uint64_t offset = 0;
-    for (int i = 0; i < w->n_tensors; i++) {
-        const GGUFWriterTensor *t = &w->t[i];
-        put_str(&h, t->name, strlen(t->name));
-        put_le(&h, (uint64_t)t->n_dims, 4);
-        for (int j = 0; j < t->n_dims; j++) put_le(&h, (uint64_t)t->dims[j], 8);
-        put_le(&h, (uint64_t)dtype_traits(t->dtype)->gguf_type, 4);
-        put_le(&h, offset, 8);
-        offset += t->nbytes + pad_to(t->nbytes, w->alignment);
-    }
-    static const unsigned char zeros[256];
-    int rc = write_all(fp, h.p, h.n);
-    size_t pad = pad_to(h.n, w->alignment);
-    for (int i = -1; i < w->n_tensors && rc == 0; i++) {
-        if (i >= 0) {
-            rc = write_all(fp, w->t[i].data, w->t[i].nbytes);
-            pad = pad_to(w->t[i].nbytes, w->alignment);
-        }
-        while (rc == 0 && pad) {
-            size_t k = pad < sizeof zeros ? pad : sizeof zeros;
-            rc = write_all(fp, zeros, k);
-            pad -= k;
-        }
-    }
-    bytebuf_free(&h);
-    if (rc == 0 && fflush(fp) != 0) rc = err_set("gguf writer: write failed: %s", strerror(errno));
-    return rc;
 }

@@ -6,36 +6,24 @@
  *
  * Every entry is checked against the file before use: a known dtype, a shape
  * whose byte size equals e - b, offsets inside the file, no two tensors
- * overlapping. Tensor data are views into the mapping; a tensor whose data
- * are not aligned to its element size is copied once (old writers did not pad
- * the header). */
-#ifndef MODEL_SAFETENSORS_H
-#define MODEL_SAFETENSORS_H
+ * overlapping, no name twice (format/tensor.h's checks). Tensor data are
+ * views into the mapping; a tensor whose data are not aligned to its element
+ * size is copied once (old writers did not pad the header). */
+#ifndef FORMAT_SAFETENSORS_H
+#define FORMAT_SAFETENSORS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "base/mapfile.h"
-#include "kern/dtype.h"
-
-#define ST_MAX_DIMS 8
-
-typedef struct {
-    char *name;           /* owns */
-    char dtype_name[16];  /* as written: "F32", "I64", ... */
-    int dtype;            /* a DType, or -1 for a type the kernels do not read */
-    int ndim;
-    int64_t shape[ST_MAX_DIMS];
-    const void *data;     /* view into the mapping (or into `copy`) */
-    size_t nbytes;
-    void *copy;           /* owns: aligned copy when the mapping is misaligned */
-} STensor;
+#include "format/tensor.h"
 
 typedef struct {
     MapFile map;
-    char *path;  /* owns: for error messages */
-    STensor *t;  /* owns [n] */
+    char *path;   /* owns: for error messages */
+    Tensor *t;    /* owns [n], in file order (file_type -1) */
     int n;
+    int *by_name; /* owns [n]: indices of t by name, for lookups */
 } SafeTensors;
 
 /* Opens and validates `path`. Returns 0, or -1 with err set naming the file
@@ -44,8 +32,8 @@ int st_open(SafeTensors *st, const char *path);
 /* Validates a file already in memory (buf must outlive st; used by the fuzz
  * target). `where` names it in errors. */
 int st_parse(SafeTensors *st, const void *buf, size_t len, const char *where);
-/* The tensor called name, or NULL. */
-const STensor *st_find(const SafeTensors *st, const char *name);
+/* The tensor called name, or NULL. O(log n). */
+const Tensor *st_find(const SafeTensors *st, const char *name);
 /* Frees everything; accepts a zeroed struct. */
 void st_close(SafeTensors *st);
 

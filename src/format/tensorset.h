@@ -1,9 +1,9 @@
 /* tensorset — the tensors of a checkpoint that may span several safetensors
  * files (Hugging Face shards), found by name in the checkpoint's own naming. */
-#ifndef MODEL_TENSORSET_H
-#define MODEL_TENSORSET_H
+#ifndef FORMAT_TENSORSET_H
+#define FORMAT_TENSORSET_H
 
-#include "model/safetensors.h"
+#include "format/safetensors.h"
 
 typedef struct {
     SafeTensors *files; /* owns [n_files] */
@@ -17,9 +17,8 @@ int tensorset_open_file(TensorSet *ts, const char *path);
  * {"weight_map": {tensor: file}}); a tensor must live in the shard the index
  * names, and no tensor may be in two shards. 0 or -1 with err set. */
 int tensorset_open_index(TensorSet *ts, const char *index_path);
-const STensor *tensorset_find(const TensorSet *ts, const char *name);
-/* The file holding t (for errors). */
-const char *tensorset_path_of(const TensorSet *ts, const STensor *t);
+/* The tensor called name in any file, or NULL (its path names its file). */
+const Tensor *tensorset_find(const TensorSet *ts, const char *name);
 void tensorset_close(TensorSet *ts);
 
 #endif
