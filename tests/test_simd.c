@@ -22,7 +22,7 @@
 #include "kern/matmul.h"
 #include "kern/ops.h"
 #include "kern/quant.h"
-#include "kern/simd/simd.h"
+#include "kern/kern.h"
 #include "model/model.h"
 
 static uint64_t rng_s = 0x243f6a8885a308d3ull;
@@ -402,7 +402,7 @@ static void check_model(const char *dir) {
 #endif
 
 int main(int argc, char **argv) {
-    if (argc > 1 && !strcmp(argv[1], "--which")) { /* the child of the forced-dispatch check */
+    if (argc > 1 && !strcmp(argv[1], "--which")) { /* the default table (tests/avx512.sh) */
         printf("%s\n", kern_get()->name);
         return 0;
     }
@@ -458,12 +458,9 @@ int main(int argc, char **argv) {
     check_model("tests/data/tiny/dense_sw8_bf16");
 #endif
 
-    /* MISTRAL_SIMD=generic forces the fallback */
-    char cmd[4096], *out = NULL;
-    /* TEST_WRAPPER: how to run this binary (qemu-aarch64 under tests/neon.sh) */
-    const char *wrap = getenv("TEST_WRAPPER");
-    snprintf(cmd, sizeof cmd, "MISTRAL_SIMD=generic %s '%s' --which", wrap ? wrap : "", argv[0]);
-    EXPECT(test_run(cmd, &out, NULL) == 0 && out && !strcmp(out, "generic\n"), "forced generic: %s", out ? out : "");
-    free(out);
+    /* a table asked for by name (the CLI's MISTRAL_SIMD), else the best one */
+    EXPECT(kern_select("generic") == tables[0], "select generic");
+    EXPECT(kern_select(NULL) == kern_get() && kern_select("") == kern_get() && kern_select("bogus") == kern_get(),
+           "select the best by default");
     return test_done("simd");
 }

@@ -218,6 +218,7 @@ void load_model(Model *m, const Options *o) {
 }
 
 void setup_context(Context *ctx, const Options *o, long threads) {
+    context_set_kern(ctx, kern_select(getenv("MISTRAL_SIMD"))); /* a developer's override */
     if (o->kv_type && !strcmp(o->kv_type, "f16") && context_set_kv_type(ctx, DT_F16)) die("%s", err_msg());
     if (context_set_threads(ctx, (int)threads)) die("%s", err_msg());
 }

@@ -4,7 +4,7 @@
 
 #include "base/pool.h"
 #include "kern/dtype.h"
-#include "kern/simd/simd.h"
+#include "kern/kern.h"
 
 /* The reference: out[t][r] = Σ_c x[t][c] · w[r][c]   for t < n, r < w->rows,
  * c < w->cols, each dot the dtype's reference dot (double accumulation).
@@ -27,7 +27,7 @@ void matmul(float *out, const float *x, const Mat *w, int n);
  *     row alone), never with statistics of other rows;
  *   - out[t][r] comes from k->mm[dtype].tile, whose elements are each a
  *     pure function of (row r, activation row t, cols) whatever the tile's
- *     shape (see kern/simd/simd.h);
+ *     shape (see kern/kern.h);
  *   - the blocking (tiles of mr rows × nt tokens; panels of rows that stay
  *     in L2 while every token meets them, so each weight row is read from
  *     memory once per call; one row at a time for decode, which streams
@@ -43,7 +43,7 @@ size_t matmul_scratch_bytes(DType wtype, int cols, int n, const Kern *k);
 size_t matmul_scratch_max(int cols, int n, const Kern *k);
 
 /* Makes w->packed, w's rows in k's packed layout for w's dtype (KernPack in
- * kern/simd/simd.h; packed on the pool's threads), which matmul_ex(k, ...)
+ * kern/kern.h; packed on the pool's threads), which matmul_ex(k, ...)
  * then reads instead of w->data. Returns 1 when w is packed for k, 0 when k
  * has no layout for the dtype, w is packed for another table, or memory for
  * the copy is short (matmul_ex reads w->data then). Results with and without

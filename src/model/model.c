@@ -54,6 +54,8 @@ int context_set_kv_type(Context *ctx, DType t) {
     return 0;
 }
 
+void context_set_kern(Context *ctx, const Kern *k) { ctx->kern = k; }
+
 int context_set_threads(Context *ctx, int n) {
     if (ctx->pool) pool_free(ctx->pool), free(ctx->pool), ctx->pool = NULL;
     if (n == 0) n = pool_cpus();

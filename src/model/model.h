@@ -17,7 +17,7 @@
 #include "model/tensorset.h"
 #include "model/weights.h"
 #include "base/pool.h"
-#include "kern/simd/simd.h"
+#include "kern/kern.h"
 
 typedef struct {
     Config cfg;
@@ -98,6 +98,8 @@ void context_free(Context *ctx);
  * results still do not depend on chunking or batching). Empties the caches.
  * Returns 0, or -1 with err set. */
 int context_set_kv_type(Context *ctx, DType t);
+/* Runs the matmuls and attention with table k (context_init: kern_get()). */
+void context_set_kern(Context *ctx, const Kern *k);
 /* Runs the matmuls on n threads (0: one per online CPU; 1: the caller
  * alone). Results do not depend on n. Returns 0, or -1 with err set. */
 int context_set_threads(Context *ctx, int n);
