@@ -8,11 +8,9 @@
 #include "base/util.h"
 #include "kern/matmul.h"
 #include "kern/ops.h"
+#include "model/ffn.h"
 #include "model/moe.h"
 #include "model/pack.h"
-
-/* The threaded, dispatched matmul with the context's pool and scratch. */
-#define MATMUL(out, x, w, n) matmul_ex(ctx->kern, ctx->pool, (out), (x), (w), (n), ctx->ws.qx)
 
 /* ---- context ------------------------------------------------------------- */
 
@@ -29,7 +27,7 @@ int context_init(Context *ctx, const Model *m, int n_seq, long n_ctx) {
     ctx->n_ctx = n_ctx;
     ctx->kv_type = DT_F32;
     ctx->expert_hi = m->cfg.n_experts;
-    ctx->kern = kern_get();
+    ctx->mm.kern = kern_get();
     const char *rp = getenv("MISTRAL_REPACK");
     ctx->repack = !(rp && !strcmp(rp, "0"));
     ctx->packed = xcalloc((size_t)m->cfg.n_layers + 1, 1);
@@ -40,7 +38,7 @@ int context_init(Context *ctx, const Model *m, int n_seq, long n_ctx) {
  * layouts, the first time this context runs them. */
 static void prepare(Context *ctx, int l) {
     if (!ctx->repack || ctx->packed[l]) return;
-    model_pack_layer(ctx->model, l, ctx->kern, ctx->pool, ctx->expert_lo, ctx->expert_hi);
+    model_pack_layer(ctx->model, l, ctx->mm.kern, ctx->mm.pool, ctx->expert_lo, ctx->expert_hi);
     ctx->packed[l] = 1;
 }
 
@@ -54,15 +52,15 @@ int context_set_kv_type(Context *ctx, DType t) {
     return 0;
 }
 
-void context_set_kern(Context *ctx, const Kern *k) { ctx->kern = k; }
+void context_set_kern(Context *ctx, const Kern *k) { ctx->mm.kern = k; }
 
 int context_set_threads(Context *ctx, int n) {
-    if (ctx->pool) pool_free(ctx->pool), free(ctx->pool), ctx->pool = NULL;
+    if (ctx->mm.pool) pool_free(ctx->mm.pool), free(ctx->mm.pool), ctx->mm.pool = NULL;
     if (n == 0) n = pool_cpus();
     if (n <= 1) return 0;
-    ctx->pool = xmalloc(sizeof *ctx->pool);
-    if (pool_init(ctx->pool, n)) {
-        free(ctx->pool), ctx->pool = NULL;
+    ctx->mm.pool = xmalloc(sizeof *ctx->mm.pool);
+    if (pool_init(ctx->mm.pool, n)) {
+        free(ctx->mm.pool), ctx->mm.pool = NULL;
         return -1;
     }
     return 0;
@@ -81,7 +79,7 @@ void context_free(Context *ctx) {
     for (int s = 0; s < ctx->n_seq; s++) kvcache_free(&ctx->seqs[s]);
     free(ctx->seqs), free(ctx->packed);
     workspace_free(&ctx->ws);
-    if (ctx->pool) pool_free(ctx->pool), free(ctx->pool);
+    if (ctx->mm.pool) pool_free(ctx->mm.pool), free(ctx->mm.pool);
     memset(ctx, 0, sizeof *ctx);
 }
 
@@ -144,7 +142,8 @@ int forward_check(Context *ctx, const Batch *b) {
         for (int l = 0; l < c->n_layers; l++)
             if (kv->cap[l] > keys) keys = kv->cap[l];
     }
-    workspace_reserve(&ctx->ws, c, ctx->kern, b->n, keys, pool_threads(ctx->pool));
+    workspace_reserve(&ctx->ws, c, ctx->mm.kern, b->n, keys, pool_threads(ctx->mm.pool));
+    ctx->mm.scratch = ctx->ws.qx;
     for (int t = 0; t < b->n; t++)
         ctx->ws.run_pos[t] = (t == 0 || b->seq[t - 1] != b->seq[t]) ? b->pos[t]
                                                                     : ctx->ws.run_pos[t - 1];
@@ -204,7 +203,7 @@ static void attend_part(void *arg, int ith, int nth) {
             cur = t;
         }
         size_t off = (size_t)t * qd + (size_t)h * hd;
-        attention_kv(ctx->kern, ws->att + off, ws->q + off, kp, vp, ctx->kv_type, nk, (h / group) * hd, hd, scale,
+        attention_kv(ctx->mm.kern, ws->att + off, ws->q + off, kp, vp, ctx->kv_type, nk, (h / group) * hd, hd, scale,
                      scores);
     }
 }
@@ -226,7 +225,7 @@ static void attend(Context *ctx, const Batch *b, int l) {
     }
     AttnJob job = {ctx, b, l};
     if (work < ATTEND_MIN_PARALLEL) attend_part(&job, 0, 1);
-    else pool_run(ctx->pool, attend_part, &job);
+    else pool_run(ctx->mm.pool, attend_part, &job);
 }
 
 void forward_layers(Context *ctx, const Batch *b, float *h, int l0, int l1) {
@@ -243,9 +242,9 @@ void forward_layers(Context *ctx, const Batch *b, float *h, int l0, int l1) {
         for (int t = 0; t < n; t++)
             rmsnorm(ws->xb + (size_t)t * dim, h + (size_t)t * dim, lw->attention_norm, dim,
                     c->norm_eps);
-        MATMUL(ws->q, ws->xb, &lw->wq, n);
-        MATMUL(ws->k, ws->xb, &lw->wk, n);
-        MATMUL(ws->v, ws->xb, &lw->wv, n);
+        matmul(&ctx->mm, ws->q, ws->xb, &lw->wq, n);
+        matmul(&ctx->mm, ws->k, ws->xb, &lw->wk, n);
+        matmul(&ctx->mm, ws->v, ws->xb, &lw->wv, n);
         void (*rotary)(float *, int, int, long, const float *) = c->rope_half ? rope_half : rope;
         for (int t = 0; t < n; t++) {
             rotary(ws->q + (size_t)t * qd, c->n_heads, hd, b->pos[t], m->inv_freq);
@@ -258,17 +257,17 @@ void forward_layers(Context *ctx, const Batch *b, float *h, int l0, int l1) {
             memcpy(kvcache_k(kv, l, b->pos[t]), f16 ? (void *)(ws->k16 + (size_t)t * kvd) : (void *)(ws->k + (size_t)t * kvd), kv->row);
             memcpy(kvcache_v(kv, l, b->pos[t]), f16 ? (void *)(ws->v16 + (size_t)t * kvd) : (void *)(ws->v + (size_t)t * kvd), kv->row);
         }
-        MATMUL(ws->o, ws->att, &lw->wo, n);
+        matmul(&ctx->mm, ws->o, ws->att, &lw->wo, n);
         add(h, ws->o, n * dim);
 
         /* feed-forward: h += ffn(norm(h)), dense or mixture of experts */
         for (int t = 0; t < n; t++)
             rmsnorm(ws->xb + (size_t)t * dim, h + (size_t)t * dim, lw->ffn_norm, dim, c->norm_eps);
         if (c->n_experts) {
-            moe_forward(ctx, ws->ffn_out, ws->xb, lw, c, n, ctx->expert_lo, ctx->expert_hi, ws);
+            moe_forward(&ctx->mm, ws->ffn_out, ws->xb, lw, c, n, ctx->expert_lo, ctx->expert_hi, ws);
             if (ctx->moe_reduce) ctx->moe_reduce(ctx->moe_reduce_ud, ws->ffn_out, (size_t)n * dim);
         } else {
-            ffn_forward(ctx, ws->ffn_out, ws->xb, &lw->ffn, n, ws->hb1, ws->hb2);
+            ffn_forward(&ctx->mm, ws->ffn_out, ws->xb, &lw->ffn, n, ws->hb1, ws->hb2);
         }
         add(h, ws->ffn_out, n * dim);
     }
@@ -285,7 +284,7 @@ int forward_head(Context *ctx, const Batch *b, const float *h, float *logits) {
         if (!b->want || b->want[t])
             rmsnorm(ctx->ws.xb + (size_t)n_want++ * dim, h + (size_t)t * dim, m->w.norm, dim,
                     m->cfg.norm_eps);
-    if (n_want) prepare(ctx, m->cfg.n_layers), MATMUL(logits, ctx->ws.xb, &m->w.output, n_want);
+    if (n_want) prepare(ctx, m->cfg.n_layers), matmul(&ctx->mm, logits, ctx->ws.xb, &m->w.output, n_want);
     return n_want;
 }
 

@@ -18,6 +18,7 @@
 #include "model/weights.h"
 #include "base/pool.h"
 #include "kern/kern.h"
+#include "kern/matmul.h"
 
 typedef struct {
     Config cfg;
@@ -65,7 +66,7 @@ typedef struct {
     const void **kp, **vp;               /* (cap_keys) key/value pointers, per thread */
     float *scores;                       /* (cap_keys) per thread */
     long *run_pos;                       /* (n) position of the first token of its run */
-    void *qx;                            /* (qx_bytes) activations quantized for matmul_ex */
+    void *qx;                            /* (qx_bytes) activations quantized for matmul */
     size_t qx_bytes;
 } Workspace;
 
@@ -80,11 +81,13 @@ typedef struct {
     void (*moe_reduce)(void *ud, float *x, size_t n);
     void *moe_reduce_ud;
     DType kv_type;    /* DT_F32 or DT_F16: how the caches store keys and values */
-    const Kern *kern; /* view: the SIMD kernel table (kern_get()) */
     int repack;       /* 1 (default; MISTRAL_REPACK=0 in the environment: 0): pack
                          each layer's matrices for kern on first use (model/pack.h) */
     unsigned char *packed; /* owns [n_layers + 1]: layers (and the output) this context packed */
-    Pool *pool;       /* owns, or NULL: matmuls on the calling thread alone */
+    /* What every matmul (and attention) of this context runs with: the kernel
+     * table (view; kern_get() unless context_set_kern), the threads (owns, or
+     * NULL: the calling thread alone) and the scratch (view: ws.qx). */
+    MatmulEnv mm;
     Workspace ws;
 } Context;
 
