@@ -66,54 +66,62 @@ int context_set_threads(Context *ctx, int n) {
     return 0;
 }
 
-static void workspace_free(Workspace *ws) {
-    free(ws->h), free(ws->xb), free(ws->q), free(ws->k), free(ws->v), free(ws->att);
-    free(ws->o), free(ws->hb1), free(ws->hb2), free(ws->ffn_out), free(ws->gate);
-    free(ws->route), free(ws->route_w), free(ws->rows), free(ws->xe), free(ws->ye);
-    free(ws->kp), free(ws->vp), free(ws->scores), free(ws->run_pos), free(ws->qx);
-    free(ws->k16), free(ws->v16);
-    memset(ws, 0, sizeof *ws);
-}
-
 void context_free(Context *ctx) {
     for (int s = 0; s < ctx->n_seq; s++) kvcache_free(&ctx->seqs[s]);
     free(ctx->seqs), free(ctx->packed);
-    workspace_free(&ctx->ws);
+    free(ctx->ws.block);
     if (ctx->mm.pool) pool_free(ctx->mm.pool), free(ctx->mm.pool);
     memset(ctx, 0, sizeof *ctx);
 }
 
-#define GROW(p, count) ((p) = xrealloc((p), (size_t)(count) * sizeof *(p)))
+/* Lays the workspace's arrays out from base (NULL: only measures) for n
+ * tokens, `keys` keys per thread on `threads` threads and qx_bytes of
+ * quantized activations, each on a 64-byte boundary; returns the bytes. */
+static size_t workspace_layout(Workspace *ws, char *base, const Config *c, size_t n, size_t keys, size_t threads,
+                               size_t qx_bytes) {
+    size_t qd = (size_t)c->n_heads * c->head_dim, kvd = (size_t)c->n_kv_heads * c->head_dim;
+    size_t d = (size_t)c->dim, hid = (size_t)c->hidden_dim, k = (size_t)c->n_active;
+    size_t rows = k ? n * k : n; /* an expert sees at most n tokens */
+    size_t off = 0;
+#define PLACE(field, count)                                                                                    \
+    ((void)(base && (ws->field = (void *)(base + off))), off += ((count) * sizeof *ws->field + 63) / 64 * 64)
+    PLACE(h, n * d), PLACE(xb, n * d), PLACE(o, n * d), PLACE(ffn_out, n * d);
+    PLACE(q, n * qd), PLACE(att, n * qd), PLACE(k, n * kvd), PLACE(v, n * kvd);
+    PLACE(k16, n * kvd), PLACE(v16, n * kvd), PLACE(run_pos, n);
+    PLACE(hb1, rows * hid), PLACE(hb2, rows * hid), PLACE(xe, rows * d), PLACE(ye, rows * d), PLACE(rows, rows);
+    PLACE(gate, n * (size_t)c->n_experts + 1), PLACE(route, n * k + 1), PLACE(route_w, n * k + 1);
+    PLACE(kp, keys * threads), PLACE(vp, keys * threads), PLACE(scores, keys * threads);
+    PLACE(qx, qx_bytes);
+#undef PLACE
+    return off;
+}
 
-static void workspace_reserve(Workspace *ws, const Config *c, const Kern *kern, int n, int keys, int threads) {
-    if (n > ws->cap_tokens) {
-        size_t qd = (size_t)c->n_heads * c->head_dim, kvd = (size_t)c->n_kv_heads * c->head_dim;
-        size_t d = (size_t)c->dim, hid = (size_t)c->hidden_dim, k = (size_t)c->n_active;
-        GROW(ws->h, n * d), GROW(ws->xb, n * d), GROW(ws->o, n * d), GROW(ws->ffn_out, n * d);
-        GROW(ws->q, n * qd), GROW(ws->att, n * qd), GROW(ws->k, n * kvd), GROW(ws->v, n * kvd);
-        size_t rows = k ? n * k : (size_t)n; /* an expert sees at most n tokens */
-        GROW(ws->hb1, rows * hid), GROW(ws->hb2, rows * hid);
-        GROW(ws->xe, rows * d), GROW(ws->ye, rows * d), GROW(ws->rows, rows);
-        GROW(ws->gate, n * (size_t)c->n_experts + 1);
-        GROW(ws->route, n * k + 1), GROW(ws->route_w, n * k + 1);
-        GROW(ws->run_pos, n);
-        GROW(ws->k16, n * kvd), GROW(ws->v16, n * kvd);
-        ws->cap_tokens = n;
-    }
+/* Room for n tokens, `keys` keys per thread on `threads` threads, with
+ * kern's activation layouts (a caller may change the table between calls).
+ * Returns 0, or -1 with err set when the memory is short. */
+static int workspace_reserve(Workspace *ws, const Config *c, const Kern *kern, int n, int keys, int threads) {
+    if (n < ws->cap_tokens) n = ws->cap_tokens;
+    if (keys < ws->cap_keys) keys = ws->cap_keys;
+    if (threads < ws->cap_threads) threads = ws->cap_threads;
     /* quantized activations for the widest matmul input (dim, q_dim or
-     * hidden_dim columns) of all rows, in any weight type's layout of this
-     * kernel table (which a caller may change between calls) */
+     * hidden_dim columns) of all rows, in any weight type's layout */
     size_t qd = (size_t)c->n_heads * c->head_dim, wide = (size_t)c->dim > qd ? (size_t)c->dim : qd;
     if ((size_t)c->hidden_dim > wide) wide = (size_t)c->hidden_dim;
-    size_t qrows = (size_t)ws->cap_tokens * (size_t)(c->n_active > 1 ? c->n_active : 1);
-    size_t need = matmul_scratch_max((int)((wide + 31) / 32 * 32), (int)qrows, kern);
-    if (need > ws->qx_bytes) ws->qx = xrealloc(ws->qx, need), ws->qx_bytes = need;
-    if (keys > ws->cap_keys || threads > ws->cap_threads) { /* one set per thread */
-        if (keys < ws->cap_keys) keys = ws->cap_keys;
-        size_t all = (size_t)keys * (size_t)threads;
-        GROW(ws->kp, all), GROW(ws->vp, all), GROW(ws->scores, all);
-        ws->cap_keys = keys, ws->cap_threads = threads;
-    }
+    size_t qrows = (size_t)n * (size_t)(c->n_active > 1 ? c->n_active : 1);
+    size_t qx_bytes = matmul_scratch_max((int)((wide + 31) / 32 * 32), (int)qrows, kern);
+    if (ws->block && n == ws->cap_tokens && keys == ws->cap_keys && threads == ws->cap_threads &&
+        qx_bytes <= ws->qx_bytes)
+        return 0;
+    if (qx_bytes < ws->qx_bytes) qx_bytes = ws->qx_bytes;
+    size_t bytes = workspace_layout(ws, NULL, c, (size_t)n, (size_t)keys, (size_t)threads, qx_bytes);
+    void *block = aligned_alloc(64, bytes);
+    if (!block)
+        return err_set("out of memory: %.1f MB of activations for a batch of %d tokens", bytes / 1e6, n);
+    free(ws->block);
+    ws->block = block;
+    workspace_layout(ws, block, c, (size_t)n, (size_t)keys, (size_t)threads, qx_bytes);
+    ws->cap_tokens = n, ws->cap_keys = keys, ws->cap_threads = threads, ws->qx_bytes = qx_bytes;
+    return 0;
 }
 
 /* ---- forward ------------------------------------------------------------- */
@@ -142,7 +150,7 @@ int forward_check(Context *ctx, const Batch *b) {
         for (int l = 0; l < c->n_layers; l++)
             if (kv->cap[l] > keys) keys = kv->cap[l];
     }
-    workspace_reserve(&ctx->ws, c, ctx->mm.kern, b->n, keys, pool_threads(ctx->mm.pool));
+    if (workspace_reserve(&ctx->ws, c, ctx->mm.kern, b->n, keys, pool_threads(ctx->mm.pool))) return -1;
     ctx->mm.scratch = ctx->ws.qx;
     for (int t = 0; t < b->n; t++)
         ctx->ws.run_pos[t] = (t == 0 || b->seq[t - 1] != b->seq[t]) ? b->pos[t]

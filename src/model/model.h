@@ -52,9 +52,14 @@ typedef struct {
     const unsigned char *want; /* [n] 1: compute logits for this token; NULL: all */
 } Batch;
 
-/* Activations for one call, grown on demand; owned by a Context. */
+/* Activations and scratch for one call, owned by a Context: every array a
+ * view into one allocation (block), sized by forward_check for the batch
+ * (workspace_reserve in model.c lists the arrays and their sizes once) and
+ * grown, never shrunk, as batches need. Nothing in it outlives a call. */
 typedef struct {
+    void *block;                         /* owns: the arrays below */
     int cap_tokens, cap_keys, cap_threads;
+    size_t qx_bytes;
     float *h, *xb, *q, *k, *v, *att, *o; /* (n, dim | q_dim | kv_dim) */
     float *hb1, *hb2, *ffn_out;          /* (n, hidden_dim), (n, dim) */
     float *gate;                         /* (n, n_experts) */
@@ -66,8 +71,7 @@ typedef struct {
     const void **kp, **vp;               /* (cap_keys) key/value pointers, per thread */
     float *scores;                       /* (cap_keys) per thread */
     long *run_pos;                       /* (n) position of the first token of its run */
-    void *qx;                            /* (qx_bytes) activations quantized for matmul */
-    size_t qx_bytes;
+    unsigned char *qx;                   /* (qx_bytes) activations quantized for matmul */
 } Workspace;
 
 typedef struct {
