@@ -41,7 +41,7 @@ all: $(BUILD)/mistral $(BUILD)/libmistral.a mistral
 endif
 
 $(BUILD)/libmistral.a: $(LIB_OBJ)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/mistral: $(APP_OBJ) $(BUILD)/libmistral.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)

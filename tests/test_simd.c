@@ -24,6 +24,7 @@
 #include "kern/quant.h"
 #include "kern/kern.h"
 #include "model/model.h"
+#include "model/prepare.h"
 
 static uint64_t rng_s = 0x243f6a8885a308d3ull;
 static uint64_t rng_u64(void) {
@@ -377,6 +378,8 @@ static void check_model(const char *dir) {
     for (int i = 0; i < N; i++) tok[i] = 1 + (i * 37) % (V - 1), pos[i] = i;
     float *want = poisoned((size_t)N * V), *got = poisoned((size_t)N * V);
     Context ctx;
+    ModelShare all = model_share_all(&m);
+    CHECK(model_prepare(&m, &all, kern_get(), NULL) == 0); /* packed, as the CLI runs it */
     CHECK(context_init(&ctx, &m, 1, N) == 0);
     CHECK(context_set_threads(&ctx, 1) == 0);
     Batch b = {.n = N, .token = tok, .seq = seq, .pos = pos};

@@ -7,6 +7,7 @@
 #include "base/util.h"
 #include "gen/generate.h"
 #include "model/model.h"
+#include "model/prepare.h"
 
 struct MistralModel {
     Model model;
@@ -25,6 +26,12 @@ MistralModel *mistral_model_open(const char *path, int sliding_window) {
         free(m);
         return NULL;
     }
+    /* the whole model, packed for the default table on every CPU */
+    Pool pool;
+    int threaded = pool_init(&pool, 0) == 0;
+    ModelShare all = model_share_all(&m->model);
+    model_prepare(&m->model, &all, kern_get(), threaded ? &pool : NULL); /* cannot fail for all */
+    if (threaded) pool_free(&pool);
     return m;
 }
 

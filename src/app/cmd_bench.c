@@ -147,6 +147,7 @@ int cmd_bench(const Options *o) {
 
     Context ctx0;
     new_context(&ctx0, &m, 1, (int)o->threads, o);
+    prepare_model(&m, &ctx0, NULL);
     int threads = pool_threads(ctx0.mm.pool);
     double bw = membw_read_gbs(ctx0.mm.pool, (size_t)1 << 30, 3);
     context_free(&ctx0);

@@ -32,6 +32,7 @@ int cmd_logits(const Options *o) {
     Context ctx;
     if (context_init(&ctx, &m, 1, n)) die("%s", err_msg());
     setup_context(&ctx, o, o->threads);
+    prepare_model(&m, &ctx, NULL);
     int chunk = o->chunk_size > 0 ? (int)o->chunk_size : GEN_DEFAULT_CHUNK, V = m.cfg.n_vocab;
     int *seqs = xcalloc((size_t)chunk, sizeof(int));
     long *pos = xmalloc((size_t)chunk * sizeof(long));
@@ -340,6 +341,14 @@ int cmd_generate(const Options *o) {
         plan.bounds = bounds, plan.stage = stage;
     }
     if (o->expert_parallel && shard_expert_parallel(&ctx, stage)) die("%s", err_msg());
+    ModelShare share = model_share_all(&m); /* this rank's layers and experts */
+    share.expert_lo = ctx.expert_lo, share.expert_hi = ctx.expert_hi;
+    if (bounds) {
+        int s = dist_rank() / plan.width;
+        share.layer_lo = bounds[s], share.layer_hi = bounds[s + 1];
+        share.output = s == plan.n_stages - 1 && dist_rank() % plan.width == 0; /* the head */
+    }
+    prepare_model(&m, &ctx, &share);
     GenRun g = {.o = o, .eos = eos, .out = xcalloc((size_t)n_req, sizeof(IntVec))};
     g.streaming = root && !o->ids && n_req == 1;
     if (g.streaming) stream_init(&g.stream, &tok, o->stop, stdout);

@@ -6,8 +6,9 @@
 #include "kern/dtype.h"
 #include "kern/kern.h"
 
-/* The reference (the tests' oracle): out[t][r] = Σ_c x[t][c] · w[r][c]   for t < n, r < w->rows,
- * c < w->cols, each dot the dtype's reference dot (double accumulation).
+/* The reference, the tests' oracle: out[t][r] = Σ_c x[t][c] · w[r][c] for
+ * t < n, r < w->rows, c < w->cols, each dot the dtype's reference dot
+ * (double accumulation).
  * x: (n, w->cols) fp32; out: (n, w->rows). Each weight row is read once for
  * all n tokens. Every output element is computed the same way whatever n is,
  * so a token's result does not depend on what else is in the batch. */

@@ -10,7 +10,6 @@
 #include "kern/ops.h"
 #include "model/ffn.h"
 #include "model/moe.h"
-#include "model/pack.h"
 
 /* ---- context ------------------------------------------------------------- */
 
@@ -28,18 +27,7 @@ int context_init(Context *ctx, const Model *m, int n_seq, long n_ctx) {
     ctx->kv_type = DT_F32;
     ctx->expert_hi = m->cfg.n_experts;
     ctx->mm.kern = kern_get();
-    const char *rp = getenv("MISTRAL_REPACK");
-    ctx->repack = !(rp && !strcmp(rp, "0"));
-    ctx->packed = xcalloc((size_t)m->cfg.n_layers + 1, 1);
     return 0;
-}
-
-/* Layer l's matrices (l == n_layers: the output) in the table's packed
- * layouts, the first time this context runs them. */
-static void prepare(Context *ctx, int l) {
-    if (!ctx->repack || ctx->packed[l]) return;
-    model_pack_layer(ctx->model, l, ctx->mm.kern, ctx->mm.pool, ctx->expert_lo, ctx->expert_hi);
-    ctx->packed[l] = 1;
 }
 
 int context_set_kv_type(Context *ctx, DType t) {
@@ -68,7 +56,7 @@ int context_set_threads(Context *ctx, int n) {
 
 void context_free(Context *ctx) {
     for (int s = 0; s < ctx->n_seq; s++) kvcache_free(&ctx->seqs[s]);
-    free(ctx->seqs), free(ctx->packed);
+    free(ctx->seqs);
     free(ctx->ws.block);
     if (ctx->mm.pool) pool_free(ctx->mm.pool), free(ctx->mm.pool);
     memset(ctx, 0, sizeof *ctx);
@@ -243,7 +231,6 @@ void forward_layers(Context *ctx, const Batch *b, float *h, int l0, int l1) {
     int n = b->n, dim = c->dim, hd = c->head_dim;
     int qd = c->n_heads * hd, kvd = c->n_kv_heads * hd;
     for (int l = l0; l < l1; l++) {
-        prepare(ctx, l);
         const LayerWeights *lw = &m->w.layers[l];
 
         /* attention: h += wo · attend(rope(wq x), rope(wk x), wv x), x = norm(h) */
@@ -292,7 +279,7 @@ int forward_head(Context *ctx, const Batch *b, const float *h, float *logits) {
         if (!b->want || b->want[t])
             rmsnorm(ctx->ws.xb + (size_t)n_want++ * dim, h + (size_t)t * dim, m->w.norm, dim,
                     m->cfg.norm_eps);
-    if (n_want) prepare(ctx, m->cfg.n_layers), matmul(&ctx->mm, logits, ctx->ws.xb, &m->w.output, n_want);
+    if (n_want) matmul(&ctx->mm, logits, ctx->ws.xb, &m->w.output, n_want);
     return n_want;
 }
 

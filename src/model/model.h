@@ -5,7 +5,11 @@
  * keys inside its window (the reference's block-diagonal masks). A batch may
  * mix prefill chunks of some sequences with single decode tokens of others.
  * The pieces (embed, layers over a range, head) are public so that the
- * distribution layer can run a stage of the pipeline and move activations. */
+ * distribution layer can run a stage of the pipeline and move activations.
+ *
+ * A model is loaded (model_load), then prepared once by its owner for the
+ * share it runs (model/prepare.h: packed layouts); from then on it is
+ * read-only: contexts only read it, and several may share it. */
 #ifndef MODEL_MODEL_H
 #define MODEL_MODEL_H
 
@@ -29,8 +33,14 @@ typedef struct {
     float *inv_freq; /* owns (head_dim / 2): RoPE frequencies */
 } Model;
 
+/* How a model is loaded; zeroed fields (but sliding_window: -1) keep the
+ * model's own. Applied in this order, so the config never changes after
+ * model_load. */
 typedef struct {
     int sliding_window; /* < 0: the model's own; 0: full attention; > 0: W for every layer */
+    int full_window;    /* > 0: layers with full attention get this window (a rolling
+                           context, as chat runs) */
+    int max_window;     /* > 0: wider windows (and full attention) narrow to this */
 } ModelOptions;
 
 /* Loads a model directory: Mistral's native layout (params.json +
@@ -75,19 +85,17 @@ typedef struct {
 } Workspace;
 
 typedef struct {
-    const Model *model;
+    const Model *model; /* view: never written through */
     KVCache *seqs; /* owns [n_seq] */
     int n_seq;
     long n_ctx; /* positions each cache was made for */
-    int expert_lo, expert_hi; /* MoE experts this process computes: [lo, hi) */
+    int expert_lo, expert_hi; /* MoE experts this process computes: [lo, hi)
+                                 (model_prepare packs the same share) */
     /* When set, called on each MoE layer's partial output (n * dim floats)
      * before it joins the residual: expert parallelism sums it across ranks. */
     void (*moe_reduce)(void *ud, float *x, size_t n);
     void *moe_reduce_ud;
     DType kv_type;    /* DT_F32 or DT_F16: how the caches store keys and values */
-    int repack;       /* 1 (default; MISTRAL_REPACK=0 in the environment: 0): pack
-                         each layer's matrices for kern on first use (model/pack.h) */
-    unsigned char *packed; /* owns [n_layers + 1]: layers (and the output) this context packed */
     /* What every matmul (and attention) of this context runs with: the kernel
      * table (view; kern_get() unless context_set_kern), the threads (owns, or
      * NULL: the calling thread alone) and the scratch (view: ws.qx). */
