@@ -59,7 +59,8 @@ endif
 # What others link exports only the API (mistral_*): the shared library by
 # visibility; the static one is every object linked into one (ld -r) whose
 # hidden symbols are then made local, so that a host program's `add` or
-# `forward` never meets ours.
+# `forward` never meets ours. (An archive is made afresh: a renamed source
+# would leave its old object inside.)
 $(BUILD)/libmistral-internal.a: $(LIB_OBJ) $(SERVER_OBJ)
 	rm -f $@ && $(AR) rcs $@ $^
 

@@ -6,7 +6,7 @@
  * Each case cycles through enough copies of the matrix (>= 512 MiB) that the
  * weights come from memory, not cache. Printed: ms per matvec, GB/s of weight
  * bytes, that as a fraction of the read bandwidth with the same thread count,
- * and the speedup over the scalar reference matmul() (one thread). */
+ * and the speedup over the scalar reference matmul_ref() (one thread). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,9 +45,9 @@ static Weights make_weights(DType t) {
     return W;
 }
 
-/* Seconds per call of matmul_ex (n tokens), cycling through the copies
+/* Seconds per call of matmul (n tokens), cycling through the copies
  * (packed for k when pack is set). */
-static double time_ex(const Kern *k, Pool *pool, const Weights *W, DType t, const float *x, float *out, int n,
+static double time_matmul(const Kern *k, Pool *pool, const Weights *W, DType t, const float *x, float *out, int n,
                       void *scratch, int reps, int max_copies, int pack) {
     double best = 1e30;
     int copies = W->n_copies < max_copies ? W->n_copies : max_copies;
@@ -56,9 +56,10 @@ static double time_ex(const Kern *k, Pool *pool, const Weights *W, DType t, cons
         m[i] = (Mat){W->w + W->bytes * (size_t)i, t, ROWS, COLS, NULL, NULL};
         if (pack) CHECK(mat_pack(&m[i], k, pool));
     }
+    MatmulEnv env = {k, pool, scratch};
     for (int r = 0; r < reps; r++) {
         double t0 = now_seconds();
-        for (int i = 0; i < copies; i++) matmul_ex(k, pool, out, x, &m[i], n, scratch);
+        for (int i = 0; i < copies; i++) matmul(&env, out, x, &m[i], n);
         double dt = (now_seconds() - t0) / copies;
         if (dt < best) best = dt;
     }
@@ -95,19 +96,19 @@ int main(int argc, char **argv) {
         Weights W = make_weights(t);
         Mat m0 = {W.w, t, ROWS, COLS, NULL, NULL};
         double t0 = now_seconds();
-        matmul(out, x, &m0, 1); /* the scalar reference, one thread, one call */
+        matmul_ref(out, x, &m0, 1); /* the scalar reference, one thread, one call */
         double ref = now_seconds() - t0;
-        double tg = time_ex(gen, NULL, &W, t, x, out, 1, scratch, 1, 1 << 20, 0);
+        double tg = time_matmul(gen, NULL, &W, t, x, out, 1, scratch, 1, 1 << 20, 0);
         for (int pack = 0; pack <= (k->pack[t].pack != NULL); pack++) {
             char name[32];
             snprintf(name, sizeof name, "%s%s", dtype_traits(t)->name, pack ? "+pack" : "");
             printf("%-9s %9.2f %9.2f", name, ref * 1e3, tg * 1e3);
             for (int i = 0; i < n_threads; i++) {
-                double dt = time_ex(k, &pools[i], &W, t, x, out, 1, scratch, 3, 1 << 20, pack);
+                double dt = time_matmul(k, &pools[i], &W, t, x, out, 1, scratch, 3, 1 << 20, pack);
                 double gbs = (double)W.bytes / dt / 1e9;
                 printf(" | %6.2f %7.1f %5.2f %6.1f", dt * 1e3, gbs, gbs / bw[i], ref / dt);
             }
-            double dt = time_ex(k, &pools[n_threads - 1], &W, t, x, out, 64, scratch, 1, 2, pack);
+            double dt = time_matmul(k, &pools[n_threads - 1], &W, t, x, out, 64, scratch, 1, 2, pack);
             printf(" | %8.1f\n", 2.0 * ROWS * COLS * 64 / dt / 1e9);
         }
         free(W.w);

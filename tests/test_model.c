@@ -12,6 +12,7 @@
 #include "harness.h"
 #include "kern/ops.h"
 #include "model/model.h"
+#include "model/prepare.h"
 
 #define DATA "tests/data"
 
@@ -67,6 +68,12 @@ static int prefill(Context *ctx, int seq, const int *tok, int n, int chunk, floa
     return rc;
 }
 
+/* The whole model packed for the default table (what the CLI runs). */
+static void prepare_all(Model *m) {
+    ModelShare all = model_share_all(m);
+    CHECK(model_prepare(m, &all, kern_get(), NULL) == 0);
+}
+
 /* The KV cache type and thread count of check_golden's contexts. */
 static DType kv_type = DT_F32;
 static int kv_threads = 1;
@@ -100,6 +107,7 @@ static void check_golden(const char *dir, const char *name) {
         cJSON_Delete(g);
         return;
     }
+    prepare_all(&m);
     /* an fp16 cache rounds every key and value by up to 2^-11 relative */
     double tol = strstr(name, "bf16") ? 2e-2 : kv_type == DT_F16 ? 5e-3 : 1e-3, worst = 0;
     int V = m.cfg.n_vocab;
@@ -196,6 +204,7 @@ static void check_golden(const char *dir, const char *name) {
 static void check_mixed_batch(void) {
     Model m;
     CHECK(model_load(&m, DATA "/tiny/moe_sw8_f32", NULL) == 0);
+    prepare_all(&m);
     int V = m.cfg.n_vocab;
     int a[12] = {1, 5, 9, 200, 31, 7, 7, 80, 3, 14, 15, 92}, b[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
     Context alone, both;
@@ -254,6 +263,7 @@ static void check_mixed_batch(void) {
 static void check_long_run(void) {
     Model m;
     CHECK(model_load(&m, DATA "/tiny/dense_sw8_f32", NULL) == 0);
+    prepare_all(&m);
     enum { P = 5, N = 2000 };
     int prompt[P] = {1, 147, 186, 149, 240};
     GenRequest req = {.prompt = prompt, .n_prompt = P, .max_new = N};
@@ -301,6 +311,7 @@ static void reduce_sum(void *ud, float *x, size_t n) {
 static void check_pieces(void) {
     Model m;
     CHECK(model_load(&m, DATA "/tiny/moe_sw8_f32", NULL) == 0);
+    prepare_all(&m);
     int V = m.cfg.n_vocab, dim = m.cfg.dim, L = m.cfg.n_layers, n = 6;
     int tok[6] = {1, 7, 59, 243, 68, 108}, seq[6] = {0};
     long pos[6] = {0, 1, 2, 3, 4, 5};
@@ -352,6 +363,43 @@ static void check_pieces(void) {
 
 /* Every golden file of a set: the reference's own (data/golden) and the
  * conformance shapes made by data/conformance/make.py. */
+/* model_prepare packs only the share it is given (a pipeline stage's
+ * layers, an expert-parallel rank's experts) and refuses a share outside the
+ * model; the logits of a share packed in two steps equal the whole's. */
+static void check_prepare(void) {
+    const Kern *k = kern_get();
+    Model m, w;
+    CHECK(model_load(&m, DATA "/tiny/moe_sw8_f32", NULL) == 0);
+    int L = m.cfg.n_layers, E = m.cfg.n_experts;
+    ModelShare s = {.layer_lo = 1, .layer_hi = L, .expert_lo = 2, .expert_hi = E, .pack = 1};
+    ModelShare bad = s;
+    bad.layer_hi = L + 1;
+    EXPECT(model_prepare(&m, &bad, k, NULL) == -1 && strstr(err_msg(), "layers"), "a share past the layers");
+    bad = s, bad.expert_lo = -1;
+    EXPECT(model_prepare(&m, &bad, k, NULL) == -1 && strstr(err_msg(), "experts"), "a share before the experts");
+    CHECK(model_prepare(&m, &s, k, NULL) == 0);
+    const LayerWeights *l0 = &m.w.layers[0], *l1 = &m.w.layers[1];
+    if (k->pack[l1->wq.dtype].pack) {
+        EXPECT(!l0->wq.packed && l1->wq.packed && !m.w.output.packed, "layers [1, L) only");
+        EXPECT(!l1->experts[1].w1.packed && l1->experts[2].w1.packed, "experts [2, E) only");
+    }
+    s = model_share_all(&m); /* the rest */
+    CHECK(model_prepare(&m, &s, k, NULL) == 0);
+    CHECK(model_load(&w, DATA "/tiny/moe_sw8_f32", NULL) == 0);
+    prepare_all(&w);
+    int V = m.cfg.n_vocab, tok[5] = {1, 7, 59, 243, 68}, seq[5] = {0};
+    long pos[5] = {0, 1, 2, 3, 4};
+    Batch b = {.n = 5, .token = tok, .seq = seq, .pos = pos};
+    float *x = xmalloc(5 * (size_t)V * sizeof(float)), *y = xmalloc(5 * (size_t)V * sizeof(float));
+    Context cm, cw;
+    CHECK(context_init(&cm, &m, 1, 8) == 0 && context_init(&cw, &w, 1, 8) == 0);
+    CHECK(forward(&cm, &b, x) == 0 && forward(&cw, &b, y) == 0);
+    EXPECT(memcmp(x, y, 5 * (size_t)V * sizeof(float)) == 0, "packed in two shares differs from packed whole");
+    context_free(&cm), context_free(&cw);
+    free(x), free(y);
+    model_free(&m), model_free(&w);
+}
+
 static void check_set(const char *dir) {
     char path[512];
     snprintf(path, sizeof path, "%s/golden", dir);
@@ -379,5 +427,6 @@ int main(void) {
     check_mixed_batch();
     check_long_run();
     check_pieces();
+    check_prepare();
     return test_done("test_model");
 }

@@ -32,7 +32,7 @@
 #include "kern/dtype.h"
 #include "format/gguf.h"
 #include "model/model.h"
-#include "model/pack.h"
+#include "model/prepare.h"
 #include "model/quantize.h"
 
 static const char *tmp_dir;

@@ -1,5 +1,5 @@
 /* simd: every kernel table against the reference on random data of awkward
- * sizes, with poisoned outputs; batch and thread invariance of matmul_ex
+ * sizes, with poisoned outputs; batch and thread invariance of matmul
  * (memcmp); the forced generic fallback.
  *
  * Tolerances (mag = Σ|w_i·x_i| over the row, in double):
@@ -22,8 +22,9 @@
 #include "kern/matmul.h"
 #include "kern/ops.h"
 #include "kern/quant.h"
-#include "kern/simd/simd.h"
+#include "kern/kern.h"
 #include "model/model.h"
+#include "model/prepare.h"
 
 static uint64_t rng_s = 0x243f6a8885a308d3ull;
 static uint64_t rng_u64(void) {
@@ -173,18 +174,18 @@ static void check_tiles(DType t, const Kern *k) {
     free(w), free(x), free(xa);
 }
 
-/* matmul_ex: every token of an n-token call on `threads` threads has exactly
+/* matmul: every token of an n-token call on `threads` threads has exactly
  * the bits of that token alone on one thread, and is near the reference. */
 static void check_matmul(DType t, const Kern *k, int rows, int cols, int n, Pool *pool) {
     void *wd = random_mat(t, rows, cols);
     Mat w = {wd, t, rows, cols, NULL, NULL};
     float *x = normals((size_t)n * cols), *out = poisoned((size_t)n * rows), *ref = poisoned((size_t)n * rows);
     void *scratch = xmalloc(matmul_scratch_bytes(t, cols, n, k) + 1);
-    matmul_ex(k, pool, out, x, &w, n, scratch);
-    matmul(ref, x, &w, n);
+    matmul(&(MatmulEnv){k, pool, scratch}, out, x, &w, n);
+    matmul_ref(ref, x, &w, n);
     for (int tk = 0; tk < n; tk++) {
         float *one = poisoned((size_t)rows);
-        matmul_ex(k, NULL, one, x + (size_t)tk * cols, &w, 1, scratch);
+        matmul(&(MatmulEnv){k, NULL, scratch}, one, x + (size_t)tk * cols, &w, 1);
         EXPECTQ(memcmp(one, out + (size_t)tk * rows, (size_t)rows * sizeof *one) == 0,
                 "%s %s %dx%d n=%d threads %d: token %d differs from that token alone", k->name,
                 dtype_traits(t)->name, rows, cols, n, pool_threads(pool), tk);
@@ -198,7 +199,7 @@ static void check_matmul(DType t, const Kern *k, int rows, int cols, int n, Pool
 }
 
 /* A table's packed layout of t (KernPack): every tile shape writes exactly
- * its nr rows with the bits of the full group's one-token tile; matmul_ex on
+ * its nr rows with the bits of the full group's one-token tile; matmul on
  * the packed matrix is batch- and thread-invariant (memcmp), each element
  * within 1e-5·mag of the unpacked kernel's dot (the same q8 values, other
  * fp32 order). */
@@ -213,7 +214,7 @@ static void check_pack(DType t, const Kern *k, int rows, int cols, int n, Pool *
     if (kern_named("generic") != k) EXPECT(mat_pack(&w, kern_named("generic"), pool) == 0, "packed for another table");
     float *x = normals((size_t)n * cols), *out = poisoned((size_t)n * rows);
     void *scratch = xmalloc(matmul_scratch_bytes(t, cols, n, k) + 1);
-    matmul_ex(k, pool, out, x, &w, n, scratch);
+    matmul(&(MatmulEnv){k, pool, scratch}, out, x, &w, n);
     /* each token alone, and the unpacked kernel's dot */
     const KernDot *kd = &k->mm[t];
     size_t rb = dtype_bytes(t, (size_t)cols);
@@ -222,7 +223,7 @@ static void check_pack(DType t, const Kern *k, int rows, int cols, int n, Pool *
     void *q8 = xmalloc(dtype_bytes(DT_Q8_0, (size_t)cols)), *xq = xmalloc(quant ? kd->act_bytes((size_t)cols) : 1);
     for (int tk = 0; tk < n; tk++) {
         float *one = poisoned((size_t)rows);
-        matmul_ex(k, NULL, one, x + (size_t)tk * cols, &w, 1, scratch);
+        matmul(&(MatmulEnv){k, NULL, scratch}, one, x + (size_t)tk * cols, &w, 1);
         EXPECTQ(memcmp(one, out + (size_t)tk * rows, (size_t)rows * sizeof *one) == 0,
                 "%s %s packed %dx%d n=%d threads %d: token %d differs from that token alone", k->name,
                 dtype_traits(t)->name, rows, cols, n, pool_threads(pool), tk);
@@ -377,6 +378,8 @@ static void check_model(const char *dir) {
     for (int i = 0; i < N; i++) tok[i] = 1 + (i * 37) % (V - 1), pos[i] = i;
     float *want = poisoned((size_t)N * V), *got = poisoned((size_t)N * V);
     Context ctx;
+    ModelShare all = model_share_all(&m);
+    CHECK(model_prepare(&m, &all, kern_get(), NULL) == 0); /* packed, as the CLI runs it */
     CHECK(context_init(&ctx, &m, 1, N) == 0);
     CHECK(context_set_threads(&ctx, 1) == 0);
     Batch b = {.n = N, .token = tok, .seq = seq, .pos = pos};
@@ -402,7 +405,7 @@ static void check_model(const char *dir) {
 #endif
 
 int main(int argc, char **argv) {
-    if (argc > 1 && !strcmp(argv[1], "--which")) { /* the child of the forced-dispatch check */
+    if (argc > 1 && !strcmp(argv[1], "--which")) { /* the default table (tests/avx512.sh) */
         printf("%s\n", kern_get()->name);
         return 0;
     }
@@ -458,12 +461,9 @@ int main(int argc, char **argv) {
     check_model("tests/data/tiny/dense_sw8_bf16");
 #endif
 
-    /* MISTRAL_SIMD=generic forces the fallback */
-    char cmd[4096], *out = NULL;
-    /* TEST_WRAPPER: how to run this binary (qemu-aarch64 under tests/neon.sh) */
-    const char *wrap = getenv("TEST_WRAPPER");
-    snprintf(cmd, sizeof cmd, "MISTRAL_SIMD=generic %s '%s' --which", wrap ? wrap : "", argv[0]);
-    EXPECT(test_run(cmd, &out, NULL) == 0 && out && !strcmp(out, "generic\n"), "forced generic: %s", out ? out : "");
-    free(out);
+    /* a table asked for by name (the CLI's MISTRAL_SIMD), else the best one */
+    EXPECT(kern_select("generic") == tables[0], "select generic");
+    EXPECT(kern_select(NULL) == kern_get() && kern_select("") == kern_get() && kern_select("bogus") == kern_get(),
+           "select the best by default");
     return test_done("simd");
 }

@@ -13,6 +13,7 @@
 #include "gen/generate.h"
 #include "gen/stream.h"
 #include "model/model.h"
+#include "model/prepare.h"
 #include "tok/chat.h"
 #include "tok/tokfile.h"
 #include "tok/tokenizer.h"
@@ -114,6 +115,13 @@ int mistral_model_open(MistralModel **out, const char *path, const MistralModelP
         mistral_model_close(m);
         return rc;
     }
+    /* the whole model, packed for the chosen table (or read in place) */
+    Pool pool;
+    int threaded = m->n_threads > 1 && pool_init(&pool, m->n_threads) == 0;
+    ModelShare all = model_share_all(&m->model);
+    all.pack = p.repack;
+    model_prepare(&m->model, &all, kern, threaded ? &pool : NULL); /* cannot fail for the whole model */
+    if (threaded) pool_free(&pool);
     *out = m;
     return MISTRAL_OK;
 }
@@ -267,7 +275,7 @@ int mistral_context_new(MistralContext **out, MistralModel *m, const MistralCont
         free(c);
         return fail(MISTRAL_ERR_ARGUMENT);
     }
-    c->ctx.kern = m->kern;
+    context_set_kern(&c->ctx, m->kern);
     if ((p.kv_type == MISTRAL_KV_F16 && context_set_kv_type(&c->ctx, DT_F16)) ||
         context_set_threads(&c->ctx, p.n_threads ? p.n_threads : m->n_threads)) {
         mistral_context_free(c);

@@ -229,13 +229,31 @@ void check_vocab(const int *ids, int n, int n_vocab, const char *where) {
             die("%s: token id %d is outside the vocabulary (0..%d)", where, ids[i], n_vocab - 1);
 }
 
-void load_model(Model *m, const Options *o) {
+void load_model_with(Model *m, const Options *o, ModelOptions mo) {
     if (!o->model) usage_error(o->cmd, "%s", "missing -m MODEL");
-    ModelOptions mo = {.sliding_window = (int)o->sliding_window};
+    mo.sliding_window = (int)o->sliding_window;
     if (model_load(m, o->model, &mo)) die("%s", err_msg());
 }
 
+void load_model(Model *m, const Options *o) { load_model_with(m, o, (ModelOptions){0}); }
+
+void prepare_model_for(Model *m, const Kern *k, Pool *pool, const ModelShare *share) {
+    ModelShare all = model_share_all(m);
+    if (!share) share = &all;
+    ModelShare s = *share;
+    const char *rp = getenv("MISTRAL_REPACK"); /* a developer's override: 0 keeps the rows as loaded */
+    if (rp && !strcmp(rp, "0")) s.pack = 0;
+    if (model_prepare(m, &s, k, pool)) die("%s", err_msg());
+}
+
+void prepare_model(Model *m, const Context *ctx, const ModelShare *share) {
+    prepare_model_for(m, ctx->mm.kern, ctx->mm.pool, share);
+}
+
+const Kern *cli_kern(void) { return kern_select(getenv("MISTRAL_SIMD")); /* a developer's override */ }
+
 void setup_context(Context *ctx, const Options *o, long threads) {
+    context_set_kern(ctx, cli_kern());
     if (o->kv_type && !strcmp(o->kv_type, "f16") && context_set_kv_type(ctx, DT_F16)) die("%s", err_msg());
     if (context_set_threads(ctx, (int)threads)) die("%s", err_msg());
 }

@@ -3,6 +3,7 @@
 #define APP_CLI_H
 
 #include "model/model.h"
+#include "model/prepare.h"
 #include "tok/tokenizer.h"
 
 typedef struct {
@@ -48,10 +49,21 @@ int *parse_ids(const char *s, int *n, const char *where);
 void check_vocab(const int *ids, int n, int n_vocab, const char *where);
 
 void load_model(Model *m, const Options *o);
+/* load_model with options of the command's own (-w still sets sliding_window). */
+void load_model_with(Model *m, const Options *o, ModelOptions mo);
 /* The tokenizer of --tokenizer, else of the model directory. */
 void load_tokenizer(Tokenizer *t, const Options *o);
-/* After context_init: the --kv-type and `threads` threads (0: one per CPU). */
+/* After context_init: the --kv-type, `threads` threads (0: one per CPU) and
+ * the kernel table (MISTRAL_SIMD=generic|avx2|avx512|neon forces one). */
 void setup_context(Context *ctx, const Options *o, long threads);
+/* After setup_context, before the first forward: packs the share of m this
+ * process runs (NULL: all of it) for ctx's table on ctx's threads
+ * (MISTRAL_REPACK=0: leaves the rows as loaded). Dies on error. */
+void prepare_model(Model *m, const Context *ctx, const ModelShare *share);
+/* The same for table k on pool's threads (a program whose contexts come later). */
+void prepare_model_for(Model *m, const Kern *k, Pool *pool, const ModelShare *share);
+/* The kernel table: the CPU's best, or MISTRAL_SIMD's (a developer's override). */
+const Kern *cli_kern(void);
 /* The whole file, or dies. */
 char *slurp(const char *path, size_t *len);
 

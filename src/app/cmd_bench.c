@@ -147,8 +147,9 @@ int cmd_bench(const Options *o) {
 
     Context ctx0;
     new_context(&ctx0, &m, 1, (int)o->threads, o);
-    int threads = pool_threads(ctx0.pool);
-    double bw = membw_read_gbs(ctx0.pool, (size_t)1 << 30, 3);
+    prepare_model(&m, &ctx0, NULL);
+    int threads = pool_threads(ctx0.mm.pool);
+    double bw = membw_read_gbs(ctx0.mm.pool, (size_t)1 << 30, 3);
     context_free(&ctx0);
 
     double *pp = xcalloc((size_t)reps, sizeof *pp), *tg = xcalloc((size_t)reps, sizeof *tg);

@@ -39,27 +39,25 @@ static int on_token(void *ud, int req, int token) {
 }
 
 int cmd_chat(const Options *o) {
+    /* a rolling context: --ctx bounds every window, else layers without one
+     * roll at CHAT_DEFAULT_CTX positions */
     Model m;
-    load_model(&m, o);
+    ModelOptions mo = {.full_window = o->ctx ? (int)o->ctx : CHAT_DEFAULT_CTX, .max_window = (int)o->ctx};
+    load_model_with(&m, o, mo);
     Tokenizer tok;
     load_tokenizer(&tok, o);
     int fmt = o->chat_format ? chat_format_from_name(o->chat_format) : chat_format_default(&tok);
     if (fmt < 0) usage_error(o->cmd, "unknown --chat-format \"%s\" (v1, v2, v3, v7, tekken)", o->chat_format);
     if (tok.eos < 0) die("%s: the tokenizer has no end-of-sequence token", tok.path);
 
-    /* the context: the largest window, or --ctx for layers without one */
-    long n_ctx = o->ctx, widest = 0;
-    int all_windowed = 1;
-    for (int l = 0; l < m.cfg.n_layers; l++) {
-        if (m.cfg.window[l] == 0) all_windowed = 0;
-        if (m.cfg.window[l] > widest) widest = m.cfg.window[l];
-    }
-    if (!n_ctx) n_ctx = all_windowed ? widest : CHAT_DEFAULT_CTX;
+    /* the context: the widest window (every layer has one now) */
+    long n_ctx = 0;
     for (int l = 0; l < m.cfg.n_layers; l++)
-        if (m.cfg.window[l] == 0 || m.cfg.window[l] > n_ctx) m.cfg.window[l] = (int)n_ctx;
+        if (m.cfg.window[l] > n_ctx) n_ctx = m.cfg.window[l];
     Context ctx;
     if (context_init(&ctx, &m, 1, n_ctx)) die("%s", err_msg());
     setup_context(&ctx, o, o->threads);
+    prepare_model(&m, &ctx, NULL);
 
     int interactive = isatty(STDIN_FILENO), first = 1, turns = 0;
     IntVec pending = {0}; /* sampled but not yet in the cache: the reply's end */

@@ -10,6 +10,7 @@
 
 #include "app/cli.h"
 #include "app/commands.h"
+#include "base/pool.h"
 #include "base/util.h"
 #include "server/server.h"
 
@@ -74,6 +75,11 @@ int cmd_serve(const Options *o) {
     fprintf(stderr, "mistral serve: listening on http://%s:%d (loading %s)\n", so.host, server_port(s), o->model);
     Model m;
     load_model(&m, o);
+    so.kern = cli_kern();
+    Pool pool; /* packs the weights now, on every core */
+    if (pool_init(&pool, (int)o->threads)) die("%s", err_msg());
+    prepare_model_for(&m, so.kern, &pool, NULL);
+    pool_free(&pool);
     Tokenizer tok;
     load_tokenizer(&tok, o);
     if (tok.n_vocab > m.cfg.n_vocab)

@@ -91,11 +91,15 @@ void dist_run_free(DistRun *r) {
     memset(r, 0, sizeof *r);
 }
 
-void dist_share(const DistRun *r, const Context *ctx, int *lo, int *hi, int *e_lo, int *e_hi) {
-    int s = r->bounds ? dist_rank() / r->plan.width : 0;
-    *lo = r->bounds ? r->bounds[s] : 0;
-    *hi = r->bounds ? r->bounds[s + 1] : ctx->model->cfg.n_layers;
-    *e_lo = ctx->expert_lo, *e_hi = ctx->expert_hi;
+ModelShare dist_model_share(const DistRun *r, const Context *ctx) {
+    ModelShare share = model_share_all(ctx->model);
+    share.expert_lo = ctx->expert_lo, share.expert_hi = ctx->expert_hi;
+    if (r->bounds) {
+        int s = dist_rank() / r->plan.width;
+        share.layer_lo = r->bounds[s], share.layer_hi = r->bounds[s + 1];
+        share.output = s == r->plan.n_stages - 1 && dist_rank() % r->plan.width == 0; /* the head */
+    }
+    return share;
 }
 
 typedef struct {

@@ -9,6 +9,7 @@
 
 #include "dist/pipeline.h"
 #include "gen/generate.h"
+#include "model/prepare.h"
 
 typedef struct {
     int pipeline;            /* --pipeline: the layers in stages, one per rank (or group) */
@@ -44,8 +45,9 @@ int dist_share_requests(GenRequest **reqs, int *n_req, int *eos);
 int dist_plan(DistRun *r, Context *ctx, const DistOptions *o);
 void dist_run_free(DistRun *r);
 
-/* The layers [*lo, *hi) and experts [*e_lo, *e_hi) this rank computes. */
-void dist_share(const DistRun *r, const Context *ctx, int *lo, int *hi, int *e_lo, int *e_hi);
+/* The part of the model this rank computes (what it prepares): its stage's
+ * layers, its experts, and the head on the last stage's leader. */
+ModelShare dist_model_share(const DistRun *r, const Context *ctx);
 
 /* Runs the requests: rank 0 schedules and calls emit with every token (as
  * generate()), the other ranks compute their part until rank 0 is done.

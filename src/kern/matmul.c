@@ -5,7 +5,7 @@
 
 #include "base/util.h"
 
-void matmul(float *out, const float *x, const Mat *w, int n) {
+void matmul_ref(float *out, const float *x, const Mat *w, int n) {
     const DTypeTraits *tr = dtype_traits(w->dtype);
     size_t rows = (size_t)w->rows, cols = (size_t)w->cols;
     for (size_t r = 0; r < rows; r++) {
@@ -93,8 +93,8 @@ static void matmul_rows(void *arg, int ith, int nth) {
     }
 }
 
-void matmul_ex(const Kern *k, Pool *pool, float *out, const float *x, const Mat *w, int n,
-               void *scratch) {
+void matmul(const MatmulEnv *env, float *out, const float *x, const Mat *w, int n) {
+    const Kern *k = env->kern;
     const KernPack *kp = w->packed && w->packed_by == (const void *)k ? &k->pack[w->dtype] : NULL;
     const KernDot *kd = kp ? &kp->dot : &k->mm[w->dtype];
     size_t cols = (size_t)w->cols;
@@ -102,11 +102,11 @@ void matmul_ex(const Kern *k, Pool *pool, float *out, const float *x, const Mat 
              w->data, w->rows, w->cols, n, 0, 1, 1};
     if (kp) j.w = w->packed, j.wstride = kp->group_bytes(cols), j.g = kp->rows;
     if (kd->act_quant) {
-        CHECK(scratch);
-        QuantJob q = {kd, scratch, x, cols, kd->act_bytes(cols), n};
-        if (n > 1 && (size_t)n * cols >= 8192) pool_run(pool, quant_rows, &q);
+        CHECK(env->scratch);
+        QuantJob q = {kd, env->scratch, x, cols, kd->act_bytes(cols), n};
+        if (n > 1 && (size_t)n * cols >= 8192) pool_run(env->pool, quant_rows, &q);
         else quant_rows(&q, 0, 1);
-        j.xa = scratch, j.xstride = q.xb;
+        j.xa = env->scratch, j.xstride = q.xb;
     }
     /* Up to nt tokens (decode) the weights stream through once, row after row:
      * one sequential stream is what memory and the prefetchers serve best
@@ -119,7 +119,7 @@ void matmul_ex(const Kern *k, Pool *pool, float *out, const float *x, const Mat 
     j.panel = panel < (size_t)j.mr ? j.mr : panel > (size_t)w->rows ? w->rows : (int)panel;
     /* a product too small to repay waking the other threads runs here alone */
     if ((size_t)w->rows * cols * (size_t)n < MATMUL_MIN_PARALLEL) matmul_rows(&j, 0, 1);
-    else pool_run(pool, matmul_rows, &j);
+    else pool_run(env->pool, matmul_rows, &j);
 }
 
 /* Packing: thread ith of nth packs its share of the groups. */

@@ -4,49 +4,56 @@
 
 #include "base/pool.h"
 #include "kern/dtype.h"
-#include "kern/simd/simd.h"
+#include "kern/kern.h"
 
-/* The reference: out[t][r] = Σ_c x[t][c] · w[r][c]   for t < n, r < w->rows,
- * c < w->cols, each dot the dtype's reference dot (double accumulation).
+/* The reference, the tests' oracle: out[t][r] = Σ_c x[t][c] · w[r][c] for
+ * t < n, r < w->rows, c < w->cols, each dot the dtype's reference dot
+ * (double accumulation).
  * x: (n, w->cols) fp32; out: (n, w->rows). Each weight row is read once for
  * all n tokens. Every output element is computed the same way whatever n is,
  * so a token's result does not depend on what else is in the batch. */
-void matmul(float *out, const float *x, const Mat *w, int n);
+void matmul_ref(float *out, const float *x, const Mat *w, int n);
 
-/* The fast path: the same product with kernel table k (kern_get()), rows
- * split across the pool's threads (pool NULL: the caller alone).
- *
- * scratch: matmul_scratch_bytes(w->dtype, w->cols, n, k) bytes from the
- * caller (the activation rows quantized to q8_0 values, in the layout the
- * kernel table reads, for quantized weights; may be NULL when that is 0).
- * The kernels allocate nothing.
+/* What the fast path runs with: a kernel table (kern_get() or a chosen
+ * one), the threads the rows are split across (NULL: the caller alone) and
+ * scratch for the activations quantized for the table: at least
+ * matmul_scratch_bytes(w->dtype, w->cols, n, kern) bytes (NULL where that
+ * is 0). The kernels allocate nothing. */
+typedef struct {
+    const Kern *kern;
+    Pool *pool;
+    void *scratch;
+} MatmulEnv;
+
+/* The fast path: the same product with env's table, threads and scratch.
+ * Reads w's packed rows when w is packed for env->kern (mat_pack), else
+ * w->data.
  *
  * Batch invariance — out[t][r] is computed by exactly the same operations in
  * the same order whatever n is, whichever tile or thread it falls in:
  *   - activation row t is quantized on its own (quantize_row_q8_0 of that
  *     row alone), never with statistics of other rows;
- *   - out[t][r] comes from k->mm[dtype].tile, whose elements are each a
- *     pure function of (row r, activation row t, cols) whatever the tile's
- *     shape (see kern/simd/simd.h);
+ *   - out[t][r] comes from kern->mm[dtype].tile (or its packed layout's),
+ *     whose elements are each a pure function of (row r, activation row t,
+ *     cols) whatever the tile's shape (see kern/kern.h);
  *   - the blocking (tiles of mr rows × nt tokens; panels of rows that stay
  *     in L2 while every token meets them, so each weight row is read from
  *     memory once per call; one row at a time for decode, which streams
  *     best) and the split of rows across threads only choose *when* an
  *     element is computed, never how.
  * So chunked prefill equals one-shot prefill bit for bit, and 1 thread equals
- * N threads bit for bit. Against the reference matmul() it differs by fp32
+ * N threads bit for bit. Against matmul_ref() it differs by fp32
  * accumulation (float weights) or by the rounding of x to 8 bits (q8 path). */
-void matmul_ex(const Kern *k, Pool *pool, float *out, const float *x, const Mat *w, int n,
-               void *scratch);
+void matmul(const MatmulEnv *env, float *out, const float *x, const Mat *w, int n);
 size_t matmul_scratch_bytes(DType wtype, int cols, int n, const Kern *k);
 /* The most matmul_scratch_bytes asks for any weight type. */
 size_t matmul_scratch_max(int cols, int n, const Kern *k);
 
 /* Makes w->packed, w's rows in k's packed layout for w's dtype (KernPack in
- * kern/simd/simd.h; packed on the pool's threads), which matmul_ex(k, ...)
+ * kern/kern.h; packed on the pool's threads), which matmul() with table k
  * then reads instead of w->data. Returns 1 when w is packed for k, 0 when k
  * has no layout for the dtype, w is packed for another table, or memory for
- * the copy is short (matmul_ex reads w->data then). Results with and without
+ * the copy is short (matmul reads w->data then). Results with and without
  * packing differ only in the order of fp32 additions; each is still batch-
  * and thread-invariant. mat_unpack frees the copy. */
 int mat_pack(Mat *w, const Kern *k, Pool *pool);

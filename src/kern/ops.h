@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "kern/simd/simd.h"
+#include "kern/kern.h"
 
 /* out[i] = x[i] * rsqrt(mean(x²) + eps) * w[i], i < n (out may be x). */
 void rmsnorm(float *out, const float *x, const float *w, int n, float eps);

@@ -149,6 +149,16 @@ int config_set_window(Config *c, int w) {
     return 0;
 }
 
+int config_bound_windows(Config *c, int full_window, int max_window) {
+    if (full_window < 0 || full_window > MAX_WINDOW || max_window < 0 || max_window > MAX_WINDOW)
+        return err_set("window bounds %d, %d out of range", full_window, max_window);
+    for (int l = 0; l < c->n_layers; l++) {
+        if (c->window[l] == 0) c->window[l] = full_window;
+        if (max_window && (c->window[l] == 0 || c->window[l] > max_window)) c->window[l] = max_window;
+    }
+    return 0;
+}
+
 void config_free(Config *c) {
     free(c->window);
     memset(c, 0, sizeof *c);

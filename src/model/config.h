@@ -34,6 +34,10 @@ int config_parse(Config *c, const char *json, size_t len, const char *where);
 int config_load(Config *c, const char *path);
 /* Sets every layer's window to w (0 = full attention). Returns 0 or -1. */
 int config_set_window(Config *c, int w);
+/* Bounds how far back attention reaches: layers without a window get
+ * full_window (> 0; 0: they keep full attention) and windows wider than
+ * max_window (> 0; 0: none) narrow to it. Returns 0 or -1. */
+int config_bound_windows(Config *c, int full_window, int max_window);
 /* Frees; accepts a zeroed struct. */
 void config_free(Config *c);
 

@@ -1,9 +1,9 @@
 /* kvcache — the rolling-buffer key/value cache of one sequence.
  *
  * Layer l keeps cap[l] slots; position p lives in slot p % cap[l]. A layer
- * with window W keeps W slots (memory O(W), not O(context)); a layer with full
- * attention keeps n_ctx slots and the sequence may then not pass n_ctx
- * positions. Keys are stored after RoPE, as fp32 or fp16 (the type rounds
+ * with window W <= n_ctx keeps W slots (memory O(W), not O(context)); a layer
+ * with full attention or a wider window keeps n_ctx slots, and the sequence
+ * may then not pass n_ctx positions (max_pos). Keys are stored after RoPE, as fp32 or fp16 (the type rounds
  * every key and value the same way, wherever it is read from). */
 #ifndef MODEL_KVCACHE_H
 #define MODEL_KVCACHE_H

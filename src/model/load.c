@@ -9,7 +9,7 @@
 #include "model/ggufmodel.h"
 #include "model/hf.h"
 #include "model/model.h"
-#include "model/pack.h"
+#include "model/prepare.h"
 
 static int is_file(const char *path) {
     struct stat st;
@@ -46,10 +46,17 @@ static int load_hf(Model *m, const char *dir, char *path, size_t cap) {
     return err_set("%s: no model.safetensors or model.safetensors.index.json in the model directory", dir);
 }
 
+/* opt's windows over the model's own. */
+static int set_windows(Config *c, const ModelOptions *opt) {
+    if (!opt) return 0;
+    if (opt->sliding_window >= 0 && config_set_window(c, opt->sliding_window)) return -1;
+    return config_bound_windows(c, opt->full_window, opt->max_window);
+}
+
 /* Hyperparameters and weights of one .gguf file. */
 static int load_gguf(Model *m, const char *path, const ModelOptions *opt) {
     if (gguf_open(&m->gguf, path) || ggufmodel_config(&m->cfg, &m->gguf)) return -1;
-    if (opt && opt->sliding_window >= 0 && config_set_window(&m->cfg, opt->sliding_window)) return -1;
+    if (set_windows(&m->cfg, opt)) return -1;
     WeightSource src = weights_source_gguf(&m->gguf);
     return weights_bind(&m->w, &m->cfg, &src);
 }
@@ -81,7 +88,7 @@ int model_load(Model *m, const char *dir, const ModelOptions *opt) {
     else if (is_file(path)) rc = load_native(m, dir, path, cap);
     else if (is_file(join(path, cap, dir, "config.json"))) rc = load_hf(m, dir, path, cap);
     else err_set("%s: no params.json (or Hugging Face config.json) in the model directory", dir);
-    if (rc == 0 && opt && opt->sliding_window >= 0) rc = config_set_window(&m->cfg, opt->sliding_window);
+    if (rc == 0) rc = set_windows(&m->cfg, opt);
     if (rc == 0) {
         WeightSource src = weights_source_tensorset(&m->ts, m->hf);
         rc = weights_bind(&m->w, &m->cfg, &src);

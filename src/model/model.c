@@ -8,11 +8,8 @@
 #include "base/util.h"
 #include "kern/matmul.h"
 #include "kern/ops.h"
+#include "model/ffn.h"
 #include "model/moe.h"
-#include "model/pack.h"
-
-/* The threaded, dispatched matmul with the context's pool and scratch. */
-#define MATMUL(out, x, w, n) matmul_ex(ctx->kern, ctx->pool, (out), (x), (w), (n), ctx->ws.qx)
 
 /* ---- context ------------------------------------------------------------- */
 
@@ -29,19 +26,8 @@ int context_init(Context *ctx, const Model *m, int n_seq, long n_ctx) {
     ctx->n_ctx = n_ctx;
     ctx->kv_type = DT_F32;
     ctx->expert_hi = m->cfg.n_experts;
-    ctx->kern = kern_get();
-    const char *rp = getenv("MISTRAL_REPACK");
-    ctx->repack = !(rp && !strcmp(rp, "0"));
-    ctx->packed = xcalloc((size_t)m->cfg.n_layers + 1, 1);
+    ctx->mm.kern = kern_get();
     return 0;
-}
-
-/* Layer l's matrices (l == n_layers: the output) in the table's packed
- * layouts, the first time this context runs them. */
-static void prepare(Context *ctx, int l) {
-    if (!ctx->repack || ctx->packed[l]) return;
-    model_pack_layer(ctx->model, l, ctx->kern, ctx->pool, ctx->expert_lo, ctx->expert_hi);
-    ctx->packed[l] = 1;
 }
 
 int context_set_kv_type(Context *ctx, DType t) {
@@ -54,66 +40,76 @@ int context_set_kv_type(Context *ctx, DType t) {
     return 0;
 }
 
+void context_set_kern(Context *ctx, const Kern *k) { ctx->mm.kern = k; }
+
 int context_set_threads(Context *ctx, int n) {
-    if (ctx->pool) pool_free(ctx->pool), free(ctx->pool), ctx->pool = NULL;
+    if (ctx->mm.pool) pool_free(ctx->mm.pool), free(ctx->mm.pool), ctx->mm.pool = NULL;
     if (n == 0) n = pool_cpus();
     if (n <= 1) return 0;
-    ctx->pool = xmalloc(sizeof *ctx->pool);
-    if (pool_init(ctx->pool, n)) {
-        free(ctx->pool), ctx->pool = NULL;
+    ctx->mm.pool = xmalloc(sizeof *ctx->mm.pool);
+    if (pool_init(ctx->mm.pool, n)) {
+        free(ctx->mm.pool), ctx->mm.pool = NULL;
         return -1;
     }
     return 0;
 }
 
-static void workspace_free(Workspace *ws) {
-    free(ws->h), free(ws->xb), free(ws->q), free(ws->k), free(ws->v), free(ws->att);
-    free(ws->o), free(ws->hb1), free(ws->hb2), free(ws->ffn_out), free(ws->gate);
-    free(ws->route), free(ws->route_w), free(ws->rows), free(ws->xe), free(ws->ye);
-    free(ws->kp), free(ws->vp), free(ws->scores), free(ws->run_pos), free(ws->qx);
-    free(ws->k16), free(ws->v16);
-    memset(ws, 0, sizeof *ws);
-}
-
 void context_free(Context *ctx) {
     for (int s = 0; s < ctx->n_seq; s++) kvcache_free(&ctx->seqs[s]);
-    free(ctx->seqs), free(ctx->packed);
-    workspace_free(&ctx->ws);
-    if (ctx->pool) pool_free(ctx->pool), free(ctx->pool);
+    free(ctx->seqs);
+    free(ctx->ws.block);
+    if (ctx->mm.pool) pool_free(ctx->mm.pool), free(ctx->mm.pool);
     memset(ctx, 0, sizeof *ctx);
 }
 
-#define GROW(p, count) ((p) = xrealloc((p), (size_t)(count) * sizeof *(p)))
+/* Lays the workspace's arrays out from base (NULL: only measures) for n
+ * tokens, `keys` keys per thread on `threads` threads and qx_bytes of
+ * quantized activations, each on a 64-byte boundary; returns the bytes. */
+static size_t workspace_layout(Workspace *ws, char *base, const Config *c, size_t n, size_t keys, size_t threads,
+                               size_t qx_bytes) {
+    size_t qd = (size_t)c->n_heads * c->head_dim, kvd = (size_t)c->n_kv_heads * c->head_dim;
+    size_t d = (size_t)c->dim, hid = (size_t)c->hidden_dim, k = (size_t)c->n_active;
+    size_t rows = k ? n * k : n; /* an expert sees at most n tokens */
+    size_t off = 0;
+#define PLACE(field, count)                                                                                    \
+    ((void)(base && (ws->field = (void *)(base + off))), off += ((count) * sizeof *ws->field + 63) / 64 * 64)
+    PLACE(h, n * d), PLACE(xb, n * d), PLACE(o, n * d), PLACE(ffn_out, n * d);
+    PLACE(q, n * qd), PLACE(att, n * qd), PLACE(k, n * kvd), PLACE(v, n * kvd);
+    PLACE(k16, n * kvd), PLACE(v16, n * kvd), PLACE(run_pos, n);
+    PLACE(hb1, rows * hid), PLACE(hb2, rows * hid), PLACE(xe, rows * d), PLACE(ye, rows * d), PLACE(rows, rows);
+    PLACE(gate, n * (size_t)c->n_experts + 1), PLACE(route, n * k + 1), PLACE(route_w, n * k + 1);
+    PLACE(kp, keys * threads), PLACE(vp, keys * threads), PLACE(scores, keys * threads);
+    PLACE(qx, qx_bytes);
+#undef PLACE
+    return off;
+}
 
-static void workspace_reserve(Workspace *ws, const Config *c, const Kern *kern, int n, int keys, int threads) {
-    if (n > ws->cap_tokens) {
-        size_t qd = (size_t)c->n_heads * c->head_dim, kvd = (size_t)c->n_kv_heads * c->head_dim;
-        size_t d = (size_t)c->dim, hid = (size_t)c->hidden_dim, k = (size_t)c->n_active;
-        GROW(ws->h, n * d), GROW(ws->xb, n * d), GROW(ws->o, n * d), GROW(ws->ffn_out, n * d);
-        GROW(ws->q, n * qd), GROW(ws->att, n * qd), GROW(ws->k, n * kvd), GROW(ws->v, n * kvd);
-        size_t rows = k ? n * k : (size_t)n; /* an expert sees at most n tokens */
-        GROW(ws->hb1, rows * hid), GROW(ws->hb2, rows * hid);
-        GROW(ws->xe, rows * d), GROW(ws->ye, rows * d), GROW(ws->rows, rows);
-        GROW(ws->gate, n * (size_t)c->n_experts + 1);
-        GROW(ws->route, n * k + 1), GROW(ws->route_w, n * k + 1);
-        GROW(ws->run_pos, n);
-        GROW(ws->k16, n * kvd), GROW(ws->v16, n * kvd);
-        ws->cap_tokens = n;
-    }
+/* Room for n tokens, `keys` keys per thread on `threads` threads, with
+ * kern's activation layouts (a caller may change the table between calls).
+ * Returns 0, or -1 with err set when the memory is short. */
+static int workspace_reserve(Workspace *ws, const Config *c, const Kern *kern, int n, int keys, int threads) {
+    if (n < ws->cap_tokens) n = ws->cap_tokens;
+    if (keys < ws->cap_keys) keys = ws->cap_keys;
+    if (threads < ws->cap_threads) threads = ws->cap_threads;
     /* quantized activations for the widest matmul input (dim, q_dim or
-     * hidden_dim columns) of all rows, in any weight type's layout of this
-     * kernel table (which a caller may change between calls) */
+     * hidden_dim columns) of all rows, in any weight type's layout */
     size_t qd = (size_t)c->n_heads * c->head_dim, wide = (size_t)c->dim > qd ? (size_t)c->dim : qd;
     if ((size_t)c->hidden_dim > wide) wide = (size_t)c->hidden_dim;
-    size_t qrows = (size_t)ws->cap_tokens * (size_t)(c->n_active > 1 ? c->n_active : 1);
-    size_t need = matmul_scratch_max((int)((wide + 31) / 32 * 32), (int)qrows, kern);
-    if (need > ws->qx_bytes) ws->qx = xrealloc(ws->qx, need), ws->qx_bytes = need;
-    if (keys > ws->cap_keys || threads > ws->cap_threads) { /* one set per thread */
-        if (keys < ws->cap_keys) keys = ws->cap_keys;
-        size_t all = (size_t)keys * (size_t)threads;
-        GROW(ws->kp, all), GROW(ws->vp, all), GROW(ws->scores, all);
-        ws->cap_keys = keys, ws->cap_threads = threads;
-    }
+    size_t qrows = (size_t)n * (size_t)(c->n_active > 1 ? c->n_active : 1);
+    size_t qx_bytes = matmul_scratch_max((int)((wide + 31) / 32 * 32), (int)qrows, kern);
+    if (ws->block && n == ws->cap_tokens && keys == ws->cap_keys && threads == ws->cap_threads &&
+        qx_bytes <= ws->qx_bytes)
+        return 0;
+    if (qx_bytes < ws->qx_bytes) qx_bytes = ws->qx_bytes;
+    size_t bytes = workspace_layout(ws, NULL, c, (size_t)n, (size_t)keys, (size_t)threads, qx_bytes);
+    void *block = aligned_alloc(64, bytes);
+    if (!block)
+        return err_set("out of memory: %.1f MB of activations for a batch of %d tokens", bytes / 1e6, n);
+    free(ws->block);
+    ws->block = block;
+    workspace_layout(ws, block, c, (size_t)n, (size_t)keys, (size_t)threads, qx_bytes);
+    ws->cap_tokens = n, ws->cap_keys = keys, ws->cap_threads = threads, ws->qx_bytes = qx_bytes;
+    return 0;
 }
 
 /* ---- forward ------------------------------------------------------------- */
@@ -142,7 +138,8 @@ int forward_check(Context *ctx, const Batch *b) {
         for (int l = 0; l < c->n_layers; l++)
             if (kv->cap[l] > keys) keys = kv->cap[l];
     }
-    workspace_reserve(&ctx->ws, c, ctx->kern, b->n, keys, pool_threads(ctx->pool));
+    if (workspace_reserve(&ctx->ws, c, ctx->mm.kern, b->n, keys, pool_threads(ctx->mm.pool))) return -1;
+    ctx->mm.scratch = ctx->ws.qx;
     for (int t = 0; t < b->n; t++)
         ctx->ws.run_pos[t] = (t == 0 || b->seq[t - 1] != b->seq[t]) ? b->pos[t]
                                                                     : ctx->ws.run_pos[t - 1];
@@ -202,7 +199,7 @@ static void attend_part(void *arg, int ith, int nth) {
             cur = t;
         }
         size_t off = (size_t)t * qd + (size_t)h * hd;
-        attention_kv(ctx->kern, ws->att + off, ws->q + off, kp, vp, ctx->kv_type, nk, (h / group) * hd, hd, scale,
+        attention_kv(ctx->mm.kern, ws->att + off, ws->q + off, kp, vp, ctx->kv_type, nk, (h / group) * hd, hd, scale,
                      scores);
     }
 }
@@ -224,7 +221,7 @@ static void attend(Context *ctx, const Batch *b, int l) {
     }
     AttnJob job = {ctx, b, l};
     if (work < ATTEND_MIN_PARALLEL) attend_part(&job, 0, 1);
-    else pool_run(ctx->pool, attend_part, &job);
+    else pool_run(ctx->mm.pool, attend_part, &job);
 }
 
 void forward_layers(Context *ctx, const Batch *b, float *h, int l0, int l1) {
@@ -234,16 +231,15 @@ void forward_layers(Context *ctx, const Batch *b, float *h, int l0, int l1) {
     int n = b->n, dim = c->dim, hd = c->head_dim;
     int qd = c->n_heads * hd, kvd = c->n_kv_heads * hd;
     for (int l = l0; l < l1; l++) {
-        prepare(ctx, l);
         const LayerWeights *lw = &m->w.layers[l];
 
         /* attention: h += wo · attend(rope(wq x), rope(wk x), wv x), x = norm(h) */
         for (int t = 0; t < n; t++)
             rmsnorm(ws->xb + (size_t)t * dim, h + (size_t)t * dim, lw->attention_norm, dim,
                     c->norm_eps);
-        MATMUL(ws->q, ws->xb, &lw->wq, n);
-        MATMUL(ws->k, ws->xb, &lw->wk, n);
-        MATMUL(ws->v, ws->xb, &lw->wv, n);
+        matmul(&ctx->mm, ws->q, ws->xb, &lw->wq, n);
+        matmul(&ctx->mm, ws->k, ws->xb, &lw->wk, n);
+        matmul(&ctx->mm, ws->v, ws->xb, &lw->wv, n);
         void (*rotary)(float *, int, int, long, const float *) = c->rope_half ? rope_half : rope;
         for (int t = 0; t < n; t++) {
             rotary(ws->q + (size_t)t * qd, c->n_heads, hd, b->pos[t], m->inv_freq);
@@ -256,17 +252,17 @@ void forward_layers(Context *ctx, const Batch *b, float *h, int l0, int l1) {
             memcpy(kvcache_k(kv, l, b->pos[t]), f16 ? (void *)(ws->k16 + (size_t)t * kvd) : (void *)(ws->k + (size_t)t * kvd), kv->row);
             memcpy(kvcache_v(kv, l, b->pos[t]), f16 ? (void *)(ws->v16 + (size_t)t * kvd) : (void *)(ws->v + (size_t)t * kvd), kv->row);
         }
-        MATMUL(ws->o, ws->att, &lw->wo, n);
+        matmul(&ctx->mm, ws->o, ws->att, &lw->wo, n);
         add(h, ws->o, n * dim);
 
         /* feed-forward: h += ffn(norm(h)), dense or mixture of experts */
         for (int t = 0; t < n; t++)
             rmsnorm(ws->xb + (size_t)t * dim, h + (size_t)t * dim, lw->ffn_norm, dim, c->norm_eps);
         if (c->n_experts) {
-            moe_forward(ctx, ws->ffn_out, ws->xb, lw, c, n, ctx->expert_lo, ctx->expert_hi, ws);
+            moe_forward(&ctx->mm, ws->ffn_out, ws->xb, lw, c, n, ctx->expert_lo, ctx->expert_hi, ws);
             if (ctx->moe_reduce) ctx->moe_reduce(ctx->moe_reduce_ud, ws->ffn_out, (size_t)n * dim);
         } else {
-            ffn_forward(ctx, ws->ffn_out, ws->xb, &lw->ffn, n, ws->hb1, ws->hb2);
+            ffn_forward(&ctx->mm, ws->ffn_out, ws->xb, &lw->ffn, n, ws->hb1, ws->hb2);
         }
         add(h, ws->ffn_out, n * dim);
     }
@@ -283,7 +279,7 @@ int forward_head(Context *ctx, const Batch *b, const float *h, float *logits) {
         if (!b->want || b->want[t])
             rmsnorm(ctx->ws.xb + (size_t)n_want++ * dim, h + (size_t)t * dim, m->w.norm, dim,
                     m->cfg.norm_eps);
-    if (n_want) prepare(ctx, m->cfg.n_layers), MATMUL(logits, ctx->ws.xb, &m->w.output, n_want);
+    if (n_want) matmul(&ctx->mm, logits, ctx->ws.xb, &m->w.output, n_want);
     return n_want;
 }
 

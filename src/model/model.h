@@ -5,7 +5,11 @@
  * keys inside its window (the reference's block-diagonal masks). A batch may
  * mix prefill chunks of some sequences with single decode tokens of others.
  * The pieces (embed, layers over a range, head) are public so that the
- * distribution layer can run a stage of the pipeline and move activations. */
+ * distribution layer can run a stage of the pipeline and move activations.
+ *
+ * A model is loaded (model_load), then prepared once by its owner for the
+ * share it runs (model/prepare.h: packed layouts); from then on it is
+ * read-only: contexts only read it, and several may share it. */
 #ifndef MODEL_MODEL_H
 #define MODEL_MODEL_H
 
@@ -17,7 +21,8 @@
 #include "model/kvcache.h"
 #include "model/weights.h"
 #include "base/pool.h"
-#include "kern/simd/simd.h"
+#include "kern/kern.h"
+#include "kern/matmul.h"
 
 typedef struct {
     Config cfg;
@@ -28,8 +33,14 @@ typedef struct {
     float *inv_freq; /* owns (head_dim / 2): RoPE frequencies */
 } Model;
 
+/* How a model is loaded; zeroed fields (but sliding_window: -1) keep the
+ * model's own. Applied in this order, so the config never changes after
+ * model_load. */
 typedef struct {
     int sliding_window; /* < 0: the model's own; 0: full attention; > 0: W for every layer */
+    int full_window;    /* > 0: layers with full attention get this window (a rolling
+                           context, as chat runs) */
+    int max_window;     /* > 0: wider windows (and full attention) narrow to this */
 } ModelOptions;
 
 /* Loads a model directory: Mistral's native layout (params.json +
@@ -51,9 +62,14 @@ typedef struct {
     const unsigned char *want; /* [n] 1: compute logits for this token; NULL: all */
 } Batch;
 
-/* Activations for one call, grown on demand; owned by a Context. */
+/* Activations and scratch for one call, owned by a Context: every array a
+ * view into one allocation (block), sized by forward_check for the batch
+ * (workspace_reserve in model.c lists the arrays and their sizes once) and
+ * grown, never shrunk, as batches need. Nothing in it outlives a call. */
 typedef struct {
+    void *block;                         /* owns: the arrays below */
     int cap_tokens, cap_keys, cap_threads;
+    size_t qx_bytes;
     float *h, *xb, *q, *k, *v, *att, *o; /* (n, dim | q_dim | kv_dim) */
     float *hb1, *hb2, *ffn_out;          /* (n, hidden_dim), (n, dim) */
     float *gate;                         /* (n, n_experts) */
@@ -65,26 +81,25 @@ typedef struct {
     const void **kp, **vp;               /* (cap_keys) key/value pointers, per thread */
     float *scores;                       /* (cap_keys) per thread */
     long *run_pos;                       /* (n) position of the first token of its run */
-    void *qx;                            /* (qx_bytes) activations quantized for matmul_ex */
-    size_t qx_bytes;
+    unsigned char *qx;                   /* (qx_bytes) activations quantized for matmul */
 } Workspace;
 
 typedef struct {
-    const Model *model;
+    const Model *model; /* view: never written through */
     KVCache *seqs; /* owns [n_seq] */
     int n_seq;
     long n_ctx; /* positions each cache was made for */
-    int expert_lo, expert_hi; /* MoE experts this process computes: [lo, hi) */
+    int expert_lo, expert_hi; /* MoE experts this process computes: [lo, hi)
+                                 (model_prepare packs the same share) */
     /* When set, called on each MoE layer's partial output (n * dim floats)
      * before it joins the residual: expert parallelism sums it across ranks. */
     void (*moe_reduce)(void *ud, float *x, size_t n);
     void *moe_reduce_ud;
     DType kv_type;    /* DT_F32 or DT_F16: how the caches store keys and values */
-    const Kern *kern; /* view: the SIMD kernel table (kern_get()) */
-    int repack;       /* 1 (default; MISTRAL_REPACK=0 in the environment: 0): pack
-                         each layer's matrices for kern on first use (model/pack.h) */
-    unsigned char *packed; /* owns [n_layers + 1]: layers (and the output) this context packed */
-    Pool *pool;       /* owns, or NULL: matmuls on the calling thread alone */
+    /* What every matmul (and attention) of this context runs with: the kernel
+     * table (view; kern_get() unless context_set_kern), the threads (owns, or
+     * NULL: the calling thread alone) and the scratch (view: ws.qx). */
+    MatmulEnv mm;
     Workspace ws;
 } Context;
 
@@ -98,6 +113,8 @@ void context_free(Context *ctx);
  * results still do not depend on chunking or batching). Empties the caches.
  * Returns 0, or -1 with err set. */
 int context_set_kv_type(Context *ctx, DType t);
+/* Runs the matmuls and attention with table k (context_init: kern_get()). */
+void context_set_kern(Context *ctx, const Kern *k);
 /* Runs the matmuls on n threads (0: one per online CPU; 1: the caller
  * alone). Results do not depend on n. Returns 0, or -1 with err set. */
 int context_set_threads(Context *ctx, int n);

@@ -4,16 +4,7 @@
 
 #include "kern/matmul.h"
 #include "kern/ops.h"
-
-/* The threaded, dispatched matmul with the context's pool and scratch. */
-#define MATMUL(out, x, w, n) matmul_ex(ctx->kern, ctx->pool, (out), (x), (w), (n), ctx->ws.qx)
-
-void ffn_forward(Context *ctx, float *out, const float *x, const FFNWeights *f, int n, float *hb1, float *hb2) {
-    MATMUL(hb1, x, &f->w1, n);
-    MATMUL(hb2, x, &f->w3, n);
-    silu_mul(hb1, hb1, hb2, n * f->w1.rows);
-    MATMUL(out, hb1, &f->w2, n);
-}
+#include "model/ffn.h"
 
 /* Top-k of g[0..n_experts) by value (the lower index first on ties), and
  * softmax over the chosen logits. */
@@ -31,10 +22,10 @@ static void route(int *sel, float *w, const float *g, int n_experts, int k) {
     softmax(w, k);
 }
 
-void moe_forward(Context *ctx, float *out, const float *x, const LayerWeights *lw, const Config *c, int n,
+void moe_forward(const MatmulEnv *env, float *out, const float *x, const LayerWeights *lw, const Config *c, int n,
                  int e_lo, int e_hi, Workspace *ws) {
     int dim = c->dim, k = c->n_active;
-    MATMUL(ws->gate, x, &lw->gate, n);
+    matmul(env, ws->gate, x, &lw->gate, n);
     for (int t = 0; t < n; t++)
         route(ws->route + t * k, ws->route_w + t * k, ws->gate + (size_t)t * c->n_experts,
               c->n_experts, k);
@@ -50,7 +41,7 @@ void moe_forward(Context *ctx, float *out, const float *x, const LayerWeights *l
                     m++;
                 }
         if (m == 0) continue;
-        ffn_forward(ctx, ws->ye, ws->xe, &lw->experts[e], m, ws->hb1, ws->hb2);
+        ffn_forward(env, ws->ye, ws->xe, &lw->experts[e], m, ws->hb1, ws->hb2);
         for (int i = 0; i < m; i++) {
             int t = ws->rows[i] / k;
             axpy(out + (size_t)t * dim, ws->route_w[ws->rows[i]], ws->ye + (size_t)i * dim, dim);

@@ -331,6 +331,7 @@ int engine_start(Engine *e, const Model *m, const Tokenizer *tok, const EngineOp
     if (o->n_slots < 1 || o->queue < 0 || o->batch_tokens < 1)
         return err_set("serve: need --parallel >= 1, --queue >= 0 and --batch-tokens >= 1");
     if (context_init(&e->ctx, m, o->n_slots, o->n_ctx)) return -1;
+    if (o->kern) context_set_kern(&e->ctx, o->kern);
     if ((o->kv_type == DT_F16 && context_set_kv_type(&e->ctx, DT_F16)) || context_set_threads(&e->ctx, o->threads)) {
         context_free(&e->ctx);
         return -1;

@@ -77,6 +77,7 @@ typedef struct {
     int threads;         /* matmul threads (0: one per CPU) */
     DType kv_type;       /* DT_F32 or DT_F16 */
     int tool_calls_id;   /* [TOOL_CALLS]: after it a choice streams no text; -1: none */
+    const Kern *kern;    /* the table the model was prepared for (NULL: kern_get()) */
 } EngineOptions;
 
 typedef struct {

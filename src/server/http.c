@@ -398,7 +398,7 @@ int server_ready(Server *s, const Model *m, const Tokenizer *tok) {
     snprintf(s->name, sizeof s->name, "%s", s->o.name ? s->o.name : "model");
     EngineOptions eo = {.n_slots = s->o.parallel, .n_ctx = s->o.ctx, .batch_tokens = s->o.batch_tokens,
                         .queue = s->o.queue, .threads = s->o.threads, .kv_type = s->o.kv_f16 ? DT_F16 : DT_F32,
-                        .tool_calls_id = s->tool_calls_id};
+                        .tool_calls_id = s->tool_calls_id, .kern = s->o.kern};
     if (engine_start(&s->engine, m, tok, &eo)) return -1;
     atomic_store(&s->ready, 1);
     return 0;

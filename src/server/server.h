@@ -30,6 +30,7 @@ typedef struct {
     const char *name;      /* the model's id in /v1/models */
     float temperature;     /* when a request gives none */
     size_t max_body;       /* bytes of a request body before 413 */
+    const Kern *kern;      /* the table the model was prepared for */
 } ServerOptions;
 
 typedef struct Server Server;

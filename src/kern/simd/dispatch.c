@@ -1,6 +1,5 @@
 /* dispatch — CPU features to a kernel table, once per process. */
 #include <pthread.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "kern/simd/simd.h"
@@ -46,11 +45,6 @@ static void init(void) {
     kern_fill_neon(&k_neon);
 #endif
     k_best = have_avx512 ? &k_avx512 : have_avx2 ? &k_avx2 : have_neon ? &k_neon : &k_generic;
-    const char *want = getenv("MISTRAL_SIMD");
-    if (want && *want) {
-        const Kern *k = lookup(want);
-        if (k) k_best = k;
-    }
 }
 
 const Kern *kern_named(const char *name) {
@@ -61,4 +55,9 @@ const Kern *kern_named(const char *name) {
 const Kern *kern_get(void) {
     pthread_once(&once, init);
     return k_best;
+}
+
+const Kern *kern_select(const char *name) {
+    const Kern *k = name && *name ? kern_named(name) : NULL;
+    return k ? k : kern_get();
 }

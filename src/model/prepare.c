@@ -1,11 +1,7 @@
-/* pack — packed copies of a model's matrices, made once under a lock. */
-#include "model/pack.h"
+#include "model/prepare.h"
 
-#include <pthread.h>
-
+#include "base/util.h"
 #include "kern/matmul.h"
-
-static pthread_mutex_t pack_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* w's mapped rows leave resident memory once packed (see mapfile_drop). */
 static void pack(Model *m, Mat *w, const Kern *k, Pool *pool) {
@@ -21,22 +17,29 @@ static void pack_ffn(Model *m, FFNWeights *f, const Kern *k, Pool *pool) {
     pack(m, &f->w1, k, pool), pack(m, &f->w2, k, pool), pack(m, &f->w3, k, pool);
 }
 
-void model_pack_layer(const Model *cm, int l, const Kern *k, Pool *pool, int e_lo, int e_hi) {
-    Model *m = (Model *)cm; /* the packed copies are the one mutable part */
-    pthread_mutex_lock(&pack_lock);
-    if (l == m->cfg.n_layers) {
-        pack(m, &m->w.output, k, pool);
-    } else {
+ModelShare model_share_all(const Model *m) {
+    return (ModelShare){.layer_hi = m->cfg.n_layers, .expert_hi = m->cfg.n_experts, .output = 1, .pack = 1};
+}
+
+int model_prepare(Model *m, const ModelShare *s, const Kern *k, Pool *pool) {
+    const Config *c = &m->cfg;
+    if (s->layer_lo < 0 || s->layer_lo > s->layer_hi || s->layer_hi > c->n_layers)
+        return err_set("layers [%d, %d) of a model of %d", s->layer_lo, s->layer_hi, c->n_layers);
+    if (s->expert_lo < 0 || s->expert_lo > s->expert_hi || s->expert_hi > c->n_experts)
+        return err_set("experts [%d, %d) of a model of %d", s->expert_lo, s->expert_hi, c->n_experts);
+    if (!s->pack) return 0;
+    for (int l = s->layer_lo; l < s->layer_hi; l++) {
         LayerWeights *lw = &m->w.layers[l];
         pack(m, &lw->wq, k, pool), pack(m, &lw->wk, k, pool), pack(m, &lw->wv, k, pool), pack(m, &lw->wo, k, pool);
-        if (m->cfg.n_experts) {
+        if (c->n_experts) {
             pack(m, &lw->gate, k, pool);
-            for (int e = e_lo; e < e_hi; e++) pack_ffn(m, &lw->experts[e], k, pool);
+            for (int e = s->expert_lo; e < s->expert_hi; e++) pack_ffn(m, &lw->experts[e], k, pool);
         } else {
             pack_ffn(m, &lw->ffn, k, pool);
         }
     }
-    pthread_mutex_unlock(&pack_lock);
+    if (s->output) pack(m, &m->w.output, k, pool);
+    return 0;
 }
 
 static void unpack_ffn(FFNWeights *f) { mat_unpack(&f->w1), mat_unpack(&f->w2), mat_unpack(&f->w3); }
