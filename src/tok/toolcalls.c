@@ -53,14 +53,6 @@ static int read_part(Reader *r, const int *ids, int n) {
     return bad;
 }
 
-/* splitmix64: a seeded generator with its state in the caller's hands. */
-static uint64_t next_u64(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 /* The calls without a usable id get 9 letters and digits (what formats v3+
  * accept and OpenAI clients echo back), each unlike every other id here. */
 static void draw_ids(Reader *r, uint64_t seed) {
@@ -70,7 +62,7 @@ static void draw_ids(Reader *r, uint64_t seed) {
         char id[10] = {0};
         int clash = 1;
         while (clash) {
-            for (int i = 0; i < 9; i++) id[i] = alnum[next_u64(&seed) % 62];
+            for (int i = 0; i < 9; i++) id[i] = alnum[splitmix64(&seed) % 62];
             clash = 0;
             for (int j = 0; j < r->n && !clash; j++) clash = r->calls[j].id && !strcmp(r->calls[j].id, id);
         }
