@@ -18,6 +18,7 @@
 #include "base/json.h"
 #include "base/utf8.h"
 #include "base/util.h"
+#include "fuzz_tokenizers.h"
 #include "tok/toolcalls.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -25,19 +26,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static Tokenizer toks[3];
 static int n_toks = -1;
 
-static void load_tokenizers(void) {
-    static const char *const names[] = {"mistral_instruct_tokenizer_240323.model.v3",
-                                        "mistral_instruct_tokenizer_241114.model.v7", "tekken_240718.json"};
-    const char *env = getenv("MISTRAL_SHARED");
-    n_toks = 0;
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        char path[512];
-        struct stat st;
-        snprintf(path, sizeof path, "%s/tokenizers/mistral/%s", env && *env ? env : "../shared", names[i]);
-        if (stat(path, &st) == 0 && tokenizer_load(&toks[n_toks], path) == 0) n_toks++;
-        else fprintf(stderr, "fuzz_toolcalls: %s not loaded\n", path);
-    }
-}
 
 static void check(const Tokenizer *t, const int *ids, int n) {
     static const int formats[] = {CHAT_V1, CHAT_V2, CHAT_V3, CHAT_V7, CHAT_TEKKEN};
@@ -68,7 +56,7 @@ static void check(const Tokenizer *t, const int *ids, int n) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (n_toks < 0) load_tokenizers();
+    if (n_toks < 0) n_toks = fuzz_load_tokenizers(toks, "fuzz_toolcalls");
     if (size > 4096) size = 4096;
     for (int k = 0; k < n_toks; k++) {
         const Tokenizer *t = &toks[k];
