@@ -96,6 +96,21 @@ void test_cli_path(char *out, size_t cap, const char *argv0) {
 }
 
 #ifndef TEST_NO_JSON
+int test_load_tokenizer(Tokenizer *t, const char *shared, const char *name) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/tokenizers/mistral/%s", shared, name);
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        fprintf(stderr, "SKIP: %s not found\n", path);
+        return 0;
+    }
+    int ok = tokenizer_load(t, path) == 0;
+    EXPECT(ok, "%s: %s", path, err_msg());
+    return ok;
+}
+#endif
+
+#ifndef TEST_NO_JSON
 char *test_json_text(const cJSON *s, size_t *len) {
     const char *v = cJSON_GetStringValue(s);
     if (!v) v = "";

@@ -8,6 +8,8 @@
 
 #include <stdio.h>
 
+#include "tok/tokenizer.h"
+
 extern int test_failures;
 
 #define EXPECT(cond, ...)                                                        \
@@ -58,6 +60,11 @@ void test_cli_path(char *out, size_t cap, const char *argv0);
  * strings cannot hold one). Caller frees; *len gets the byte count. */
 struct cJSON;
 char *test_json_text(const struct cJSON *s, size_t *len);
+
+/* Loads <shared>/tokenizers/mistral/<name> into t: 1, or 0 with a SKIP line
+ * when the file is absent (a file that does not load is a failed check).
+ * Not in the kernels-only builds (TEST_NO_JSON). */
+int test_load_tokenizer(Tokenizer *t, const char *shared, const char *name);
 
 /* Where ../shared is, or NULL (with a message) when it is absent. */
 const char *test_shared_dir(void);

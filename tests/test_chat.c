@@ -36,19 +36,6 @@ static char *shared_file(const char *fmt, const char *a, const char *b, size_t *
     return read_file(path, len);
 }
 
-static int load_tok(Tokenizer *t, const char *name) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/tokenizers/mistral/%s", shared, name);
-    struct stat st;
-    if (stat(path, &st) != 0) {
-        fprintf(stderr, "SKIP: %s not found\n", path);
-        return 0;
-    }
-    int ok = tokenizer_load(t, path) == 0;
-    EXPECT(ok, "%s: %s", path, err_msg());
-    return ok;
-}
-
 static int parse_sample(ChatRequest *r, const char *sample) {
     size_t len;
     char *json = shared_file("chat/%s/sample.json", sample, "", &len);
@@ -656,10 +643,10 @@ int main(void) {
         test_formats();
         return test_done("test_chat");
     }
-    have_v1 = load_tok(&tok_v1, "tokenizer.model.v1");
-    have_v3 = load_tok(&tok_v3, "mistral_instruct_tokenizer_240323.model.v3");
-    have_v7 = load_tok(&tok_v7, "mistral_instruct_tokenizer_241114.model.v7");
-    have_tek = load_tok(&tok_tek, "tekken_240718.json");
+    have_v1 = test_load_tokenizer(&tok_v1, shared, "tokenizer.model.v1");
+    have_v3 = test_load_tokenizer(&tok_v3, shared, "mistral_instruct_tokenizer_240323.model.v3");
+    have_v7 = test_load_tokenizer(&tok_v7, shared, "mistral_instruct_tokenizer_241114.model.v7");
+    have_tek = test_load_tokenizer(&tok_tek, shared, "tekken_240718.json");
     test_formats();
     test_golden();
     test_reference_ids();

@@ -47,13 +47,6 @@ static double bytes_per_token(const Model *m) {
     return b;
 }
 
-static uint64_t rng_next(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 /* Mean bytes of keys and values attention reads per token at positions
  * [d, d + n) of a cache of type kv. */
 static double kv_bytes_per_token(const Model *m, long d, long n, DType kv) {
@@ -142,7 +135,7 @@ int cmd_bench(const Options *o) {
     long n_ctx = (p > d + n ? p : d + n) + 1;
     int *tok = xmalloc((size_t)(n_ctx) * sizeof *tok);
     uint64_t rs = 12345;
-    for (long i = 0; i < n_ctx; i++) tok[i] = (int)(rng_next(&rs) % (uint64_t)c->n_vocab);
+    for (long i = 0; i < n_ctx; i++) tok[i] = (int)(splitmix64(&rs) % (uint64_t)c->n_vocab);
     float *logits = xmalloc((size_t)c->n_vocab * sizeof *logits);
 
     Context ctx0;

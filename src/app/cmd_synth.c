@@ -39,15 +39,8 @@ static const Shape shapes[] = {
     {"tiny-moe", 64, 2, 4, 2, 160, 256, 0, 4, 2, 10000.0},
 };
 
-static uint64_t rng_next(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 /* uniform in [-1, 1) */
-static float rng_unit(uint64_t *s) { return (float)((double)(rng_next(s) >> 11) * 0x1.0p-52 - 1.0); }
+static float rng_unit(uint64_t *s) { return (float)((double)(splitmix64(s) >> 11) * 0x1.0p-52 - 1.0); }
 
 typedef struct {
     GGUFWriter w;

@@ -48,6 +48,11 @@ char *read_file(const char *path, size_t *len);
 int parse_file(const char *path, int (*parse)(void *obj, const char *text, size_t len, const char *where),
                void *obj);
 
+/* splitmix64 (Steele, Lea, Flood 2014): the next of a seeded sequence of
+ * 64-bit numbers whose state is the caller's (sampling, synthetic weights,
+ * drawn tool-call ids: reproducible from the seed, no global state). */
+uint64_t splitmix64(uint64_t *state);
+
 /* Seconds on a monotonic clock. */
 double now_seconds(void);
 

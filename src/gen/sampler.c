@@ -26,13 +26,6 @@ void sampler_free(Sampler *s) {
     memset(s, 0, sizeof *s);
 }
 
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 static int by_prob_desc(const void *a, const void *b) {
     const struct ProbIndex *x = a, *y = b;
     return x->p < y->p ? 1 : x->p > y->p ? -1 : x->i - y->i;

@@ -330,7 +330,7 @@ int chat_format_default(const Tokenizer *t) {
     return format_of_version(t->path ? t->path : "tokenizer", t->version);
 }
 
-static int resolve_format(const Tokenizer *t, int format) {
+int chat_format_resolve(const Tokenizer *t, int format) {
     if (format == CHAT_TEKKEN) {
         if (t->kind != TOK_TEKKEN) return err_set("chat format \"tekken\" needs a Tekken tokenizer (tekken.json)");
         return chat_format_default(t);
@@ -338,6 +338,8 @@ static int resolve_format(const Tokenizer *t, int format) {
     if (format == CHAT_V1 || format == CHAT_V2 || format == CHAT_V3 || format == CHAT_V7) return format;
     return err_set("unknown chat format %d", format);
 }
+
+int chat_call_id_ok(const char *id) { return name_ok(id, 0, 9, 9); }
 
 /* What the format's validator adds to chat_parse's checks. */
 static int check_format(int fmt, const ChatRequest *r) {
@@ -348,10 +350,10 @@ static int check_format(int fmt, const ChatRequest *r) {
                            "both (before chat format v7)", i);
         if (fmt < CHAT_V3) continue;
         for (int k = 0; k < m->n_calls; k++)
-            if (strcmp(m->calls[k].id, "null") && !name_ok(m->calls[k].id, 0, 9, 9))
+            if (strcmp(m->calls[k].id, "null") && !chat_call_id_ok(m->calls[k].id))
                 return err_set("messages[%d]: tool call id \"%.40s\" must be 9 of a-z, A-Z, 0-9", i,
                                m->calls[k].id);
-        if (m->role == CHAT_TOOL && (!m->tool_call_id || !name_ok(m->tool_call_id, 0, 9, 9)))
+        if (m->role == CHAT_TOOL && (!m->tool_call_id || !chat_call_id_ok(m->tool_call_id)))
             return err_set("messages[%d]: a tool message needs a tool_call_id of 9 of a-z, A-Z, 0-9", i);
     }
     return 0;
@@ -572,7 +574,7 @@ static int enc_tool(Enc *e, const ChatMessage *const *m, int n, int before_last_
 }
 
 int chat_encode(const Tokenizer *t, int format, const ChatRequest *r, IntVec *out) {
-    int fmt = resolve_format(t, format);
+    int fmt = chat_format_resolve(t, format);
     if (fmt < 0 || check_format(fmt, r)) return -1;
     Arena a = {0};
     Turn *turns;
@@ -607,7 +609,7 @@ int chat_encode(const Tokenizer *t, int format, const ChatRequest *r, IntVec *ou
 
 int chat_encode_turn(const Tokenizer *t, int format, const char *system, const char *user, int first_turn,
                      IntVec *out) {
-    int fmt = resolve_format(t, format), n0 = out->n;
+    int fmt = chat_format_resolve(t, format), n0 = out->n;
     if (fmt < 0) return -1;
     if (!user) return err_set("chat turn without user text");
     Enc e = {t, fmt, out};

@@ -94,6 +94,15 @@ int chat_format_from_name(const char *name);
  * config.version. -1 with err for versions not handled here (v11, v13 ...). */
 int chat_format_default(const Tokenizer *t);
 
+/* The format chat_encode uses for `format`: CHAT_TEKKEN becomes the
+ * Tekken file's version (chat_format_default); the others stay. -1 with err
+ * for an unknown number or "tekken" with a SentencePiece tokenizer. */
+int chat_format_resolve(const Tokenizer *t, int format);
+
+/* 1 when id is a tool-call id that formats v3+ accept (mistral-common's
+ * ^[a-zA-Z0-9]{9}$, Python's $ allowing a final "\n"), 0 otherwise. */
+int chat_call_id_ok(const char *id);
+
 /* Appends the whole request as the model sees it, ready for the assistant's
  * reply: BOS first, exactly mistral-common's encode_chat_completion(...).tokens
  * (validation mode "test"). Checks what the format adds (v3+: call ids are

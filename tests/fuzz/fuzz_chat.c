@@ -20,6 +20,7 @@
 #include "base/json.h"
 #include "base/utf8.h"
 #include "base/util.h"
+#include "fuzz_tokenizers.h"
 #include "tok/chat.h"
 #include "tok/tokfile.h"
 
@@ -28,19 +29,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static Tokenizer toks[3];
 static int n_toks = -1;
 
-static void load_tokenizers(void) {
-    static const char *const names[] = {"mistral_instruct_tokenizer_240323.model.v3",
-                                        "mistral_instruct_tokenizer_241114.model.v7", "tekken_240718.json"};
-    const char *env = getenv("MISTRAL_SHARED");
-    n_toks = 0;
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        char path[512];
-        struct stat st;
-        snprintf(path, sizeof path, "%s/tokenizers/mistral/%s", env && *env ? env : "../shared", names[i]);
-        if (stat(path, &st) == 0 && tokenizer_load(&toks[n_toks], path) == 0) n_toks++;
-        else fprintf(stderr, "fuzz_chat: %s not loaded: only parsing it\n", path);
-    }
-}
 
 static void check_encode(const Tokenizer *t, int format, const ChatRequest *r) {
     IntVec out = {0};
@@ -94,7 +82,7 @@ static void check_args(const uint8_t *data, size_t size) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (n_toks < 0) load_tokenizers();
+    if (n_toks < 0) n_toks = fuzz_load_tokenizers(toks, "fuzz_chat");
     check_args(data, size);
     ChatRequest r;
     err_set("%s", "");
