@@ -285,6 +285,12 @@ for (const M of MODELS) {
       assert.equal(last.usage.prompt_tokens, want.promptIds.length);
       assert.equal(last.usage.total_tokens, last.usage.prompt_tokens + last.usage.completion_tokens);
       if (s.finish === "length") assert.equal(last.usage.completion_tokens, n);
+      // the other conversations, streamed: the CLI's replies too
+      for (const [i, msgs] of CHATS.entries()) {
+        if (i === 0) continue;
+        const si = await drain(await oa.chat.completions.create({ model: modelId, messages: msgs, max_tokens: 32, stream: true }));
+        assertSameText(si.text, cliChat(model, msgs, 32).text, `streamed chat ${i}`);
+      }
       // raw SSE framing: data: lines, ending with data: [DONE]
       const r = await fetch(srv.url + "/chat/completions", {
         method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${KEY}` },
@@ -501,6 +507,16 @@ for (const M of MODELS) {
       const e = await raw(srv, "POST", "/detokenize", { tokens: [] });
       assert.equal(e.status, 200, e.text);
       assert.equal(e.json.content, "");
+    });
+
+    test("/detokenize of byte tokens (NUL, control bytes, lone bytes >= 0x80) equals mistral detokenize", async () => {
+      // SentencePiece byte tokens: ids 3..258 are <0x00>..<0xFF>; 0..2 are specials
+      for (const ids of [[3], [3, 4, 5, 13, 14, 35], Array.from({ length: 140 }, (_, i) => i), [260, 3, 261, 200, 262]]) {
+        const want = cli(["detokenize", "-m", model, "--ids", ids.join(",")]).toString("utf8");
+        const r = await raw(srv, "POST", "/detokenize", { tokens: ids });
+        assert.equal(r.status, 200, r.text);
+        assertSameText(r.json.content, want, `/detokenize ${JSON.stringify(ids).slice(0, 40)} vs mistral detokenize`);
+      }
     });
 
     test("/metrics: the counters, and they count", async () => {
