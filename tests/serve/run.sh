@@ -1,0 +1,36 @@
+#!/bin/sh
+# End-to-end tests of `mistral serve` (tests/serve/serve_test.mjs, with the
+# official openai npm client) and of its chat page (tests/serve/page_test.mjs,
+# playwright-core driving /usr/bin/chromium). Run from anywhere:
+#   tests/serve/run.sh                      # against build/mistral
+#   MISTRAL_BIN=/path/to/mistral tests/serve/run.sh
+# Skips (exit 0) when node/npm or ../shared/models/stories260K are absent;
+# page_test.mjs skips itself when /usr/bin/chromium is absent.
+set -eu
+cd "$(dirname "$0")/../.."
+
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "tests/serve: skipped: node and npm are needed (Node.js >= 20)"
+    exit 0
+fi
+if [ ! -d "${MISTRAL_STORIES:-../shared/models/stories260K}" ]; then
+    echo "tests/serve: skipped: ${MISTRAL_STORIES:-../shared/models/stories260K} is absent"
+    exit 0
+fi
+major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$major" -lt 20 ]; then
+    echo "tests/serve: skipped: Node.js $(node --version) is older than 20"
+    exit 0
+fi
+if [ ! -d tests/serve/node_modules/openai ] || [ ! -d tests/serve/node_modules/playwright-core ]; then
+    (cd tests/serve && npm ci --no-audit --no-fund)
+fi
+bin=${MISTRAL_BIN:-build/mistral}
+if [ ! -x "$bin" ]; then
+    echo "tests/serve: $bin is missing: build it first (make)" >&2
+    exit 1
+fi
+set +e
+node --test tests/serve/serve_test.mjs tests/serve/page_test.mjs
+status=$?
+exit $status
