@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/util.h"
+#include "tok/tokfile.h"
 
 int test_failures;
 int test_printed;

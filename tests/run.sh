@@ -9,6 +9,9 @@ BUILD=${BUILD:-build} sh tests/cli.sh || status=1
 # examples, Python's ctypes module (not under make asan: the sanitized
 # libraries need the sanitizer's runtime in every program that loads them)
 if [ "${MPI_TESTS:-1}" != 0 ]; then BUILD=${BUILD:-build} sh tests/library.sh || status=1; fi
+# mistral serve end to end: the openai npm client, the page in Chromium (under
+# make asan too: the server must stay clean under AddressSanitizer)
+MISTRAL_BIN=${BUILD:-build}/mistral sh tests/serve/run.sh || status=1
 # distributed runs (MPI build, mpirun); skipped without OpenMPI or under make asan
 if [ "${MPI_TESTS:-1}" != 0 ]; then BUILD=${BUILD:-build} sh tests/mpi.sh || status=1; fi
 # the NEON kernels, cross-built for AArch64 and run under qemu-user, and the

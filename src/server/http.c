@@ -18,6 +18,7 @@
 #include "server/openai.h"
 #include "server/server.h"
 #include "tok/chat.h"
+#include "tok/toolcalls.h"
 
 extern const char server_page[]; /* page.c: page.html, NUL-terminated */
 
@@ -229,9 +230,8 @@ static enum MHD_Result detokenize(Server *s, struct MHD_Connection *mc, Conn *c)
         return fail(s, mc, c, 400, "tokens", "expected {\"tokens\": [token ids of this model]}");
     }
     intvec_free(&ids);
-    bytebuf_push(&text, "", 0);
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "content", text.p);
+    cJSON_AddItemToObject(o, "content", api_json_text(text.p, text.n));
     bytebuf_free(&text);
     return reply_json(s, mc, c, 200, o);
 }
@@ -393,7 +393,7 @@ int server_ready(Server *s, const Model *m, const Tokenizer *tok) {
     s->tok = tok;
     int fmt = s->o.chat_format ? chat_format_from_name(s->o.chat_format) : chat_format_default(tok);
     if (fmt < 0 && s->o.chat_format) return -1;
-    s->tool_calls_id = tokenizer_special(tok, "[TOOL_CALLS]");
+    s->tool_calls_id = fmt < 0 ? -1 : toolcalls_start_id(tok, fmt); /* -1: the format has no tool calls */
     s->cfg = (ApiConfig){.tok = tok, .chat_format = fmt, .n_ctx = s->o.ctx, .temperature = s->o.temperature};
     snprintf(s->name, sizeof s->name, "%s", s->o.name ? s->o.name : "model");
     EngineOptions eo = {.n_slots = s->o.parallel, .n_ctx = s->o.ctx, .batch_tokens = s->o.batch_tokens,

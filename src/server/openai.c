@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/json.h"
 #include "base/utf8.h"
 #include "base/util.h"
 #include "tok/chat.h"
@@ -266,6 +267,17 @@ void api_request_free(ApiRequest *q) {
 
 /* ---- responses --------------------------------------------------------------- */
 
+/* A JSON string of text[0..n) that may hold NUL bytes (a <0x00> token):
+ * cJSON's strings stop at the first NUL, so the literal is written here. */
+cJSON *api_json_text(const char *text, size_t n) {
+    ByteBuf b = {0};
+    json_dump_str(&b, text ? text : "", n, 0);
+    bytebuf_push(&b, "", 0);
+    cJSON *raw = cJSON_CreateRaw(b.p);
+    bytebuf_free(&b);
+    return raw;
+}
+
 void api_response_init(ApiResponse *r, const ApiRequest *q, const ApiConfig *cfg, const char *model, int tool_calls_id) {
     memset(r, 0, sizeof *r);
     r->q = q, r->cfg = cfg, r->model = model, r->tool_calls_id = tool_calls_id;
@@ -280,6 +292,7 @@ void api_response_init(ApiResponse *r, const ApiRequest *q, const ApiConfig *cfg
 void api_response_free(ApiResponse *r) {
     for (int i = 0; r->ch && i < r->q->p.n; i++) {
         bytebuf_free(&r->ch[i].text);
+        toolcalls_free(&r->ch[i].calls);
         cJSON_Delete(r->ch[i].logprobs);
         free(r->ch[i].ids);
     }
@@ -293,12 +306,22 @@ int api_response_completion_tokens(const ApiResponse *r) {
     return n;
 }
 
-static const char *finish_name(Finish f) {
-    switch (f) {
+static const char *finish_name(const ApiChoice *c) {
+    if (c->has_calls && c->calls.n_calls) return "tool_calls";
+    switch (c->finish) {
     case FINISH_LENGTH: return "length";
     case FINISH_ERROR: return "error";
     default: return "stop";
     }
+}
+
+/* A token's piece as valid UTF-8 (NUL-terminated; may hold a NUL). */
+static void token_text(const Tokenizer *tok, int id, ByteBuf *out) {
+    ByteBuf raw = {0};
+    tokenizer_piece(tok, id, &raw);
+    utf8_replace_invalid(out, raw.p ? raw.p : "", raw.n);
+    bytebuf_push(out, "", 0);
+    bytebuf_free(&raw);
 }
 
 /* A token as text: its piece (valid UTF-8 for JSON) and its bytes. */
@@ -307,7 +330,7 @@ static cJSON *token_entry(const Tokenizer *tok, int id, float lp, int with_bytes
     tokenizer_piece(tok, id, &raw);
     utf8_replace_invalid(&clean, raw.p ? raw.p : "", raw.n);
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "token", clean.p ? clean.p : "");
+    cJSON_AddItemToObject(o, "token", api_json_text(clean.p, clean.n));
     cJSON_AddNumberToObject(o, "logprob", lp);
     if (with_bytes) {
         cJSON *b = cJSON_AddArrayToObject(o, "bytes");
@@ -327,20 +350,19 @@ static cJSON *chat_logprob(const Tokenizer *tok, const EngineEvent *ev) {
 
 /* Completions' logprobs: {"tokens", "token_logprobs", "top_logprobs", "text_offset"} of events. */
 static void completion_logprob(cJSON *lp, const Tokenizer *tok, const EngineEvent *ev, int offset) {
-    cJSON *e = token_entry(tok, ev->token, ev->logprob, 0);
-    cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(lp, "tokens"),
-                         cJSON_CreateString(cJSON_GetObjectItemCaseSensitive(e, "token")->valuestring));
+    ByteBuf piece = {0};
+    token_text(tok, ev->token, &piece);
+    cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(lp, "tokens"), api_json_text(piece.p, piece.n));
     cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(lp, "token_logprobs"), cJSON_CreateNumber(ev->logprob));
     cJSON *top = cJSON_CreateObject();
-    for (int i = 0; i < ev->n_top; i++) {
-        cJSON *t = token_entry(tok, ev->top_id[i], ev->top_lp[i], 0);
-        if (!cJSON_GetObjectItemCaseSensitive(top, cJSON_GetObjectItemCaseSensitive(t, "token")->valuestring))
-            cJSON_AddNumberToObject(top, cJSON_GetObjectItemCaseSensitive(t, "token")->valuestring, ev->top_lp[i]);
-        cJSON_Delete(t);
+    for (int i = 0; i < ev->n_top; i++) { /* keys are C strings: a NUL piece shows as "" */
+        piece.n = 0;
+        token_text(tok, ev->top_id[i], &piece);
+        if (!cJSON_GetObjectItemCaseSensitive(top, piece.p)) cJSON_AddNumberToObject(top, piece.p, ev->top_lp[i]);
     }
+    bytebuf_free(&piece);
     cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(lp, "top_logprobs"), top);
     cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(lp, "text_offset"), cJSON_CreateNumber(offset));
-    cJSON_Delete(e);
 }
 
 static cJSON *new_completion_logprobs(void) {
@@ -381,7 +403,8 @@ static void sse(ByteBuf *out, cJSON *chunk) {
 
 /* A streaming chunk of choice i: the chat delta (role / content / nothing)
  * or the completion text, its log-probabilities and finish reason. */
-static cJSON *chunk(const ApiResponse *r, int i, const char *role, const char *text, cJSON *logprobs, const char *finish) {
+static cJSON *chunk(const ApiResponse *r, int i, const char *role, const char *text, size_t len, cJSON *logprobs,
+                    const char *finish) {
     int chat = r->q->chat;
     cJSON *o = envelope(r, chat ? "chat.completion.chunk" : "text_completion");
     cJSON *chs = cJSON_AddArrayToObject(o, "choices"), *c = cJSON_CreateObject();
@@ -390,15 +413,55 @@ static cJSON *chunk(const ApiResponse *r, int i, const char *role, const char *t
     if (chat) {
         cJSON *d = cJSON_AddObjectToObject(c, "delta");
         if (role) cJSON_AddStringToObject(d, "role", role);
-        if (text) cJSON_AddStringToObject(d, "content", text);
+        if (text) cJSON_AddItemToObject(d, "content", api_json_text(text, len));
     } else {
-        cJSON_AddStringToObject(c, "text", text ? text : "");
+        cJSON_AddItemToObject(c, "text", api_json_text(text, len));
     }
     if (logprobs) cJSON_AddItemToObject(c, "logprobs", logprobs);
     else cJSON_AddNullToObject(c, "logprobs");
     if (finish) cJSON_AddStringToObject(c, "finish_reason", finish);
     else cJSON_AddNullToObject(c, "finish_reason");
     return o;
+}
+
+/* OpenAI's tool_calls list (with "index" in a stream's delta). */
+static cJSON *calls_json(const ToolCalls *tc, int indexed) {
+    cJSON *arr = cJSON_CreateArray();
+    for (int i = 0; i < tc->n_calls; i++) {
+        cJSON *c = cJSON_CreateObject(), *f;
+        if (indexed) cJSON_AddNumberToObject(c, "index", i);
+        cJSON_AddStringToObject(c, "id", tc->calls[i].id);
+        cJSON_AddStringToObject(c, "type", "function");
+        f = cJSON_AddObjectToObject(c, "function");
+        cJSON_AddStringToObject(f, "name", tc->calls[i].name);
+        cJSON_AddStringToObject(f, "arguments", tc->calls[i].arguments);
+        cJSON_AddItemToArray(arr, c);
+    }
+    return arr;
+}
+
+/* A chat choice's end: when it wrote [TOOL_CALLS], its ids read back as
+ * content and calls (tok/toolcalls.h). A stream then gets the content it
+ * has not seen yet (held back at [TOOL_CALLS], or all of a malformed call
+ * read back as text) and the calls. */
+static void read_calls(ApiResponse *r, int i, int sse_out, ByteBuf *out) {
+    ApiChoice *c = &r->ch[i];
+    int seen = 0;
+    for (int k = 0; k < c->n_ids && !seen; k++) seen = c->ids[k] == r->tool_calls_id;
+    if (!seen || r->tool_calls_id < 0) return;
+    if (toolcalls_parse(r->cfg->tok, r->cfg->chat_format, c->ids, c->n_ids, r->q->p.sp.seed + (uint64_t)i, &c->calls))
+        return; /* only a caller's mistake fails: the reply stays as streamed */
+    c->has_calls = 1;
+    if (!sse_out) return;
+    if (c->calls.content_len > c->text.n)
+        sse(out, chunk(r, i, NULL, c->calls.content + c->text.n, c->calls.content_len - c->text.n, NULL, NULL));
+    if (c->calls.n_calls) {
+        cJSON *o = chunk(r, i, NULL, NULL, 0, NULL, NULL);
+        cJSON *d = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(o, "choices"), 0),
+                                                    "delta");
+        cJSON_AddItemToObject(d, "tool_calls", calls_json(&c->calls, 1));
+        sse(out, o);
+    }
 }
 
 void api_response_event(ApiResponse *r, const EngineEvent *ev, int sse_out, ByteBuf *out) {
@@ -431,9 +494,9 @@ void api_response_event(ApiResponse *r, const EngineEvent *ev, int sse_out, Byte
             cJSON_Delete(lp);
         }
     } else {
-        if (r->q->chat && !c->started) sse(out, chunk(r, ev->choice, "assistant", "", NULL, NULL));
+        if (r->q->chat && !c->started) sse(out, chunk(r, ev->choice, "assistant", "", 0, NULL, NULL));
         c->started = 1;
-        if (ev->len || lp) sse(out, chunk(r, ev->choice, NULL, ev->text ? ev->text : "", lp, NULL));
+        if (ev->len || lp) sse(out, chunk(r, ev->choice, NULL, ev->text ? ev->text : "", ev->len, lp, NULL));
         c->text.n += ev->len; /* completions' text offsets */
     }
     if (ev->finish != FINISH_NONE) {
@@ -441,7 +504,8 @@ void api_response_event(ApiResponse *r, const EngineEvent *ev, int sse_out, Byte
         c->ids = xmalloc((size_t)(ev->n_ids ? ev->n_ids : 1) * sizeof(int));
         if (ev->n_ids) memcpy(c->ids, ev->ids, (size_t)ev->n_ids * sizeof(int));
         c->n_ids = ev->n_ids;
-        if (sse_out) sse(out, chunk(r, ev->choice, NULL, r->q->chat ? NULL : "", NULL, finish_name(c->finish)));
+        if (r->q->chat) read_calls(r, ev->choice, sse_out, out);
+        if (sse_out) sse(out, chunk(r, ev->choice, NULL, r->q->chat ? NULL : "", 0, NULL, finish_name(c)));
     }
 }
 
@@ -467,9 +531,11 @@ void api_response_finish(ApiResponse *r, int sse_out, ByteBuf *out) {
         if (r->q->chat) {
             cJSON *m = cJSON_AddObjectToObject(ch, "message");
             cJSON_AddStringToObject(m, "role", "assistant");
-            cJSON_AddStringToObject(m, "content", c->text.p);
+            if (c->has_calls && c->calls.n_calls && !c->calls.content_len) cJSON_AddNullToObject(m, "content");
+            else if (c->has_calls) cJSON_AddItemToObject(m, "content", api_json_text(c->calls.content, c->calls.content_len));
+            else cJSON_AddItemToObject(m, "content", api_json_text(c->text.p, c->text.n));
         } else {
-            cJSON_AddStringToObject(ch, "text", c->text.p);
+            cJSON_AddItemToObject(ch, "text", api_json_text(c->text.p, c->text.n));
         }
         if (c->logprobs) {
             if (r->q->chat) {
@@ -482,7 +548,9 @@ void api_response_finish(ApiResponse *r, int sse_out, ByteBuf *out) {
         } else {
             cJSON_AddNullToObject(ch, "logprobs");
         }
-        cJSON_AddStringToObject(ch, "finish_reason", finish_name(c->finish));
+        if (c->has_calls && c->calls.n_calls) cJSON_AddItemToObject(cJSON_GetObjectItemCaseSensitive(ch, "message"),
+                                                                    "tool_calls", calls_json(&c->calls, 0));
+        cJSON_AddStringToObject(ch, "finish_reason", finish_name(c));
     }
     cJSON_AddItemToObject(o, "usage", usage(r));
     char *s = cJSON_PrintUnformatted(o);

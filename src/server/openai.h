@@ -11,6 +11,7 @@
 #include "base/vec.h"
 #include "server/engine.h"
 #include "tok/tokenizer.h"
+#include "tok/toolcalls.h"
 
 /* An error in OpenAI's shape: {"error": {"message", "type", "param", "code"}}. */
 typedef struct {
@@ -49,11 +50,13 @@ void api_request_free(ApiRequest *q);
 
 /* One response being built from engine events. */
 typedef struct {
-    ByteBuf text;        /* non-streaming: the choice's text */
+    ByteBuf text;        /* non-streaming: the choice's text (streaming: its length sent) */
     void *logprobs;      /* cJSON array of the choice's token log-probabilities */
     Finish finish;
     int *ids, n_ids;     /* owns: the tokens it generated (at its end) */
     int started;         /* streaming: the role chunk went out */
+    ToolCalls calls;     /* chat: what followed [TOOL_CALLS], read at the end */
+    int has_calls;
 } ApiChoice;
 
 typedef struct {
@@ -75,6 +78,8 @@ void api_response_event(ApiResponse *r, const EngineEvent *ev, int sse, ByteBuf 
 /* The end: the whole response (non-streaming), or the stream's last chunks
  * (the usage chunk when asked for, then "data: [DONE]"). */
 void api_response_finish(ApiResponse *r, int sse, ByteBuf *out);
+/* A JSON string (cJSON raw item) of text[0..n), NUL bytes included. */
+struct cJSON *api_json_text(const char *text, size_t n);
 /* Generated tokens over every choice. */
 int api_response_completion_tokens(const ApiResponse *r);
 
