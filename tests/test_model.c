@@ -322,7 +322,7 @@ static void check_pieces(void) {
     CHECK(forward(&full, &b, want) == 0);
 
     float *h = xmalloc((size_t)n * dim * sizeof(float));
-    CHECK(forward_check(&staged, &b) == 0);
+    CHECK(forward_begin(&staged, &b) == 0);
     forward_embed(&staged, &b, h);
     forward_layers(&staged, &b, h, 0, 1);
     forward_layers(&staged, &b, h, 1, L);
@@ -338,18 +338,18 @@ static void check_pieces(void) {
     float *ha = xmalloc((size_t)n * dim * sizeof(float)), *hb = xmalloc((size_t)n * dim * sizeof(float));
     float *part = xmalloc((size_t)n * dim * sizeof(float));
     a.expert_lo = 2, a.expert_hi = 4; /* rank 1 */
-    CHECK(forward_check(&a, &b) == 0);
+    CHECK(forward_begin(&a, &b) == 0);
     forward_embed(&a, &b, ha);
     forward_layers(&a, &b, ha, 0, 1);
     memcpy(part, a.ws.ffn_out, (size_t)n * dim * sizeof(float));
     c2.expert_lo = 0, c2.expert_hi = 2;
     c2.moe_reduce = reduce_sum, c2.moe_reduce_ud = part;
-    CHECK(forward_check(&c2, &b) == 0);
+    CHECK(forward_begin(&c2, &b) == 0);
     forward_embed(&c2, &b, hb);
     forward_layers(&c2, &b, hb, 0, 1);
     float *hf = xmalloc((size_t)n * dim * sizeof(float));
     Context f2;
-    CHECK(context_init(&f2, &m, 1, 16) == 0 && forward_check(&f2, &b) == 0);
+    CHECK(context_init(&f2, &m, 1, 16) == 0 && forward_begin(&f2, &b) == 0);
     forward_embed(&f2, &b, hf);
     forward_layers(&f2, &b, hf, 0, 1);
     double worst = 0;

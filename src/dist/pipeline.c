@@ -84,7 +84,7 @@ static int flight_launch(Context *ctx, const PipelinePlan *plan, Sched *s, Fligh
     memcpy(m.pos, f->b.pos, (size_t)n * sizeof(long));
     memcpy(m.want, f->b.want, (size_t)n);
     Batch b = msg_batch(&m);
-    if (forward_check(ctx, &b) || share(plan, f->buf, f->bytes)) return -1;
+    if (forward_begin(ctx, &b) || share(plan, f->buf, f->bytes)) return -1;
     forward_embed(ctx, &b, m.h);
     forward_layers(ctx, &b, m.h, plan->bounds[0], plan->bounds[1]);
     forward_commit(ctx, &b);
@@ -234,7 +234,7 @@ int pipeline_serve(Context *ctx, const PipelinePlan *plan, const GenOptions *opt
         }
         Msg m = msg_view(buf[cur], h->n, dim);
         Batch b = msg_batch(&m);
-        if (stage_reset(ctx, &b, &hd, opt) || forward_check(ctx, &b)) goto done;
+        if (stage_reset(ctx, &b, &hd, opt) || forward_begin(ctx, &b)) goto done;
         if (stage == 0) forward_embed(ctx, &b, m.h); /* rank 0's partners in stage 0 */
         forward_layers(ctx, &b, m.h, plan->bounds[stage], plan->bounds[stage + 1]);
         forward_commit(ctx, &b);

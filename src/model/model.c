@@ -114,7 +114,7 @@ static int workspace_reserve(Workspace *ws, const Config *c, const Kern *kern, i
 
 /* ---- forward ------------------------------------------------------------- */
 
-int forward_check(Context *ctx, const Batch *b) {
+int forward_begin(Context *ctx, const Batch *b) {
     const Config *c = &ctx->model->cfg;
     if (b->n < 1) return err_set("empty batch");
     int keys = 1;
@@ -284,7 +284,7 @@ int forward_head(Context *ctx, const Batch *b, const float *h, float *logits) {
 }
 
 int forward(Context *ctx, const Batch *b, float *logits) {
-    if (forward_check(ctx, b)) return -1;
+    if (forward_begin(ctx, b)) return -1;
     forward_embed(ctx, b, ctx->ws.h);
     forward_layers(ctx, b, ctx->ws.h, 0, ctx->model->cfg.n_layers);
     forward_commit(ctx, b);

@@ -63,7 +63,7 @@ typedef struct {
 } Batch;
 
 /* Activations and scratch for one call, owned by a Context: every array a
- * view into one allocation (block), sized by forward_check for the batch
+ * view into one allocation (block), sized by forward_begin for the batch
  * (workspace_reserve in model.c lists the arrays and their sizes once) and
  * grown, never shrunk, as batches need. Nothing in it outlives a call. */
 typedef struct {
@@ -125,7 +125,7 @@ int context_set_threads(Context *ctx, int n);
 int forward(Context *ctx, const Batch *b, float *logits);
 
 /* The pieces of forward(), in order: */
-int forward_check(Context *ctx, const Batch *b); /* validates, sizes the workspace */
+int forward_begin(Context *ctx, const Batch *b); /* validates the batch, then sizes the workspace for it */
 void forward_embed(Context *ctx, const Batch *b, float *h);
 void forward_layers(Context *ctx, const Batch *b, float *h, int l0, int l1);
 void forward_commit(Context *ctx, const Batch *b); /* advances each sequence's n_pos */
