@@ -10,7 +10,10 @@
 - bad flags and impossible splits are one line and a non-zero exit;
 - ranks that load different models all say so and exit non-zero;
 - a rank that never starts ends the job after MISTRAL_DIST_TIMEOUT;
-- a rank killed with SIGKILL mid-run ends every rank within seconds.
+- a rank killed with SIGKILL mid-run ends every rank within seconds;
+- `mistral serve --pipeline` (np 2) and `--expert-parallel` (np 2, a tiny
+  MoE) answer concurrent completions with the text of one process, and
+  SIGINT to the server (rank 0) ends every rank, mpirun with status 0.
 """
 import glob
 import json
@@ -228,6 +231,89 @@ def check_kill():
     print("mpi: rank 1 killed with SIGKILL: the job ended in %.1f s, exit %d" % (took, p.returncode))
 
 
+def http(port, path, body=None, timeout=30):
+    import urllib.request
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path),
+                                 data=json.dumps(body).encode() if body is not None else None,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return json.loads(r.read())
+
+
+def serve_case(name, model, extra, prompts, want, port):
+    """mpirun -np 2 mistral serve ... extra: every prompt's completion (sent
+    at once, from threads) must be `want` of it; then SIGINT to rank 0 (the
+    server) ends every rank, and mpirun exits 0."""
+    import threading
+    global checks
+    p = subprocess.Popen(MPIRUN + ["-np", "2", MPI, "serve", "-m", model, "--port", str(port), "--parallel", "4",
+                                   "-t", "1"] + extra, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        t_end = time.time() + 60
+        while time.time() < t_end:
+            try:
+                if http(port, "/health", timeout=2).get("status") == "ok":
+                    break
+            except Exception:
+                time.sleep(0.2)
+        got = [None] * len(prompts)
+
+        def one(i):
+            try:
+                got[i] = http(port, "/v1/completions", {"prompt": prompts[i], "max_tokens": 16, "logprobs": 0})
+            except Exception as e:  # noqa: BLE001
+                got[i] = e
+        ts = [threading.Thread(target=one, args=(i,)) for i in range(len(prompts))]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(60)
+        for i, g in enumerate(got):
+            if isinstance(g, Exception) or g is None:
+                fail("%s: prompt %d: %r" % (name, i, g))
+                continue
+            expect_same("%s: prompt %d" % (name, i), want(g), want_of[name][i])
+    finally:
+        pids = rank_pids(p.pid)
+        if 0 in pids:
+            os.kill(pids[0], signal.SIGINT)
+        else:
+            fail("%s: rank 0's pid not found" % name)
+            p.send_signal(signal.SIGINT)
+        try:
+            _, err = p.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            err = ""
+            fail("%s: SIGINT did not end the job in 30 s" % name)
+        checks += 1
+        if p.returncode != 0:
+            fail("%s: after SIGINT mpirun exited %d: %s" % (name, p.returncode, err[-300:]))
+
+
+want_of = {}
+
+
+def check_serve(tmp):
+    if not os.path.isdir(STORIES):
+        print("mpi: %s absent: serve over MPI skipped" % STORIES)
+        return
+    base = 21000 + os.getpid() % 4000
+    texts = ["Once upon a time", "The little dog", "Lily and Ben", "A big red ball"]
+    want_of["pipeline"] = [run([SINGLE, "generate", "-m", STORIES, "-p", t, "-n", "16"])[1] for t in texts]
+    serve_case("pipeline", STORIES, ["--pipeline"], texts, lambda g: g["choices"][0]["text"], base)
+    moe = os.path.join(tmp, "tiny-moe.gguf")
+    rc, _, err = run([SINGLE, "synth", moe, "--shape", "tiny-moe", "--type", "f32", "--tokenizer",
+                      os.path.join(STORIES, "tokenizer.model")])
+    if rc:
+        fail("synth tiny-moe: " + err)
+        return
+    ids = [[1, 5, 9, 13], [1, 300, 7], [1, 42, 42, 42, 42, 42], [1, 2]]
+    want_of["expert-parallel"] = [run([SINGLE, "generate", "-m", moe, "--tokens", ",".join(map(str, x)), "-n", "16"])[1]
+                                  for x in ids]
+    serve_case("expert-parallel", moe, ["--expert-parallel"], ids, lambda g: g["choices"][0]["text"], base + 1)
+
+
 def timed(name, f, *a):
     t0 = time.time()
     f(*a)
@@ -238,6 +324,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         timed("golden checkpoints", check_golden, tmp)
         timed("stories260K", check_stories, tmp)
+        timed("serve", check_serve, tmp)
     timed("errors", check_errors)
     timed("killed rank", check_kill)
     print("mpi: %d checks, %d failed" % (checks, failures))

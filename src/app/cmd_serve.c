@@ -12,6 +12,8 @@
 #include "app/commands.h"
 #include "base/pool.h"
 #include "base/util.h"
+#include "dist/dist.h"
+#include "dist/launch.h"
 #include "server/server.h"
 
 #define SERVE_DEFAULT_PORT 8080
@@ -45,7 +47,19 @@ static char *read_key(const char *path) {
 int cmd_serve(const Options *o) {
     if (!o->model) usage_error(o->cmd, "%s", "missing -m MODEL");
     if (o->api_key && o->api_key_file) usage_error(o->cmd, "%s", "give --api-key or --api-key-file, not both");
-    char name[256], *key = o->api_key_file ? read_key(o->api_key_file) : NULL;
+    if (o->layer_split && !o->pipeline) usage_error(o->cmd, "%s", "--layer-split needs --pipeline");
+    if (o->pipeline && o->expert_parallel && !o->layer_split)
+        usage_error(o->cmd, "%s", "--pipeline with --expert-parallel needs --layer-split (one count per stage)");
+    const char *env = getenv("MISTRAL_DIST_TIMEOUT");
+    DistOptions dopt = {.pipeline = o->pipeline, .expert_parallel = o->expert_parallel,
+                        .layer_split = o->layer_split, .timeout = env ? atof(env) : 120};
+    int dist = dist_wanted(&dopt);
+    if (dist) {
+        if (dist_join(&dopt)) die("%s", err_msg());
+        cli_set_rank(dist_rank(), dist_size());
+    }
+    int root = dist_rank() == 0;
+    char name[256], *key = o->api_key_file && root ? read_key(o->api_key_file) : NULL;
     model_name(name, sizeof name, o);
     ServerOptions so = {.host = o->host ? o->host : "127.0.0.1",
                         .port = o->port >= 0 ? (int)o->port : SERVE_DEFAULT_PORT,
@@ -54,15 +68,14 @@ int cmd_serve(const Options *o) {
                         .batch_tokens = o->batch_tokens ? (int)o->batch_tokens : 512,
                         .queue = o->queue >= 0 ? (int)o->queue : 64,
                         .api_key = key ? key : o->api_key,
-                        .threads = (int)o->threads,
-                        .kv_f16 = o->kv_type && !strcmp(o->kv_type, "f16"),
                         .chat_format = o->chat_format,
                         .name = name,
                         .temperature = (float)o->temperature,
                         .max_body = SERVE_MAX_BODY};
     if (so.temperature < 0 || so.temperature > 2) usage_error(o->cmd, "%s", "--temperature must be 0 to 2");
 
-    /* the signals that stop the server go to sigwait below, in no other thread */
+    /* the signals that stop the server go to sigwait below, in no other
+     * thread (the other ranks stop when rank 0 tells them) */
     sigset_t stop;
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
@@ -70,29 +83,50 @@ int cmd_serve(const Options *o) {
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    Server *s = server_listen(&so);
-    if (!s) die("%s", err_msg());
-    fprintf(stderr, "mistral serve: listening on http://%s:%d (loading %s)\n", so.host, server_port(s), o->model);
+    Server *s = NULL;
+    if (root) {
+        if (!(s = server_listen(&so))) die("%s", err_msg());
+        fprintf(stderr, "mistral serve: listening on http://%s:%d (loading %s)\n", so.host, server_port(s), o->model);
+    }
     Model m;
     load_model(&m, o);
-    so.kern = cli_kern();
-    Pool pool; /* packs the weights now, on every core */
-    if (pool_init(&pool, (int)o->threads)) die("%s", err_msg());
-    prepare_model_for(&m, so.kern, &pool, NULL);
-    pool_free(&pool);
+    GenOptions go = {.sampler = {.temperature = 0, .top_p = 1}, .eos = -1}; /* the other ranks return logits */
+    if (dist && dist_check_same(&m, &go.sampler)) die("%s", err_msg());
     Tokenizer tok;
-    load_tokenizer(&tok, o);
-    if (tok.n_vocab > m.cfg.n_vocab)
-        die("%s: tokenizer has %d tokens, the model only %d", tok.path, tok.n_vocab, m.cfg.n_vocab);
-    if (server_ready(s, &m, &tok)) die("%s", err_msg());
-    fprintf(stderr, "mistral serve: ready: %s, %d slots of %ld positions, %d tokens per step\n", name, so.parallel,
-            so.ctx, so.batch_tokens);
-    int sig = 0;
-    sigwait(&stop, &sig);
-    fprintf(stderr, "mistral serve: %s: stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    server_close(s);
-    tokenizer_free(&tok);
+    if (root) {
+        load_tokenizer(&tok, o);
+        if (tok.n_vocab > m.cfg.n_vocab)
+            die("%s: tokenizer has %d tokens, the model only %d", tok.path, tok.n_vocab, m.cfg.n_vocab);
+    }
+    Context ctx;
+    if (context_init(&ctx, &m, so.parallel, so.ctx)) die("%s", err_msg());
+    long threads = o->threads;
+    if (dist && !threads) { /* ranks on one machine share its cores */
+        threads = pool_cpus() / dist_local_size();
+        if (threads < 1) threads = 1;
+    }
+    setup_context(&ctx, o, threads);
+    DistRun run = {0};
+    if (dist && dist_plan_steps(&run, &ctx, &dopt)) die("%s", err_msg());
+    ModelShare share = dist ? dist_model_share(&run, &ctx) : model_share_all(&m);
+    prepare_model(&m, &ctx, &share);
+    int rc = 0;
+    if (!root) { /* a stage, or a share of the experts, until rank 0 stops */
+        if (pipeline_serve(&ctx, &run.plan, &go)) die("%s", err_msg());
+    } else {
+        if (server_ready(s, &ctx, &tok, dist ? &run.plan : NULL)) die("%s", err_msg());
+        fprintf(stderr, "mistral serve: ready: %s, %d slots of %ld positions, %d tokens per step%s\n", name,
+                so.parallel, so.ctx, so.batch_tokens, dist ? ", over MPI" : "");
+        int sig = 0;
+        sigwait(&stop, &sig);
+        fprintf(stderr, "mistral serve: %s: stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        server_close(s);
+        tokenizer_free(&tok);
+    }
+    dist_run_free(&run);
+    context_free(&ctx);
     model_free(&m);
     free(key);
-    return 0;
+    if (dist) dist_finalize();
+    return rc;
 }

@@ -85,6 +85,18 @@ int dist_plan(DistRun *r, Context *ctx, const DistOptions *o) {
     return 0;
 }
 
+int dist_plan_steps(DistRun *r, Context *ctx, const DistOptions *o) {
+    if (o->pipeline || !o->expert_parallel) return dist_plan(r, ctx, o);
+    memset(r, 0, sizeof *r);
+    r->o = *o;
+    r->plan = (PipelinePlan){.n_stages = 1, .width = dist_size()};
+    if (!(r->stage = dist_group_split(0, dist_rank()))) return -1;
+    r->bounds = xmalloc(2 * sizeof(int));
+    r->bounds[0] = 0, r->bounds[1] = ctx->model->cfg.n_layers;
+    r->plan.bounds = r->bounds, r->plan.stage = r->stage;
+    return shard_expert_parallel(ctx, r->stage);
+}
+
 void dist_run_free(DistRun *r) {
     free(r->bounds);
     dist_group_free(r->stage);

@@ -44,6 +44,11 @@ int dist_share_requests(GenRequest **reqs, int *n_req, int *eos);
  * expert-parallel all-reduce hook). Returns 0 or -1 with err. */
 int dist_plan(DistRun *r, Context *ctx, const DistOptions *o);
 void dist_run_free(DistRun *r);
+/* The plan for a scheduler on rank 0 that sends every step through the
+ * ranks (the server): --pipeline as dist_plan; --expert-parallel alone is
+ * one stage of every rank (rank 0 leads it: it embeds, runs the head and
+ * samples; the others compute their experts in step). */
+int dist_plan_steps(DistRun *r, Context *ctx, const DistOptions *o);
 
 /* The part of the model this rank computes (what it prepares): its stage's
  * layers, its experts, and the head on the last stage's leader. */

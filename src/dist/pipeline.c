@@ -16,7 +16,8 @@ enum { MSG_BATCH = 1, MSG_STOP = 2 };
  * bytes, pos 8n, h 4n·dim, token and seq 4n each). */
 
 typedef struct {
-    int32_t kind, n, n_want, unused;
+    int32_t kind, n, n_want;
+    int32_t logits; /* 1: the last stage returns the wanted rows' logits, not sampled ids */
 } Header;
 
 typedef struct {
@@ -58,89 +59,96 @@ static int share(const PipelinePlan *plan, void *buf, size_t bytes) {
 
 /* ---- rank 0: the scheduler ---------------------------------------------------- */
 
-/* One step in flight: its batch (for the owners of the ids that come back)
- * and its message. */
-typedef struct {
-    SchedBatch b;
-    void *buf;         /* owns: the message */
-    size_t cap, bytes;
-    DistReq *send;     /* its send, until complete */
-} Flight;
-
-/* Builds the next step of at most max_seqs sequences into f, runs stage 0
- * on it and sends it on. Returns 1 when sent, 0 when nothing can run now,
- * -1 on error. */
-static int flight_launch(Context *ctx, const PipelinePlan *plan, Sched *s, Flight *f, int max_seqs) {
-    int dim = ctx->model->cfg.dim;
+int pipeline_launch(Context *ctx, const PipelinePlan *plan, PipeFlight *f, const Batch *in, int logits) {
+    int dim = ctx->model->cfg.dim, n = in->n, n_want = 0;
     if (dist_wait(&f->send)) return -1;
-    int n = sched_next_batch(s, &f->b, max_seqs);
-    if (n == 0) return 0;
+    for (int t = 0; t < n; t++) n_want += !in->want || in->want[t];
     f->bytes = msg_bytes(n, dim);
     if (f->bytes > f->cap) f->buf = xrealloc(f->buf, f->cap = f->bytes);
     Msg m = msg_view(f->buf, n, dim);
-    *m.hd = (Header){.kind = MSG_BATCH, .n = n, .n_want = f->b.n_want};
-    memcpy(m.token, f->b.token, (size_t)n * sizeof(int));
-    memcpy(m.seq, f->b.seq, (size_t)n * sizeof(int));
-    memcpy(m.pos, f->b.pos, (size_t)n * sizeof(long));
-    memcpy(m.want, f->b.want, (size_t)n);
+    *m.hd = (Header){.kind = MSG_BATCH, .n = n, .n_want = n_want, .logits = logits};
+    memcpy(m.token, in->token, (size_t)n * sizeof(int));
+    memcpy(m.seq, in->seq, (size_t)n * sizeof(int));
+    memcpy(m.pos, in->pos, (size_t)n * sizeof(long));
+    for (int t = 0; t < n; t++) m.want[t] = !in->want || in->want[t];
     Batch b = msg_batch(&m);
     if (forward_begin(ctx, &b) || share(plan, f->buf, f->bytes)) return -1;
     forward_embed(ctx, &b, m.h);
     forward_layers(ctx, &b, m.h, plan->bounds[0], plan->bounds[1]);
     forward_commit(ctx, &b);
-    return dist_isend(plan->width, TAG_WORK, f->buf, f->bytes, &f->send) ? -1 : 1;
+    f->n_want = n_want;
+    if (plan->n_stages == 1) { /* this rank's stage is the last: the head is here */
+        size_t need = (size_t)n_want * ctx->model->cfg.n_vocab * sizeof(float);
+        if (need > f->cap_out) f->out = xrealloc(f->out, f->cap_out = need);
+        f->out_bytes = need;
+        forward_head(ctx, &b, m.h, f->out);
+        return 0;
+    }
+    return dist_isend(plan->width, TAG_WORK, f->buf, f->bytes, &f->send);
+}
+
+int pipeline_collect(Context *ctx, const PipelinePlan *plan, PipeFlight *f, void *out, size_t bytes) {
+    int last = (plan->n_stages - 1) * plan->width; /* the last stage's leader */
+    if (plan->n_stages > 1 && dist_recv(last, TAG_TOKENS, &f->out, &f->cap_out, &f->out_bytes)) return -1;
+    if (f->out_bytes != bytes)
+        return err_set("pipeline: rank %d sent %zu bytes for %d rows, expected %zu", last, f->out_bytes, f->n_want,
+                       bytes);
+    if (bytes) memcpy(out, f->out, bytes);
+    return 0;
+}
+
+void pipeline_flight_free(PipeFlight *f) {
+    dist_wait(&f->send);
+    free(f->buf), free(f->out);
+    memset(f, 0, sizeof *f);
+}
+
+void pipeline_stop(const PipelinePlan *plan) {
+    /* every stage stops, even after an error here (the others then end too) */
+    Header stop = {.kind = MSG_STOP};
+    DistReq *req = NULL;
+    share(plan, &stop, sizeof stop);
+    if (plan->n_stages > 1 && dist_isend(plan->width, TAG_WORK, &stop, sizeof stop, &req) == 0) dist_wait(&req);
 }
 
 int pipeline_generate(Context *ctx, const PipelinePlan *plan, const GenRequest *reqs, int n_req,
                       const GenOptions *opt, GenEmit emit, void *ud) {
-    int size = plan->n_stages, last = (plan->n_stages - 1) * plan->width; /* the last leader */
+    int size = plan->n_stages;
     if (dist_rank() != 0 || size < 2) return err_set("pipeline_generate: rank 0 of 2 or more stages only");
     if (n_req > ctx->n_seq) return err_set("%d requests for %d sequences", n_req, ctx->n_seq);
     /* as many steps in flight as stages, each of about n_req / stages sequences */
     int n_flights = n_req < size ? n_req : size, per = (n_req + n_flights - 1) / n_flights;
     Sched s;
     sched_init(&s, n_req, opt->chunk_size, 0, opt->eos);
-    Flight *fl = xcalloc((size_t)n_flights, sizeof *fl);
-    int *fifo = xmalloc((size_t)n_flights * sizeof(int)); /* flights out, oldest first */
-    int *busy = xcalloc((size_t)n_flights, sizeof(int));
-    void *ids = NULL;
-    size_t ids_cap = 0, ids_bytes;
+    PipeFlight *fl = xcalloc((size_t)n_flights, sizeof *fl);
+    SchedBatch *bs = xcalloc((size_t)n_flights, sizeof *bs);
+    int *ids = xmalloc((size_t)n_req * sizeof(int));
     int rc = -1, head = 0, n_busy = 0;
     for (int r = 0; r < n_req; r++) {
         kvcache_reset(&ctx->seqs[r]); /* the other ranks reset at position 0 */
         if (sched_start(&s, r, reqs[r].prompt, reqs[r].n_prompt, reqs[r].max_new, 0)) goto done;
     }
     for (;;) {
-        /* every idle flight starts the next step while there is one */
-        for (int f = 0; f < n_flights; f++) {
-            if (busy[f]) continue;
-            int sent = flight_launch(ctx, plan, &s, &fl[f], per);
-            if (sent < 0) goto done;
-            if (!sent) break;
-            busy[f] = 1, fifo[(head + n_busy++) % n_flights] = f;
+        /* while a flight is free, the next step starts (flights leave and
+         * come back in order: MPI keeps the order between two ranks) */
+        while (n_busy < n_flights) {
+            int f = (head + n_busy) % n_flights;
+            if (sched_next_batch(&s, &bs[f], per) == 0) break;
+            Batch b = {.n = bs[f].n, .token = bs[f].token, .seq = bs[f].seq, .pos = bs[f].pos, .want = bs[f].want};
+            if (pipeline_launch(ctx, plan, &fl[f], &b, 0)) goto done;
+            n_busy++;
         }
         if (n_busy == 0) break;
-        /* the oldest flight's ids come back first */
-        Flight *f = &fl[fifo[head]];
-        busy[fifo[head]] = 0, head = (head + 1) % n_flights, n_busy--;
-        if (dist_recv(last, TAG_TOKENS, &ids, &ids_cap, &ids_bytes)) goto done;
-        if (ids_bytes != (size_t)f->b.n_want * sizeof(int)) {
-            err_set("pipeline: rank %d sent %zu bytes of ids, expected %d ids", last, ids_bytes,
-                    f->b.n_want);
-            goto done;
-        }
-        sched_accept(&s, &f->b, ids, emit, ud);
+        if (pipeline_collect(ctx, plan, &fl[head], ids, (size_t)bs[head].n_want * sizeof(int))) goto done;
+        sched_accept(&s, &bs[head], ids, emit, ud);
+        head = (head + 1) % n_flights, n_busy--;
     }
     rc = 0;
-done:;
-    /* stop every stage, even after an error here (the others then end too) */
-    Header stop = {.kind = MSG_STOP};
-    DistReq *req = NULL;
+done:
     for (int f = 0; f < n_flights; f++) dist_wait(&fl[f].send);
-    share(plan, &stop, sizeof stop);
-    if (dist_isend(plan->width, TAG_WORK, &stop, sizeof stop, &req) == 0) dist_wait(&req);
-    for (int f = 0; f < n_flights; f++) free(fl[f].buf), sched_batch_free(&fl[f].b);
-    free(fl), free(fifo), free(busy), free(ids);
+    pipeline_stop(plan);
+    for (int f = 0; f < n_flights; f++) pipeline_flight_free(&fl[f]), sched_batch_free(&bs[f]);
+    free(fl), free(bs), free(ids);
     sched_free(&s);
     return rc;
 }
@@ -154,9 +162,10 @@ typedef struct {
     int cap_rows;
 } Head;
 
-/* Last stage: logits of the flagged rows, one id each from its sequence's
- * sampler; returns 0 or -1 with err set. */
-static int stage_head(Context *ctx, const Batch *b, const float *h, int n_want, Head *hd, int *ids) {
+/* Last stage: logits of the flagged rows, then (unless the batch asks for
+ * the logits themselves) one id each from its sequence's sampler; returns
+ * 0 or -1 with err set. */
+static int stage_head(Context *ctx, const Batch *b, const float *h, int n_want, int logits, Head *hd, int *ids) {
     const Config *c = &ctx->model->cfg;
     int rows = 0;
     for (int t = 0; t < b->n; t++) rows += b->want[t] != 0;
@@ -164,6 +173,7 @@ static int stage_head(Context *ctx, const Batch *b, const float *h, int n_want, 
     if (rows > hd->cap_rows)
         hd->logits = xrealloc(hd->logits, (size_t)rows * c->n_vocab * sizeof(float)), hd->cap_rows = rows;
     forward_head(ctx, b, h, hd->logits);
+    if (logits) return 0;
     for (int t = 0, i = 0; t < b->n; t++) {
         if (!b->want[t]) continue;
         int s = b->seq[t];
@@ -174,12 +184,18 @@ static int stage_head(Context *ctx, const Batch *b, const float *h, int n_want, 
 }
 
 /* A sequence whose run starts at position 0 begins a new request: its cache
- * is forgotten and (last stage) its sampler starts afresh. */
+ * is forgotten and (last stage) its sampler starts afresh. One that starts
+ * before the position its cache holds goes back there (rank 0 reused a
+ * prefix: every rank's cache still holds it, kvcache_rewind). */
 static int stage_reset(Context *ctx, const Batch *b, Head *hd, const GenOptions *opt) {
     for (int t = 0; t < b->n; t++) {
         int s = b->seq[t];
         if (s < 0 || s >= ctx->n_seq) return err_set("pipeline: sequence %d does not exist", s);
-        if ((t > 0 && b->seq[t - 1] == s) || b->pos[t] != 0) continue;
+        if (t > 0 && b->seq[t - 1] == s) continue;
+        if (b->pos[t] > 0) {
+            if (b->pos[t] < ctx->seqs[s].n_pos && kvcache_rewind(&ctx->seqs[s], b->pos[t])) return -1;
+            continue;
+        }
         kvcache_reset(&ctx->seqs[s]);
         if (!hd->samplers) continue;
         if (hd->live[s]) sampler_free(&hd->samplers[s]);
@@ -246,9 +262,9 @@ int pipeline_serve(Context *ctx, const PipelinePlan *plan, const GenOptions *opt
         }
         if (dist_wait(&ids_send)) goto done;
         ids = xrealloc(ids, (size_t)(h->n_want > 0 ? h->n_want : 1) * sizeof(int));
-        if (stage_head(ctx, &b, m.h, h->n_want, &hd, ids) ||
-            dist_isend(0, TAG_TOKENS, ids, (size_t)h->n_want * sizeof(int), &ids_send))
-            goto done;
+        if (stage_head(ctx, &b, m.h, h->n_want, h->logits, &hd, ids)) goto done;
+        size_t rows = (size_t)h->n_want * (h->logits ? (size_t)ctx->model->cfg.n_vocab * sizeof(float) : sizeof(int));
+        if (dist_isend(0, TAG_TOKENS, h->logits ? (void *)hd.logits : (void *)ids, rows, &ids_send)) goto done;
     }
     rc = 0;
 done:

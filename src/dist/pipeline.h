@@ -39,6 +39,27 @@ typedef struct {
     DistGroup *stage;  /* view: this rank's stage (NULL when width is 1) */
 } PipelinePlan;
 
+/* Rank 0's side of one step through the stages, for a scheduler of its own
+ * (the server's engine): pipeline_launch runs stage 0 on b and sends it on
+ * (with one stage of several ranks sharing the experts, it runs the head
+ * too); pipeline_collect waits for the oldest launched step's answer: the
+ * wanted rows' logits (logits = 1: n_want x n_vocab floats) or their sampled
+ * ids (logits = 0: n_want ints, sampled on the last rank). Steps come back
+ * in launch order. pipeline_stop ends every other rank's pipeline_serve. */
+typedef struct {
+    void *buf;          /* owns: the message */
+    size_t cap, bytes;
+    DistReq *send;      /* its send, until complete */
+    void *out;          /* owns: the answer */
+    size_t cap_out, out_bytes;
+    int n_want;
+} PipeFlight;
+
+int pipeline_launch(Context *ctx, const PipelinePlan *plan, PipeFlight *f, const Batch *b, int logits);
+int pipeline_collect(Context *ctx, const PipelinePlan *plan, PipeFlight *f, void *out, size_t bytes);
+void pipeline_flight_free(PipeFlight *f);
+void pipeline_stop(const PipelinePlan *plan);
+
 /* Rank 0: runs reqs through the stages and calls emit with each token, like
  * generate(); every other rank must be in pipeline_serve. ctx holds n_req
  * sequences. At the end every rank is told to stop. Returns 0, or -1 with

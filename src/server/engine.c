@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "base/util.h"
+#include "dist/pipeline.h"
 
 struct EngineReq {
     int *prompt; /* owns [n_prompt] */
@@ -90,7 +91,7 @@ static int reusable(const Engine *e, int s, const int *prompt, int n) {
     const IntVec *h = &e->slots[s].hist;
     int L = 0;
     while (L < h->n && L < n - 1 && h->v[L] == prompt[L]) L++;
-    while (L > 0 && !kvcache_can_rewind(&e->ctx.seqs[s], L)) L--;
+    while (L > 0 && !kvcache_can_rewind(&e->ctx->seqs[s], L)) L--;
     return L;
 }
 
@@ -98,9 +99,10 @@ static int reusable(const Engine *e, int s, const int *prompt, int n) {
 static void slot_free(Engine *e, int s) {
     Slot *sl = &e->slots[s];
     EngineReq *r = sl->req;
-    /* the cache holds the prompt's fed tokens and every generated one but the last */
+    /* the cache holds the prompt's fed tokens and every generated one but the
+     * last (rank 0's positions: the other ranks follow it) */
     for (int i = 0; i < sl->gen.n; i++) intvec_push(&sl->hist, sl->gen.v[i]);
-    long keep = e->ctx.seqs[s].n_pos;
+    long keep = e->ctx->seqs[s].n_pos;
     if (sl->hist.n > keep) sl->hist.n = (int)keep;
     sampler_free(&sl->sampler);
     stream_free(&sl->stream);
@@ -124,12 +126,17 @@ static void choice_abort(Engine *e, int s, Finish why) {
     slot_free(e, s);
 }
 
+/* A slot a new choice may take: free, and not in a step still out (a
+ * cancelled choice's last step, through the pipeline). */
+static int slot_open(const Engine *e, int s) { return !e->slots[s].req && !e->sched.seqs[s].inflight; }
+
 /* Under the lock: moves waiting requests into free slots, oldest first (a
  * request with n choices waits for n free slots). */
 static void admit(Engine *e) {
     while (e->n_queue > 0) {
         EngineReq *r = e->queue[0];
-        int free_slots = e->o.n_slots - e->st.busy_slots;
+        int free_slots = 0;
+        for (int s = 0; s < e->o.n_slots; s++) free_slots += slot_open(e, s);
         if (r->p.n > free_slots) return;
         memmove(e->queue, e->queue + 1, (size_t)--e->n_queue * sizeof *e->queue);
         r->queued = 0;
@@ -137,12 +144,12 @@ static void admit(Engine *e) {
         for (int c = 0; c < r->p.n; c++) {
             int best = -1, best_L = -1;
             for (int s = 0; s < e->o.n_slots; s++) {
-                if (e->slots[s].req) continue;
+                if (!slot_open(e, s)) continue;
                 int L = reusable(e, s, r->prompt, r->n_prompt);
                 if (L > best_L) best = s, best_L = L;
             }
             Slot *sl = &e->slots[best];
-            KVCache *kv = &e->ctx.seqs[best];
+            KVCache *kv = &e->ctx->seqs[best];
             if (best_L > 0) kvcache_rewind(kv, best_L);
             else kvcache_reset(kv);
             sl->hist.n = best_L;
@@ -252,58 +259,90 @@ static int on_token(void *ud, int s, int token) {
     return 1;
 }
 
+/* One step in flight: its batch and (through the pipeline) its message. */
+typedef struct {
+    SchedBatch b;
+    PipeFlight pf;
+} Flight;
+
+/* Starts a step: the local forward call, or stage 0 and the send on. */
+static int step_launch(Engine *e, Flight *f, float *logits) {
+    Batch fb = {.n = f->b.n, .token = f->b.token, .seq = f->b.seq, .pos = f->b.pos, .want = f->b.want};
+    if (e->o.plan) return pipeline_launch(e->ctx, e->o.plan, &f->pf, &fb, 1);
+    return forward(e->ctx, &fb, logits);
+}
+
+/* The step's logits rows (already there for a local step). */
+static int step_collect(Engine *e, Flight *f, float *logits) {
+    if (!e->o.plan) return 0;
+    size_t bytes = (size_t)f->b.n_want * e->model->cfg.n_vocab * sizeof(float);
+    return pipeline_collect(e->ctx, e->o.plan, &f->pf, logits, bytes);
+}
+
 static void *engine_main(void *arg) {
     Engine *e = arg;
     int V = e->model->cfg.n_vocab;
-    SchedBatch b = {0};
+    /* as many steps in flight as pipeline stages (1 here alone) */
+    int depth = e->o.plan ? e->o.plan->n_stages : 1, head = 0, busy = 0;
+    Flight *fl = xcalloc((size_t)depth, sizeof *fl);
     float *logits = xmalloc((size_t)e->o.n_slots * V * sizeof(float));
+    float *row = xmalloc((size_t)V * sizeof(float));
     int *ids = xmalloc((size_t)e->o.n_slots * sizeof(int));
     int *row_of = xmalloc((size_t)e->o.n_slots * sizeof(int));
     pthread_mutex_lock(&e->mu);
     while (!e->quit) {
         reap_cancelled(e);
         admit(e);
-        if (sched_active(&e->sched) == 0) {
-            pthread_cond_wait(&e->wake, &e->mu);
-            continue;
-        }
-        int n = sched_next_batch(&e->sched, &b, 0);
-        pthread_mutex_unlock(&e->mu);
-        /* the step runs outside the lock: only this thread touches the
-         * context, the scheduler's batch and the samplers */
-        double t0 = now_seconds();
-        Batch fb = {.n = n, .token = b.token, .seq = b.seq, .pos = b.pos, .want = b.want};
-        if (forward(&e->ctx, &fb, logits)) { /* memory for the step's activations ran out */
+        /* launch while a flight is free: each of about 1/depth of the sequences */
+        while (busy < depth) {
+            Flight *f = &fl[(head + busy) % depth];
+            int per = depth > 1 ? (sched_active(&e->sched) + depth - 1) / depth : 0;
+            int n = sched_next_batch(&e->sched, &f->b, per);
+            if (n == 0) break;
+            pthread_mutex_unlock(&e->mu); /* only this thread touches the context and the flights */
+            int rc = step_launch(e, f, logits);
             pthread_mutex_lock(&e->mu);
-            sched_abandon(&e->sched, &b);
-            for (int t = 0; t < n; t++)
-                if (e->slots[b.seq[t]].req) choice_abort(e, b.seq[t], FINISH_ERROR);
+            if (rc) { /* memory for the step's activations ran out */
+                sched_abandon(&e->sched, &f->b);
+                for (int t = 0; t < n; t++)
+                    if (e->slots[f->b.seq[t]].req) choice_abort(e, f->b.seq[t], FINISH_ERROR);
+                break;
+            }
+            busy++;
+        }
+        if (busy == 0) {
+            if (sched_active(&e->sched) == 0) pthread_cond_wait(&e->wake, &e->mu);
             continue;
         }
-        for (int i = 0; i < b.n_want; i++) {
-            int s = b.owner[i];
+        Flight *f = &fl[head];
+        pthread_mutex_unlock(&e->mu);
+        double t0 = now_seconds();
+        CHECK(step_collect(e, f, logits) == 0); /* MPI's own errors end the job */
+        for (int i = 0; i < f->b.n_want; i++) {
+            int s = f->b.owner[i];
             row_of[s] = i;
+            memcpy(row, logits + (size_t)i * V, (size_t)V * sizeof(float)); /* logprobs read the raw row */
+            ids[i] = sampler_sample(&e->slots[s].sampler, row);
         }
-        /* logprobs read the raw rows: sample from copies */
-        float *row = xmalloc((size_t)V * sizeof(float));
-        for (int i = 0; i < b.n_want; i++) {
-            memcpy(row, logits + (size_t)i * V, (size_t)V * sizeof(float));
-            ids[i] = sampler_sample(&e->slots[b.owner[i]].sampler, row);
-        }
-        free(row);
         double dt = now_seconds() - t0;
         pthread_mutex_lock(&e->mu);
         Accept a = {e, logits, row_of};
-        sched_accept(&e->sched, &b, ids, on_token, &a);
-        for (int i = 0; i < b.n_want; i++) { /* choices that ended in this step */
-            int s = b.owner[i];
+        sched_accept(&e->sched, &f->b, ids, on_token, &a);
+        for (int i = 0; i < f->b.n_want; i++) { /* choices that ended in this step */
+            int s = f->b.owner[i];
             if (e->slots[s].req && e->sched.seqs[s].state == SEQ_DONE) slot_free(e, s);
         }
-        if (b.n_want && dt > 0) {
-            double tps = b.n_want / dt;
+        head = (head + 1) % depth, busy--;
+        if (f->b.n_want && dt > 0) {
+            double tps = f->b.n_want / dt;
             e->st.decode_tps = e->st.decode_tps ? 0.9 * e->st.decode_tps + 0.1 * tps : tps;
         }
     }
+    pthread_mutex_unlock(&e->mu);
+    /* the steps still out come back before the other ranks stop */
+    for (; busy > 0; busy--, head = (head + 1) % depth) step_collect(e, &fl[head], logits);
+    if (e->o.plan) pipeline_stop(e->o.plan);
+    pthread_mutex_lock(&e->mu);
     /* stopping: every running choice ends (its stream closes cleanly) */
     for (int s = 0; s < e->o.n_slots; s++)
         if (e->slots[s].req) choice_abort(e, s, FINISH_CANCELLED);
@@ -318,24 +357,19 @@ static void *engine_main(void *arg) {
         req_engine_done(r);
     }
     pthread_mutex_unlock(&e->mu);
-    sched_batch_free(&b);
-    free(logits), free(ids), free(row_of);
+    for (int i = 0; i < depth; i++) sched_batch_free(&fl[i].b), pipeline_flight_free(&fl[i].pf);
+    free(fl), free(logits), free(row), free(ids), free(row_of);
     return NULL;
 }
 
 /* ---- the engine's life ------------------------------------------------------------ */
 
-int engine_start(Engine *e, const Model *m, const Tokenizer *tok, const EngineOptions *o) {
+int engine_start(Engine *e, Context *ctx, const Tokenizer *tok, const EngineOptions *o) {
     memset(e, 0, sizeof *e);
-    e->model = m, e->tok = tok, e->o = *o;
-    if (o->n_slots < 1 || o->queue < 0 || o->batch_tokens < 1)
-        return err_set("serve: need --parallel >= 1, --queue >= 0 and --batch-tokens >= 1");
-    if (context_init(&e->ctx, m, o->n_slots, o->n_ctx)) return -1;
-    if (o->kern) context_set_kern(&e->ctx, o->kern);
-    if ((o->kv_type == DT_F16 && context_set_kv_type(&e->ctx, DT_F16)) || context_set_threads(&e->ctx, o->threads)) {
-        context_free(&e->ctx);
-        return -1;
-    }
+    e->model = ctx->model, e->ctx = ctx, e->tok = tok, e->o = *o;
+    e->o.n_slots = ctx->n_seq, e->o.n_ctx = ctx->n_ctx;
+    o = &e->o; /* the context's sizes from here on */
+    if (o->queue < 0 || o->batch_tokens < 1) return err_set("serve: need --queue >= 0 and --batch-tokens >= 1");
     sched_init(&e->sched, o->n_slots, o->chunk > 0 ? o->chunk : o->batch_tokens, o->batch_tokens, -1);
     e->slots = xcalloc((size_t)o->n_slots, sizeof *e->slots);
     e->queue = xcalloc((size_t)o->queue + (size_t)o->n_slots, sizeof *e->queue);
@@ -367,7 +401,6 @@ void engine_free(Engine *e) {
     free(e->slots), free(e->queue);
     e->slots = NULL, e->queue = NULL;
     sched_free(&e->sched);
-    context_free(&e->ctx);
     pthread_mutex_destroy(&e->mu);
     pthread_cond_destroy(&e->wake);
 }

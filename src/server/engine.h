@@ -26,6 +26,7 @@
 #include <pthread.h>
 
 #include "base/vec.h"
+#include "dist/pipeline.h"
 #include "gen/sampler.h"
 #include "gen/sched.h"
 #include "gen/stream.h"
@@ -69,15 +70,14 @@ void engine_event_free(EngineEvent *ev);
 typedef struct EngineReq EngineReq;
 
 typedef struct {
-    int n_slots;         /* sequences run at once (--parallel) */
-    long n_ctx;          /* positions per slot (--ctx) */
+    int n_slots;         /* (from the context) sequences run at once (--parallel) */
+    long n_ctx;          /* (from the context) positions per slot (--ctx) */
     int batch_tokens;    /* tokens per step (--batch-tokens) */
     int chunk;           /* prompt tokens per sequence per step (0: the budget) */
     int queue;           /* requests that may wait for a slot (--queue) */
-    int threads;         /* matmul threads (0: one per CPU) */
-    DType kv_type;       /* DT_F32 or DT_F16 */
     int tool_calls_id;   /* [TOOL_CALLS]: after it a choice streams no text; -1: none */
-    const Kern *kern;    /* the table the model was prepared for (NULL: kern_get()) */
+    const PipelinePlan *plan; /* NULL: steps run here; else through the MPI ranks
+                                        (rank 0: this engine; one step in flight per stage) */
 } EngineOptions;
 
 typedef struct {
@@ -92,7 +92,7 @@ typedef struct {
     const Model *model;
     const Tokenizer *tok;
     EngineOptions o;
-    Context ctx;
+    Context *ctx;     /* view: the caller's, prepared (kernel table, threads, KV type) */
     Sched sched;
     Slot *slots;      /* owns [n_slots] */
     EngineReq **queue; /* owns [o.queue]: waiting requests, oldest first */
@@ -104,9 +104,9 @@ typedef struct {
     EngineStats st;
 } Engine;
 
-/* Makes the context (n_slots sequences) and starts the engine thread.
- * Returns 0, or -1 with err set. */
-int engine_start(Engine *e, const Model *m, const Tokenizer *tok, const EngineOptions *o);
+/* Starts the engine thread on ctx (its sequences are the slots; the caller
+ * keeps it, and frees it after engine_free). Returns 0, or -1 with err set. */
+int engine_start(Engine *e, Context *ctx, const Tokenizer *tok, const EngineOptions *o);
 /* Stops the thread: running and waiting requests end with FINISH_CANCELLED
  * (their readers get closing events); new ones are refused. */
 void engine_stop(Engine *e);

@@ -389,17 +389,16 @@ int server_port(const Server *s) {
     return i ? (int)i->port : s->o.port;
 }
 
-int server_ready(Server *s, const Model *m, const Tokenizer *tok) {
+int server_ready(Server *s, Context *ctx, const Tokenizer *tok, const PipelinePlan *plan) {
     s->tok = tok;
     int fmt = s->o.chat_format ? chat_format_from_name(s->o.chat_format) : chat_format_default(tok);
     if (fmt < 0 && s->o.chat_format) return -1;
     s->tool_calls_id = fmt < 0 ? -1 : toolcalls_start_id(tok, fmt); /* -1: the format has no tool calls */
     s->cfg = (ApiConfig){.tok = tok, .chat_format = fmt, .n_ctx = s->o.ctx, .temperature = s->o.temperature};
     snprintf(s->name, sizeof s->name, "%s", s->o.name ? s->o.name : "model");
-    EngineOptions eo = {.n_slots = s->o.parallel, .n_ctx = s->o.ctx, .batch_tokens = s->o.batch_tokens,
-                        .queue = s->o.queue, .threads = s->o.threads, .kv_type = s->o.kv_f16 ? DT_F16 : DT_F32,
-                        .tool_calls_id = s->tool_calls_id, .kern = s->o.kern};
-    if (engine_start(&s->engine, m, tok, &eo)) return -1;
+    EngineOptions eo = {.batch_tokens = s->o.batch_tokens, .queue = s->o.queue, .tool_calls_id = s->tool_calls_id,
+                        .plan = plan};
+    if (engine_start(&s->engine, ctx, tok, &eo)) return -1;
     atomic_store(&s->ready, 1);
     return 0;
 }

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 
+#include "dist/pipeline.h"
 #include "model/model.h"
 #include "tok/tokenizer.h"
 
@@ -24,13 +25,10 @@ typedef struct {
     int batch_tokens;      /* tokens per step */
     int queue;             /* requests waiting for a slot before 429 */
     const char *api_key;   /* NULL: none */
-    int threads;
-    int kv_f16;
     const char *chat_format; /* NULL: the tokenizer's */
     const char *name;      /* the model's id in /v1/models */
     float temperature;     /* when a request gives none */
     size_t max_body;       /* bytes of a request body before 413 */
-    const Kern *kern;      /* the table the model was prepared for */
 } ServerOptions;
 
 typedef struct Server Server;
@@ -40,8 +38,11 @@ typedef struct Server Server;
 Server *server_listen(const ServerOptions *o);
 /* The port it listens on (the one the system chose for --port 0). */
 int server_port(const Server *s);
-/* Serves m with tok: starts the engine. 0, or -1 with err set. */
-int server_ready(Server *s, const Model *m, const Tokenizer *tok);
+/* Serves ctx's model with tok: starts the engine on ctx (its sequences are
+ * the slots; prepared by the caller: kernel table, threads, KV type, the
+ * model packed). plan: NULL, or the MPI ranks the steps go through (this is
+ * rank 0). 0, or -1 with err set. */
+int server_ready(Server *s, Context *ctx, const Tokenizer *tok, const PipelinePlan *plan);
 /* Stops accepting, ends running streams cleanly (a last chunk and [DONE]),
  * waits for the connections and frees. */
 void server_close(Server *s);

@@ -1,0 +1,104 @@
+// serve_load.mjs — load for an OpenAI-compatible server (mistral serve or
+// llama-server): C clients streaming /v1/completions at once, R requests in
+// all, and what each token took.
+//
+//   node bench/serve_load.mjs --url http://127.0.0.1:8080 --clients 16 --requests 32 \
+//        --max-tokens 64 [--prompt-words 100] [--long-words 2000] [--json]
+//
+// Prints aggregate generated tok/s (tokens from each response's usage, or
+// its chunks, over the wall time), time to first token and inter-token
+// latency (p50, p99). With --long-words W, instead: 4 streams run, then one
+// request with a prompt of about W words arrives; prints the inter-token
+// latency of the 4 streams while it is prefilled (p50, p99, max) against
+// before it came. Node's fetch only; every loop is bounded in count and time.
+const args = Object.fromEntries(
+  process.argv.slice(2).reduce((acc, a, i, all) => {
+    if (a.startsWith("--")) acc.push([a.slice(2), all[i + 1] && !all[i + 1].startsWith("--") ? all[i + 1] : "1"]);
+    return acc;
+  }, []),
+);
+const url = args.url ?? "http://127.0.0.1:8080";
+const clients = +(args.clients ?? 4), requests = +(args.requests ?? clients), maxTokens = +(args["max-tokens"] ?? 64);
+const promptWords = +(args["prompt-words"] ?? 100), longWords = +(args["long-words"] ?? 0);
+const deadline = Date.now() + 1000 * +(args["timeout-s"] ?? 600);
+const words = "the cat sat on a warm mat and looked at the little bird in the old tree".split(" ");
+const prompt = (n, salt) => Array.from({ length: n }, (_, i) => words[(i * 7 + salt) % words.length]).join(" ");
+
+// One streaming completion: the times of its text chunks and its token count.
+async function one(text, max, salt) {
+  const t0 = performance.now();
+  const res = await fetch(`${url}/v1/completions`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ prompt: text, max_tokens: max, stream: true, temperature: 0, ignore_eos: true,
+                           stream_options: { include_usage: true }, seed: salt }),
+  });
+  if (!res.ok) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
+  const times = [];
+  let tokens = 0, buf = "";
+  const dec = new TextDecoder();
+  for await (const part of res.body) {
+    buf += dec.decode(part, { stream: true });
+    let i;
+    while ((i = buf.indexOf("\n\n")) >= 0) {
+      const line = buf.slice(0, i).trim();
+      buf = buf.slice(i + 2);
+      if (!line.startsWith("data:")) continue;
+      const data = line.slice(5).trim();
+      if (data === "[DONE]") continue;
+      const j = JSON.parse(data);
+      if (j.usage) tokens = j.usage.completion_tokens;
+      const c = j.choices?.[0];
+      if (c && (c.text ?? c.delta?.content ?? "") !== "") times.push(performance.now());
+    }
+    if (Date.now() > deadline) throw new Error("timed out");
+  }
+  return { t0, times, tokens: tokens || times.length };
+}
+
+const pct = (xs, p) => {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+const gaps = (times) => times.slice(1).map((t, i) => t - times[i]);
+
+async function throughput() {
+  let next = 0;
+  const results = [];
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: clients }, async (_, c) => {
+    while (next < requests) {
+      const k = next++;
+      results.push(await one(prompt(promptWords, k), maxTokens, k));
+    }
+  }));
+  const wall = (performance.now() - t0) / 1000;
+  const tokens = results.reduce((a, r) => a + r.tokens, 0);
+  const ttft = results.map((r) => r.times[0] - r.t0), itl = results.flatMap((r) => gaps(r.times));
+  return { clients, requests, max_tokens: maxTokens, wall_s: wall, tokens, tok_s: tokens / wall,
+           ttft_p50_ms: pct(ttft, 50), ttft_p99_ms: pct(ttft, 99), itl_p50_ms: pct(itl, 50), itl_p99_ms: pct(itl, 99) };
+}
+
+async function longPrompt() {
+  const streams = Array.from({ length: 4 }, (_, k) => one(prompt(promptWords, k), maxTokens, k));
+  await new Promise((r) => setTimeout(r, +(args["delay-ms"] ?? 1500)));
+  const tLong = performance.now();
+  const long = await one(prompt(longWords, 99), 1, 99);
+  const tFirst = long.times[0] ?? performance.now();
+  const rs = await Promise.all(streams);
+  const during = [], before = [];
+  for (const r of rs)
+    r.times.slice(1).forEach((t, i) => {
+      const g = t - r.times[i];
+      if (t > tLong && r.times[i] < tFirst) during.push(g);
+      else if (t < tLong) before.push(g);
+    });
+  return { long_words: longWords, long_ttft_ms: tFirst - tLong, itl_before_p50_ms: pct(before, 50),
+           itl_before_p99_ms: pct(before, 99), itl_during_p50_ms: pct(during, 50), itl_during_p99_ms: pct(during, 99),
+           itl_during_max_ms: Math.max(...during), gaps_during: during.length };
+}
+
+const out = longWords ? await longPrompt() : await throughput();
+if (args.json) console.log(JSON.stringify(out));
+else for (const [k, v] of Object.entries(out)) console.log(`${k.padEnd(20)} ${typeof v === "number" ? +v.toFixed(2) : v}`);
