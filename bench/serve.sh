@@ -7,7 +7,8 @@
 #
 #   LLAMA_SERVER=/path/to/llama-server bench/serve.sh MODEL.gguf
 #
-# Environment: THREADS (2), MAX_TOKENS (64), PORT (18200). Without
+# Environment: THREADS (2), MAX_TOKENS (64), PORT (18200), MISTRAL_ARGS (more
+# flags for mistral serve, e.g. "--batch-tokens 128"). Without
 # LLAMA_SERVER only mistral serve runs. llama.cpp is built outside this tree
 # (CPU, Release, native); see bench/RESULTS.md.
 set -eu
@@ -43,10 +44,13 @@ run() { # name, command...
     pid=$!
     if wait_up; then load; fi
     kill -INT $pid 2>/dev/null || true
+    i=0 # llama-server may take its time: then it is killed
+    while kill -0 $pid 2>/dev/null && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
+    kill -9 $pid 2>/dev/null || true
     wait $pid 2>/dev/null || true
 }
 
-run mistral "$MISTRAL" serve -m "$M" --port "$PORT" --parallel 16 --ctx 2560 -t "$T"
+run mistral "$MISTRAL" serve -m "$M" --port "$PORT" --parallel 16 --ctx 2560 -t "$T" ${MISTRAL_ARGS:-}
 if [ -n "${LLAMA_SERVER:-}" ]; then
     run llama "$LLAMA_SERVER" -m "$M" --port "$PORT" -np 16 -c $((16 * 2560)) -t "$T" -cb
 fi

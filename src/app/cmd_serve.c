@@ -65,7 +65,7 @@ int cmd_serve(const Options *o) {
                         .port = o->port >= 0 ? (int)o->port : SERVE_DEFAULT_PORT,
                         .parallel = o->parallel ? (int)o->parallel : 4,
                         .ctx = o->ctx ? o->ctx : 4096,
-                        .batch_tokens = o->batch_tokens ? (int)o->batch_tokens : 512,
+                        .batch_tokens = o->batch_tokens ? (int)o->batch_tokens : 64,
                         .queue = o->queue >= 0 ? (int)o->queue : 64,
                         .api_key = key ? key : o->api_key,
                         .chat_format = o->chat_format,

@@ -1,6 +1,7 @@
 /* sched — the one scheduler (see sched.h). */
 #include "gen/sched.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,6 +85,11 @@ int sched_next_batch(Sched *s, SchedBatch *b, int max_seqs) {
         batch_add(b, q->last, i, q->pos++, 1);
         q->inflight = 1, taken++;
     }
+    /* prompt tokens this step: while sequences decode, what the budget leaves
+     * (at least a quarter of it, so prompts always move); alone, chunks */
+    int decoding = b->n, room = INT_MAX;
+    if (s->budget && decoding) room = s->budget - decoding > s->budget / 4 ? s->budget - decoding : s->budget / 4;
+    if (room < 1) room = 1;
     SchedSeq **pre = xmalloc((size_t)s->n_seq * sizeof *pre);
     for (int i = 0; i < s->n_seq; i++)
         if (s->seqs[i].state == SEQ_PREFILL && !s->seqs[i].inflight) pre[n_pre++] = &s->seqs[i];
@@ -92,7 +98,7 @@ int sched_next_batch(Sched *s, SchedBatch *b, int max_seqs) {
         SchedSeq *q = pre[k];
         int take = q->n_prompt - q->fed;
         if (take > s->chunk) take = s->chunk;
-        if (s->budget && take > s->budget - b->n) take = s->budget - b->n;
+        if (take > room - (b->n - decoding)) take = room - (b->n - decoding);
         if (take <= 0) break;
         int seq = (int)(q - s->seqs);
         for (int j = 0; j < take; j++) {

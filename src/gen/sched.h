@@ -8,8 +8,10 @@
  *   - prefilling: its next prompt chunk (at most `chunk` tokens; logits
  *     wanted only for the prompt's last token);
  * decode tokens first, then prompt chunks in the order the sequences were
- * started, until the step's token budget is spent (so a long new prompt
- * never stalls running streams for more than one chunk). The caller runs
+ * started: while some sequences decode, only as many prompt tokens as the
+ * step's budget leaves (so a long new prompt delays running streams by one
+ * small step at a time: stall-free chunked prefill); when none decodes,
+ * whole chunks (prefill at full speed). The caller runs
  * the batch (forward, or the pipeline's stages), samples one id per wanted
  * row and hands the ids back to sched_accept, which emits them and ends the
  * sequences that are done (EOS, max_new, the emit callback's word).
@@ -56,12 +58,14 @@ typedef struct {
     int n_seq;
     SchedSeq *seqs;   /* owns [n_seq] */
     int chunk;        /* prompt tokens per sequence per step */
-    int budget;       /* tokens per step; 0: no limit */
+    int budget;       /* tokens per step while sequences decode (at least budget/4
+                         of them prompt tokens); 0: no limit */
     int eos;          /* a sampled eos ends its sequence (emitted first); -1: none */
     long started;
 } Sched;
 
-/* chunk <= 0: GEN_DEFAULT_CHUNK; budget <= 0: no limit. */
+/* chunk <= 0: GEN_DEFAULT_CHUNK; budget <= 0: no limit (generate(): every
+ * sequence's next chunk in each step). */
 void sched_init(Sched *s, int n_seq, int chunk, int budget, int eos);
 void sched_free(Sched *s);
 void sched_batch_free(SchedBatch *b);

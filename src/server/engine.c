@@ -370,7 +370,7 @@ int engine_start(Engine *e, Context *ctx, const Tokenizer *tok, const EngineOpti
     e->o.n_slots = ctx->n_seq, e->o.n_ctx = ctx->n_ctx;
     o = &e->o; /* the context's sizes from here on */
     if (o->queue < 0 || o->batch_tokens < 1) return err_set("serve: need --queue >= 0 and --batch-tokens >= 1");
-    sched_init(&e->sched, o->n_slots, o->chunk > 0 ? o->chunk : o->batch_tokens, o->batch_tokens, -1);
+    sched_init(&e->sched, o->n_slots, o->chunk, o->batch_tokens, -1);
     e->slots = xcalloc((size_t)o->n_slots, sizeof *e->slots);
     e->queue = xcalloc((size_t)o->queue + (size_t)o->n_slots, sizeof *e->queue);
     e->st.n_slots = o->n_slots;

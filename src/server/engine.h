@@ -5,8 +5,9 @@
  * it, n choices) waits in a queue until it has a free slot per choice, then
  * runs in the scheduler (gen/sched.h) with every other running request:
  * each step is one forward call holding every decoding sequence's next token
- * and prompt chunks of new ones up to the step's token budget, so a long
- * prompt delays running streams by at most one chunk. Tokens go back to the
+ * and as many prompt tokens of new ones as the step's token budget leaves,
+ * so a long prompt delays running streams by one small step at a time
+ * (prompts alone are fed in whole chunks). Tokens go back to the
  * request as events (text deltas that never split a UTF-8 character or show
  * text that may still become a stop text, log-probabilities) through a
  * queue the HTTP thread waits on. A finished or cancelled request frees its
@@ -72,8 +73,8 @@ typedef struct EngineReq EngineReq;
 typedef struct {
     int n_slots;         /* (from the context) sequences run at once (--parallel) */
     long n_ctx;          /* (from the context) positions per slot (--ctx) */
-    int batch_tokens;    /* tokens per step (--batch-tokens) */
-    int chunk;           /* prompt tokens per sequence per step (0: the budget) */
+    int batch_tokens;    /* tokens per step while sequences decode (--batch-tokens) */
+    int chunk;           /* prompt tokens per sequence per step (0: GEN_DEFAULT_CHUNK) */
     int queue;           /* requests that may wait for a slot (--queue) */
     int tool_calls_id;   /* [TOOL_CALLS]: after it a choice streams no text; -1: none */
     const PipelinePlan *plan; /* NULL: steps run here; else through the MPI ranks

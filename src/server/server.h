@@ -22,7 +22,7 @@ typedef struct {
     int port;
     int parallel;          /* slots */
     long ctx;              /* positions per slot */
-    int batch_tokens;      /* tokens per step */
+    int batch_tokens;      /* tokens per step while sequences decode */
     int queue;             /* requests waiting for a slot before 429 */
     const char *api_key;   /* NULL: none */
     const char *chat_format; /* NULL: the tokenizer's */
