@@ -654,3 +654,38 @@ describe("mistral serve: queue full (--parallel 1 --queue 1)", { skip: SKIP ?? f
     assertSameText(ok.choices[0].text, cliGenerate(STORIES, PROMPTS[0], 8), "after the 429s");
   });
 });
+
+describe("mistral serve: SIGTERM while streaming", { skip: SKIP ?? false, timeout: 60_000 }, () => {
+  test("running streams end with a last chunk and [DONE], then exit status 0", async () => {
+    const srv = await startServer(STORIES, ["--ctx", String(CTX), "--parallel", "2"]);
+    try {
+      const res = await fetch(`${srv.url}/completions`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ prompt: PROMPTS[0], max_tokens: CTX - 64, stream: true, ignore_eos: true }),
+      });
+      assert.equal(res.status, 200);
+      const dec = new TextDecoder();
+      let text = "", signalled = false;
+      const deadline = Date.now() + 30_000;
+      for await (const part of res.body) {
+        text += dec.decode(part, { stream: true });
+        if (!signalled && (text.match(/^data: /gm) ?? []).length >= 5) {
+          srv.child.kill("SIGTERM");
+          signalled = true;
+        }
+        assert.ok(Date.now() < deadline, "the stream did not end within 30 s of SIGTERM");
+      }
+      assert.ok(signalled, "the stream ended before 5 chunks");
+      const datas = text.split("\n\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6));
+      assert.equal(datas.at(-1), "[DONE]", "the stream's last event");
+      const last = JSON.parse(datas.at(-2));
+      assert.ok(last.choices[0].finish_reason, `a finish_reason in the last chunk: ${datas.at(-2)}`);
+      const exit = await srv.stop(); // already exiting: returns its status
+      assert.deepEqual([exit.code, exit.signal], [0, null], `exit after SIGTERM: ${JSON.stringify(exit)}\n${srv.log()}`);
+      assert.match(srv.log(), /SIGTERM: stopping/);
+    } finally {
+      await srv.stop();
+    }
+  });
+});
