@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/pool.h"
 #include "base/util.h"
+#include "dist/dist.h"
 #include "tok/tokfile.h"
 
 #define MAX_PROMPT_TOKENS (1 << 24)
@@ -269,6 +271,26 @@ void load_tokenizer(Tokenizer *t, const Options *o) {
     int rc = tokenizer_load(t, path);
     free(path);
     if (rc) die("%s", err_msg());
+}
+
+int cli_dist_join(const Options *o, DistOptions *d) {
+    if (o->layer_split && !o->pipeline) usage_error(o->cmd, "%s", "--layer-split needs --pipeline");
+    if (o->pipeline && o->expert_parallel && !o->layer_split)
+        usage_error(o->cmd, "%s", "--pipeline with --expert-parallel needs --layer-split (one count "
+                    "per stage; the processes are shared evenly among the stages)");
+    const char *env = getenv("MISTRAL_DIST_TIMEOUT");
+    *d = (DistOptions){.pipeline = o->pipeline, .expert_parallel = o->expert_parallel,
+                       .layer_split = o->layer_split, .timeout = env ? atof(env) : 120};
+    if (!dist_wanted(d)) return 0;
+    if (dist_join(d)) die("%s", err_msg());
+    cli_set_rank(dist_rank(), dist_size());
+    return 1;
+}
+
+long cli_threads(const Options *o, int dist) {
+    if (!dist || o->threads) return o->threads;
+    long n = pool_cpus() / dist_local_size(); /* ranks on one machine share its cores */
+    return n < 1 ? 1 : n;
 }
 
 char *slurp(const char *path, size_t *len) {

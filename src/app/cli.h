@@ -2,6 +2,7 @@
 #ifndef APP_CLI_H
 #define APP_CLI_H
 
+#include "dist/launch.h"
 #include "model/model.h"
 #include "model/prepare.h"
 #include "tok/tokenizer.h"
@@ -64,6 +65,13 @@ void prepare_model(Model *m, const Context *ctx, const ModelShare *share);
 void prepare_model_for(Model *m, const Kern *k, Pool *pool, const ModelShare *share);
 /* The kernel table: the CPU's best, or MISTRAL_SIMD's (a developer's override). */
 const Kern *cli_kern(void);
+/* --pipeline, --expert-parallel, --layer-split: checked (usage errors), d
+ * filled, and the MPI job joined when they ask for one (dies when it cannot
+ * be). Returns 1 in a distributed run. */
+int cli_dist_join(const Options *o, DistOptions *d);
+/* -t N, or in a distributed run without it this machine's cores shared
+ * among its ranks. */
+long cli_threads(const Options *o, int dist);
 /* The whole file, or dies. */
 char *slurp(const char *path, size_t *len);
 

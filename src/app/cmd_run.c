@@ -170,18 +170,8 @@ static void print_stats(const Context *ctx, const PipelinePlan *plan, double sec
 int cmd_generate(const Options *o) {
     int sources = !!o->tokens + !!o->tokens_file + !!o->prompt + !!o->prompt_file;
     if (sources != 1) usage_error(o->cmd, "%s", "give exactly one of -p, -f, --tokens, --tokens-file");
-    if (o->layer_split && !o->pipeline) usage_error(o->cmd, "%s", "--layer-split needs --pipeline");
-    if (o->pipeline && o->expert_parallel && !o->layer_split)
-        usage_error(o->cmd, "%s", "--pipeline with --expert-parallel needs --layer-split (one count "
-                    "per stage; the processes are shared evenly among the stages)");
-    const char *env = getenv("MISTRAL_DIST_TIMEOUT");
-    DistOptions dopt = {.pipeline = o->pipeline, .expert_parallel = o->expert_parallel,
-                        .layer_split = o->layer_split, .timeout = env ? atof(env) : 120};
-    int dist = dist_wanted(&dopt);
-    if (dist) {
-        if (dist_join(&dopt)) die("%s", err_msg());
-        cli_set_rank(dist_rank(), dist_size());
-    }
+    DistOptions dopt;
+    int dist = cli_dist_join(o, &dopt);
     int root = dist_rank() == 0;
     int text_in = o->prompt || o->prompt_file;
     int need_tok = root && (text_in || !o->ids);
@@ -234,12 +224,7 @@ int cmd_generate(const Options *o) {
     if (dist && dist_share_requests(&reqs, &n_req, &eos)) die("%s", err_msg());
     Context ctx;
     if (context_init(&ctx, &m, n_req, generate_context_size(reqs, n_req))) die("%s", err_msg());
-    long threads = o->threads;
-    if (dist && !threads) { /* ranks on one machine share its cores */
-        threads = pool_cpus() / dist_local_size();
-        if (threads < 1) threads = 1;
-    }
-    setup_context(&ctx, o, threads);
+    setup_context(&ctx, o, cli_threads(o, dist));
     DistRun run = {0};
     if (dist && dist_plan(&run, &ctx, &dopt)) die("%s", err_msg());
     ModelShare share = dist ? dist_model_share(&run, &ctx) : model_share_all(&m); /* this rank's part */

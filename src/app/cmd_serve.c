@@ -47,17 +47,8 @@ static char *read_key(const char *path) {
 int cmd_serve(const Options *o) {
     if (!o->model) usage_error(o->cmd, "%s", "missing -m MODEL");
     if (o->api_key && o->api_key_file) usage_error(o->cmd, "%s", "give --api-key or --api-key-file, not both");
-    if (o->layer_split && !o->pipeline) usage_error(o->cmd, "%s", "--layer-split needs --pipeline");
-    if (o->pipeline && o->expert_parallel && !o->layer_split)
-        usage_error(o->cmd, "%s", "--pipeline with --expert-parallel needs --layer-split (one count per stage)");
-    const char *env = getenv("MISTRAL_DIST_TIMEOUT");
-    DistOptions dopt = {.pipeline = o->pipeline, .expert_parallel = o->expert_parallel,
-                        .layer_split = o->layer_split, .timeout = env ? atof(env) : 120};
-    int dist = dist_wanted(&dopt);
-    if (dist) {
-        if (dist_join(&dopt)) die("%s", err_msg());
-        cli_set_rank(dist_rank(), dist_size());
-    }
+    DistOptions dopt;
+    int dist = cli_dist_join(o, &dopt);
     int root = dist_rank() == 0;
     char name[256], *key = o->api_key_file && root ? read_key(o->api_key_file) : NULL;
     model_name(name, sizeof name, o);
@@ -100,12 +91,7 @@ int cmd_serve(const Options *o) {
     }
     Context ctx;
     if (context_init(&ctx, &m, so.parallel, so.ctx)) die("%s", err_msg());
-    long threads = o->threads;
-    if (dist && !threads) { /* ranks on one machine share its cores */
-        threads = pool_cpus() / dist_local_size();
-        if (threads < 1) threads = 1;
-    }
-    setup_context(&ctx, o, threads);
+    setup_context(&ctx, o, cli_threads(o, dist));
     DistRun run = {0};
     if (dist && dist_plan_steps(&run, &ctx, &dopt)) die("%s", err_msg());
     ModelShare share = dist ? dist_model_share(&run, &ctx) : model_share_all(&m);

@@ -168,7 +168,8 @@ static const struct {
      1, 0},
     {"serve", cmd_serve,
      "mistral serve -m MODEL [--host 127.0.0.1] [--port 8080] [--parallel N] [--ctx N]\n"
-     "                        [--batch-tokens B] [--queue Q] [--api-key KEY | --api-key-file F] [model options]",
+     "                        [--batch-tokens B] [--queue Q] [--api-key KEY | --api-key-file F] [model options]\n"
+     "       mpirun -np N mistral serve ... [--pipeline [--layer-split A,B,..]] [--expert-parallel]",
      "Serves the model over HTTP with OpenAI's API: POST /v1/chat/completions and\n"
      "/v1/completions (stream: true for server-sent events), GET /v1/models, /health\n"
      "(503 while loading), /metrics (Prometheus), POST /tokenize, /detokenize, and a\n"
@@ -190,7 +191,10 @@ static const struct {
      "  --alias NAME          the model's id in /v1/models (default: the path's last part)\n"
      "  --temperature T       for requests that give none (default 0: greedy)\n"
      "  --chat-format F       v1, v2, v3, v7 or tekken (default: from the tokenizer)\n"
-     "  --tokenizer FILE      tokenizer file (default: the model's)\n",
+     "  --tokenizer FILE      tokenizer file (default: the model's)\n"
+     "distribution (make MPI=1, under mpirun -np N; rank 0 serves, SIGINT/SIGTERM to it ends all):\n"
+     "  --pipeline [--layer-split A,B,..]   the layers in stages, one step in flight per stage\n"
+     "  --expert-parallel     each process computes its share of every MoE layer's experts\n",
      1, 0},
 };
 
