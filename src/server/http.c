@@ -35,6 +35,7 @@ struct Server {
     int tool_calls_id;
     atomic_int ready;   /* the engine runs */
     atomic_int closing;
+    atomic_int active;  /* requests between their first byte and their completion */
     pthread_mutex_t mu; /* the counters */
     long by_status[N_COUNTED];
     char name[128];
@@ -312,6 +313,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     Conn *c = *con_cls;
     if (!c) { /* the headers are in: the body follows */
         c = xcalloc(1, sizeof *c);
+        atomic_fetch_add(&s->active, 1);
         c->t0 = now_seconds();
         c->fd = -1;
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -348,6 +350,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls, e
     bytebuf_free(&c->body), bytebuf_free(&c->out);
     free(c);
     *con_cls = NULL;
+    atomic_fetch_sub(&s->active, 1);
 }
 
 /* ---- life ----------------------------------------------------------------------------- */
@@ -408,6 +411,8 @@ void server_close(Server *s) {
     atomic_store(&s->closing, 1);
     MHD_socket lsock = MHD_quiesce_daemon(s->d); /* no new connections */
     if (atomic_load(&s->ready)) engine_stop(&s->engine); /* running streams get their last chunks */
+    /* ... and send them before the connections are shut (at most 10 s) */
+    for (int i = 0; i < 1000 && atomic_load(&s->active) > 0; i++) nanosleep(&(struct timespec){0, 10000000}, NULL);
     MHD_stop_daemon(s->d);                          /* waits for the connections */
     if (lsock != MHD_INVALID_SOCKET) close(lsock);
     if (atomic_load(&s->ready)) engine_free(&s->engine);
