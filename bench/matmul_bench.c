@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/membw.h"
+#include "kern/membw.h"
 #include "base/pool.h"
 #include "base/util.h"
 #include "kern/matmul.h"
@@ -79,7 +79,7 @@ int main(int argc, char **argv) {
     double bw[8];
     for (int i = 0; i < n_threads; i++) {
         CHECK(pool_init(&pools[i], threads[i]) == 0);
-        bw[i] = membw_read_gbs(&pools[i], (size_t)1 << 30, 5);
+        bw[i] = membw_probe(k, &pools[i]);
         printf("read bandwidth, %d thread(s): %.1f GB/s\n", threads[i], bw[i]);
     }
     printf("kernels: %s; matvec %dx%d\n\n", k->name, ROWS, COLS);

@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "app/commands.h"
-#include "base/membw.h"
+#include "kern/membw.h"
 #include "base/pool.h"
 #include "base/util.h"
 #include "gen/generate.h"
@@ -142,7 +142,8 @@ int cmd_bench(const Options *o) {
     new_context(&ctx0, &m, 1, (int)o->threads, o);
     prepare_model(&m, &ctx0, NULL);
     int threads = pool_threads(ctx0.mm.pool);
-    double bw = membw_read_gbs(ctx0.mm.pool, (size_t)1 << 30, 3);
+    const char *ctx0_kern_name = ctx0.mm.kern->name;
+    double bw = membw_probe(ctx0.mm.kern, ctx0.mm.pool);
     context_free(&ctx0);
 
     double *pp = xcalloc((size_t)reps, sizeof *pp), *tg = xcalloc((size_t)reps, sizeof *tg);
@@ -160,13 +161,16 @@ int cmd_bench(const Options *o) {
     DType kvt = o->kv_type && !strcmp(o->kv_type, "f16") ? DT_F16 : DT_F32;
     double wpt = bytes_per_token(&m), kpt = kv_bytes_per_token(&m, d, n, kvt), bpt = wpt + kpt;
     double frac = bw > 0 ? bpt * tg_m / (bw * 1e9) : 0;
+    size_t llc = membw_llc_bytes();
+    int in_cache = llc && wpt < (double)llc; /* then decode may read faster than memory */
 
     if (o->json) {
         printf("{\"model\": \"%s\", \"threads\": %d, \"kv_type\": \"%s\", \"bytes_per_token\": %.0f, "
                "\"kv_bytes_per_token\": %.0f, \"reps\": %ld, \"pp\": {\"n\": %ld, \"tok_s\": %.3f, \"sd\": %.3f}, "
                "\"tg\": {\"n\": %ld, \"depth\": %ld, \"tok_s\": %.3f, \"sd\": %.3f}, "
-               "\"bandwidth_gb_s\": %.2f, \"decode_bandwidth_fraction\": %.4f}\n",
-               o->model, threads, kvt == DT_F16 ? "f16" : "f32", bpt, kpt, reps, p, pp_m, pp_sd, n, d, tg_m, tg_sd, bw, frac);
+               "\"bandwidth_gb_s\": %.2f, \"decode_bandwidth_fraction\": %.4f, \"weights_fit_llc\": %s}\n",
+               o->model, threads, kvt == DT_F16 ? "f16" : "f32", bpt, kpt, reps, p, pp_m, pp_sd, n, d, tg_m, tg_sd, bw, frac,
+               in_cache ? "true" : "false");
     } else {
         printf("model: %s\n", o->model);
         printf("threads: %d, repetitions: %ld, KV cache %s; read per token: %.3f GB of weights + %.3f GB of "
@@ -175,8 +179,10 @@ int cmd_bench(const Options *o) {
         if (p > 0) printf("| pp%-10ld | %7.2f ± %5.2f |\n", p, pp_m, pp_sd);
         if (n > 0 && d > 0) printf("| tg%ld @ d%-*ld | %7.2f ± %5.2f |\n", n, 6 - snprintf(NULL, 0, "%ld", n), d, tg_m, tg_sd);
         else if (n > 0) printf("| tg%-10ld | %7.2f ± %5.2f |\n", n, tg_m, tg_sd);
-        printf("memory read bandwidth (%d threads, 1 GiB, best of 3): %.2f GB/s\n", threads, bw);
-        printf("decode: %.2f GB/s read = %.1f%% of the bandwidth\n", bpt * tg_m / 1e9, 100 * frac);
+        printf("memory read bandwidth (%d threads, %s loads, 0.5-2 GiB, best of 9): %.2f GB/s\n", threads,
+               ctx0_kern_name, bw);
+        printf("decode: %.2f GB/s read = %.1f%% of the bandwidth%s\n", bpt * tg_m / 1e9, 100 * frac,
+               in_cache ? " (the weights fit in the last-level cache: decode reads them from there)" : "");
     }
     free(pp), free(tg), free(tok), free(logits);
     model_free(&m);

@@ -99,6 +99,9 @@ typedef struct {
      * Each score and each out[d] is computed the same way whatever n is. */
     void (*attn_scores[2])(float *scores, const float *q, const void *const *rows, int n, int off, int hd);
     void (*attn_wsum[2])(float *out, const float *p, const void *const *rows, int n, int off, int hd);
+    /* XOR of the 64-bit words of p[0..bytes) (bytes a multiple of 256), read
+     * with the widest loads there are: the bandwidth probe's loop (membw.h) */
+    uint64_t (*read_lines)(const void *p, size_t bytes);
 } Kern;
 
 /* The best table for this CPU, chosen once (thread-safe). */

@@ -30,11 +30,27 @@
 #define X86_VNNI 1
 #include "kern/simd/x86_packed.h"
 
+/* The bandwidth probe's loop: 256 bytes per step in four 512-bit loads. */
+static uint64_t read_lines(const void *p, size_t bytes) {
+    const char *c = p;
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+    for (size_t i = 0; i + 256 <= bytes; i += 256) {
+        a0 = _mm512_xor_si512(a0, _mm512_loadu_si512((const void *)(c + i)));
+        a1 = _mm512_xor_si512(a1, _mm512_loadu_si512((const void *)(c + i + 64)));
+        a2 = _mm512_xor_si512(a2, _mm512_loadu_si512((const void *)(c + i + 128)));
+        a3 = _mm512_xor_si512(a3, _mm512_loadu_si512((const void *)(c + i + 192)));
+    }
+    uint64_t w[8];
+    _mm512_storeu_si512((void *)w, _mm512_xor_si512(_mm512_xor_si512(a0, a1), _mm512_xor_si512(a2, a3)));
+    return w[0] ^ w[1] ^ w[2] ^ w[3] ^ w[4] ^ w[5] ^ w[6] ^ w[7];
+}
+
 /* The avx2 table (its layouts, pack functions and activation quantizers are
  * the same), with the VNNI packed tiles. */
 void kern_fill_avx512(Kern *k) {
     kern_fill_avx2(k);
     k->name = "avx512";
+    k->read_lines = read_lines;
     k->pack[DT_Q4_0].dot.tile = tile_q4_0x8;
     k->pack[DT_Q8_0].dot.tile = tile_q8_0x8;
     k->pack[DT_Q4_K].dot.tile = tile_q4_Kx8;

@@ -192,8 +192,17 @@ TILE(tile_q6_K, dot_q6_K)
 
 static size_t q8_bytes(size_t n) { return dtype_bytes(DT_Q8_0, n); }
 
+static uint64_t read_lines(const void *p, size_t bytes) {
+    const uint64_t *w = p;
+    uint64_t a[8] = {0};
+    for (size_t i = 0; i + 8 <= bytes / 8; i += 8)
+        for (int k = 0; k < 8; k++) a[k] ^= w[i + k];
+    return a[0] ^ a[1] ^ a[2] ^ a[3] ^ a[4] ^ a[5] ^ a[6] ^ a[7];
+}
+
 void kern_fill_generic(Kern *k) {
     k->name = "generic";
+    k->read_lines = read_lines;
     k->mm[DT_F32] = (KernDot){DT_F32, NULL, NULL, 4, 1, tile_f32};
     k->mm[DT_F16] = (KernDot){DT_F32, NULL, NULL, 4, 1, tile_f16};
     k->mm[DT_BF16] = (KernDot){DT_F32, NULL, NULL, 4, 1, tile_bf16};
