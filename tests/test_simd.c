@@ -256,12 +256,13 @@ static void check_pack(DType t, const Kern *k, int rows, int cols, int n, Pool *
         else memcpy(xa + (size_t)i * xb, x + (size_t)i * cols, xb);
     }
     size_t gb = kp->group_bytes((size_t)cols);
-    float full[64];
+    CHECK(kp->rows <= 16 && pd->nt <= 8); /* the buffers below */
+    float full[16 * 8];
     for (int i = 0; i < nt_max; i++) pd->tile(full + i * kp->rows, (size_t)kp->rows, w.packed, gb, kp->rows, xa + (size_t)i * xb, xb, 1, (size_t)cols);
     for (int nr = 1; nr <= kp->rows; nr++)
         for (int nt = 1; nt <= nt_max; nt++) {
-            float got[64 + 8];
-            for (int i = 0; i < 72; i++) got[i] = NAN;
+            float got[17 * 8 + 8];
+            for (int i = 0; i < 17 * 8 + 8; i++) got[i] = NAN;
             pd->tile(got, (size_t)nr + 1, w.packed, gb, nr, xa, xb, nt, (size_t)cols);
             for (int i = 0; i < nt; i++) {
                 for (int r = 0; r < nr; r++)
@@ -277,34 +278,30 @@ static void check_pack(DType t, const Kern *k, int rows, int cols, int n, Pool *
     free(xa), free(q8), free(xq), free(wf), free(xd), free(scratch), free(out), free(x), free(wd);
 }
 
-/* Two tables that share a packed layout (avx512's VNNI tiles and avx2's)
- * give every element the same bits, every tile shape. */
+/* Two tables whose packed tiles compute the same operations (avx512's VNNI
+ * tiles and avx2's; avx512's 16-row float groups and avx2's 8-row ones)
+ * give every element the same bits: the same matrix packed by each and
+ * multiplied through matmul, 1 to 9 tokens, rows that fill no group. */
 static void check_pack_agree(const Kern *a, const Kern *b) {
     for (int t = 0; t < DT_COUNT; t++) {
-        const KernPack *pa = &a->pack[t], *pb = &b->pack[t];
-        if (!pa->pack || !pb->pack) continue;
-        EXPECT(pa->pack == pb->pack && pa->dot.act_quant == pb->dot.act_quant && pa->rows == pb->rows,
-               "%s and %s share %s's packed layout", a->name, b->name, dtype_traits((DType)t)->name);
-        int blk = dtype_traits((DType)t)->block, cols = blk == 1 ? 45 : 5 * blk, rows = pa->rows;
-        void *w = random_mat((DType)t, rows, cols);
-        char *g = xmalloc(pa->group_bytes((size_t)cols));
-        pa->pack(g, w, dtype_bytes((DType)t, (size_t)cols), rows, (size_t)cols);
-        int nt = pa->dot.nt;
-        float *x = normals((size_t)nt * cols);
-        size_t xb = pa->dot.act_quant ? pa->dot.act_bytes((size_t)cols) : (size_t)cols * sizeof(float);
-        char *xa = xmalloc(xb * (size_t)nt);
-        for (int i = 0; i < nt; i++) {
-            if (pa->dot.act_quant) pa->dot.act_quant(xa + (size_t)i * xb, x + (size_t)i * cols, (size_t)cols);
-            else memcpy(xa + (size_t)i * xb, x + (size_t)i * cols, xb);
-        }
-        for (int n = 1; n <= nt; n++) {
-            float oa[64], ob[64];
-            pa->dot.tile(oa, (size_t)rows, g, 0, rows, xa, xb, n, (size_t)cols);
-            pb->dot.tile(ob, (size_t)rows, g, 0, rows, xa, xb, n, (size_t)cols);
-            EXPECT(memcmp(oa, ob, (size_t)(n * rows) * sizeof(float)) == 0, "%s vs %s %s packed tile x%d differ (%.9g vs %.9g)",
+        if (!a->pack[t].pack || !b->pack[t].pack) continue;
+        int blk = dtype_traits((DType)t)->block, cols = blk == 1 ? 45 : 5 * blk, rows = 37;
+        void *wd = random_mat((DType)t, rows, cols);
+        float *x = normals((size_t)9 * cols), *oa = poisoned((size_t)9 * rows), *ob = poisoned((size_t)9 * rows);
+        size_t sb = matmul_scratch_bytes((DType)t, cols, 9, a), sb2 = matmul_scratch_bytes((DType)t, cols, 9, b);
+        void *scratch = xmalloc((sb > sb2 ? sb : sb2) + 1);
+        for (int n = 1; n <= 9; n++) {
+            Mat w = {wd, (DType)t, rows, cols, NULL, NULL};
+            EXPECT(mat_pack(&w, a, NULL) == 1, "pack");
+            matmul(&(MatmulEnv){a, NULL, scratch}, oa, x, &w, n);
+            mat_unpack(&w);
+            EXPECT(mat_pack(&w, b, NULL) == 1, "pack");
+            matmul(&(MatmulEnv){b, NULL, scratch}, ob, x, &w, n);
+            mat_unpack(&w);
+            EXPECT(memcmp(oa, ob, (size_t)(n * rows) * sizeof(float)) == 0, "%s vs %s %s packed, %d tokens: differ (%.9g vs %.9g)",
                    a->name, b->name, dtype_traits((DType)t)->name, n, oa[0], ob[0]);
         }
-        free(w), free(g), free(x), free(xa);
+        free(wd), free(x), free(oa), free(ob), free(scratch);
     }
 }
 

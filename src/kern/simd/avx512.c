@@ -45,8 +45,119 @@ static uint64_t read_lines(const void *p, size_t bytes) {
     return w[0] ^ w[1] ^ w[2] ^ w[3] ^ w[4] ^ w[5] ^ w[6] ^ w[7];
 }
 
+/* ---- float weights in 512-bit registers ------------------------------------
+ * f32x16, f16x16, bf16x16: 16 rows of float weights per group, column-major
+ * inside the group (element (r, i) at 16i + r), lanes = rows: one broadcast
+ * of x[i] meets 16 rows in one 512-bit fma, one conversion serves 16 rows,
+ * and a tile holds up to 8 tokens (16 accumulators of the 32 registers).
+ * Per element the avx2 tiles' schedule exactly (two chains, even and odd
+ * columns, a last odd column joining the even chain, then even + odd), so
+ * the results equal the avx2 table's 8-row tiles bit for bit. */
+#define FLOAT_PACK16(name, T)                                                                       \
+    static size_t name##_bytes(size_t cols) { return cols * 16 * sizeof(T); }                      \
+    static void name##_pack(void *dst, const void *src, size_t ws, int nr, size_t cols) {          \
+        T *g = dst;                                                                                 \
+        memset(g, 0, cols * 16 * sizeof(T));                                                        \
+        for (int r = 0; r < nr; r++) {                                                              \
+            const T *row = (const T *)((const char *)src + (size_t)r * ws);                        \
+            for (size_t i = 0; i < cols; i++) g[16 * i + (size_t)r] = row[i];                       \
+        }                                                                                           \
+    }
+FLOAT_PACK16(f32x16, float)
+FLOAT_PACK16(f16x16, uint16_t)
+FLOAT_PACK16(bf16x16, uint16_t)
+
+FORCE __m512 load16_f32(const void *p, size_t i) { return _mm512_loadu_ps((const float *)p + i); }
+#ifdef KERN_EMULATE_AVX512
+/* This SIMDe lacks _mm512_cvtph_ps and _mm512_cvtepu16_epi32: two 256-bit
+ * halves converted as avx2.c does (the same exact values), then joined. */
+FORCE __m512 join8(__m256 lo, __m256 hi) {
+    return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(lo)), _mm256_castps_pd(hi), 1));
+}
+FORCE __m256 half_bf16(const __m128i *h) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(h)), 16));
+}
+FORCE __m512 load16_f16(const void *p, size_t i) {
+    const __m128i *h = (const __m128i *)((const uint16_t *)p + i);
+    return join8(_mm256_cvtph_ps(_mm_loadu_si128(h)), _mm256_cvtph_ps(_mm_loadu_si128(h + 1)));
+}
+FORCE __m512 load16_bf16(const void *p, size_t i) {
+    const __m128i *h = (const __m128i *)((const uint16_t *)p + i);
+    return join8(half_bf16(h), half_bf16(h + 1));
+}
+#else
+FORCE __m512 load16_f16(const void *p, size_t i) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)p + i)));
+}
+FORCE __m512 load16_bf16(const void *p, size_t i) {
+    __m512i v = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)((const uint16_t *)p + i)));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
+}
+#endif
+
+#define FLOAT_PACKED16_TILE(K, load)                                                                \
+    FORCE void K(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs, \
+                 size_t n) {                                                                        \
+        __m512 a0[8], a1[8];                                                                        \
+        UNROLL8 for (int t = 0; t < NT; t++) a0[t] = a1[t] = _mm512_setzero_ps();                   \
+        size_t i = 0;                                                                               \
+        for (; i + 4 <= n; i += 4) {                                                                \
+            __m512 w0 = load(w, 16 * i), w1 = load(w, 16 * i + 16);                                 \
+            __m512 w2 = load(w, 16 * i + 32), w3 = load(w, 16 * i + 48);                            \
+            UNROLL8 for (int t = 0; t < NT; t++) {                                                  \
+                const float *xt = (const float *)(x + t * xs) + i;                                  \
+                a0[t] = _mm512_fmadd_ps(w0, _mm512_set1_ps(xt[0]), a0[t]);                          \
+                a1[t] = _mm512_fmadd_ps(w1, _mm512_set1_ps(xt[1]), a1[t]);                          \
+                a0[t] = _mm512_fmadd_ps(w2, _mm512_set1_ps(xt[2]), a0[t]);                          \
+                a1[t] = _mm512_fmadd_ps(w3, _mm512_set1_ps(xt[3]), a1[t]);                          \
+            }                                                                                       \
+        }                                                                                           \
+        for (; i < n; i++) {                                                                        \
+            __m512 w0 = load(w, 16 * i);                                                            \
+            UNROLL8 for (int t = 0; t < NT; t++) {                                                  \
+                const float *xt = (const float *)(x + t * xs) + i;                                  \
+                if (i % 2 == 0) a0[t] = _mm512_fmadd_ps(w0, _mm512_set1_ps(xt[0]), a0[t]);          \
+                else a1[t] = _mm512_fmadd_ps(w0, _mm512_set1_ps(xt[0]), a1[t]);                     \
+            }                                                                                       \
+        }                                                                                           \
+        UNROLL8 for (int t = 0; t < NT; t++) {                                                      \
+            __m512 sum = _mm512_add_ps(a0[t], a1[t]);                                               \
+            if (nr == 16) {                                                                         \
+                _mm512_storeu_ps(out + (size_t)t * os, sum);                                        \
+            } else {                                                                                \
+                float tmp[16];                                                                      \
+                _mm512_storeu_ps(tmp, sum);                                                         \
+                memcpy(out + (size_t)t * os, tmp, (size_t)nr * sizeof(float));                      \
+            }                                                                                       \
+        }                                                                                           \
+    }
+FLOAT_PACKED16_TILE(k_f32x16, load16_f32)
+FLOAT_PACKED16_TILE(k_f16x16, load16_f16)
+FLOAT_PACKED16_TILE(k_bf16x16, load16_bf16)
+
+/* A 16-row packed tile: one group (nr rows written) × nt <= 8 tokens. */
+#define PACKED16_FNS(name, K)                                                                        \
+    static void name(float *out, size_t os, const void *w, size_t ws, int nr, const void *x, size_t xs, \
+                     int nt, size_t n) {                                                             \
+        (void)ws;                                                                                    \
+        switch (nt) {                                                                                \
+        case 1: K(1, out, os, (const char *)w, nr, (const char *)x, xs, n); break;                   \
+        case 2: K(2, out, os, (const char *)w, nr, (const char *)x, xs, n); break;                   \
+        case 3: K(3, out, os, (const char *)w, nr, (const char *)x, xs, n); break;                   \
+        case 4: K(4, out, os, (const char *)w, nr, (const char *)x, xs, n); break;                   \
+        case 5: K(5, out, os, (const char *)w, nr, (const char *)x, xs, n); break;                   \
+        case 6: K(6, out, os, (const char *)w, nr, (const char *)x, xs, n); break;                   \
+        case 7: K(7, out, os, (const char *)w, nr, (const char *)x, xs, n); break;                   \
+        case 8: K(8, out, os, (const char *)w, nr, (const char *)x, xs, n); break;                   \
+        default: break;                                                                              \
+        }                                                                                            \
+    }
+PACKED16_FNS(tile_f32x16, k_f32x16)
+PACKED16_FNS(tile_f16x16, k_f16x16)
+PACKED16_FNS(tile_bf16x16, k_bf16x16)
+
 /* The avx2 table (its layouts, pack functions and activation quantizers are
- * the same), with the VNNI packed tiles. */
+ * the same), with the VNNI packed tiles, and 16-row float groups. */
 void kern_fill_avx512(Kern *k) {
     kern_fill_avx2(k);
     k->name = "avx512";
@@ -56,5 +167,8 @@ void kern_fill_avx512(Kern *k) {
     k->pack[DT_Q4_K].dot.tile = tile_q4_Kx8;
     k->pack[DT_Q5_K].dot.tile = tile_q5_Kx8;
     k->pack[DT_Q6_K].dot.tile = tile_q6_Kx8;
+    k->pack[DT_F32] = (KernPack){16, f32x16_bytes, f32x16_pack, {DT_F32, NULL, NULL, 16, 8, tile_f32x16}};
+    k->pack[DT_F16] = (KernPack){16, f16x16_bytes, f16x16_pack, {DT_F32, NULL, NULL, 16, 8, tile_f16x16}};
+    k->pack[DT_BF16] = (KernPack){16, bf16x16_bytes, bf16x16_pack, {DT_F32, NULL, NULL, 16, 8, tile_bf16x16}};
 }
 #endif
