@@ -1,5 +1,5 @@
 #!/bin/sh
-# tests/avx512.sh — the avx512 table's VNNI tiles on a machine without
+# tests/avx512.sh — the avx512 table (VNNI tiles, 16-row float tiles) on a machine without
 # AVX-512: test_simd built with src/kern/simd/avx512.c compiled against SIMDe
 # (AVX2, FMA and F16C native, the AVX-512 intrinsics emulated) and the table registered
 # whatever the CPU has. Checks it against generic like every table, and its
@@ -35,4 +35,4 @@ $CC -o "$OUT/test_simd" $objs -lm -lpthread
 "$OUT/test_simd"
 which=$("$OUT/test_simd" --which)
 [ "$which" = avx512 ] || { echo "avx512: the default table is $which, not avx512"; exit 1; }
-echo "avx512: ok (VNNI tiles on SIMDe; default table $which)"
+echo "avx512: ok (the avx512 table on SIMDe; default table $which)"

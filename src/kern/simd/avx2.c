@@ -782,19 +782,9 @@ static void q8h_quant(void *dst, const float *x, size_t n) {
  * inside the group (element (r, i) at 8i + r), lanes = rows: one broadcast
  * of x[i] meets 8 rows in one fma. Per element, two chains (even and odd
  * columns; a last odd column joins the even chain), then even + odd. */
-#define FLOAT_PACK(name, T)                                                                         \
-    static size_t name##_bytes(size_t cols) { return cols * 8 * sizeof(T); }                        \
-    static void name##_pack(void *dst, const void *src, size_t ws, int nr, size_t cols) {          \
-        T *g = dst;                                                                                 \
-        memset(g, 0, cols * 8 * sizeof(T));                                                         \
-        for (int r = 0; r < nr; r++) {                                                              \
-            const T *row = (const T *)((const char *)src + (size_t)r * ws);                        \
-            for (size_t i = 0; i < cols; i++) g[8 * i + (size_t)r] = row[i];                        \
-        }                                                                                           \
-    }
-FLOAT_PACK(f32x8, float)
-FLOAT_PACK(f16x8, uint16_t)
-FLOAT_PACK(bf16x8, uint16_t)
+FLOAT_PACK(f32x8, float, 8)
+FLOAT_PACK(f16x8, uint16_t, 8)
+FLOAT_PACK(bf16x8, uint16_t, 8)
 
 #define FLOAT_PACKED_TILE(K, load)                                                                  \
     FORCE void K(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs, \

@@ -53,19 +53,9 @@ static uint64_t read_lines(const void *p, size_t bytes) {
  * Per element the avx2 tiles' schedule exactly (two chains, even and odd
  * columns, a last odd column joining the even chain, then even + odd), so
  * the results equal the avx2 table's 8-row tiles bit for bit. */
-#define FLOAT_PACK16(name, T)                                                                       \
-    static size_t name##_bytes(size_t cols) { return cols * 16 * sizeof(T); }                      \
-    static void name##_pack(void *dst, const void *src, size_t ws, int nr, size_t cols) {          \
-        T *g = dst;                                                                                 \
-        memset(g, 0, cols * 16 * sizeof(T));                                                        \
-        for (int r = 0; r < nr; r++) {                                                              \
-            const T *row = (const T *)((const char *)src + (size_t)r * ws);                        \
-            for (size_t i = 0; i < cols; i++) g[16 * i + (size_t)r] = row[i];                       \
-        }                                                                                           \
-    }
-FLOAT_PACK16(f32x16, float)
-FLOAT_PACK16(f16x16, uint16_t)
-FLOAT_PACK16(bf16x16, uint16_t)
+FLOAT_PACK(f32x16, float, 16)
+FLOAT_PACK(f16x16, uint16_t, 16)
+FLOAT_PACK(bf16x16, uint16_t, 16)
 
 FORCE __m512 load16_f32(const void *p, size_t i) { return _mm512_loadu_ps((const float *)p + i); }
 #ifdef KERN_EMULATE_AVX512

@@ -6,7 +6,7 @@
  * summed straight into int32). Both compute exactly the same integer sums and
  * then the same fp32 operations, so the two tables' packed tiles agree bit
  * for bit (test_simd checks it). The includer provides <immintrin.h> (or
- * SIMDe's emulation), FORCE, UNROLL, UNROLL8, QK32, QK_K and memcpy. */
+ * SIMDe's emulation), FORCE, UNROLL, UNROLL8, QK32, QK_K, memcpy and memset. */
 
 #define Q4X8_BLOCK 144
 #define Q8X8_BLOCK 272
@@ -36,6 +36,20 @@ FORCE __m256i bcast4(const int8_t *p) {
     memcpy(&v, p, 4);
     return _mm256_set1_epi32(v);
 }
+
+/* Float weights in groups of G rows (avx2: 8, avx512: 16), column-major
+ * inside the group (element (r, i) at G·i + r), lanes = rows; the missing
+ * rows of a last group are zeros. */
+#define FLOAT_PACK(name, T, G)                                                                      \
+    static size_t name##_bytes(size_t cols) { return cols * (G) * sizeof(T); }                     \
+    static void name##_pack(void *dst, const void *src, size_t ws, int nr, size_t cols) {          \
+        T *g = dst;                                                                                 \
+        memset(g, 0, cols * (G) * sizeof(T));                                                       \
+        for (int r = 0; r < nr; r++) {                                                              \
+            const T *row = (const T *)((const char *)src + (size_t)r * ws);                        \
+            for (size_t i = 0; i < cols; i++) g[(G) * i + (size_t)r] = row[i];                      \
+        }                                                                                           \
+    }
 
 /* The first nr rows (lanes) of a packed tile's accumulators. */
 FORCE void packed_store(const int NT, float *out, size_t os, const __m256 *acc, int nr) {
