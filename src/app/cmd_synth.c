@@ -42,25 +42,28 @@ static const Shape shapes[] = {
 /* uniform in [-1, 1) */
 static float rng_unit(uint64_t *s) { return (float)((double)(splitmix64(s) >> 11) * 0x1.0p-52 - 1.0); }
 
+/* One tensor to make when the writer reaches it: rows x cols (x n_mats)
+ * weights of type t, or a norm vector of cols (rows 0). */
+typedef struct Synth Synth;
 typedef struct {
+    Synth *s;
+    int rows, cols, n_mats;
+    DType type;
+} Pending;
+
+struct Synth {
     GGUFWriter w;
-    void **bufs;
-    int n_bufs, cap_bufs;
+    Pending *pend; /* owns [cap_pend]; the writer holds pointers into it */
+    int n_pend, cap_pend;
     uint64_t rng;
     DType type;
     size_t bytes;
-} Synth;
+};
 
-static void *keep(Synth *s, size_t n) {
-    if (s->n_bufs == s->cap_bufs) {
-        s->cap_bufs = s->cap_bufs ? 2 * s->cap_bufs : 64;
-        void **nb = realloc(s->bufs, (size_t)s->cap_bufs * sizeof *nb);
-        if (!nb) die("out of memory");
-        s->bufs = nb;
-    }
-    void *p = xmalloc(n ? n : 1);
-    s->bufs[s->n_bufs++] = p;
-    s->bytes += n;
+static Pending *pending(Synth *s, int rows, int cols, int n_mats, DType t) {
+    if (s->n_pend == s->cap_pend) die("synth: more tensors than planned");
+    Pending *p = &s->pend[s->n_pend++];
+    *p = (Pending){s, rows, cols, n_mats, t};
     return p;
 }
 
@@ -70,12 +73,35 @@ static const char *gguf_name(const char *native, char *buf, size_t cap) {
     return buf;
 }
 
+static int fill_vec(void *ud, void *dst, size_t nbytes) {
+    Pending *p = ud;
+    float *v = dst;
+    (void)nbytes;
+    for (int i = 0; i < p->cols; i++) v[i] = 1.0f + 0.01f * rng_unit(&p->s->rng);
+    return 0;
+}
+
 static void add_vec(Synth *s, const char *native, int n) {
     char name[128];
-    float *v = keep(s, (size_t)n * sizeof *v);
-    for (int i = 0; i < n; i++) v[i] = 1.0f + 0.01f * rng_unit(&s->rng);
     int64_t dims[1] = {n};
-    gguf_writer_add_tensor(&s->w, gguf_name(native, name, sizeof name), DT_F32, 1, dims, v);
+    s->bytes += (size_t)n * sizeof(float);
+    gguf_writer_add_tensor_fill(&s->w, gguf_name(native, name, sizeof name), DT_F32, 1, dims, fill_vec,
+                                pending(s, 0, n, 0, DT_F32));
+}
+
+static int fill_mat(void *ud, void *dst, size_t nbytes) {
+    Pending *p = ud;
+    const DTypeTraits *tr = dtype_traits(p->type);
+    size_t rb = dtype_bytes(p->type, (size_t)p->cols);
+    float *row = xmalloc((size_t)p->cols * sizeof *row);
+    float scale = sqrtf(3.0f / (float)p->cols);
+    (void)nbytes;
+    for (size_t r = 0; r < (size_t)p->rows * (size_t)(p->n_mats ? p->n_mats : 1); r++) {
+        for (int c = 0; c < p->cols; c++) row[c] = scale * rng_unit(&p->s->rng);
+        tr->quantize((char *)dst + r * rb, row, (size_t)p->cols);
+    }
+    free(row);
+    return 0;
 }
 
 /* n_mats stacked matrices of rows x cols in type t (n_mats 0: a plain 2-D). */
@@ -85,19 +111,10 @@ static void add_mat(Synth *s, const char *native, int rows, int cols, int n_mats
     if (cols % tr->block)
         die("synth: %s has rows of %d elements, not a multiple of %s's block of %d", native,
             cols, tr->name, tr->block);
-    size_t rb = dtype_bytes(t, (size_t)cols);
-    int nm = n_mats ? n_mats : 1;
-    char *data = keep(s, rb * (size_t)rows * (size_t)nm);
-    float *row = xmalloc((size_t)cols * sizeof *row);
-    float scale = sqrtf(3.0f / (float)cols);
-    for (size_t r = 0; r < (size_t)rows * (size_t)nm; r++) {
-        for (int c = 0; c < cols; c++) row[c] = scale * rng_unit(&s->rng);
-        tr->quantize(data + r * rb, row, (size_t)cols);
-    }
-    free(row);
-    int64_t dims[3] = {cols, rows, nm};
-    gguf_writer_add_tensor(&s->w, gguf_name(native, name, sizeof name), t, n_mats ? 3 : 2, dims,
-                           data);
+    int64_t dims[3] = {cols, rows, n_mats ? n_mats : 1};
+    s->bytes += dtype_bytes(t, (size_t)cols) * (size_t)rows * (size_t)(n_mats ? n_mats : 1);
+    gguf_writer_add_tensor_fill(&s->w, gguf_name(native, name, sizeof name), t, n_mats ? 3 : 2, dims, fill_mat,
+                                pending(s, rows, cols, n_mats, t));
 }
 
 int cmd_synth(const Options *o) {
@@ -134,6 +151,8 @@ int cmd_synth(const Options *o) {
     memset(&s, 0, sizeof s);
     s.rng = o->seed * 0x2545f4914f6cdd1dull + 1;
     s.type = t;
+    s.cap_pend = 3 + 10 * c->n_layers; /* embeddings, norm, output; at most 10 per layer */
+    s.pend = xcalloc((size_t)s.cap_pend, sizeof *s.pend);
     gguf_writer_init(&s.w);
     char gname[64];
     snprintf(gname, sizeof gname, "synth-%s-%s", sh->name, o->type);
@@ -151,8 +170,6 @@ int cmd_synth(const Options *o) {
 
     int dim = c->dim, hd = c->head_dim, qd = c->n_heads * hd, kvd = c->n_kv_heads * hd;
     int hid = c->hidden_dim;
-    if (dim >= 1024)
-        fprintf(stderr, "synth: building %s (%s) in memory before writing it\n", sh->name, o->type);
     add_mat(&s, "tok_embeddings.weight", c->n_vocab, dim, 0, t);
     char nm[128];
     for (int l = 0; l < c->n_layers; l++) {
@@ -182,8 +199,7 @@ int cmd_synth(const Options *o) {
     if (!fp) die("cannot write %s", o->args[0]);
     int rc = gguf_writer_write(&s.w, fp);
     if (fclose(fp) && !rc) rc = err_set("%s: write failed", o->args[0]);
-    for (int i = 0; i < s.n_bufs; i++) free(s.bufs[i]);
-    free(s.bufs);
+    free(s.pend);
     gguf_writer_free(&s.w);
     tokenizer_free(&tok);
     free(c->window);

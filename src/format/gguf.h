@@ -193,13 +193,19 @@ const char *gguf_ggml_type_name(uint32_t t, int *block, int *bytes);
  * The add functions return 0, or -1 with err set (a key or a tensor name
  * given twice, a row length that is not a multiple of the block, bad dims);
  * after a failed add, gguf_writer_write refuses too, so the caller may check
- * only that. Tensor data are views: they must stay valid until the write. */
+ * only that. Tensor data are views: they must stay valid until the write;
+ * or they are made at write time by a fill function (add_tensor_fill), one
+ * tensor at a time, so a file larger than memory can be written. */
+typedef int (*GGUFFill)(void *ud, void *dst, size_t nbytes); /* 0, or -1 with err set */
+
 typedef struct {
     ByteBuf kv;           /* owns: the encoded pairs */
     char **keys;          /* owns [n_kv] */
     int n_kv;
     Tensor *t;            /* owns [n_tensors]: name and shape; data are views */
     int n_tensors;
+    GGUFFill *fill;       /* owns [n_tensors]: NULL where the data are a view */
+    void **fill_ud;       /* owns [n_tensors] */
     uint32_t alignment;   /* 32, or general.alignment as added */
     int failed;           /* an add failed: write refuses */
 } GGUFWriter;
@@ -232,6 +238,10 @@ int gguf_writer_add_array_str(GGUFWriter *w, const char *key, const char *const 
  * dtype_bytes(dtype, Π dims) bytes. */
 int gguf_writer_add_tensor(GGUFWriter *w, const char *name, DType dtype, int n_dims,
                            const int64_t *dims, const void *data);
+/* The same, with the data made by fill(ud, buffer, bytes) when the file is
+ * written, in the order the tensors were added. */
+int gguf_writer_add_tensor_fill(GGUFWriter *w, const char *name, DType dtype, int n_dims,
+                                const int64_t *dims, GGUFFill fill, void *ud);
 /* Writes the file to fp (at its current position, which should be 0 for
  * the alignment to hold in the file). Returns 0, or -1 with err set. */
 int gguf_writer_write(GGUFWriter *w, FILE *fp);

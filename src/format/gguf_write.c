@@ -24,6 +24,8 @@ void gguf_writer_free(GGUFWriter *w) {
     for (int i = 0; i < w->n_kv; i++) free(w->keys[i]);
     free(w->keys);
     tensors_free(w->t, w->n_tensors);
+    free(w->fill);
+    free(w->fill_ud);
     memset(w, 0, sizeof *w);
 }
 
@@ -126,8 +128,8 @@ int gguf_writer_add_array_str(GGUFWriter *w, const char *key, const char *const 
     return 0;
 }
 
-int gguf_writer_add_tensor(GGUFWriter *w, const char *name, DType dtype, int n_dims, const int64_t *dims,
-                           const void *data) {
+static int add_tensor(GGUFWriter *w, const char *name, DType dtype, int n_dims, const int64_t *dims,
+                      const void *data, GGUFFill fill, void *ud) {
     if (!name) return writer_fail(w, "a NULL tensor name", NULL);
     for (int i = 0; i < w->n_tensors; i++)
         if (strcmp(w->t[i].name, name) == 0) return writer_fail(w, "tensor added twice:", name);
@@ -142,11 +144,25 @@ int gguf_writer_add_tensor(GGUFWriter *w, const char *name, DType dtype, int n_d
     if (tensor_nbytes(dims, n_dims, tr->block, tr->bytes, &t.nbytes))
         return writer_fail(w, "a byte size that overflows in tensor", name);
     if (dims[0] % tr->block) return writer_fail(w, "a row length not a multiple of the block in tensor", name);
-    if (t.nbytes && !data) return writer_fail(w, "no data for tensor", name);
+    if (t.nbytes && !data && !fill) return writer_fail(w, "no data for tensor", name);
     t.name = xstrdup(name);
     w->t = xrealloc(w->t, (size_t)(w->n_tensors + 1) * sizeof *w->t);
+    w->fill = xrealloc(w->fill, (size_t)(w->n_tensors + 1) * sizeof *w->fill);
+    w->fill_ud = xrealloc(w->fill_ud, (size_t)(w->n_tensors + 1) * sizeof *w->fill_ud);
+    w->fill[w->n_tensors] = fill, w->fill_ud[w->n_tensors] = ud;
     w->t[w->n_tensors++] = t;
     return 0;
+}
+
+int gguf_writer_add_tensor(GGUFWriter *w, const char *name, DType dtype, int n_dims, const int64_t *dims,
+                           const void *data) {
+    return add_tensor(w, name, dtype, n_dims, dims, data, NULL, NULL);
+}
+
+int gguf_writer_add_tensor_fill(GGUFWriter *w, const char *name, DType dtype, int n_dims,
+                                const int64_t *dims, GGUFFill fill, void *ud) {
+    if (!fill) return writer_fail(w, "no fill function for tensor", name);
+    return add_tensor(w, name, dtype, n_dims, dims, NULL, fill, ud);
 }
 
 static int write_all(FILE *fp, const void *p, size_t n) {
@@ -184,9 +200,17 @@ int gguf_writer_write(GGUFWriter *w, FILE *fp) {
     static const unsigned char zeros[256];
     int rc = write_all(fp, h.p, h.n);
     size_t pad = tensor_pad(h.n, w->alignment);
+    void *buf = NULL; /* a filled tensor's bytes, one at a time */
     for (int i = -1; i < w->n_tensors && rc == 0; i++) {
         if (i >= 0) {
-            rc = write_all(fp, w->t[i].data, w->t[i].nbytes);
+            const void *data = w->t[i].data;
+            if (w->fill[i]) {
+                free(buf);
+                data = buf = malloc(w->t[i].nbytes ? w->t[i].nbytes : 1);
+                if (!buf) rc = err_set("gguf writer: out of memory for tensor \"%.80s\"", w->t[i].name);
+                else rc = w->fill[i](w->fill_ud[i], buf, w->t[i].nbytes);
+            }
+            if (rc == 0) rc = write_all(fp, data, w->t[i].nbytes);
             pad = tensor_pad(w->t[i].nbytes, w->alignment);
         }
         while (rc == 0 && pad) {
@@ -195,6 +219,7 @@ int gguf_writer_write(GGUFWriter *w, FILE *fp) {
             pad -= k;
         }
     }
+    free(buf);
     bytebuf_free(&h);
     if (rc == 0 && fflush(fp) != 0) rc = err_set("gguf writer: write failed: %s", strerror(errno));
     return rc;
