@@ -227,6 +227,29 @@ expect(g[1] == g0[1] and b[1] == d[1], "MISTRAL_SIMD=generic with and without MI
 if os.uname().machine in ("x86_64", "aarch64"):
     expect(g[1] != d[1], "MISTRAL_SIMD=generic changes the table")
 
+# --- --mem-limit: experts streamed from the file into a cache; the same ids
+moe = "tests/data/tiny/moe_sw8_f32"
+gen = ("generate", "-m", moe, "--tokens", "1,2,3,4,5,6,7,8,9,10", "-n", 12, "--ids", "--chunk-size", 3)
+rc, want, _ = run(*gen)
+rc2, small, err = run(*gen, "--mem-limit", 1)
+expect(rc2 == 1 and "at least" in err and len(err.strip().splitlines()) == 1, "--mem-limit 1: %r" % err)
+least = int(err.split("(")[-1].split()[0])
+for lim in (least, least + 150000, "1M"):
+    rc2, got, err = run(*gen, "--mem-limit", lim)
+    expect(rc == 0 and rc2 == 0 and got == want, "--mem-limit %s: %r vs %r %s" % (lim, got, want, err))
+for bad in ("8X", "-1", "G", "0"):
+    rc2, _, err = run(*gen, "--mem-limit", bad)
+    expect(rc2 == 2 and "--mem-limit" in err, "--mem-limit %s: exit %d %r" % (bad, rc2, err))
+rc2, _, err = run("generate", "-m", "tests/data/tiny/dense_sw8_f32", "--tokens", "1,2", "-n", 2, "--ids", "--mem-limit", "1G")
+expect(rc2 == 1 and "experts" in err, "--mem-limit on a dense model: %r" % err)
+rc2, out, err = run("bench", "-m", moe, "-p", 8, "-n", 4, "-r", 1, "--json", "--mem-limit", least)
+try:
+    ec = json.loads(out.splitlines()[-1])["expert_cache"]
+    ok = ec["slots"] == 1 and ec["disk_gb_s"] > 0 and 0 <= ec["tg"]["prediction"] <= 1 and ec["tg"]["gb_read_per_token"] > 0
+except (ValueError, KeyError, IndexError):
+    ok = False
+expect(rc2 == 0 and ok, "bench --mem-limit --json: %r %s" % (out[-300:], err))
+
 # --- help on every subcommand
 for cmd in ("generate", "logits", "chat", "tokenize", "detokenize"):
     rc, out, _ = run(cmd, "--help")

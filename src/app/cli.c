@@ -1,5 +1,6 @@
 #include "app/cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -49,7 +50,7 @@ enum { O_MODEL, O_TOKENIZER, O_TOKENS, O_TOKENS_FILE, O_PROMPT, O_PROMPT_FILE, O
        O_CHAT, O_CHAT_FORMAT, O_SYSTEM, O_STOP, O_ALL, O_IDS, O_BOS, O_IGNORE_EOS, O_CHUNK,
        O_WINDOW, O_THREADS, O_CTX, O_N, O_TEMP, O_TOP_P, O_TOP_K, O_MIN_P, O_SEED, O_TYPE, O_JSON,
        O_SHAPE, O_REPS, O_PIPELINE, O_EXPERT_PARALLEL, O_LAYER_SPLIT, O_DIST_STATS, O_KV_TYPE, O_DEPTH,
-       O_HOST, O_PORT, O_PARALLEL, O_BATCH_TOKENS, O_QUEUE, O_API_KEY, O_API_KEY_FILE, O_ALIAS };
+       O_MEM_LIMIT, O_HOST, O_PORT, O_PARALLEL, O_BATCH_TOKENS, O_QUEUE, O_API_KEY, O_API_KEY_FILE, O_ALIAS };
 
 /* Which subcommands take which flag. */
 static const struct {
@@ -88,6 +89,7 @@ static const struct {
     {"-r", "--repetitions", 1, O_REPS, " bench "},
     {"--kv-type", NULL, 1, O_KV_TYPE, " logits generate chat perplexity bench serve "},
     {"-d", "--depth", 1, O_DEPTH, " bench "},
+    {"--mem-limit", NULL, 1, O_MEM_LIMIT, " logits generate chat perplexity bench serve "},
     {"--pipeline", NULL, 0, O_PIPELINE, " generate serve "},
     {"--expert-parallel", NULL, 0, O_EXPERT_PARALLEL, " generate serve "},
     {"--layer-split", NULL, 1, O_LAYER_SPLIT, " generate serve "},
@@ -118,6 +120,24 @@ static double parse_double(const char *cmd, const char *flag, const char *s) {
     if (errno || end == s || *end || !isfinite(v))
         usage_error(cmd, "%s expects a number, got \"%.40s\"", flag, s);
     return v;
+}
+
+/* A size in bytes: a number with an optional K, M, G or T (powers of 1024;
+ * "8G", "1.5G", "512M", "300000000"). */
+static size_t parse_size(const char *cmd, const char *flag, const char *s) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    double unit = 1;
+    if (end != s && *end) {
+        const char *u = strchr("KMGT", toupper((unsigned char)*end));
+        if (u && *end) unit = (double)(1ull << (10 * (u - "KMGT" + 1))), end++;
+        if (u && (*end == 'B' || *end == 'b') && !end[1]) end++;
+        if (u && (*end == 'i') && (end[1] == 'B' || end[1] == 'b') && !end[2]) end += 2;
+    }
+    if (end == s || *end || errno || !(v > 0) || v * unit > 0x1p62)
+        usage_error(cmd, "%s expects a size such as 8G, 512M or a number of bytes, got \"%.40s\"", flag, s);
+    return (size_t)(v * unit);
 }
 
 static void set(Options *o, int id, const char *flag, const char *v) {
@@ -160,6 +180,7 @@ static void set(Options *o, int id, const char *flag, const char *v) {
         o->kv_type = v;
         break;
     case O_DEPTH: o->depth = parse_long(c, flag, v, 0, 1L << 24); break;
+    case O_MEM_LIMIT: o->mem_limit = parse_size(c, flag, v); break;
     case O_PIPELINE: o->pipeline = 1; break;
     case O_EXPERT_PARALLEL: o->expert_parallel = 1; break;
     case O_LAYER_SPLIT: o->layer_split = v; break;
@@ -239,17 +260,16 @@ void load_model_with(Model *m, const Options *o, ModelOptions mo) {
 
 void load_model(Model *m, const Options *o) { load_model_with(m, o, (ModelOptions){0}); }
 
-void prepare_model_for(Model *m, const Kern *k, Pool *pool, const ModelShare *share) {
+void prepare_model(Model *m, const Context *ctx, const Options *o, const ModelShare *share) {
     ModelShare all = model_share_all(m);
     if (!share) share = &all;
     ModelShare s = *share;
     const char *rp = getenv("MISTRAL_REPACK"); /* a developer's override: 0 keeps the rows as loaded */
     if (rp && !strcmp(rp, "0")) s.pack = 0;
-    if (model_prepare(m, &s, k, pool)) die("%s", err_msg());
-}
-
-void prepare_model(Model *m, const Context *ctx, const ModelShare *share) {
-    prepare_model_for(m, ctx->mm.kern, ctx->mm.pool, share);
+    const char *rd = getenv("MISTRAL_EXPERT_READS"); /* "buffered": through the page cache (measuring) */
+    s.buffered = rd && !strcmp(rd, "buffered");
+    s.mem_limit = o->mem_limit;
+    if (model_prepare(m, &s, ctx->mm.kern, ctx->mm.pool)) die("%s", err_msg());
 }
 
 const Kern *cli_kern(void) { return kern_select(getenv("MISTRAL_SIMD")); /* a developer's override */ }
@@ -291,6 +311,24 @@ long cli_threads(const Options *o, int dist) {
     if (!dist || o->threads) return o->threads;
     long n = pool_cpus() / dist_local_size(); /* ranks on one machine share its cores */
     return n < 1 ? 1 : n;
+}
+
+void print_expert_stats(FILE *f, const char *what, const ExpertStats *s, double tokens, double disk_bw,
+                        double tok_s) {
+    double u = s->uses ? (double)s->uses : 1, per = (double)s->bytes_read / (tokens > 0 ? tokens : 1);
+    fprintf(f, "expert cache [%s]: %llu uses: %.1f%% resident, %.1f%% read ahead but late, %.1f%% missed; "
+            "%.3f GB read per token (%.2f experts)", what, (unsigned long long)s->uses, 100 * s->hits / u,
+            100 * s->late / u, 100 * s->misses / u, per / 1e9, (double)s->reads / (tokens > 0 ? tokens : 1));
+    if (s->routed)
+        fprintf(f, "; prediction named %.1f%% of the routed experts (%.2f guesses per routed)",
+                100.0 * s->predicted / s->routed, (double)s->guesses / s->routed);
+    if (s->ahead) fprintf(f, "; %.1f%% of the reads ahead were used", 100.0 * s->ahead_used / s->ahead);
+    if (s->reads) fprintf(f, "; reads ran at %.2f GB/s", s->bytes_read / (s->read_seconds > 0 ? s->read_seconds : 1e-9) / 1e9);
+    fputc('\n', f);
+    if (disk_bw > 0 && per > 0)
+        fprintf(f, "expert cache [%s]: the disk reads %.2f GB/s (%s): at %.3f GB per token it allows %.2f tok/s; "
+                "%.2f tok/s is %.0f%% of that\n", what, disk_bw / 1e9, s->direct ? "O_DIRECT" : "buffered", per / 1e9,
+                disk_bw / per, tok_s, 100 * tok_s * per / disk_bw);
 }
 
 char *slurp(const char *path, size_t *len) {

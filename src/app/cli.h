@@ -2,8 +2,11 @@
 #ifndef APP_CLI_H
 #define APP_CLI_H
 
+#include <stdio.h>
+
 #include "dist/launch.h"
 #include "model/model.h"
+#include "model/experts.h"
 #include "model/prepare.h"
 #include "tok/tokenizer.h"
 
@@ -17,6 +20,7 @@ typedef struct {
     long reps;                 /* bench -r */
     long depth;                /* bench -d: positions in the cache before tg */
     const char *kv_type;       /* --kv-type f32|f16 (NULL: f32) */
+    size_t mem_limit;          /* --mem-limit: bytes for the weights (0: no limit) */
     const char *args[4];       /* positional arguments (commands that take them) */
     int n_args;
     int all, ids, bos, ignore_eos;
@@ -59,10 +63,10 @@ void load_tokenizer(Tokenizer *t, const Options *o);
 void setup_context(Context *ctx, const Options *o, long threads);
 /* After setup_context, before the first forward: packs the share of m this
  * process runs (NULL: all of it) for ctx's table on ctx's threads
- * (MISTRAL_REPACK=0: leaves the rows as loaded). Dies on error. */
-void prepare_model(Model *m, const Context *ctx, const ModelShare *share);
-/* The same for table k on pool's threads (a program whose contexts come later). */
-void prepare_model_for(Model *m, const Kern *k, Pool *pool, const ModelShare *share);
+ * (MISTRAL_REPACK=0: leaves the rows as loaded) and, with --mem-limit,
+ * opens the expert cache (MISTRAL_EXPERT_READS=buffered: its reads go
+ * through the page cache). Dies on error. */
+void prepare_model(Model *m, const Context *ctx, const Options *o, const ModelShare *share);
 /* The kernel table: the CPU's best, or MISTRAL_SIMD's (a developer's override). */
 const Kern *cli_kern(void);
 /* --pipeline, --expert-parallel, --layer-split: checked (usage errors), d
@@ -72,6 +76,11 @@ int cli_dist_join(const Options *o, DistOptions *d);
 /* -t N, or in a distributed run without it this machine's cores shared
  * among its ranks. */
 long cli_threads(const Options *o, int dist);
+/* One line on f of an expert cache's counters over `tokens` tokens (what:
+ * the phase, e.g. "tg"); disk_bw > 0: the disk's read bandwidth (B/s) and
+ * the decode speed it allows at this miss rate. */
+void print_expert_stats(FILE *f, const char *what, const ExpertStats *s, double tokens, double disk_bw,
+                        double tok_s);
 /* The whole file, or dies. */
 char *slurp(const char *path, size_t *len);
 

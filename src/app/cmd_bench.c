@@ -60,6 +60,18 @@ static double kv_bytes_per_token(const Model *m, long d, long n, DType kv) {
     return n > 0 ? b / (double)n : 0;
 }
 
+/* The expert cache's counters over the timed part of runs (with --mem-limit). */
+static void cache_begin(const Model *m) {
+    if (m->experts) expcache_reset_stats(m->experts);
+}
+
+static void cache_end(const Model *m, ExpertStats *sum) {
+    if (!m->experts || !sum) return;
+    ExpertStats s;
+    expcache_stats(m->experts, &s);
+    expstats_add(sum, &s);
+}
+
 static void new_context(Context *ctx, const Model *m, long n_ctx, int threads, const Options *o) {
     if (context_init(ctx, m, 1, n_ctx)) die("%s", err_msg());
     setup_context(ctx, o, threads);
@@ -84,22 +96,25 @@ static void feed(Context *ctx, const int *tok, long from, long n, long chunk, fl
 /* Seconds for one prefill of p tokens (in chunks of --chunk-size, default
  * all p in one call). */
 static double run_pp(const Model *m, long n_ctx, int threads, const int *tok, int p, float *logits,
-                     const Options *o) {
+                     const Options *o, ExpertStats *es) {
     Context ctx;
     new_context(&ctx, m, n_ctx, threads, o);
+    cache_begin(m);
     double t0 = now_seconds();
     feed(&ctx, tok, 0, p, o->chunk_size > 0 ? o->chunk_size : p, logits);
     double dt = now_seconds() - t0;
+    cache_end(m, es);
     context_free(&ctx);
     return dt;
 }
 
 /* Seconds for n single-token decode steps after d prefilled positions. */
 static double run_tg(const Model *m, long n_ctx, int threads, const int *tok, long d, int n, float *logits,
-                     const Options *o) {
+                     const Options *o, ExpertStats *es) {
     Context ctx;
     new_context(&ctx, m, n_ctx, threads, o);
     feed(&ctx, tok, 0, d, GEN_DEFAULT_CHUNK, logits); /* the depth, untimed */
+    cache_begin(m);
     double t0 = now_seconds();
     for (int i = 0; i < n; i++) {
         int seq = 0;
@@ -108,6 +123,7 @@ static double run_tg(const Model *m, long n_ctx, int threads, const int *tok, lo
         if (forward(&ctx, &b, logits)) die("%s", err_msg());
     }
     double dt = now_seconds() - t0;
+    cache_end(m, es);
     context_free(&ctx);
     return dt;
 }
@@ -140,20 +156,23 @@ int cmd_bench(const Options *o) {
 
     Context ctx0;
     new_context(&ctx0, &m, 1, (int)o->threads, o);
-    prepare_model(&m, &ctx0, NULL);
+    prepare_model(&m, &ctx0, o, NULL);
     int threads = pool_threads(ctx0.mm.pool);
     const char *ctx0_kern_name = ctx0.mm.kern->name;
     double bw = membw_probe(ctx0.mm.kern, ctx0.mm.pool);
     context_free(&ctx0);
+    /* with --mem-limit: what the disk gives the expert cache's reads */
+    double disk_bw = m.experts ? expcache_read_bandwidth(m.experts, (size_t)1 << 30) : 0;
+    ExpertStats es_pp = {0}, es_tg = {0};
 
     double *pp = xcalloc((size_t)reps, sizeof *pp), *tg = xcalloc((size_t)reps, sizeof *tg);
     if (p > 0) {
-        run_pp(&m, n_ctx, threads, tok, (int)p, logits, o);
-        for (long r = 0; r < reps; r++) pp[r] = (double)p / run_pp(&m, n_ctx, threads, tok, (int)p, logits, o);
+        run_pp(&m, n_ctx, threads, tok, (int)p, logits, o, NULL);
+        for (long r = 0; r < reps; r++) pp[r] = (double)p / run_pp(&m, n_ctx, threads, tok, (int)p, logits, o, &es_pp);
     }
     if (n > 0) {
-        run_tg(&m, n_ctx, threads, tok, d, (int)n, logits, o);
-        for (long r = 0; r < reps; r++) tg[r] = (double)n / run_tg(&m, n_ctx, threads, tok, d, (int)n, logits, o);
+        run_tg(&m, n_ctx, threads, tok, d, (int)n, logits, o, NULL);
+        for (long r = 0; r < reps; r++) tg[r] = (double)n / run_tg(&m, n_ctx, threads, tok, d, (int)n, logits, o, &es_tg);
     }
     double pp_m = 0, pp_sd = 0, tg_m = 0, tg_sd = 0;
     if (p > 0) stats(pp, (int)reps, &pp_m, &pp_sd);
@@ -171,6 +190,22 @@ int cmd_bench(const Options *o) {
                "\"bandwidth_gb_s\": %.2f, \"decode_bandwidth_fraction\": %.4f, \"weights_fit_llc\": %s}\n",
                o->model, threads, kvt == DT_F16 ? "f16" : "f32", bpt, kpt, reps, p, pp_m, pp_sd, n, d, tg_m, tg_sd, bw, frac,
                in_cache ? "true" : "false");
+        if (m.experts) {
+            ExpertStats *e[2] = {&es_pp, &es_tg};
+            double toks[2] = {(double)p * reps, (double)n * reps};
+            printf("{\"expert_cache\": {\"slots\": %d, \"slot_bytes\": %zu, \"disk_gb_s\": %.3f, \"direct\": %s",
+                   es_tg.slots ? es_tg.slots : es_pp.slots, es_tg.slot_bytes ? es_tg.slot_bytes : es_pp.slot_bytes,
+                   disk_bw / 1e9, (es_tg.direct || es_pp.direct) ? "true" : "false");
+            for (int i = 0; i < 2; i++) {
+                const ExpertStats *s = e[i];
+                double u = s->uses ? (double)s->uses : 1;
+                printf(", \"%s\": {\"resident\": %.4f, \"late\": %.4f, \"missed\": %.4f, \"gb_read_per_token\": %.4f, "
+                       "\"prediction\": %.4f, \"ahead_used\": %.4f}", i ? "tg" : "pp", s->hits / u, s->late / u,
+                       s->misses / u, toks[i] > 0 ? s->bytes_read / toks[i] / 1e9 : 0,
+                       s->routed ? (double)s->predicted / s->routed : 0, s->ahead ? (double)s->ahead_used / s->ahead : 0);
+            }
+            printf("}}\n");
+        }
     } else {
         printf("model: %s\n", o->model);
         printf("threads: %d, repetitions: %ld, KV cache %s; read per token: %.3f GB of weights + %.3f GB of "
@@ -183,6 +218,14 @@ int cmd_bench(const Options *o) {
                ctx0_kern_name, bw);
         printf("decode: %.2f GB/s read = %.1f%% of the bandwidth%s\n", bpt * tg_m / 1e9, 100 * frac,
                in_cache ? " (the weights fit in the last-level cache: decode reads them from there)" : "");
+        if (m.experts) {
+            ExpertStats all = es_pp;
+            expstats_add(&all, &es_tg);
+            printf("expert cache (--mem-limit %.2f GB): %d experts of %.1f MB\n", o->mem_limit / 1e9, all.slots,
+                   all.slot_bytes / 1e6);
+            if (p > 0) print_expert_stats(stdout, "pp", &es_pp, (double)p * reps, 0, 0);
+            if (n > 0) print_expert_stats(stdout, "tg", &es_tg, (double)n * reps, disk_bw, tg_m);
+        }
     }
     free(pp), free(tg), free(tok), free(logits);
     model_free(&m);

@@ -57,7 +57,7 @@ int cmd_chat(const Options *o) {
     Context ctx;
     if (context_init(&ctx, &m, 1, n_ctx)) die("%s", err_msg());
     setup_context(&ctx, o, o->threads);
-    prepare_model(&m, &ctx, NULL);
+    prepare_model(&m, &ctx, o, NULL);
 
     int interactive = isatty(STDIN_FILENO), first = 1, turns = 0;
     IntVec pending = {0}; /* sampled but not yet in the cache: the reply's end */

@@ -44,7 +44,7 @@ int cmd_perplexity(const Options *o) {
     Context ctx;
     if (context_init(&ctx, &m, 1, ctx_len)) die("%s", err_msg());
     setup_context(&ctx, o, o->threads);
-    prepare_model(&m, &ctx, NULL);
+    prepare_model(&m, &ctx, o, NULL);
     int V = m.cfg.n_vocab, chunk = o->chunk_size > 0 ? (int)o->chunk_size : GEN_DEFAULT_CHUNK;
     float *logits = xmalloc((size_t)chunk * V * sizeof(float));
     int *seq = xcalloc((size_t)chunk, sizeof(int));

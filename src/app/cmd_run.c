@@ -32,7 +32,7 @@ int cmd_logits(const Options *o) {
     Context ctx;
     if (context_init(&ctx, &m, 1, n)) die("%s", err_msg());
     setup_context(&ctx, o, o->threads);
-    prepare_model(&m, &ctx, NULL);
+    prepare_model(&m, &ctx, o, NULL);
     int chunk = o->chunk_size > 0 ? (int)o->chunk_size : GEN_DEFAULT_CHUNK, V = m.cfg.n_vocab;
     int *seqs = xcalloc((size_t)chunk, sizeof(int));
     long *pos = xmalloc((size_t)chunk * sizeof(long));
@@ -228,7 +228,7 @@ int cmd_generate(const Options *o) {
     DistRun run = {0};
     if (dist && dist_plan(&run, &ctx, &dopt)) die("%s", err_msg());
     ModelShare share = dist ? dist_model_share(&run, &ctx) : model_share_all(&m); /* this rank's part */
-    prepare_model(&m, &ctx, &share);
+    prepare_model(&m, &ctx, o, &share);
     const char *stops[1] = {o->stop};
     GenRun g = {.o = o, .eos = eos, .out = xcalloc((size_t)n_req, sizeof(IntVec))};
     g.streaming = root && !o->ids && n_req == 1;

@@ -95,7 +95,7 @@ int cmd_serve(const Options *o) {
     DistRun run = {0};
     if (dist && dist_plan_steps(&run, &ctx, &dopt)) die("%s", err_msg());
     ModelShare share = dist ? dist_model_share(&run, &ctx) : model_share_all(&m);
-    prepare_model(&m, &ctx, &share);
+    prepare_model(&m, &ctx, o, &share);
     int rc = 0;
     if (!root) { /* a stage, or a share of the experts, until rank 0 stops */
         if (pipeline_serve(&ctx, &run.plan, &go)) die("%s", err_msg());

@@ -1,7 +1,9 @@
 /* mistral — the command line (DESIGN.md §4): dispatch and help.
  * Every failure is one line on stderr and exit status 1 (2 for usage). */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "app/cli.h"
 #include "app/commands.h"
@@ -33,7 +35,11 @@ static const char *model_opts =
     "  -t, --threads N       threads for the matrix products (default: one per CPU;\n"
     "                        the results do not depend on it)\n"
     "  --kv-type f32|f16     how the KV cache stores keys and values (default f32;\n"
-    "                        f16 halves its memory and traffic, logits move ~1e-3)\n";
+    "                        f16 halves its memory and traffic, logits move ~1e-3)\n"
+    "  --mem-limit SIZE      a mixture larger than memory: the weights use at most SIZE\n"
+    "                        (8G, 512M; K/M/G/T are powers of 1024): the dense part stays\n"
+    "                        resident, the experts are read from the file into a cache of\n"
+    "                        the rest, ahead of need (the same tokens as without it)\n";
 
 static const char *sampling_opts =
     "  --temperature T       0 is greedy (default 0)\n"
@@ -198,7 +204,22 @@ static const struct {
      1, 0},
 };
 
+/* A model file is mapped: if it shrinks while in use (truncated, rewritten
+ * in place), reading a page past its new end raises SIGBUS. One line and
+ * exit 1 instead of a crash. (Experts under --mem-limit are read with pread,
+ * which reports a short file as an error of its own.) */
+static void on_sigbus(int sig) {
+    static const char msg[] = "mistral: the model file shrank or changed while in use (a read of its mapping "
+                              "failed)\n";
+    (void)sig;
+    if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0) _exit(1);
+    _exit(1);
+}
+
 int main(int argc, char **argv) {
+    struct sigaction sa = {.sa_handler = on_sigbus};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, NULL);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
         !strcmp(argv[1], "help")) {
         fputs(main_help, argc < 2 ? stderr : stdout);

@@ -74,7 +74,7 @@ int pipeline_launch(Context *ctx, const PipelinePlan *plan, PipeFlight *f, const
     Batch b = msg_batch(&m);
     if (forward_begin(ctx, &b) || share(plan, f->buf, f->bytes)) return -1;
     forward_embed(ctx, &b, m.h);
-    forward_layers(ctx, &b, m.h, plan->bounds[0], plan->bounds[1]);
+    if (forward_layers(ctx, &b, m.h, plan->bounds[0], plan->bounds[1])) return -1;
     forward_commit(ctx, &b);
     f->n_want = n_want;
     if (plan->n_stages == 1) { /* this rank's stage is the last: the head is here */
@@ -252,7 +252,7 @@ int pipeline_serve(Context *ctx, const PipelinePlan *plan, const GenOptions *opt
         Batch b = msg_batch(&m);
         if (stage_reset(ctx, &b, &hd, opt) || forward_begin(ctx, &b)) goto done;
         if (stage == 0) forward_embed(ctx, &b, m.h); /* rank 0's partners in stage 0 */
-        forward_layers(ctx, &b, m.h, plan->bounds[stage], plan->bounds[stage + 1]);
+        if (forward_layers(ctx, &b, m.h, plan->bounds[stage], plan->bounds[stage + 1])) goto done;
         forward_commit(ctx, &b);
         if (!leader) continue;
         if (!last) {

@@ -122,10 +122,11 @@ void matmul(const MatmulEnv *env, float *out, const float *x, const Mat *w, int 
     else pool_run(env->pool, matmul_rows, &j);
 }
 
-/* Packing: thread ith of nth packs its share of the groups. */
+/* Packing: thread ith of nth packs its share of the groups of rows. */
 typedef struct {
     const KernPack *kp;
     const Mat *w;
+    const char *rows;
     char *dst;
     size_t gb, rb;
 } PackJob;
@@ -136,19 +137,28 @@ static void pack_groups(void *arg, int ith, int nth) {
     int g0 = (int)((long)groups * ith / nth), g1 = (int)((long)groups * (ith + 1) / nth);
     for (int i = g0; i < g1; i++) {
         int r = i * g, nr = p->w->rows - r < g ? p->w->rows - r : g;
-        p->kp->pack(p->dst + (size_t)i * p->gb, (const char *)p->w->data + (size_t)r * p->rb, p->rb, nr,
-                    (size_t)p->w->cols);
+        p->kp->pack(p->dst + (size_t)i * p->gb, p->rows + (size_t)r * p->rb, p->rb, nr, (size_t)p->w->cols);
     }
 }
 
-int mat_pack(Mat *w, const Kern *k, Pool *pool) {
+size_t mat_packed_bytes(const Mat *w, const Kern *k) {
     const KernPack *kp = &k->pack[w->dtype];
-    if (!kp->pack || w->packed) return w->packed && w->packed_by == (const void *)k;
+    if (!kp->pack) return 0;
     size_t gb = kp->group_bytes((size_t)w->cols), groups = ((size_t)w->rows + (size_t)kp->rows - 1) / (size_t)kp->rows;
-    char *dst = aligned_alloc(64, (gb * groups + 63) / 64 * 64);
-    if (!dst) return 0; /* no memory for a copy: the unpacked rows serve */
-    PackJob p = {kp, w, dst, gb, dtype_bytes(w->dtype, (size_t)w->cols)};
+    return (gb * groups + 63) / 64 * 64;
+}
+
+void mat_pack_to(void *dst, const Mat *w, const void *rows, const Kern *k, Pool *pool) {
+    const KernPack *kp = &k->pack[w->dtype];
+    PackJob p = {kp, w, rows, dst, kp->group_bytes((size_t)w->cols), dtype_bytes(w->dtype, (size_t)w->cols)};
     pool_run(pool, pack_groups, &p);
+}
+
+int mat_pack(Mat *w, const Kern *k, Pool *pool) {
+    if (!k->pack[w->dtype].pack || w->packed) return w->packed && w->packed_by == (const void *)k;
+    char *dst = aligned_alloc(64, mat_packed_bytes(w, k));
+    if (!dst) return 0; /* no memory for a copy: the unpacked rows serve */
+    mat_pack_to(dst, w, w->data, k, pool);
     w->packed = dst, w->packed_by = k;
     return 1;
 }

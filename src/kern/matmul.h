@@ -58,6 +58,12 @@ size_t matmul_scratch_max(int cols, int n, const Kern *k);
  * and thread-invariant. mat_unpack frees the copy. */
 int mat_pack(Mat *w, const Kern *k, Pool *pool);
 void mat_unpack(Mat *w);
+/* The packing itself, for a caller that owns the memory (an expert cache's
+ * slot): bytes of w in k's packed layout (a multiple of 64; 0 when k has
+ * none for w's dtype), and dst (that many bytes, 64-aligned) packed from
+ * rows, w's rows as the file holds them (not necessarily at w->data). */
+size_t mat_packed_bytes(const Mat *w, const Kern *k);
+void mat_pack_to(void *dst, const Mat *w, const void *rows, const Kern *k, Pool *pool);
 
 /* out[c] = row r of w as fp32 (an embedding lookup). */
 void mat_get_row(float *out, const Mat *w, int r);

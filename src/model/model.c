@@ -77,7 +77,7 @@ static size_t workspace_layout(Workspace *ws, char *base, const Config *c, size_
     PLACE(q, n * qd), PLACE(att, n * qd), PLACE(k, n * kvd), PLACE(v, n * kvd);
     PLACE(k16, n * kvd), PLACE(v16, n * kvd), PLACE(run_pos, n);
     PLACE(hb1, rows * hid), PLACE(hb2, rows * hid), PLACE(xe, rows * d), PLACE(ye, rows * d), PLACE(rows, rows);
-    PLACE(gate, n * (size_t)c->n_experts + 1), PLACE(route, n * k + 1), PLACE(route_w, n * k + 1);
+    PLACE(gate, n * (size_t)c->n_experts + 1), PLACE(used, (size_t)c->n_experts + 1), PLACE(route, n * k + 1), PLACE(route_w, n * k + 1);
     PLACE(kp, keys * threads), PLACE(vp, keys * threads), PLACE(scores, keys * threads);
     PLACE(qx, qx_bytes);
 #undef PLACE
@@ -224,7 +224,7 @@ static void attend(Context *ctx, const Batch *b, int l) {
     else pool_run(ctx->mm.pool, attend_part, &job);
 }
 
-void forward_layers(Context *ctx, const Batch *b, float *h, int l0, int l1) {
+int forward_layers(Context *ctx, const Batch *b, float *h, int l0, int l1) {
     const Model *m = ctx->model;
     const Config *c = &m->cfg;
     Workspace *ws = &ctx->ws;
@@ -259,13 +259,16 @@ void forward_layers(Context *ctx, const Batch *b, float *h, int l0, int l1) {
         for (int t = 0; t < n; t++)
             rmsnorm(ws->xb + (size_t)t * dim, h + (size_t)t * dim, lw->ffn_norm, dim, c->norm_eps);
         if (c->n_experts) {
-            moe_forward(&ctx->mm, ws->ffn_out, ws->xb, lw, c, n, ctx->expert_lo, ctx->expert_hi, ws);
+            if (moe_forward(&ctx->mm, ws->ffn_out, ws->xb, m, l, n, ctx->expert_lo, ctx->expert_hi, ws, h,
+                            l + 1 < l1 ? l + 1 : c->n_layers))
+                return -1;
             if (ctx->moe_reduce) ctx->moe_reduce(ctx->moe_reduce_ud, ws->ffn_out, (size_t)n * dim);
         } else {
             ffn_forward(&ctx->mm, ws->ffn_out, ws->xb, &lw->ffn, n, ws->hb1, ws->hb2);
         }
         add(h, ws->ffn_out, n * dim);
     }
+    return 0;
 }
 
 void forward_commit(Context *ctx, const Batch *b) {
@@ -286,7 +289,7 @@ int forward_head(Context *ctx, const Batch *b, const float *h, float *logits) {
 int forward(Context *ctx, const Batch *b, float *logits) {
     if (forward_begin(ctx, b)) return -1;
     forward_embed(ctx, b, ctx->ws.h);
-    forward_layers(ctx, b, ctx->ws.h, 0, ctx->model->cfg.n_layers);
+    if (forward_layers(ctx, b, ctx->ws.h, 0, ctx->model->cfg.n_layers)) return -1;
     forward_commit(ctx, b);
     forward_head(ctx, b, ctx->ws.h, logits);
     return 0;

@@ -24,13 +24,17 @@
 #include "kern/kern.h"
 #include "kern/matmul.h"
 
-typedef struct {
+typedef struct Model {
     Config cfg;
     Weights w;       /* views into ts or gguf */
     TensorSet ts;    /* owns the safetensors mappings (native and HF layouts) */
     GGUFFile gguf;   /* owns the mapping of a .gguf model (gguf.version > 0) */
     int hf;          /* loaded from the Hugging Face layout */
     float *inv_freq; /* owns (head_dim / 2): RoPE frequencies */
+    /* owns: the experts streamed from disk (--mem-limit; model_prepare),
+     * or NULL: every expert resident. The one mutable part of a prepared
+     * model; it locks itself. */
+    struct ExpertCache *experts;
 } Model;
 
 /* How a model is loaded; zeroed fields (but sliding_window: -1) keep the
@@ -76,6 +80,7 @@ typedef struct {
     int *route;                          /* (n, n_active) experts chosen per token */
     float *route_w;                      /* (n, n_active) their weights */
     int *rows;                           /* (n) tokens routed to one expert */
+    int *used;                           /* (n_experts) the experts a batch uses */
     float *xe, *ye;                      /* (n, dim) gathered expert inputs/outputs */
     uint16_t *k16, *v16;                 /* (n, kv_dim) the batch's keys/values in an fp16 cache's type */
     const void **kp, **vp;               /* (cap_keys) key/value pointers, per thread */
@@ -127,7 +132,8 @@ int forward(Context *ctx, const Batch *b, float *logits);
 /* The pieces of forward(), in order: */
 int forward_begin(Context *ctx, const Batch *b); /* validates the batch, then sizes the workspace for it */
 void forward_embed(Context *ctx, const Batch *b, float *h);
-void forward_layers(Context *ctx, const Batch *b, float *h, int l0, int l1);
+int forward_layers(Context *ctx, const Batch *b, float *h, int l0, int l1); /* 0, or -1 with err set (an expert
+                                                                         could not be read) */
 void forward_commit(Context *ctx, const Batch *b); /* advances each sequence's n_pos */
 int forward_head(Context *ctx, const Batch *b, const float *h, float *logits); /* -> n_want */
 

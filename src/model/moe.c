@@ -4,6 +4,7 @@
 
 #include "kern/matmul.h"
 #include "kern/ops.h"
+#include "model/experts.h"
 #include "model/ffn.h"
 
 /* Top-k of g[0..n_experts) by value (the lower index first on ties), and
@@ -22,13 +23,46 @@ static void route(int *sel, float *w, const float *g, int n_experts, int k) {
     softmax(w, k);
 }
 
-void moe_forward(const MatmulEnv *env, float *out, const float *x, const LayerWeights *lw, const Config *c, int n,
-                 int e_lo, int e_hi, Workspace *ws) {
+/* The experts in [e_lo, e_hi) that ws->route names for n tokens, in index
+ * order, into ws->used; returns how many. */
+static int experts_used(Workspace *ws, int n, int k, int n_experts, int e_lo, int e_hi) {
+    memset(ws->used, 0, (size_t)n_experts * sizeof *ws->used);
+    for (int i = 0; i < n * k; i++) ws->used[ws->route[i]] = 1;
+    int m = 0;
+    for (int e = e_lo; e < e_hi; e++)
+        if (ws->used[e]) ws->used[m++] = e;
+    return m;
+}
+
+/* Layer l's router applied to the residual stream resid (n tokens) as it
+ * stands before an earlier layer's feed-forward: the experts it names are
+ * read ahead. Uses ws->xe, ws->gate and ws->route. */
+static void predict(const MatmulEnv *env, const Model *m, int l, const float *resid, int n, int e_lo, int e_hi,
+                    Workspace *ws) {
+    const Config *c = &m->cfg;
+    const LayerWeights *lw = &m->w.layers[l];
+    for (int t = 0; t < n; t++)
+        rmsnorm(ws->xe + (size_t)t * c->dim, resid + (size_t)t * c->dim, lw->ffn_norm, c->dim, c->norm_eps);
+    matmul(env, ws->gate, ws->xe, &lw->gate, n);
+    for (int t = 0; t < n; t++)
+        route(ws->route + t * c->n_active, ws->route_w + t * c->n_active, ws->gate + (size_t)t * c->n_experts,
+              c->n_experts, c->n_active);
+    int u = experts_used(ws, n, c->n_active, c->n_experts, e_lo, e_hi);
+    expcache_predict(m->experts, l, ws->used, u);
+}
+
+int moe_forward(const MatmulEnv *env, float *out, const float *x, const Model *model, int l, int n, int e_lo,
+                int e_hi, Workspace *ws, const float *resid, int l_next) {
+    const Config *c = &model->cfg;
+    const LayerWeights *lw = &model->w.layers[l];
+    ExpertCache *cache = model->experts;
     int dim = c->dim, k = c->n_active;
+    if (cache && resid && l_next < c->n_layers) /* first, so that its reads queue behind this layer's */
+        predict(env, model, l_next, resid, n, e_lo, e_hi, ws);
     matmul(env, ws->gate, x, &lw->gate, n);
     for (int t = 0; t < n; t++)
-        route(ws->route + t * k, ws->route_w + t * k, ws->gate + (size_t)t * c->n_experts,
-              c->n_experts, k);
+        route(ws->route + t * k, ws->route_w + t * k, ws->gate + (size_t)t * c->n_experts, c->n_experts, k);
+    if (cache) expcache_will_use(cache, l, ws->used, experts_used(ws, n, k, c->n_experts, e_lo, e_hi));
     memset(out, 0, (size_t)n * dim * sizeof(float));
     for (int e = e_lo; e < e_hi; e++) {
         /* gather the tokens routed to e, run the expert once over all of them */
@@ -41,10 +75,14 @@ void moe_forward(const MatmulEnv *env, float *out, const float *x, const LayerWe
                     m++;
                 }
         if (m == 0) continue;
-        ffn_forward(env, ws->ye, ws->xe, &lw->experts[e], m, ws->hb1, ws->hb2);
+        const FFNWeights *f = cache ? expcache_acquire(cache, l, e) : &lw->experts[e];
+        if (!f) return -1;
+        ffn_forward(env, ws->ye, ws->xe, f, m, ws->hb1, ws->hb2);
+        if (cache) expcache_release(cache, l, e);
         for (int i = 0; i < m; i++) {
             int t = ws->rows[i] / k;
             axpy(out + (size_t)t * dim, ws->route_w[ws->rows[i]], ws->ye + (size_t)i * dim, dim);
         }
     }
+    return 0;
 }

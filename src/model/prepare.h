@@ -21,6 +21,10 @@ typedef struct {
     int output;               /* 1: the output matrix too (the head) */
     int pack;                 /* 0: leave the rows as loaded (slower; results differ
                                  from packed ones in the order of fp32 additions) */
+    size_t mem_limit;         /* > 0: the bytes the weights may hold (--mem-limit): the
+                                 dense part resident, the experts streamed from the
+                                 file into a cache of what is left (model/experts.h) */
+    int buffered;             /* with mem_limit: read experts through the page cache */
 } ModelShare;
 
 /* Every layer, expert and the output, packed. */
@@ -32,9 +36,13 @@ ModelShare model_share_all(const Model *m);
  * with no forward() in flight; calling again with another share packs what
  * is not packed yet. A matrix with no packed layout in k, or no memory for
  * the copy, keeps its rows. Returns 0, or -1 with err set when share is not
- * a part of m. */
+ * a part of m, or when mem_limit is set and cannot hold the dense part and
+ * one expert (err names the minimum) or the model has no experts. */
 int model_prepare(Model *m, const ModelShare *share, const Kern *k, Pool *pool);
-/* Frees every packed copy (model_free calls it). */
+/* Bytes the share's resident weights take once prepared (packed copies,
+ * embeddings, norms; the experts too when they are resident). */
+size_t model_resident_bytes(const Model *m, const ModelShare *share, const Kern *k);
+/* Frees every packed copy and the expert cache (model_free calls it). */
 void model_unpack(Model *m);
 
 #endif

@@ -1,0 +1,96 @@
+/* experts — a mixture's experts streamed from the model file into a cache
+ * of a fixed size (--mem-limit), for models larger than memory.
+ *
+ * The dense part of the model stays resident; each expert's three matrices
+ * (w1, w2, w3) live on disk and are read, when needed, into one of the
+ * cache's slots (all the same size: one expert each), packed for the kernel
+ * table as they arrive — the same bytes model_prepare would make, so results
+ * are bit for bit those of a model held in memory. Reads are large preads
+ * of the file (O_DIRECT where the file system takes it: the page cache is
+ * not used, so a memory cgroup's limit covers only what we hold).
+ *
+ * One I/O thread does every read, in this order: what a forward call waits
+ * for, then what it will use next in this layer (a prefill's waves: each
+ * expert read once per chunk while the previous one computes), then what
+ * the router of a later layer predicts from the current hidden state
+ * (moe.h). A slot being computed with is pinned; otherwise the least
+ * recently used expert is evicted, never one read ahead and not yet used by
+ * a read ahead.
+ *
+ * The cache is the one mutable part of a prepared model: it is shared by
+ * every context running the model and locks itself. */
+#ifndef MODEL_EXPERTS_H
+#define MODEL_EXPERTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kern/kern.h"
+#include "model/weights.h"
+
+struct Model;
+
+typedef struct ExpertCache ExpertCache;
+
+typedef struct {
+    size_t bytes;             /* the budget: as many one-expert slots as fit */
+    int layer_lo, layer_hi;   /* the layers [lo, hi) this process runs */
+    int expert_lo, expert_hi; /* and their experts [lo, hi) */
+    int pack;                 /* 1: pack for the kernel table as read; 0: rows as in the file */
+    int buffered;             /* 1: read through the page cache (no O_DIRECT) */
+} ExpertCacheParams;
+
+typedef struct {
+    int slots;             /* experts the budget holds */
+    size_t slot_bytes;     /* bytes of one */
+    int direct;            /* reads bypass the page cache (O_DIRECT) */
+    uint64_t uses;         /* expert computations (acquires) */
+    uint64_t hits;         /* ... that found it resident */
+    uint64_t late;         /* ... that found it being read ahead and waited */
+    uint64_t misses;       /* ... that had to ask for it */
+    uint64_t reads;        /* experts read from disk */
+    uint64_t bytes_read;   /* their bytes in the file */
+    double read_seconds;   /* time the I/O thread spent reading */
+    uint64_t ahead;        /* experts read ahead (predicted or waves) */
+    uint64_t ahead_used;   /* ... used before being evicted */
+    uint64_t routed;       /* (layer, expert) pairs a batch routed to */
+    uint64_t predicted;    /* ... that a prediction from an earlier layer named */
+    uint64_t guesses;      /* experts predicted in all */
+} ExpertStats;
+
+/* Opens the files of m's experts and sets up the slots for p's share with
+ * table k (as model_prepare would pack them). Reads nothing yet. Returns 0,
+ * or -1 with err set: a budget below one expert (err names the minimum), a
+ * model without experts, a file that cannot be opened. */
+int expcache_open(ExpertCache **out, const struct Model *m, const Kern *k, const ExpertCacheParams *p);
+/* Stops the I/O thread and frees; accepts NULL. */
+void expcache_close(ExpertCache *c);
+
+/* Bytes of one expert in a slot (packed or as rows), for budgets. */
+size_t expcache_expert_bytes(const struct Model *m, const Kern *k, int pack);
+
+/* Layer l's batch uses these experts, in this order (the order moe_forward
+ * visits them): the ones not resident are read ahead in that order, and a
+ * prediction made for l is scored. */
+void expcache_will_use(ExpertCache *c, int l, const int *experts, int n);
+/* A prediction: layer l will probably use these experts; read them ahead
+ * after everything will_use asked for. */
+void expcache_predict(ExpertCache *c, int l, const int *experts, int n);
+/* Expert e of layer l, resident and pinned until expcache_release: waits for
+ * its read. NULL with err set when the file could not be read (a file that
+ * shrank: the error names it; the cache stays failed). */
+const FFNWeights *expcache_acquire(ExpertCache *c, int l, int e);
+void expcache_release(ExpertCache *c, int l, int e);
+
+/* The counters since open or the last reset. */
+void expcache_stats(ExpertCache *c, ExpertStats *s);
+/* a += b's counters (the sizes are b's). */
+void expstats_add(ExpertStats *a, const ExpertStats *b);
+void expcache_reset_stats(ExpertCache *c);
+/* Bytes per second this cache's reads get from the disk: about `bytes` read
+ * in large pieces from the experts' spans of the file, as the cache reads
+ * them (with the page cache dropped for those spans first when reads are
+ * buffered). Run it while no forward call uses the cache. -1 on error. */
+double expcache_read_bandwidth(ExpertCache *c, size_t bytes);
+
+#endif
