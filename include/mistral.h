@@ -50,7 +50,7 @@ extern "C" {
 #define MISTRAL_API
 #endif
 
-#define MISTRAL_VERSION "0.2.0"
+#define MISTRAL_VERSION "0.3.0"
 
 typedef enum {
     MISTRAL_OK = 0,
@@ -86,6 +86,11 @@ typedef struct {
                             "neon" (refused when the CPU lacks it) */
     const char *tokenizer; /* NULL: the one beside the model (or in the .gguf); or a path to
                               tokenizer.model[.vN] / tekken.json; "" for none */
+    size_t mem_limit;    /* 0: every weight resident; > 0 (a mixture of experts): the bytes the
+                            weights may hold — the dense part resident, the experts read from
+                            the file into a cache of the rest as they are needed (the CLI's
+                            --mem-limit; the same results). Too small for the dense part and
+                            one expert: MISTRAL_ERR_ARGUMENT naming the minimum */
 } MistralModelParams;
 
 MISTRAL_API MistralModelParams mistral_model_default_params(void);

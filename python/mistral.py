@@ -42,7 +42,7 @@ def _find_library():
 
 class _ModelParams(ctypes.Structure):
     _fields_ = [("n_threads", ctypes.c_int), ("sliding_window", ctypes.c_int), ("repack", ctypes.c_int),
-                ("kernels", ctypes.c_char_p), ("tokenizer", ctypes.c_char_p)]
+                ("kernels", ctypes.c_char_p), ("tokenizer", ctypes.c_char_p), ("mem_limit", ctypes.c_size_t)]
 
 
 class _Info(ctypes.Structure):
@@ -145,10 +145,12 @@ def _grow(call):
 class Model:
     """An opened model (and its tokenizer): read-only, shareable."""
 
-    def __init__(self, path, n_threads=0, sliding_window=-1, repack=True, kernels=None, tokenizer=None):
+    def __init__(self, path, n_threads=0, sliding_window=-1, repack=True, kernels=None, tokenizer=None,
+                 mem_limit=0):
         lib = library()
         p = lib.mistral_model_default_params()
         p.n_threads, p.sliding_window, p.repack = n_threads, sliding_window, int(bool(repack))
+        p.mem_limit = mem_limit  # bytes for the weights; experts streamed from disk (0: all resident)
         p.kernels = kernels.encode() if kernels else None
         p.tokenizer = tokenizer.encode() if tokenizer is not None else None
         self._h = ctypes.c_void_p()

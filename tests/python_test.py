@@ -44,6 +44,13 @@ for opts in ([], ["--temperature", "0.9", "--seed", "7", "--top-k", "40"]):
     expect(got == want, "generate %s: %r != CLI %r" % (opts, got, want))
     alone = [ctx.generate([p], max_tokens=12, **kw)[0] for p in prompts]
     expect(alone == want, "each prompt alone %s: %r" % (opts, alone))
+    # the experts streamed from the file through a cache of ~2 of them: the same ids
+    ms = mistral.Model(TINY, n_threads=2, mem_limit=600 * 1024)
+    cs = mistral.Context(ms, n_seq=3, n_ctx=128)
+    got = cs.generate(prompts, max_tokens=12, **kw)
+    expect(got == want, "generate with mem_limit %s: %r != CLI %r" % (opts, got, want))
+    cs.close()
+    ms.close()
 os.unlink(f.name)
 
 # logits: the CLI's last row, and the callback's stop

@@ -256,8 +256,39 @@ static void test_text(void) {
     mistral_model_close(m);
 }
 
+/* mem_limit: too small is ARGUMENT naming the minimum; room for one expert
+ * gives the resident model's tokens */
+static void test_mem_limit(void) {
+    MistralModel *m = (MistralModel *)1;
+    MistralModelParams mp = mistral_model_default_params();
+    mp.mem_limit = 1000;
+    EXPECT(mistral_model_open(&m, TINY "moe_sw8_f32", &mp) == MISTRAL_ERR_ARGUMENT && !m &&
+               strstr(mistral_error(), "at least"), "mem_limit 1000: %s", mistral_error());
+    long least = atol(strrchr(mistral_error(), '(') + 1);
+    const int p[] = {1, 147, 186, 149, 240, 7, 9, 11};
+    const int *prompts[] = {p};
+    int lens[] = {8};
+    Got want = {0}, got = {0};
+    MistralGenParams gp = mistral_gen_default_params();
+    gp.max_tokens = 12, gp.stop_at_eos = 0, gp.chunk_size = 3;
+    for (int i = 0; i < 2; i++) {
+        mp.mem_limit = i ? (size_t)least : 0;
+        MistralModel *mm = NULL;
+        MistralContext *ctx = NULL;
+        EXPECT(mistral_model_open(&mm, TINY "moe_sw8_f32", &mp) == MISTRAL_OK, "%s", mistral_error());
+        if (mm && mistral_context_new(&ctx, mm, NULL) == MISTRAL_OK)
+            EXPECT(mistral_generate(ctx, 1, prompts, lens, &gp, collect, i ? &got : &want) == MISTRAL_OK, "%s",
+                   mistral_error());
+        mistral_context_free(ctx);
+        mistral_model_close(mm);
+    }
+    EXPECT(want.n[0] == 12 && got.n[0] == 12 && !memcmp(want.ids[0], got.ids[0], sizeof want.ids[0]),
+           "mem_limit %ld: other tokens", least);
+}
+
 int main(void) {
     test_errors();
+    test_mem_limit();
     MistralModel *m = NULL;
     EXPECT(mistral_model_open(&m, TINY "moe_sw8_f32", NULL) == MISTRAL_OK, "%s", mistral_error());
     if (m) {

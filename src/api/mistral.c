@@ -120,8 +120,14 @@ int mistral_model_open(MistralModel **out, const char *path, const MistralModelP
     int threaded = m->n_threads > 1 && pool_init(&pool, m->n_threads) == 0;
     ModelShare all = model_share_all(&m->model);
     all.pack = p.repack;
-    model_prepare(&m->model, &all, kern, threaded ? &pool : NULL); /* cannot fail for the whole model */
+    all.mem_limit = p.mem_limit;
+    rc = model_prepare(&m->model, &all, kern, threaded ? &pool : NULL); /* only a mem_limit can fail */
     if (threaded) pool_free(&pool);
+    if (rc) {
+        rc = fail(MISTRAL_ERR_ARGUMENT);
+        mistral_model_close(m);
+        return rc;
+    }
     *out = m;
     return MISTRAL_OK;
 }
