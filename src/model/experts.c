@@ -45,6 +45,17 @@ typedef struct {
     int prio;
 } Request;
 
+/* Threads reading experts: while one waits for the disk another packs, and
+ * the disk sees more than one request at a time. */
+#define IO_THREADS 2
+
+typedef struct {
+    struct ExpertCache *c;
+    pthread_t t;
+    unsigned char *stage; /* its read buffer (ALIGN-aligned, stage_bytes) */
+    char msg[512];        /* its last read error */
+} IoThread;
+
 struct ExpertCache {
     const Model *m;
     const Kern *kern;
@@ -58,7 +69,8 @@ struct ExpertCache {
     Slot *slot;
     int n_slots;
     int *where;           /* [n_keys]: slot or -1 */
-    unsigned char *stage; /* the I/O thread's read buffer (ALIGN-aligned) */
+    IoThread io[IO_THREADS];
+    int n_io;             /* started */
     size_t stage_bytes;
     unsigned char *predicted; /* [n_keys]: predicted for its layer, not yet scored */
     unsigned char *marked;    /* [n_keys]: scratch for will_use */
@@ -67,8 +79,9 @@ struct ExpertCache {
     pthread_mutex_t mu;
     pthread_cond_t cv_io;   /* the I/O thread's work arrived or stop */
     pthread_cond_t cv_done; /* a read finished, a slot was released, or failure */
-    pthread_t io;
-    int io_started, stop;
+    int stop;
+    int busy;               /* reads in flight, since busy_since (the counters) */
+    double busy_since;
     int failed;             /* a read failed: every acquire fails with msg */
     char msg[512];
     uint64_t clock;
@@ -144,17 +157,17 @@ static int file_index(ExpertCache *c, const char *path) {
 
 /* ---- reading ------------------------------------------------------------------- */
 
-/* Reads span s into c->stage; returns where its first byte landed, or NULL
- * with c->msg set. */
-static const unsigned char *read_span(ExpertCache *c, const Span *s, int l, int e) {
+/* Reads span s into io's buffer; returns where its first byte landed, or
+ * NULL with io->msg set. */
+static const unsigned char *read_span(ExpertCache *c, IoThread *io, const Span *s, int l, int e) {
     uint64_t a0 = c->direct ? s->off / ALIGN * ALIGN : s->off, end = s->off + s->bytes;
     uint64_t a1 = c->direct ? (end + ALIGN - 1) / ALIGN * ALIGN : end;
     size_t got = 0, need = (size_t)(end - a0);
     while (got < need) {
-        ssize_t r = pread(c->fds[s->file], c->stage + got, (size_t)(a1 - a0) - got, (off_t)(a0 + got));
+        ssize_t r = pread(c->fds[s->file], io->stage + got, (size_t)(a1 - a0) - got, (off_t)(a0 + got));
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) {
-            snprintf(c->msg, sizeof c->msg,
+            snprintf(io->msg, sizeof io->msg,
                      "%s: expert %d of layer %d (%zu bytes at offset %llu) could not be read: %s", c->paths[s->file],
                      e, l, s->bytes, (unsigned long long)s->off,
                      r < 0 ? strerror(errno) : "the file is shorter than when the model was loaded");
@@ -163,18 +176,18 @@ static const unsigned char *read_span(ExpertCache *c, const Span *s, int l, int 
         got += (size_t)r;
     }
     if (!c->direct) posix_fadvise(c->fds[s->file], (off_t)a0, (off_t)need, POSIX_FADV_DONTNEED);
-    return c->stage + (s->off - a0);
+    return io->stage + (s->off - a0);
 }
 
-/* Reads key into slot i (state LOADING, unlocked). 0, or -1 with c->msg set. */
-static int load(ExpertCache *c, int key, int i) {
+/* Reads key into slot i (state LOADING, unlocked). 0, or -1 with io->msg set. */
+static int load(ExpertCache *c, IoThread *io, int key, int i) {
     int l = key / c->n_experts, e = key % c->n_experts;
     Slot *s = &c->slot[i];
     const FFNWeights *f = &c->m->w.layers[l].experts[e];
     for (int j = 0; j < 3; j++) {
         const Mat *src = expert_mat(f, j);
         Mat *dst = j == 0 ? &s->w.w1 : j == 1 ? &s->w.w2 : &s->w.w3;
-        const unsigned char *rows = read_span(c, &c->span[key][j], l, e);
+        const unsigned char *rows = read_span(c, io, &c->span[key][j], l, e);
         if (!rows) return -1;
         unsigned char *mem = s->mem + c->mat_off[j];
         *dst = *src;
@@ -207,7 +220,8 @@ static int victim(ExpertCache *c, int urgent) {
 }
 
 static void *io_main(void *arg) {
-    ExpertCache *c = arg;
+    IoThread *io = arg;
+    ExpertCache *c = io->c;
     pthread_mutex_lock(&c->mu);
     for (;;) {
         while (!c->stop && c->q_n == 0) pthread_cond_wait(&c->cv_io, &c->mu);
@@ -231,13 +245,13 @@ static void *io_main(void *arg) {
         if (s->key >= 0) c->where[s->key] = -1;
         s->key = r.key, s->state = LOADING, s->wanted = r.prio != WAITED, s->ahead = 0;
         c->where[r.key] = i;
+        if (c->busy++ == 0) c->busy_since = now();
         pthread_mutex_unlock(&c->mu);
-        double t0 = now();
-        int rc = load(c, r.key, i);
-        double dt = now() - t0;
+        int rc = load(c, io, r.key, i);
         pthread_mutex_lock(&c->mu);
-        c->st.read_seconds += dt;
+        if (--c->busy == 0) c->st.read_seconds += now() - c->busy_since;
         if (rc) {
+            if (!c->failed) memcpy(c->msg, io->msg, sizeof c->msg);
             c->failed = 1;
             s->state = EMPTY, c->where[r.key] = -1, s->key = -1;
         } else {
@@ -271,7 +285,7 @@ static void request(ExpertCache *c, int key, int prio) {
     memmove(c->queue + pos + 1, c->queue + pos, (size_t)(c->q_n - pos) * sizeof *c->queue);
     c->queue[pos] = (Request){key, prio};
     c->q_n++;
-    pthread_cond_signal(&c->cv_io);
+    pthread_cond_broadcast(&c->cv_io);
 }
 
 /* ---- the interface ------------------------------------------------------------ */
@@ -308,9 +322,7 @@ static int setup(ExpertCache *c, const Model *m, const Kern *k, const ExpertCach
     const FFNWeights *f0 = &m->w.layers[p->layer_lo].experts[p->expert_lo];
     for (int j = 0; j < 3; j++) c->mat_off[j + 1] = c->mat_off[j] + slot_mat_bytes(expert_mat(f0, j), k, p->pack);
     c->stage_bytes = (most + 2 * ALIGN) / ALIGN * ALIGN;
-    c->stage = aligned_alloc(ALIGN, c->stage_bytes);
     c->slot = xcalloc((size_t)c->n_slots, sizeof *c->slot);
-    if (!c->stage) return err_nomem("out of memory: %.1f MB to read experts into", c->stage_bytes / 1e6);
     for (int i = 0; i < c->n_slots; i++) {
         c->slot[i].key = -1;
         c->slot[i].mem = aligned_alloc(64, one);
@@ -318,8 +330,16 @@ static int setup(ExpertCache *c, const Model *m, const Kern *k, const ExpertCach
             return err_nomem("out of memory: expert cache slot %d of %d (%.1f MB each)", i + 1, c->n_slots, one / 1e6);
     }
     c->st.slots = c->n_slots, c->st.slot_bytes = one, c->st.direct = c->direct;
-    if (pthread_create(&c->io, NULL, io_main, c)) return err_set("expert cache: cannot start its I/O thread");
-    c->io_started = 1;
+    for (; c->n_io < IO_THREADS; c->n_io++) {
+        IoThread *io = &c->io[c->n_io];
+        io->c = c;
+        io->stage = aligned_alloc(ALIGN, c->stage_bytes);
+        if (!io->stage) return err_nomem("out of memory: %.1f MB to read experts into", c->stage_bytes / 1e6);
+        if (pthread_create(&io->t, NULL, io_main, io)) {
+            free(io->stage);
+            return err_set("expert cache: cannot start its I/O threads");
+        }
+    }
     return 0;
 }
 
@@ -340,17 +360,15 @@ int expcache_open(ExpertCache **out, const Model *m, const Kern *k, const Expert
 
 void expcache_close(ExpertCache *c) {
     if (!c) return;
-    if (c->io_started) {
-        pthread_mutex_lock(&c->mu);
-        c->stop = 1;
-        pthread_cond_broadcast(&c->cv_io);
-        pthread_cond_broadcast(&c->cv_done);
-        pthread_mutex_unlock(&c->mu);
-        pthread_join(c->io, NULL);
-    }
+    pthread_mutex_lock(&c->mu);
+    c->stop = 1;
+    pthread_cond_broadcast(&c->cv_io);
+    pthread_cond_broadcast(&c->cv_done);
+    pthread_mutex_unlock(&c->mu);
+    for (int i = 0; i < c->n_io; i++) pthread_join(c->io[i].t, NULL), free(c->io[i].stage);
     for (int i = 0; i < c->n_files; i++) close(c->fds[i]);
     for (int i = 0; c->slot && i < c->n_slots; i++) free(c->slot[i].mem);
-    free(c->slot), free(c->stage), free(c->span), free(c->where), free(c->predicted), free(c->marked), free(c->queue);
+    free(c->slot), free(c->span), free(c->where), free(c->predicted), free(c->marked), free(c->queue);
     free(c->fds), free(c->paths);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv_io);

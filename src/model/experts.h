@@ -50,7 +50,7 @@ typedef struct {
     uint64_t misses;       /* ... that had to ask for it */
     uint64_t reads;        /* experts read from disk */
     uint64_t bytes_read;   /* their bytes in the file */
-    double read_seconds;   /* time the I/O thread spent reading */
+    double read_seconds;   /* time with at least one read (and its packing) in flight */
     uint64_t ahead;        /* experts read ahead (predicted or waves) */
     uint64_t ahead_used;   /* ... used before being evicted */
     uint64_t routed;       /* (layer, expert) pairs a batch routed to */

@@ -1,5 +1,7 @@
 #include "model/prepare.h"
 
+#include <stdio.h>
+
 #include "base/util.h"
 #include "kern/matmul.h"
 #include "model/experts.h"
@@ -51,15 +53,24 @@ size_t model_resident_bytes(const Model *m, const ModelShare *s, const Kern *k) 
     return b;
 }
 
+/* n bytes for people: "7.50 GB", "361.5 MB", "12.3 KB" (buf of 32). */
+static const char *human(char *buf, double n) {
+    if (n >= 1e9) snprintf(buf, 32, "%.2f GB", n / 1e9);
+    else if (n >= 1e6) snprintf(buf, 32, "%.1f MB", n / 1e6);
+    else snprintf(buf, 32, "%.1f KB", n / 1e3);
+    return buf;
+}
+
 /* The expert cache for share s: what mem_limit leaves after the dense part. */
 static int open_cache(Model *m, const ModelShare *s, const Kern *k) {
     if (!m->cfg.n_experts) return err_set("--mem-limit streams a mixture's experts from disk; this model has none");
     if (m->experts) return 0;
     size_t dense = model_resident_bytes(m, s, k), one = expcache_expert_bytes(m, k, s->pack);
+    char a[32], b[32], c[32], d[32];
     if (s->mem_limit < dense + one)
-        return err_set("--mem-limit %.2f GB is too small: the dense part of the model takes %.2f GB and one "
-                       "expert %.2f GB; give at least %.2f GB (%zu bytes)",
-                       s->mem_limit / 1e9, dense / 1e9, one / 1e9, (dense + one) / 1e9, dense + one);
+        return err_set("--mem-limit %s is too small: the dense part of the model takes %s and one expert %s; "
+                       "give at least %s (%zu bytes)", human(a, (double)s->mem_limit), human(b, (double)dense),
+                       human(c, (double)one), human(d, (double)(dense + one)), dense + one);
     ExpertCacheParams p = {.bytes = s->mem_limit - dense, .layer_lo = s->layer_lo, .layer_hi = s->layer_hi,
                            .expert_lo = s->expert_lo, .expert_hi = s->expert_hi, .pack = s->pack,
                            .buffered = s->buffered};

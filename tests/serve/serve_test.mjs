@@ -159,6 +159,18 @@ const MODELS = [
       return f;
     },
   },
+  {
+    // the same model with its experts streamed from the file through a cache of ~4 of 8 (--mem-limit):
+    // every answer must still be the CLI's
+    name: "tiny-moe, --mem-limit 900K",
+    id: "tiny-moe.gguf",
+    args: ["--mem-limit", "900K"],
+    model: () => {
+      const f = path.join(tmpDir(), "tiny-moe.gguf");
+      cli(["synth", f, "--shape", "tiny-moe", "--type", "f32", "--tokenizer", path.join(STORIES, "tokenizer.model")]);
+      return f;
+    },
+  },
 ];
 
 for (const M of MODELS) {
@@ -167,7 +179,8 @@ for (const M of MODELS) {
 
     before(async () => {
       model = M.model();
-      srv = await startServer(model, ["--ctx", String(CTX), "--parallel", String(PARALLEL), "--queue", "64"], { apiKey: KEY });
+      srv = await startServer(model, ["--ctx", String(CTX), "--parallel", String(PARALLEL), "--queue", "64", ...(M.args ?? [])],
+        { apiKey: KEY });
       oa = client(srv);
     });
     after(async () => { if (srv) await srv.stop(); });
