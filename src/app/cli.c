@@ -268,6 +268,8 @@ void prepare_model(Model *m, const Context *ctx, const Options *o, const ModelSh
     if (rp && !strcmp(rp, "0")) s.pack = 0;
     const char *rd = getenv("MISTRAL_EXPERT_READS"); /* "buffered": through the page cache (measuring) */
     s.buffered = rd && !strcmp(rd, "buffered");
+    const char *pr = getenv("MISTRAL_EXPERT_PREDICT"); /* "0": no reads ahead for predictions (measuring) */
+    s.no_predict = pr && !strcmp(pr, "0");
     s.mem_limit = o->mem_limit;
     if (model_prepare(m, &s, ctx->mm.kern, ctx->mm.pool)) die("%s", err_msg());
 }
@@ -323,6 +325,7 @@ void print_expert_stats(FILE *f, const char *what, const ExpertStats *s, double 
         fprintf(f, "; prediction named %.1f%% of the routed experts (%.2f guesses per routed)",
                 100.0 * s->predicted / s->routed, (double)s->guesses / s->routed);
     if (s->ahead) fprintf(f, "; %.1f%% of the reads ahead were used", 100.0 * s->ahead_used / s->ahead);
+    if (s->cancelled) fprintf(f, "; %llu reads of missed predictions stopped", (unsigned long long)s->cancelled);
     if (s->reads) fprintf(f, "; reads ran at %.2f GB/s", s->bytes_read / (s->read_seconds > 0 ? s->read_seconds : 1e-9) / 1e9);
     fputc('\n', f);
     if (disk_bw > 0 && per > 0)

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -31,6 +32,8 @@ typedef struct {
     int pins;      /* forward calls computing with it */
     int wanted;    /* read ahead or named by will_use, and not used since */
     int ahead;     /* read ahead, and not used since (the counters) */
+    int guess;     /* being read for a prediction */
+    atomic_int cancel; /* that prediction missed: the read stops early */
     uint64_t used; /* clock at the last release (LRU) */
     FFNWeights w;  /* views into mem (or, packed, the model's rows as data) */
     unsigned char *mem;
@@ -54,6 +57,7 @@ typedef struct {
     pthread_t t;
     unsigned char *stage; /* its read buffer (ALIGN-aligned, stage_bytes) */
     char msg[512];        /* its last read error */
+    size_t got;           /* bytes its current load has read */
 } IoThread;
 
 struct ExpertCache {
@@ -157,14 +161,20 @@ static int file_index(ExpertCache *c, const char *path) {
 
 /* ---- reading ------------------------------------------------------------------- */
 
-/* Reads span s into io's buffer; returns where its first byte landed, or
- * NULL with io->msg set. */
-static const unsigned char *read_span(ExpertCache *c, IoThread *io, const Span *s, int l, int e) {
+/* Reads longer than this are split, so that a cancelled read stops soon. */
+#define PIECE ((size_t)8 << 20)
+
+/* Reads span s into io's buffer for slot i; returns where its first byte
+ * landed, or NULL: io->msg set (an error), or the slot's read cancelled. */
+static const unsigned char *read_span(ExpertCache *c, IoThread *io, const Span *s, int i, int l, int e) {
     uint64_t a0 = c->direct ? s->off / ALIGN * ALIGN : s->off, end = s->off + s->bytes;
     uint64_t a1 = c->direct ? (end + ALIGN - 1) / ALIGN * ALIGN : end;
-    size_t got = 0, need = (size_t)(end - a0);
+    size_t got = 0, need = (size_t)(end - a0), want = (size_t)(a1 - a0);
+    io->msg[0] = 0;
     while (got < need) {
-        ssize_t r = pread(c->fds[s->file], io->stage + got, (size_t)(a1 - a0) - got, (off_t)(a0 + got));
+        if (atomic_load_explicit(&c->slot[i].cancel, memory_order_relaxed)) return NULL;
+        size_t n = want - got < PIECE ? want - got : PIECE;
+        ssize_t r = pread(c->fds[s->file], io->stage + got, n, (off_t)(a0 + got));
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) {
             snprintf(io->msg, sizeof io->msg,
@@ -173,22 +183,24 @@ static const unsigned char *read_span(ExpertCache *c, IoThread *io, const Span *
                      r < 0 ? strerror(errno) : "the file is shorter than when the model was loaded");
             return NULL;
         }
-        got += (size_t)r;
+        got += (size_t)r, io->got += (size_t)r;
     }
     if (!c->direct) posix_fadvise(c->fds[s->file], (off_t)a0, (off_t)need, POSIX_FADV_DONTNEED);
     return io->stage + (s->off - a0);
 }
 
-/* Reads key into slot i (state LOADING, unlocked). 0, or -1 with io->msg set. */
+/* Reads key into slot i (state LOADING, unlocked). 0; 1: cancelled; -1:
+ * an error (io->msg). */
 static int load(ExpertCache *c, IoThread *io, int key, int i) {
     int l = key / c->n_experts, e = key % c->n_experts;
     Slot *s = &c->slot[i];
     const FFNWeights *f = &c->m->w.layers[l].experts[e];
+    io->got = 0;
     for (int j = 0; j < 3; j++) {
         const Mat *src = expert_mat(f, j);
         Mat *dst = j == 0 ? &s->w.w1 : j == 1 ? &s->w.w2 : &s->w.w3;
-        const unsigned char *rows = read_span(c, io, &c->span[key][j], l, e);
-        if (!rows) return -1;
+        const unsigned char *rows = read_span(c, io, &c->span[key][j], i, l, e);
+        if (!rows) return io->msg[0] ? -1 : 1;
         unsigned char *mem = s->mem + c->mat_off[j];
         *dst = *src;
         if (c->p.pack && mat_packed_bytes(src, c->kern)) {
@@ -231,6 +243,12 @@ static void *io_main(void *arg) {
             memmove(c->queue, c->queue + 1, (size_t)--c->q_n * sizeof *c->queue);
             continue;
         }
+        if (r.prio == PREDICTED && c->busy) {
+            /* a guess only takes a disk nothing else is using: it must not
+             * slow the reads a forward call is sure to need */
+            pthread_cond_wait(&c->cv_done, &c->mu);
+            continue;
+        }
         int i = victim(c, r.prio == WAITED);
         if (i < 0) {
             if (r.prio == WAITED) { /* every slot is pinned: wait for a release */
@@ -244,20 +262,25 @@ static void *io_main(void *arg) {
         Slot *s = &c->slot[i];
         if (s->key >= 0) c->where[s->key] = -1;
         s->key = r.key, s->state = LOADING, s->wanted = r.prio != WAITED, s->ahead = 0;
+        s->guess = r.prio == PREDICTED;
+        atomic_store(&s->cancel, 0);
         c->where[r.key] = i;
         if (c->busy++ == 0) c->busy_since = now();
         pthread_mutex_unlock(&c->mu);
         int rc = load(c, io, r.key, i);
         pthread_mutex_lock(&c->mu);
         if (--c->busy == 0) c->st.read_seconds += now() - c->busy_since;
-        if (rc) {
+        c->st.bytes_read += io->got;
+        if (rc < 0) {
             if (!c->failed) memcpy(c->msg, io->msg, sizeof c->msg);
             c->failed = 1;
+        }
+        if (rc) {
             s->state = EMPTY, c->where[r.key] = -1, s->key = -1;
+            c->st.cancelled += rc > 0;
         } else {
             s->state = READY, s->ahead = r.prio != WAITED;
             c->st.reads++;
-            for (int j = 0; j < 3; j++) c->st.bytes_read += c->span[r.key][j].bytes;
             if (r.prio != WAITED) c->st.ahead++;
         }
         pthread_cond_broadcast(&c->cv_done);
@@ -389,7 +412,10 @@ void expcache_will_use(ExpertCache *c, int l, const int *experts, int n) {
     for (int e = 0; e < c->n_experts; e++) {
         /* a prediction for l that missed is wanted no more */
         int s = c->where[l * c->n_experts + e];
-        if (s >= 0 && !used[e]) c->slot[s].wanted = 0;
+        if (s >= 0 && !used[e]) {
+            c->slot[s].wanted = 0;
+            if (c->slot[s].state == LOADING && c->slot[s].guess) atomic_store(&c->slot[s].cancel, 1);
+        }
         pred[e] = 0;
     }
     for (int i = 0; i < c->q_n;) /* nor are its reads still queued */
@@ -407,6 +433,7 @@ void expcache_will_use(ExpertCache *c, int l, const int *experts, int n) {
 }
 
 void expcache_predict(ExpertCache *c, int l, const int *experts, int n) {
+    if (c->p.no_predict) return;
     pthread_mutex_lock(&c->mu);
     c->st.guesses += (uint64_t)n;
     for (int i = 0; i < n; i++) {
@@ -467,7 +494,7 @@ void expstats_add(ExpertStats *a, const ExpertStats *b) {
     a->slots = b->slots, a->slot_bytes = b->slot_bytes, a->direct = b->direct;
     a->uses += b->uses, a->hits += b->hits, a->late += b->late, a->misses += b->misses;
     a->reads += b->reads, a->bytes_read += b->bytes_read, a->read_seconds += b->read_seconds;
-    a->ahead += b->ahead, a->ahead_used += b->ahead_used;
+    a->ahead += b->ahead, a->ahead_used += b->ahead_used, a->cancelled += b->cancelled;
     a->routed += b->routed, a->predicted += b->predicted, a->guesses += b->guesses;
 }
 

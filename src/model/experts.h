@@ -38,6 +38,7 @@ typedef struct {
     int expert_lo, expert_hi; /* and their experts [lo, hi) */
     int pack;                 /* 1: pack for the kernel table as read; 0: rows as in the file */
     int buffered;             /* 1: read through the page cache (no O_DIRECT) */
+    int no_predict;           /* 1: no reads ahead for predictions (measuring) */
 } ExpertCacheParams;
 
 typedef struct {
@@ -49,7 +50,8 @@ typedef struct {
     uint64_t late;         /* ... that found it being read ahead and waited */
     uint64_t misses;       /* ... that had to ask for it */
     uint64_t reads;        /* experts read from disk */
-    uint64_t bytes_read;   /* their bytes in the file */
+    uint64_t bytes_read;   /* bytes read from the file (cancelled reads' too) */
+    uint64_t cancelled;    /* reads for a prediction stopped when it missed */
     double read_seconds;   /* time with at least one read (and its packing) in flight */
     uint64_t ahead;        /* experts read ahead (predicted or waves) */
     uint64_t ahead_used;   /* ... used before being evicted */

@@ -73,7 +73,7 @@ static int open_cache(Model *m, const ModelShare *s, const Kern *k) {
                        human(c, (double)one), human(d, (double)(dense + one)), dense + one);
     ExpertCacheParams p = {.bytes = s->mem_limit - dense, .layer_lo = s->layer_lo, .layer_hi = s->layer_hi,
                            .expert_lo = s->expert_lo, .expert_hi = s->expert_hi, .pack = s->pack,
-                           .buffered = s->buffered};
+                           .buffered = s->buffered, .no_predict = s->no_predict};
     return expcache_open(&m->experts, m, k, &p);
 }
 

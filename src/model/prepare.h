@@ -25,6 +25,7 @@ typedef struct {
                                  dense part resident, the experts streamed from the
                                  file into a cache of what is left (model/experts.h) */
     int buffered;             /* with mem_limit: read experts through the page cache */
+    int no_predict;           /* with mem_limit: no reads ahead for predicted experts */
 } ModelShare;
 
 /* Every layer, expert and the output, packed. */
