@@ -322,8 +322,9 @@ void print_expert_stats(FILE *f, const char *what, const ExpertStats *s, double 
             "%.3f GB read per token (%.2f experts)", what, (unsigned long long)s->uses, 100 * s->hits / u,
             100 * s->late / u, 100 * s->misses / u, per / 1e9, (double)s->reads / (tokens > 0 ? tokens : 1));
     if (s->routed)
-        fprintf(f, "; prediction named %.1f%% of the routed experts (%.2f guesses per routed)",
-                100.0 * s->predicted / s->routed, (double)s->guesses / s->routed);
+        fprintf(f, "; prediction named %.1f%% of the routed experts (%.2f guesses per routed, %.0f%% of them read)",
+                100.0 * s->predicted / s->routed, (double)s->guesses / s->routed,
+                s->guesses ? 100.0 * s->guesses_read / s->guesses : 0.0);
     if (s->ahead) fprintf(f, "; %.1f%% of the reads ahead were used", 100.0 * s->ahead_used / s->ahead);
     if (s->cancelled) fprintf(f, "; %llu reads of missed predictions stopped", (unsigned long long)s->cancelled);
     if (s->reads) fprintf(f, "; reads ran at %.2f GB/s", s->bytes_read / (s->read_seconds > 0 ? s->read_seconds : 1e-9) / 1e9);

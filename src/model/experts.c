@@ -86,6 +86,11 @@ struct ExpertCache {
     int stop;
     int busy;               /* reads in flight, since busy_since (the counters) */
     double busy_since;
+    /* What guessing is worth (running averages): the accuracy of
+     * predictions, seconds a layer computes (its time between routings less
+     * the time it waited for reads) and seconds one expert's read takes. */
+    double accuracy, compute, read;
+    double layer_start, waited;
     int failed;             /* a read failed: every acquire fails with msg */
     char msg[512];
     uint64_t clock;
@@ -267,6 +272,7 @@ static void *io_main(void *arg) {
         c->where[r.key] = i;
         if (c->busy++ == 0) c->busy_since = now();
         pthread_mutex_unlock(&c->mu);
+        double t_load = now();
         int rc = load(c, io, r.key, i);
         pthread_mutex_lock(&c->mu);
         if (--c->busy == 0) c->st.read_seconds += now() - c->busy_since;
@@ -280,6 +286,7 @@ static void *io_main(void *arg) {
             c->st.cancelled += rc > 0;
         } else {
             s->state = READY, s->ahead = r.prio != WAITED;
+            c->read = c->read > 0 ? 0.9 * c->read + 0.1 * (now() - t_load) : now() - t_load;
             c->st.reads++;
             if (r.prio != WAITED) c->st.ahead++;
         }
@@ -320,6 +327,7 @@ static int setup(ExpertCache *c, const Model *m, const Kern *k, const ExpertCach
     c->m = m, c->kern = k, c->p = *p;
     c->n_experts = cfg->n_experts, c->n_keys = cfg->n_layers * cfg->n_experts;
     c->direct = !p->buffered;
+    c->accuracy = 0.8;
     long want = (long)(p->layer_hi - p->layer_lo) * (p->expert_hi - p->expert_lo);
     long fit = (long)(p->bytes / one);
     if (fit < 1)
@@ -406,9 +414,15 @@ void expcache_will_use(ExpertCache *c, int l, const int *experts, int n) {
     for (int e = 0; e < c->n_experts; e++) had |= pred[e];
     for (int i = 0; i < n; i++) used[experts[i]] = 1;
     if (had) { /* score the prediction made for l */
-        c->st.routed += (uint64_t)n;
-        for (int i = 0; i < n; i++) c->st.predicted += pred[experts[i]];
+        int right = 0;
+        for (int i = 0; i < n; i++) right += pred[experts[i]];
+        c->st.routed += (uint64_t)n, c->st.predicted += (uint64_t)right;
+        c->accuracy = 0.95 * c->accuracy + 0.05 * (n ? (double)right / n : 1);
     }
+    double t = now(), dt = t - c->layer_start - c->waited;
+    if (c->layer_start > 0 && dt >= 0 && t - c->layer_start < 1.0) /* not across a pause between calls */
+        c->compute = c->compute > 0 ? 0.9 * c->compute + 0.1 * dt : dt;
+    c->layer_start = t, c->waited = 0;
     for (int e = 0; e < c->n_experts; e++) {
         /* a prediction for l that missed is wanted no more */
         int s = c->where[l * c->n_experts + e];
@@ -432,13 +446,27 @@ void expcache_will_use(ExpertCache *c, int l, const int *experts, int n) {
     pthread_mutex_unlock(&c->mu);
 }
 
+/* Whether reading a guess ahead pays (locked): a right one starts its read
+ * up to a layer's compute earlier (it saves min(compute, read)); a wrong
+ * one costs a read's disk time and an eviction. With a slow disk and a
+ * cache that misses, decode is bound by the disk and guesses that miss
+ * cost more than the right ones save; with a fast disk, or a prefill whose
+ * layers compute long, they pay. Until both times are measured: guess. */
+static int guess_pays(const ExpertCache *c) {
+    if (c->read <= 0 || c->compute <= 0) return 1;
+    double saved = c->compute < c->read ? c->compute : c->read;
+    return c->accuracy * saved > (1 - c->accuracy) * c->read;
+}
+
 void expcache_predict(ExpertCache *c, int l, const int *experts, int n) {
-    if (c->p.no_predict) return;
     pthread_mutex_lock(&c->mu);
     c->st.guesses += (uint64_t)n;
+    int read = !c->p.no_predict && guess_pays(c);
+    c->st.guesses_read += read ? (uint64_t)n : 0;
     for (int i = 0; i < n; i++) {
-        c->predicted[(size_t)l * c->n_experts + experts[i]] = 1;
+        c->predicted[(size_t)l * c->n_experts + experts[i]] = 1; /* scored either way */
         int key = l * c->n_experts + experts[i], s = c->where[key];
+        if (!read) continue;
         if (s >= 0) c->slot[s].wanted = 1;
         else request(c, key, PREDICTED);
     }
@@ -447,6 +475,7 @@ void expcache_predict(ExpertCache *c, int l, const int *experts, int n) {
 
 const FFNWeights *expcache_acquire(ExpertCache *c, int l, int e) {
     int key = l * c->n_experts + e, counted = 0;
+    double t0 = 0;
     pthread_mutex_lock(&c->mu);
     c->st.uses++;
     for (;;) {
@@ -461,12 +490,14 @@ const FFNWeights *expcache_acquire(ExpertCache *c, int l, int e) {
             if (!counted) c->st.hits++;
             c->st.ahead_used += slot->ahead;
             slot->pins++, slot->wanted = 0, slot->ahead = 0;
+            if (counted) c->waited += now() - t0;
             pthread_mutex_unlock(&c->mu);
             return &slot->w;
         }
         if (!counted) {
             if (s >= 0) c->st.late++, counted = 2; /* being read ahead */
             else c->st.misses++, counted = 1;
+            t0 = now();
         }
         if (s < 0) request(c, key, WAITED);
         pthread_cond_wait(&c->cv_done, &c->mu);
@@ -496,6 +527,7 @@ void expstats_add(ExpertStats *a, const ExpertStats *b) {
     a->reads += b->reads, a->bytes_read += b->bytes_read, a->read_seconds += b->read_seconds;
     a->ahead += b->ahead, a->ahead_used += b->ahead_used, a->cancelled += b->cancelled;
     a->routed += b->routed, a->predicted += b->predicted, a->guesses += b->guesses;
+    a->guesses_read += b->guesses_read;
 }
 
 void expcache_reset_stats(ExpertCache *c) {

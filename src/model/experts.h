@@ -13,7 +13,9 @@
  * for, then what it will use next in this layer (a prefill's waves: each
  * expert read once per chunk while the previous one computes), then what
  * the router of a later layer predicts from the current hidden state
- * (moe.h). A slot being computed with is pinned; otherwise the least
+ * (moe.h) — when guessing pays: the measured accuracy times the time a
+ * right guess saves against the disk time a wrong one costs. A slot being
+ * computed with is pinned; otherwise the least
  * recently used expert is evicted, never one read ahead and not yet used by
  * a read ahead.
  *
@@ -58,6 +60,7 @@ typedef struct {
     uint64_t routed;       /* (layer, expert) pairs a batch routed to */
     uint64_t predicted;    /* ... that a prediction from an earlier layer named */
     uint64_t guesses;      /* experts predicted in all */
+    uint64_t guesses_read; /* ... that were read ahead (when guessing pays: experts.c) */
 } ExpertStats;
 
 /* Opens the files of m's experts and sets up the slots for p's share with
