@@ -11,7 +11,8 @@
 # program and the embeddings' mapped pages); llama-bench runs as it is (it
 # maps the file and leaves the rest to the page cache). Environment: P
 # (prompt tokens, 32), N (generated, 8), R (repetitions, 1), THREADS (2),
-# HEADROOM (1G), MISTRAL (build/mistral). Without LLAMA_BENCH only
+# HEADROOM (1G), MISTRAL (build/mistral), LLAMA_TIMEOUT (seconds, 1800: a
+# thrashing llama-bench is stopped there and reported). Without LLAMA_BENCH only
 # mistral.c runs. The cgroup is /sys/fs/cgroup/memory/mistral-memlimit,
 # removed at the end.
 set -e
@@ -52,6 +53,6 @@ for L in "$@"; do
     echo "== $model in $L (mistral.c --mem-limit $ml bytes), threads $T"
     in_cgroup "$lim" "$MISTRAL" bench -m "$model" -p "$P" -n "$N" -r "$R" -t "$T" --mem-limit "$ml"
     if [ -n "$LLAMA_BENCH" ]; then
-        in_cgroup "$lim" "$LLAMA_BENCH" -m "$model" -p "$P" -n "$N" -r "$R" -t "$T"
+        in_cgroup "$lim" timeout "${LLAMA_TIMEOUT:-1800}" "$LLAMA_BENCH" -m "$model" -p "$P" -n "$N" -r "$R" -t "$T"
     fi
 done

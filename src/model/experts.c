@@ -285,7 +285,7 @@ static void *io_main(void *arg) {
             s->state = EMPTY, c->where[r.key] = -1, s->key = -1;
             c->st.cancelled += rc > 0;
         } else {
-            s->state = READY, s->ahead = r.prio != WAITED;
+            s->state = READY, s->ahead = r.prio != WAITED, s->used = ++c->clock;
             c->read = c->read > 0 ? 0.9 * c->read + 0.1 * (now() - t_load) : now() - t_load;
             c->st.reads++;
             if (r.prio != WAITED) c->st.ahead++;
@@ -316,6 +316,7 @@ static void request(ExpertCache *c, int key, int prio) {
     c->queue[pos] = (Request){key, prio};
     c->q_n++;
     pthread_cond_broadcast(&c->cv_io);
+    pthread_cond_broadcast(&c->cv_done); /* a reader may be holding back a guess */
 }
 
 /* ---- the interface ------------------------------------------------------------ */
