@@ -77,6 +77,9 @@ FORCE void packed_store(const int NT, float *out, size_t os, const __m256 *acc, 
         }                                                                                            \
     }
 
+/* q4_0x8 and q8_0x8 (avx2 only: the avx512 table has 16-row groups of its
+ * own, avx512.c, with the same per-element arithmetic). */
+#if !X86_VNNI
 FORCE void k_q4_0x8(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs,
                     size_t n) {
     const __m256i low = _mm256_set1_epi8(15), ones16 = _mm256_set1_epi16(1);
@@ -91,25 +94,15 @@ FORCE void k_q4_0x8(const int NT, float *out, size_t os, const char *w, int nr, 
             __m256i lo = _mm256_and_si256(v, low), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
             UNROLL for (int t = 0; t < NT; t++) {
                 const BlockQ8B *xb = (const BlockQ8B *)(x + t * xs) + b;
-#if X86_VNNI /* s16 holds int32 sums here */
-                s16[t] = DPBUSD(DPBUSD(c ? s16[t] : _mm256_setzero_si256(), lo, bcast4(xb->q + 4 * c)), hi,
-                                bcast4(xb->q + 16 + 4 * c));
-#else
                 __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, bcast4(xb->q + 4 * c)),
                                              _mm256_maddubs_epi16(hi, bcast4(xb->q + 16 + 4 * c)));
                 s16[t] = c ? _mm256_add_epi16(s16[t], p) : p;
-#endif
             }
         }
         __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g));
         UNROLL for (int t = 0; t < NT; t++) {
             const BlockQ8B *xb = (const BlockQ8B *)(x + t * xs) + b;
-#if X86_VNNI
-            __m256i s = _mm256_sub_epi32(s16[t], _mm256_set1_epi32(xb->c));
-            (void)ones16;
-#else
             __m256i s = _mm256_sub_epi32(_mm256_madd_epi16(s16[t], ones16), _mm256_set1_epi32(xb->c));
-#endif
             acc[t] = _mm256_fmadd_ps(cvt(s), _mm256_mul_ps(dw, _mm256_set1_ps(xb->d)), acc[t]);
         }
     }
@@ -130,13 +123,8 @@ FORCE void k_q8_0x8(const int NT, float *out, size_t os, const char *w, int nr, 
             __m256i q = _mm256_loadu_si256((const __m256i *)(g + 16 + 32 * c)), aq = _mm256_sign_epi8(q, q);
             UNROLL for (int t = 0; t < NT; t++) {
                 const BlockQ8B *xb = (const BlockQ8B *)(x + t * xs) + b;
-#if X86_VNNI
-                s[t] = DPBUSD(s[t], aq, _mm256_sign_epi8(bcast4(xb->q + 4 * c), q));
-                (void)ones16;
-#else
                 __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aq, _mm256_sign_epi8(bcast4(xb->q + 4 * c), q)), ones16);
                 s[t] = c ? _mm256_add_epi32(s[t], p) : p;
-#endif
             }
         }
         __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g));
@@ -149,6 +137,8 @@ FORCE void k_q8_0x8(const int NT, float *out, size_t os, const char *w, int nr, 
 }
 
 PACKED_FNS(tile_q8_0x8, k_q8_0x8)
+#endif
+
 /* Bit `bit` of every byte of h moved to bit 4 (16-bit shifts: bit 4 of a
  * byte comes from the same byte), the others cleared. */
 FORCE __m256i bit_to_16(__m256i h, const int bit) {
