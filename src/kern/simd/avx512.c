@@ -84,8 +84,15 @@ FORCE __m512 load16_bf16(const void *p, size_t i) {
 FORCE __m512 cvt16(__m512i v) {
     return join8(_mm256_cvtepi32_ps(_mm512_castsi512_si256(v)), _mm256_cvtepi32_ps(_mm512_extracti64x4_epi64(v, 1)));
 }
+/* nor _mm512_cvtepu8_epi32 (16 bytes at p, zero-extended) */
+FORCE __m512i load16_u8(const void *p) {
+    __m256i lo = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p));
+    __m256i hi = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)((const char *)p + 8)));
+    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
 #else
 FORCE __m512 cvt16(__m512i v) { return _mm512_cvtepi32_ps(v); }
+FORCE __m512i load16_u8(const void *p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p)); }
 FORCE __m512 load16_f16(const void *p, size_t i) {
     return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)p + i)));
 }
@@ -199,6 +206,9 @@ PACKED16_FNS(tile_bf16p16, k_bf16p16)
  * integer: the x8 q8_0 tile's |q|·sign(x, q) differs only for q = x = −128,
  * which q8_0's quantizer never makes), so the results equal the avx2 table's
  * bit for bit (check_pack_agree). Up to 8 tokens per tile. */
+#ifndef X16_PF
+#define X16_PF 0
+#endif
 #define Q4X16_Q 256
 #define Q8X16_Q 512
 
@@ -268,6 +278,9 @@ FORCE void k_q4_0x16(const int NT, float *out, size_t os, const char *w, int nr,
     UNROLL8 for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
     for (size_t b = 0; b < n / QK32; b++) {
         const char *q = x16_q(w, b, Q4X16_Q);
+#if X16_PF
+        for (int l = 0; l < 288; l += 64) _mm_prefetch(q + X16_PF + l, _MM_HINT_T0);
+#endif
         __m512i s[8], s1[8]; /* two chains (low, high nibbles): the sum is exact either way */
         UNROLL for (int c = 0; c < 4; c++) {
             __m512i v = _mm512_loadu_si512((const void *)(q + 64 * c));
@@ -289,6 +302,9 @@ FORCE void k_q8_0x16(const int NT, float *out, size_t os, const char *w, int nr,
     UNROLL8 for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
     for (size_t b = 0; b < n / QK32; b++) {
         const char *q = x16_q(w, b, Q8X16_Q);
+#if X16_PF
+        for (int l = 0; l < 544; l += 64) _mm_prefetch(q + X16_PF + l, _MM_HINT_T0);
+#endif
         __m512i s[8], s1[8]; /* two chains (even, odd chunks) */
         UNROLL8 for (int t = 0; t < NT; t++) s[t] = s1[t] = _mm512_setzero_si512();
         UNROLL8 for (int c = 0; c < 8; c++) {
@@ -308,6 +324,96 @@ FORCE void k_q8_0x16(const int NT, float *out, size_t os, const char *w, int nr,
 PACKED16_FNS(tile_q4_0x16, k_q4_0x16)
 PACKED16_FNS(tile_q8_0x16, k_q8_0x16)
 
+/* ---- q4_K weights in 512-bit registers -------------------------------------
+ * q4_Kx16: the avx2 table's q4_Kx8 (avx2.c) with 16 rows. Per super-block,
+ * 2368 bytes (37 cache lines: every 512-bit load is aligned):
+ *   uint16 d[16], dmin[16]     the rows' fp16 super-block scales
+ *   uint8 sc[8][16], mn[8][16] sub-block s's 6-bit scale and min of row r at [s][r]
+ *   uint8 qs[4][512]           per 64 elements j: chunk c (0..7) = 64 bytes at
+ *                              64c: row r's qs[32j + 4c..+4) at 64c + 4r (low
+ *                              nibbles: sub-block 2j, high: 2j+1)
+ * Activations: the avx2 table's q8x. Per element, q4_Kx8's arithmetic with
+ * the VNNI sums (exact int32, then times sc_s), in the same order:
+ *   A = Σ_s fma(float(S_s·sc_s), d_x,s),  M = Σ_s fma(float(mn_s), s_x,s),
+ *   acc = fnmadd(dmin, M, fma(d, A, acc)).
+ * Up to 4 tokens per tile (two sums per token and sub-block pair in flight). */
+#define Q4KX16_BLOCK 2368
+
+static size_t q4_Kx16_bytes(size_t cols) { return cols / QK_K * Q4KX16_BLOCK; }
+static void q4_Kx16_pack(void *dst, const void *src, size_t ws, int nr, size_t cols) {
+    uint8_t *g = dst;
+    for (size_t b = 0; b < cols / QK_K; b++, g += Q4KX16_BLOCK) {
+        memset(g, 0, Q4KX16_BLOCK);
+        for (int r = 0; r < nr; r++) {
+            const BlockQ4_K *blk = (const BlockQ4_K *)((const char *)src + (size_t)r * ws) + b;
+            memcpy(g + 2 * r, &blk->d, 2), memcpy(g + 32 + 2 * r, &blk->dmin, 2);
+            for (int sb = 0; sb < 8; sb++) {
+                int sc, mn;
+                kern_scale_min_k4(sb, blk->scales, &sc, &mn);
+                g[64 + 16 * sb + r] = (uint8_t)sc, g[192 + 16 * sb + r] = (uint8_t)mn;
+            }
+            for (int j = 0; j < 4; j++)
+                for (int c = 0; c < 8; c++) memcpy(g + 320 + 512 * j + 64 * c + 4 * r, blk->qs + 32 * j + 4 * c, 4);
+        }
+    }
+}
+
+FORCE void k_q4_Kx16(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs,
+                     size_t n) {
+    const __m512i low = _mm512_set1_epi8(15);
+    __m512 acc[4];
+    UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
+    size_t nb = n / QK32;
+    for (size_t b = 0; b < n / QK_K; b++) {
+        const char *g = w + b * Q4KX16_BLOCK;
+        __m512 A[4];
+        UNROLL for (int t = 0; t < NT; t++) A[t] = _mm512_setzero_ps();
+        for (int j = 0; j < 4; j++) {
+            const char *qs = g + 320 + 512 * j;
+            __m512i s[2][4];
+            UNROLL8 for (int c = 0; c < 8; c++) {
+                __m512i v = _mm512_loadu_si512((const void *)(qs + 64 * c));
+                __m512i lo = _mm512_and_si512(v, low), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
+                UNROLL for (int t = 0; t < NT; t++) {
+                    const int8_t *xq = q8x_qs(x + t * xs, 8 * b + 2 * (size_t)j);
+                    s[0][t] = _mm512_dpbusd_epi32(c ? s[0][t] : _mm512_setzero_si512(), lo, bcast4_512(xq + 4 * c));
+                    s[1][t] = _mm512_dpbusd_epi32(c ? s[1][t] : _mm512_setzero_si512(), hi, bcast4_512(xq + 32 + 4 * c));
+                }
+            }
+            UNROLL for (int h = 0; h < 2; h++) {
+                __m512i sc = load16_u8(g + 64 + 16 * (2 * j + h));
+                UNROLL for (int t = 0; t < NT; t++) {
+                    const float *dx = q8x_d(x + t * xs, nb) + 8 * b + 2 * j + h;
+                    A[t] = _mm512_fmadd_ps(cvt16(_mm512_mullo_epi32(s[h][t], sc)), _mm512_set1_ps(*dx), A[t]);
+                }
+            }
+        }
+        __m512 d = load16_f16(g, 0), dmin = load16_f16(g + 32, 0);
+        UNROLL for (int t = 0; t < NT; t++) {
+            const float *sx = q8x_d(x + t * xs, nb) + nb + 8 * b;
+            __m512 M = _mm512_setzero_ps();
+            for (int sb = 0; sb < 8; sb++) M = _mm512_fmadd_ps(cvt16(load16_u8(g + 192 + 16 * sb)), _mm512_set1_ps(sx[sb]), M);
+            acc[t] = _mm512_fnmadd_ps(dmin, M, _mm512_fmadd_ps(d, A[t], acc[t]));
+        }
+    }
+    store16(NT, out, os, acc, nr);
+}
+
+/* A 16-row packed tile of up to 4 tokens. */
+#define PACKED16_FNS4(name, K)                                                                       \
+    static void name(float *out, size_t os, const void *w, size_t ws, int nr, const void *x, size_t xs, \
+                     int nt, size_t n) {                                                             \
+        (void)ws;                                                                                    \
+        switch (nt) {                                                                                \
+        case 1: K(1, out, os, (const char *)w, nr, (const char *)x, xs, n); break;                   \
+        case 2: K(2, out, os, (const char *)w, nr, (const char *)x, xs, n); break;                   \
+        case 3: K(3, out, os, (const char *)w, nr, (const char *)x, xs, n); break;                   \
+        case 4: K(4, out, os, (const char *)w, nr, (const char *)x, xs, n); break;                   \
+        default: break;                                                                              \
+        }                                                                                            \
+    }
+PACKED16_FNS4(tile_q4_Kx16, k_q4_Kx16)
+
 /* The avx2 table (its layouts, pack functions and activation quantizers are
  * the same), with the VNNI packed tiles, and 16-row float, q4_0 and q8_0
  * groups (the latter reading the avx2 table's q8b activations). */
@@ -318,7 +424,8 @@ void kern_fill_avx512(Kern *k) {
     KernDot q8b = k->pack[DT_Q4_0].dot; /* avx2's q4_0x8 activations */
     k->pack[DT_Q4_0] = (KernPack){16, q4_0x16_bytes, q4_0x16_pack, {DT_Q8_0, q8b.act_bytes, q8b.act_quant, 16, 8, tile_q4_0x16}};
     k->pack[DT_Q8_0] = (KernPack){16, q8_0x16_bytes, q8_0x16_pack, {DT_Q8_0, q8b.act_bytes, q8b.act_quant, 16, 8, tile_q8_0x16}};
-    k->pack[DT_Q4_K].dot.tile = tile_q4_Kx8;
+    KernDot q8x = k->pack[DT_Q4_K].dot; /* avx2's q4_Kx8 activations */
+    k->pack[DT_Q4_K] = (KernPack){16, q4_Kx16_bytes, q4_Kx16_pack, {DT_Q8_0, q8x.act_bytes, q8x.act_quant, 16, 4, tile_q4_Kx16}};
     k->pack[DT_Q5_K].dot.tile = tile_q5_Kx8;
     k->pack[DT_Q6_K].dot.tile = tile_q6_Kx8;
     k->pack[DT_F32] = (KernPack){16, f32x16_bytes, f32x16_pack, {DT_F32, NULL, NULL, 16, 8, tile_f32x16}};

@@ -216,13 +216,15 @@ FORCE void k_kx8(const int Q5, const int NT, float *out, size_t os, const char *
     }
     packed_store(NT, out, os, acc, nr);
 }
+#if !X86_VNNI /* the avx512 table's q4_K has 16-row groups (avx512.c) */
 FORCE void k_q4_Kx8(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs, size_t n) {
     k_kx8(0, NT, out, os, w, nr, x, xs, n);
 }
+PACKED_FNS(tile_q4_Kx8, k_q4_Kx8)
+#endif
 FORCE void k_q5_Kx8(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs, size_t n) {
     k_kx8(1, NT, out, os, w, nr, x, xs, n);
 }
-PACKED_FNS(tile_q4_Kx8, k_q4_Kx8)
 PACKED_FNS(tile_q5_Kx8, k_q5_Kx8)
 
 /* u of 32-block 4n + k, elements 4c..4c+3, in every row (see q6_Kx8). */
