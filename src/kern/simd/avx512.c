@@ -90,7 +90,20 @@ FORCE __m512i load16_u8(const void *p) {
     __m256i hi = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)((const char *)p + 8)));
     return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
 }
+/* nor _mm512_srai_epi32 */
+FORCE __m512i srai16_32(__m512i v) {
+    __m256i lo = _mm256_srai_epi32(_mm512_castsi512_si256(v), 16), hi = _mm256_srai_epi32(_mm512_extracti64x4_epi64(v, 1), 16);
+    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
+/* and its _mm512_madd_epi16 takes other arguments */
+FORCE __m512i madd16(__m512i a, __m512i b) {
+    __m256i lo = _mm256_madd_epi16(_mm512_castsi512_si256(a), _mm512_castsi512_si256(b));
+    __m256i hi = _mm256_madd_epi16(_mm512_extracti64x4_epi64(a, 1), _mm512_extracti64x4_epi64(b, 1));
+    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
 #else
+FORCE __m512i madd16(__m512i a, __m512i b) { return _mm512_madd_epi16(a, b); }
+FORCE __m512i srai16_32(__m512i v) { return _mm512_srai_epi32(v, 16); }
 FORCE __m512 cvt16(__m512i v) { return _mm512_cvtepi32_ps(v); }
 FORCE __m512i load16_u8(const void *p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p)); }
 FORCE __m512 load16_f16(const void *p, size_t i) {
@@ -414,6 +427,90 @@ FORCE void k_q4_Kx16(const int NT, float *out, size_t os, const char *w, int nr,
     }
 PACKED16_FNS4(tile_q4_Kx16, k_q4_Kx16)
 
+/* ---- q6_K weights in 512-bit registers -------------------------------------
+ * q6_Kx16: the avx2 table's q6_Kx8 (avx2.c) with 16 rows. Per super-block,
+ * 3392 bytes (53 cache lines; the last 32 bytes padding):
+ *   per half n (0, 1), chunk c (0..7), 192 bytes at 192(8n + c): A, B, H =
+ *       row r's ql[64n + 4c..+4), ql[64n + 32 + 4c..+4), qh[32n + 4c..+4)
+ *       at 4r, 64 + 4r, 128 + 4r (u of 32-block 4n + k as in q6_Kx8)
+ *   uint16 d[16] at 3072     the rows' fp16 scales
+ *   int8 sc[8][32] at 3104   32-block s: row r's two 16-element scales at
+ *                            [s][2r], [s][2r + 1]
+ * Activations: the avx2 table's q8h. Per element and 32-block s, q6_Kx8's
+ * VNNI arithmetic (exact int32 sums of each half times its scale, minus
+ * C = 32·(sc_0·Σq_half0 + sc_1·Σq_half1)), A = fma(float(P − C), d_x, A),
+ * per super-block acc = fma(d, A, acc). Up to 4 tokens per tile. */
+#define Q6KX16_BLOCK 3392
+
+static size_t q6_Kx16_bytes(size_t cols) { return cols / QK_K * Q6KX16_BLOCK; }
+static void q6_Kx16_pack(void *dst, const void *src, size_t ws, int nr, size_t cols) {
+    uint8_t *g = dst;
+    for (size_t b = 0; b < cols / QK_K; b++, g += Q6KX16_BLOCK) {
+        memset(g, 0, Q6KX16_BLOCK);
+        for (int r = 0; r < nr; r++) {
+            const BlockQ6_K *blk = (const BlockQ6_K *)((const char *)src + (size_t)r * ws) + b;
+            memcpy(g + 3072 + 2 * r, &blk->d, 2);
+            for (int sb = 0; sb < 8; sb++) memcpy(g + 3104 + 32 * sb + 2 * r, blk->scales + 2 * sb, 2);
+            for (int n = 0; n < 2; n++)
+                for (int c = 0; c < 8; c++) {
+                    uint8_t *p = g + 192 * (8 * n + c) + 4 * r;
+                    memcpy(p, blk->ql + 64 * n + 4 * c, 4);
+                    memcpy(p + 64, blk->ql + 64 * n + 32 + 4 * c, 4);
+                    memcpy(p + 128, blk->qh + 32 * n + 4 * c, 4);
+                }
+        }
+    }
+}
+
+/* u of 32-block 4n + k, elements 4c..4c+3, in every row (see q6_Kx8). */
+FORCE __m512i q6_u16(const char *g, int n, int c, int k) {
+    const __m512i low = _mm512_set1_epi8(15), hb = _mm512_set1_epi8(48);
+    const char *p = g + 192 * (8 * n + c);
+    __m512i q = _mm512_loadu_si512((const void *)(p + 64 * (k & 1))), h = _mm512_loadu_si512((const void *)(p + 128));
+    __m512i lo = k < 2 ? _mm512_and_si512(q, low) : _mm512_and_si512(_mm512_srli_epi16(q, 4), low);
+    __m512i hi = k == 0 ? _mm512_slli_epi16(h, 4) : k == 1 ? _mm512_slli_epi16(h, 2) : k == 2 ? h : _mm512_srli_epi16(h, 2);
+    return _mm512_or_si512(lo, _mm512_and_si512(hi, hb));
+}
+
+FORCE void k_q6_Kx16(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs,
+                     size_t n) {
+    __m512 acc[4];
+    UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
+    size_t nb = n / QK32;
+    for (size_t b = 0; b < n / QK_K; b++) {
+        const char *g = w + b * Q6KX16_BLOCK;
+        __m512 A[4];
+        UNROLL for (int t = 0; t < NT; t++) A[t] = _mm512_setzero_ps();
+        for (int hn = 0; hn < 2; hn++) UNROLL for (int k = 0; k < 4; k++) {
+            int s = 4 * hn + k;
+            __m512i pair = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(g + 3104 + 32 * s)));
+            __m512i P[4], m[4]; /* m: the first half's int32 sum, P: the second's */
+            UNROLL for (int t = 0; t < NT; t++) P[t] = m[t] = _mm512_setzero_si512();
+            UNROLL8 for (int c = 0; c < 8; c++) {
+                __m512i u = q6_u16(g, hn, c, k);
+                UNROLL for (int t = 0; t < NT; t++) {
+                    const int8_t *xq = q8x_qs(x + t * xs, 8 * b + (size_t)s);
+                    if (c < 4) m[t] = _mm512_dpbusd_epi32(m[t], u, bcast4_512(xq + 4 * c));
+                    else P[t] = _mm512_dpbusd_epi32(P[t], u, bcast4_512(xq + 4 * c));
+                }
+            }
+            __m512i sc0 = srai16_32(_mm512_slli_epi32(pair, 16)), sc1 = srai16_32(pair);
+            UNROLL for (int t = 0; t < NT; t++) {
+                const char *xt = x + t * xs;
+                const float *dx = q8x_d(xt, nb) + 8 * b + s;
+                const int8_t *hp = (const int8_t *)(q8x_d(xt, nb) + nb) + 4 * (8 * b + (size_t)s);
+                __m512i Pt = _mm512_add_epi32(_mm512_mullo_epi32(m[t], sc0), _mm512_mullo_epi32(P[t], sc1));
+                __m512i C = _mm512_slli_epi32(madd16(pair, bcast4_512(hp)), 5);
+                A[t] = _mm512_fmadd_ps(cvt16(_mm512_sub_epi32(Pt, C)), _mm512_set1_ps(*dx), A[t]);
+            }
+        }
+        __m512 d = load16_f16(g + 3072, 0);
+        UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm512_fmadd_ps(d, A[t], acc[t]);
+    }
+    store16(NT, out, os, acc, nr);
+}
+PACKED16_FNS4(tile_q6_Kx16, k_q6_Kx16)
+
 /* The avx2 table (its layouts, pack functions and activation quantizers are
  * the same), with the VNNI packed tiles, and 16-row float, q4_0 and q8_0
  * groups (the latter reading the avx2 table's q8b activations). */
@@ -427,7 +524,8 @@ void kern_fill_avx512(Kern *k) {
     KernDot q8x = k->pack[DT_Q4_K].dot; /* avx2's q4_Kx8 activations */
     k->pack[DT_Q4_K] = (KernPack){16, q4_Kx16_bytes, q4_Kx16_pack, {DT_Q8_0, q8x.act_bytes, q8x.act_quant, 16, 4, tile_q4_Kx16}};
     k->pack[DT_Q5_K].dot.tile = tile_q5_Kx8;
-    k->pack[DT_Q6_K].dot.tile = tile_q6_Kx8;
+    KernDot q8h = k->pack[DT_Q6_K].dot; /* avx2's q6_Kx8 activations */
+    k->pack[DT_Q6_K] = (KernPack){16, q6_Kx16_bytes, q6_Kx16_pack, {DT_Q8_0, q8h.act_bytes, q8h.act_quant, 16, 4, tile_q6_Kx16}};
     k->pack[DT_F32] = (KernPack){16, f32x16_bytes, f32x16_pack, {DT_F32, NULL, NULL, 16, 8, tile_f32x16}};
     k->pack[DT_F16] = (KernPack){16, f16x16_bytes, f16x16_pack, {DT_F32, NULL, NULL, 16, 8, tile_f16x16}};
     k->pack[DT_BF16] = (KernPack){16, bf16p16_bytes, bf16p16_pack, {DT_F32, NULL, NULL, 16, 8, tile_bf16p16}};

@@ -227,6 +227,7 @@ FORCE void k_q5_Kx8(const int NT, float *out, size_t os, const char *w, int nr, 
 }
 PACKED_FNS(tile_q5_Kx8, k_q5_Kx8)
 
+#if !X86_VNNI /* the avx512 table's q6_K has 16-row groups (avx512.c) */
 /* u of 32-block 4n + k, elements 4c..4c+3, in every row (see q6_Kx8). */
 FORCE __m256i q6_u(const char *g, int n, int c, int k) {
     const __m256i low = _mm256_set1_epi8(15), hb = _mm256_set1_epi8(48);
@@ -291,3 +292,4 @@ FORCE void k_q6_Kx8(const int NT, float *out, size_t os, const char *w, int nr, 
     packed_store(NT, out, os, acc, nr);
 }
 PACKED_FNS(tile_q6_Kx8, k_q6_Kx8)
+#endif
