@@ -1,10 +1,10 @@
 /* avx512 — the avx2 table with 512-bit packed tiles and AVX-512 VNNI
  * (vpdpbusd: four u8·s8 products summed straight into each int32 lane, where
  * AVX2 needs maddubs, an int16 sum and a madd):
- *   F32, F16, BF16, Q4_0, Q8_0: groups of 16 rows in 512-bit lanes (below),
- *     up to 8 tokens per tile;
- *   Q4_K, Q5_K, Q6_K: the avx2 table's 8-row groups, with x86_packed.h's
- *     tiles built here with X86_VNNI 1 (vpdpbusd on 256-bit vectors).
+ *   F32, F16, BF16, Q4_0, Q8_0 (up to 8 tokens per tile), Q4_K, Q6_K (up
+ *     to 4): groups of 16 rows in 512-bit lanes (below);
+ *   Q5_K: the avx2 table's 8-row groups, with x86_packed.h's tile built
+ *     here with X86_VNNI 1 (vpdpbusd on 256-bit vectors).
  * Every tile computes each element with the same integer sums and the same
  * fp32 operations in the same order as the avx2 table's tiles, so the two
  * tables agree bit for bit (test_simd's check_pack_agree); the 16-row
@@ -53,9 +53,9 @@ static uint64_t read_lines(const void *p, size_t bytes) {
 /* ---- float weights in 512-bit registers ------------------------------------
  * f32x16, f16x16: 16 rows of float weights per group, column-major inside
  * the group (element (r, i) at 16i + r), bf16p16 the same in column pairs
- * (below), lanes = rows: one broadcast
- * of x[i] meets 16 rows in one 512-bit fma, one conversion serves 16 rows,
- * and a tile holds up to 8 tokens (16 accumulators of the 32 registers).
+ * (below), lanes = rows: one broadcast of x[i] meets 16 rows in one 512-bit
+ * fma, one conversion serves 16 rows, and a tile holds up to 8 tokens (16
+ * accumulators of the 32 registers).
  * Per element the avx2 tiles' schedule exactly (two chains, even and odd
  * columns, a last odd column joining the even chain, then even + odd), so
  * the results equal the avx2 table's 8-row tiles bit for bit. */
@@ -64,21 +64,14 @@ FLOAT_PACK(f16x16, uint16_t, 16)
 
 FORCE __m512 load16_f32(const void *p, size_t i) { return _mm512_loadu_ps((const float *)p + i); }
 #ifdef KERN_EMULATE_AVX512
-/* This SIMDe lacks _mm512_cvtph_ps and _mm512_cvtepu16_epi32: two 256-bit
- * halves converted as avx2.c does (the same exact values), then joined. */
+/* This SIMDe lacks _mm512_cvtph_ps: two 256-bit halves converted as avx2.c
+ * does (the same exact values), then joined. */
 FORCE __m512 join8(__m256 lo, __m256 hi) {
     return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(lo)), _mm256_castps_pd(hi), 1));
-}
-FORCE __m256 half_bf16(const __m128i *h) {
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(h)), 16));
 }
 FORCE __m512 load16_f16(const void *p, size_t i) {
     const __m128i *h = (const __m128i *)((const uint16_t *)p + i);
     return join8(_mm256_cvtph_ps(_mm_loadu_si128(h)), _mm256_cvtph_ps(_mm_loadu_si128(h + 1)));
-}
-FORCE __m512 load16_bf16(const void *p, size_t i) {
-    const __m128i *h = (const __m128i *)((const uint16_t *)p + i);
-    return join8(half_bf16(h), half_bf16(h + 1));
 }
 /* nor _mm512_cvtepi32_ps (exact halves, as above) */
 FORCE __m512 cvt16(__m512i v) {
@@ -109,10 +102,6 @@ FORCE __m512i load16_u8(const void *p) { return _mm512_cvtepu8_epi32(_mm_loadu_s
 FORCE __m512 load16_f16(const void *p, size_t i) {
     return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)p + i)));
 }
-FORCE __m512 load16_bf16(const void *p, size_t i) {
-    __m512i v = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)((const uint16_t *)p + i)));
-    return _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
-}
 #endif
 
 /* bf16p16: bf16 weights, 16 rows per group, in column pairs: pair p = 64
@@ -120,7 +109,8 @@ FORCE __m512 load16_bf16(const void *p, size_t i) {
  * 2p+1 (high half) as the row stores them (a last odd column pairs with
  * zero). One aligned 512-bit load serves two columns, and each becomes fp32
  * in one instruction: the even column by a shift left of 16, the odd one by
- * clearing the low half (exact, as the bf16x16 conversion). */
+ * clearing the low half (exact). vdpbf16ps would be fewer instructions
+ * still, but it rounds x to bf16: not the avx2 table's arithmetic. */
 static size_t bf16p16_bytes(size_t cols) { return (cols + 1) / 2 * 64; }
 static void bf16p16_pack(void *dst, const void *src, size_t ws, int nr, size_t cols) {
     uint16_t *g = dst;

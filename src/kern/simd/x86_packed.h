@@ -3,10 +3,12 @@
  * built in avx2.c), written once for two instruction sets: avx2.c includes
  * this with X86_VNNI 0 (maddubs: u8·s8 pairs summed in int16, then madd to
  * int32) and avx512.c with X86_VNNI 1 (AVX-512 VNNI's dpbusd: u8·s8 quads
- * summed straight into int32). Both compute exactly the same integer sums and
- * then the same fp32 operations, so the two tables' packed tiles agree bit
- * for bit (test_simd checks it). The includer provides <immintrin.h> (or
- * SIMDe's emulation), FORCE, UNROLL, UNROLL8, QK32, QK_K, memcpy and memset. */
+ * summed straight into int32), which takes only q5_Kx8 from here: its other
+ * packed types have 16-row groups of their own (avx512.c). Both compute
+ * exactly the same integer sums and then the same fp32 operations, so the two
+ * tables' packed tiles agree bit for bit (test_simd checks it). The includer
+ * provides <immintrin.h> (or SIMDe's emulation), FORCE, UNROLL, UNROLL8,
+ * QK32, QK_K, memcpy and memset. */
 
 #define Q4X8_BLOCK 144
 #define Q8X8_BLOCK 272
@@ -259,11 +261,6 @@ FORCE void k_q6_Kx8(const int NT, float *out, size_t os, const char *w, int nr, 
                 __m256i u = q6_u(g, hn, c, k);
                 UNROLL for (int t = 0; t < NT; t++) {
                     const int8_t *xq = q8x_qs(x + t * xs, 8 * b + (size_t)s);
-#if X86_VNNI /* m: the first half's int32 sum, P: the second's */
-                    if (c < 4) m[t] = DPBUSD(m[t], u, bcast4(xq + 4 * c));
-                    else P[t] = DPBUSD(P[t], u, bcast4(xq + 4 * c));
-                    continue;
-#endif
                     __m256i mc = _mm256_maddubs_epi16(u, bcast4(xq + 4 * c));
                     if (c % 2 == 0) {
                         m[t] = mc;
@@ -273,11 +270,6 @@ FORCE void k_q6_Kx8(const int NT, float *out, size_t os, const char *w, int nr, 
                     }
                 }
             }
-#if X86_VNNI
-            __m256i sc0 = _mm256_srai_epi32(_mm256_slli_epi32(pair, 16), 16), sc1 = _mm256_srai_epi32(pair, 16);
-            UNROLL for (int t = 0; t < NT; t++) P[t] = _mm256_add_epi32(_mm256_mullo_epi32(m[t], sc0), _mm256_mullo_epi32(P[t], sc1));
-            (void)dup;
-#endif
             UNROLL for (int t = 0; t < NT; t++) {
                 const char *xt = x + t * xs;
                 const float *dx = q8x_d(xt, nb) + 8 * b + s;
