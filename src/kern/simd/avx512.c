@@ -54,9 +54,10 @@ static uint64_t read_lines(const void *p, size_t bytes) {
  * prefetchers alone left decode at 55-65% of the read bandwidth here. Each
  * step of a tile asks for the lines PREFETCH_AHEAD bytes past the `bytes` it
  * is about to read (into L1; past the end of the weights a prefetch reads
- * nothing and cannot fault). */
+ * nothing and cannot fault). 4 KiB measured best of 1, 2 and 4 KiB on an
+ * Intel Xeon (bench/RESULTS.md). */
 #ifndef PREFETCH_AHEAD
-#define PREFETCH_AHEAD 2048
+#define PREFETCH_AHEAD 4096
 #endif
 FORCE void prefetch_ahead(const char *p, const int bytes) {
     for (int l = 0; l < bytes; l += 64) _mm_prefetch(p + PREFETCH_AHEAD + l, _MM_HINT_T0);
