@@ -201,8 +201,8 @@ static void check_matmul(DType t, const Kern *k, int rows, int cols, int n, Pool
 /* A table's packed layout of t (KernPack): every tile shape writes exactly
  * its nr rows with the bits of the full group's one-token tile; matmul on
  * the packed matrix is batch- and thread-invariant (memcmp), each element
- * within 1e-5·mag of the unpacked kernel's dot (the same q8 values, other
- * fp32 order). */
+ * within 1e-5·mag of the unpacked kernel's dot and of the generic table's
+ * (the same q8 values, other fp32 order). */
 static void check_pack(DType t, const Kern *k, int rows, int cols, int n, Pool *pool) {
     const KernPack *kp = &k->pack[t];
     if (!kp->pack) return;
@@ -221,6 +221,8 @@ static void check_pack(DType t, const Kern *k, int rows, int cols, int n, Pool *
     float *wf = xmalloc((size_t)cols * sizeof *wf), *xd = xmalloc((size_t)cols * sizeof *xd);
     int quant = kd->act_quant != NULL; /* else float weights: x as is */
     void *q8 = xmalloc(dtype_bytes(DT_Q8_0, (size_t)cols)), *xq = xmalloc(quant ? kd->act_bytes((size_t)cols) : 1);
+    const KernDot *gd = &kern_named("generic")->mm[t];
+    void *xg = xmalloc(gd->act_quant ? gd->act_bytes((size_t)cols) : 1);
     for (int tk = 0; tk < n; tk++) {
         float *one = poisoned((size_t)rows);
         matmul(&(MatmulEnv){k, NULL, scratch}, one, x + (size_t)tk * cols, &w, 1);
@@ -232,6 +234,7 @@ static void check_pack(DType t, const Kern *k, int rows, int cols, int n, Pool *
             quantize_row_q8_0(q8, x + (size_t)tk * cols, (size_t)cols);
             dequantize_row_q8_0(xd, q8, (size_t)cols);
             kd->act_quant(xq, x + (size_t)tk * cols, (size_t)cols);
+            gd->act_quant(xg, x + (size_t)tk * cols, (size_t)cols);
         } else {
             memcpy(xd, x + (size_t)tk * cols, (size_t)cols * sizeof *xd);
         }
@@ -244,6 +247,9 @@ static void check_pack(DType t, const Kern *k, int rows, int cols, int n, Pool *
             float got = out[(size_t)tk * rows + (size_t)r];
             EXPECTQ(isfinite(got) && fabs(got - want) <= 1e-5 * mag + 1e-30, "%s %s packed %dx%d: (%d,%d) %.9g, unpacked %.9g",
                     k->name, dtype_traits(t)->name, rows, cols, tk, r, got, want);
+            float gen = kern_dot(gd, row, quant ? xg : (const void *)(x + (size_t)tk * cols), (size_t)cols);
+            EXPECTQ(fabs(got - gen) <= 1e-5 * mag + 1e-30, "%s %s packed %dx%d: (%d,%d) %.9g, generic %.9g", k->name,
+                    dtype_traits(t)->name, rows, cols, tk, r, got, gen);
         }
     }
     /* tile shapes on the first group */
@@ -275,7 +281,7 @@ static void check_pack(DType t, const Kern *k, int rows, int cols, int n, Pool *
         }
     mat_unpack(&w);
     EXPECT(!w.packed && !w.packed_by, "mat_unpack");
-    free(xa), free(q8), free(xq), free(wf), free(xd), free(scratch), free(out), free(x), free(wd);
+    free(xa), free(q8), free(xq), free(xg), free(wf), free(xd), free(scratch), free(out), free(x), free(wd);
 }
 
 /* Two tables whose packed tiles compute the same operations (avx512's VNNI

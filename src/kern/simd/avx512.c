@@ -1,10 +1,15 @@
-/* avx512 — the avx2 table with AVX-512 VNNI integer dot products (vpdpbusd
- * on 256-bit vectors: AVX-512 F + VL + BW + VNNI) in the packed tiles of
- * Q4_0, Q8_0, Q4_K, Q5_K and Q6_K: four u8·s8 products summed straight
- * into each int32 lane, where AVX2 needs maddubs, an int16 sum and a madd.
- * The tiles are x86_packed.h's, built here with X86_VNNI 1: the same integer
- * sums and the same fp32 operations as the avx2 table's, so the two agree
- * bit for bit. Compiled with -mavx512f -mavx512vl -mavx512bw -mavx512vnni
+/* avx512 — the avx2 table with 512-bit packed tiles and AVX-512 VNNI
+ * (vpdpbusd: four u8·s8 products summed straight into each int32 lane, where
+ * AVX2 needs maddubs, an int16 sum and a madd):
+ *   F32, F16, BF16, Q4_0, Q8_0 (up to 8 tokens per tile), Q4_K, Q6_K (up
+ *     to 4): groups of 16 rows in 512-bit lanes (below);
+ *   Q5_K: the avx2 table's 8-row groups, with x86_packed.h's tile built
+ *     here with X86_VNNI 1 (vpdpbusd on 256-bit vectors).
+ * Every tile computes each element with the same integer sums and the same
+ * fp32 operations in the same order as the avx2 table's tiles, so the two
+ * tables agree bit for bit (test_simd's check_pack_agree); the 16-row
+ * layouts only change which lanes hold which rows and how the weights reach
+ * the registers. Compiled with -mavx512f -mavx512vl -mavx512bw -mavx512vnni
  * (plus AVX2/FMA/F16C) and only called on CPUs that have them; with
  * KERN_EMULATE_AVX512 it is built against SIMDe's portable emulation of the
  * same intrinsics instead, so that tests/avx512.sh runs these tiles on a
@@ -45,53 +50,105 @@ static uint64_t read_lines(const void *p, size_t bytes) {
     return w[0] ^ w[1] ^ w[2] ^ w[3] ^ w[4] ^ w[5] ^ w[6] ^ w[7];
 }
 
+/* The tiles stream their group's weights once, front to back; the hardware
+ * prefetchers alone left decode at 55-65% of the read bandwidth here. Each
+ * step of a tile asks for the lines PREFETCH_AHEAD bytes past the `bytes` it
+ * is about to read (into L1; past the end of the weights a prefetch reads
+ * nothing and cannot fault). 4 KiB measured best of 1, 2 and 4 KiB on an
+ * Intel Xeon (bench/RESULTS.md). */
+#ifndef PREFETCH_AHEAD
+#define PREFETCH_AHEAD 4096
+#endif
+FORCE void prefetch_ahead(const char *p, const int bytes) {
+    for (int l = 0; l < bytes; l += 64) _mm_prefetch(p + PREFETCH_AHEAD + l, _MM_HINT_T0);
+}
+
 /* ---- float weights in 512-bit registers ------------------------------------
- * f32x16, f16x16, bf16x16: 16 rows of float weights per group, column-major
- * inside the group (element (r, i) at 16i + r), lanes = rows: one broadcast
- * of x[i] meets 16 rows in one 512-bit fma, one conversion serves 16 rows,
- * and a tile holds up to 8 tokens (16 accumulators of the 32 registers).
+ * f32x16, f16x16: 16 rows of float weights per group, column-major inside
+ * the group (element (r, i) at 16i + r), bf16p16 the same in column pairs
+ * (below), lanes = rows: one broadcast of x[i] meets 16 rows in one 512-bit
+ * fma, one conversion serves 16 rows, and a tile holds up to 8 tokens (16
+ * accumulators of the 32 registers).
  * Per element the avx2 tiles' schedule exactly (two chains, even and odd
  * columns, a last odd column joining the even chain, then even + odd), so
  * the results equal the avx2 table's 8-row tiles bit for bit. */
 FLOAT_PACK(f32x16, float, 16)
 FLOAT_PACK(f16x16, uint16_t, 16)
-FLOAT_PACK(bf16x16, uint16_t, 16)
 
 FORCE __m512 load16_f32(const void *p, size_t i) { return _mm512_loadu_ps((const float *)p + i); }
 #ifdef KERN_EMULATE_AVX512
-/* This SIMDe lacks _mm512_cvtph_ps and _mm512_cvtepu16_epi32: two 256-bit
- * halves converted as avx2.c does (the same exact values), then joined. */
+/* This SIMDe lacks _mm512_cvtph_ps: two 256-bit halves converted as avx2.c
+ * does (the same exact values), then joined. */
 FORCE __m512 join8(__m256 lo, __m256 hi) {
     return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(lo)), _mm256_castps_pd(hi), 1));
-}
-FORCE __m256 half_bf16(const __m128i *h) {
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(h)), 16));
 }
 FORCE __m512 load16_f16(const void *p, size_t i) {
     const __m128i *h = (const __m128i *)((const uint16_t *)p + i);
     return join8(_mm256_cvtph_ps(_mm_loadu_si128(h)), _mm256_cvtph_ps(_mm_loadu_si128(h + 1)));
 }
-FORCE __m512 load16_bf16(const void *p, size_t i) {
-    const __m128i *h = (const __m128i *)((const uint16_t *)p + i);
-    return join8(half_bf16(h), half_bf16(h + 1));
+/* nor _mm512_cvtepi32_ps (exact halves, as above) */
+FORCE __m512 cvt16(__m512i v) {
+    return join8(_mm256_cvtepi32_ps(_mm512_castsi512_si256(v)), _mm256_cvtepi32_ps(_mm512_extracti64x4_epi64(v, 1)));
+}
+/* nor _mm512_cvtepu8_epi32 (16 bytes at p, zero-extended) */
+FORCE __m512i load16_u8(const void *p) {
+    __m256i lo = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p));
+    __m256i hi = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)((const char *)p + 8)));
+    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
+/* nor _mm512_srai_epi32 */
+FORCE __m512i srai16_32(__m512i v) {
+    __m256i lo = _mm256_srai_epi32(_mm512_castsi512_si256(v), 16), hi = _mm256_srai_epi32(_mm512_extracti64x4_epi64(v, 1), 16);
+    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
+/* and its _mm512_madd_epi16 takes other arguments */
+FORCE __m512i madd16(__m512i a, __m512i b) {
+    __m256i lo = _mm256_madd_epi16(_mm512_castsi512_si256(a), _mm512_castsi512_si256(b));
+    __m256i hi = _mm256_madd_epi16(_mm512_extracti64x4_epi64(a, 1), _mm512_extracti64x4_epi64(b, 1));
+    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
 }
 #else
+FORCE __m512i madd16(__m512i a, __m512i b) { return _mm512_madd_epi16(a, b); }
+FORCE __m512i srai16_32(__m512i v) { return _mm512_srai_epi32(v, 16); }
+FORCE __m512 cvt16(__m512i v) { return _mm512_cvtepi32_ps(v); }
+FORCE __m512i load16_u8(const void *p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p)); }
 FORCE __m512 load16_f16(const void *p, size_t i) {
     return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)p + i)));
 }
-FORCE __m512 load16_bf16(const void *p, size_t i) {
-    __m512i v = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)((const uint16_t *)p + i)));
-    return _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
-}
 #endif
 
-#define FLOAT_PACKED16_TILE(K, load)                                                                \
+/* bf16p16: bf16 weights, 16 rows per group, in column pairs: pair p = 64
+ * bytes at 64p, whose 32-bit lane r holds row r's elements 2p (low half) and
+ * 2p+1 (high half) as the row stores them (a last odd column pairs with
+ * zero). One aligned 512-bit load serves two columns, and each becomes fp32
+ * in one instruction: the even column by a shift left of 16, the odd one by
+ * clearing the low half (exact). vdpbf16ps would be fewer instructions
+ * still, but it rounds x to bf16: not the avx2 table's arithmetic. */
+static size_t bf16p16_bytes(size_t cols) { return (cols + 1) / 2 * 64; }
+static void bf16p16_pack(void *dst, const void *src, size_t ws, int nr, size_t cols) {
+    uint16_t *g = dst;
+    memset(g, 0, bf16p16_bytes(cols));
+    for (int r = 0; r < nr; r++) {
+        const uint16_t *row = (const uint16_t *)((const char *)src + (size_t)r * ws);
+        for (size_t i = 0; i < cols; i++) g[32 * (i / 2) + 2 * (size_t)r + i % 2] = row[i];
+    }
+}
+/* Column e / 16 of a bf16p16 group as fp32 (the tile's load(w, 16·i)). */
+FORCE __m512 load16_bf16p(const void *p, size_t e) {
+    size_t i = e / 16;
+    __m512i v = _mm512_loadu_si512((const void *)((const char *)p + 64 * (i / 2)));
+    if (i % 2) return _mm512_castsi512_ps(_mm512_and_si512(v, _mm512_set1_epi32((int)0xffff0000u)));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
+}
+
+#define FLOAT_PACKED16_TILE(K, load, colb)                                                          \
     FORCE void K(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs, \
                  size_t n) {                                                                        \
         __m512 a0[8], a1[8];                                                                        \
         UNROLL8 for (int t = 0; t < NT; t++) a0[t] = a1[t] = _mm512_setzero_ps();                   \
         size_t i = 0;                                                                               \
         for (; i + 4 <= n; i += 4) {                                                                \
+            prefetch_ahead(w + (colb) * i, 4 * (colb));                                             \
             __m512 w0 = load(w, 16 * i), w1 = load(w, 16 * i + 16);                                 \
             __m512 w2 = load(w, 16 * i + 32), w3 = load(w, 16 * i + 48);                            \
             UNROLL8 for (int t = 0; t < NT; t++) {                                                  \
@@ -121,9 +178,9 @@ FORCE __m512 load16_bf16(const void *p, size_t i) {
             }                                                                                       \
         }                                                                                           \
     }
-FLOAT_PACKED16_TILE(k_f32x16, load16_f32)
-FLOAT_PACKED16_TILE(k_f16x16, load16_f16)
-FLOAT_PACKED16_TILE(k_bf16x16, load16_bf16)
+FLOAT_PACKED16_TILE(k_f32x16, load16_f32, 64)
+FLOAT_PACKED16_TILE(k_f16x16, load16_f16, 32)
+FLOAT_PACKED16_TILE(k_bf16p16, load16_bf16p, 32)
 
 /* A 16-row packed tile: one group (nr rows written) × nt <= 8 tokens. */
 #define PACKED16_FNS(name, K)                                                                        \
@@ -144,21 +201,333 @@ FLOAT_PACKED16_TILE(k_bf16x16, load16_bf16)
     }
 PACKED16_FNS(tile_f32x16, k_f32x16)
 PACKED16_FNS(tile_f16x16, k_f16x16)
-PACKED16_FNS(tile_bf16x16, k_bf16x16)
+PACKED16_FNS(tile_bf16p16, k_bf16p16)
+
+/* ---- q4_0 and q8_0 weights in 512-bit registers ----------------------------
+ * q4_0x16 and q8_0x16: 16 rows per group, lanes = rows, the avx2 table's
+ * q4_0x8/q8_0x8 (avx2.c) twice as wide. Per block of 32 columns, Q bytes of
+ * quants (q4_0: Q = 256, q8_0: Q = 512) and 32 of scales:
+ *   uint8 q[Q]    chunk c = 64 bytes at 64c: row r's 4 bytes at 64c + 4r
+ *                 (q4_0: qs[4c..4c+4): low nibbles elements 4c.., high
+ *                 16+4c..; q8_0: qs[4c..4c+4) + 128, as unsigned bytes)
+ *   uint16 d[16]  the rows' fp16 scales
+ * stored two blocks to a unit, q_b q_b+1 d_b d_b+1 (2Q + 64 bytes, whole
+ * cache lines: every 512-bit load is aligned; a last odd block leaves its
+ * partner's bytes unused). Activations: the avx2 table's q8b (int8 q[32],
+ * float d, int32 c = 8·Σq per block). Per element and block, every sum exact
+ * in int32 (vpdpbusd: u8·s8 quads summed into int32 without saturation):
+ *   q4_0: s = Σ_c dpbusd(lo_c, x[4c..]) + dpbusd(hi_c, x[16+4c..]) − c
+ *   q8_0: s = Σ_c dpbusd(q_c + 128, x[4c..]) − 16·c     (= Σ q·x exactly)
+ *   acc = fma(float(s), d_w·d_x, acc)
+ * which is the avx2 tiles' per-element arithmetic (their s is the same exact
+ * integer: the x8 q8_0 tile's |q|·sign(x, q) differs only for q = x = −128,
+ * which q8_0's quantizer never makes), so the results equal the avx2 table's
+ * bit for bit (check_pack_agree). Up to 8 tokens per tile. */
+#define Q4X16_Q 256
+#define Q8X16_Q 512
+
+static size_t x16_bytes(size_t cols, size_t q) { return (cols / QK32 + 1) / 2 * (2 * q + 64); }
+FORCE const char *x16_q(const char *g, size_t b, size_t q) { return g + b / 2 * (2 * q + 64) + b % 2 * q; }
+FORCE const char *x16_d(const char *g, size_t b, size_t q) { return g + b / 2 * (2 * q + 64) + 2 * q + b % 2 * 32; }
+
+static size_t q4_0x16_bytes(size_t cols) { return x16_bytes(cols, Q4X16_Q); }
+static void q4_0x16_pack(void *dst, const void *src, size_t ws, int nr, size_t cols) {
+    char *g = dst;
+    memset(g, 0, q4_0x16_bytes(cols));
+    for (size_t b = 0; b < cols / QK32; b++)
+        for (int r = 0; r < nr; r++) {
+            const BlockQ4_0 *blk = (const BlockQ4_0 *)((const char *)src + (size_t)r * ws) + b;
+            memcpy((char *)x16_d(g, b, Q4X16_Q) + 2 * r, &blk->d, 2);
+            for (int c = 0; c < 4; c++) memcpy((char *)x16_q(g, b, Q4X16_Q) + 64 * c + 4 * r, blk->qs + 4 * c, 4);
+        }
+}
+
+static size_t q8_0x16_bytes(size_t cols) { return x16_bytes(cols, Q8X16_Q); }
+static void q8_0x16_pack(void *dst, const void *src, size_t ws, int nr, size_t cols) {
+    char *g = dst;
+    memset(g, 0, q8_0x16_bytes(cols));
+    for (size_t b = 0; b < cols / QK32; b++)
+        for (int r = 0; r < nr; r++) {
+            const BlockQ8_0 *blk = (const BlockQ8_0 *)((const char *)src + (size_t)r * ws) + b;
+            memcpy((char *)x16_d(g, b, Q8X16_Q) + 2 * r, &blk->d, 2);
+            uint8_t *q = (uint8_t *)x16_q(g, b, Q8X16_Q);
+            for (int c = 0; c < 8; c++)
+                for (int k = 0; k < 4; k++) q[64 * c + 4 * r + k] = (uint8_t)(blk->qs[4 * c + k] ^ 0x80);
+        }
+}
+
+FORCE __m512i bcast4_512(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+}
+
+/* The first nr rows (lanes) of a 16-row tile's accumulators. */
+FORCE void store16(const int NT, float *out, size_t os, const __m512 *acc, int nr) {
+    UNROLL8 for (int t = 0; t < NT; t++) {
+        if (nr == 16) {
+            _mm512_storeu_ps(out + (size_t)t * os, acc[t]);
+        } else {
+            float tmp[16];
+            _mm512_storeu_ps(tmp, acc[t]);
+            memcpy(out + (size_t)t * os, tmp, (size_t)nr * sizeof(float));
+        }
+    }
+}
+
+/* acc[t] = fma(float(s[t] − c_t·mul), d_w·d_x, acc[t]) for block b. */
+FORCE void x16_scale(const int NT, __m512 *acc, const __m512i *s, const char *d, const char *x, size_t xs, size_t b,
+                     const int mul) {
+    __m512 dw = load16_f16(d, 0);
+    UNROLL8 for (int t = 0; t < NT; t++) {
+        const BlockQ8B *xb = (const BlockQ8B *)(x + t * xs) + b;
+        __m512i si = _mm512_sub_epi32(s[t], _mm512_set1_epi32(xb->c * mul));
+        acc[t] = _mm512_fmadd_ps(cvt16(si), _mm512_mul_ps(dw, _mm512_set1_ps(xb->d)), acc[t]);
+    }
+}
+
+FORCE void k_q4_0x16(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs, size_t n) {
+    const __m512i low = _mm512_set1_epi8(15);
+    __m512 acc[8];
+    UNROLL8 for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
+    for (size_t b = 0; b < n / QK32; b++) {
+        const char *q = x16_q(w, b, Q4X16_Q);
+        prefetch_ahead(q, 288);
+        __m512i s[8], s1[8]; /* two chains (low, high nibbles): the sum is exact either way */
+        UNROLL for (int c = 0; c < 4; c++) {
+            __m512i v = _mm512_loadu_si512((const void *)(q + 64 * c));
+            __m512i lo = _mm512_and_si512(v, low), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
+            UNROLL8 for (int t = 0; t < NT; t++) {
+                const BlockQ8B *xb = (const BlockQ8B *)(x + t * xs) + b;
+                s[t] = _mm512_dpbusd_epi32(c ? s[t] : _mm512_setzero_si512(), lo, bcast4_512(xb->q + 4 * c));
+                s1[t] = _mm512_dpbusd_epi32(c ? s1[t] : _mm512_setzero_si512(), hi, bcast4_512(xb->q + 16 + 4 * c));
+            }
+        }
+        UNROLL8 for (int t = 0; t < NT; t++) s[t] = _mm512_add_epi32(s[t], s1[t]);
+        x16_scale(NT, acc, s, x16_d(w, b, Q4X16_Q), x, xs, b, 1);
+    }
+    store16(NT, out, os, acc, nr);
+}
+
+FORCE void k_q8_0x16(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs, size_t n) {
+    __m512 acc[8];
+    UNROLL8 for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
+    for (size_t b = 0; b < n / QK32; b++) {
+        const char *q = x16_q(w, b, Q8X16_Q);
+        prefetch_ahead(q, 544);
+        __m512i s[8], s1[8]; /* two chains (even, odd chunks) */
+        UNROLL8 for (int t = 0; t < NT; t++) s[t] = s1[t] = _mm512_setzero_si512();
+        UNROLL8 for (int c = 0; c < 8; c++) {
+            __m512i v = _mm512_loadu_si512((const void *)(q + 64 * c));
+            UNROLL8 for (int t = 0; t < NT; t++) {
+                const BlockQ8B *xb = (const BlockQ8B *)(x + t * xs) + b;
+                if (c % 2) s1[t] = _mm512_dpbusd_epi32(s1[t], v, bcast4_512(xb->q + 4 * c));
+                else s[t] = _mm512_dpbusd_epi32(s[t], v, bcast4_512(xb->q + 4 * c));
+            }
+        }
+        UNROLL8 for (int t = 0; t < NT; t++) s[t] = _mm512_add_epi32(s[t], s1[t]);
+        x16_scale(NT, acc, s, x16_d(w, b, Q8X16_Q), x, xs, b, 16);
+    }
+    store16(NT, out, os, acc, nr);
+}
+
+PACKED16_FNS(tile_q4_0x16, k_q4_0x16)
+PACKED16_FNS(tile_q8_0x16, k_q8_0x16)
+
+/* ---- q4_K weights in 512-bit registers -------------------------------------
+ * q4_Kx16: the avx2 table's q4_Kx8 (avx2.c) with 16 rows. Per super-block,
+ * 2368 bytes (37 cache lines: every 512-bit load is aligned):
+ *   uint16 d[16], dmin[16]     the rows' fp16 super-block scales
+ *   uint8 sc[8][16], mn[8][16] sub-block s's 6-bit scale and min of row r at [s][r]
+ *   uint8 qs[4][512]           per 64 elements j: chunk c (0..7) = 64 bytes at
+ *                              64c: row r's qs[32j + 4c..+4) at 64c + 4r (low
+ *                              nibbles: sub-block 2j, high: 2j+1)
+ * Activations: the avx2 table's q8x. Per element, q4_Kx8's arithmetic with
+ * the VNNI sums (exact int32, then times sc_s), in the same order:
+ *   A = Σ_s fma(float(S_s·sc_s), d_x,s),  M = Σ_s fma(float(mn_s), s_x,s),
+ *   acc = fnmadd(dmin, M, fma(d, A, acc)).
+ * Up to 4 tokens per tile (two sums per token and sub-block pair in flight). */
+#define Q4KX16_BLOCK 2368
+
+static size_t q4_Kx16_bytes(size_t cols) { return cols / QK_K * Q4KX16_BLOCK; }
+static void q4_Kx16_pack(void *dst, const void *src, size_t ws, int nr, size_t cols) {
+    uint8_t *g = dst;
+    for (size_t b = 0; b < cols / QK_K; b++, g += Q4KX16_BLOCK) {
+        memset(g, 0, Q4KX16_BLOCK);
+        for (int r = 0; r < nr; r++) {
+            const BlockQ4_K *blk = (const BlockQ4_K *)((const char *)src + (size_t)r * ws) + b;
+            memcpy(g + 2 * r, &blk->d, 2), memcpy(g + 32 + 2 * r, &blk->dmin, 2);
+            for (int sb = 0; sb < 8; sb++) {
+                int sc, mn;
+                kern_scale_min_k4(sb, blk->scales, &sc, &mn);
+                g[64 + 16 * sb + r] = (uint8_t)sc, g[192 + 16 * sb + r] = (uint8_t)mn;
+            }
+            for (int j = 0; j < 4; j++)
+                for (int c = 0; c < 8; c++) memcpy(g + 320 + 512 * j + 64 * c + 4 * r, blk->qs + 32 * j + 4 * c, 4);
+        }
+    }
+}
+
+FORCE void k_q4_Kx16(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs,
+                     size_t n) {
+    const __m512i low = _mm512_set1_epi8(15);
+    __m512 acc[4];
+    UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
+    size_t nb = n / QK32;
+    for (size_t b = 0; b < n / QK_K; b++) {
+        const char *g = w + b * Q4KX16_BLOCK;
+        __m512 A[4];
+        UNROLL for (int t = 0; t < NT; t++) A[t] = _mm512_setzero_ps();
+        prefetch_ahead(g, 320);
+        for (int j = 0; j < 4; j++) {
+            const char *qs = g + 320 + 512 * j;
+            prefetch_ahead(qs, 512);
+            __m512i s[2][4];
+            UNROLL8 for (int c = 0; c < 8; c++) {
+                __m512i v = _mm512_loadu_si512((const void *)(qs + 64 * c));
+                __m512i lo = _mm512_and_si512(v, low), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
+                UNROLL for (int t = 0; t < NT; t++) {
+                    const int8_t *xq = q8x_qs(x + t * xs, 8 * b + 2 * (size_t)j);
+                    s[0][t] = _mm512_dpbusd_epi32(c ? s[0][t] : _mm512_setzero_si512(), lo, bcast4_512(xq + 4 * c));
+                    s[1][t] = _mm512_dpbusd_epi32(c ? s[1][t] : _mm512_setzero_si512(), hi, bcast4_512(xq + 32 + 4 * c));
+                }
+            }
+            UNROLL for (int h = 0; h < 2; h++) {
+                __m512i sc = load16_u8(g + 64 + 16 * (2 * j + h));
+                UNROLL for (int t = 0; t < NT; t++) {
+                    const float *dx = q8x_d(x + t * xs, nb) + 8 * b + 2 * j + h;
+                    A[t] = _mm512_fmadd_ps(cvt16(_mm512_mullo_epi32(s[h][t], sc)), _mm512_set1_ps(*dx), A[t]);
+                }
+            }
+        }
+        __m512 d = load16_f16(g, 0), dmin = load16_f16(g + 32, 0);
+        UNROLL for (int t = 0; t < NT; t++) {
+            const float *sx = q8x_d(x + t * xs, nb) + nb + 8 * b;
+            __m512 M = _mm512_setzero_ps();
+            for (int sb = 0; sb < 8; sb++) M = _mm512_fmadd_ps(cvt16(load16_u8(g + 192 + 16 * sb)), _mm512_set1_ps(sx[sb]), M);
+            acc[t] = _mm512_fnmadd_ps(dmin, M, _mm512_fmadd_ps(d, A[t], acc[t]));
+        }
+    }
+    store16(NT, out, os, acc, nr);
+}
+
+/* A 16-row packed tile of up to 4 tokens. */
+#define PACKED16_FNS4(name, K)                                                                       \
+    static void name(float *out, size_t os, const void *w, size_t ws, int nr, const void *x, size_t xs, \
+                     int nt, size_t n) {                                                             \
+        (void)ws;                                                                                    \
+        switch (nt) {                                                                                \
+        case 1: K(1, out, os, (const char *)w, nr, (const char *)x, xs, n); break;                   \
+        case 2: K(2, out, os, (const char *)w, nr, (const char *)x, xs, n); break;                   \
+        case 3: K(3, out, os, (const char *)w, nr, (const char *)x, xs, n); break;                   \
+        case 4: K(4, out, os, (const char *)w, nr, (const char *)x, xs, n); break;                   \
+        default: break;                                                                              \
+        }                                                                                            \
+    }
+PACKED16_FNS4(tile_q4_Kx16, k_q4_Kx16)
+
+/* ---- q6_K weights in 512-bit registers -------------------------------------
+ * q6_Kx16: the avx2 table's q6_Kx8 (avx2.c) with 16 rows. Per super-block,
+ * 3392 bytes (53 cache lines; the last 32 bytes padding):
+ *   per half n (0, 1), chunk c (0..7), 192 bytes at 192(8n + c): A, B, H =
+ *       row r's ql[64n + 4c..+4), ql[64n + 32 + 4c..+4), qh[32n + 4c..+4)
+ *       at 4r, 64 + 4r, 128 + 4r (u of 32-block 4n + k as in q6_Kx8)
+ *   uint16 d[16] at 3072     the rows' fp16 scales
+ *   int8 sc[8][32] at 3104   32-block s: row r's two 16-element scales at
+ *                            [s][2r], [s][2r + 1]
+ * Activations: the avx2 table's q8h. Per element and 32-block s, q6_Kx8's
+ * VNNI arithmetic (exact int32 sums of each half times its scale, minus
+ * C = 32·(sc_0·Σq_half0 + sc_1·Σq_half1)), A = fma(float(P − C), d_x, A),
+ * per super-block acc = fma(d, A, acc). Up to 4 tokens per tile. */
+#define Q6KX16_BLOCK 3392
+
+static size_t q6_Kx16_bytes(size_t cols) { return cols / QK_K * Q6KX16_BLOCK; }
+static void q6_Kx16_pack(void *dst, const void *src, size_t ws, int nr, size_t cols) {
+    uint8_t *g = dst;
+    for (size_t b = 0; b < cols / QK_K; b++, g += Q6KX16_BLOCK) {
+        memset(g, 0, Q6KX16_BLOCK);
+        for (int r = 0; r < nr; r++) {
+            const BlockQ6_K *blk = (const BlockQ6_K *)((const char *)src + (size_t)r * ws) + b;
+            memcpy(g + 3072 + 2 * r, &blk->d, 2);
+            for (int sb = 0; sb < 8; sb++) memcpy(g + 3104 + 32 * sb + 2 * r, blk->scales + 2 * sb, 2);
+            for (int n = 0; n < 2; n++)
+                for (int c = 0; c < 8; c++) {
+                    uint8_t *p = g + 192 * (8 * n + c) + 4 * r;
+                    memcpy(p, blk->ql + 64 * n + 4 * c, 4);
+                    memcpy(p + 64, blk->ql + 64 * n + 32 + 4 * c, 4);
+                    memcpy(p + 128, blk->qh + 32 * n + 4 * c, 4);
+                }
+        }
+    }
+}
+
+/* u of 32-block 4n + k, elements 4c..4c+3, in every row (see q6_Kx8). */
+FORCE __m512i q6_u16(const char *g, int n, int c, int k) {
+    const __m512i low = _mm512_set1_epi8(15), hb = _mm512_set1_epi8(48);
+    const char *p = g + 192 * (8 * n + c);
+    __m512i q = _mm512_loadu_si512((const void *)(p + 64 * (k & 1))), h = _mm512_loadu_si512((const void *)(p + 128));
+    __m512i lo = k < 2 ? _mm512_and_si512(q, low) : _mm512_and_si512(_mm512_srli_epi16(q, 4), low);
+    __m512i hi = k == 0 ? _mm512_slli_epi16(h, 4) : k == 1 ? _mm512_slli_epi16(h, 2) : k == 2 ? h : _mm512_srli_epi16(h, 2);
+    return _mm512_or_si512(lo, _mm512_and_si512(hi, hb));
+}
+
+FORCE void k_q6_Kx16(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs,
+                     size_t n) {
+    __m512 acc[4];
+    UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
+    size_t nb = n / QK32;
+    for (size_t b = 0; b < n / QK_K; b++) {
+        const char *g = w + b * Q6KX16_BLOCK;
+        __m512 A[4];
+        UNROLL for (int t = 0; t < NT; t++) A[t] = _mm512_setzero_ps();
+        for (int hn = 0; hn < 2; hn++) UNROLL for (int k = 0; k < 4; k++) {
+            int s = 4 * hn + k;
+            prefetch_ahead(g + Q6KX16_BLOCK / 8 * s, Q6KX16_BLOCK / 8);
+            __m512i pair = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(g + 3104 + 32 * s)));
+            __m512i P[4], m[4]; /* m: the first half's int32 sum, P: the second's */
+            UNROLL for (int t = 0; t < NT; t++) P[t] = m[t] = _mm512_setzero_si512();
+            UNROLL8 for (int c = 0; c < 8; c++) {
+                __m512i u = q6_u16(g, hn, c, k);
+                UNROLL for (int t = 0; t < NT; t++) {
+                    const int8_t *xq = q8x_qs(x + t * xs, 8 * b + (size_t)s);
+                    if (c < 4) m[t] = _mm512_dpbusd_epi32(m[t], u, bcast4_512(xq + 4 * c));
+                    else P[t] = _mm512_dpbusd_epi32(P[t], u, bcast4_512(xq + 4 * c));
+                }
+            }
+            __m512i sc0 = srai16_32(_mm512_slli_epi32(pair, 16)), sc1 = srai16_32(pair);
+            UNROLL for (int t = 0; t < NT; t++) {
+                const char *xt = x + t * xs;
+                const float *dx = q8x_d(xt, nb) + 8 * b + s;
+                const int8_t *hp = (const int8_t *)(q8x_d(xt, nb) + nb) + 4 * (8 * b + (size_t)s);
+                __m512i Pt = _mm512_add_epi32(_mm512_mullo_epi32(m[t], sc0), _mm512_mullo_epi32(P[t], sc1));
+                __m512i C = _mm512_slli_epi32(madd16(pair, bcast4_512(hp)), 5);
+                A[t] = _mm512_fmadd_ps(cvt16(_mm512_sub_epi32(Pt, C)), _mm512_set1_ps(*dx), A[t]);
+            }
+        }
+        __m512 d = load16_f16(g + 3072, 0);
+        UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm512_fmadd_ps(d, A[t], acc[t]);
+    }
+    store16(NT, out, os, acc, nr);
+}
+PACKED16_FNS4(tile_q6_Kx16, k_q6_Kx16)
 
 /* The avx2 table (its layouts, pack functions and activation quantizers are
- * the same), with the VNNI packed tiles, and 16-row float groups. */
+ * the same), with the VNNI packed tiles, and 16-row float, q4_0 and q8_0
+ * groups (the latter reading the avx2 table's q8b activations). */
 void kern_fill_avx512(Kern *k) {
     kern_fill_avx2(k);
     k->name = "avx512";
     k->read_lines = read_lines;
-    k->pack[DT_Q4_0].dot.tile = tile_q4_0x8;
-    k->pack[DT_Q8_0].dot.tile = tile_q8_0x8;
-    k->pack[DT_Q4_K].dot.tile = tile_q4_Kx8;
+    KernDot q8b = k->pack[DT_Q4_0].dot; /* avx2's q4_0x8 activations */
+    k->pack[DT_Q4_0] = (KernPack){16, q4_0x16_bytes, q4_0x16_pack, {DT_Q8_0, q8b.act_bytes, q8b.act_quant, 16, 8, tile_q4_0x16}};
+    k->pack[DT_Q8_0] = (KernPack){16, q8_0x16_bytes, q8_0x16_pack, {DT_Q8_0, q8b.act_bytes, q8b.act_quant, 16, 8, tile_q8_0x16}};
+    KernDot q8x = k->pack[DT_Q4_K].dot; /* avx2's q4_Kx8 activations */
+    k->pack[DT_Q4_K] = (KernPack){16, q4_Kx16_bytes, q4_Kx16_pack, {DT_Q8_0, q8x.act_bytes, q8x.act_quant, 16, 4, tile_q4_Kx16}};
     k->pack[DT_Q5_K].dot.tile = tile_q5_Kx8;
-    k->pack[DT_Q6_K].dot.tile = tile_q6_Kx8;
+    KernDot q8h = k->pack[DT_Q6_K].dot; /* avx2's q6_Kx8 activations */
+    k->pack[DT_Q6_K] = (KernPack){16, q6_Kx16_bytes, q6_Kx16_pack, {DT_Q8_0, q8h.act_bytes, q8h.act_quant, 16, 4, tile_q6_Kx16}};
     k->pack[DT_F32] = (KernPack){16, f32x16_bytes, f32x16_pack, {DT_F32, NULL, NULL, 16, 8, tile_f32x16}};
     k->pack[DT_F16] = (KernPack){16, f16x16_bytes, f16x16_pack, {DT_F32, NULL, NULL, 16, 8, tile_f16x16}};
-    k->pack[DT_BF16] = (KernPack){16, bf16x16_bytes, bf16x16_pack, {DT_F32, NULL, NULL, 16, 8, tile_bf16x16}};
+    k->pack[DT_BF16] = (KernPack){16, bf16p16_bytes, bf16p16_pack, {DT_F32, NULL, NULL, 16, 8, tile_bf16p16}};
 }
 #endif

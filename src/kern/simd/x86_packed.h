@@ -3,10 +3,12 @@
  * built in avx2.c), written once for two instruction sets: avx2.c includes
  * this with X86_VNNI 0 (maddubs: u8·s8 pairs summed in int16, then madd to
  * int32) and avx512.c with X86_VNNI 1 (AVX-512 VNNI's dpbusd: u8·s8 quads
- * summed straight into int32). Both compute exactly the same integer sums and
- * then the same fp32 operations, so the two tables' packed tiles agree bit
- * for bit (test_simd checks it). The includer provides <immintrin.h> (or
- * SIMDe's emulation), FORCE, UNROLL, UNROLL8, QK32, QK_K, memcpy and memset. */
+ * summed straight into int32), which takes only q5_Kx8 from here: its other
+ * packed types have 16-row groups of their own (avx512.c). Both compute
+ * exactly the same integer sums and then the same fp32 operations, so the two
+ * tables' packed tiles agree bit for bit (test_simd checks it). The includer
+ * provides <immintrin.h> (or SIMDe's emulation), FORCE, UNROLL, UNROLL8,
+ * QK32, QK_K, memcpy and memset. */
 
 #define Q4X8_BLOCK 144
 #define Q8X8_BLOCK 272
@@ -77,6 +79,9 @@ FORCE void packed_store(const int NT, float *out, size_t os, const __m256 *acc, 
         }                                                                                            \
     }
 
+/* q4_0x8 and q8_0x8 (avx2 only: the avx512 table has 16-row groups of its
+ * own, avx512.c, with the same per-element arithmetic). */
+#if !X86_VNNI
 FORCE void k_q4_0x8(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs,
                     size_t n) {
     const __m256i low = _mm256_set1_epi8(15), ones16 = _mm256_set1_epi16(1);
@@ -91,25 +96,15 @@ FORCE void k_q4_0x8(const int NT, float *out, size_t os, const char *w, int nr, 
             __m256i lo = _mm256_and_si256(v, low), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
             UNROLL for (int t = 0; t < NT; t++) {
                 const BlockQ8B *xb = (const BlockQ8B *)(x + t * xs) + b;
-#if X86_VNNI /* s16 holds int32 sums here */
-                s16[t] = DPBUSD(DPBUSD(c ? s16[t] : _mm256_setzero_si256(), lo, bcast4(xb->q + 4 * c)), hi,
-                                bcast4(xb->q + 16 + 4 * c));
-#else
                 __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, bcast4(xb->q + 4 * c)),
                                              _mm256_maddubs_epi16(hi, bcast4(xb->q + 16 + 4 * c)));
                 s16[t] = c ? _mm256_add_epi16(s16[t], p) : p;
-#endif
             }
         }
         __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g));
         UNROLL for (int t = 0; t < NT; t++) {
             const BlockQ8B *xb = (const BlockQ8B *)(x + t * xs) + b;
-#if X86_VNNI
-            __m256i s = _mm256_sub_epi32(s16[t], _mm256_set1_epi32(xb->c));
-            (void)ones16;
-#else
             __m256i s = _mm256_sub_epi32(_mm256_madd_epi16(s16[t], ones16), _mm256_set1_epi32(xb->c));
-#endif
             acc[t] = _mm256_fmadd_ps(cvt(s), _mm256_mul_ps(dw, _mm256_set1_ps(xb->d)), acc[t]);
         }
     }
@@ -130,13 +125,8 @@ FORCE void k_q8_0x8(const int NT, float *out, size_t os, const char *w, int nr, 
             __m256i q = _mm256_loadu_si256((const __m256i *)(g + 16 + 32 * c)), aq = _mm256_sign_epi8(q, q);
             UNROLL for (int t = 0; t < NT; t++) {
                 const BlockQ8B *xb = (const BlockQ8B *)(x + t * xs) + b;
-#if X86_VNNI
-                s[t] = DPBUSD(s[t], aq, _mm256_sign_epi8(bcast4(xb->q + 4 * c), q));
-                (void)ones16;
-#else
                 __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aq, _mm256_sign_epi8(bcast4(xb->q + 4 * c), q)), ones16);
                 s[t] = c ? _mm256_add_epi32(s[t], p) : p;
-#endif
             }
         }
         __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g));
@@ -149,6 +139,8 @@ FORCE void k_q8_0x8(const int NT, float *out, size_t os, const char *w, int nr, 
 }
 
 PACKED_FNS(tile_q8_0x8, k_q8_0x8)
+#endif
+
 /* Bit `bit` of every byte of h moved to bit 4 (16-bit shifts: bit 4 of a
  * byte comes from the same byte), the others cleared. */
 FORCE __m256i bit_to_16(__m256i h, const int bit) {
@@ -226,15 +218,18 @@ FORCE void k_kx8(const int Q5, const int NT, float *out, size_t os, const char *
     }
     packed_store(NT, out, os, acc, nr);
 }
+#if !X86_VNNI /* the avx512 table's q4_K has 16-row groups (avx512.c) */
 FORCE void k_q4_Kx8(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs, size_t n) {
     k_kx8(0, NT, out, os, w, nr, x, xs, n);
 }
+PACKED_FNS(tile_q4_Kx8, k_q4_Kx8)
+#endif
 FORCE void k_q5_Kx8(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs, size_t n) {
     k_kx8(1, NT, out, os, w, nr, x, xs, n);
 }
-PACKED_FNS(tile_q4_Kx8, k_q4_Kx8)
 PACKED_FNS(tile_q5_Kx8, k_q5_Kx8)
 
+#if !X86_VNNI /* the avx512 table's q6_K has 16-row groups (avx512.c) */
 /* u of 32-block 4n + k, elements 4c..4c+3, in every row (see q6_Kx8). */
 FORCE __m256i q6_u(const char *g, int n, int c, int k) {
     const __m256i low = _mm256_set1_epi8(15), hb = _mm256_set1_epi8(48);
@@ -266,11 +261,6 @@ FORCE void k_q6_Kx8(const int NT, float *out, size_t os, const char *w, int nr, 
                 __m256i u = q6_u(g, hn, c, k);
                 UNROLL for (int t = 0; t < NT; t++) {
                     const int8_t *xq = q8x_qs(x + t * xs, 8 * b + (size_t)s);
-#if X86_VNNI /* m: the first half's int32 sum, P: the second's */
-                    if (c < 4) m[t] = DPBUSD(m[t], u, bcast4(xq + 4 * c));
-                    else P[t] = DPBUSD(P[t], u, bcast4(xq + 4 * c));
-                    continue;
-#endif
                     __m256i mc = _mm256_maddubs_epi16(u, bcast4(xq + 4 * c));
                     if (c % 2 == 0) {
                         m[t] = mc;
@@ -280,11 +270,6 @@ FORCE void k_q6_Kx8(const int NT, float *out, size_t os, const char *w, int nr, 
                     }
                 }
             }
-#if X86_VNNI
-            __m256i sc0 = _mm256_srai_epi32(_mm256_slli_epi32(pair, 16), 16), sc1 = _mm256_srai_epi32(pair, 16);
-            UNROLL for (int t = 0; t < NT; t++) P[t] = _mm256_add_epi32(_mm256_mullo_epi32(m[t], sc0), _mm256_mullo_epi32(P[t], sc1));
-            (void)dup;
-#endif
             UNROLL for (int t = 0; t < NT; t++) {
                 const char *xt = x + t * xs;
                 const float *dx = q8x_d(xt, nb) + 8 * b + s;
@@ -299,3 +284,4 @@ FORCE void k_q6_Kx8(const int NT, float *out, size_t os, const char *w, int nr, 
     packed_store(NT, out, os, acc, nr);
 }
 PACKED_FNS(tile_q6_Kx8, k_q6_Kx8)
+#endif
