@@ -81,10 +81,7 @@ $(BUILD)/mistral: $(APP_OBJ) $(BUILD)/libmistral-internal.a
 # The chat page goes into the binary as it is (.incbin in page.c).
 $(BUILD)/src/server/page.o: src/server/page.html
 
-$(BUILD)/mistral.pc: mistral.pc.in include/mistral.h
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
-
-install: $(BUILD)/mistral $(BUILD)/libmistral.a $(BUILD)/libmistral.so $(BUILD)/mistral.pc
+install: $(BUILD)/mistral $(BUILD)/libmistral.a $(BUILD)/libmistral.so
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 	    $(DESTDIR)$(PREFIX)/share/mistral/python
 	install -m 755 $(BUILD)/mistral $(DESTDIR)$(PREFIX)/bin/mistral
@@ -93,7 +90,9 @@ install: $(BUILD)/mistral $(BUILD)/libmistral.a $(BUILD)/libmistral.so $(BUILD)/
 	install -m 755 $(BUILD)/libmistral.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libmistral.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libmistral.so.$(SOVERSION)
 	ln -sf libmistral.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libmistral.so
-	install -m 644 $(BUILD)/mistral.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/mistral.pc
+	# written here, not in $(BUILD): the prefix is this install's
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' mistral.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/mistral.pc
 	install -m 644 python/mistral.py $(DESTDIR)$(PREFIX)/share/mistral/python/mistral.py
 
 # ./mistral at the top of the tree, for the command-line contract's examples.
