@@ -219,19 +219,29 @@ static int load(ExpertCache *c, IoThread *io, int key, int i) {
     return 0;
 }
 
-/* A slot for key (locked): an empty one, else the least recently used that
- * nobody computes with — for a read ahead, never one wanted and not yet
- * used. -1: none now. */
-static int victim(ExpertCache *c, int urgent) {
-    int best = -1;
+/* A slot for key (locked): an empty one, else the one nobody computes with
+ * whose next use is furthest away. A forward call visits the layers in
+ * order, so an expert of a layer just behind key's is needed again only
+ * after every other layer (the next chunk or token), one of a layer ahead
+ * is needed before: the slot whose layer lies furthest ahead of key's,
+ * counting around (an unwanted expert of key's own layer: a whole pass),
+ * goes first (Belady's choice for the cyclic order; plain
+ * LRU would evict every expert of a prefill pass that does not fit before
+ * its next use), the least recently used among a layer's. A read ahead
+ * never takes a slot wanted and not yet used; a waited one takes an
+ * unwanted slot before a wanted one. -1: none now. */
+static int victim(ExpertCache *c, int key, int urgent) {
+    int best = -1, best_dist = 0, L = c->m->cfg.n_layers, l = key / c->n_experts;
     for (int i = 0; i < c->n_slots; i++) {
         const Slot *s = &c->slot[i];
         if (s->state == EMPTY) return i;
         if (s->state != READY || s->pins || (s->wanted && !urgent)) continue;
-        /* an urgent read takes an unwanted slot before a wanted one */
-        if (best < 0 || (c->slot[best].wanted > s->wanted) ||
-            (c->slot[best].wanted == s->wanted && s->used < c->slot[best].used))
-            best = i;
+        int dist = (s->key / c->n_experts - l + L) % L;
+        if (dist == 0) dist = L; /* key's layer, not wanted: not used until the next pass */
+        if (best < 0 || c->slot[best].wanted > s->wanted ||
+            (c->slot[best].wanted == s->wanted &&
+             (dist > best_dist || (dist == best_dist && s->used < c->slot[best].used))))
+            best = i, best_dist = dist;
     }
     return best;
 }
@@ -254,7 +264,7 @@ static void *io_main(void *arg) {
             pthread_cond_wait(&c->cv_done, &c->mu);
             continue;
         }
-        int i = victim(c, r.prio == WAITED);
+        int i = victim(c, r.key, r.prio == WAITED);
         if (i < 0) {
             if (r.prio == WAITED) { /* every slot is pinned: wait for a release */
                 pthread_cond_wait(&c->cv_done, &c->mu);
