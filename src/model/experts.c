@@ -276,7 +276,7 @@ static void *io_main(void *arg) {
         memmove(c->queue, c->queue + 1, (size_t)--c->q_n * sizeof *c->queue);
         Slot *s = &c->slot[i];
         if (s->key >= 0) c->where[s->key] = -1;
-        s->key = r.key, s->state = LOADING, s->wanted = r.prio != WAITED, s->ahead = 0;
+        s->key = r.key, s->state = LOADING, s->wanted = 1, s->ahead = 0; /* wanted until acquired */
         s->guess = r.prio == PREDICTED;
         atomic_store(&s->cancel, 0);
         c->where[r.key] = i;
