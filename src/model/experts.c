@@ -78,6 +78,7 @@ struct ExpertCache {
     size_t stage_bytes;
     unsigned char *predicted; /* [n_keys]: predicted for its layer, not yet scored */
     unsigned char *marked;    /* [n_keys]: scratch for will_use */
+    float *freq;              /* [n_keys]: running share of its layer's passes that used it */
     Request *queue;       /* reads to do, in order */
     int q_n, q_cap;
     pthread_mutex_t mu;
@@ -220,28 +221,31 @@ static int load(ExpertCache *c, IoThread *io, int key, int i) {
 }
 
 /* A slot for key (locked): an empty one, else the one nobody computes with
- * whose next use is furthest away. A forward call visits the layers in
- * order, so an expert of a layer just behind key's is needed again only
- * after every other layer (the next chunk or token), one of a layer ahead
- * is needed before: the slot whose layer lies furthest ahead of key's,
- * counting around (an unwanted expert of key's own layer: a whole pass),
- * goes first (Belady's choice for the cyclic order; plain
- * LRU would evict every expert of a prefill pass that does not fit before
- * its next use), the least recently used among a layer's. A read ahead
- * never takes a slot wanted and not yet used; a waited one takes an
+ * whose next use is expected furthest away, in layers. A forward call
+ * visits the layers in order, so an expert of layer m is next needed d
+ * layers from key's layer l (d = m - l around the cycle, a whole pass for
+ * l's own experts not in use), if this pass routes to it: with p the
+ * fraction of recent passes that did, about d + n_layers·(1/p - 1) layers
+ * away. A prefill pass uses every expert (p = 1): the experts of the
+ * layers just behind go first (Belady's choice for a cyclic scan larger
+ * than the cache, where LRU would evict each expert before its next use);
+ * decode's routes are skewed: the experts it keeps choosing stay. A read
+ * ahead never takes a slot wanted and not yet used; a waited one takes an
  * unwanted slot before a wanted one. -1: none now. */
 static int victim(ExpertCache *c, int key, int urgent) {
-    int best = -1, best_dist = 0, L = c->m->cfg.n_layers, l = key / c->n_experts;
+    int best = -1, L = c->m->cfg.n_layers, l = key / c->n_experts;
+    double best_away = 0;
     for (int i = 0; i < c->n_slots; i++) {
         const Slot *s = &c->slot[i];
         if (s->state == EMPTY) return i;
         if (s->state != READY || s->pins || (s->wanted && !urgent)) continue;
-        int dist = (s->key / c->n_experts - l + L) % L;
-        if (dist == 0) dist = L; /* key's layer, not wanted: not used until the next pass */
+        int d = (s->key / c->n_experts - l + L) % L;
+        double p = c->freq[s->key] > 0.01 ? c->freq[s->key] : 0.01;
+        double away = (d ? d : L) + L * (1 / p - 1);
         if (best < 0 || c->slot[best].wanted > s->wanted ||
             (c->slot[best].wanted == s->wanted &&
-             (dist > best_dist || (dist == best_dist && s->used < c->slot[best].used))))
-            best = i, best_dist = dist;
+             (away > best_away || (away == best_away && s->used < c->slot[best].used))))
+            best = i, best_away = away;
     }
     return best;
 }
@@ -349,6 +353,8 @@ static int setup(ExpertCache *c, const Model *m, const Kern *k, const ExpertCach
     for (int i = 0; i < c->n_keys; i++) c->where[i] = -1;
     c->predicted = xcalloc((size_t)c->n_keys, 1);
     c->marked = xcalloc((size_t)c->n_keys, 1);
+    c->freq = xmalloc((size_t)c->n_keys * sizeof *c->freq);
+    for (int i = 0; i < c->n_keys; i++) c->freq[i] = (float)cfg->n_active / (float)cfg->n_experts;
     size_t most = 0;
     for (int l = p->layer_lo; l < p->layer_hi; l++)
         for (int e = p->expert_lo; e < p->expert_hi; e++)
@@ -410,7 +416,7 @@ void expcache_close(ExpertCache *c) {
     for (int i = 0; i < c->n_io; i++) pthread_join(c->io[i].t, NULL), free(c->io[i].stage);
     for (int i = 0; i < c->n_files; i++) close(c->fds[i]);
     for (int i = 0; c->slot && i < c->n_slots; i++) free(c->slot[i].mem);
-    free(c->slot), free(c->span), free(c->where), free(c->predicted), free(c->marked), free(c->queue);
+    free(c->slot), free(c->span), free(c->where), free(c->predicted), free(c->marked), free(c->freq), free(c->queue);
     free(c->fds), free(c->paths);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv_io);
@@ -434,6 +440,10 @@ void expcache_will_use(ExpertCache *c, int l, const int *experts, int n) {
     if (c->layer_start > 0 && dt >= 0 && t - c->layer_start < 1.0) /* not across a pause between calls */
         c->compute = c->compute > 0 ? 0.9 * c->compute + 0.1 * dt : dt;
     c->layer_start = t, c->waited = 0;
+    for (int e = c->p.expert_lo; e < c->p.expert_hi; e++) {
+        float *f = &c->freq[(size_t)l * c->n_experts + e];
+        *f = 0.9f * *f + 0.1f * (float)used[e];
+    }
     for (int e = 0; e < c->n_experts; e++) {
         /* a prediction for l that missed is wanted no more */
         int s = c->where[l * c->n_experts + e];
