@@ -318,9 +318,11 @@ long cli_threads(const Options *o, int dist) {
 void print_expert_stats(FILE *f, const char *what, const ExpertStats *s, double tokens, double disk_bw,
                         double tok_s) {
     double u = s->uses ? (double)s->uses : 1, per = (double)s->bytes_read / (tokens > 0 ? tokens : 1);
-    fprintf(f, "expert cache [%s]: %llu uses: %.1f%% resident, %.1f%% read ahead but late, %.1f%% missed; "
-            "%.3f GB read per token (%.2f experts)", what, (unsigned long long)s->uses, 100 * s->hits / u,
-            100 * s->late / u, 100 * s->misses / u, per / 1e9, (double)s->reads / (tokens > 0 ? tokens : 1));
+    double hit = s->reads < s->uses ? 1 - (double)s->reads / u : 0;
+    fprintf(f, "expert cache [%s]: %llu uses, %.2f experts (%.3f GB) read per token: %.1f%% hit the cache; "
+            "when needed %.1f%% were ready, %.1f%% being read ahead, %.1f%% not asked for yet",
+            what, (unsigned long long)s->uses, (double)s->reads / (tokens > 0 ? tokens : 1), per / 1e9, 100 * hit,
+            100 * s->hits / u, 100 * s->late / u, 100 * s->misses / u);
     if (s->routed)
         fprintf(f, "; prediction named %.1f%% of the routed experts (%.2f guesses per routed, %.0f%% of them read)",
                 100.0 * s->predicted / s->routed, (double)s->guesses / s->routed,
