@@ -33,6 +33,10 @@ typedef struct {
     int wanted;    /* read ahead or named by will_use, and not used since */
     int ahead;     /* read ahead, and not used since (the counters) */
     int guess;     /* being read for a prediction */
+    int prio;      /* of the read in flight */
+    int next, started, done; /* its parts (w1, w2, w3): the next to start, started, done */
+    int rc;        /* 0; 1: cancelled; -1: failed */
+    double t_start;
     atomic_int cancel; /* that prediction missed: the read stops early */
     uint64_t used; /* clock at the last release (LRU) */
     FFNWeights w;  /* views into mem (or, packed, the model's rows as data) */
@@ -195,27 +199,24 @@ static const unsigned char *read_span(ExpertCache *c, IoThread *io, const Span *
     return io->stage + (s->off - a0);
 }
 
-/* Reads key into slot i (state LOADING, unlocked). 0; 1: cancelled; -1:
- * an error (io->msg). */
-static int load(ExpertCache *c, IoThread *io, int key, int i) {
+/* Reads part j (w1, w2, w3) of key into slot i (LOADING, unlocked). 0;
+ * 1: cancelled; -1: an error (io->msg). */
+static int load_part(ExpertCache *c, IoThread *io, int key, int i, int j) {
     int l = key / c->n_experts, e = key % c->n_experts;
     Slot *s = &c->slot[i];
-    const FFNWeights *f = &c->m->w.layers[l].experts[e];
+    const Mat *src = expert_mat(&c->m->w.layers[l].experts[e], j);
+    Mat *dst = j == 0 ? &s->w.w1 : j == 1 ? &s->w.w2 : &s->w.w3;
     io->got = 0;
-    for (int j = 0; j < 3; j++) {
-        const Mat *src = expert_mat(f, j);
-        Mat *dst = j == 0 ? &s->w.w1 : j == 1 ? &s->w.w2 : &s->w.w3;
-        const unsigned char *rows = read_span(c, io, &c->span[key][j], i, l, e);
-        if (!rows) return io->msg[0] ? -1 : 1;
-        unsigned char *mem = s->mem + c->mat_off[j];
-        *dst = *src;
-        if (c->p.pack && mat_packed_bytes(src, c->kern)) {
-            mat_pack_to(mem, src, rows, c->kern, NULL);
-            dst->packed = mem, dst->packed_by = c->kern; /* data: the mapping, read only by another table */
-        } else {
-            memcpy(mem, rows, rows_bytes(src));
-            dst->data = mem, dst->packed = NULL, dst->packed_by = NULL;
-        }
+    const unsigned char *rows = read_span(c, io, &c->span[key][j], i, l, e);
+    if (!rows) return io->msg[0] ? -1 : 1;
+    unsigned char *mem = s->mem + c->mat_off[j];
+    *dst = *src;
+    if (c->p.pack && mat_packed_bytes(src, c->kern)) {
+        mat_pack_to(mem, src, rows, c->kern, NULL);
+        dst->packed = mem, dst->packed_by = c->kern; /* data: the mapping, read only by another table */
+    } else {
+        memcpy(mem, rows, rows_bytes(src));
+        dst->data = mem, dst->packed = NULL, dst->packed_by = NULL;
     }
     return 0;
 }
@@ -250,59 +251,91 @@ static int victim(ExpertCache *c, int key, int urgent) {
     return best;
 }
 
+/* The slot in flight with a part nobody reads yet, the most urgent first
+ * (locked); -1: none. */
+static int helpable(const ExpertCache *c) {
+    int best = -1;
+    for (int i = 0; i < c->n_slots; i++)
+        if (c->slot[i].state == LOADING && c->slot[i].next < 3 && (best < 0 || c->slot[i].prio > c->slot[best].prio))
+            best = i;
+    return best;
+}
+
+/* Starts the queue's first read (locked): a slot for it, LOADING. The slot,
+ * or -1 when nothing starts now (*wait: wait for a change first). */
+static int start(ExpertCache *c, int *wait) {
+    *wait = 0;
+    Request r = c->queue[0];
+    if (c->where[r.key] >= 0 || c->failed) { /* already there or in flight */
+        memmove(c->queue, c->queue + 1, (size_t)--c->q_n * sizeof *c->queue);
+        return -1;
+    }
+    if (r.prio == PREDICTED && c->busy) {
+        /* a guess only takes a disk nothing else is using: it must not slow
+         * the reads a forward call is sure to need */
+        *wait = 1;
+        return -1;
+    }
+    int i = victim(c, r.key, r.prio == WAITED);
+    if (i < 0) {
+        if (r.prio == WAITED) *wait = 1; /* every slot is pinned: wait for a release */
+        else memmove(c->queue, c->queue + 1, (size_t)--c->q_n * sizeof *c->queue); /* no room ahead: drop */
+        return -1;
+    }
+    memmove(c->queue, c->queue + 1, (size_t)--c->q_n * sizeof *c->queue);
+    Slot *s = &c->slot[i];
+    if (s->key >= 0) c->where[s->key] = -1;
+    s->key = r.key, s->state = LOADING, s->wanted = 1, s->ahead = 0; /* wanted until acquired */
+    s->guess = r.prio == PREDICTED, s->prio = r.prio;
+    s->next = s->started = s->done = s->rc = 0;
+    s->t_start = now();
+    atomic_store(&s->cancel, 0);
+    c->where[r.key] = i;
+    pthread_cond_broadcast(&c->cv_io); /* its other parts are there to take */
+    return i;
+}
+
+/* The readers: each takes a part of an expert in flight (so that two read
+ * one expert's three matrices together), or starts the next read. */
 static void *io_main(void *arg) {
     IoThread *io = arg;
     ExpertCache *c = io->c;
     pthread_mutex_lock(&c->mu);
     for (;;) {
-        while (!c->stop && c->q_n == 0) pthread_cond_wait(&c->cv_io, &c->mu);
         if (c->stop) break;
-        Request r = c->queue[0];
-        if (c->where[r.key] >= 0 || c->failed) { /* already there or in flight */
-            memmove(c->queue, c->queue + 1, (size_t)--c->q_n * sizeof *c->queue);
-            continue;
+        int i = helpable(c), wait = 0;
+        if (c->q_n && (i < 0 || c->queue[0].prio > c->slot[i].prio)) {
+            int k = start(c, &wait);
+            if (k >= 0) i = k;
         }
-        if (r.prio == PREDICTED && c->busy) {
-            /* a guess only takes a disk nothing else is using: it must not
-             * slow the reads a forward call is sure to need */
-            pthread_cond_wait(&c->cv_done, &c->mu);
-            continue;
-        }
-        int i = victim(c, r.key, r.prio == WAITED);
         if (i < 0) {
-            if (r.prio == WAITED) { /* every slot is pinned: wait for a release */
-                pthread_cond_wait(&c->cv_done, &c->mu);
-                continue;
-            }
-            memmove(c->queue, c->queue + 1, (size_t)--c->q_n * sizeof *c->queue);
-            continue; /* no room to read ahead: drop it */
+            if (wait) pthread_cond_wait(&c->cv_done, &c->mu);
+            else if (!c->q_n) pthread_cond_wait(&c->cv_io, &c->mu);
+            continue;
         }
-        memmove(c->queue, c->queue + 1, (size_t)--c->q_n * sizeof *c->queue);
         Slot *s = &c->slot[i];
-        if (s->key >= 0) c->where[s->key] = -1;
-        s->key = r.key, s->state = LOADING, s->wanted = 1, s->ahead = 0; /* wanted until acquired */
-        s->guess = r.prio == PREDICTED;
-        atomic_store(&s->cancel, 0);
-        c->where[r.key] = i;
+        int key = s->key, j = s->next++;
+        s->started++;
         if (c->busy++ == 0) c->busy_since = now();
         pthread_mutex_unlock(&c->mu);
-        double t_load = now();
-        int rc = load(c, io, r.key, i);
+        int rc = load_part(c, io, key, i, j);
         pthread_mutex_lock(&c->mu);
         if (--c->busy == 0) c->st.read_seconds += now() - c->busy_since;
         c->st.bytes_read += io->got;
-        if (rc < 0) {
-            if (!c->failed) memcpy(c->msg, io->msg, sizeof c->msg);
-            c->failed = 1;
-        }
-        if (rc) {
-            s->state = EMPTY, c->where[r.key] = -1, s->key = -1;
-            c->st.cancelled += rc > 0;
-        } else {
-            s->state = READY, s->ahead = r.prio != WAITED, s->used = ++c->clock;
-            c->read = c->read > 0 ? 0.9 * c->read + 0.1 * (now() - t_load) : now() - t_load;
-            c->st.reads++;
-            if (r.prio != WAITED) c->st.ahead++;
+        if (rc < 0 && !c->failed) memcpy(c->msg, io->msg, sizeof c->msg), c->failed = 1;
+        if (rc && s->rc >= 0) s->rc = rc;
+        if (rc) s->next = 3; /* start no more of it */
+        if (++s->done == s->started && s->next == 3) { /* the expert's last part */
+            if (s->rc) {
+                s->state = EMPTY, c->where[key] = -1, s->key = -1;
+                c->st.cancelled += s->rc > 0;
+            } else {
+                s->state = READY, s->ahead = s->prio != WAITED, s->used = ++c->clock;
+                double t = now() - s->t_start;
+                c->read = c->read > 0 ? 0.9 * c->read + 0.1 * t : t;
+                c->st.reads++;
+                if (s->prio != WAITED) c->st.ahead++;
+            }
         }
         pthread_cond_broadcast(&c->cv_done);
     }
