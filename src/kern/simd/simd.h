@@ -15,6 +15,22 @@ static inline void kern_scale_min_k4(int j, const unsigned char *q, int *sc, int
     }
 }
 
+/* Streamed attention (Kern.attn) is one driver, here in generic.c, around
+ * two block kernels of each ISA, for heads h < gs (gs <= ATTN_GROUP) over nb
+ * (<= ATTN_BLOCK) keys or values: rows[j] + off starts row j's head.
+ *   AttnScoresFn: s[h][j] = q_h · k_j                  (d < hd)
+ *   AttnWsumFn:   out_h[d] = c[h]·out_h[d] + Σ_j p[h][j]·v_j[d],
+ *                 c == NULL: out_h[d] = Σ_j p[h][j]·v_j[d] (out not read)
+ * Each element is computed by the same operations whatever gs and nb are. */
+typedef void (*AttnScoresFn)(float s[][ATTN_BLOCK], const float *const *q, int gs, const void *const *rows, int nb,
+                             int off, int hd);
+typedef void (*AttnWsumFn)(float *const *out, const float *c, const float p[][ATTN_BLOCK], int gs,
+                           const void *const *rows, int nb, int off, int hd);
+/* Kern.attn through those kernels: the online softmax in scalar fp32 (libm
+ * expf, the same in every table). */
+void kern_attn_stream(AttnScoresFn scores, AttnWsumFn wsum, float *out, const float *q, int g,
+                      const void *const *k, const void *const *v, int n, int off, int hd, float scale);
+
 /* Fillers, one per ISA file (internal to dispatch.c). */
 void kern_fill_generic(Kern *k);
 void kern_fill_avx2(Kern *k);
