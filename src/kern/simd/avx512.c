@@ -18,6 +18,7 @@
 #else
 #include <immintrin.h>
 #endif
+#include <math.h>
 #include <string.h>
 
 #include "kern/quant.h"
@@ -146,6 +147,94 @@ PACKED16_FNS(tile_f32x16, k_f32x16)
 PACKED16_FNS(tile_f16x16, k_f16x16)
 PACKED16_FNS(tile_bf16x16, k_bf16x16)
 
+/* ---- attention in 512-bit registers ----------------------------------------
+ * avx2.c's streamed-attention block kernels (simd.h) with 16 lanes: scores
+ * of two keys × ATTN_GROUP heads in eight accumulators, each reduced to 8
+ * lanes (low + high half) and then by avx2's hadd tree; weighted sums of 32
+ * elements × ATTN_GROUP heads per pass over the block's values, then 16,
+ * then a scalar tail. */
+static inline float attn_e_f32(const void *p, size_t i) { return ((const float *)p)[i]; }
+static inline float attn_e_f16(const void *p, size_t i) { return f16_to_f32(((const uint16_t *)p)[i]); }
+FORCE __m256 half_sum(__m512 a) {
+    return _mm256_add_ps(_mm512_castps512_ps256(a), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
+}
+
+#define ATTN16_KERNELS(sfx, load, elem)                                                                          \
+    static void attn_scores_##sfx(float s[][ATTN_BLOCK], const float *const *q, int gs, const void *const *rows, \
+                                  int nb, int off, int hd) {                                                     \
+        const float *qh[ATTN_GROUP];                                                                             \
+        for (int h = 0; h < ATTN_GROUP; h++) qh[h] = q[h < gs ? h : 0];                                          \
+        for (int j = 0; j < nb; j += 2) {                                                                        \
+            const void *k0 = rows[j], *k1 = rows[j + 1 < nb ? j + 1 : j];                                       \
+            __m512 a0[ATTN_GROUP], a1[ATTN_GROUP];                                                               \
+            for (int h = 0; h < ATTN_GROUP; h++) a0[h] = a1[h] = _mm512_setzero_ps();                           \
+            int d = 0;                                                                                           \
+            for (; d + 16 <= hd; d += 16) {                                                                      \
+                __m512 x0 = load(k0, (size_t)(off + d)), x1 = load(k1, (size_t)(off + d));                       \
+                for (int h = 0; h < ATTN_GROUP; h++) {                                                           \
+                    __m512 qv = _mm512_loadu_ps(qh[h] + d);                                                      \
+                    a0[h] = _mm512_fmadd_ps(qv, x0, a0[h]), a1[h] = _mm512_fmadd_ps(qv, x1, a1[h]);              \
+                }                                                                                                \
+            }                                                                                                    \
+            float r[2][4];                                                                                       \
+            for (int i = 0; i < 2; i++) {                                                                        \
+                __m512 *a = i ? a1 : a0;                                                                         \
+                __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(half_sum(a[0]), half_sum(a[1])),                        \
+                                          _mm256_hadd_ps(half_sum(a[2]), half_sum(a[3])));                       \
+                _mm_storeu_ps(r[i], _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1)));          \
+            }                                                                                                    \
+            for (int h = 0; h < gs; h++) {                                                                       \
+                for (int e = d; e < hd; e++)                                                                     \
+                    r[0][h] += qh[h][e] * elem(k0, (size_t)(off + e)), r[1][h] += qh[h][e] * elem(k1, (size_t)(off + e)); \
+                s[h][j] = r[0][h];                                                                               \
+                if (j + 1 < nb) s[h][j + 1] = r[1][h];                                                           \
+            }                                                                                                    \
+        }                                                                                                        \
+    }                                                                                                            \
+    static void attn_wsum_##sfx(float *const *out, const float *c, const float p[][ATTN_BLOCK], int gs,          \
+                                const void *const *rows, int nb, int off, int hd) {                              \
+        const float *ph[ATTN_GROUP];                                                                             \
+        for (int h = 0; h < ATTN_GROUP; h++) ph[h] = p[h < gs ? h : 0];                                          \
+        int d = 0;                                                                                               \
+        for (; d + 32 <= hd; d += 32) {                                                                          \
+            __m512 a0[ATTN_GROUP], a1[ATTN_GROUP];                                                               \
+            for (int h = 0; h < ATTN_GROUP; h++) {                                                               \
+                int hh = h < gs ? h : 0;                                                                         \
+                __m512 ch = _mm512_set1_ps(c ? c[hh] : 0);                                                       \
+                a0[h] = c ? _mm512_mul_ps(ch, _mm512_loadu_ps(out[hh] + d)) : _mm512_setzero_ps();               \
+                a1[h] = c ? _mm512_mul_ps(ch, _mm512_loadu_ps(out[hh] + d + 16)) : _mm512_setzero_ps();          \
+            }                                                                                                    \
+            for (int j = 0; j < nb; j++) {                                                                       \
+                __m512 x0 = load(rows[j], (size_t)(off + d)), x1 = load(rows[j], (size_t)(off + d + 16));        \
+                for (int h = 0; h < ATTN_GROUP; h++) {                                                           \
+                    __m512 pj = _mm512_set1_ps(ph[h][j]);                                                        \
+                    a0[h] = _mm512_fmadd_ps(pj, x0, a0[h]), a1[h] = _mm512_fmadd_ps(pj, x1, a1[h]);              \
+                }                                                                                                \
+            }                                                                                                    \
+            for (int h = 0; h < gs; h++)                                                                         \
+                _mm512_storeu_ps(out[h] + d, a0[h]), _mm512_storeu_ps(out[h] + d + 16, a1[h]);                   \
+        }                                                                                                        \
+        for (; d + 16 <= hd; d += 16)                                                                            \
+            for (int h = 0; h < gs; h++) {                                                                       \
+                __m512 a = c ? _mm512_mul_ps(_mm512_set1_ps(c[h]), _mm512_loadu_ps(out[h] + d)) : _mm512_setzero_ps(); \
+                for (int j = 0; j < nb; j++)                                                                     \
+                    a = _mm512_fmadd_ps(_mm512_set1_ps(ph[h][j]), load(rows[j], (size_t)(off + d)), a);          \
+                _mm512_storeu_ps(out[h] + d, a);                                                                 \
+            }                                                                                                    \
+        for (; d < hd; d++)                                                                                      \
+            for (int h = 0; h < gs; h++) {                                                                       \
+                float a = c ? c[h] * out[h][d] : 0;                                                              \
+                for (int j = 0; j < nb; j++) a = fmaf(ph[h][j], elem(rows[j], (size_t)(off + d)), a);            \
+                out[h][d] = a;                                                                                   \
+            }                                                                                                    \
+    }                                                                                                            \
+    static void attn_##sfx(float *out, const float *q, int g, const void *const *k, const void *const *v, int n, \
+                           int off, int hd, float scale) {                                                       \
+        kern_attn_stream(attn_scores_##sfx, attn_wsum_##sfx, out, q, g, k, v, n, off, hd, scale);               \
+    }
+ATTN16_KERNELS(f32, load16_f32, attn_e_f32)
+ATTN16_KERNELS(f16, load16_f16, attn_e_f16)
+
 /* The avx2 table (its layouts, pack functions and activation quantizers are
  * the same), with the VNNI packed tiles, and 16-row float groups. */
 void kern_fill_avx512(Kern *k) {
@@ -160,5 +249,6 @@ void kern_fill_avx512(Kern *k) {
     k->pack[DT_F32] = (KernPack){16, f32x16_bytes, f32x16_pack, {DT_F32, NULL, NULL, 16, 8, tile_f32x16}};
     k->pack[DT_F16] = (KernPack){16, f16x16_bytes, f16x16_pack, {DT_F32, NULL, NULL, 16, 8, tile_f16x16}};
     k->pack[DT_BF16] = (KernPack){16, bf16x16_bytes, bf16x16_pack, {DT_F32, NULL, NULL, 16, 8, tile_bf16x16}};
+    k->attn[0] = attn_f32, k->attn[1] = attn_f16;
 }
 #endif
