@@ -879,6 +879,37 @@ static void vaxpy_f16(float *out, float s, const uint16_t *h, int n) {
  * ATTN_GROUP heads in registers across the block's values (each value row
  * loaded once for every head), one fma per element per key in key order,
  * then 8 at a time, then a scalar tail. */
+/* e^x for x <= 0 (the softmax's x - max): x = n·ln2 + r, |r| <= ln2/2
+ * (Cody-Waite, ln2 in two parts), e^r by its Taylor series to r^7 (Horner
+ * with fma, < 1 ulp of truncation), 2^n put in the exponent bits; x is
+ * first raised to -87.3 (2^n stays normal: e^-87.3 ~ 1e-38 for smaller x). */
+FORCE __m256 exp_le0(__m256 x) {
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.3f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145752f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.42860677e-6f), r);
+    static const float c[] = {1.0f / 5040, 1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f};
+    __m256 p = _mm256_set1_ps(c[0]);
+    for (int i = 1; i < 8; i++) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(c[i]));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+/* simd.h's AttnExpFn: 8 at a time, the lanes' sums added in a fixed tree,
+ * a scalar tail (libm) for n mod 8. */
+static float attn_exp(float *x, int n, float m) {
+    __m256 vm = _mm256_set1_ps(m), acc = _mm256_setzero_ps();
+    int j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256 e = exp_le0(_mm256_sub_ps(_mm256_loadu_ps(x + j), vm));
+        _mm256_storeu_ps(x + j, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    float sum = hsum(acc);
+    for (; j < n; j++) sum += x[j] = expf(x[j] - m);
+    return sum;
+}
+
 #define ATTN_KERNELS(sfx, load, elem)                                                                            \
     static void attn_scores_##sfx(float s[][ATTN_BLOCK], const float *const *q, int gs, const void *const *rows, \
                                   int nb, int off, int hd) {                                                     \
@@ -949,7 +980,7 @@ static void vaxpy_f16(float *out, float s, const uint16_t *h, int n) {
     }                                                                                                            \
     static void attn_##sfx(float *out, const float *q, int g, const void *const *k, const void *const *v, int n, \
                            int off, int hd, float scale) {                                                       \
-        kern_attn_stream(attn_scores_##sfx, attn_wsum_##sfx, out, q, g, k, v, n, off, hd, scale);               \
+        kern_attn_stream(attn_scores_##sfx, attn_wsum_##sfx, attn_exp, out, q, g, k, v, n, off, hd, scale);               \
     }
 ATTN_KERNELS(f32, load_f32, e_f32)
 ATTN_KERNELS(f16, load_f16, e_f16)

@@ -159,6 +159,37 @@ FORCE __m256 half_sum(__m512 a) {
     return _mm256_add_ps(_mm512_castps512_ps256(a), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
 }
 
+/* avx2.c's exp_le0 in 16 lanes (the same operations per lane). */
+FORCE __m512 exp16_le0(__m512 x) {
+    x = _mm512_max_ps(x, _mm512_set1_ps(-87.3f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145752f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.42860677e-6f), r);
+    static const float c[] = {1.0f / 5040, 1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f};
+    __m512 p = _mm512_set1_ps(c[0]);
+    for (int i = 1; i < 8; i++) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c[i]));
+    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
+}
+
+/* simd.h's AttnExpFn: 16 at a time, the sum reduced as the scores are, a
+ * scalar tail (libm) for n mod 16. */
+static float attn_exp(float *x, int n, float m) {
+    __m512 vm = _mm512_set1_ps(m), acc = _mm512_setzero_ps();
+    int j = 0;
+    for (; j + 16 <= n; j += 16) {
+        __m512 e = exp16_le0(_mm512_sub_ps(_mm512_loadu_ps(x + j), vm));
+        _mm512_storeu_ps(x + j, e);
+        acc = _mm512_add_ps(acc, e);
+    }
+    __m256 h = half_sum(acc);
+    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+    s4 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    float sum = _mm_cvtss_f32(_mm_add_ss(s4, _mm_movehdup_ps(s4)));
+    for (; j < n; j++) sum += x[j] = expf(x[j] - m);
+    return sum;
+}
+
 #define ATTN16_KERNELS(sfx, load, elem)                                                                          \
     static void attn_scores_##sfx(float s[][ATTN_BLOCK], const float *const *q, int gs, const void *const *rows, \
                                   int nb, int off, int hd) {                                                     \
@@ -230,7 +261,7 @@ FORCE __m256 half_sum(__m512 a) {
     }                                                                                                            \
     static void attn_##sfx(float *out, const float *q, int g, const void *const *k, const void *const *v, int n, \
                            int off, int hd, float scale) {                                                       \
-        kern_attn_stream(attn_scores_##sfx, attn_wsum_##sfx, out, q, g, k, v, n, off, hd, scale);               \
+        kern_attn_stream(attn_scores_##sfx, attn_wsum_##sfx, attn_exp, out, q, g, k, v, n, off, hd, scale);               \
     }
 ATTN16_KERNELS(f32, load16_f32, attn_e_f32)
 ATTN16_KERNELS(f16, load16_f16, attn_e_f16)

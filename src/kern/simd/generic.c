@@ -194,8 +194,15 @@ TILE(tile_q6_K, dot_q6_K)
 
 /* ---- attention ------------------------------------------------------------ */
 
-void kern_attn_stream(AttnScoresFn scores, AttnWsumFn wsum, float *out, const float *q, int g,
+static float exp_sum(float *x, int n, float m) {
+    float sum = 0;
+    for (int j = 0; j < n; j++) sum += x[j] = expf(x[j] - m);
+    return sum;
+}
+
+void kern_attn_stream(AttnScoresFn scores, AttnWsumFn wsum, AttnExpFn ex, float *out, const float *q, int g,
                       const void *const *k, const void *const *v, int n, int off, int hd, float scale) {
+    if (!ex) ex = exp_sum;
     for (int h0 = 0; h0 < g; h0 += ATTN_GROUP) {
         int gs = g - h0 < ATTN_GROUP ? g - h0 : ATTN_GROUP;
         const float *qh[ATTN_GROUP];
@@ -205,12 +212,12 @@ void kern_attn_stream(AttnScoresFn scores, AttnWsumFn wsum, float *out, const fl
             int nb = n - j0 < ATTN_BLOCK ? n - j0 : ATTN_BLOCK;
             scores(s, qh, gs, k + j0, nb, off, hd);
             for (int h = 0; h < gs; h++) { /* m: the running max, l: Σ exp(score - m) */
-                float bm = s[h][0] *= scale, sum = 0;
+                float bm = s[h][0] *= scale;
                 for (int j = 1; j < nb; j++)
                     if ((s[h][j] *= scale) > bm) bm = s[h][j];
                 float mn = j0 && m[h] > bm ? m[h] : bm;
                 c[h] = j0 ? expf(m[h] - mn) : 0;
-                for (int j = 0; j < nb; j++) sum += s[h][j] = expf(s[h][j] - mn);
+                float sum = ex(s[h], nb, mn);
                 l[h] = j0 ? l[h] * c[h] + sum : sum;
                 m[h] = mn;
             }
@@ -245,7 +252,7 @@ void kern_attn_stream(AttnScoresFn scores, AttnWsumFn wsum, float *out, const fl
     }                                                                                                           \
     static void attn_##sfx(float *out, const float *q, int g, const void *const *k, const void *const *v, int n, \
                            int off, int hd, float scale) {                                                      \
-        kern_attn_stream(attn_scores_##sfx, attn_wsum_##sfx, out, q, g, k, v, n, off, hd, scale);              \
+        kern_attn_stream(attn_scores_##sfx, attn_wsum_##sfx, NULL, out, q, g, k, v, n, off, hd, scale);              \
     }
 static float elem_f32(const void *w, size_t i) { return ((const float *)w)[i]; }
 ATTN_GENERIC(f32, elem_f32)

@@ -26,9 +26,13 @@ typedef void (*AttnScoresFn)(float s[][ATTN_BLOCK], const float *const *q, int g
                              int off, int hd);
 typedef void (*AttnWsumFn)(float *const *out, const float *c, const float p[][ATTN_BLOCK], int gs,
                            const void *const *rows, int nb, int off, int hd);
-/* Kern.attn through those kernels: the online softmax in scalar fp32 (libm
- * expf, the same in every table). */
-void kern_attn_stream(AttnScoresFn scores, AttnWsumFn wsum, float *out, const float *q, int g,
+/* x[j] = e^(x[j] - m) for j < n (x[j] <= m), returns Σ_j x[j] (fp32):
+ * the same bits for the same x, n and m. */
+typedef float (*AttnExpFn)(float *x, int n, float m);
+/* Kern.attn through those kernels: the online softmax's bookkeeping (block
+ * max, rescale factors, running sums) in scalar fp32, exp through ex (NULL:
+ * libm's expf, in key order). */
+void kern_attn_stream(AttnScoresFn scores, AttnWsumFn wsum, AttnExpFn ex, float *out, const float *q, int g,
                       const void *const *k, const void *const *v, int n, int off, int hd, float scale);
 
 /* Fillers, one per ISA file (internal to dispatch.c). */
