@@ -159,7 +159,8 @@ FORCE __m256 half_sum(__m512 a) {
     return _mm256_add_ps(_mm512_castps512_ps256(a), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
 }
 
-/* avx2.c's exp_le0 in 16 lanes (the same operations per lane). */
+/* avx2.c's exp_le0 in 16 lanes (the same operations per lane; vscalefps
+ * multiplies by 2^n). */
 FORCE __m512 exp16_le0(__m512 x) {
     x = _mm512_max_ps(x, _mm512_set1_ps(-87.3f));
     __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -168,8 +169,7 @@ FORCE __m512 exp16_le0(__m512 x) {
     static const float c[] = {1.0f / 5040, 1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f};
     __m512 p = _mm512_set1_ps(c[0]);
     for (int i = 1; i < 8; i++) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c[i]));
-    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
-    return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
+    return _mm512_scalef_ps(p, n); /* p·2^n: exact, as the exponent bits are (2^n normal) */
 }
 
 /* simd.h's AttnExpFn: 16 at a time, the sum reduced as the scores are, a
