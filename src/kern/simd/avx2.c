@@ -911,8 +911,10 @@ static float attn_exp(float *x, int n, float m) {
 }
 
 #define ATTN_KERNELS(sfx, load, elem)                                                                            \
-    static void attn_scores_##sfx(float s[][ATTN_BLOCK], const float *const *q, int gs, const void *const *rows, \
-                                  int nb, int off, int hd) {                                                     \
+    static void attn_scores_##sfx(float s[][ATTN_BLOCK], float *mx, const float *const *q, int gs,               \
+                                  const void *const *rows, int nb, int ahead, int off, int hd, float scale) {    \
+        (void)ahead;                                                                                             \
+        for (int h = 0; h < gs; h++) mx[h] = -INFINITY;                                                          \
         const float *qh[ATTN_GROUP];                                                                             \
         for (int h = 0; h < ATTN_GROUP; h++) qh[h] = q[h < gs ? h : 0];                                          \
         for (int j = 0; j < nb; j += 2) {                                                                        \
@@ -936,13 +938,14 @@ static float attn_exp(float *x, int n, float m) {
             for (int h = 0; h < gs; h++) {                                                                       \
                 for (int e = d; e < hd; e++)                                                                     \
                     r[0][h] += qh[h][e] * elem(k0, (size_t)(off + e)), r[1][h] += qh[h][e] * elem(k1, (size_t)(off + e)); \
-                s[h][j] = r[0][h];                                                                               \
-                if (j + 1 < nb) s[h][j + 1] = r[1][h];                                                           \
+                s[h][j] = r[0][h] * scale, mx[h] = fmaxf(mx[h], s[h][j]);                                        \
+                if (j + 1 < nb) s[h][j + 1] = r[1][h] * scale, mx[h] = fmaxf(mx[h], s[h][j + 1]);                \
             }                                                                                                    \
         }                                                                                                        \
     }                                                                                                            \
     static void attn_wsum_##sfx(float *const *out, const float *c, const float p[][ATTN_BLOCK], int gs,          \
-                                const void *const *rows, int nb, int off, int hd) {                              \
+                                const void *const *rows, int nb, int ahead, int off, int hd) {                   \
+        (void)ahead;                                                                                             \
         const float *ph[ATTN_GROUP];                                                                             \
         for (int h = 0; h < ATTN_GROUP; h++) ph[h] = p[h < gs ? h : 0];                                          \
         int d = 0;                                                                                               \

@@ -209,19 +209,18 @@ void kern_attn_stream(AttnScoresFn scores, AttnWsumFn wsum, AttnExpFn ex, float 
         float *oh[ATTN_GROUP], m[ATTN_GROUP], l[ATTN_GROUP], c[ATTN_GROUP], s[ATTN_GROUP][ATTN_BLOCK];
         for (int h = 0; h < gs; h++) qh[h] = q + (size_t)(h0 + h) * hd, oh[h] = out + (size_t)(h0 + h) * hd;
         for (int j0 = 0; j0 < n; j0 += ATTN_BLOCK) {
-            int nb = n - j0 < ATTN_BLOCK ? n - j0 : ATTN_BLOCK;
-            scores(s, qh, gs, k + j0, nb, off, hd);
+            int nb = n - j0 < ATTN_BLOCK ? n - j0 : ATTN_BLOCK, left = n - j0 - nb;
+            int ahead = left < ATTN_BLOCK ? left : ATTN_BLOCK;
+            float bm[ATTN_GROUP];
+            scores(s, bm, qh, gs, k + j0, nb, ahead, off, hd, scale);
             for (int h = 0; h < gs; h++) { /* m: the running max, l: Σ exp(score - m) */
-                float bm = s[h][0] *= scale;
-                for (int j = 1; j < nb; j++)
-                    if ((s[h][j] *= scale) > bm) bm = s[h][j];
-                float mn = j0 && m[h] > bm ? m[h] : bm;
+                float mn = j0 && m[h] > bm[h] ? m[h] : bm[h];
                 c[h] = j0 ? expf(m[h] - mn) : 0;
                 float sum = ex(s[h], nb, mn);
                 l[h] = j0 ? l[h] * c[h] + sum : sum;
                 m[h] = mn;
             }
-            wsum(oh, j0 ? c : NULL, (const float(*)[ATTN_BLOCK])s, gs, v + j0, nb, off, hd);
+            wsum(oh, j0 ? c : NULL, (const float(*)[ATTN_BLOCK])s, gs, v + j0, nb, ahead, off, hd);
         }
         for (int h = 0; h < gs; h++) {
             float inv = 1.0f / l[h];
@@ -232,17 +231,20 @@ void kern_attn_stream(AttnScoresFn scores, AttnWsumFn wsum, AttnExpFn ex, float 
 
 /* Portable block kernels: one fp32 sum per element, in key (or d) order. */
 #define ATTN_GENERIC(sfx, elem)                                                                                 \
-    static void attn_scores_##sfx(float s[][ATTN_BLOCK], const float *const *q, int gs, const void *const *rows, \
-                                  int nb, int off, int hd) {                                                    \
+    static void attn_scores_##sfx(float s[][ATTN_BLOCK], float *mx, const float *const *q, int gs,              \
+                                  const void *const *rows, int nb, int ahead, int off, int hd, float scale) {   \
+        (void)ahead;                                                                                            \
         for (int j = 0; j < nb; j++)                                                                            \
             for (int h = 0; h < gs; h++) {                                                                      \
                 float a = 0;                                                                                    \
                 for (int d = 0; d < hd; d++) a += q[h][d] * elem(rows[j], (size_t)(off + d));                  \
-                s[h][j] = a;                                                                                    \
+                s[h][j] = a * scale;                                                                            \
+                if (!j || s[h][j] > mx[h]) mx[h] = s[h][j];                                                     \
             }                                                                                                   \
     }                                                                                                           \
     static void attn_wsum_##sfx(float *const *out, const float *c, const float p[][ATTN_BLOCK], int gs,         \
-                                const void *const *rows, int nb, int off, int hd) {                             \
+                                const void *const *rows, int nb, int ahead, int off, int hd) {                  \
+        (void)ahead;                                                                                            \
         for (int h = 0; h < gs; h++)                                                                            \
             for (int d = 0; d < hd; d++) {                                                                      \
                 float a = c ? c[h] * out[h][d] : 0;                                                             \
