@@ -93,7 +93,8 @@ install: $(BUILD)/mistral $(BUILD)/libmistral.a $(BUILD)/libmistral.so $(BUILD)/
 	install -m 755 $(BUILD)/libmistral.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libmistral.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libmistral.so.$(SOVERSION)
 	ln -sf libmistral.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libmistral.so
-	install -m 644 $(BUILD)/mistral.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/mistral.pc
+	# written here, not copied: $(BUILD)/mistral.pc keeps the PREFIX of the build that made it
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' mistral.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/mistral.pc
 	install -m 644 python/mistral.py $(DESTDIR)$(PREFIX)/share/mistral/python/mistral.py
 
 # ./mistral at the top of the tree, for the command-line contract's examples.

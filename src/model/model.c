@@ -190,13 +190,14 @@ static void attend_part(void *arg, int ith, int nth) {
             long p = b->pos[t], p0 = ws->run_pos[t];
             long lo = (win > 0 && p - win + 1 > 0) ? p - win + 1 : 0;
             nk = 0;
-            for (long j = lo; j <= p; j++, nk++) {
-                if (j >= p0) { /* in this batch, `p - j` tokens before t */
-                    size_t u = (size_t)(t - (p - j)) * (size_t)kvd * esz;
-                    kp[nk] = bk + u, vp[nk] = bv + u;
-                } else {
-                    kp[nk] = kvcache_k(kv, l, j), vp[nk] = kvcache_v(kv, l, j);
-                }
+            long cap = kv->cap[l], slot = lo % cap; /* the cache's slots, without a division per key */
+            for (long j = lo; j < p0 && j <= p; j++, nk++) {
+                kp[nk] = kv->k[l] + (size_t)slot * kv->row, vp[nk] = kv->v[l] + (size_t)slot * kv->row;
+                if (++slot == cap) slot = 0;
+            }
+            for (long j = lo > p0 ? lo : p0; j <= p; j++, nk++) { /* in this batch, `p - j` tokens before t */
+                size_t u = (size_t)(t - (p - j)) * (size_t)kvd * esz;
+                kp[nk] = bk + u, vp[nk] = bv + u;
             }
             cur = t;
         }
