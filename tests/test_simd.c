@@ -355,25 +355,58 @@ static void check_vec(const Kern *k) {
     }
 }
 
-/* attention_ex (fp32 scores) vs attention (double scores): 1e-5 relative. */
+/* Streamed group attention (Kern.attn, fp32 and fp16 rows) against the
+ * two-pass reference attention() (double scores) on the same (rounded) keys
+ * and values: 1e-5 of the largest output. Sizes around the key block and the
+ * vector widths, groups below, at and above ATTN_GROUP, keys in separate
+ * rows of three kv heads (the others NaN, never read), poisoned outputs; and
+ * each head's output the same bits when computed alone (g = 1). */
 static void check_attention(const Kern *k) {
-    static const int ns[] = {1, 5, 33}, hds[] = {8, 24, 67};
-    for (int ni = 0; ni < 3; ni++)
-        for (int hi = 0; hi < 3; hi++) {
-            int n = ns[ni], hd = hds[hi], kvd = 2 * hd;
-            float *q = normals((size_t)hd), *kv = normals((size_t)n * kvd * 2), *sc = poisoned((size_t)n);
-            const float **kp = xmalloc((size_t)n * sizeof *kp), **vp = xmalloc((size_t)n * sizeof *vp);
-            for (int j = 0; j < n; j++) kp[j] = kv + (size_t)j * kvd, vp[j] = kv + (size_t)(n + j) * kvd;
-            float *a = poisoned((size_t)hd), *b = poisoned((size_t)hd);
-            attention(a, q, kp, vp, n, hd, hd, 0.2f, sc);
-            attention_ex(k, b, q, kp, vp, n, hd, hd, 0.2f, sc);
-            double amax = 0;
-            for (int d = 0; d < hd; d++) amax = fmax(amax, fabs(a[d]));
-            for (int d = 0; d < hd; d++)
-                EXPECTQ(fabs(a[d] - b[d]) <= 1e-5 * amax, "%s attention n=%d hd=%d [%d]: %g vs %g", k->name, n, hd, d,
-                        b[d], a[d]);
-            free(q), free(kv), free(sc), free(kp), free(vp), free(a), free(b);
-        }
+    /* its own random stream: the checks after it keep the data they had */
+    uint64_t saved = rng_s;
+    rng_s = 0x5eed5eed5eedULL;
+    static const int ns[] = {1, 2, 5, 63, 64, 65, 130, 200}, hds[] = {8, 24, 64, 67, 128}, gs[] = {1, 3, 4, 5, 8};
+    for (int ni = 0; ni < 8; ni++)
+        for (int hi = 0; hi < 5; hi++)
+            for (int gi = 0; gi < 5; gi++)
+                for (int f16 = 0; f16 < 2; f16++) {
+                    int n = ns[ni], hd = hds[hi], g = gs[gi], kvd = 3 * hd, off = hd;
+                    size_t esz = f16 ? 2 : 4;
+                    float *q = normals((size_t)g * hd), *kv = poisoned((size_t)2 * n * kvd), *sc = poisoned((size_t)n);
+                    char *rows = xmalloc((size_t)2 * n * kvd * esz);
+                    for (size_t i = 0; i < (size_t)2 * n * kvd; i++) {
+                        int head = (int)(i % (size_t)kvd) / hd; /* only head 1 (off) is read */
+                        float x = head == 1 ? (float)rng_normal() * 2.0f : NAN;
+                        if (f16) x = f16_to_f32(f32_to_f16(x)), ((uint16_t *)rows)[i] = f32_to_f16(x);
+                        else memcpy(rows + i * 4, &x, 4);
+                        kv[i] = x;
+                    }
+                    const float **kp = xmalloc((size_t)n * sizeof *kp), **vp = xmalloc((size_t)n * sizeof *vp);
+                    const void **kr = xmalloc((size_t)n * sizeof *kr), **vr = xmalloc((size_t)n * sizeof *vr);
+                    for (int j = 0; j < n; j++) { /* keys and values in reverse, interleaved: any pointers */
+                        size_t jk = (size_t)(n - 1 - j) * 2, jv = jk + 1;
+                        kp[j] = kv + jk * kvd, vp[j] = kv + jv * kvd;
+                        kr[j] = rows + jk * kvd * esz, vr[j] = rows + jv * kvd * esz;
+                    }
+                    float *got = poisoned((size_t)g * hd), *one = poisoned((size_t)hd), *want = poisoned((size_t)hd);
+                    attention_group(k, got, q, g, kr, vr, f16 ? DT_F16 : DT_F32, n, off, hd, 0.3f);
+                    for (int h = 0; h < g; h++) {
+                        const float *qh = q + (size_t)h * hd, *gh = got + (size_t)h * hd;
+                        attention(want, qh, kp, vp, n, off, hd, 0.3f, sc);
+                        double amax = 0;
+                        for (int d = 0; d < hd; d++) amax = fmax(amax, fabs(want[d]));
+                        for (int d = 0; d < hd; d++)
+                            EXPECTQ(fabs(gh[d] - want[d]) <= 1e-5 * amax, "%s attention %s n=%d hd=%d g=%d h=%d [%d]: %g vs %g",
+                                    k->name, f16 ? "f16" : "f32", n, hd, g, h, d, gh[d], want[d]);
+                        attention_group(k, one, qh, 1, kr, vr, f16 ? DT_F16 : DT_F32, n, off, hd, 0.3f);
+                        EXPECTQ(memcmp(one, gh, (size_t)hd * sizeof *one) == 0,
+                                "%s attention %s n=%d hd=%d g=%d: head %d alone differs", k->name, f16 ? "f16" : "f32", n,
+                                hd, g, h);
+                    }
+                    free(q), free(kv), free(sc), free(rows), free(kp), free(vp), free(kr), free(vr);
+                    free(got), free(one), free(want);
+                }
+    rng_s = saved;
 }
 
 /* The whole forward pass: logits of every token, one-shot on one thread,

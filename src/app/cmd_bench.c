@@ -6,8 +6,8 @@
  *   tg: n single-token forward calls after d positions (-d, default 0) were
  *       prefilled untimed, like llama-bench -d: with window W the cache
  *       holds at most W positions, so tg at depth 4W runs as fast as at W
- * Each is run once to warm up, then r times on a fresh context; mean ± sd of
- * tok/s. Bandwidth: a read-only pass over a 1 GiB buffer on the same thread
+ * Each is run once to warm up, then r times (pp on a fresh context, tg from
+ * the same depth); mean ± sd of tok/s. Bandwidth: a read-only pass over a 1 GiB buffer on the same thread
  * pool, best of 3 (bench/matmul_bench.c's method). Decode's fraction:
  * bytes read per token (every Mat, counting n_active of n_experts experts,
  * one row of the embeddings; plus the keys and values attention reads at
@@ -108,24 +108,33 @@ static double run_pp(const Model *m, long n_ctx, int threads, const int *tok, in
     return dt;
 }
 
-/* Seconds for n single-token decode steps after d prefilled positions. */
-static double run_tg(const Model *m, long n_ctx, int threads, const int *tok, long d, int n, float *logits,
-                     const Options *o, ExpertStats *es) {
+/* n single-token decode steps after d prefilled positions, r + 1 times
+ * (the first a warm-up); tg[i] = tok/s of run i + 1. The depth is prefilled
+ * once and each run goes back to it, unless a rolling window has reused the
+ * slots it needs: then every run prefills a fresh context. */
+static void run_tg(const Model *m, long n_ctx, int threads, const int *tok, long d, int n, long r, double *tg,
+                   float *logits, const Options *o, ExpertStats *es) {
     Context ctx;
-    new_context(&ctx, m, n_ctx, threads, o);
-    feed(&ctx, tok, 0, d, GEN_DEFAULT_CHUNK, logits); /* the depth, untimed */
-    cache_begin(m);
-    double t0 = now_seconds();
-    for (int i = 0; i < n; i++) {
-        int seq = 0;
-        long pos = d + i;
-        Batch b = {1, &tok[d + i], &seq, &pos, NULL};
-        if (forward(&ctx, &b, logits)) die("%s", err_msg());
+    int fresh = 1;
+    for (long k = 0; k <= r; k++) {
+        if (fresh) {
+            if (k) context_free(&ctx);
+            new_context(&ctx, m, n_ctx, threads, o);
+            feed(&ctx, tok, 0, d, GEN_DEFAULT_CHUNK, logits); /* the depth, untimed */
+        }
+        if (k) cache_begin(m);
+        double t0 = now_seconds();
+        for (int i = 0; i < n; i++) {
+            int seq = 0;
+            long pos = d + i;
+            Batch b = {1, &tok[d + i], &seq, &pos, NULL};
+            if (forward(&ctx, &b, logits)) die("%s", err_msg());
+        }
+        double dt = now_seconds() - t0;
+        if (k) tg[k - 1] = (double)n / dt, cache_end(m, es);
+        fresh = kvcache_rewind(&ctx.seqs[0], d) != 0;
     }
-    double dt = now_seconds() - t0;
-    cache_end(m, es);
     context_free(&ctx);
-    return dt;
 }
 
 static void stats(const double *x, int n, double *mean, double *sd) {
@@ -171,8 +180,7 @@ int cmd_bench(const Options *o) {
         for (long r = 0; r < reps; r++) pp[r] = (double)p / run_pp(&m, n_ctx, threads, tok, (int)p, logits, o, &es_pp);
     }
     if (n > 0) {
-        run_tg(&m, n_ctx, threads, tok, d, (int)n, logits, o, NULL);
-        for (long r = 0; r < reps; r++) tg[r] = (double)n / run_tg(&m, n_ctx, threads, tok, d, (int)n, logits, o, &es_tg);
+        run_tg(&m, n_ctx, threads, tok, d, (int)n, reps, tg, logits, o, &es_tg);
     }
     double pp_m = 0, pp_sd = 0, tg_m = 0, tg_sd = 0;
     if (p > 0) stats(pp, (int)reps, &pp_m, &pp_sd);

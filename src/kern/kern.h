@@ -36,6 +36,10 @@
  * computed by the same operations in the same order whatever nr and nt are
  * (one accumulator per element, fixed lane layout and final reduction), so a
  * tile only shares loads between elements, never arithmetic. */
+/* Attention's key block (online softmax step) and query heads per pass. */
+#define ATTN_BLOCK 64
+#define ATTN_GROUP 4
+
 typedef void (*TileFn)(float *out, size_t ostride, const void *w, size_t wstride, int nr, const void *x,
                        size_t xstride, int nt, size_t n);
 
@@ -91,14 +95,19 @@ typedef struct {
      * (NULL in a table: kern/ops.c's portable loops) */
     float (*dot_f16)(const float *a, const uint16_t *h, int n);
     void (*axpy_f16)(float *out, float s, const uint16_t *h, int n);
-    /* One attention head over n keys, batched (NULL: the dot/axpy loops of
-     * kern/ops.c); [0] over fp32 rows, [1] over fp16 rows; rows[j] + off
-     * (elements) starts key or value j's head:
-     *   scores[j] = Σ_d q[d]·k_j[d]        attn_scores
-     *   out[d]    = Σ_j p[j]·v_j[d]        attn_wsum  (d < hd)
-     * Each score and each out[d] is computed the same way whatever n is. */
-    void (*attn_scores[2])(float *scores, const float *q, const void *const *rows, int n, int off, int hd);
-    void (*attn_wsum[2])(float *out, const float *p, const void *const *rows, int n, int off, int hd);
+    /* Attention of the g query heads that share one kv head (GQA) over n
+     * keys, streamed: one pass over the keys in blocks of ATTN_BLOCK, each
+     * key and value row loaded once for up to ATTN_GROUP heads, an online
+     * softmax (running max and sum per head, the partial output rescaled
+     * when the max grows). [0] reads fp32 rows, [1] fp16 rows; k[j] + off,
+     * v[j] + off (elements) start key and value j's head:
+     *   out_h[d] = Σ_j p_hj·v_j[d],  p_h = softmax_j(scale · q_h·k_j)
+     * q_h = q + h·hd, out_h = out + h·hd, h < g, d < hd, n >= 1. The blocks
+     * start at key 0, and each head's arithmetic depends only on its own q
+     * and on the rows: a head's output is the same bits whatever g, and
+     * whichever batch or thread computes it. */
+    void (*attn[2])(float *out, const float *q, int g, const void *const *k, const void *const *v, int n, int off,
+                    int hd, float scale);
     /* XOR of the 64-bit words of p[0..bytes) (bytes a multiple of 256), read
      * with the widest loads there are: the bandwidth probe's loop (membw.h) */
     uint64_t (*read_lines)(const void *p, size_t bytes);

@@ -73,53 +73,9 @@ void attention(float *out, const float *q, const float *const *k, const float *c
     for (int j = 0; j < n; j++) axpy(out, scores[j], v[j] + off, head_dim);
 }
 
-void attention_ex(const Kern *kt, float *out, const float *q, const float *const *k,
-                  const float *const *v, int n, int off, int head_dim, float scale, float *scores) {
-    if (kt->attn_scores[0]) {
-        kt->attn_scores[0](scores, q, (const void *const *)k, n, off, head_dim);
-        for (int j = 0; j < n; j++) scores[j] *= scale;
-    } else {
-        for (int j = 0; j < n; j++) scores[j] = kt->dot_f32(q, k[j] + off, head_dim) * scale;
-    }
-    softmax(scores, n);
-    if (kt->attn_wsum[0]) {
-        kt->attn_wsum[0](out, scores, (const void *const *)v, n, off, head_dim);
-        return;
-    }
-    for (int d = 0; d < head_dim; d++) out[d] = 0;
-    for (int j = 0; j < n; j++) kt->axpy_f32(out, scores[j], v[j] + off, head_dim);
-}
-
-static float dot_f16_c(const float *a, const uint16_t *h, int n) {
-    float s = 0;
-    for (int i = 0; i < n; i++) s += a[i] * f16_to_f32(h[i]);
-    return s;
-}
-static void axpy_f16_c(float *out, float s, const uint16_t *h, int n) {
-    for (int i = 0; i < n; i++) out[i] += s * f16_to_f32(h[i]);
-}
-
-void attention_kv(const Kern *kt, float *out, const float *q, const void *const *k, const void *const *v,
-                  DType kv, int n, int off, int head_dim, float scale, float *scores) {
-    if (kv == DT_F32) {
-        attention_ex(kt, out, q, (const float *const *)k, (const float *const *)v, n, off, head_dim, scale, scores);
-        return;
-    }
-    float (*dot)(const float *, const uint16_t *, int) = kt->dot_f16 ? kt->dot_f16 : dot_f16_c;
-    void (*axpy16)(float *, float, const uint16_t *, int) = kt->axpy_f16 ? kt->axpy_f16 : axpy_f16_c;
-    if (kt->attn_scores[1]) {
-        kt->attn_scores[1](scores, q, k, n, off, head_dim);
-        for (int j = 0; j < n; j++) scores[j] *= scale;
-    } else {
-        for (int j = 0; j < n; j++) scores[j] = dot(q, (const uint16_t *)k[j] + off, head_dim) * scale;
-    }
-    softmax(scores, n);
-    if (kt->attn_wsum[1]) {
-        kt->attn_wsum[1](out, scores, v, n, off, head_dim);
-        return;
-    }
-    for (int d = 0; d < head_dim; d++) out[d] = 0;
-    for (int j = 0; j < n; j++) axpy16(out, scores[j], (const uint16_t *)v[j] + off, head_dim);
+void attention_group(const Kern *kt, float *out, const float *q, int g, const void *const *k, const void *const *v,
+                     DType kv, int n, int off, int head_dim, float scale) {
+    kt->attn[kv == DT_F16](out, q, g, k, v, n, off, head_dim, scale);
 }
 
 void add(float *out, const float *x, int n) {

@@ -37,15 +37,14 @@ void silu_mul(float *out, const float *a, const float *b, int n);
 void attention(float *out, const float *q, const float *const *k, const float *const *v,
                int n, int off, int head_dim, float scale, float *scores);
 
-/* attention() with kernel table k's fp32 dot and axpy (kern/simd): scores
- * summed in fp32, within ~1e-6 relative of attention(). */
-void attention_ex(const Kern *kt, float *out, const float *q, const float *const *k,
-                  const float *const *v, int n, int off, int head_dim, float scale, float *scores);
-
-/* attention_ex over keys and values stored as kv (DT_F32 or DT_F16): k[j],
- * v[j] point at rows of that type, off counts elements. */
-void attention_kv(const Kern *kt, float *out, const float *q, const void *const *k, const void *const *v,
-                  DType kv, int n, int off, int head_dim, float scale, float *scores);
+/* The g query heads q_h = q + h·head_dim (h < g) that share one kv head,
+ * through kernel table kt's streamed attention (Kern.attn: one pass over
+ * the keys, an online softmax, fp32 sums): out_h = attention(q_h, ...) to
+ * ~1e-6 relative. k[j], v[j] point at rows of type kv (DT_F32 or DT_F16),
+ * off counts elements. Each head's output is the same bits whatever g and
+ * whatever else runs; it depends on the keys only through k, v and n. */
+void attention_group(const Kern *kt, float *out, const float *q, int g, const void *const *k, const void *const *v,
+                     DType kv, int n, int off, int head_dim, float scale);
 
 /* out[i] += x[i] */
 void add(float *out, const float *x, int n);

@@ -78,7 +78,7 @@ static size_t workspace_layout(Workspace *ws, char *base, const Config *c, size_
     PLACE(k16, n * kvd), PLACE(v16, n * kvd), PLACE(run_pos, n);
     PLACE(hb1, rows * hid), PLACE(hb2, rows * hid), PLACE(xe, rows * d), PLACE(ye, rows * d), PLACE(rows, rows);
     PLACE(gate, n * (size_t)c->n_experts + 1), PLACE(used, (size_t)c->n_experts + 1), PLACE(route, n * k + 1), PLACE(route_w, n * k + 1);
-    PLACE(kp, keys * threads), PLACE(vp, keys * threads), PLACE(scores, keys * threads);
+    PLACE(kp, keys * threads), PLACE(vp, keys * threads);
     PLACE(qx, qx_bytes);
 #undef PLACE
     return off;
@@ -156,8 +156,11 @@ void forward_embed(Context *ctx, const Batch *b, float *h) {
  * layer l: keys before the batch come from the rolling cache, keys of the
  * batch from ws->k/v (or their fp16 copies; the cache is written only
  * afterwards, since a chunk longer than the window would overwrite slots its
- * first tokens still need). The (token, head) pairs are split across the
- * pool's threads; each pair is computed the same way on any thread. */
+ * first tokens still need). The work items are (token, kv head) pairs: the
+ * query heads of one kv group go through the keys together (each key and
+ * value row read once for the group), and the pairs are split across the
+ * pool's threads; a head's output is computed the same way on any thread,
+ * in any batch (attention_group). */
 typedef struct {
     Context *ctx;
     const Batch *b;
@@ -178,29 +181,28 @@ static void attend_part(void *arg, int ith, int nth) {
     const char *bk = f16 ? (const char *)ws->k16 : (const char *)ws->k;
     const char *bv = f16 ? (const char *)ws->v16 : (const char *)ws->v;
     const void **kp = ws->kp + (size_t)ith * ws->cap_keys, **vp = ws->vp + (size_t)ith * ws->cap_keys;
-    float *scores = ws->scores + (size_t)ith * ws->cap_keys;
-    long items = (long)b->n * c->n_heads, i0 = items * ith / nth, i1 = items * (ith + 1) / nth;
+    long items = (long)b->n * c->n_kv_heads, i0 = items * ith / nth, i1 = items * (ith + 1) / nth;
     int cur = -1, nk = 0;
     for (long i = i0; i < i1; i++) {
-        int t = (int)(i / c->n_heads), h = (int)(i % c->n_heads);
+        int t = (int)(i / c->n_kv_heads), kh = (int)(i % c->n_kv_heads);
         if (t != cur) { /* the keys token t sees */
             const KVCache *kv = &ctx->seqs[b->seq[t]];
             long p = b->pos[t], p0 = ws->run_pos[t];
             long lo = (win > 0 && p - win + 1 > 0) ? p - win + 1 : 0;
             nk = 0;
-            for (long j = lo; j <= p; j++, nk++) {
-                if (j >= p0) { /* in this batch, `p - j` tokens before t */
-                    size_t u = (size_t)(t - (p - j)) * (size_t)kvd * esz;
-                    kp[nk] = bk + u, vp[nk] = bv + u;
-                } else {
-                    kp[nk] = kvcache_k(kv, l, j), vp[nk] = kvcache_v(kv, l, j);
-                }
+            long cap = kv->cap[l], slot = lo % cap; /* the cache's slots, without a division per key */
+            for (long j = lo; j < p0 && j <= p; j++, nk++) {
+                kp[nk] = kv->k[l] + (size_t)slot * kv->row, vp[nk] = kv->v[l] + (size_t)slot * kv->row;
+                if (++slot == cap) slot = 0;
+            }
+            for (long j = lo > p0 ? lo : p0; j <= p; j++, nk++) { /* in this batch, `p - j` tokens before t */
+                size_t u = (size_t)(t - (p - j)) * (size_t)kvd * esz;
+                kp[nk] = bk + u, vp[nk] = bv + u;
             }
             cur = t;
         }
-        size_t off = (size_t)t * qd + (size_t)h * hd;
-        attention_kv(ctx->mm.kern, ws->att + off, ws->q + off, kp, vp, ctx->kv_type, nk, (h / group) * hd, hd, scale,
-                     scores);
+        size_t off = (size_t)t * qd + (size_t)kh * group * hd;
+        attention_group(ctx->mm.kern, ws->att + off, ws->q + off, group, kp, vp, ctx->kv_type, nk, kh * hd, hd, scale);
     }
 }
 

@@ -84,7 +84,6 @@ typedef struct {
     float *xe, *ye;                      /* (n, dim) gathered expert inputs/outputs */
     uint16_t *k16, *v16;                 /* (n, kv_dim) the batch's keys/values in an fp16 cache's type */
     const void **kp, **vp;               /* (cap_keys) key/value pointers, per thread */
-    float *scores;                       /* (cap_keys) per thread */
     long *run_pos;                       /* (n) position of the first token of its run */
     unsigned char *qx;                   /* (qx_bytes) activations quantized for matmul */
 } Workspace;

@@ -10,6 +10,7 @@
  * the activation layout carries. */
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 #include "kern/quant.h"
@@ -869,56 +870,120 @@ static void vaxpy_f16(float *out, float s, const uint16_t *h, int n) {
     for (; i < n; i++) out[i] += s * _cvtsh_ss(h[i]);
 }
 
-/* Batched attention (simd.h's attn_scores / attn_wsum), over fp32 or fp16
- * rows. Scores: four keys at a time share the loads of q, one 8-lane
- * accumulator per key, the four reduced together (hadd); a last group of
- * fewer keys repeats its last key, so every key's score comes out of the same
- * operations. Weighted sums: up to 64 output elements at a time in registers
- * across all keys (no read-modify-write of out per key), one fma per element
- * per key in key order, a scalar tail. */
-#define ATTN_KERNELS(sfx, load, elem)                                                                   \
-    static void attn_scores_##sfx(float *scores, const float *q, const void *const *rows, int n, int off, \
-                                  int hd) {                                                            \
-        for (int j = 0; j < n; j += 4) {                                                               \
-            const void *k[4];                                                                          \
-            for (int i = 0; i < 4; i++) k[i] = rows[j + i < n ? j + i : n - 1];                        \
-            __m256 a[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}; \
-            int d = 0;                                                                                 \
-            for (; d + 8 <= hd; d += 8) {                                                              \
-                __m256 qv = _mm256_loadu_ps(q + d);                                                    \
-                for (int i = 0; i < 4; i++) a[i] = _mm256_fmadd_ps(qv, load(k[i], (size_t)(off + d)), a[i]); \
-            }                                                                                          \
-            __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a[0], a[1]), _mm256_hadd_ps(a[2], a[3]));         \
-            __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));            \
-            float s[4];                                                                                \
-            _mm_storeu_ps(s, s4);                                                                      \
-            for (int i = 0; i < 4 && j + i < n; i++) {                                                 \
-                for (int e = d; e < hd; e++) s[i] += q[e] * elem(k[i], (size_t)(off + e));            \
-                scores[j + i] = s[i];                                                                  \
-            }                                                                                          \
-        }                                                                                              \
-    }                                                                                                  \
-    static void attn_wsum_##sfx(float *out, const float *p, const void *const *rows, int n, int off, int hd) { \
-        int d = 0;                                                                                     \
-        for (; d + 64 <= hd; d += 64) {                                                                \
-            __m256 a[8];                                                                               \
-            for (int i = 0; i < 8; i++) a[i] = _mm256_setzero_ps();                                    \
-            for (int j = 0; j < n; j++) {                                                              \
-                __m256 pj = _mm256_set1_ps(p[j]);                                                      \
-                for (int i = 0; i < 8; i++) a[i] = _mm256_fmadd_ps(pj, load(rows[j], (size_t)(off + d + 8 * i)), a[i]); \
-            }                                                                                          \
-            for (int i = 0; i < 8; i++) _mm256_storeu_ps(out + d + 8 * i, a[i]);                       \
-        }                                                                                              \
-        for (; d + 8 <= hd; d += 8) {                                                                  \
-            __m256 a = _mm256_setzero_ps();                                                            \
-            for (int j = 0; j < n; j++) a = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), load(rows[j], (size_t)(off + d)), a); \
-            _mm256_storeu_ps(out + d, a);                                                              \
-        }                                                                                              \
-        for (; d < hd; d++) {                                                                          \
-            float a = 0;                                                                               \
-            for (int j = 0; j < n; j++) a += p[j] * elem(rows[j], (size_t)(off + d));                 \
-            out[d] = a;                                                                                \
-        }                                                                                              \
+/* Streamed attention's block kernels (simd.h), over fp32 or fp16 rows.
+ * Scores: two keys at a time × ATTN_GROUP heads in eight 8-lane
+ * accumulators (each key row loaded once for every head), a head's four
+ * sums reduced together (hadd), a scalar tail in d; missing heads repeat
+ * head 0's q and a missing second key repeats the first, so every score
+ * comes out of the same operations. Weighted sums: 16 output elements ×
+ * ATTN_GROUP heads in registers across the block's values (each value row
+ * loaded once for every head), one fma per element per key in key order,
+ * then 8 at a time, then a scalar tail. */
+/* e^x for x <= 0 (the softmax's x - max): x = n·ln2 + r, |r| <= ln2/2
+ * (Cody-Waite, ln2 in two parts), e^r by its Taylor series to r^7 (Horner
+ * with fma, < 1 ulp of truncation), 2^n put in the exponent bits; x is
+ * first raised to -87.3 (2^n stays normal: e^-87.3 ~ 1e-38 for smaller x). */
+FORCE __m256 exp_le0(__m256 x) {
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.3f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145752f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.42860677e-6f), r);
+    static const float c[] = {1.0f / 5040, 1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f};
+    __m256 p = _mm256_set1_ps(c[0]);
+    for (int i = 1; i < 8; i++) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(c[i]));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+/* simd.h's AttnExpFn: 8 at a time, the lanes' sums added in a fixed tree,
+ * a scalar tail (libm) for n mod 8. */
+static float attn_exp(float *x, int n, float m) {
+    __m256 vm = _mm256_set1_ps(m), acc = _mm256_setzero_ps();
+    int j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256 e = exp_le0(_mm256_sub_ps(_mm256_loadu_ps(x + j), vm));
+        _mm256_storeu_ps(x + j, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    float sum = hsum(acc);
+    for (; j < n; j++) sum += x[j] = expf(x[j] - m);
+    return sum;
+}
+
+#define ATTN_KERNELS(sfx, load, elem)                                                                            \
+    static void attn_scores_##sfx(float s[][ATTN_BLOCK], float *mx, const float *const *q, int gs,               \
+                                  const void *const *rows, int nb, int ahead, int off, int hd, float scale) {    \
+        (void)ahead;                                                                                             \
+        for (int h = 0; h < gs; h++) mx[h] = -INFINITY;                                                          \
+        const float *qh[ATTN_GROUP];                                                                             \
+        for (int h = 0; h < ATTN_GROUP; h++) qh[h] = q[h < gs ? h : 0];                                          \
+        for (int j = 0; j < nb; j += 2) {                                                                        \
+            const void *k0 = rows[j], *k1 = rows[j + 1 < nb ? j + 1 : j];                                       \
+            __m256 a0[ATTN_GROUP], a1[ATTN_GROUP];                                                               \
+            for (int h = 0; h < ATTN_GROUP; h++) a0[h] = a1[h] = _mm256_setzero_ps();                           \
+            int d = 0;                                                                                           \
+            for (; d + 8 <= hd; d += 8) {                                                                        \
+                __m256 x0 = load(k0, (size_t)(off + d)), x1 = load(k1, (size_t)(off + d));                       \
+                for (int h = 0; h < ATTN_GROUP; h++) {                                                           \
+                    __m256 qv = _mm256_loadu_ps(qh[h] + d);                                                      \
+                    a0[h] = _mm256_fmadd_ps(qv, x0, a0[h]), a1[h] = _mm256_fmadd_ps(qv, x1, a1[h]);              \
+                }                                                                                                \
+            }                                                                                                    \
+            float r[2][4];                                                                                       \
+            for (int i = 0; i < 2; i++) {                                                                        \
+                __m256 *a = i ? a1 : a0;                                                                         \
+                __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(a[0], a[1]), _mm256_hadd_ps(a[2], a[3]));               \
+                _mm_storeu_ps(r[i], _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1)));          \
+            }                                                                                                    \
+            for (int h = 0; h < gs; h++) {                                                                       \
+                for (int e = d; e < hd; e++)                                                                     \
+                    r[0][h] += qh[h][e] * elem(k0, (size_t)(off + e)), r[1][h] += qh[h][e] * elem(k1, (size_t)(off + e)); \
+                s[h][j] = r[0][h] * scale, mx[h] = fmaxf(mx[h], s[h][j]);                                        \
+                if (j + 1 < nb) s[h][j + 1] = r[1][h] * scale, mx[h] = fmaxf(mx[h], s[h][j + 1]);                \
+            }                                                                                                    \
+        }                                                                                                        \
+    }                                                                                                            \
+    static void attn_wsum_##sfx(float *const *out, const float *c, const float p[][ATTN_BLOCK], int gs,          \
+                                const void *const *rows, int nb, int ahead, int off, int hd) {                   \
+        (void)ahead;                                                                                             \
+        const float *ph[ATTN_GROUP];                                                                             \
+        for (int h = 0; h < ATTN_GROUP; h++) ph[h] = p[h < gs ? h : 0];                                          \
+        int d = 0;                                                                                               \
+        for (; d + 16 <= hd; d += 16) {                                                                          \
+            __m256 a0[ATTN_GROUP], a1[ATTN_GROUP];                                                               \
+            for (int h = 0; h < ATTN_GROUP; h++) {                                                               \
+                int hh = h < gs ? h : 0;                                                                         \
+                __m256 ch = _mm256_set1_ps(c ? c[hh] : 0);                                                       \
+                a0[h] = c ? _mm256_mul_ps(ch, _mm256_loadu_ps(out[hh] + d)) : _mm256_setzero_ps();               \
+                a1[h] = c ? _mm256_mul_ps(ch, _mm256_loadu_ps(out[hh] + d + 8)) : _mm256_setzero_ps();           \
+            }                                                                                                    \
+            for (int j = 0; j < nb; j++) {                                                                       \
+                __m256 x0 = load(rows[j], (size_t)(off + d)), x1 = load(rows[j], (size_t)(off + d + 8));         \
+                for (int h = 0; h < ATTN_GROUP; h++) {                                                           \
+                    __m256 pj = _mm256_broadcast_ss(ph[h] + j);                                                  \
+                    a0[h] = _mm256_fmadd_ps(pj, x0, a0[h]), a1[h] = _mm256_fmadd_ps(pj, x1, a1[h]);              \
+                }                                                                                                \
+            }                                                                                                    \
+            for (int h = 0; h < gs; h++)                                                                         \
+                _mm256_storeu_ps(out[h] + d, a0[h]), _mm256_storeu_ps(out[h] + d + 8, a1[h]);                    \
+        }                                                                                                        \
+        for (; d + 8 <= hd; d += 8)                                                                              \
+            for (int h = 0; h < gs; h++) {                                                                       \
+                __m256 a = c ? _mm256_mul_ps(_mm256_set1_ps(c[h]), _mm256_loadu_ps(out[h] + d)) : _mm256_setzero_ps(); \
+                for (int j = 0; j < nb; j++)                                                                     \
+                    a = _mm256_fmadd_ps(_mm256_broadcast_ss(ph[h] + j), load(rows[j], (size_t)(off + d)), a);    \
+                _mm256_storeu_ps(out[h] + d, a);                                                                 \
+            }                                                                                                    \
+        for (; d < hd; d++)                                                                                      \
+            for (int h = 0; h < gs; h++) {                                                                       \
+                float a = c ? c[h] * out[h][d] : 0;                                                              \
+                for (int j = 0; j < nb; j++) a = fmaf(ph[h][j], elem(rows[j], (size_t)(off + d)), a);            \
+                out[h][d] = a;                                                                                   \
+            }                                                                                                    \
+    }                                                                                                            \
+    static void attn_##sfx(float *out, const float *q, int g, const void *const *k, const void *const *v, int n, \
+                           int off, int hd, float scale) {                                                       \
+        kern_attn_stream(attn_scores_##sfx, attn_wsum_##sfx, attn_exp, out, q, g, k, v, n, off, hd, scale);               \
     }
 ATTN_KERNELS(f32, load_f32, e_f32)
 ATTN_KERNELS(f16, load_f16, e_f16)
@@ -966,7 +1031,6 @@ void kern_fill_avx2(Kern *k) {
     k->axpy_f32 = vaxpy;
     k->dot_f16 = vdot_f16;
     k->axpy_f16 = vaxpy_f16;
-    k->attn_scores[0] = attn_scores_f32, k->attn_scores[1] = attn_scores_f16;
-    k->attn_wsum[0] = attn_wsum_f32, k->attn_wsum[1] = attn_wsum_f16;
+    k->attn[0] = attn_f32, k->attn[1] = attn_f16;
 }
 #endif

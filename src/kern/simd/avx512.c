@@ -23,6 +23,7 @@
 #else
 #include <immintrin.h>
 #endif
+#include <math.h>
 #include <string.h>
 
 #include "kern/quant.h"
@@ -77,6 +78,8 @@ FLOAT_PACK(f16x16, uint16_t, 16)
 
 FORCE __m512 load16_f32(const void *p, size_t i) { return _mm512_loadu_ps((const float *)p + i); }
 #ifdef KERN_EMULATE_AVX512
+/* This SIMDe has no native-name alias for _mm512_shuffle_f32x4. */
+#define _mm512_shuffle_f32x4(a, b, imm8) simde_mm512_shuffle_f32x4(a, b, imm8)
 /* This SIMDe lacks _mm512_cvtph_ps: two 256-bit halves converted as avx2.c
  * does (the same exact values), then joined. */
 FORCE __m512 join8(__m256 lo, __m256 hi) {
@@ -511,6 +514,190 @@ FORCE void k_q6_Kx16(const int NT, float *out, size_t os, const char *w, int nr,
 }
 PACKED16_FNS4(tile_q6_Kx16, k_q6_Kx16)
 
+/* ---- attention in 512-bit registers ----------------------------------------
+ * The streamed-attention block kernels (simd.h), every accumulator in a
+ * register (the arrays below are fully unrolled):
+ *   scores: 4 keys × 4 heads per pass, sixteen dot products of 16 lanes,
+ *     reduced together by one transpose-and-add tree (the same tree for
+ *     each product) into one vector: lanes 4h..4h+3 = head h's 4 keys;
+ *   wsum: 64 elements × 4 heads (16 accumulators) per pass over the block's
+ *     values, then 16 elements at a time; a fma per element per key in key
+ *     order, as generic.c.
+ * A row tail of hd mod 16 goes through a zero-padded copy (0·0 adds
+ * nothing). The kernels also prefetch the next block's rows (`ahead` of
+ * them), a block of work ahead of their use: the cache's rows sit a whole
+ * kv row apart, too sparse for the hardware prefetcher. */
+FORCE __m256 half_sum(__m512 a) {
+    return _mm256_add_ps(_mm512_castps512_ps256(a), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
+}
+
+/* avx2.c's exp_le0 in 16 lanes (the same operations per lane; vscalefps
+ * multiplies by 2^n). */
+FORCE __m512 exp16_le0(__m512 x) {
+    x = _mm512_max_ps(x, _mm512_set1_ps(-87.3f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145752f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.42860677e-6f), r);
+    static const float c[] = {1.0f / 5040, 1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 0.5f, 1.0f, 1.0f};
+    __m512 p = _mm512_set1_ps(c[0]);
+    for (int i = 1; i < 8; i++) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c[i]));
+    return _mm512_scalef_ps(p, n); /* p·2^n: exact, as the exponent bits are (2^n normal) */
+}
+
+/* simd.h's AttnExpFn: 16 at a time, the lanes' sums added in a fixed tree,
+ * a scalar tail (libm) for n mod 16. */
+static float attn_exp(float *x, int n, float m) {
+    __m512 vm = _mm512_set1_ps(m), acc = _mm512_setzero_ps();
+    int j = 0;
+    for (; j + 16 <= n; j += 16) {
+        __m512 e = exp16_le0(_mm512_sub_ps(_mm512_loadu_ps(x + j), vm));
+        _mm512_storeu_ps(x + j, e);
+        acc = _mm512_add_ps(acc, e);
+    }
+    __m256 h = half_sum(acc);
+    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+    s4 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    float sum = _mm_cvtss_f32(_mm_add_ss(s4, _mm_movehdup_ps(s4)));
+    for (; j < n; j++) sum += x[j] = expf(x[j] - m);
+    return sum;
+}
+
+/* Sixteen vectors to one: lane 4L + m of the result is Σ v[4m + L]. Each
+ * v[i]'s lanes meet in the same order (k + 8, then + 4, + 2, + 1). */
+FORCE __m512 sum16x16(const __m512 *v) {
+    __m512 a[8], b[4], c[2];
+    UNROLL8 for (int p = 0; p < 8; p++)
+        a[p] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * p], v[2 * p + 1], 0x44), _mm512_shuffle_f32x4(v[2 * p], v[2 * p + 1], 0xee));
+    UNROLL for (int p = 0; p < 4; p++)
+        b[p] = _mm512_add_ps(_mm512_shuffle_f32x4(a[2 * p], a[2 * p + 1], 0x88), _mm512_shuffle_f32x4(a[2 * p], a[2 * p + 1], 0xdd));
+    UNROLL for (int p = 0; p < 2; p++) {
+        __m512d x = _mm512_castps_pd(b[2 * p]), y = _mm512_castps_pd(b[2 * p + 1]);
+        c[p] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(x, y)), _mm512_castpd_ps(_mm512_unpackhi_pd(x, y)));
+    }
+    return _mm512_add_ps(_mm512_shuffle_ps(c[0], c[1], 0x88), _mm512_shuffle_ps(c[0], c[1], 0xdd));
+}
+
+FORCE void prefetch_row(const char *p, size_t bytes) {
+    for (size_t b = 0; b < bytes; b += 64) _mm_prefetch(p + b, _MM_HINT_T0);
+    _mm_prefetch(p + bytes - 1, _MM_HINT_T0);
+}
+
+/* Elements [i, i + w) of a row (w <= 16) as 16 lanes, zeros past w. */
+FORCE __m512 tail16_f32(const void *p, size_t i, int w) {
+    float t[16] = {0};
+    memcpy(t, (const float *)p + i, (size_t)w * sizeof *t);
+    return _mm512_loadu_ps(t);
+}
+FORCE __m512 tail16_f16(const void *p, size_t i, int w) {
+    uint16_t t[16] = {0};
+    memcpy(t, (const uint16_t *)p + i, (size_t)w * sizeof *t);
+    return load16_f16(t, 0);
+}
+
+/* a[4i + h] = Σ_{d < d16} q_h[d]·k_i[off + d] in 16 lanes (d in steps of 16) */
+#define ATTN16_DOT4(a, load, k, qh, off, d16)                                                                     \
+    do {                                                                                                          \
+        UNROLL8 for (int i = 0; i < 16; i++) a[i] = _mm512_setzero_ps();                                          \
+        for (int d = 0; d < d16; d += 16) {                                                                       \
+            __m512 x[4];                                                                                          \
+            UNROLL for (int i = 0; i < 4; i++) x[i] = load(k[i], (size_t)(off + d));                              \
+            UNROLL for (int h = 0; h < 4; h++) {                                                                  \
+                __m512 qv = _mm512_loadu_ps(qh[h] + d);                                                           \
+                UNROLL for (int i = 0; i < 4; i++) a[4 * i + h] = _mm512_fmadd_ps(qv, x[i], a[4 * i + h]);        \
+            }                                                                                                     \
+        }                                                                                                         \
+    } while (0)
+
+#define ATTN16_KERNELS(sfx, esz, load, tail)                                                                      \
+    static void attn_scores_##sfx(float s[][ATTN_BLOCK], float *mx, const float *const *q, int gs,                \
+                                  const void *const *rows, int nb, int ahead, int off, int hd, float scale) {      \
+        const float *qh[ATTN_GROUP];                                                                              \
+        for (int h = 0; h < ATTN_GROUP; h++) qh[h] = q[h < gs ? h : 0];                                           \
+        __m512 vmax = _mm512_set1_ps(-INFINITY), vs = _mm512_set1_ps(scale);                                      \
+        int d16 = hd & ~15;                                                                                       \
+        for (int j = 0; j < nb; j += 4) {                                                                         \
+            const void *k[4];                                                                                     \
+            UNROLL for (int i = 0; i < 4; i++) {                                                                  \
+                k[i] = rows[j + i < nb ? j + i : nb - 1];                                                         \
+                if (j + i < ahead) prefetch_row((const char *)rows[nb + j + i] + (size_t)off * esz, (size_t)hd * esz); \
+            }                                                                                                     \
+            __m512 r;                                                                                             \
+            if (d16 == hd) {                                                                                      \
+                __m512 a[16];                                                                                     \
+                ATTN16_DOT4(a, load, k, qh, off, d16);                                                            \
+                r = sum16x16(a);                                                                                  \
+            } else { /* apart, so that the tail's buffers keep the common case's accumulators in registers */    \
+                __m512 a[16];                                                                                     \
+                ATTN16_DOT4(a, load, k, qh, off, d16);                                                            \
+                UNROLL for (int h = 0; h < 4; h++) { /* the last hd mod 16 elements */                            \
+                    __m512 qv = tail16_f32(qh[h], (size_t)d16, hd - d16);                                         \
+                    UNROLL for (int i = 0; i < 4; i++)                                                            \
+                        a[4 * i + h] = _mm512_fmadd_ps(qv, tail(k[i], (size_t)(off + d16), hd - d16), a[4 * i + h]); \
+                }                                                                                                 \
+                r = sum16x16(a);                                                                                  \
+            }                                                                                                     \
+            r = _mm512_mul_ps(r, vs); /* lane 4h + i: head h, key j + i */                                        \
+            vmax = _mm512_max_ps(vmax, r); /* keys past nb repeat key nb - 1 */                                   \
+            float t[16];                                                                                          \
+            _mm512_storeu_ps(t, r);                                                                               \
+            int w = nb - j < 4 ? nb - j : 4;                                                                      \
+            for (int h = 0; h < gs; h++) memcpy(s[h] + j, t + 4 * h, (size_t)w * sizeof(float));                 \
+        }                                                                                                         \
+        float t[16];                                                                                              \
+        _mm512_storeu_ps(t, vmax);                                                                                \
+        for (int h = 0; h < gs; h++) mx[h] = fmaxf(fmaxf(t[4 * h], t[4 * h + 1]), fmaxf(t[4 * h + 2], t[4 * h + 3])); \
+    }                                                                                                             \
+    static void attn_wsum_##sfx(float *const *out, const float *c, const float p[][ATTN_BLOCK], int gs,           \
+                                const void *const *rows, int nb, int ahead, int off, int hd) {                    \
+        const float *ph[ATTN_GROUP];                                                                              \
+        float *oh[ATTN_GROUP];                                                                                    \
+        __m512 ch[ATTN_GROUP];                                                                                    \
+        for (int h = 0; h < ATTN_GROUP; h++)                                                                      \
+            ph[h] = p[h < gs ? h : 0], oh[h] = out[h < gs ? h : 0], ch[h] = _mm512_set1_ps(c ? c[h < gs ? h : 0] : 0); \
+        int d = 0, pf = ahead; /* the first pass over the values prefetches */                                    \
+        for (; d + 64 <= hd; d += 64) {                                                                           \
+            __m512 a[16]; /* a[4h + u]: head h, elements d + 16u .. */                                            \
+            UNROLL for (int h = 0; h < 4; h++)                                                                    \
+                UNROLL for (int u = 0; u < 4; u++)                                                                \
+                    a[4 * h + u] = c ? _mm512_mul_ps(ch[h], _mm512_loadu_ps(oh[h] + d + 16 * u)) : _mm512_setzero_ps(); \
+            for (int j = 0; j < nb; j++) {                                                                        \
+                if (j < pf) prefetch_row((const char *)rows[nb + j] + (size_t)off * esz, (size_t)hd * esz);       \
+                __m512 x[4];                                                                                      \
+                UNROLL for (int u = 0; u < 4; u++) x[u] = load(rows[j], (size_t)(off + d + 16 * u));              \
+                UNROLL for (int h = 0; h < 4; h++) {                                                              \
+                    __m512 pj = _mm512_set1_ps(ph[h][j]);                                                         \
+                    UNROLL for (int u = 0; u < 4; u++) a[4 * h + u] = _mm512_fmadd_ps(pj, x[u], a[4 * h + u]);    \
+                }                                                                                                 \
+            }                                                                                                     \
+            for (int h = 0; h < gs; h++)                                                                          \
+                UNROLL for (int u = 0; u < 4; u++) _mm512_storeu_ps(out[h] + d + 16 * u, a[4 * h + u]);           \
+            pf = 0;                                                                                               \
+        }                                                                                                         \
+        for (; d < hd; d += 16) {                                                                                 \
+            int w = hd - d < 16 ? hd - d : 16;                                                                    \
+            __m512 a[4];                                                                                          \
+            UNROLL for (int h = 0; h < 4; h++)                                                                    \
+                a[h] = c ? _mm512_mul_ps(ch[h], tail16_f32(oh[h], (size_t)d, w)) : _mm512_setzero_ps();          \
+            for (int j = 0; j < nb; j++) {                                                                        \
+                if (j < pf) prefetch_row((const char *)rows[nb + j] + (size_t)off * esz, (size_t)hd * esz);       \
+                __m512 x = w == 16 ? load(rows[j], (size_t)(off + d)) : tail(rows[j], (size_t)(off + d), w);      \
+                UNROLL for (int h = 0; h < 4; h++) a[h] = _mm512_fmadd_ps(_mm512_set1_ps(ph[h][j]), x, a[h]);     \
+            }                                                                                                     \
+            for (int h = 0; h < gs; h++) {                                                                        \
+                float t[16];                                                                                      \
+                _mm512_storeu_ps(t, a[h]);                                                                        \
+                memcpy(out[h] + d, t, (size_t)w * sizeof(float));                                                 \
+            }                                                                                                     \
+            pf = 0;                                                                                               \
+        }                                                                                                         \
+    }                                                                                                             \
+    static void attn_##sfx(float *out, const float *q, int g, const void *const *k, const void *const *v, int n,  \
+                           int off, int hd, float scale) {                                                        \
+        kern_attn_stream(attn_scores_##sfx, attn_wsum_##sfx, attn_exp, out, q, g, k, v, n, off, hd, scale);       \
+    }
+ATTN16_KERNELS(f32, 4, load16_f32, tail16_f32)
+ATTN16_KERNELS(f16, 2, load16_f16, tail16_f16)
+
 /* The avx2 table (its layouts, pack functions and activation quantizers are
  * the same), with the VNNI packed tiles, and 16-row float, q4_0 and q8_0
  * groups (the latter reading the avx2 table's q8b activations). */
@@ -529,5 +716,6 @@ void kern_fill_avx512(Kern *k) {
     k->pack[DT_F32] = (KernPack){16, f32x16_bytes, f32x16_pack, {DT_F32, NULL, NULL, 16, 8, tile_f32x16}};
     k->pack[DT_F16] = (KernPack){16, f16x16_bytes, f16x16_pack, {DT_F32, NULL, NULL, 16, 8, tile_f16x16}};
     k->pack[DT_BF16] = (KernPack){16, bf16p16_bytes, bf16p16_pack, {DT_F32, NULL, NULL, 16, 8, tile_bf16p16}};
+    k->attn[0] = attn_f32, k->attn[1] = attn_f16;
 }
 #endif

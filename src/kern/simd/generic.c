@@ -4,6 +4,8 @@
  * q8 dots (every quantized type) sum int·int8 per block of 32 exactly, then
  * Σ_b (d_w·d_x)·sumi in fp32; the types with a min (q4_1, q5_1, and the
  * K-quants' per-sub-block mins) add (m·d_x)·Σxq per block. */
+#include <math.h>
+
 #include "kern/quant.h"
 #include "kern/simd/simd.h"
 
@@ -190,6 +192,74 @@ TILE(tile_q4_K, dot_q4_K)
 TILE(tile_q5_K, dot_q5_K)
 TILE(tile_q6_K, dot_q6_K)
 
+/* ---- attention ------------------------------------------------------------ */
+
+static float exp_sum(float *x, int n, float m) {
+    float sum = 0;
+    for (int j = 0; j < n; j++) sum += x[j] = expf(x[j] - m);
+    return sum;
+}
+
+void kern_attn_stream(AttnScoresFn scores, AttnWsumFn wsum, AttnExpFn ex, float *out, const float *q, int g,
+                      const void *const *k, const void *const *v, int n, int off, int hd, float scale) {
+    if (!ex) ex = exp_sum;
+    for (int h0 = 0; h0 < g; h0 += ATTN_GROUP) {
+        int gs = g - h0 < ATTN_GROUP ? g - h0 : ATTN_GROUP;
+        const float *qh[ATTN_GROUP];
+        float *oh[ATTN_GROUP], m[ATTN_GROUP], l[ATTN_GROUP], c[ATTN_GROUP], s[ATTN_GROUP][ATTN_BLOCK];
+        for (int h = 0; h < gs; h++) qh[h] = q + (size_t)(h0 + h) * hd, oh[h] = out + (size_t)(h0 + h) * hd;
+        for (int j0 = 0; j0 < n; j0 += ATTN_BLOCK) {
+            int nb = n - j0 < ATTN_BLOCK ? n - j0 : ATTN_BLOCK, left = n - j0 - nb;
+            int ahead = left < ATTN_BLOCK ? left : ATTN_BLOCK;
+            float bm[ATTN_GROUP];
+            scores(s, bm, qh, gs, k + j0, nb, ahead, off, hd, scale);
+            for (int h = 0; h < gs; h++) { /* m: the running max, l: Σ exp(score - m) */
+                float mn = j0 && m[h] > bm[h] ? m[h] : bm[h];
+                c[h] = j0 ? expf(m[h] - mn) : 0;
+                float sum = ex(s[h], nb, mn);
+                l[h] = j0 ? l[h] * c[h] + sum : sum;
+                m[h] = mn;
+            }
+            wsum(oh, j0 ? c : NULL, (const float(*)[ATTN_BLOCK])s, gs, v + j0, nb, ahead, off, hd);
+        }
+        for (int h = 0; h < gs; h++) {
+            float inv = 1.0f / l[h];
+            for (int d = 0; d < hd; d++) oh[h][d] *= inv;
+        }
+    }
+}
+
+/* Portable block kernels: one fp32 sum per element, in key (or d) order. */
+#define ATTN_GENERIC(sfx, elem)                                                                                 \
+    static void attn_scores_##sfx(float s[][ATTN_BLOCK], float *mx, const float *const *q, int gs,              \
+                                  const void *const *rows, int nb, int ahead, int off, int hd, float scale) {   \
+        (void)ahead;                                                                                            \
+        for (int j = 0; j < nb; j++)                                                                            \
+            for (int h = 0; h < gs; h++) {                                                                      \
+                float a = 0;                                                                                    \
+                for (int d = 0; d < hd; d++) a += q[h][d] * elem(rows[j], (size_t)(off + d));                  \
+                s[h][j] = a * scale;                                                                            \
+                if (!j || s[h][j] > mx[h]) mx[h] = s[h][j];                                                     \
+            }                                                                                                   \
+    }                                                                                                           \
+    static void attn_wsum_##sfx(float *const *out, const float *c, const float p[][ATTN_BLOCK], int gs,         \
+                                const void *const *rows, int nb, int ahead, int off, int hd) {                  \
+        (void)ahead;                                                                                            \
+        for (int h = 0; h < gs; h++)                                                                            \
+            for (int d = 0; d < hd; d++) {                                                                      \
+                float a = c ? c[h] * out[h][d] : 0;                                                             \
+                for (int j = 0; j < nb; j++) a += p[h][j] * elem(rows[j], (size_t)(off + d));                  \
+                out[h][d] = a;                                                                                  \
+            }                                                                                                   \
+    }                                                                                                           \
+    static void attn_##sfx(float *out, const float *q, int g, const void *const *k, const void *const *v, int n, \
+                           int off, int hd, float scale) {                                                      \
+        kern_attn_stream(attn_scores_##sfx, attn_wsum_##sfx, NULL, out, q, g, k, v, n, off, hd, scale);              \
+    }
+static float elem_f32(const void *w, size_t i) { return ((const float *)w)[i]; }
+ATTN_GENERIC(f32, elem_f32)
+ATTN_GENERIC(f16, elem_f16)
+
 static size_t q8_bytes(size_t n) { return dtype_bytes(DT_Q8_0, n); }
 
 static uint64_t read_lines(const void *p, size_t bytes) {
@@ -216,4 +286,5 @@ void kern_fill_generic(Kern *k) {
     k->mm[DT_Q6_K] = (KernDot){DT_Q8_0, q8_bytes, quantize_row_q8_0, 4, 1, tile_q6_K};
     k->dot_f32 = vdot;
     k->axpy_f32 = vaxpy;
+    k->attn[0] = attn_f32, k->attn[1] = attn_f16;
 }

@@ -15,6 +15,28 @@ static inline void kern_scale_min_k4(int j, const unsigned char *q, int *sc, int
     }
 }
 
+/* Streamed attention (Kern.attn) is one driver, here in generic.c, around
+ * two block kernels of each ISA, for heads h < gs (gs <= ATTN_GROUP) over nb
+ * (<= ATTN_BLOCK) keys or values: rows[j] + off starts row j's head.
+ *   AttnScoresFn: s[h][j] = (q_h · k_j) · scale        (d < hd),
+ *                 mx[h] = max_j s[h][j]
+ *   AttnWsumFn:   out_h[d] = c[h]·out_h[d] + Σ_j p[h][j]·v_j[d],
+ *                 c == NULL: out_h[d] = Σ_j p[h][j]·v_j[d] (out not read)
+ * rows[nb .. nb + ahead) are the next block's: a kernel may prefetch them.
+ * Each element is computed by the same operations whatever gs and nb are. */
+typedef void (*AttnScoresFn)(float s[][ATTN_BLOCK], float *mx, const float *const *q, int gs,
+                             const void *const *rows, int nb, int ahead, int off, int hd, float scale);
+typedef void (*AttnWsumFn)(float *const *out, const float *c, const float p[][ATTN_BLOCK], int gs,
+                           const void *const *rows, int nb, int ahead, int off, int hd);
+/* x[j] = e^(x[j] - m) for j < n (x[j] <= m), returns Σ_j x[j] (fp32):
+ * the same bits for the same x, n and m. */
+typedef float (*AttnExpFn)(float *x, int n, float m);
+/* Kern.attn through those kernels: the online softmax's bookkeeping (rescale
+ * factors, running sums) in scalar fp32 per block and head, exp through ex
+ * (NULL: libm's expf, in key order). */
+void kern_attn_stream(AttnScoresFn scores, AttnWsumFn wsum, AttnExpFn ex, float *out, const float *q, int g,
+                      const void *const *k, const void *const *v, int n, int off, int hd, float scale);
+
 /* Fillers, one per ISA file (internal to dispatch.c). */
 void kern_fill_generic(Kern *k);
 void kern_fill_avx2(Kern *k);
