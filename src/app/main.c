@@ -150,8 +150,8 @@ static const struct {
      "Writes a random-weight model of a named shape as a GGUF file (llama.cpp's names\n"
      "and metadata), to benchmark without weights; with --tokenizer the file carries\n"
      "that tokenizer (llama.cpp needs one to load it), else feed it token ids.\n"
-     "Every matrix gets TYPE; norms and the MoE router stay f32. The whole file is\n"
-     "built in memory first (7b at q8_0: about 7.7 GB).\n",
+     "Every matrix gets TYPE; norms and the MoE router stay f32. Tensors are written\n"
+     "one at a time (8x7b at q4_0: 26 GB on disk, a few hundred MB in memory).\n",
      "  --shape SHAPE         tiny (dim 64), 1b (2048, 16 layers, ffn 7168), 7b (Mistral 7B),\n"
      "                        8x7b (Mixtral), moe-small (1024, 8 layers, 8 experts top-2),\n"
      "                        tiny-moe\n"

@@ -1,4 +1,4 @@
-/* experts — the expert cache: slots, the I/O thread, the counters. */
+/* experts — the expert cache: slots, the I/O threads, the counters. */
 #define _GNU_SOURCE /* O_DIRECT */
 #include "model/experts.h"
 
@@ -86,7 +86,7 @@ struct ExpertCache {
     Request *queue;       /* reads to do, in order */
     int q_n, q_cap;
     pthread_mutex_t mu;
-    pthread_cond_t cv_io;   /* the I/O thread's work arrived or stop */
+    pthread_cond_t cv_io;   /* the I/O threads' work arrived, or stop */
     pthread_cond_t cv_done; /* a read finished, a slot was released, or failure */
     int stop;
     int busy;               /* reads in flight, since busy_since (the counters) */

@@ -9,15 +9,18 @@
  * of the file (O_DIRECT where the file system takes it: the page cache is
  * not used, so a memory cgroup's limit covers only what we hold).
  *
- * One I/O thread does every read, in this order: what a forward call waits
+ * Two I/O threads do the reads, in this order: what a forward call waits
  * for, then what it will use next in this layer (a prefill's waves: each
  * expert read once per chunk while the previous one computes), then what
  * the router of a later layer predicts from the current hidden state
  * (moe.h) — when guessing pays: the measured accuracy times the time a
- * right guess saves against the disk time a wrong one costs. A slot being
- * computed with is pinned; otherwise the least
- * recently used expert is evicted, never one read ahead and not yet used by
- * a read ahead.
+ * right guess saves against the disk time a wrong one costs. The two
+ * threads share an expert's three matrices before starting another, so one
+ * missing expert is read at the disk's full speed. A slot being computed
+ * with is pinned; otherwise the expert whose next use is expected furthest
+ * away is evicted (layers ahead in the cyclic order, plus a pass per
+ * expected miss from its running use frequency: experts.c victim()), never
+ * one read ahead and not yet used by a read ahead.
  *
  * The cache is the one mutable part of a prepared model: it is shared by
  * every context running the model and locks itself. */
@@ -68,7 +71,7 @@ typedef struct {
  * or -1 with err set: a budget below one expert (err names the minimum), a
  * model without experts, a file that cannot be opened. */
 int expcache_open(ExpertCache **out, const struct Model *m, const Kern *k, const ExpertCacheParams *p);
-/* Stops the I/O thread and frees; accepts NULL. */
+/* Stops the I/O threads and frees; accepts NULL. */
 void expcache_close(ExpertCache *c);
 
 /* Bytes of one expert in a slot (packed or as rows), for budgets. */
