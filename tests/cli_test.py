@@ -237,6 +237,13 @@ least = int(err.split("(")[-1].split()[0])
 for lim in (least, least + 150000, "1M"):
     rc2, got, err = run(*gen, "--mem-limit", lim)
     expect(rc == 0 and rc2 == 0 and got == want, "--mem-limit %s: %r vs %r %s" % (lim, got, want, err))
+rc2, got, err = run(*gen, "--mem-limit", least, "--verbose")
+rep = [l for l in err.splitlines() if l.startswith("expert cache [")]
+expect(rc2 == 0 and got == want and any(l.startswith("expert cache [pp]: ") for l in rep)
+       and any(l.startswith("expert cache [tg]: ") and "hit the cache" in l for l in rep),
+       "generate --mem-limit --verbose: %r" % err)
+rc2, _, err = run(*gen, "--verbose")
+expect(rc2 == 0 and "expert cache" not in err, "--verbose without --mem-limit: %r" % err)
 for bad in ("8X", "-1", "G", "0"):
     rc2, _, err = run(*gen, "--mem-limit", bad)
     expect(rc2 == 2 and "--mem-limit" in err, "--mem-limit %s: exit %d %r" % (bad, rc2, err))

@@ -26,6 +26,7 @@ typedef struct {
     int all, ids, bos, ignore_eos;
     int json;                  /* info --json */
     int pipeline, expert_parallel, dist_stats; /* generate: distribution (src/dist) */
+    int verbose;                               /* generate: the expert cache's report */
     const char *layer_split;   /* generate --layer-split */
     const char *host, *api_key, *api_key_file, *alias; /* serve */
     long port, parallel, batch_tokens, queue;         /* serve */

@@ -232,7 +232,7 @@ int cmd_bench(const Options *o) {
             expstats_add(&all, &es_tg);
             printf("expert cache (--mem-limit %.2f GB): %d experts of %.1f MB\n", o->mem_limit / 1e9, all.slots,
                    all.slot_bytes / 1e6);
-            if (p > 0) print_expert_stats(stdout, "pp", &es_pp, (double)p * reps, 0, 0);
+            if (p > 0) print_expert_stats(stdout, "pp", &es_pp, (double)p * reps, disk_bw, pp_m);
             if (n > 0) print_expert_stats(stdout, "tg", &es_tg, (double)n * reps, disk_bw, tg_m);
         }
     }

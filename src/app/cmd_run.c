@@ -93,11 +93,16 @@ typedef struct {
     int streaming;
     double t_first; /* when the first token came: the end of prefill */
     int n_gen;
+    ExpertCache *experts; /* --verbose --mem-limit: its counters, split at the first token */
+    ExpertStats es_pp;
 } GenRun;
 
 static int on_token(void *ud, int req, int token) {
     GenRun *g = ud;
-    if (g->n_gen++ == 0) g->t_first = now_seconds();
+    if (g->n_gen++ == 0) {
+        g->t_first = now_seconds();
+        if (g->experts) expcache_stats(g->experts, &g->es_pp), expcache_reset_stats(g->experts);
+    }
     if (token == g->eos) return 1;
     intvec_push(&g->out[req], token);
     if (g->streaming) return stream_print(&g->stream, token, stdout);
@@ -167,6 +172,21 @@ static void print_stats(const Context *ctx, const PipelinePlan *plan, double sec
     fputc('\n', stderr);
 }
 
+/* --verbose with --mem-limit: the expert cache's counters for the prompts
+ * (up to the first token) and for the generated tokens, on stderr; with
+ * --pipeline or --expert-parallel each process reports its own cache. */
+static void print_generate_cache(GenRun *g, const GenRequest *reqs, int n_req, double t0, double t1, int dist) {
+    ExpertStats tg;
+    expcache_stats(g->experts, &tg);
+    int n_prompt = 0, n_gen = g->n_gen;
+    for (int r = 0; reqs && r < n_req; r++) n_prompt += reqs[r].n_prompt;
+    double tp = g->t_first - t0, tt = t1 - g->t_first;
+    char pp[32] = "pp", gen[32] = "tg";
+    if (dist) snprintf(pp, sizeof pp, "pp, rank %d", dist_rank()), snprintf(gen, sizeof gen, "tg, rank %d", dist_rank());
+    if (n_prompt > 0) print_expert_stats(stderr, pp, &g->es_pp, n_prompt, 0, n_prompt / (tp > 0 ? tp : 1e-9));
+    if (n_gen > 1) print_expert_stats(stderr, gen, &tg, n_gen - 1, 0, (n_gen - 1) / (tt > 0 ? tt : 1e-9));
+}
+
 int cmd_generate(const Options *o) {
     int sources = !!o->tokens + !!o->tokens_file + !!o->prompt + !!o->prompt_file;
     if (sources != 1) usage_error(o->cmd, "%s", "give exactly one of -p, -f, --tokens, --tokens-file");
@@ -233,6 +253,7 @@ int cmd_generate(const Options *o) {
     GenRun g = {.o = o, .eos = eos, .out = xcalloc((size_t)n_req, sizeof(IntVec))};
     g.streaming = root && !o->ids && n_req == 1;
     if (g.streaming) stream_init(&g.stream, &tok, stops, o->stop ? 1 : 0);
+    if (o->verbose && m.experts) g.experts = m.experts, expcache_reset_stats(m.experts);
     double t0 = now_seconds();
     int rc = dist ? dist_generate(&run, &ctx, reqs, n_req, &go, on_token, &g)
                   : generate(&ctx, reqs, n_req, &go, on_token, &g);
@@ -263,6 +284,7 @@ int cmd_generate(const Options *o) {
                 g.n_gen > 1 ? (g.n_gen - 1) / (tg > 0 ? tg : 1e-9) : 0.0);
     }
     if (o->dist_stats) print_stats(&ctx, run.bounds ? &run.plan : NULL, t1 - t0, g.n_gen);
+    if (g.experts && g.n_gen > 0) print_generate_cache(&g, reqs, n_req, t0, t1, dist);
     free(g.out), free(reqs);
     dist_run_free(&run);
     context_free(&ctx);

@@ -77,7 +77,9 @@ static const struct {
      "  --expert-parallel     each process computes 1/N of every MoE layer's experts;\n"
      "                        with --pipeline, the processes of each stage share its experts\n"
      "                        (--layer-split then gives the stages: N/stages processes each)\n"
-     "  --dist-stats          each process prints its time, communication and memory\n",
+     "  --dist-stats          each process prints its time, communication and memory\n"
+     "  -v, --verbose         with --mem-limit: the expert cache's hits, reads, prediction\n"
+     "                        accuracy and disk speed for the prompt and the generation\n",
      1, 1},
     {"chat", cmd_chat, "mistral chat -m MODEL [--system TEXT] [-n N] [--ctx N] [sampling]",
      "An interactive chat: type a message, get the reply. /reset starts over,\n"

@@ -2,6 +2,7 @@
 #include "kern/membw.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -49,7 +50,37 @@ double membw_probe(const Kern *k, Pool *pool) {
     return best;
 }
 
+/* The size of the highest cache level Linux lists for cpu0 (sysfs), 0 if
+ * none: under a hypervisor, sysconf's cpuid-based answer can be the host's
+ * (a Zen 4 VM with 32 MiB of L3 per sysfs reported 320 MiB). */
+static size_t sysfs_llc_bytes(void) {
+    size_t best = 0;
+    int best_level = 0;
+    for (int i = 0; i < 16; i++) {
+        char path[96], text[32];
+        int level = 0;
+        size_t kib = 0;
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/level", i);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        if (fscanf(f, "%d", &level) != 1) level = 0;
+        fclose(f);
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", i);
+        if (!(f = fopen(path, "r"))) continue;
+        if (fgets(text, sizeof text, f)) {
+            char unit = 0;
+            if (sscanf(text, "%zu%c", &kib, &unit) >= 1)
+                kib = unit == 'M' ? kib << 10 : unit == 'G' ? kib << 20 : unit == 'K' ? kib : kib >> 10;
+        }
+        fclose(f);
+        if (level > best_level && kib) best_level = level, best = kib << 10;
+    }
+    return best;
+}
+
 size_t membw_llc_bytes(void) {
+    size_t sys = sysfs_llc_bytes();
+    if (sys) return sys;
 #ifdef _SC_LEVEL3_CACHE_SIZE
     long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
     if (l3 > 0) return (size_t)l3;

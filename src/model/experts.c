@@ -54,7 +54,9 @@ typedef struct {
 
 /* Threads reading experts: while one waits for the disk another packs, and
  * the disk sees more than one request at a time. */
+#ifndef IO_THREADS
 #define IO_THREADS 2
+#endif
 
 typedef struct {
     struct ExpertCache *c;
@@ -591,34 +593,58 @@ void expcache_reset_stats(ExpertCache *c) {
     pthread_mutex_unlock(&c->mu);
 }
 
-double expcache_read_bandwidth(ExpertCache *c, size_t bytes) {
-    /* whole experts' matrices, spread over the file, read as the I/O thread
-     * reads them (into a buffer of our own: the thread may be reading) */
-    unsigned char *buf = aligned_alloc(ALIGN, c->stage_bytes);
-    if (!buf) return -1;
-    size_t done = 0;
-    double t = 0;
+typedef struct {
+    ExpertCache *c;
+    size_t bytes;      /* this reader's share */
+    int first;         /* its first span: readers take every IO_THREADS-th one */
+    size_t done;
+    unsigned char *buf;
+} ProbeReader;
+
+static void *probe_main(void *arg) {
+    ProbeReader *r = arg;
+    ExpertCache *c = r->c;
     int step = c->n_keys / 7 > 1 ? c->n_keys / 7 : 1;
-    for (int i = 0, key = 0; done < bytes && i < 4 * c->n_keys; i++, key = (key + step) % c->n_keys) {
-        for (int j = 0; j < 3 && done < bytes; j++) {
+    for (int i = 0, n = 0; r->done < r->bytes && i < 4 * c->n_keys; i++) {
+        int key = (int)((size_t)i * (size_t)step % (size_t)c->n_keys);
+        for (int j = 0; j < 3 && r->done < r->bytes; j++, n++) {
             const Span *s = &c->span[key][j];
-            if (!s->bytes) continue;
+            if (!s->bytes || n % IO_THREADS != r->first) continue;
             uint64_t a0 = s->off / ALIGN * ALIGN, a1 = (s->off + s->bytes + ALIGN - 1) / ALIGN * ALIGN;
             int fd = c->fds[s->file];
             if (!c->direct) posix_fadvise(fd, (off_t)a0, (off_t)(a1 - a0), POSIX_FADV_DONTNEED);
-            double t0 = now();
             size_t got = 0;
             while (got < a1 - a0) {
-                ssize_t r = pread(fd, buf + got, (size_t)(a1 - a0) - got, (off_t)(a0 + got));
-                if (r < 0 && errno == EINTR) continue;
-                if (r <= 0) break;
-                got += (size_t)r;
+                ssize_t n_read = pread(fd, r->buf + got, (size_t)(a1 - a0) - got, (off_t)(a0 + got));
+                if (n_read < 0 && errno == EINTR) continue;
+                if (n_read <= 0) break;
+                got += (size_t)n_read;
             }
-            t += now() - t0;
-            done += got;
+            r->done += got;
             if (!c->direct) posix_fadvise(fd, (off_t)a0, (off_t)(a1 - a0), POSIX_FADV_DONTNEED);
         }
     }
-    free(buf);
-    return t > 0 ? (double)done / t : -1;
+    return NULL;
+}
+
+double expcache_read_bandwidth(ExpertCache *c, size_t bytes) {
+    /* whole experts' matrices, spread over the file, read as the I/O
+     * threads read them: IO_THREADS readers at once, each on its own
+     * matrices, into buffers of their own (the cache's may be in use) */
+    ProbeReader r[IO_THREADS];
+    pthread_t t[IO_THREADS];
+    int started = 0, ok = 1;
+    for (int i = 0; i < IO_THREADS; i++) {
+        r[i] = (ProbeReader){c, bytes / IO_THREADS, i, 0, aligned_alloc(ALIGN, c->stage_bytes)};
+        if (!r[i].buf) ok = 0;
+    }
+    double t0 = now();
+    for (; ok && started < IO_THREADS; started++)
+        if (pthread_create(&t[started], NULL, probe_main, &r[started])) break;
+    if (started < IO_THREADS) ok = 0;
+    size_t done = 0;
+    for (int i = 0; i < started; i++) pthread_join(t[i], NULL);
+    double dt = now() - t0;
+    for (int i = 0; i < IO_THREADS; i++) done += r[i].done, free(r[i].buf);
+    return ok && dt > 0 && done ? (double)done / dt : -1;
 }
