@@ -58,6 +58,14 @@ if os.path.isfile(os.path.join(stories, "golden.json")):
         expect(rc == 0 and out == c["text"], what + " (text): %r" % out[-40:])
     print("# stories260K: %d golden cases, ids and text" % len(golden["cases"]))
 
+    # threads change nothing: every logit of a 300-token prompt (attention
+    # and the matrix products split across threads), window 64 and none
+    prompt = ",".join(str(1 + (i * 37) % 500) for i in range(300))
+    for win in ("0", "64"):
+        outs = [run("logits", "-m", stories, "--tokens", prompt, "--all", "--sliding-window", win,
+                    "--chunk-size", 128, "-t", t)[1] for t in (1, 2, 3)]
+        expect(len(outs[0]) > 1000 and outs[0] == outs[1] == outs[2], "logits with 1, 2, 3 threads, window %s" % win)
+
     # sampling: a seed repeats, seeds differ, top-k 1 is greedy
     base = ["generate", "-m", stories, "-p", "Once upon a time", "-n", 60]
     s1 = run(*base, "--temperature", 1, "--seed", 1)[1]

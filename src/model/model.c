@@ -167,6 +167,13 @@ typedef struct {
     int l;
 } AttnJob;
 
+/* What one (token, kv head) item of attention costs: the keys the token at
+ * position p sees in a window win (0: all), plus a fixed part. */
+static long attend_cost(long p, int win) {
+    long lo = (win > 0 && p - win + 1 > 0) ? p - win + 1 : 0;
+    return p - lo + 1 + 16;
+}
+
 static void attend_part(void *arg, int ith, int nth) {
     const AttnJob *job = arg;
     Context *ctx = job->ctx;
@@ -181,7 +188,18 @@ static void attend_part(void *arg, int ith, int nth) {
     const char *bk = f16 ? (const char *)ws->k16 : (const char *)ws->k;
     const char *bv = f16 ? (const char *)ws->v16 : (const char *)ws->v;
     const void **kp = ws->kp + (size_t)ith * ws->cap_keys, **vp = ws->vp + (size_t)ith * ws->cap_keys;
-    long items = (long)b->n * c->n_kv_heads, i0 = items * ith / nth, i1 = items * (ith + 1) / nth;
+    /* items (token, kv head), split by the keys they read, not by count:
+     * under the causal mask a prompt's later tokens see more keys (an even
+     * split by count gave the last of 2 threads 3x the first's work) */
+    long items = (long)b->n * c->n_kv_heads, total = 0, i0 = -1, i1 = items;
+    for (int t = 0; t < b->n; t++) total += attend_cost(b->pos[t], win) * c->n_kv_heads;
+    long from = total * ith / nth, to = total * (ith + 1) / nth, at = 0;
+    for (long i = 0; i < items; i++) { /* the items that start in [from, to) */
+        if (i0 < 0 && at >= from) i0 = i;
+        if (at >= to) { i1 = i; break; }
+        at += attend_cost(b->pos[i / c->n_kv_heads], win);
+    }
+    if (i0 < 0) i0 = items;
     int cur = -1, nk = 0;
     for (long i = i0; i < i1; i++) {
         int t = (int)(i / c->n_kv_heads), kh = (int)(i % c->n_kv_heads);
