@@ -260,7 +260,7 @@ expect(rc2 == 1 and "experts" in err, "--mem-limit on a dense model: %r" % err)
 rc2, out, err = run("bench", "-m", moe, "-p", 8, "-n", 4, "-r", 1, "--json", "--mem-limit", least)
 try:
     ec = json.loads(out.splitlines()[-1])["expert_cache"]
-    ok = ec["slots"] == 1 and ec["disk_gb_s"] > 0 and 0 <= ec["tg"]["prediction"] <= 1 and ec["tg"]["gb_read_per_token"] > 0
+    ok = ec["slots"] == 1 and ec["disk_gb_s"] > 0 and 0 <= ec["tg"]["prediction"] <= 1 and ec["tg"]["gb_read_per_token"] > 0 and ec["tg"]["read_gb_s"] > 0
 except (ValueError, KeyError, IndexError):
     ok = False
 expect(rc2 == 0 and ok, "bench --mem-limit --json: %r %s" % (out[-300:], err))

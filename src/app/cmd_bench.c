@@ -208,9 +208,10 @@ int cmd_bench(const Options *o) {
                 const ExpertStats *s = e[i];
                 double u = s->uses ? (double)s->uses : 1;
                 printf(", \"%s\": {\"hit_rate\": %.4f, \"ready\": %.4f, \"late\": %.4f, \"missed\": %.4f, "
-                       "\"gb_read_per_token\": %.4f, \"prediction\": %.4f, \"ahead_used\": %.4f}", i ? "tg" : "pp",
-                       s->reads < s->uses ? 1 - s->reads / u : 0, s->hits / u, s->late / u,
+                       "\"gb_read_per_token\": %.4f, \"read_gb_s\": %.3f, \"prediction\": %.4f, \"ahead_used\": %.4f}",
+                       i ? "tg" : "pp", s->reads < s->uses ? 1 - s->reads / u : 0, s->hits / u, s->late / u,
                        s->misses / u, toks[i] > 0 ? s->bytes_read / toks[i] / 1e9 : 0,
+                       s->read_seconds > 0 ? s->bytes_read / s->read_seconds / 1e9 : 0,
                        s->routed ? (double)s->predicted / s->routed : 0, s->ahead ? (double)s->ahead_used / s->ahead : 0);
             }
             printf("}}\n");
