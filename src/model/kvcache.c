@@ -11,9 +11,10 @@ int kvcache_init(KVCache *kv, const Config *c, long n_ctx, DType type) {
     if (n_ctx < 1) return err_set("context of %ld tokens: must be at least 1", n_ctx);
     if (type != DT_F32 && type != DT_F16) return err_set("KV cache type must be f32 or f16");
     kv->n_layers = c->n_layers;
-    kv->kv_dim = c->n_kv_heads * c->head_dim;
+    kv->n_kv_heads = c->n_kv_heads;
+    kv->head_dim = c->head_dim;
     kv->type = type;
-    kv->row = dtype_bytes(type, (size_t)kv->kv_dim);
+    kv->row = dtype_bytes(type, (size_t)c->head_dim);
     kv->cap = xmalloc((size_t)c->n_layers * sizeof(int));
     kv->max_pos = LONG_MAX;
     size_t slots = 0;
@@ -27,7 +28,7 @@ int kvcache_init(KVCache *kv, const Config *c, long n_ctx, DType type) {
         }
         slots += (size_t)kv->cap[l];
     }
-    if (size_mul(slots, 2 * kv->row, &kv->bytes) || kv->bytes > ((size_t)1 << 46)) {
+    if (size_mul(slots, 2 * (size_t)c->n_kv_heads * kv->row, &kv->bytes) || kv->bytes > ((size_t)1 << 46)) {
         free(kv->cap);
         memset(kv, 0, sizeof *kv);
         return err_set("KV cache for a context of %ld tokens is too large", n_ctx);
@@ -43,7 +44,7 @@ int kvcache_init(KVCache *kv, const Config *c, long n_ctx, DType type) {
     kv->v = xmalloc((size_t)c->n_layers * sizeof(char *));
     char *p = kv->block;
     for (int l = 0; l < c->n_layers; l++) {
-        size_t n = (size_t)kv->cap[l] * kv->row;
+        size_t n = (size_t)kv->cap[l] * (size_t)c->n_kv_heads * kv->row;
         kv->k[l] = p;
         kv->v[l] = p + n;
         p += 2 * n;

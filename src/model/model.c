@@ -200,27 +200,24 @@ static void attend_part(void *arg, int ith, int nth) {
         at += attend_cost(b->pos[i / c->n_kv_heads], win);
     }
     if (i0 < 0) i0 = items;
-    int cur = -1, nk = 0;
     for (long i = i0; i < i1; i++) {
-        int t = (int)(i / c->n_kv_heads), kh = (int)(i % c->n_kv_heads);
-        if (t != cur) { /* the keys token t sees */
-            const KVCache *kv = &ctx->seqs[b->seq[t]];
-            long p = b->pos[t], p0 = ws->run_pos[t];
-            long lo = (win > 0 && p - win + 1 > 0) ? p - win + 1 : 0;
-            nk = 0;
-            long cap = kv->cap[l], slot = lo % cap; /* the cache's slots, without a division per key */
-            for (long j = lo; j < p0 && j <= p; j++, nk++) {
-                kp[nk] = kv->k[l] + (size_t)slot * kv->row, vp[nk] = kv->v[l] + (size_t)slot * kv->row;
-                if (++slot == cap) slot = 0;
-            }
-            for (long j = lo > p0 ? lo : p0; j <= p; j++, nk++) { /* in this batch, `p - j` tokens before t */
-                size_t u = (size_t)(t - (p - j)) * (size_t)kvd * esz;
-                kp[nk] = bk + u, vp[nk] = bv + u;
-            }
-            cur = t;
+        int t = (int)(i / c->n_kv_heads), kh = (int)(i % c->n_kv_heads), nk = 0;
+        /* the keys token t sees, head kh's rows */
+        const KVCache *kv = &ctx->seqs[b->seq[t]];
+        long p = b->pos[t], p0 = ws->run_pos[t];
+        long lo = (win > 0 && p - win + 1 > 0) ? p - win + 1 : 0;
+        long cap = kv->cap[l], slot = lo % cap; /* the cache's slots, without a division per key */
+        const char *ck = kvcache_k(kv, l, kh, 0), *cv = kvcache_v(kv, l, kh, 0);
+        for (long j = lo; j < p0 && j <= p; j++, nk++) {
+            kp[nk] = ck + (size_t)slot * kv->row, vp[nk] = cv + (size_t)slot * kv->row;
+            if (++slot == cap) slot = 0;
+        }
+        for (long j = lo > p0 ? lo : p0; j <= p; j++, nk++) { /* in this batch, `p - j` tokens before t */
+            size_t u = ((size_t)(t - (p - j)) * (size_t)kvd + (size_t)kh * (size_t)hd) * esz;
+            kp[nk] = bk + u, vp[nk] = bv + u;
         }
         size_t off = (size_t)t * qd + (size_t)kh * group * hd;
-        attention_group(ctx->mm.kern, ws->att + off, ws->q + off, group, kp, vp, ctx->kv_type, nk, kh * hd, hd, scale);
+        attention_group(ctx->mm.kern, ws->att + off, ws->q + off, group, kp, vp, ctx->kv_type, nk, 0, hd, scale);
     }
 }
 
@@ -269,8 +266,12 @@ int forward_layers(Context *ctx, const Batch *b, float *h, int l0, int l1) {
         for (int t = 0; t < n; t++) {
             const KVCache *kv = &ctx->seqs[b->seq[t]];
             int f16 = kv->type == DT_F16;
-            memcpy(kvcache_k(kv, l, b->pos[t]), f16 ? (void *)(ws->k16 + (size_t)t * kvd) : (void *)(ws->k + (size_t)t * kvd), kv->row);
-            memcpy(kvcache_v(kv, l, b->pos[t]), f16 ? (void *)(ws->v16 + (size_t)t * kvd) : (void *)(ws->v + (size_t)t * kvd), kv->row);
+            const char *k = f16 ? (const char *)(ws->k16 + (size_t)t * kvd) : (const char *)(ws->k + (size_t)t * kvd);
+            const char *v = f16 ? (const char *)(ws->v16 + (size_t)t * kvd) : (const char *)(ws->v + (size_t)t * kvd);
+            long slot = b->pos[t] % kv->cap[l];
+            for (int kh = 0; kh < c->n_kv_heads; kh++) /* head-major: one row per head */
+                memcpy(kvcache_k(kv, l, kh, slot), k + (size_t)kh * kv->row, kv->row),
+                memcpy(kvcache_v(kv, l, kh, slot), v + (size_t)kh * kv->row, kv->row);
         }
         matmul(&ctx->mm, ws->o, ws->att, &lw->wo, n);
         add(h, ws->o, n * dim);
