@@ -66,6 +66,24 @@ if os.path.isfile(os.path.join(stories, "golden.json")):
                     "--chunk-size", 128, "-t", t)[1] for t in (1, 2, 3)]
         expect(len(outs[0]) > 1000 and outs[0] == outs[1] == outs[2], "logits with 1, 2, 3 threads, window %s" % win)
 
+    # --fast-bf16: BF16 weights meet bf16-rounded activations (vdpbf16ps where
+    # the CPU has it): other logits than the exact products, near them, and
+    # still the same bits with 1 or 3 threads and any chunking
+    tmpd = tempfile.mkdtemp()
+    bf = os.path.join(tmpd, "stories-bf16.gguf")
+    rc, _, err = run("quantize", stories, bf, "--type", "bf16")
+    expect(rc == 0, "quantize bf16: %s" % err)
+    exact = run("logits", "-m", bf, "--tokens", prompt, "--all")[1]
+    fast = [run("logits", "-m", bf, "--tokens", prompt, "--all", "--fast-bf16", "-t", t, "--chunk-size", c)[1]
+            for t, c in ((1, 300), (3, 7))]
+    expect(len(fast[0]) > 1000 and fast[0] == fast[1], "--fast-bf16: logits with 1 and 3 threads, chunks 300 and 7")
+    if exact and fast[0]:
+        le, lf = json.loads(exact)["logits"], json.loads(fast[0])["logits"]
+        d = max(abs(a - b) for re, rf in zip(le, lf) for a, b in zip(re, rf))
+        expect(0 < d < 0.5, "--fast-bf16: max logit difference from the exact products %g" % d)
+        print("# stories260K bf16: --fast-bf16 moves the logits by at most %.4f" % d)
+    shutil.rmtree(tmpd)
+
     # sampling: a seed repeats, seeds differ, top-k 1 is greedy
     base = ["generate", "-m", stories, "-p", "Once upon a time", "-n", 60]
     s1 = run(*base, "--temperature", 1, "--seed", 1)[1]

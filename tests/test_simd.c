@@ -181,11 +181,11 @@ static void check_matmul(DType t, const Kern *k, int rows, int cols, int n, Pool
     Mat w = {wd, t, rows, cols, NULL, NULL};
     float *x = normals((size_t)n * cols), *out = poisoned((size_t)n * rows), *ref = poisoned((size_t)n * rows);
     void *scratch = xmalloc(matmul_scratch_bytes(t, cols, n, k) + 1);
-    matmul(&(MatmulEnv){k, pool, scratch}, out, x, &w, n);
+    matmul(&(MatmulEnv){k, pool, scratch, 0}, out, x, &w, n);
     matmul_ref(ref, x, &w, n);
     for (int tk = 0; tk < n; tk++) {
         float *one = poisoned((size_t)rows);
-        matmul(&(MatmulEnv){k, NULL, scratch}, one, x + (size_t)tk * cols, &w, 1);
+        matmul(&(MatmulEnv){k, NULL, scratch, 0}, one, x + (size_t)tk * cols, &w, 1);
         EXPECTQ(memcmp(one, out + (size_t)tk * rows, (size_t)rows * sizeof *one) == 0,
                 "%s %s %dx%d n=%d threads %d: token %d differs from that token alone", k->name,
                 dtype_traits(t)->name, rows, cols, n, pool_threads(pool), tk);
@@ -214,7 +214,7 @@ static void check_pack(DType t, const Kern *k, int rows, int cols, int n, Pool *
     if (kern_named("generic") != k) EXPECT(mat_pack(&w, kern_named("generic"), pool) == 0, "packed for another table");
     float *x = normals((size_t)n * cols), *out = poisoned((size_t)n * rows);
     void *scratch = xmalloc(matmul_scratch_bytes(t, cols, n, k) + 1);
-    matmul(&(MatmulEnv){k, pool, scratch}, out, x, &w, n);
+    matmul(&(MatmulEnv){k, pool, scratch, 0}, out, x, &w, n);
     /* each token alone, and the unpacked kernel's dot */
     const KernDot *kd = &k->mm[t];
     size_t rb = dtype_bytes(t, (size_t)cols);
@@ -225,7 +225,7 @@ static void check_pack(DType t, const Kern *k, int rows, int cols, int n, Pool *
     void *xg = xmalloc(gd->act_quant ? gd->act_bytes((size_t)cols) : 1);
     for (int tk = 0; tk < n; tk++) {
         float *one = poisoned((size_t)rows);
-        matmul(&(MatmulEnv){k, NULL, scratch}, one, x + (size_t)tk * cols, &w, 1);
+        matmul(&(MatmulEnv){k, NULL, scratch, 0}, one, x + (size_t)tk * cols, &w, 1);
         EXPECTQ(memcmp(one, out + (size_t)tk * rows, (size_t)rows * sizeof *one) == 0,
                 "%s %s packed %dx%d n=%d threads %d: token %d differs from that token alone", k->name,
                 dtype_traits(t)->name, rows, cols, n, pool_threads(pool), tk);
@@ -299,15 +299,85 @@ static void check_pack_agree(const Kern *a, const Kern *b) {
         for (int n = 1; n <= 9; n++) {
             Mat w = {wd, (DType)t, rows, cols, NULL, NULL};
             EXPECT(mat_pack(&w, a, NULL) == 1, "pack");
-            matmul(&(MatmulEnv){a, NULL, scratch}, oa, x, &w, n);
+            matmul(&(MatmulEnv){a, NULL, scratch, 0}, oa, x, &w, n);
             mat_unpack(&w);
             EXPECT(mat_pack(&w, b, NULL) == 1, "pack");
-            matmul(&(MatmulEnv){b, NULL, scratch}, ob, x, &w, n);
+            matmul(&(MatmulEnv){b, NULL, scratch, 0}, ob, x, &w, n);
             mat_unpack(&w);
             EXPECT(memcmp(oa, ob, (size_t)(n * rows) * sizeof(float)) == 0, "%s vs %s %s packed, %d tokens: differ (%.9g vs %.9g)",
                    a->name, b->name, dtype_traits((DType)t)->name, n, oa[0], ob[0]);
         }
         free(wd), free(x), free(oa), free(ob), free(scratch);
+    }
+}
+
+/* The fast dots (kern.h's act DT_BF16, MatmulEnv.fast): for every table
+ * with one, matmul on the packed matrix gives every element the bits of the
+ * generic table's dot_bf16x (the oracle: pair p into chain p mod 2, the odd
+ * product first, which vdpbf16ps computes natively); the unpacked fast dot
+ * is within 1e-5·mag of it; both are within the rounding of x to bf16 of
+ * the exact fp32-x product (each x_i moves by at most 2^-8·|x_i|).
+ * n = 1..9 tokens, rows that fill no group, odd and even column counts. */
+static void check_fast(const Kern *k, Pool *pool) {
+    const Kern *g = kern_named("generic");
+    const DType t = DT_BF16;
+    const KernDot *gd = &g->fast[t];
+    EXPECT(gd->tile && gd->act == DT_BF16, "generic has the BF16 fast dot");
+    if (!k->fast[t].tile && !k->pack_fast[t].tile) return;
+    static const int colsv[] = {1, 2, 7, 45, 258, 1027};
+    for (int ci = 0; ci < 6; ci++) {
+        int rows = 37, cols = colsv[ci], N = 9;
+        void *wd = random_mat(t, rows, cols);
+        float *x = normals((size_t)N * cols), *out = poisoned((size_t)N * rows), *one = poisoned((size_t)rows);
+        x[3 % cols] = 1e-39f, x[(5 % cols)] = -3e-39f; /* below bf16's normals: read as zero */
+        float *wf = xmalloc((size_t)cols * sizeof *wf), *xr = xmalloc((size_t)cols * sizeof *xr);
+        void *xg = xmalloc(gd->act_bytes((size_t)cols) + 1);
+        void *scratch = xmalloc(matmul_scratch_bytes(t, cols, N, k) + 1);
+        for (int packed = 0; packed < 2; packed++) {
+            Mat w = {wd, t, rows, cols, NULL, NULL};
+            if (packed && mat_pack(&w, k, pool) != 1) continue;
+            if (!packed && !k->fast[t].tile) continue;
+            for (int n = 1; n <= N; n++) {
+                matmul(&(MatmulEnv){k, pool, scratch, 1}, out, x, &w, n);
+                for (int tk = 0; tk < n; tk++) {
+                    const float *xt = x + (size_t)tk * cols;
+                    matmul(&(MatmulEnv){k, NULL, scratch, 1}, one, xt, &w, 1);
+                    EXPECTQ(memcmp(one, out + (size_t)tk * rows, (size_t)rows * sizeof *one) == 0,
+                            "%s fast bf16 %s %dx%d n=%d: token %d differs from that token alone", k->name,
+                            packed ? "packed" : "unpacked", rows, cols, n, tk);
+                    gd->act_quant(xg, xt, (size_t)cols);
+                    for (int c = 0; c < cols; c++) xr[c] = bf16_to_f32(f32_to_bf16_act(xt[c]));
+                    for (int r = 0; r < rows; r++) {
+                        const char *row = (const char *)wd + (size_t)r * dtype_bytes(t, (size_t)cols);
+                        dtype_traits(t)->to_float(wf, row, (size_t)cols);
+                        double mag = 0, exact = 0, bound = 0;
+                        for (int c = 0; c < cols; c++)
+                            mag += fabs((double)wf[c] * xr[c]), exact += (double)wf[c] * xt[c],
+                                bound += fabs((double)wf[c] * xt[c]) * 0x1p-8 + fabs((double)wf[c]) * 0x1p-126;
+                        float got = out[(size_t)tk * rows + r], want = kern_dot(gd, row, xg, (size_t)cols);
+                        if (packed)
+                            EXPECTQ(memcmp(&got, &want, sizeof got) == 0, "%s fast bf16 packed %dx%d (%d,%d): %.9g, generic %.9g",
+                                    k->name, rows, cols, tk, r, got, want);
+                        else
+                            EXPECTQ(fabs(got - want) <= 1e-5 * mag + 1e-30, "%s fast bf16 %dx%d (%d,%d): %.9g, generic %.9g",
+                                    k->name, rows, cols, tk, r, got, want);
+                        EXPECTQ(fabs(got - exact) <= bound + 1e-5 * mag + 1e-30, "%s fast bf16 %dx%d (%d,%d): %.9g vs fp32-x %.9g, bound %g",
+                                k->name, rows, cols, tk, r, got, exact, bound);
+                    }
+                }
+            }
+            if (packed) {
+                mat_unpack(&w);
+                matmul(&(MatmulEnv){k, NULL, scratch, 0}, one, x, &w, 1); /* fast off: the exact dot */
+                gd = &k->mm[t];
+                for (int r = 0; r < rows; r++) {
+                    float want = kern_dot(gd, (const char *)wd + (size_t)r * dtype_bytes(t, (size_t)cols), x, (size_t)cols);
+                    EXPECTQ(fabs(one[r] - want) <= 1e-5 * fabs(want) + 1e-4f, "%s bf16 fast off: %g vs %g", k->name, one[r], want);
+                }
+                gd = &g->fast[t];
+            }
+        }
+        free(wd), free(x), free(out), free(one), free(wf), free(xr), free(xg), free(scratch);
     }
 }
 
@@ -410,9 +480,10 @@ static void check_attention(const Kern *k) {
 }
 
 /* The whole forward pass: logits of every token, one-shot on one thread,
- * equal bit for bit to chunked prefill (chunks of 1, 3, 20) on 1..3 threads. */
+ * equal bit for bit to chunked prefill (chunks of 1, 3, 20) on 1..3 threads;
+ * fast: with the fast dots (context_set_fast). */
 #ifndef TEST_SIMD_KERNELS_ONLY
-static void check_model(const char *dir) {
+static void check_model(const char *dir, int fast) {
     Model m;
     if (model_load(&m, dir, NULL)) {
         EXPECT(0, "load %s: %s", dir, err_msg());
@@ -428,6 +499,7 @@ static void check_model(const char *dir) {
     CHECK(model_prepare(&m, &all, kern_get(), NULL) == 0); /* packed, as the CLI runs it */
     CHECK(context_init(&ctx, &m, 1, N) == 0);
     CHECK(context_set_threads(&ctx, 1) == 0);
+    context_set_fast(&ctx, fast);
     Batch b = {.n = N, .token = tok, .seq = seq, .pos = pos};
     CHECK(forward(&ctx, &b, want) == 0);
     context_free(&ctx);
@@ -436,13 +508,15 @@ static void check_model(const char *dir) {
         for (int ci = 0; ci < 3; ci++) {
             CHECK(context_init(&ctx, &m, 1, N) == 0);
             CHECK(context_set_threads(&ctx, th) == 0);
+            context_set_fast(&ctx, fast);
             for (int s = 0; s < N; s += chunks[ci]) {
                 int k = N - s < chunks[ci] ? N - s : chunks[ci];
                 Batch c = {.n = k, .token = tok + s, .seq = seq, .pos = pos + s};
                 CHECK(forward(&ctx, &c, got + (size_t)s * V) == 0);
             }
             EXPECT(memcmp(want, got, (size_t)N * V * sizeof *got) == 0,
-                   "%s: %d threads, chunks of %d differ from one-shot on 1 thread", dir, th, chunks[ci]);
+                   "%s%s: %d threads, chunks of %d differ from one-shot on 1 thread", dir, fast ? " (fast)" : "", th,
+                   chunks[ci]);
             context_free(&ctx);
         }
     free(want), free(got);
@@ -501,11 +575,13 @@ int main(int argc, char **argv) {
                 for (int ci = 0; ci < 3; ci++)
                     check_pack((DType)t, tables[ti], prows[ri], colsv[ci], ns[(ri + ci) % 4], &pools[(ri + ci) % 4]);
         }
+    for (int ti = 0; ti < n_tables; ti++) check_fast(tables[ti], &pools[ti % 4]);
     for (int i = 0; i < 4; i++) pool_free(&pools[i]);
 
 #ifndef TEST_SIMD_KERNELS_ONLY /* tests/neon.sh builds the kernels alone for another CPU */
-    check_model("tests/data/tiny/moe_sw8_f32");
-    check_model("tests/data/tiny/dense_sw8_bf16");
+    check_model("tests/data/tiny/moe_sw8_f32", 0);
+    check_model("tests/data/tiny/dense_sw8_bf16", 0);
+    check_model("tests/data/tiny/dense_sw8_bf16", 1);
 #endif
 
     /* a table asked for by name (the CLI's MISTRAL_SIMD), else the best one */

@@ -49,7 +49,7 @@ void usage_error(const char *cmd, const char *fmt, ...) {
 enum { O_MODEL, O_TOKENIZER, O_TOKENS, O_TOKENS_FILE, O_PROMPT, O_PROMPT_FILE, O_IDS_LIST,
        O_CHAT, O_CHAT_FORMAT, O_SYSTEM, O_STOP, O_ALL, O_IDS, O_BOS, O_IGNORE_EOS, O_CHUNK,
        O_WINDOW, O_THREADS, O_CTX, O_N, O_TEMP, O_TOP_P, O_TOP_K, O_MIN_P, O_SEED, O_TYPE, O_JSON,
-       O_SHAPE, O_REPS, O_PIPELINE, O_EXPERT_PARALLEL, O_LAYER_SPLIT, O_DIST_STATS, O_VERBOSE, O_KV_TYPE, O_DEPTH,
+       O_SHAPE, O_REPS, O_PIPELINE, O_EXPERT_PARALLEL, O_LAYER_SPLIT, O_DIST_STATS, O_VERBOSE, O_KV_TYPE, O_FAST_BF16, O_DEPTH,
        O_MEM_LIMIT, O_HOST, O_PORT, O_PARALLEL, O_BATCH_TOKENS, O_QUEUE, O_API_KEY, O_API_KEY_FILE, O_ALIAS };
 
 /* Which subcommands take which flag. */
@@ -88,6 +88,7 @@ static const struct {
     {"--shape", NULL, 1, O_SHAPE, " synth "},
     {"-r", "--repetitions", 1, O_REPS, " bench "},
     {"--kv-type", NULL, 1, O_KV_TYPE, " logits generate chat perplexity bench serve "},
+    {"--fast-bf16", NULL, 0, O_FAST_BF16, " logits generate chat perplexity bench serve "},
     {"-d", "--depth", 1, O_DEPTH, " bench "},
     {"--mem-limit", NULL, 1, O_MEM_LIMIT, " logits generate chat perplexity bench serve "},
     {"--pipeline", NULL, 0, O_PIPELINE, " generate serve "},
@@ -180,6 +181,7 @@ static void set(Options *o, int id, const char *flag, const char *v) {
         if (strcmp(v, "f32") && strcmp(v, "f16")) usage_error(c, "--kv-type expects f32 or f16, got \"%.40s\"", v);
         o->kv_type = v;
         break;
+    case O_FAST_BF16: o->fast_bf16 = 1; break;
     case O_DEPTH: o->depth = parse_long(c, flag, v, 0, 1L << 24); break;
     case O_MEM_LIMIT: o->mem_limit = parse_size(c, flag, v); break;
     case O_PIPELINE: o->pipeline = 1; break;
@@ -281,6 +283,7 @@ const Kern *cli_kern(void) { return kern_select(getenv("MISTRAL_SIMD")); /* a de
 void setup_context(Context *ctx, const Options *o, long threads) {
     context_set_kern(ctx, cli_kern());
     if (o->kv_type && !strcmp(o->kv_type, "f16") && context_set_kv_type(ctx, DT_F16)) die("%s", err_msg());
+    context_set_fast(ctx, o->fast_bf16);
     if (context_set_threads(ctx, (int)threads)) die("%s", err_msg());
 }
 

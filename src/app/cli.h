@@ -20,6 +20,7 @@ typedef struct {
     long reps;                 /* bench -r */
     long depth;                /* bench -d: positions in the cache before tg */
     const char *kv_type;       /* --kv-type f32|f16 (NULL: f32) */
+    int fast_bf16;             /* --fast-bf16: BF16 weights meet bf16-rounded activations */
     size_t mem_limit;          /* --mem-limit: bytes for the weights (0: no limit) */
     const char *args[4];       /* positional arguments (commands that take them) */
     int n_args;

@@ -20,6 +20,11 @@ uint16_t f32_to_bf16(float f) {
     return (uint16_t)(u >> 16);
 }
 
+uint16_t f32_to_bf16_act(float f) {
+    uint16_t h = f32_to_bf16(f);
+    return (h & 0x7f80u) ? h : (uint16_t)(h & 0x8000u);
+}
+
 float f16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
     uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ffu, u;

@@ -54,6 +54,10 @@ float f16_to_f32(uint16_t h);
 float bf16_to_f32(uint16_t h);
 uint16_t f32_to_f16(float f);
 uint16_t f32_to_bf16(float f);
+/* The activations BF16 weights meet (Kern's act == DT_BF16): f32_to_bf16,
+ * except that a result below bf16's smallest normal becomes a signed zero
+ * (vdpbf16ps reads such inputs as zero). */
+uint16_t f32_to_bf16_act(float f);
 
 /* A weight matrix: a view of `rows` rows of `cols` elements (row-major,
  * rows contiguous) inside a mapped file. */

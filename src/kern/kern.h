@@ -9,6 +9,20 @@
  * Weight rows meet activations in one of two forms, per weight dtype:
  *   act == DT_F32   the dot reads the fp32 activation row as is
  *                   (F32/F16/BF16 weights: fp32 products, fp32 accumulation);
+ *   act == DT_BF16  (the `fast` dots of BF16 weights, an opt-in:
+ *                   MatmulEnv.fast) the activation row is first rounded to bf16
+ *                   (f32_to_bf16_act) and BF16 weights meet it in column
+ *                   pairs, as vdpbf16ps computes: pair p adds w[2p+1]·x[2p+1],
+ *                   then w[2p]·x[2p] (each product exact in fp32, one
+ *                   rounding per add) to chain p mod 2 of its element; the two
+ *                   chains are added last. Every table computes exactly this,
+ *                   bit for bit (generic.c's dot_bf16 is the oracle). Like
+ *                   q8_0 for the quantized types, and like the reference's
+ *                   bf16 compute, it rounds x: rel. error <= 2^-8 per value
+ *                   (logits of the tiny bf16 checkpoints move up to 0.025,
+ *                   past the golden files' 0.02: hence not the default); it
+ *                   halves the instructions (vdpbf16ps: two products a lane):
+ *                   1B BF16 prefill 1.7x on Zen 4;
  *   act == DT_Q8_0  the activation row is first quantized to q8_0 blocks of
  *                   32 (quantize_row_q8_0, ggml's reference, the same for
  *                   every table) and the dot multiplies int8 by int8 per
@@ -44,15 +58,16 @@ typedef void (*TileFn)(float *out, size_t ostride, const void *w, size_t wstride
                        size_t xstride, int nt, size_t n);
 
 /* How activation rows reach a tile. act says how x is rounded: DT_F32 (read
- * as is) or DT_Q8_0 (ggml's quantize_row_q8_0, bit for bit: blocks of 32
- * int8 with an fp16 scale). act_bytes/act_quant give the layout the tile reads
+ * as is), DT_BF16 (to bf16, f32_to_bf16_act) or DT_Q8_0 (ggml's
+ * quantize_row_q8_0, bit for bit: blocks of 32 int8 with an fp16 scale).
+ * act_bytes/act_quant give the layout the tile reads
  * those values in, which is the kernel table's choice (the generic table
  * uses q8_0 blocks as they are; avx2.c splits them into its own layouts).
  * act_quant == NULL: the fp32 row itself. */
 typedef struct {
     DType act;
     size_t (*act_bytes)(size_t n);                       /* bytes of one row of n values */
-    void (*act_quant)(void *dst, const float *x, size_t n); /* n a multiple of 32 */
+    void (*act_quant)(void *dst, const float *x, size_t n); /* q8_0: n a multiple of 32 */
     int mr, nt; /* the largest tile: weight rows × activation rows */
     TileFn tile;
 } KernDot;
@@ -86,6 +101,10 @@ typedef struct {
 typedef struct {
     const char *name; /* "generic", "avx2", "avx512", "neon" */
     KernDot mm[DT_COUNT];
+    /* per weight type, the opt-in dot of rounder activations (act DT_BF16 for
+     * BF16 weights; tile NULL: none, mm is used) */
+    KernDot fast[DT_COUNT];
+    KernDot pack_fast[DT_COUNT]; /* the same for pack[t]'s groups */
     KernPack pack[DT_COUNT];
     /* Σ a[i]·b[i] in fp32 (attention scores) */
     float (*dot_f32)(const float *a, const float *b, int n);

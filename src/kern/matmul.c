@@ -17,9 +17,10 @@ void matmul_ref(float *out, const float *x, const Mat *w, int n) {
 /* ---- the threaded, dispatched path --------------------------------------- */
 
 size_t matmul_scratch_bytes(DType wtype, int cols, int n, const Kern *k) {
-    const KernDot *kds[2] = {&k->mm[wtype], k->pack[wtype].pack ? &k->pack[wtype].dot : NULL};
+    const KernPack *kp = k->pack[wtype].pack ? &k->pack[wtype] : NULL;
+    const KernDot *kds[4] = {&k->mm[wtype], &k->fast[wtype], kp ? &kp->dot : NULL, kp ? &k->pack_fast[wtype] : NULL};
     size_t m = 0;
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 4; i++)
         if (kds[i] && kds[i]->act_quant) {
             size_t b = (size_t)n * kds[i]->act_bytes((size_t)cols);
             if (b > m) m = b;
@@ -97,6 +98,8 @@ void matmul(const MatmulEnv *env, float *out, const float *x, const Mat *w, int 
     const Kern *k = env->kern;
     const KernPack *kp = w->packed && w->packed_by == (const void *)k ? &k->pack[w->dtype] : NULL;
     const KernDot *kd = kp ? &kp->dot : &k->mm[w->dtype];
+    const KernDot *fd = kp ? &k->pack_fast[w->dtype] : &k->fast[w->dtype];
+    if (env->fast && fd->tile) kd = fd;
     size_t cols = (size_t)w->cols;
     Job j = {kd, out, (const char *)x, cols * sizeof(float), dtype_bytes(w->dtype, cols),
              w->data, w->rows, w->cols, n, 0, 1, 1};

@@ -23,6 +23,9 @@ typedef struct {
     const Kern *kern;
     Pool *pool;
     void *scratch;
+    /* 1: weight types with a `fast` dot in the table (BF16: activations
+     * rounded to bf16, kern.h) use it; 0: the exact one */
+    int fast;
 } MatmulEnv;
 
 /* The fast path: the same product with env's table, threads and scratch.

@@ -41,6 +41,7 @@ int context_set_kv_type(Context *ctx, DType t) {
 }
 
 void context_set_kern(Context *ctx, const Kern *k) { ctx->mm.kern = k; }
+void context_set_fast(Context *ctx, int on) { ctx->mm.fast = on != 0; }
 
 int context_set_threads(Context *ctx, int n) {
     if (ctx->mm.pool) pool_free(ctx->mm.pool), free(ctx->mm.pool), ctx->mm.pool = NULL;

@@ -781,8 +781,9 @@ static void q8h_quant(void *dst, const float *x, size_t n) {
 
 /* f32x8, f16x8, bf16x8: 8 rows of float weights per group, column-major
  * inside the group (element (r, i) at 8i + r), lanes = rows: one broadcast
- * of x[i] meets 8 rows in one fma. Per element, two chains (even and odd
- * columns; a last odd column joins the even chain), then even + odd. */
+ * of x[i] meets 8 rows in one fma. Per element of f32x8/f16x8, two chains
+ * (even and odd columns; a last odd column joins the even chain), then even
+ * + odd (bf16x8's fast dot: in column pairs, below). */
 FLOAT_PACK(f32x8, float, 8)
 FLOAT_PACK(f16x8, uint16_t, 8)
 FLOAT_PACK(bf16x8, uint16_t, 8)
@@ -818,9 +819,41 @@ FLOAT_PACK(bf16x8, uint16_t, 8)
 FLOAT_PACKED_TILE(k_f32x8, load_f32)
 FLOAT_PACKED_TILE(k_f16x8, load_f16)
 FLOAT_PACKED_TILE(k_bf16x8, load_bf16)
+
+/* bf16x8 against bf16-rounded x (kern.h's DT_BF16, the fast dot): column pairs, the odd
+ * column first, pair p into chain p mod 2 (vdpbf16ps's order, which the
+ * avx512 table runs natively); a last odd column's pair adds 0·0 first. */
+FORCE void k_bf16x8p(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs, size_t n) {
+    __m256 a0[4], a1[4];
+    UNROLL for (int t = 0; t < NT; t++) a0[t] = a1[t] = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        __m256 w0 = load_bf16(w, 8 * i), w1 = load_bf16(w, 8 * i + 8);
+        __m256 w2 = load_bf16(w, 8 * i + 16), w3 = load_bf16(w, 8 * i + 24);
+        UNROLL for (int t = 0; t < NT; t++) {
+            const float *xt = (const float *)(x + t * xs) + i;
+            a0[t] = _mm256_fmadd_ps(w1, _mm256_broadcast_ss(xt + 1), a0[t]);
+            a0[t] = _mm256_fmadd_ps(w0, _mm256_broadcast_ss(xt), a0[t]);
+            a1[t] = _mm256_fmadd_ps(w3, _mm256_broadcast_ss(xt + 3), a1[t]);
+            a1[t] = _mm256_fmadd_ps(w2, _mm256_broadcast_ss(xt + 2), a1[t]);
+        }
+    }
+    for (; i < n; i += 2) { /* a pair to chain 0, then 1 */
+        __m256 w0 = load_bf16(w, 8 * i), w1 = i + 1 < n ? load_bf16(w, 8 * i + 8) : _mm256_setzero_ps();
+        UNROLL for (int t = 0; t < NT; t++) {
+            const float *xt = (const float *)(x + t * xs) + i;
+            __m256 *a = i % 4 ? &a1[t] : &a0[t];
+            *a = _mm256_fmadd_ps(w1, i + 1 < n ? _mm256_broadcast_ss(xt + 1) : _mm256_setzero_ps(), *a);
+            *a = _mm256_fmadd_ps(w0, _mm256_broadcast_ss(xt), *a);
+        }
+    }
+    UNROLL for (int t = 0; t < NT; t++) a0[t] = _mm256_add_ps(a0[t], a1[t]);
+    packed_store(NT, out, os, a0, nr);
+}
 PACKED_FNS(tile_f32x8, k_f32x8)
 PACKED_FNS(tile_f16x8, k_f16x8)
 PACKED_FNS(tile_bf16x8, k_bf16x8)
+PACKED_FNS(tile_bf16x8p, k_bf16x8p)
 
 /* Attention's q·k: four accumulators, as one dot has no other work to overlap. */
 static float vdot(const float *a, const float *b, int n) {
@@ -1011,6 +1044,7 @@ void kern_fill_avx2(Kern *k) {
     k->mm[DT_F32] = (KernDot){DT_F32, NULL, NULL, 4, 3, tile_f32};
     k->mm[DT_F16] = (KernDot){DT_F32, NULL, NULL, 4, 3, tile_f16};
     k->mm[DT_BF16] = (KernDot){DT_F32, NULL, NULL, 4, 3, tile_bf16};
+    k->fast[DT_BF16] = (KernDot){DT_BF16, kern_bf16_act_bytes, kern_bf16_act, 4, 3, tile_bf16}; /* x bf16-rounded */
     k->mm[DT_Q8_0] = (KernDot){DT_Q8_0, q8d_bytes, q8d_quant, 4, 3, tile_q8_0};
     k->mm[DT_Q4_0] = (KernDot){DT_Q8_0, q8p_bytes, q8p_quant, 4, 3, tile_q4_0};
     k->mm[DT_Q4_1] = (KernDot){DT_Q8_0, q8m_bytes, q8m_quant, 4, 3, tile_q4_1};
@@ -1025,6 +1059,7 @@ void kern_fill_avx2(Kern *k) {
     k->pack[DT_F32] = (KernPack){8, f32x8_bytes, f32x8_pack, {DT_F32, NULL, NULL, 8, 4, tile_f32x8}};
     k->pack[DT_F16] = (KernPack){8, f16x8_bytes, f16x8_pack, {DT_F32, NULL, NULL, 8, 4, tile_f16x8}};
     k->pack[DT_BF16] = (KernPack){8, bf16x8_bytes, bf16x8_pack, {DT_F32, NULL, NULL, 8, 4, tile_bf16x8}};
+    k->pack_fast[DT_BF16] = (KernDot){DT_BF16, kern_bf16_act_bytes, kern_bf16_act, 8, 4, tile_bf16x8p};
     k->pack[DT_Q8_0] = (KernPack){8, q8_0x8_bytes, q8_0x8_pack, {DT_Q8_0, q8b_bytes, q8b_quant, 8, 4, tile_q8_0x8}};
     k->pack[DT_Q4_0] = (KernPack){8, q4_0x8_bytes, q4_0x8_pack, {DT_Q8_0, q8b_bytes, q8b_quant, 8, 4, tile_q4_0x8}};
     k->dot_f32 = vdot;

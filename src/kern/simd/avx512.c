@@ -125,8 +125,8 @@ FORCE __m512 load16_f16(const void *p, size_t i) {
  * 2p+1 (high half) as the row stores them (a last odd column pairs with
  * zero). One aligned 512-bit load serves two columns, and each becomes fp32
  * in one instruction: the even column by a shift left of 16, the odd one by
- * clearing the low half (exact). vdpbf16ps would be fewer instructions
- * still, but it rounds x to bf16: not the avx2 table's arithmetic. */
+ * clearing the low half (exact) — or, on CPUs with AVX512_BF16, a pair is
+ * vdpbf16ps's operand as it stands. */
 static size_t bf16p16_bytes(size_t cols) { return (cols + 1) / 2 * 64; }
 static void bf16p16_pack(void *dst, const void *src, size_t ws, int nr, size_t cols) {
     uint16_t *g = dst;
@@ -142,6 +142,17 @@ FORCE __m512 load16_bf16p(const void *p, size_t e) {
     __m512i v = _mm512_loadu_si512((const void *)((const char *)p + 64 * (i / 2)));
     if (i % 2) return _mm512_castsi512_ps(_mm512_and_si512(v, _mm512_set1_epi32((int)0xffff0000u)));
     return _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
+}
+
+/* The first nr lanes of a group's sums to out. */
+FORCE void packed16_store(float *out, __m512 sum, int nr) {
+    if (nr == 16) {
+        _mm512_storeu_ps(out, sum);
+    } else {
+        float tmp[16];
+        _mm512_storeu_ps(tmp, sum);
+        memcpy(out, tmp, (size_t)nr * sizeof(float));
+    }
 }
 
 #define FLOAT_PACKED16_TILE(K, load, colb)                                                          \
@@ -170,24 +181,96 @@ FORCE __m512 load16_bf16p(const void *p, size_t e) {
                 else a1[t] = _mm512_fmadd_ps(w0, _mm512_set1_ps(xt[0]), a1[t]);                     \
             }                                                                                       \
         }                                                                                           \
-        UNROLL8 for (int t = 0; t < NT; t++) {                                                      \
-            __m512 sum = _mm512_add_ps(a0[t], a1[t]);                                               \
-            if (nr == 16) {                                                                         \
-                _mm512_storeu_ps(out + (size_t)t * os, sum);                                        \
-            } else {                                                                                \
-                float tmp[16];                                                                      \
-                _mm512_storeu_ps(tmp, sum);                                                         \
-                memcpy(out + (size_t)t * os, tmp, (size_t)nr * sizeof(float));                      \
-            }                                                                                       \
-        }                                                                                           \
+        UNROLL8 for (int t = 0; t < NT; t++) packed16_store(out + (size_t)t * os, _mm512_add_ps(a0[t], a1[t]), nr); \
     }
 FLOAT_PACKED16_TILE(k_f32x16, load16_f32, 64)
 FLOAT_PACKED16_TILE(k_f16x16, load16_f16, 32)
 FLOAT_PACKED16_TILE(k_bf16p16, load16_bf16p, 32)
 
+/* bf16p16 against bf16-rounded x (kern.h's DT_BF16, the fast dot): pair p into chain
+ * p mod 2, the odd column's product first, as vdpbf16ps computes (measured
+ * on Zen 4: two fused steps, odd then even, over millions of random pairs;
+ * Intel's pseudo-code says the same), and as avx2's bf16x8 does. The pack
+ * pads an odd last column with zero; so does the activation row. Two forms
+ * of the same arithmetic: k_bf16p16x widens each column (fp32 x, the avx2
+ * table's activation layout), k_bf16p16_dp (AVX512_BF16) is one vdpbf16ps
+ * per pair and token on x as bf16 pairs (bf16_pairs below). Inputs below
+ * bf16's smallest normal are the exception: vdpbf16ps reads them as zero
+ * (the activations are flushed so, by f32_to_bf16_act; weights that small
+ * are not in any model). */
+FORCE void k_bf16p16x(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs, size_t n) {
+    __m512 a0[8], a1[8];
+    UNROLL8 for (int t = 0; t < NT; t++) a0[t] = a1[t] = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        prefetch_ahead(w + 32 * i, 128);
+        __m512 e0 = load16_bf16p(w, 16 * i), o0 = load16_bf16p(w, 16 * i + 16);
+        __m512 e1 = load16_bf16p(w, 16 * i + 32), o1 = load16_bf16p(w, 16 * i + 48);
+        UNROLL8 for (int t = 0; t < NT; t++) {
+            const float *xt = (const float *)(x + t * xs) + i;
+            a0[t] = _mm512_fmadd_ps(o0, _mm512_set1_ps(xt[1]), a0[t]);
+            a0[t] = _mm512_fmadd_ps(e0, _mm512_set1_ps(xt[0]), a0[t]);
+            a1[t] = _mm512_fmadd_ps(o1, _mm512_set1_ps(xt[3]), a1[t]);
+            a1[t] = _mm512_fmadd_ps(e1, _mm512_set1_ps(xt[2]), a1[t]);
+        }
+    }
+    for (; i < n; i += 2) { /* a pair to chain 0, then 1; o is zero past n */
+        __m512 e = load16_bf16p(w, 16 * i), o = load16_bf16p(w, 16 * i + 16);
+        UNROLL8 for (int t = 0; t < NT; t++) {
+            const float *xt = (const float *)(x + t * xs) + i;
+            __m512 *a = i % 4 ? &a1[t] : &a0[t];
+            *a = _mm512_fmadd_ps(o, i + 1 < n ? _mm512_set1_ps(xt[1]) : _mm512_setzero_ps(), *a);
+            *a = _mm512_fmadd_ps(e, _mm512_set1_ps(xt[0]), *a);
+        }
+    }
+    UNROLL8 for (int t = 0; t < NT; t++) packed16_store(out + (size_t)t * os, _mm512_add_ps(a0[t], a1[t]), nr);
+}
+
+#ifndef KERN_EMULATE_AVX512
+#define BF16_TARGET __attribute__((target("avx512bf16")))
+/* x as bf16 pairs: element i at 2i bytes, a zero after an odd n. */
+static size_t bf16_pairs_bytes(size_t n) { return (n + 1) / 2 * 4; }
+static void bf16_pairs(void *dst, const float *x, size_t n) {
+    uint16_t *d = dst;
+    for (size_t i = 0; i < n; i++) d[i] = f32_to_bf16_act(x[i]);
+    if (n % 2) d[n] = 0;
+}
+BF16_TARGET FORCE __m512 dp_pair(__m512 a, __m512i w, const char *xp) {
+    int32_t v;
+    memcpy(&v, xp, 4);
+    return _mm512_dpbf16_ps(a, (__m512bh)w, (__m512bh)_mm512_set1_epi32(v));
+}
+BF16_TARGET FORCE void k_bf16p16_dp(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs,
+                                    size_t n) {
+    __m512 a0[8], a1[8];
+    UNROLL8 for (int t = 0; t < NT; t++) a0[t] = a1[t] = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        prefetch_ahead(w + 32 * i, 128);
+        __m512i v0 = _mm512_loadu_si512((const void *)(w + 32 * i)), v1 = _mm512_loadu_si512((const void *)(w + 32 * i + 64));
+        UNROLL8 for (int t = 0; t < NT; t++) {
+            const char *xp = x + t * xs + 2 * i;
+            a0[t] = dp_pair(a0[t], v0, xp);
+            a1[t] = dp_pair(a1[t], v1, xp + 4);
+        }
+    }
+    for (; i < n; i += 2) {
+        __m512i v = _mm512_loadu_si512((const void *)(w + 32 * i));
+        UNROLL8 for (int t = 0; t < NT; t++) {
+            __m512 *a = i % 4 ? &a1[t] : &a0[t];
+            *a = dp_pair(*a, v, x + t * xs + 2 * i);
+        }
+    }
+    UNROLL8 for (int t = 0; t < NT; t++) packed16_store(out + (size_t)t * os, _mm512_add_ps(a0[t], a1[t]), nr);
+}
+#else
+#define BF16_TARGET
+#endif
+
 /* A 16-row packed tile: one group (nr rows written) × nt <= 8 tokens. */
-#define PACKED16_FNS(name, K)                                                                        \
-    static void name(float *out, size_t os, const void *w, size_t ws, int nr, const void *x, size_t xs, \
+#define PACKED16_FNS(name, K) PACKED16_FNS_T(name, K, )
+#define PACKED16_FNS_T(name, K, ATTR)                                                                \
+    ATTR static void name(float *out, size_t os, const void *w, size_t ws, int nr, const void *x, size_t xs, \
                      int nt, size_t n) {                                                             \
         (void)ws;                                                                                    \
         switch (nt) {                                                                                \
@@ -205,6 +288,10 @@ FLOAT_PACKED16_TILE(k_bf16p16, load16_bf16p, 32)
 PACKED16_FNS(tile_f32x16, k_f32x16)
 PACKED16_FNS(tile_f16x16, k_f16x16)
 PACKED16_FNS(tile_bf16p16, k_bf16p16)
+PACKED16_FNS(tile_bf16p16x, k_bf16p16x)
+#ifndef KERN_EMULATE_AVX512
+PACKED16_FNS_T(tile_bf16p16_dp, k_bf16p16_dp, BF16_TARGET)
+#endif
 
 /* ---- q4_0 and q8_0 weights in 512-bit registers ----------------------------
  * q4_0x16 and q8_0x16: 16 rows per group, lanes = rows, the avx2 table's
@@ -721,6 +808,11 @@ void kern_fill_avx512(Kern *k) {
     k->pack[DT_F32] = (KernPack){16, f32x16_bytes, f32x16_pack, {DT_F32, NULL, NULL, 16, 8, tile_f32x16}};
     k->pack[DT_F16] = (KernPack){16, f16x16_bytes, f16x16_pack, {DT_F32, NULL, NULL, 16, 8, tile_f16x16}};
     k->pack[DT_BF16] = (KernPack){16, bf16p16_bytes, bf16p16_pack, {DT_F32, NULL, NULL, 16, 8, tile_bf16p16}};
+    k->pack_fast[DT_BF16] = (KernDot){DT_BF16, kern_bf16_act_bytes, kern_bf16_act, 16, 8, tile_bf16p16x};
+#ifndef KERN_EMULATE_AVX512
+    if (__builtin_cpu_supports("avx512bf16")) /* the same bits, half the instructions */
+        k->pack_fast[DT_BF16] = (KernDot){DT_BF16, bf16_pairs_bytes, bf16_pairs, 16, 8, tile_bf16p16_dp};
+#endif
     k->attn[0] = attn_f32, k->attn[1] = attn_f16;
 }
 #endif

@@ -25,7 +25,28 @@ static float elem_bf16(const void *w, size_t i) { return bf16_to_f32(((const uin
 
 static float dot_f32(const void *row, const void *x, size_t n) { return dot8(row, x, n, NULL, NULL); }
 static float dot_f16(const void *row, const void *x, size_t n) { return dot8(NULL, x, n, elem_f16, row); }
+/* kern.h's DT_BF16 activations (the fast dot of BF16 weights), one element: x bf16-rounded (kern_bf16_act),
+ * pair p = (2p, 2p+1) into chain p mod 2, the odd product first; an odd n's
+ * last pair is (w, x) and (0, 0), and adds 0·0 first, as the packed tiles'
+ * zero padding does. Products of two bf16 values are exact in fp32, so each
+ * `+=` is the one rounding of a fused multiply-add. */
 static float dot_bf16(const void *row, const void *x, size_t n) { return dot8(NULL, x, n, elem_bf16, row); }
+static float dot_bf16x(const void *row, const void *xa, size_t n) {
+    const float *x = xa;
+    float a[2] = {0, 0};
+    for (size_t i = 0; i < n; i += 2) {
+        float *c = &a[(i / 2) % 2];
+        *c += i + 1 < n ? elem_bf16(row, i + 1) * x[i + 1] : 0.0f * 0.0f;
+        *c += elem_bf16(row, i) * x[i];
+    }
+    return a[0] + a[1];
+}
+
+size_t kern_bf16_act_bytes(size_t n) { return n * sizeof(float); }
+void kern_bf16_act(void *dst, const float *x, size_t n) {
+    float *d = dst;
+    for (size_t i = 0; i < n; i++) d[i] = bf16_to_f32(f32_to_bf16_act(x[i]));
+}
 
 static float dot_q8_0(const void *row, const void *xq, size_t n) {
     const BlockQ8_0 *w = row, *x = xq;
@@ -183,6 +204,7 @@ static void vaxpy(float *out, float s, const float *x, int n) {
 TILE(tile_f32, dot_f32)
 TILE(tile_f16, dot_f16)
 TILE(tile_bf16, dot_bf16)
+TILE(tile_bf16x, dot_bf16x)
 TILE(tile_q8_0, dot_q8_0)
 TILE(tile_q4_0, dot_q4_0)
 TILE(tile_q4_1, dot_q4_1)
@@ -276,6 +298,7 @@ void kern_fill_generic(Kern *k) {
     k->mm[DT_F32] = (KernDot){DT_F32, NULL, NULL, 4, 1, tile_f32};
     k->mm[DT_F16] = (KernDot){DT_F32, NULL, NULL, 4, 1, tile_f16};
     k->mm[DT_BF16] = (KernDot){DT_F32, NULL, NULL, 4, 1, tile_bf16};
+    k->fast[DT_BF16] = (KernDot){DT_BF16, kern_bf16_act_bytes, kern_bf16_act, 4, 1, tile_bf16x};
     k->mm[DT_Q8_0] = (KernDot){DT_Q8_0, q8_bytes, quantize_row_q8_0, 4, 1, tile_q8_0};
     k->mm[DT_Q4_0] = (KernDot){DT_Q8_0, q8_bytes, quantize_row_q8_0, 4, 1, tile_q4_0};
     k->mm[DT_Q4_1] = (KernDot){DT_Q8_0, q8_bytes, quantize_row_q8_0, 4, 1, tile_q4_1};

@@ -271,6 +271,7 @@ void kern_fill_neon(Kern *k) {
     k->mm[DT_F32] = (KernDot){DT_F32, NULL, NULL, 4, 3, tile_f32};
     k->mm[DT_F16] = (KernDot){DT_F32, NULL, NULL, 4, 3, tile_f16};
     k->mm[DT_BF16] = (KernDot){DT_F32, NULL, NULL, 4, 3, tile_bf16};
+    k->fast[DT_BF16] = (KernDot){DT_BF16, kern_bf16_act_bytes, kern_bf16_act, 4, 3, tile_bf16}; /* x bf16-rounded */
     k->mm[DT_Q8_0] = (KernDot){DT_Q8_0, k->mm[DT_Q8_0].act_bytes, k->mm[DT_Q8_0].act_quant, 4, 3, tile_q8_0};
     k->mm[DT_Q4_0] = (KernDot){DT_Q8_0, k->mm[DT_Q4_0].act_bytes, k->mm[DT_Q4_0].act_quant, 4, 3, tile_q4_0};
     k->mm[DT_Q4_K] = (KernDot){DT_Q8_0, k->mm[DT_Q4_K].act_bytes, k->mm[DT_Q4_K].act_quant, 4, 3, tile_q4_K};

@@ -37,6 +37,12 @@ typedef float (*AttnExpFn)(float *x, int n, float m);
 void kern_attn_stream(AttnScoresFn scores, AttnWsumFn wsum, AttnExpFn ex, float *out, const float *q, int g,
                       const void *const *k, const void *const *v, int n, int off, int hd, float scale);
 
+/* BF16 weights' activations (act DT_BF16) in the layout the generic, avx2
+ * and neon tiles read: each value rounded to bf16 (f32_to_bf16_act), stored
+ * as the fp32 it equals, n of them. */
+size_t kern_bf16_act_bytes(size_t n);
+void kern_bf16_act(void *dst, const float *x, size_t n);
+
 /* Fillers, one per ISA file (internal to dispatch.c). */
 void kern_fill_generic(Kern *k);
 void kern_fill_avx2(Kern *k);
