@@ -56,7 +56,7 @@ class _Info(ctypes.Structure):
 
 class _ContextParams(ctypes.Structure):
     _fields_ = [("n_seq", ctypes.c_int), ("n_ctx", ctypes.c_long), ("n_threads", ctypes.c_int),
-                ("kv_type", ctypes.c_int)]
+                ("kv_type", ctypes.c_int), ("fast_bf16", ctypes.c_int)]
 
 
 class _GenParams(ctypes.Structure):
@@ -206,10 +206,11 @@ class Model:
 class Context:
     """KV caches for n_seq sequences of a model, and its worker threads."""
 
-    def __init__(self, model, n_seq=1, n_ctx=4096, n_threads=0, kv_type=KV_F32):
+    def __init__(self, model, n_seq=1, n_ctx=4096, n_threads=0, kv_type=KV_F32, fast_bf16=False):
         lib = library()
         p = lib.mistral_context_default_params()
         p.n_seq, p.n_ctx, p.n_threads, p.kv_type = n_seq, n_ctx, n_threads, kv_type
+        p.fast_bf16 = 1 if fast_bf16 else 0
         self.model = model  # keeps the model open while the context lives
         self._h = ctypes.c_void_p()
         _check(lib.mistral_context_new(ctypes.byref(self._h), model._h, ctypes.byref(p)))

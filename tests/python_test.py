@@ -53,6 +53,16 @@ for opts in ([], ["--temperature", "0.9", "--seed", "7", "--top-k", "40"]):
     ms.close()
 os.unlink(f.name)
 
+# fast_bf16: the CLI's --fast-bf16 logits, bit for bit (the same kernels), not the exact ones
+TINYBF = os.path.join(os.path.dirname(TINY), "dense_sw8_bf16")
+mb = mistral.Model(TINYBF, n_threads=2)
+toks = [1, 147, 186, 149, 240]
+fast = mistral.Context(mb, fast_bf16=True).decode(toks, want=[0, 0, 0, 0, 1])[0]
+exact = mistral.Context(mb).decode(toks, want=[0, 0, 0, 0, 1])[0]
+cli_fast = json.loads(cli("logits", "-m", TINYBF, "--fast-bf16", "--tokens", ",".join(map(str, toks))))["logits"][0]
+expect(max(abs(a - b) for a, b in zip(fast, cli_fast)) < 1e-6 and fast != exact, "fast_bf16 differs from the CLI's")
+mb.close()
+
 # logits: the CLI's last row, and the callback's stop
 ctx.reset(0)
 rows = ctx.decode(prompts[0], want=[0, 0, 0, 0, 1])

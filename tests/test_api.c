@@ -2,6 +2,7 @@
  * call, its errors (a status and one line, never an abort), and results
  * that must agree with each other bit for bit (a batch and each prompt
  * alone, decode and generate, the streamed text and detokenize). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,7 +287,38 @@ static void test_mem_limit(void) {
            "mem_limit %ld: other tokens", least);
 }
 
+/* fast_bf16 on a bf16 checkpoint: other logits than the exact products,
+ * near them; 2 is refused. */
+static void test_fast_bf16(void) {
+    MistralModel *m = NULL;
+    EXPECT(mistral_model_open(&m, TINY "dense_sw8_bf16", NULL) == MISTRAL_OK, "%s", mistral_error());
+    if (!m) return;
+    MistralInfo info;
+    EXPECT(mistral_model_info(m, &info) == MISTRAL_OK, "info");
+    int nv = info.n_vocab, toks[6] = {1, 5, 9, 2, 7, 3};
+    float *out[2] = {malloc(6 * (size_t)nv * sizeof(float)), malloc(6 * (size_t)nv * sizeof(float))};
+    MistralContext *ctx = NULL;
+    MistralContextParams cp = mistral_context_default_params();
+    cp.fast_bf16 = 2;
+    EXPECT(mistral_context_new(&ctx, m, &cp) == MISTRAL_ERR_ARGUMENT && !ctx, "fast_bf16 2");
+    for (int f = 0; f < 2; f++) {
+        cp = mistral_context_default_params();
+        cp.n_ctx = 16, cp.fast_bf16 = f;
+        EXPECT(mistral_context_new(&ctx, m, &cp) == MISTRAL_OK, "%s", mistral_error());
+        if (!ctx) break;
+        EXPECT(mistral_decode(ctx, 6, toks, (int[6]){0}, NULL, (unsigned char[6]){1, 1, 1, 1, 1, 1}, out[f]) == MISTRAL_OK,
+               "%s", mistral_error());
+        mistral_context_free(ctx), ctx = NULL;
+    }
+    float d = 0;
+    for (size_t i = 0; i < 6 * (size_t)nv; i++) d = fmaxf(d, fabsf(out[0][i] - out[1][i]));
+    EXPECT(d > 0 && d < 0.2f, "fast_bf16: max logit difference %g", d);
+    free(out[0]), free(out[1]);
+    mistral_model_close(m);
+}
+
 int main(void) {
+    test_fast_bf16();
     test_errors();
     test_mem_limit();
     MistralModel *m = NULL;

@@ -274,6 +274,7 @@ int mistral_context_new(MistralContext **out, MistralModel *m, const MistralCont
         return bad_arg("%s: n_threads must be 0 (the model's) to 1024", "mistral_context_new");
     if (p.kv_type != MISTRAL_KV_F32 && p.kv_type != MISTRAL_KV_F16)
         return bad_arg("%s: kv_type must be MISTRAL_KV_F32 or MISTRAL_KV_F16", "mistral_context_new");
+    if (p.fast_bf16 != 0 && p.fast_bf16 != 1) return bad_arg("%s: fast_bf16 must be 0 or 1", "mistral_context_new");
     MistralContext *c = calloc(1, sizeof *c);
     if (!c) return err_nomem("no memory for a context"), MISTRAL_ERR_MEMORY;
     c->m = m;
@@ -282,6 +283,7 @@ int mistral_context_new(MistralContext **out, MistralModel *m, const MistralCont
         return fail(MISTRAL_ERR_ARGUMENT);
     }
     context_set_kern(&c->ctx, m->kern);
+    context_set_fast(&c->ctx, p.fast_bf16);
     if ((p.kv_type == MISTRAL_KV_F16 && context_set_kv_type(&c->ctx, DT_F16)) ||
         context_set_threads(&c->ctx, p.n_threads ? p.n_threads : m->n_threads)) {
         mistral_context_free(c);
