@@ -192,11 +192,11 @@ int cmd_bench(const Options *o) {
     int in_cache = llc && wpt < (double)llc; /* then decode may read faster than memory */
 
     if (o->json) {
-        printf("{\"model\": \"%s\", \"threads\": %d, \"kv_type\": \"%s\", \"bytes_per_token\": %.0f, "
+        printf("{\"model\": \"%s\", \"threads\": %d, \"kv_type\": \"%s\", \"fast_bf16\": %s, \"bytes_per_token\": %.0f, "
                "\"kv_bytes_per_token\": %.0f, \"reps\": %ld, \"pp\": {\"n\": %ld, \"tok_s\": %.3f, \"sd\": %.3f}, "
                "\"tg\": {\"n\": %ld, \"depth\": %ld, \"tok_s\": %.3f, \"sd\": %.3f}, "
                "\"bandwidth_gb_s\": %.2f, \"decode_bandwidth_fraction\": %.4f, \"weights_fit_llc\": %s}\n",
-               o->model, threads, kvt == DT_F16 ? "f16" : "f32", bpt, kpt, reps, p, pp_m, pp_sd, n, d, tg_m, tg_sd, bw, frac,
+               o->model, threads, kvt == DT_F16 ? "f16" : "f32", o->fast_bf16 ? "true" : "false", bpt, kpt, reps, p, pp_m, pp_sd, n, d, tg_m, tg_sd, bw, frac,
                in_cache ? "true" : "false");
         if (m.experts) {
             ExpertStats *e[2] = {&es_pp, &es_tg};
