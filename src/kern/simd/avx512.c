@@ -194,10 +194,11 @@ FLOAT_PACKED16_TILE(k_bf16p16, load16_bf16p, 32)
  * pads an odd last column with zero; so does the activation row. Two forms
  * of the same arithmetic: k_bf16p16x widens each column (fp32 x, the avx2
  * table's activation layout), k_bf16p16_dp (AVX512_BF16) is one vdpbf16ps
- * per pair and token on x as bf16 pairs (bf16_pairs below). Inputs below
- * bf16's smallest normal are the exception: vdpbf16ps reads them as zero
- * (the activations are flushed so, by f32_to_bf16_act; weights that small
- * are not in any model). */
+ * per pair and token on x as bf16 pairs (bf16_pairs below). Sub-normal
+ * values are the exception: vdpbf16ps reads such inputs as zero (the
+ * activations are flushed so, by f32_to_bf16_act; weights that small are not
+ * in any model) and flushes such sums to zero (|sum| < 2^-126: only where
+ * every product is that small). */
 FORCE void k_bf16p16x(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs, size_t n) {
     __m512 a0[8], a1[8];
     UNROLL8 for (int t = 0; t < NT; t++) a0[t] = a1[t] = _mm512_setzero_ps();
