@@ -151,7 +151,7 @@ typedef struct {
     int n_threads;  /* 0: the model's n_threads */
     int kv_type;    /* MISTRAL_KV_F32 (default, exact) or MISTRAL_KV_F16 (half the memory) */
     int fast_bf16;  /* 1: BF16 weights meet activations rounded to bf16 (vdpbf16ps on CPUs with
-                       AVX512_BF16; ~1.7x the prefill, logits move ~1e-2); 0 (default): exact */
+                       AVX512_BF16; 1.5-1.7x the prefill, logits move up to ~0.1); 0 (default): exact */
 } MistralContextParams;
 
 MISTRAL_API MistralContextParams mistral_context_default_params(void); /* 1 sequence, 4096 */

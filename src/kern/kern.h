@@ -22,7 +22,7 @@
  *                   (logits of the tiny bf16 checkpoints move up to 0.025,
  *                   past the golden files' 0.02: hence not the default); it
  *                   halves the instructions (vdpbf16ps: two products a lane):
- *                   1B BF16 prefill 1.7x on Zen 4;
+ *                   1B BF16 prefill 1.5-1.7x on Zen 4;
  *   act == DT_Q8_0  the activation row is first quantized to q8_0 blocks of
  *                   32 (quantize_row_q8_0, ggml's reference, the same for
  *                   every table) and the dot multiplies int8 by int8 per

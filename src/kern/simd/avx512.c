@@ -668,8 +668,8 @@ FORCE __m512 sum16x16(const __m512 *v) {
 
 /* Into L2, not L1: a block's keys and values (2 × 64 rows of 256 B at hd
  * 128 in fp16) and the next block's would not fit a 32 KiB L1D together, and
- * prefetches into L1 evicted the lines in use (decode at 16k positions: ~10%
- * faster through L2, over alternating runs). */
+ * prefetches into L1 evicted the lines in use (attention alone over 16k keys:
+ * ~10% faster through L2, a micro-benchmark over alternating runs). */
 FORCE void prefetch_row(const char *p, size_t bytes) {
     for (size_t b = 0; b < bytes; b += 64) _mm_prefetch(p + b, _MM_HINT_T1);
     _mm_prefetch(p + bytes - 1, _MM_HINT_T1);
