@@ -30,7 +30,7 @@ CFLAGS  = -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Wshadow \
 LDLIBS  = -lcjson -lpcre2-8 -lm -lpthread
 APP_LIBS = -lmicrohttpd
 
-LIB_SRC = $(wildcard src/base/*.c src/format/*.c src/kern/*.c src/kern/simd/*.c src/model/*.c src/tok/*.c src/gen/*.c src/api/*.c) \
+LIB_SRC = $(wildcard src/base/*.c src/format/*.c src/kern/*.c src/kern/simd/*.c src/model/*.c src/tok/*.c src/grammar/*.c src/gen/*.c src/api/*.c) \
           $(filter-out $(DIST_NOT),$(wildcard src/dist/*.c))
 # The server (src/server) is part of the CLI, not of libmistral: its engine
 # and OpenAI layer go into the internal archive (the tests and fuzzers use
