@@ -96,3 +96,26 @@ void utf8_replace_invalid(ByteBuf *out, const char *s, size_t n) {
         }
     }
 }
+
+int utf8_next(int u, int b) {
+    /* states: 0 boundary; 1, 2, 3 continuation bytes to come (80-BF); 4 after
+     * E0 (A0-BF next), 5 after ED (80-9F), 6 after F0 (90-BF), 7 after F4 (80-8F) */
+    switch (u) {
+    case 0:
+        if (b < 0x80) return 0;
+        if (b >= 0xC2 && b <= 0xDF) return 1;
+        if (b == 0xE0) return 4;
+        if (b == 0xED) return 5;
+        if (b >= 0xE1 && b <= 0xEF) return 2;
+        if (b == 0xF0) return 6;
+        if (b == 0xF4) return 7;
+        if (b >= 0xF1 && b <= 0xF3) return 3;
+        return -1;
+    case 1: case 2: case 3: return b >= 0x80 && b <= 0xBF ? u - 1 : -1;
+    case 4: return b >= 0xA0 && b <= 0xBF ? 1 : -1;
+    case 5: return b >= 0x80 && b <= 0x9F ? 1 : -1;
+    case 6: return b >= 0x90 && b <= 0xBF ? 2 : -1;
+    case 7: return b >= 0x80 && b <= 0x8F ? 2 : -1;
+    }
+    return -1;
+}

@@ -16,6 +16,11 @@ int utf8_valid(const char *s, size_t n, size_t *bad);
  * incomplete (but so far valid) sequence: what a stream may print now. */
 size_t utf8_complete_prefix(const char *s, size_t n);
 
+/* UTF-8's decoder (RFC 3629: no overlong forms, no surrogates, up to
+ * U+10FFFF) as a DFA of 8 states, 0 a character boundary: the state after
+ * byte b, or -1 where b cannot come. */
+int utf8_next(int state, int b);
+
 /* Appends code point cp (< 0x110000) to out as UTF-8 (1 to 4 bytes). */
 void utf8_put(ByteBuf *out, unsigned cp);
 

@@ -60,10 +60,20 @@ static void set_tokens(uint32_t *bits, const int32_t *tok, uint32_t lo, uint32_t
     for (uint32_t k = lo; k < hi; k++) bits[tok[k] >> 5] |= 1u << (tok[k] & 31);
 }
 
-static int subset(const ByteSet *a, const ByteSet *b) {
+/* Whether a's bytes (its ASCII bytes: words 0..3) are all in b. */
+static int subset(const ByteSet *a, const ByteSet *b, int words) {
     uint32_t out = 0;
-    for (int w = 0; w < 8; w++) out |= a->w[w] & ~b->w[w];
+    for (int w = 0; w < words; w++) out |= a->w[w] & ~b->w[w];
     return out == 0;
+}
+
+/* Whether every byte string below node i keeps state s alive: its bytes
+ * all step s to itself, or its ASCII bytes do, it is valid UTF-8 (read from
+ * a character boundary) and every character of 2..4 bytes steps s back to
+ * itself. */
+static int subtree_loops(Matcher *m, const VocabTrie *t, uint32_t i, int s) {
+    const ByteSet *sub = &t->sets[t->set[i]], *loop = matcher_loop(m, s);
+    return subset(sub, loop, 8) || (t->utf8[i] && subset(sub, loop, 4) && m->states[s].utf8_loop);
 }
 
 /* Marks the tokens of trie t whose bytes keep state s alive: preorder, a
@@ -83,12 +93,13 @@ static void walk_trie(Constraint *c, const VocabTrie *t, int s, uint32_t *bits) 
             continue;
         }
         /* a subtree whose every byte steps ns to itself is alive throughout */
-        if (t->set[i] >= 0 && (ns == ps || m->states[ns].loop_known) &&
-            subset(&t->sets[t->set[i]], matcher_loop(m, ns))) {
+        if (t->set[i] >= 0 && (ns == ps || m->states[ns].loop_known) && subtree_loops(m, t, i, ns)) {
             set_tokens(bits, t->tokens, ord[i], ord[next[i]]);
             i = next[i];
+            c->stats.skipped++;
             continue;
         }
+        c->stats.nodes++;
         walk[depth[i]] = ns;
         set_tokens(bits, t->tokens, ord[i], ord[i + 1]);
         i++;
@@ -116,8 +127,10 @@ void constraint_mask(Constraint *c, uint32_t *bits) {
     for (; c->cache_key[h]; h = (h + 1) & (uint32_t)(c->cache_cap - 1))
         if (c->cache_key[h] == key + 1) {
             memcpy(bits, c->cache_bits + (size_t)c->cache_slot[h] * (size_t)c->words, size);
+            c->stats.hits++;
             return;
         }
+    c->stats.walks++;
     walk_trie(c, form ? &c->v->start : &c->v->mid, s, bits);
     mask_controls(c, s, bits);
     if (c->n_cached == c->max_cached) { /* full: start over */

@@ -42,6 +42,10 @@ typedef struct {
     int *cache_slot;   /* owns [cache_cap] */
     int cache_cap, n_cached, max_cached;
     uint32_t *cache_bits; /* owns [max_cached * words] */
+    struct {
+        long hits, walks;     /* masks from the cache, masks walked */
+        long nodes, skipped;  /* trie nodes stepped, subtrees taken whole */
+    } stats;
 } Constraint;
 
 /* A constraint of finished grammar g over vocabulary v (both views that must

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/utf8.h"
 #include "base/util.h"
 
 #define END_OF_ALT (-1) /* pos_sym kind at an alternative's end */
@@ -195,12 +196,33 @@ int matcher_step_slow(Matcher *m, int s, int col) {
     return next;
 }
 
+/* Whether every UTF-8 character that goes on from decoder state u (q's
+ * state) steps back to s at its end, every state on the way alive. The
+ * grammar's byte ranges keep the states on the way few: (q, u) pairs seen
+ * are not explored again (seen[], n_seen; at most 64 of them, else no). */
+static int utf8_returns(Matcher *m, int s, int q, int u, int (*seen)[2], int *n_seen) {
+    for (int i = 0; i < *n_seen; i++)
+        if (seen[i][0] == q && seen[i][1] == u) return 1;
+    if (*n_seen == 64) return 0;
+    seen[*n_seen][0] = q, seen[*n_seen][1] = u, ++*n_seen;
+    for (int b = 0x80; b < 256; b++) {
+        int v = utf8_next(u, b);
+        if (v < 0) continue;
+        int r = matcher_step(m, q, b);
+        if (r == MATCHER_DEAD || (v == 0 ? r != s : !utf8_returns(m, s, r, v, seen, n_seen))) return 0;
+    }
+    return 1;
+}
+
 const ByteSet *matcher_loop(Matcher *m, int s) {
     if (!m->states[s].loop_known) {
         ByteSet loop = {{0}};
         for (int b = 0; b < 256; b++)
             if (matcher_step(m, s, b) == s) byteset_add(&loop, b);
+        int seen[64][2], n_seen = 0;
+        int utf8 = utf8_returns(m, s, s, 0, seen, &n_seen);
         m->states[s].loop = loop;
+        m->states[s].utf8_loop = utf8;
         m->states[s].loop_known = 1;
     }
     return &m->states[s].loop;

@@ -46,7 +46,9 @@ typedef struct {
     int accept;         /* the start rule is complete from the first state */
     int32_t *row;       /* owns [width] or NULL: memoized steps (MATCHER_UNKNOWN,
                            MATCHER_DEAD or a state id) */
-    int loop_known;     /* loop is computed */
+    int loop_known;     /* loop and utf8_loop are computed */
+    int utf8_loop;      /* every UTF-8 character of 2..4 bytes steps it back
+                           to itself, every byte on the way alive */
     ByteSet loop;       /* the bytes that step this state to itself */
 } MatchState;
 #define MATCHER_UNKNOWN (-2)
@@ -117,7 +119,8 @@ static inline int matcher_step(Matcher *m, int s, int col) {
 }
 /* The same without the memo (a fresh Earley step: the memo's oracle). */
 int matcher_step_uncached(Matcher *m, int s, int col);
-/* The bytes that step s to s itself. */
+/* The bytes that step s to s itself (and state s's utf8_loop, computed with
+ * them). */
 const ByteSet *matcher_loop(Matcher *m, int s);
 static inline int matcher_accepts(const Matcher *m, int s) { return m->states[s].accept; }
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/utf8.h"
 #include "base/util.h"
 
 /* A subtree with fewer tokens than this gets no byte set: walking it costs
@@ -31,6 +32,23 @@ static uint32_t set_hash(const ByteSet *s) {
     uint32_t h = 2166136261u;
     for (int i = 0; i < 8; i++) h = (h ^ s->w[i]) * 16777619u;
     return h;
+}
+
+/* utf8[i]: bottom-up over the decoder's 8 states (bit u: every string below
+ * node i is valid UTF-8's start when read from state u). */
+static void trie_utf8(VocabTrie *t) {
+    uint8_t *ok = xmalloc((size_t)t->n_nodes);
+    for (int i = t->n_nodes - 1; i >= 0; i--) {
+        ok[i] = 0xFF;
+        for (uint32_t c = (uint32_t)i + 1; c < t->next[i]; c = t->next[c])
+            for (int u = 0; u < 8; u++) {
+                int v = utf8_next(u, t->byte[c]);
+                if (v < 0 || !(ok[c] >> v & 1)) ok[i] &= (uint8_t)~(1u << u);
+            }
+    }
+    t->utf8 = xmalloc((size_t)t->n_nodes);
+    for (int i = 0; i < t->n_nodes; i++) t->utf8[i] = ok[i] & 1;
+    free(ok);
 }
 
 /* Gives every node with a big enough subtree the index of its subtree's
@@ -120,12 +138,13 @@ static int trie_build(VocabTrie *t, const Vocab *v, const uint32_t *off, const u
     free(path);
     free(e);
     trie_sets(t);
+    trie_utf8(t);
     return 0;
 }
 
 static void trie_free(VocabTrie *t) {
     free(t->byte), free(t->depth), free(t->next), free(t->ord);
-    free(t->set), free(t->sets), free(t->tokens);
+    free(t->set), free(t->sets), free(t->tokens), free(t->utf8);
     memset(t, 0, sizeof *t);
 }
 

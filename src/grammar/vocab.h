@@ -39,6 +39,9 @@ typedef struct {
                             node (every edge byte of its subtree), -1 when the
                             subtree is too small to be worth a set test */
     ByteSet *sets;       /* owns [n_sets] */
+    unsigned char *utf8; /* owns [n_nodes]: 1 when every byte string below the
+                            node, read from a character boundary, is the start
+                            of valid UTF-8 (utf8_next) */
     int n_sets;
     int32_t *tokens;     /* owns [n_tokens]: token ids in trie order */
     int n_tokens;
