@@ -185,6 +185,8 @@ int main(int argc, char **argv) {
                             double s0 = now();
                             constraint_mask(&c, bits);
                             times_push(&t, now() - s0);
+                            if (getenv("DIAG") && now() - s0 > 4e-4) fprintf(stderr, "%s %s %d: %.0f us nodes %ld skipped %ld states %d hits %ld walks %ld\n", toks[k].label, gk ? "schema" : "json", warm, (now() - s0) * 1e6, c.stats.nodes, c.stats.skipped, c.m.n_states, c.stats.hits, c.stats.walks);
+                            c.stats.nodes = c.stats.skipped = 0;
                             int id = i < docs[d].n ? docs[d].v[i] : v.eos;
                             if (id < 0) break;
                             if (constraint_accept(&c, id)) {

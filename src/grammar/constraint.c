@@ -81,13 +81,13 @@ static int subtree_loops(Matcher *m, const VocabTrie *t, uint32_t i, int s) {
 static void walk_trie(Constraint *c, const VocabTrie *t, int s, uint32_t *bits) {
     Matcher *m = &c->m;
     int32_t *walk = c->walk;
-    const unsigned char *byte = t->byte;
+    const unsigned char *byte = t->byte, *col = m->byte_col;
     const uint16_t *depth = t->depth;
     const uint32_t *next = t->next, *ord = t->ord;
     walk[0] = s;
     set_tokens(bits, t->tokens, ord[0], ord[1]); /* empty forms: the text is unchanged */
     for (uint32_t i = 1, n = (uint32_t)t->n_nodes; i < n;) {
-        int ps = walk[depth[i] - 1], ns = matcher_step(m, ps, byte[i]);
+        int ps = walk[depth[i] - 1], ns = matcher_step(m, ps, col[byte[i]]);
         if (ns == MATCHER_DEAD) {
             i = next[i];
             continue;
@@ -157,7 +157,7 @@ void constraint_mask_slow(Constraint *c, uint32_t *bits) {
         }
         int n, at = s;
         const unsigned char *p = vocab_bytes(c->v, t, form, &n);
-        for (int i = 0; i < n && at != MATCHER_DEAD; i++) at = matcher_step(&c->m, at, p[i]);
+        for (int i = 0; i < n && at != MATCHER_DEAD; i++) at = matcher_step(&c->m, at, matcher_byte_col(&c->m, p[i]));
         if (at != MATCHER_DEAD) bits[t >> 5] |= 1u << (t & 31);
     }
 }

@@ -176,8 +176,8 @@ int matcher_step_uncached(Matcher *m, int s, int col) {
     for (int i = 0; i < st->n_items; i++) { /* scan */
         MatchItem it = m->items[st->item0 + i];
         Sym sy = m->pos_sym[it.pos];
-        int hit = col < 256 ? sy.kind == SYM_BYTES && byteset_has(&g->sets[sy.arg], col)
-                            : sy.kind == SYM_SPECIAL && sy.arg == m->special[col - 256];
+        int hit = col < m->n_classes ? sy.kind == SYM_BYTES && byteset_has(&g->sets[sy.arg], m->col_byte[col])
+                                     : sy.kind == SYM_SPECIAL && sy.arg == m->special[col - m->n_classes];
         if (hit) work_add(m, it.pos + 1, it.origin == MATCHER_SELF ? s : it.origin);
     }
     if (!m->n_work) return MATCHER_DEAD;
@@ -208,7 +208,7 @@ static int utf8_returns(Matcher *m, int s, int q, int u, int (*seen)[2], int *n_
     for (int b = 0x80; b < 256; b++) {
         int v = utf8_next(u, b);
         if (v < 0) continue;
-        int r = matcher_step(m, q, b);
+        int r = matcher_step(m, q, m->byte_col[b]);
         if (r == MATCHER_DEAD || (v == 0 ? r != s : !utf8_returns(m, s, r, v, seen, n_seen))) return 0;
     }
     return 1;
@@ -218,7 +218,7 @@ const ByteSet *matcher_loop(Matcher *m, int s) {
     if (!m->states[s].loop_known) {
         ByteSet loop = {{0}};
         for (int b = 0; b < 256; b++)
-            if (matcher_step(m, s, b) == s) byteset_add(&loop, b);
+            if (matcher_step(m, s, m->byte_col[b]) == s) byteset_add(&loop, b);
         int seen[64][2], n_seen = 0;
         int utf8 = utf8_returns(m, s, s, 0, seen, &n_seen);
         m->states[s].loop = loop;
@@ -229,7 +229,7 @@ const ByteSet *matcher_loop(Matcher *m, int s) {
 }
 
 int matcher_column(const Matcher *m, int in) {
-    if (in >= 0 && in < 256) return in;
+    if (in >= 0 && in < 256) return m->byte_col[in];
     int id = in - GRAMMAR_SPECIAL, lo = 0, hi = m->n_special;
     if (in < GRAMMAR_SPECIAL) return -1;
     while (lo < hi) { /* binary search in the sorted ids */
@@ -237,7 +237,25 @@ int matcher_column(const Matcher *m, int in) {
         if (m->special[mid] < id) lo = mid + 1;
         else hi = mid;
     }
-    return lo < m->n_special && m->special[lo] == id ? 256 + lo : -1;
+    return lo < m->n_special && m->special[lo] == id ? m->n_classes + lo : -1;
+}
+
+/* Splits the bytes by every byte set of the grammar: bytes in the same
+ * sets end in one class. */
+static void byte_classes(Matcher *m) {
+    memset(m->byte_col, 0, sizeof m->byte_col);
+    m->n_classes = 1;
+    for (int k = 0; k < m->g->n_sets; k++) {
+        int map[2 * 256], n = 0; /* (class, in set k) -> new class */
+        for (int i = 0; i < 2 * 256; i++) map[i] = -1;
+        for (int b = 0; b < 256; b++) {
+            int key = 2 * m->byte_col[b] + byteset_has(&m->g->sets[k], b);
+            if (map[key] < 0) map[key] = n++;
+            m->byte_col[b] = (unsigned char)map[key];
+        }
+        m->n_classes = n;
+    }
+    for (int b = 255; b >= 0; b--) m->col_byte[m->byte_col[b]] = (unsigned char)b;
 }
 
 /* ------------------------------------------------------- the position -- */
@@ -265,7 +283,8 @@ int matcher_init(Matcher *m, const Grammar *g) {
     for (int i = 0; i < spec.n; i++)
         if (!i || spec.v[i] != spec.v[i - 1]) spec.v[m->n_special++] = spec.v[i];
     m->special = spec.v ? spec.v : xmalloc(sizeof *m->special);
-    m->width = 256 + m->n_special;
+    byte_classes(m);
+    m->width = m->n_classes + m->n_special;
     first_state(m);
     return 0;
 }
@@ -295,6 +314,9 @@ void matcher_reset(Matcher *m) {
 int matcher_clone(Matcher *dst, const Matcher *src) {
     memset(dst, 0, sizeof *dst);
     dst->g = src->g, dst->n_pos = src->n_pos, dst->n_special = src->n_special, dst->width = src->width;
+    dst->n_classes = src->n_classes;
+    memcpy(dst->byte_col, src->byte_col, sizeof dst->byte_col);
+    memcpy(dst->col_byte, src->col_byte, sizeof dst->col_byte);
     dst->pos_sym = DUP(dst, src->pos_sym, src->n_pos);
     dst->pos_rule = DUP(dst, src->pos_rule, src->n_pos);
     dst->alt_pos = DUP(dst, src->alt_pos, src->g->n_alts);

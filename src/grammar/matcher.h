@@ -62,7 +62,12 @@ typedef struct {
     int *alt_pos;     /* owns [n_alts]: the position of dot 0 */
     int *special;     /* owns [n_special]: the control token ids the grammar reads, sorted */
     int n_special;
-    int width;        /* 256 + n_special: a row's columns */
+    /* columns: bytes no byte set of the grammar tells apart share one (a
+     * class); then one per control token the grammar reads */
+    unsigned char byte_col[256];
+    unsigned char col_byte[256]; /* [n_classes]: a byte of each class */
+    int n_classes;
+    int width;        /* n_classes + n_special: a row's columns */
     /* the automaton */
     MatchState *states; /* owns */
     int n_states, cap_states;
@@ -107,10 +112,12 @@ int matcher_complete(const Matcher *m);
 
 /* The state now. */
 static inline int matcher_state(const Matcher *m) { return m->stack.v[m->stack.n - 1]; }
-/* The column of an input (a byte is itself), or -1 for a control token the
+/* The column of an input (a byte's class), or -1 for a control token the
  * grammar never reads. */
 int matcher_column(const Matcher *m, int in);
-/* The state after column col from state s, or MATCHER_DEAD. */
+static inline int matcher_byte_col(const Matcher *m, int b) { return m->byte_col[b]; }
+/* The state after column col from state s, or MATCHER_DEAD. A byte's steps
+ * are its class's: one memo entry per class. */
 int matcher_step_slow(Matcher *m, int s, int col);
 static inline int matcher_step(Matcher *m, int s, int col) {
     int32_t *row = m->states[s].row;
