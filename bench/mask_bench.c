@@ -13,7 +13,9 @@
  * - cold: a new Constraint per document (a request with a new grammar);
  * - warm: one Constraint reset between documents (the grammar seen before).
  * Times are the thread's CPU time (a preempted mask is not charged the wait)
- * unless `wall`. The machine's CPU comes from /proc/cpuinfo. Results: bench/RESULTS.md. */
+ * unless `wall`. The machine's CPU comes from /proc/cpuinfo. MASK_SLOW_US=n
+ * in the environment prints each mask slower than n µs with the walk's
+ * statistics (trie nodes stepped, subtrees taken whole, states, hits). Results: bench/RESULTS.md. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +111,7 @@ int main(int argc, char **argv) {
     const char *shared = argc > 1 ? argv[1] : "../shared";
     int repeats = argc > 2 ? atoi(argv[2]) : 1;
     if (argc > 3 && !strcmp(argv[3], "wall")) now = now_seconds;
+    double slow_us = getenv("MASK_SLOW_US") ? atof(getenv("MASK_SLOW_US")) : 0;
     char cpu[256] = "unknown";
     FILE *f = fopen("/proc/cpuinfo", "r");
     if (f) {
@@ -185,7 +188,10 @@ int main(int argc, char **argv) {
                             double s0 = now();
                             constraint_mask(&c, bits);
                             times_push(&t, now() - s0);
-                            if (getenv("DIAG") && now() - s0 > 4e-4) fprintf(stderr, "%s %s %d: %.0f us nodes %ld skipped %ld states %d hits %ld walks %ld\n", toks[k].label, gk ? "schema" : "json", warm, (now() - s0) * 1e6, c.stats.nodes, c.stats.skipped, c.m.n_states, c.stats.hits, c.stats.walks);
+                            if (slow_us > 0 && now() - s0 > 1e-6 * slow_us)
+                                fprintf(stderr, "%s %s %s: %.0f us, nodes %ld, skipped %ld, states %d, hits %ld, walks %ld\n",
+                                        toks[k].label, gk ? "schema" : "json", warm ? "warm" : "cold", (now() - s0) * 1e6,
+                                        c.stats.nodes, c.stats.skipped, c.m.n_states, c.stats.hits, c.stats.walks);
                             c.stats.nodes = c.stats.skipped = 0;
                             int id = i < docs[d].n ? docs[d].v[i] : v.eos;
                             if (id < 0) break;

@@ -123,7 +123,16 @@ static int intern(Matcher *m, int accept) {
     int n = 0;
     for (int i = 0; i < m->n_work; i++) /* what waits for a symbol: the rest is done */
         if (m->pos_sym[m->work[i].pos].kind != END_OF_ALT) m->work[n++] = m->work[i];
-    qsort(m->work, (size_t)n, sizeof *m->work, cmp_item);
+    if (n > 24) {
+        qsort(m->work, (size_t)n, sizeof *m->work, cmp_item);
+    } else { /* most states are small: insertion sort */
+        for (int i = 1; i < n; i++) {
+            MatchItem x = m->work[i];
+            int j = i;
+            for (; j > 0 && cmp_item(&m->work[j - 1], &x) > 0; j--) m->work[j] = m->work[j - 1];
+            m->work[j] = x;
+        }
+    }
     uint32_t hash = state_hash(m->work, n, accept);
     if (m->table_cap) {
         for (uint32_t h = hash & (uint32_t)(m->table_cap - 1); m->table[h]; h = (h + 1) & (uint32_t)(m->table_cap - 1)) {
