@@ -9,6 +9,7 @@
 
 /* The mask cache's size: masks of this many bytes in all, at most. */
 #define CACHE_BYTES (64u << 20)
+#define MAX_CACHED 16384 /* and at most this many */
 /* Past this many states, the matcher drops what it only tried (at accept). */
 #define MAX_STATES 200000
 
@@ -24,6 +25,7 @@ int constraint_init(Constraint *c, const Grammar *g, const Vocab *v) {
     int depth = v->mid.max_depth > v->start.max_depth ? v->mid.max_depth : v->start.max_depth;
     c->walk = xmalloc(((size_t)depth + 2) * sizeof *c->walk);
     c->max_cached = (int)(CACHE_BYTES / ((size_t)c->words * 4));
+    if (c->max_cached > MAX_CACHED) c->max_cached = MAX_CACHED;
     if (c->max_cached < 4) c->max_cached = 4;
     c->cache_cap = 16;
     while (c->cache_cap < 2 * c->max_cached) c->cache_cap *= 2;

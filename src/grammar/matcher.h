@@ -14,8 +14,10 @@
  *     deterministic automaton built lazily as inputs are tried. Where the
  *     grammar is regular (strings, numbers: repetition is left-recursive)
  *     its states repeat, and a step is one table lookup; nesting adds states.
- * Right recursion (x ::= a x | "") makes a new state per repetition: still
- * exact, never a table hit.
+ * Right recursion (x ::= a x | "") makes a new state per repetition whose
+ * step completes the whole chain (O(repetitions): Leo's items would make it
+ * O(1)): still exact, never a table hit. Frontends should prefer left
+ * recursion (grammar_repeat does).
  *
  * Exact: the input is a viable prefix (some continuation is a sentence) iff
  * the matcher is alive after it, and a sentence iff complete — the answers
