@@ -19,6 +19,7 @@
 #include "tok/tokfile.h"
 
 static uint64_t rng = 12345;
+static int n_walks, n_ended, n_steps; /* per tokenizer, for its line */
 static int rnd(int n) { return (int)(splitmix64(&rng) % (uint64_t)n); }
 
 /* ------------------------------------------------------------ grammars -- */
@@ -246,7 +247,6 @@ static void check_walks(const Tokenizer *tok, const Vocab *v, int k, int steps, 
     int *len = min_len(&g);
     ByteBuf text = {0}, dec = {0};
     int done = 0, walks = 0, ended = 0;
-    double t_start = now_seconds();
     while (done < steps) {
         constraint_reset(&c);
         ids.n = in.n = target.n = 0;
@@ -316,7 +316,7 @@ static void check_walks(const Tokenizer *tok, const Vocab *v, int k, int steps, 
             /* the text is what a stream of the ids shows */
             dec.n = 0;
             tokenizer_decode(tok, ids.v, ids.n, &dec);
-            EXPECTQ(dec.n == text.n && !memcmp(dec.p, text.p ? text.p : "", text.n), "%s %s: text differs from decode",
+            EXPECTQ(dec.n == text.n && !memcmp(dec.p ? dec.p : "", text.p ? text.p : "", text.n), "%s %s: text differs from decode",
                     tok->version, gname[k]);
             int want = grammar_recognize(&g, in.v, in.n);
             EXPECTQ(want != GRAMMAR_DEAD && constraint_complete(&c) == (want == GRAMMAR_MATCH),
@@ -331,7 +331,7 @@ static void check_walks(const Tokenizer *tok, const Vocab *v, int k, int steps, 
                 break;
             }
     }
-    fprintf(stderr, "    %s: %d walks, %d ended, %.2f s\n", gname[k], walks, ended, now_seconds() - t_start);
+    n_walks += walks, n_ended += ended, n_steps += done;
     free(fast), free(slow);
     intvec_free(&ids), intvec_free(&in), intvec_free(&probe), intvec_free(&target);
     free(len);
@@ -361,9 +361,10 @@ static void check_tokenizer(const char *path, const char *label, int steps) {
         EXPECTQ(v.control[t] ? !p : (size_t)n == b.n && !memcmp(p, b.p, b.n), "%s: token %d's bytes", label, t);
     }
     bytebuf_free(&b);
+    n_walks = n_ended = n_steps = 0;
     for (int k = 0; k < N_GRAMMARS; k++) check_walks(&tok, &v, k, k == G_RIGHT ? steps / 5 : steps, 8);
-    fprintf(stderr, "  %-8s vocab %6d, trie %7d nodes (built in %.0f ms), %.1f s\n", label, v.n_vocab, v.mid.n_nodes,
-            1e3 * (t1 - t0), now_seconds() - t0);
+    fprintf(stderr, "  %-8s vocab %6d, trie %7d nodes (built in %.0f ms); %d masks checked, %d walks (%d to EOS), %.1f s\n",
+            label, v.n_vocab, v.mid.n_nodes, 1e3 * (t1 - t0), n_steps, n_walks, n_ended, now_seconds() - t0);
     vocab_free(&v);
     tokenizer_free(&tok);
 }
