@@ -108,6 +108,7 @@ static void test_enum_anyof_allof(void) {
     check("{\"allOf\":[{\"type\":[\"integer\",\"string\"]},{\"type\":\"number\"}]}", L("1"), L("1.5", "\"x\""));
     check("{\"allOf\":[{\"type\":\"integer\",\"minimum\":0},{\"maximum\":10},{\"exclusiveMaximum\":8}]}", L("0", "7"), L("-1", "8", "10"));
     check("{\"allOf\":[{\"enum\":[1,2,3]},{\"enum\":[2,3,4]}]}", L("2", "3"), L("1", "4"));
+    check("{\"allOf\":[{\"enum\":[1,2,3],\"const\":3},{\"type\":\"integer\"}]}", L("3"), L("1", "2"));
     check("{\"allOf\":[{\"anyOf\":[{\"type\":\"integer\"},{\"type\":\"string\"}]},{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}]}]}",
           L("\"s\""), L("1", "null"));
     check("{\"allOf\":[{\"prefixItems\":[{\"type\":\"integer\"}]},{\"items\":{\"minimum\":5}}],\"type\":\"array\"}",

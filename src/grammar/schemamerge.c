@@ -81,30 +81,33 @@ static cJSON *merge_plain(Ctx *c, const NodeVec *parts) {
         if (mask & (T_INT | T_NUM)) cJSON_AddItemToArray(ta, cJSON_CreateString(mask & T_NUM ? "number" : "integer"));
     }
     /* enum and const: the values every part allows */
-    const cJSON *values = NULL;
-    cJSON *inter = NULL;
+    cJSON *inter = NULL; /* the intersection so far (NULL: no part has one) */
     for (int i = 0; i < parts->n; i++) {
         const cJSON *p = parts->v[i], *e = get(p, "enum"), *k = get(p, "const");
         cJSON *mine = cJSON_CreateArray();
-        if (e && !cJSON_IsArray(e)) return cJSON_Delete(mine), schema_fail(c, "enum must be an array"), NULL;
-        for (const cJSON *x = e ? e->child : NULL; x; x = x->next) cJSON_AddItemToArray(mine, view(x));
-        if (k) cJSON_AddItemToArray(mine, view(k));
+        if (e && !cJSON_IsArray(e)) {
+            cJSON_Delete(mine), cJSON_Delete(inter);
+            schema_fail(c, "enum must be an array");
+            goto fail;
+        }
+        for (const cJSON *x = e ? e->child : k; x; x = e ? x->next : NULL) /* enum, or [const], or both */
+            if (!e || !k || cJSON_Compare(x, k, 1)) cJSON_AddItemToArray(mine, view(x));
         if (!e && !k) {
             cJSON_Delete(mine);
             continue;
         }
-        if (!values) {
-            inter = mine, values = mine;
+        if (!inter) {
+            inter = mine;
             continue;
         }
         cJSON *keep = cJSON_CreateArray();
         for (const cJSON *x = inter->child; x; x = x->next) {
             int both = 0;
             for (const cJSON *y = mine->child; y && !both; y = y->next) both = cJSON_Compare(x, y, 1);
-            if (both && (!k || cJSON_Compare(x, k, 1))) cJSON_AddItemToArray(keep, view(x));
+            if (both) cJSON_AddItemToArray(keep, view(x));
         }
         cJSON_Delete(mine), cJSON_Delete(inter);
-        inter = keep, values = keep;
+        inter = keep;
     }
     if (inter) cJSON_AddItemToObject(m, "enum", inter);
     /* properties: a name's schema in each part is its own, or the part's
