@@ -127,6 +127,7 @@ static void test_features(void) {
     check("root ::= \"ab\"* \"c\"{2} \"d\"{1,} \"e\"{0,2} (\"f\" | \"g\"){1,2}", L("ccdf", "ababccdddeegf"), L("accdf", "cdf", "ccdeeef"));
     check("root ::= . . [^a]", L("ab\xc3\xa9", "\n\n\n"), L("aba", "ab"));
     check("root ::= x | \"\"\nx ::= \"x\" root", L("", "x", "xxx"), L("y"));
+    check("root ::= \"\"* \"a\" \"\"{2} ()+", L("a"), L("", "aa")); /* repeated empties (a fuzz finding) */
     check("root::=\"a\"|\n  \"b\"   # alternatives may continue after |\n", L("a", "b"), L("ab"));
     check("root ::= \"a\"\r\nb ::= \"b\"\r\n", L("a"), L("b"));
     check("root ::= [\\]\\[\\\\\\-\\^]+ \"\\\"\"", L("]\\-^[\""), L("a\""));

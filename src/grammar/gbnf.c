@@ -305,10 +305,13 @@ static int parse_sequence(Gb *b, SymVec *seq, int nested) {
                 b->i++;
             }
             if (last < 0) return fail_at(b, at, "'%c' repeats nothing", c);
-            Sym x = seq->v[last];
-            if (seq->n - last != 1) { /* a literal of several bytes, or "": one rule */
+            int k = seq->n - last;
+            Sym x;
+            if (k == 1) {
+                x = seq->v[last];
+            } else { /* a literal of several bytes, or "": one rule */
                 int w = grammar_rule(b->g, "%s%s-%d", b->opt->prefix ? b->opt->prefix : "", b->rule_name, ++b->count);
-                grammar_alt(b->g, w, seq->v + last, seq->n - last);
+                grammar_alt(b->g, w, k ? seq->v + last : NULL, k);
                 x = sym_rule(w);
             }
             char name[300];
