@@ -50,8 +50,10 @@
  * characters). Numbers: JSON syntax (no leading zeros, no '+'). enum and
  * const values: their compact spelling only.
  * Whitespace: compact by default (`{"a":1,"b":[2,3]}`); opt->whitespace = n
- * allows up to n JSON whitespace bytes after every token (1..1024): bounded,
- * so a model cannot loop on whitespace.
+ * allows up to n JSON whitespace bytes (1..1024) after each '{' '[' ','
+ * ':', key and member value inside objects and arrays (so before ':' ',' '}'
+ * ']' too), none before or after the whole value: bounded, so a model
+ * cannot loop on whitespace.
  *
  * Bounds: schemas nest at most JSONSCHEMA_MAX_DEPTH deep (the compiler's
  * recursion; $ref targets are compiled from a work list, not recursively);

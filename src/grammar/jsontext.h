@@ -4,8 +4,9 @@
  * bounds), any JSON value, and the compact spelling of a given value (enum,
  * const). Internal to grammar/jsonschema.c.
  *
- * Whitespace: JSON whitespace is allowed only after a token, as
- * jsontext_ws() places it; in compact mode (ws_max 0) none at all. */
+ * Whitespace: JSON whitespace (at most ws_max bytes) goes only where
+ * jsontext_ws() is placed: after '{' '[' ',' ':', keys and member values;
+ * in compact mode (ws_max 0) nowhere. */
 #ifndef GRAMMAR_JSONTEXT_H
 #define GRAMMAR_JSONTEXT_H
 
