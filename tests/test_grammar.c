@@ -79,6 +79,7 @@ static void test_repeat_and_literals(void) {
     grammar_literal(&g, &ab, "ab", 2);
     int x = grammar_rule(&g, "ab");
     grammar_alt(&g, x, ab.v, ab.n);
+    symvec_free(&ab);
     int r = grammar_repeat(&g, "r", sym_rule(x), 2, 4);
     EXPECT(!finish_start(&g, r), "%s", err_msg());
     EXPECT(rec(&g, "ab") == GRAMMAR_PREFIX, "one of 2..4");

@@ -18,7 +18,7 @@ cd "$(dirname "$0")/../.." || exit 2
 secs=${1:-20}
 [ $# -gt 0 ] && shift
 targets=${*:-fuzz_safetensors fuzz_params fuzz_gguf fuzz_ggufmodel fuzz_spm fuzz_tekken fuzz_chat fuzz_json fuzz_toolcalls \
-    fuzz_openai}
+    fuzz_openai fuzz_regex fuzz_gbnf fuzz_jsonschema}
 BUILD=${BUILD:-build}
 
 command -v clang >/dev/null 2>&1 || {
@@ -34,7 +34,7 @@ if [ -n "${CJSON_SRC:-}" ]; then
     for t in $targets; do
         clang -std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g -I"$BUILD/fuzz/cjson" -Iinclude -Isrc \
             -fsanitize=fuzzer,address,undefined -o "$BUILD/fuzz/$t" "tests/fuzz/$t.c" \
-            src/base/*.c src/kern/*.c src/model/*.c src/tok/*.c src/gen/*.c src/api/*.c \
+            src/base/*.c src/kern/*.c src/model/*.c src/tok/*.c src/grammar/*.c src/gen/*.c src/api/*.c \
             "$CJSON_SRC/cJSON.c" -lpcre2-8 -lm -lpthread || { echo "run.sh: build of $t failed" >&2; exit 2; }
     done
 else
