@@ -6,7 +6,7 @@
  * The malformed models are built here from the valid tiny ones: the
  * safetensors header (8-byte little-endian length + JSON) is parsed, edited
  * and written back, or the bytes are cut. The command-line binary is the
- * mistral next to this program's build folder (build/tests/test_load ->
+ * mistral next to this program's build folder (build/tests/unit/test_load ->
  * build/mistral), so that `make asan` drives the sanitized one.
  *
  * MISTRAL_TEST_VERBOSE=1 prints every refused case's error line. */
@@ -1007,7 +1007,7 @@ static void cli_cases(void) {
 int main(int argc, char **argv) {
     (void)argc;
     verbose = getenv("MISTRAL_TEST_VERBOSE") && !strcmp(getenv("MISTRAL_TEST_VERBOSE"), "1");
-    /* build/tests/test_load -> build/mistral */
+    /* build/tests/unit/test_load -> build/mistral */
     test_cli_path(cli, sizeof cli, argv[0]);
     if (access(cli, X_OK) != 0) {
         fprintf(stderr, "test_load: %s not found (run from the repository root after make)\n", cli);

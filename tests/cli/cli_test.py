@@ -184,7 +184,7 @@ else:
     print("SKIP: %s not found; chat encodings not run" % os.path.join(toks, "chat"))
 
 # --- tokenize / detokenize: the golden strings through the command line (a
-# sample of each file; tests/test_spm.c and test_tekken.c check every case)
+# sample of each file; tests/unit/test_spm.c and test_tekken.c check every case)
 gold_dir = os.path.join(SHARED, "tokenizers", "golden")
 tok_files = {"mistral_v1": "mistral/tokenizer.model.v1",
              "mistral_v3": "mistral/mistral_instruct_tokenizer_240323.model.v3",
