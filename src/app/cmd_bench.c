@@ -198,7 +198,7 @@ typedef struct {
 
 static void report_json(const Report *r) {
     const Options *o = r->o;
-    double bpt = r->wpt + r->kpt;
+    double bpt = r->wpt + r->kpt, frac = r->bw > 0 ? bpt * r->tg_m / (r->bw * 1e9) : 0;
     char a[32], b[32], c[32];
     printf("{\"model\": \"%s\", \"threads\": %d, \"kv_type\": \"%s\", \"fast_bf16\": %s, \"bytes_per_token\": %.0f, "
            "\"kv_bytes_per_token\": %.0f, \"reps\": %ld, \"pp\": {\"n\": %ld, \"tok_s\": %.3f, \"sd\": %.3f}, "
@@ -206,8 +206,8 @@ static void report_json(const Report *r) {
            "\"bandwidth_gb_s\": %s, \"bandwidth_probe_bytes\": %zu, \"decode_bandwidth_fraction\": %s, "
            "\"weights_fit_llc\": %s, \"peak_rss_bytes\": %zu}\n",
            o->model, r->threads, r->kv_type == DT_F16 ? "f16" : "f32", o->fast_bf16 ? "true" : "false", bpt, r->kpt,
-           r->reps, r->p, r->pp_m, r->pp_sd, r->n, r->d, r->tg_m, r->tg_sd, json_num(a, 32, "%.2f", r->bw, r->bw > 0),
-           r->bw_bytes, json_num(b, 32, "%.4f", bpt * r->tg_m / (r->bw * 1e9), r->bw > 0),
+           r->reps, r->p, r->pp_m, r->pp_sd, r->n, r->d, r->tg_m, r->tg_sd, json_num(a, sizeof a, "%.2f", r->bw, r->bw > 0),
+           r->bw_bytes, json_num(b, sizeof b, "%.4f", frac, r->bw > 0),
            r->in_cache ? "true" : "false", r->peak);
     if (!r->m->experts) return;
     const ExpertStats *e[2] = {&r->es_pp, &r->es_tg};
@@ -215,7 +215,7 @@ static void report_json(const Report *r) {
     printf("{\"expert_cache\": {\"slots\": %d, \"slot_bytes\": %zu, \"disk_gb_s\": %s, \"probe_room_bytes\": %zu, "
            "\"direct\": %s", r->es_tg.slots ? r->es_tg.slots : r->es_pp.slots,
            r->es_tg.slot_bytes ? r->es_tg.slot_bytes : r->es_pp.slot_bytes,
-           json_num(c, 32, "%.3f", r->disk_bw / 1e9, r->disk_bw > 0), r->room,
+           json_num(c, sizeof c, "%.3f", r->disk_bw / 1e9, r->disk_bw > 0), r->room,
            (r->es_tg.direct || r->es_pp.direct) ? "true" : "false");
     for (int i = 0; i < 2; i++) {
         const ExpertStats *s = e[i];
