@@ -19,9 +19,9 @@ typedef struct {
     int readers;           /* threads reading at once (>= 1) */
     size_t total;          /* bytes to read in all: each reader stops after
                               its share, total / readers, at a span's end */
-    size_t align;          /* spans are read from their offset rounded down
-                              to end rounded up to this (4096 for a file
-                              opened O_DIRECT; 1 for none) */
+    size_t align;          /* a power of two: spans are read from their
+                              offset rounded down to their end rounded up to
+                              it (4096 for a file opened O_DIRECT; 1: none) */
     int drop;              /* 1: each span's pages leave the page cache before
                               and after its read (buffered reads then measure
                               the disk, not memory) */
