@@ -15,6 +15,10 @@ run env BUILD="$B" sh tests/cli.sh
 # examples, Python's ctypes module (not under make asan: the sanitized
 # libraries need the sanitizer's runtime in every program that loads them)
 if [ "${MPI_TESTS:-1}" != 0 ]; then run env BUILD="$B" sh tests/library.sh; fi
+# --mem-limit bounds the process: generate and bench inside a memory cgroup
+# (root; skipped elsewhere, and under make asan: the sanitizer's shadow memory
+# is no part of the limit)
+if [ "${MPI_TESTS:-1}" != 0 ]; then run python3 tests/memlimit_test.py "$B/mistral"; fi
 # mistral serve end to end: the openai npm client, the page in Chromium (under
 # make asan too: the server must stay clean under AddressSanitizer)
 run env MISTRAL_BIN="$B/mistral" sh tests/serve/run.sh
