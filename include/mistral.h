@@ -150,8 +150,10 @@ typedef struct {
                        (a model whose layers all have windows runs past n_ctx) */
     int n_threads;  /* 0: the model's n_threads */
     int kv_type;    /* MISTRAL_KV_F32 (default, exact) or MISTRAL_KV_F16 (half the memory) */
-    int fast_bf16;  /* 1: BF16 weights meet activations rounded to bf16 (vdpbf16ps on CPUs with
-                       AVX512_BF16; 1.5-1.7x the prefill, logits move up to ~0.1); 0 (default): exact */
+    int fast_bf16;  /* 1: BF16 weights meet activations rounded to bf16 (each within 2^-8; the
+                       same bits on every CPU; vdpbf16ps where the CPU has AVX512_BF16, half the
+                       prefill's instructions): logits leave the exact path's but stay batch-,
+                       chunk- and thread-invariant; 0 (default): exact fp32 products */
 } MistralContextParams;
 
 MISTRAL_API MistralContextParams mistral_context_default_params(void); /* 1 sequence, 4096 */

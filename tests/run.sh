@@ -4,7 +4,8 @@
 #   unit/      test_*.c, one program per module (make builds them), harness.[ch]
 #   cli/       the command-line contract: cli.sh, check.py, cli_test.py
 #   serve/     mistral serve end to end (Node.js)
-#   platform/  the library as installed, MPI, NEON under qemu, AVX-512 on SIMDe
+#   platform/  the library as installed, --mem-limit in a memory cgroup, MPI,
+#              NEON under qemu, AVX-512 on SIMDe
 #   fuzz/      libFuzzer targets (make fuzz; not run here)
 #   data/      tiny checkpoints, golden vectors, fixtures
 passed=0
@@ -29,6 +30,10 @@ run env BUILD="$B" sh tests/cli/cli.sh
 # examples, Python's ctypes module (not under make asan: the sanitized
 # libraries need the sanitizer's runtime in every program that loads them)
 if [ "${MPI_TESTS:-1}" != 0 ]; then run env BUILD="$B" sh tests/platform/library.sh; fi
+# --mem-limit bounds the process: generate and bench inside a memory cgroup
+# (root; skipped elsewhere, and under make asan: the sanitizer's shadow memory
+# is no part of the limit)
+if [ "${MPI_TESTS:-1}" != 0 ]; then run python3 tests/platform/memlimit_test.py "$B/mistral"; fi
 # mistral serve end to end: the openai npm client, the page in Chromium (under
 # make asan too: the server must stay clean under AddressSanitizer)
 run env MISTRAL_BIN="$B/mistral" sh tests/serve/run.sh

@@ -118,9 +118,11 @@ void context_free(Context *ctx);
  * Returns 0, or -1 with err set. */
 int context_set_kv_type(Context *ctx, DType t);
 /* on 1: BF16 weights meet activations rounded to bf16 (the kernel table's
- * fast dots, kern/kern.h: vdpbf16ps on CPUs with AVX512_BF16, 1.5-1.7x the
- * prefill on Zen 4; logits move up to ~0.1); 0 (the default): exact fp32 products. Still
- * batch-, chunk- and thread-invariant. */
+ * fast dots, kern/kern.h: each value within 2^-8, the same bits on every
+ * table, vdpbf16ps on CPUs with AVX512_BF16; the logits may leave the golden
+ * files' bf16 tolerance; measured: bench/RESULTS.md, "Accuracy of the opt-in
+ * roundings"); 0 (the default): exact fp32 products. Still batch-, chunk- and
+ * thread-invariant. */
 void context_set_fast(Context *ctx, int on);
 /* Runs the matmuls and attention with table k (context_init: kern_get()). */
 void context_set_kern(Context *ctx, const Kern *k);
