@@ -280,8 +280,7 @@ int forward_layers(Context *ctx, const Batch *b, float *h, int l0, int l1) {
         for (int t = 0; t < n; t++)
             rmsnorm(ws->xb + (size_t)t * dim, h + (size_t)t * dim, lw->ffn_norm, dim, c->norm_eps);
         if (c->n_experts) {
-            if (moe_forward(&ctx->mm, ws->ffn_out, ws->xb, m, l, n, ctx->expert_lo, ctx->expert_hi, ws, h,
-                            l + 1 < l1 ? l + 1 : c->n_layers))
+            if (moe_forward(ctx, ws->ffn_out, ws->xb, n, l, h, l + 1 < l1 ? l + 1 : c->n_layers))
                 return -1;
             if (ctx->moe_reduce) ctx->moe_reduce(ctx->moe_reduce_ud, ws->ffn_out, (size_t)n * dim);
         } else {
