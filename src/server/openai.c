@@ -192,6 +192,9 @@ int api_parse(ApiRequest *q, int chat, const char *body, size_t len, const ApiCo
     double max_tokens = -1, temp = q->p.sp.temperature, top_p = 1, top_k = 0, min_p = 0, seed = -1, n = 1, lp = -1,
            top_lp = -1;
     int logprobs = 0, ignore_eos = 0;
+    /* chat takes OpenAI's newer name too (which wins when both are given); errors name the one used */
+    const cJSON *mct = chat ? cJSON_GetObjectItemCaseSensitive(root, "max_completion_tokens") : NULL;
+    const char *max_name = mct && !cJSON_IsNull(mct) ? "max_completion_tokens" : "max_tokens";
     if (get_number(root, "max_tokens", 1, 1e9, 1, &max_tokens, e) ||
         (chat && get_number(root, "max_completion_tokens", 1, 1e9, 1, &max_tokens, e)) ||
         get_number(root, "temperature", 0, 2, 0, &temp, e) || get_number(root, "top_p", 0, 1, 0, &top_p, e) ||
@@ -246,8 +249,8 @@ int api_parse(ApiRequest *q, int chat, const char *body, size_t len, const ApiCo
     }
     long room = cfg->n_ctx - q->n_prompt + 1; /* the last new token is never fed */
     if (max_tokens > room) {
-        api_error(e, 400, chat ? "max_tokens" : "max_tokens", "the prompt (%d tokens) and max_tokens (%.0f) exceed the context of %ld tokens",
-                  q->n_prompt, max_tokens, cfg->n_ctx);
+        api_error(e, 400, max_name, "the prompt (%d tokens) and %s (%.0f) exceed the context of %ld tokens",
+                  q->n_prompt, max_name, max_tokens, cfg->n_ctx);
         e->code = "context_length_exceeded";
         goto done;
     }
