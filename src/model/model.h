@@ -131,8 +131,11 @@ void context_set_kern(Context *ctx, const Kern *k);
 int context_set_threads(Context *ctx, int n);
 
 /* The full forward pass: logits (n_want, n_vocab) for the tokens flagged in
- * b->want, in batch order. Returns 0, or -1 with err set for a bad batch
- * (unknown token, position out of order or past the context). */
+ * b->want, in batch order. Returns 0, or -1 with err set: a bad batch
+ * (checked before anything runs: an unknown token, ERR_INPUT; a position
+ * past the context, ERR_CONTEXT_FULL; a missing sequence or a position out
+ * of order), no memory for its activations (ERR_NOMEM), or an expert that
+ * could not be read. */
 int forward(Context *ctx, const Batch *b, float *logits);
 
 /* The pieces of forward(), in order: */
