@@ -37,12 +37,12 @@ LIB_SRC = $(wildcard src/base/*.c src/format/*.c src/kern/*.c src/kern/simd/*.c 
 # them), its HTTP side and page into the CLI (with libmicrohttpd).
 SERVER_SRC = src/server/engine.c src/server/openai.c
 APP_SRC = $(wildcard src/app/*.c) src/server/http.c src/server/page.c
-TEST_SRC = $(wildcard tests/test_*.c)
+TEST_SRC = $(wildcard tests/unit/test_*.c)
 
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
 SERVER_OBJ = $(SERVER_SRC:%.c=$(BUILD)/%.o)
 APP_OBJ  = $(APP_SRC:%.c=$(BUILD)/%.o)
-TEST_BIN = $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TEST_BIN = $(TEST_SRC:%.c=$(BUILD)/%)
 
 VERSION   := $(shell sed -n 's/^\#define MISTRAL_VERSION "\(.*\)"/\1/p' include/mistral.h)
 SOVERSION := $(firstword $(subst ., ,$(VERSION)))
@@ -111,27 +111,29 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/%: tests/%.c $(BUILD)/tests/harness.o $(BUILD)/libmistral-internal.a
+# A test program: tests/unit/test_x.c -> $(BUILD)/tests/unit/test_x (and
+# tests/platform/mpi_dist.c), with the harness of tests/unit.
+$(BUILD)/tests/%: tests/%.c $(BUILD)/tests/unit/harness.o $(BUILD)/libmistral-internal.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/tests/harness.o $(BUILD)/libmistral-internal.a $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/tests/unit/harness.o $(BUILD)/libmistral-internal.a $(LDLIBS)
 
 test: all $(TEST_BIN)
 	@BUILD=$(BUILD) MPI_TESTS=$(MPI_TESTS) sh tests/run.sh $(TEST_BIN)
 
-# The distributed tests (tests/mpi.sh, run by tests/run.sh when mpicc is
-# there): the MPI build in $(BUILD)/mpi and its test program.
+# The distributed tests (tests/platform/mpi.sh, run by tests/run.sh when
+# mpicc is there): the MPI build in $(BUILD)/mpi and its test program.
 MPI_TESTS ?= 1
 mpi-build:
-	$(MAKE) --no-print-directory MPI=1 BUILD=$(BUILD)/mpi $(BUILD)/mpi/mistral $(BUILD)/mpi/tests/mpi_dist
+	$(MAKE) --no-print-directory MPI=1 BUILD=$(BUILD)/mpi $(BUILD)/mpi/mistral $(BUILD)/mpi/tests/platform/mpi_dist
 
-# The NEON kernels' tests alone (tests/neon.sh: test_simd cross-built for
-# AArch64, run under qemu-user; part of make test).
+# The NEON kernels' tests alone (tests/platform/neon.sh: test_simd cross-built
+# for AArch64, run under qemu-user; part of make test).
 neon-test:
-	BUILD=$(BUILD) sh tests/neon.sh
-# The avx512 table's VNNI tiles on SIMDe's emulation (tests/avx512.sh; part
-# of make test).
+	BUILD=$(BUILD) sh tests/platform/neon.sh
+# The avx512 table's VNNI tiles on SIMDe's emulation (tests/platform/avx512.sh;
+# part of make test).
 avx512-test:
-	BUILD=$(BUILD) sh tests/avx512.sh
+	BUILD=$(BUILD) sh tests/platform/avx512.sh
 
 # Benchmarks (never part of make test): see bench/RESULTS.md.
 bench: $(BUILD)/bench/matmul_bench $(BUILD)/bench/mask_bench
@@ -158,5 +160,5 @@ clean:
 	rm -rf build build-asan mistral
 
 .PHONY: all install test mpi-build neon-test avx512-test bench asan fuzz clean
-.PRECIOUS: $(BUILD)/tests/%.o
+.PRECIOUS: $(BUILD)/tests/unit/harness.o
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

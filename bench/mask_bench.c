@@ -21,7 +21,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../tests/grammars.h"
+#include "../tests/unit/grammars.h"
 #include "base/util.h"
 #include "grammar/constraint.h"
 #include "tok/tokfile.h"

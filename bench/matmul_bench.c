@@ -79,7 +79,7 @@ int main(int argc, char **argv) {
     double bw[8];
     for (int i = 0; i < n_threads; i++) {
         CHECK(pool_init(&pools[i], threads[i]) == 0);
-        bw[i] = membw_probe(k, &pools[i]);
+        bw[i] = membw_probe(k, &pools[i], SIZE_MAX, NULL);
         printf("read bandwidth, %d thread(s): %.1f GB/s\n", threads[i], bw[i]);
     }
     printf("kernels: %s; matvec %dx%d\n\n", k->name, ROWS, COLS);

@@ -20,8 +20,8 @@
  *   mistral_model_close(m);
  *
  * Errors: every function that can fail returns a MistralStatus (MISTRAL_OK
- * is 0) and leaves one line saying what and where in mistral_error(), per
- * thread. Nothing a caller or a file can cause (bad arguments, sizes, bad or
+ * is 0; an enum, so an int to callers through an FFI) and leaves one line
+ * saying what and where in mistral_error(), per thread. Nothing a caller or a file can cause (bad arguments, sizes, bad or
  * truncated files, memory running out for a caller-sized buffer) exits,
  * aborts or prints: the library reports it. Only broken internal invariants
  * (bugs) abort, with file:line.
@@ -99,7 +99,8 @@ MISTRAL_API MistralModelParams mistral_model_default_params(void);
  * or Hugging Face's config.json + safetensors) or one llama.cpp .gguf file,
  * memory mapped and checked, and its tokenizer. *out is set on success
  * (NULL otherwise); the caller closes it. params may be NULL (defaults). */
-MISTRAL_API int mistral_model_open(MistralModel **out, const char *path, const MistralModelParams *params);
+MISTRAL_API MistralStatus mistral_model_open(MistralModel **out, const char *path,
+                                             const MistralModelParams *params);
 MISTRAL_API void mistral_model_close(MistralModel *m);
 
 typedef struct {
@@ -115,7 +116,7 @@ typedef struct {
 } MistralInfo;
 
 /* Fills *info (views stay valid while m is open). */
-MISTRAL_API int mistral_model_info(const MistralModel *m, MistralInfo *info);
+MISTRAL_API MistralStatus mistral_model_info(const MistralModel *m, MistralInfo *info);
 /* Keys a query of `layer` sees (itself included); 0 = all; -1 for a bad layer. */
 MISTRAL_API int mistral_model_window(const MistralModel *m, int layer);
 
@@ -126,19 +127,19 @@ MISTRAL_API int mistral_model_window(const MistralModel *m, int layer);
  * ids; *n_out gets the count, also when it exceeds cap
  * (MISTRAL_ERR_BUFFER: call again with a larger buffer). Invalid UTF-8 is
  * MISTRAL_ERR_INPUT. */
-MISTRAL_API int mistral_tokenize(const MistralModel *m, const char *text, long len, int add_bos,
-                                 int *ids, int cap, int *n_out);
+MISTRAL_API MistralStatus mistral_tokenize(const MistralModel *m, const char *text, long len, int add_bos,
+                                           int *ids, int cap, int *n_out);
 /* Decodes ids to text exactly as sentencepiece / mistral-common do (control
  * tokens as their text), NUL-terminated: *n_out gets the byte count without
  * the NUL, also when it exceeds cap - 1 (MISTRAL_ERR_BUFFER). */
-MISTRAL_API int mistral_detokenize(const MistralModel *m, const int *ids, int n, char *text, size_t cap,
-                                   size_t *n_out);
+MISTRAL_API MistralStatus mistral_detokenize(const MistralModel *m, const int *ids, int n, char *text,
+                                             size_t cap, size_t *n_out);
 /* Encodes an OpenAI-style chat request, {"messages": [...], "tools": [...]}
  * (the JSON of `mistral tokenize --chat`), as mistral-common does for the
  * model's chat format (format NULL) or "v1", "v2", "v3", "v7", "tekken":
  * ids as for mistral_tokenize. A malformed request is MISTRAL_ERR_INPUT. */
-MISTRAL_API int mistral_chat_encode(const MistralModel *m, const char *request_json, const char *format,
-                                    int *ids, int cap, int *n_out);
+MISTRAL_API MistralStatus mistral_chat_encode(const MistralModel *m, const char *request_json,
+                                              const char *format, int *ids, int cap, int *n_out);
 
 /* ---- contexts: KV caches and the forward pass ----------------------------- */
 
@@ -150,32 +151,35 @@ typedef struct {
                        (a model whose layers all have windows runs past n_ctx) */
     int n_threads;  /* 0: the model's n_threads */
     int kv_type;    /* MISTRAL_KV_F32 (default, exact) or MISTRAL_KV_F16 (half the memory) */
-    int fast_bf16;  /* 1: BF16 weights meet activations rounded to bf16 (vdpbf16ps on CPUs with
-                       AVX512_BF16; 1.5-1.7x the prefill, logits move up to ~0.1); 0 (default): exact */
+    int fast_bf16;  /* 1: BF16 weights meet activations rounded to bf16 (each within 2^-8; the
+                       same bits on every CPU; vdpbf16ps where the CPU has AVX512_BF16, half the
+                       prefill's instructions): logits leave the exact path's but stay batch-,
+                       chunk- and thread-invariant; 0 (default): exact fp32 products */
 } MistralContextParams;
 
 MISTRAL_API MistralContextParams mistral_context_default_params(void); /* 1 sequence, 4096 */
 
-MISTRAL_API int mistral_context_new(MistralContext **out, MistralModel *m, const MistralContextParams *params);
+MISTRAL_API MistralStatus mistral_context_new(MistralContext **out, MistralModel *m,
+                                              const MistralContextParams *params);
 MISTRAL_API void mistral_context_free(MistralContext *ctx);
 
 /* The next position of sequence seq (the tokens it holds); -1 for a bad seq. */
 MISTRAL_API long mistral_seq_pos(const MistralContext *ctx, int seq);
 /* Forgets everything sequence seq holds. */
-MISTRAL_API int mistral_seq_reset(MistralContext *ctx, int seq);
+MISTRAL_API MistralStatus mistral_seq_reset(MistralContext *ctx, int seq);
 /* Keeps the first n_pos positions of seq (to regenerate or edit its end).
  * On a rolling cache the dropped positions' slots may already hold newer
  * keys: possible only while every layer still holds the keys position n_pos
  * needs; otherwise MISTRAL_ERR_ARGUMENT and nothing changes. */
-MISTRAL_API int mistral_seq_truncate(MistralContext *ctx, int seq, long n_pos);
+MISTRAL_API MistralStatus mistral_seq_truncate(MistralContext *ctx, int seq, long n_pos);
 
 /* One forward call over n tokens of several sequences: token i belongs to
  * sequence seq[i] at position pos[i] (pos NULL: each sequence continues
  * where it stopped); one sequence's tokens are contiguous and consecutive.
  * logits (n_want, n_vocab) receives a row for each token with want[i] != 0
  * (want NULL: every token), in batch order. */
-MISTRAL_API int mistral_decode(MistralContext *ctx, int n, const int *tokens, const int *seq, const long *pos,
-                               const unsigned char *want, float *logits);
+MISTRAL_API MistralStatus mistral_decode(MistralContext *ctx, int n, const int *tokens, const int *seq,
+                                         const long *pos, const unsigned char *want, float *logits);
 
 /* ---- generation -------------------------------------------------------------- */
 
@@ -204,9 +208,9 @@ typedef int (*MistralTokenFn)(void *ud, int seq, int token, const char *text, si
 /* Generates after each of n_prompts prompts, all in one batch: prompt i runs
  * in sequence i of ctx (n_prompts <= n_seq). Every prompt gets exactly the
  * tokens it would get alone. on_token may be NULL. */
-MISTRAL_API int mistral_generate(MistralContext *ctx, int n_prompts, const int *const *prompts,
-                                 const int *n_prompt, const MistralGenParams *params, MistralTokenFn on_token,
-                                 void *ud);
+MISTRAL_API MistralStatus mistral_generate(MistralContext *ctx, int n_prompts, const int *const *prompts,
+                                           const int *n_prompt, const MistralGenParams *params,
+                                           MistralTokenFn on_token, void *ud);
 
 #ifdef __cplusplus
 }

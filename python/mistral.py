@@ -66,6 +66,8 @@ class _GenParams(ctypes.Structure):
                 ("stop", ctypes.POINTER(ctypes.c_char_p)), ("n_stop", ctypes.c_int), ("append", ctypes.c_int)]
 
 
+_ERR_BUFFER = 7  # MistralStatus MISTRAL_ERR_BUFFER: *n_out says the size needed
+
 _TOKEN_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
                              ctypes.POINTER(ctypes.c_char), ctypes.c_size_t)
 
@@ -79,29 +81,30 @@ def library():
         return _lib
     lib = ctypes.CDLL(_find_library())
     P, I, L, S = ctypes.c_void_p, ctypes.c_int, ctypes.c_long, ctypes.c_size_t
+    ST = ctypes.c_int  # MistralStatus: an enum, passed as an int
     IP = ctypes.POINTER(ctypes.c_int)
     sigs = {
         "mistral_error": (ctypes.c_char_p, []),
         "mistral_status_name": (ctypes.c_char_p, [I]),
         "mistral_version": (ctypes.c_char_p, []),
         "mistral_model_default_params": (_ModelParams, []),
-        "mistral_model_open": (I, [ctypes.POINTER(P), ctypes.c_char_p, ctypes.POINTER(_ModelParams)]),
+        "mistral_model_open": (ST, [ctypes.POINTER(P), ctypes.c_char_p, ctypes.POINTER(_ModelParams)]),
         "mistral_model_close": (None, [P]),
-        "mistral_model_info": (I, [P, ctypes.POINTER(_Info)]),
+        "mistral_model_info": (ST, [P, ctypes.POINTER(_Info)]),
         "mistral_model_window": (I, [P, I]),
-        "mistral_tokenize": (I, [P, ctypes.c_char_p, L, I, IP, I, IP]),
-        "mistral_detokenize": (I, [P, IP, I, ctypes.c_char_p, S, ctypes.POINTER(S)]),
-        "mistral_chat_encode": (I, [P, ctypes.c_char_p, ctypes.c_char_p, IP, I, IP]),
+        "mistral_tokenize": (ST, [P, ctypes.c_char_p, L, I, IP, I, IP]),
+        "mistral_detokenize": (ST, [P, IP, I, ctypes.c_char_p, S, ctypes.POINTER(S)]),
+        "mistral_chat_encode": (ST, [P, ctypes.c_char_p, ctypes.c_char_p, IP, I, IP]),
         "mistral_context_default_params": (_ContextParams, []),
-        "mistral_context_new": (I, [ctypes.POINTER(P), P, ctypes.POINTER(_ContextParams)]),
+        "mistral_context_new": (ST, [ctypes.POINTER(P), P, ctypes.POINTER(_ContextParams)]),
         "mistral_context_free": (None, [P]),
         "mistral_seq_pos": (L, [P, I]),
-        "mistral_seq_reset": (I, [P, I]),
-        "mistral_seq_truncate": (I, [P, I, L]),
-        "mistral_decode": (I, [P, I, IP, IP, ctypes.POINTER(L), ctypes.POINTER(ctypes.c_ubyte),
-                               ctypes.POINTER(ctypes.c_float)]),
+        "mistral_seq_reset": (ST, [P, I]),
+        "mistral_seq_truncate": (ST, [P, I, L]),
+        "mistral_decode": (ST, [P, I, IP, IP, ctypes.POINTER(L), ctypes.POINTER(ctypes.c_ubyte),
+                                ctypes.POINTER(ctypes.c_float)]),
         "mistral_gen_default_params": (_GenParams, []),
-        "mistral_generate": (I, [P, I, ctypes.POINTER(IP), IP, ctypes.POINTER(_GenParams), _TOKEN_FN, P]),
+        "mistral_generate": (ST, [P, I, ctypes.POINTER(IP), IP, ctypes.POINTER(_GenParams), _TOKEN_FN, P]),
     }
     for name, (res, args) in sigs.items():
         fn = getattr(lib, name)
@@ -135,7 +138,7 @@ def _grow(call):
     while True:
         buf, n = (ctypes.c_int * cap)(), ctypes.c_int()
         status = call(buf, cap, ctypes.byref(n))
-        if status == 7 and n.value > cap:  # MISTRAL_ERR_BUFFER
+        if status == _ERR_BUFFER and n.value > cap:
             cap = n.value
             continue
         _check(status)
@@ -187,7 +190,7 @@ class Model:
         while True:
             buf = ctypes.create_string_buffer(cap)
             status = lib.mistral_detokenize(self._h, arr, len(ids), buf, cap, ctypes.byref(n))
-            if status == 7 and n.value + 1 > cap:
+            if status == _ERR_BUFFER and n.value + 1 > cap:
                 cap = n.value + 1
                 continue
             _check(status)

@@ -1,7 +1,8 @@
 /* api — the public API (include/mistral.h) over the model, tok and gen
  * layers. Every argument is checked here, so that nothing a caller passes
  * reaches an internal CHECK; internal errors come back as the one-line
- * err_msg() and a status chosen by where they happened (and err_kind()). */
+ * err_msg() and the status of the kind they were raised with (err_kind(),
+ * set where the condition is found: fail()), or else the call site's. */
 #include "mistral.h"
 
 #include <limits.h>
@@ -37,16 +38,20 @@ struct MistralContext {
 #define API_MAX_SEQ 65536
 #define API_MAX_THREADS 1024
 
-/* A failure's status: the kind of error if it says more than the site. */
-static int fail(int site) {
+/* A failure's status: the kind the error was raised with (util.h), or the
+ * site's status for a plain err_set. */
+static MistralStatus fail(MistralStatus site) {
     switch (err_kind()) {
     case ERR_IO: return MISTRAL_ERR_IO;
     case ERR_NOMEM: return MISTRAL_ERR_MEMORY;
-    default: return site;
+    case ERR_INPUT: return MISTRAL_ERR_INPUT;
+    case ERR_CONTEXT_FULL: return MISTRAL_ERR_CONTEXT_FULL;
+    case ERR_OTHER: break;
     }
+    return site;
 }
 
-static int bad_arg(const char *fmt, const char *what) {
+static MistralStatus bad_arg(const char *fmt, const char *what) {
     err_set(fmt, what);
     return MISTRAL_ERR_ARGUMENT;
 }
@@ -68,7 +73,7 @@ MistralModelParams mistral_model_default_params(void) {
 }
 
 /* The tokenizer p asks for (none is fine unless p names one). */
-static int open_tokenizer(MistralModel *m, const char *path, const MistralModelParams *p) {
+static MistralStatus open_tokenizer(MistralModel *m, const char *path, const MistralModelParams *p) {
     m->chat_format = -1;
     if (p->tokenizer && !*p->tokenizer) return MISTRAL_OK;
     char *file = p->tokenizer ? xstrdup(p->tokenizer) : tokenizer_find(path);
@@ -86,7 +91,7 @@ static int open_tokenizer(MistralModel *m, const char *path, const MistralModelP
     return MISTRAL_OK;
 }
 
-int mistral_model_open(MistralModel **out, const char *path, const MistralModelParams *params) {
+MistralStatus mistral_model_open(MistralModel **out, const char *path, const MistralModelParams *params) {
     if (!out) return bad_arg("%s: out is NULL", "mistral_model_open");
     *out = NULL;
     if (!path) return bad_arg("%s: path is NULL", "mistral_model_open");
@@ -110,7 +115,7 @@ int mistral_model_open(MistralModel **out, const char *path, const MistralModelP
         free(m);
         return fail(MISTRAL_ERR_FORMAT);
     }
-    int rc = open_tokenizer(m, path, &p);
+    MistralStatus rc = open_tokenizer(m, path, &p);
     if (rc) {
         mistral_model_close(m);
         return rc;
@@ -121,9 +126,9 @@ int mistral_model_open(MistralModel **out, const char *path, const MistralModelP
     ModelShare all = model_share_all(&m->model);
     all.pack = p.repack;
     all.mem_limit = p.mem_limit;
-    rc = model_prepare(&m->model, &all, kern, threaded ? &pool : NULL); /* only a mem_limit can fail */
+    int prep = model_prepare(&m->model, &all, kern, threaded ? &pool : NULL); /* only a mem_limit can fail */
     if (threaded) pool_free(&pool);
-    if (rc) {
+    if (prep) {
         rc = fail(MISTRAL_ERR_ARGUMENT);
         mistral_model_close(m);
         return rc;
@@ -150,7 +155,7 @@ static const char *chat_name(int format) {
     }
 }
 
-int mistral_model_info(const MistralModel *m, MistralInfo *info) {
+MistralStatus mistral_model_info(const MistralModel *m, MistralInfo *info) {
     if (!m || !info) return bad_arg("%s: a NULL argument", "mistral_model_info");
     const Config *c = &m->model.cfg;
     *info = (MistralInfo){.dim = c->dim, .n_layers = c->n_layers, .head_dim = c->head_dim,
@@ -172,7 +177,7 @@ int mistral_model_window(const MistralModel *m, int layer) {
 
 /* ---- text ---------------------------------------------------------------------- */
 
-static int need_tokenizer(const MistralModel *m, const char *fn) {
+static MistralStatus need_tokenizer(const MistralModel *m, const char *fn) {
     if (!m) return bad_arg("%s: model is NULL", fn);
     if (!m->has_tok) {
         err_set("%s: the model has no tokenizer (give MistralModelParams.tokenizer)", fn);
@@ -182,7 +187,7 @@ static int need_tokenizer(const MistralModel *m, const char *fn) {
 }
 
 /* ids to the caller's buffer: the count always, the ids when they fit. */
-static int give_ids(const IntVec *v, int *ids, int cap, int *n_out) {
+static MistralStatus give_ids(const IntVec *v, int *ids, int cap, int *n_out) {
     *n_out = v->n;
     if (v->n > cap) {
         err_set("%d ids do not fit a buffer of %d", v->n, cap);
@@ -192,9 +197,9 @@ static int give_ids(const IntVec *v, int *ids, int cap, int *n_out) {
     return MISTRAL_OK;
 }
 
-int mistral_tokenize(const MistralModel *m, const char *text, long len, int add_bos, int *ids, int cap,
-                     int *n_out) {
-    int rc = need_tokenizer(m, "mistral_tokenize");
+MistralStatus mistral_tokenize(const MistralModel *m, const char *text, long len, int add_bos, int *ids,
+                               int cap, int *n_out) {
+    MistralStatus rc = need_tokenizer(m, "mistral_tokenize");
     if (rc) return rc;
     if (!text || !n_out || cap < 0 || (cap > 0 && !ids))
         return bad_arg("%s: text, n_out (and ids when cap > 0) must be given", "mistral_tokenize");
@@ -209,18 +214,14 @@ int mistral_tokenize(const MistralModel *m, const char *text, long len, int add_
     return rc;
 }
 
-int mistral_detokenize(const MistralModel *m, const int *ids, int n, char *text, size_t cap, size_t *n_out) {
-    int rc = need_tokenizer(m, "mistral_detokenize");
+MistralStatus mistral_detokenize(const MistralModel *m, const int *ids, int n, char *text, size_t cap,
+                                 size_t *n_out) {
+    MistralStatus rc = need_tokenizer(m, "mistral_detokenize");
     if (rc) return rc;
     if (n < 0 || (n > 0 && !ids) || !n_out || (cap > 0 && !text))
         return bad_arg("%s: ids, n_out (and text when cap > 0) must be given", "mistral_detokenize");
-    for (int i = 0; i < n; i++)
-        if (ids[i] < 0 || ids[i] >= m->tok.n_vocab) {
-            err_set("token id %d is outside the tokenizer's vocabulary (0..%d)", ids[i], m->tok.n_vocab - 1);
-            return MISTRAL_ERR_INPUT;
-        }
     ByteBuf b = {0};
-    if (tokenizer_decode_text(&m->tok, ids, n, &b)) {
+    if (tokenizer_decode_text(&m->tok, ids, n, &b)) { /* an id outside the vocabulary */
         bytebuf_free(&b);
         return fail(MISTRAL_ERR_INPUT);
     }
@@ -236,9 +237,9 @@ int mistral_detokenize(const MistralModel *m, const int *ids, int n, char *text,
     return MISTRAL_OK;
 }
 
-int mistral_chat_encode(const MistralModel *m, const char *request_json, const char *format, int *ids, int cap,
-                        int *n_out) {
-    int rc = need_tokenizer(m, "mistral_chat_encode");
+MistralStatus mistral_chat_encode(const MistralModel *m, const char *request_json, const char *format,
+                                  int *ids, int cap, int *n_out) {
+    MistralStatus rc = need_tokenizer(m, "mistral_chat_encode");
     if (rc) return rc;
     if (!request_json || !n_out || cap < 0 || (cap > 0 && !ids))
         return bad_arg("%s: request_json, n_out (and ids when cap > 0) must be given", "mistral_chat_encode");
@@ -263,7 +264,7 @@ MistralContextParams mistral_context_default_params(void) {
     return (MistralContextParams){.n_seq = 1, .n_ctx = 4096, .n_threads = 0, .kv_type = MISTRAL_KV_F32};
 }
 
-int mistral_context_new(MistralContext **out, MistralModel *m, const MistralContextParams *params) {
+MistralStatus mistral_context_new(MistralContext **out, MistralModel *m, const MistralContextParams *params) {
     if (!out) return bad_arg("%s: out is NULL", "mistral_context_new");
     *out = NULL;
     if (!m) return bad_arg("%s: model is NULL", "mistral_context_new");
@@ -308,42 +309,21 @@ long mistral_seq_pos(const MistralContext *c, int seq) {
     return kv ? kv->n_pos : -1;
 }
 
-int mistral_seq_reset(MistralContext *c, int seq) {
+MistralStatus mistral_seq_reset(MistralContext *c, int seq) {
     KVCache *kv = seq_cache(c, seq);
     if (!kv) return bad_arg("%s: no such sequence", "mistral_seq_reset");
     kvcache_reset(kv);
     return MISTRAL_OK;
 }
 
-int mistral_seq_truncate(MistralContext *c, int seq, long n_pos) {
+MistralStatus mistral_seq_truncate(MistralContext *c, int seq, long n_pos) {
     KVCache *kv = seq_cache(c, seq);
     if (!kv) return bad_arg("%s: no such sequence", "mistral_seq_truncate");
     return kvcache_rewind(kv, n_pos) ? MISTRAL_ERR_ARGUMENT : MISTRAL_OK;
 }
 
-/* The batch's tokens: known ids, existing sequences, room in the context. */
-static int check_tokens(const MistralContext *c, int n, const int *tokens, const int *seq, const long *pos) {
-    int V = c->ctx.model->cfg.n_vocab;
-    for (int i = 0; i < n; i++) {
-        if (tokens[i] < 0 || tokens[i] >= V) {
-            err_set("token id %d is outside the vocabulary (0..%d)", tokens[i], V - 1);
-            return MISTRAL_ERR_INPUT;
-        }
-        const KVCache *kv = seq_cache(c, seq[i]);
-        if (!kv) {
-            err_set("sequence %d does not exist (the context has %d)", seq[i], c->ctx.n_seq);
-            return MISTRAL_ERR_ARGUMENT;
-        }
-        if (pos[i] >= kv->max_pos) {
-            err_set("sequence %d: position %ld is past the context of %ld positions", seq[i], pos[i], kv->max_pos);
-            return MISTRAL_ERR_CONTEXT_FULL;
-        }
-    }
-    return MISTRAL_OK;
-}
-
-int mistral_decode(MistralContext *c, int n, const int *tokens, const int *seq, const long *pos,
-                   const unsigned char *want, float *logits) {
+MistralStatus mistral_decode(MistralContext *c, int n, const int *tokens, const int *seq, const long *pos,
+                             const unsigned char *want, float *logits) {
     if (!c || n < 1 || !tokens || !seq || !logits)
         return bad_arg("%s: ctx, n >= 1, tokens, seq and logits must be given", "mistral_decode");
     long *own = NULL;
@@ -355,9 +335,8 @@ int mistral_decode(MistralContext *c, int n, const int *tokens, const int *seq, 
         }
         pos = own;
     }
-    int rc = check_tokens(c, n, tokens, seq, pos);
     Batch b = {.n = n, .token = tokens, .seq = seq, .pos = pos, .want = want};
-    if (!rc && forward(&c->ctx, &b, logits)) rc = fail(MISTRAL_ERR_ARGUMENT);
+    MistralStatus rc = forward(&c->ctx, &b, logits) ? fail(MISTRAL_ERR_ARGUMENT) : MISTRAL_OK;
     free(own);
     return rc;
 }
@@ -395,8 +374,25 @@ static int on_token(void *ud, int seq, int token) {
     return stop || at_eos;
 }
 
-static int check_gen(const MistralContext *c, int n_prompts, const int *const *prompts, const int *n_prompt,
-                     const MistralGenParams *p) {
+/* Prompt i, checked before anything runs (a batch fails whole, not after
+ * some prompts have started): its ids (ERR_INPUT) and room in its sequence
+ * for it and max_tokens new tokens (ERR_CONTEXT_FULL). */
+static int check_prompt(const MistralContext *c, int i, const int *prompt, int n, const MistralGenParams *p) {
+    int V = c->ctx.model->cfg.n_vocab;
+    if (!prompt || n < 1) return err_input("prompt %d is empty", i);
+    const KVCache *kv = &c->ctx.seqs[i];
+    long start = p->append ? kv->n_pos : 0;
+    if ((long)n + p->max_tokens - 1 > kv->max_pos - start) /* the last new token is not fed */
+        return err_context_full("prompt %d: %d tokens + %d new after %ld held do not fit the context of %ld positions",
+                                i, n, p->max_tokens, start, kv->max_pos);
+    for (int j = 0; j < n; j++)
+        if (prompt[j] < 0 || prompt[j] >= V)
+            return err_input("prompt %d: token id %d is outside the vocabulary (0..%d)", i, prompt[j], V - 1);
+    return 0;
+}
+
+static MistralStatus check_gen(const MistralContext *c, int n_prompts, const int *const *prompts,
+                               const int *n_prompt, const MistralGenParams *p) {
     if (!c || !prompts || !n_prompt || !p)
         return bad_arg("%s: ctx, prompts, n_prompt and params must be given", "mistral_generate");
     if (n_prompts < 1 || n_prompts > c->ctx.n_seq) {
@@ -409,31 +405,14 @@ static int check_gen(const MistralContext *c, int n_prompts, const int *const *p
     for (int i = 0; i < p->n_stop; i++)
         if (!p->stop[i] || !*p->stop[i]) return bad_arg("%s: a stop text is NULL or empty", "mistral_generate");
     if (p->n_stop && !c->m->has_tok) return need_tokenizer(c->m, "mistral_generate: stop texts");
-    for (int i = 0; i < n_prompts; i++) {
-        if (!prompts[i] || n_prompt[i] < 1) {
-            err_set("prompt %d is empty", i);
-            return MISTRAL_ERR_INPUT;
-        }
-        const KVCache *kv = &c->ctx.seqs[i];
-        long start = p->append ? kv->n_pos : 0;
-        if ((long)n_prompt[i] + p->max_tokens - 1 > kv->max_pos - start) { /* the last new token is not fed */
-            err_set("prompt %d: %d tokens + %d new after %ld held do not fit the context of %ld positions", i,
-                    n_prompt[i], p->max_tokens, start, kv->max_pos);
-            return MISTRAL_ERR_CONTEXT_FULL;
-        }
-        for (int j = 0; j < n_prompt[i]; j++)
-            if (prompts[i][j] < 0 || prompts[i][j] >= c->ctx.model->cfg.n_vocab) {
-                err_set("prompt %d: token id %d is outside the vocabulary (0..%d)", i, prompts[i][j],
-                        c->ctx.model->cfg.n_vocab - 1);
-                return MISTRAL_ERR_INPUT;
-            }
-    }
+    for (int i = 0; i < n_prompts; i++)
+        if (check_prompt(c, i, prompts[i], n_prompt[i], p)) return fail(MISTRAL_ERR_INPUT);
     return MISTRAL_OK;
 }
 
-int mistral_generate(MistralContext *c, int n_prompts, const int *const *prompts, const int *n_prompt,
-                     const MistralGenParams *p, MistralTokenFn fn, void *ud) {
-    int rc = check_gen(c, n_prompts, prompts, n_prompt, p);
+MistralStatus mistral_generate(MistralContext *c, int n_prompts, const int *const *prompts, const int *n_prompt,
+                               const MistralGenParams *p, MistralTokenFn fn, void *ud) {
+    MistralStatus rc = check_gen(c, n_prompts, prompts, n_prompt, p);
     if (rc) return rc;
     const MistralModel *m = c->m;
     GenRequest *reqs = calloc((size_t)n_prompts, sizeof *reqs);

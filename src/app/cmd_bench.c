@@ -7,11 +7,18 @@
  *       prefilled untimed, like llama-bench -d: with window W the cache
  *       holds at most W positions, so tg at depth 4W runs as fast as at W
  * Each is run once to warm up, then r times (pp on a fresh context, tg from
- * the same depth); mean ± sd of tok/s. Bandwidth: a read-only pass over a 1 GiB buffer on the same thread
- * pool, best of 3 (bench/matmul_bench.c's method). Decode's fraction:
+ * the same depth); mean ± sd of tok/s. Bandwidth: read-only passes over
+ * buffers of 0.5-2 GiB on the same thread pool, the best (kern/membw.h,
+ * bench/matmul_bench.c's method). Decode's fraction:
  * bytes read per token (every Mat, counting n_active of n_experts experts,
  * one row of the embeddings; plus the keys and values attention reads at
- * the tg positions) × tg tok/s ÷ bandwidth. */
+ * the tg positions) × tg tok/s ÷ bandwidth.
+ *
+ * With --mem-limit, bench holds what generate holds: the probes (memory
+ * bandwidth, then the disk's) run after the model is prepared and before
+ * any forward call, when the expert cache's slots hold nothing yet, in
+ * buffers no larger than those slots together; a probe that needs more
+ * than that is skipped, and the output says so. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -137,6 +144,31 @@ static void run_tg(const Model *m, long n_ctx, int threads, const int *tok, long
     context_free(&ctx);
 }
 
+/* Bytes the probes may hold: with --mem-limit, the expert cache's slots,
+ * empty until the first forward call (the dense part already holds the
+ * rest of the limit); without, no bound. */
+static size_t probe_room(const Model *m) {
+    if (!m->experts) return SIZE_MAX;
+    ExpertStats s;
+    expcache_stats(m->experts, &s);
+    return (size_t)s.slots * s.slot_bytes;
+}
+
+/* The bandwidth line's probe: "0.5-2 GiB, best of 9", or what the room allowed. */
+static void describe_probe(char *buf, size_t n, size_t largest, size_t room) {
+    int sizes = largest >= (size_t)2 << 30 ? 3 : largest >= (size_t)1 << 30 ? 2 : largest >= (size_t)512 << 20 ? 1 : 0;
+    const char *why = room < ((size_t)2 << 30) ? " (what --mem-limit leaves)" : "";
+    if (sizes) snprintf(buf, n, "0.5%s GiB%s, best of %d", sizes == 1 ? "" : sizes == 2 ? "-1" : "-2", why, 3 * sizes);
+    else snprintf(buf, n, "%zu MiB%s, best of 3", largest >> 20, why);
+}
+
+/* "12.345" with fmt, or "null" when !ok (--json). */
+static const char *json_num(char *buf, size_t n, const char *fmt, double v, int ok) {
+    if (!ok) return "null";
+    snprintf(buf, n, fmt, v);
+    return buf;
+}
+
 static void stats(const double *x, int n, double *mean, double *sd) {
     double s = 0, ss = 0;
     for (int i = 0; i < n; i++) s += x[i];
@@ -145,17 +177,106 @@ static void stats(const double *x, int n, double *mean, double *sd) {
     *sd = n > 1 ? sqrt(ss / (n - 1)) : 0;
 }
 
+/* What bench measured, for the report. */
+typedef struct {
+    const Options *o;
+    const Model *m;
+    const char *kern_name;
+    int threads;
+    long p, n, d, reps;
+    DType kv_type;
+    double pp_m, pp_sd, tg_m, tg_sd;
+    double wpt, kpt;          /* bytes read per token: weights, keys and values */
+    double bw;                /* memory read bandwidth, GB/s (0: not measured) */
+    size_t bw_bytes, room;    /* the probe's largest buffer; the room it had */
+    int in_cache;             /* the weights read per token fit in the last-level cache */
+    double disk_bw;           /* --mem-limit: the disk probe's bytes/s (0: not measured) */
+    char disk_skip[300];      /* ... and why not */
+    ExpertStats es_pp, es_tg; /* --mem-limit: the cache's counters */
+    size_t peak;              /* peak resident bytes (VmHWM) */
+} Report;
+
+static void report_json(const Report *r) {
+    const Options *o = r->o;
+    double bpt = r->wpt + r->kpt, frac = r->bw > 0 ? bpt * r->tg_m / (r->bw * 1e9) : 0;
+    char a[32], b[32], c[32];
+    printf("{\"model\": \"%s\", \"threads\": %d, \"kv_type\": \"%s\", \"fast_bf16\": %s, \"bytes_per_token\": %.0f, "
+           "\"kv_bytes_per_token\": %.0f, \"reps\": %ld, \"pp\": {\"n\": %ld, \"tok_s\": %.3f, \"sd\": %.3f}, "
+           "\"tg\": {\"n\": %ld, \"depth\": %ld, \"tok_s\": %.3f, \"sd\": %.3f}, "
+           "\"bandwidth_gb_s\": %s, \"bandwidth_probe_bytes\": %zu, \"decode_bandwidth_fraction\": %s, "
+           "\"weights_fit_llc\": %s, \"peak_rss_bytes\": %zu}\n",
+           o->model, r->threads, r->kv_type == DT_F16 ? "f16" : "f32", o->fast_bf16 ? "true" : "false", bpt, r->kpt,
+           r->reps, r->p, r->pp_m, r->pp_sd, r->n, r->d, r->tg_m, r->tg_sd, json_num(a, sizeof a, "%.2f", r->bw, r->bw > 0),
+           r->bw_bytes, json_num(b, sizeof b, "%.4f", frac, r->bw > 0),
+           r->in_cache ? "true" : "false", r->peak);
+    if (!r->m->experts) return;
+    const ExpertStats *e[2] = {&r->es_pp, &r->es_tg};
+    double toks[2] = {(double)r->p * r->reps, (double)r->n * r->reps};
+    printf("{\"expert_cache\": {\"slots\": %d, \"slot_bytes\": %zu, \"disk_gb_s\": %s, \"probe_room_bytes\": %zu, "
+           "\"direct\": %s", r->es_tg.slots ? r->es_tg.slots : r->es_pp.slots,
+           r->es_tg.slot_bytes ? r->es_tg.slot_bytes : r->es_pp.slot_bytes,
+           json_num(c, sizeof c, "%.3f", r->disk_bw / 1e9, r->disk_bw > 0), r->room,
+           (r->es_tg.direct || r->es_pp.direct) ? "true" : "false");
+    for (int i = 0; i < 2; i++) {
+        const ExpertStats *s = e[i];
+        double u = s->uses ? (double)s->uses : 1;
+        printf(", \"%s\": {\"hit_rate\": %.4f, \"ready\": %.4f, \"late\": %.4f, \"missed\": %.4f, "
+               "\"gb_read_per_token\": %.4f, \"read_gb_s\": %.3f, \"prediction\": %.4f, \"ahead_used\": %.4f}",
+               i ? "tg" : "pp", s->reads < s->uses ? 1 - s->reads / u : 0, s->hits / u, s->late / u,
+               s->misses / u, toks[i] > 0 ? s->bytes_read / toks[i] / 1e9 : 0,
+               s->read_seconds > 0 ? s->bytes_read / s->read_seconds / 1e9 : 0,
+               s->routed ? (double)s->predicted / s->routed : 0, s->ahead ? (double)s->ahead_used / s->ahead : 0);
+    }
+    printf("}}\n");
+}
+
+static void report_text(const Report *r) {
+    const Options *o = r->o;
+    double bpt = r->wpt + r->kpt;
+    long p = r->p, n = r->n, d = r->d;
+    printf("model: %s\n", o->model);
+    printf("threads: %d, repetitions: %ld, KV cache %s; read per token: %.3f GB of weights + %.3f GB of "
+           "keys and values\n", r->threads, r->reps, r->kv_type == DT_F16 ? "f16" : "f32", r->wpt / 1e9, r->kpt / 1e9);
+    printf("| test         |          tok/s |\n|--------------|----------------|\n");
+    if (p > 0) printf("| pp%-10ld | %7.2f ± %5.2f |\n", p, r->pp_m, r->pp_sd);
+    if (n > 0 && d > 0) printf("| tg%ld @ d%-*ld | %7.2f ± %5.2f |\n", n, 6 - snprintf(NULL, 0, "%ld", n), d, r->tg_m, r->tg_sd);
+    else if (n > 0) printf("| tg%-10ld | %7.2f ± %5.2f |\n", n, r->tg_m, r->tg_sd);
+    const char *llc = r->in_cache ? " (the weights fit in the last-level cache: decode reads them from there)" : "";
+    if (r->bw_bytes) {
+        char how[96];
+        describe_probe(how, sizeof how, r->bw_bytes, r->room);
+        printf("memory read bandwidth (%d threads, %s loads, %s): %.2f GB/s\n", r->threads, r->kern_name, how, r->bw);
+        printf("decode: %.2f GB/s read = %.1f%% of the bandwidth%s\n", bpt * r->tg_m / 1e9,
+               100 * bpt * r->tg_m / (r->bw * 1e9), llc);
+    } else {
+        printf("memory read bandwidth: not measured: --mem-limit leaves the probe %zu MiB, less than the %zu MiB "
+               "it reads (4x the last-level cache, at least 64 MiB)\n", r->room >> 20, membw_min_bytes() >> 20);
+        printf("decode: %.2f GB/s read%s\n", bpt * r->tg_m / 1e9, llc);
+    }
+    if (r->m->experts) {
+        ExpertStats all = r->es_pp;
+        expstats_add(&all, &r->es_tg);
+        printf("expert cache (--mem-limit %.2f GB): %d experts of %.1f MB\n", o->mem_limit / 1e9, all.slots,
+               all.slot_bytes / 1e6);
+        if (r->disk_skip[0]) printf("expert cache: the disk's bandwidth not measured: %s\n", r->disk_skip);
+        if (p > 0) print_expert_stats(stdout, "pp", &r->es_pp, (double)p * r->reps, r->disk_bw, r->pp_m);
+        if (n > 0) print_expert_stats(stdout, "tg", &r->es_tg, (double)n * r->reps, r->disk_bw, r->tg_m);
+    }
+    printf("peak resident memory: %.1f MB\n", r->peak / 1e6);
+}
+
 int cmd_bench(const Options *o) {
-    long p = 512;
+    Report r = {.o = o, .p = 512, .n = o->n_new, .reps = o->reps > 0 ? o->reps : 3, .d = o->depth};
     if (o->prompt) {
         char *end;
-        p = strtol(o->prompt, &end, 10);
-        if (*end || end == o->prompt || p < 0 || p > (1L << 20))
+        r.p = strtol(o->prompt, &end, 10);
+        if (*end || end == o->prompt || r.p < 0 || r.p > (1L << 20))
             usage_error(o->cmd, "-p expects a token count, got \"%.40s\"", o->prompt);
     }
-    long n = o->n_new, reps = o->reps > 0 ? o->reps : 3, d = o->depth;
+    long p = r.p, n = r.n, reps = r.reps, d = r.d;
     Model m;
     load_model(&m, o);
+    r.m = &m;
     const Config *c = &m.cfg;
     long n_ctx = (p > d + n ? p : d + n) + 1;
     int *tok = xmalloc((size_t)(n_ctx) * sizeof *tok);
@@ -166,77 +287,31 @@ int cmd_bench(const Options *o) {
     Context ctx0;
     new_context(&ctx0, &m, 1, (int)o->threads, o);
     prepare_model(&m, &ctx0, o, NULL);
-    int threads = pool_threads(ctx0.mm.pool);
-    const char *ctx0_kern_name = ctx0.mm.kern->name;
-    double bw = membw_probe(ctx0.mm.kern, ctx0.mm.pool);
+    int threads = r.threads = pool_threads(ctx0.mm.pool);
+    r.kern_name = ctx0.mm.kern->name;
+    r.room = probe_room(&m);
+    r.bw = membw_probe(ctx0.mm.kern, ctx0.mm.pool, r.room, &r.bw_bytes);
     context_free(&ctx0);
     /* with --mem-limit: what the disk gives the expert cache's reads */
-    double disk_bw = m.experts ? expcache_read_bandwidth(m.experts, (size_t)1 << 30) : 0;
-    ExpertStats es_pp = {0}, es_tg = {0};
+    if (m.experts && (r.disk_bw = expcache_read_bandwidth(m.experts, (size_t)1 << 30, r.room)) < 0)
+        snprintf(r.disk_skip, sizeof r.disk_skip, "%s", err_msg()), r.disk_bw = 0;
 
     double *pp = xcalloc((size_t)reps, sizeof *pp), *tg = xcalloc((size_t)reps, sizeof *tg);
     if (p > 0) {
         run_pp(&m, n_ctx, threads, tok, (int)p, logits, o, NULL);
-        for (long r = 0; r < reps; r++) pp[r] = (double)p / run_pp(&m, n_ctx, threads, tok, (int)p, logits, o, &es_pp);
+        for (long i = 0; i < reps; i++) pp[i] = (double)p / run_pp(&m, n_ctx, threads, tok, (int)p, logits, o, &r.es_pp);
     }
-    if (n > 0) {
-        run_tg(&m, n_ctx, threads, tok, d, (int)n, reps, tg, logits, o, &es_tg);
-    }
-    double pp_m = 0, pp_sd = 0, tg_m = 0, tg_sd = 0;
-    if (p > 0) stats(pp, (int)reps, &pp_m, &pp_sd);
-    if (n > 0) stats(tg, (int)reps, &tg_m, &tg_sd);
-    DType kvt = o->kv_type && !strcmp(o->kv_type, "f16") ? DT_F16 : DT_F32;
-    double wpt = bytes_per_token(&m), kpt = kv_bytes_per_token(&m, d, n, kvt), bpt = wpt + kpt;
-    double frac = bw > 0 ? bpt * tg_m / (bw * 1e9) : 0;
+    if (n > 0) run_tg(&m, n_ctx, threads, tok, d, (int)n, reps, tg, logits, o, &r.es_tg);
+    if (p > 0) stats(pp, (int)reps, &r.pp_m, &r.pp_sd);
+    if (n > 0) stats(tg, (int)reps, &r.tg_m, &r.tg_sd);
+    r.kv_type = o->kv_type && !strcmp(o->kv_type, "f16") ? DT_F16 : DT_F32;
+    r.wpt = bytes_per_token(&m), r.kpt = kv_bytes_per_token(&m, d, n, r.kv_type);
     size_t llc = membw_llc_bytes();
-    int in_cache = llc && wpt < (double)llc; /* then decode may read faster than memory */
-
-    if (o->json) {
-        printf("{\"model\": \"%s\", \"threads\": %d, \"kv_type\": \"%s\", \"fast_bf16\": %s, \"bytes_per_token\": %.0f, "
-               "\"kv_bytes_per_token\": %.0f, \"reps\": %ld, \"pp\": {\"n\": %ld, \"tok_s\": %.3f, \"sd\": %.3f}, "
-               "\"tg\": {\"n\": %ld, \"depth\": %ld, \"tok_s\": %.3f, \"sd\": %.3f}, "
-               "\"bandwidth_gb_s\": %.2f, \"decode_bandwidth_fraction\": %.4f, \"weights_fit_llc\": %s}\n",
-               o->model, threads, kvt == DT_F16 ? "f16" : "f32", o->fast_bf16 ? "true" : "false", bpt, kpt, reps, p, pp_m, pp_sd, n, d, tg_m, tg_sd, bw, frac,
-               in_cache ? "true" : "false");
-        if (m.experts) {
-            ExpertStats *e[2] = {&es_pp, &es_tg};
-            double toks[2] = {(double)p * reps, (double)n * reps};
-            printf("{\"expert_cache\": {\"slots\": %d, \"slot_bytes\": %zu, \"disk_gb_s\": %.3f, \"direct\": %s",
-                   es_tg.slots ? es_tg.slots : es_pp.slots, es_tg.slot_bytes ? es_tg.slot_bytes : es_pp.slot_bytes,
-                   disk_bw / 1e9, (es_tg.direct || es_pp.direct) ? "true" : "false");
-            for (int i = 0; i < 2; i++) {
-                const ExpertStats *s = e[i];
-                double u = s->uses ? (double)s->uses : 1;
-                printf(", \"%s\": {\"hit_rate\": %.4f, \"ready\": %.4f, \"late\": %.4f, \"missed\": %.4f, "
-                       "\"gb_read_per_token\": %.4f, \"read_gb_s\": %.3f, \"prediction\": %.4f, \"ahead_used\": %.4f}",
-                       i ? "tg" : "pp", s->reads < s->uses ? 1 - s->reads / u : 0, s->hits / u, s->late / u,
-                       s->misses / u, toks[i] > 0 ? s->bytes_read / toks[i] / 1e9 : 0,
-                       s->read_seconds > 0 ? s->bytes_read / s->read_seconds / 1e9 : 0,
-                       s->routed ? (double)s->predicted / s->routed : 0, s->ahead ? (double)s->ahead_used / s->ahead : 0);
-            }
-            printf("}}\n");
-        }
-    } else {
-        printf("model: %s\n", o->model);
-        printf("threads: %d, repetitions: %ld, KV cache %s; read per token: %.3f GB of weights + %.3f GB of "
-               "keys and values\n", threads, reps, kvt == DT_F16 ? "f16" : "f32", wpt / 1e9, kpt / 1e9);
-        printf("| test         |          tok/s |\n|--------------|----------------|\n");
-        if (p > 0) printf("| pp%-10ld | %7.2f ± %5.2f |\n", p, pp_m, pp_sd);
-        if (n > 0 && d > 0) printf("| tg%ld @ d%-*ld | %7.2f ± %5.2f |\n", n, 6 - snprintf(NULL, 0, "%ld", n), d, tg_m, tg_sd);
-        else if (n > 0) printf("| tg%-10ld | %7.2f ± %5.2f |\n", n, tg_m, tg_sd);
-        printf("memory read bandwidth (%d threads, %s loads, 0.5-2 GiB, best of 9): %.2f GB/s\n", threads,
-               ctx0_kern_name, bw);
-        printf("decode: %.2f GB/s read = %.1f%% of the bandwidth%s\n", bpt * tg_m / 1e9, 100 * frac,
-               in_cache ? " (the weights fit in the last-level cache: decode reads them from there)" : "");
-        if (m.experts) {
-            ExpertStats all = es_pp;
-            expstats_add(&all, &es_tg);
-            printf("expert cache (--mem-limit %.2f GB): %d experts of %.1f MB\n", o->mem_limit / 1e9, all.slots,
-                   all.slot_bytes / 1e6);
-            if (p > 0) print_expert_stats(stdout, "pp", &es_pp, (double)p * reps, disk_bw, pp_m);
-            if (n > 0) print_expert_stats(stdout, "tg", &es_tg, (double)n * reps, disk_bw, tg_m);
-        }
-    }
+    r.in_cache = llc && r.wpt < (double)llc; /* then decode may read faster than memory */
+    size_t now;
+    process_rss(&now, &r.peak);
+    if (o->json) report_json(&r);
+    else report_text(&r);
     free(pp), free(tg), free(tok), free(logits);
     model_free(&m);
     return 0;

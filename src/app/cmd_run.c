@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "app/cli.h"
@@ -63,24 +65,39 @@ int cmd_logits(const Options *o) {
 
 /* ---- text streaming ---------------------------------------------------------- */
 
-static void print_delta(ByteBuf *d, FILE *out) {
-    if (d->n) fwrite(d->p, 1, d->n, out), fflush(out);
+/* Writes d to out and frees it; *last (may be NULL) gets the last byte
+ * written, if any. */
+static void print_delta(ByteBuf *d, FILE *out, int *last) {
+    if (d->n) {
+        fwrite(d->p, 1, d->n, out), fflush(out);
+        if (last) *last = (unsigned char)d->p[d->n - 1];
+    }
     bytebuf_free(d);
 }
 
-int stream_print(Stream *s, int token, FILE *out) {
+static int print_token(Stream *s, int token, FILE *out, int *last) {
     ByteBuf d = {0};
     int rc = stream_push(s, token, &d);
     if (rc < 0) die("%s", err_msg());
-    print_delta(&d, out);
+    print_delta(&d, out, last);
     return rc;
 }
 
-void stream_print_finish(Stream *s, FILE *out) {
+static void print_finish(Stream *s, FILE *out, int *last) {
     ByteBuf d = {0};
     if (stream_finish(s, &d)) die("%s", err_msg());
-    print_delta(&d, out);
+    print_delta(&d, out, last);
     stream_free(s);
+}
+
+int stream_print(Stream *s, int token, FILE *out) { return print_token(s, token, out, NULL); }
+
+void stream_print_finish(Stream *s, FILE *out) { print_finish(s, out, NULL); }
+
+/* 1 when descriptors a and b write to the same file, pipe or terminal. */
+static int same_file(int a, int b) {
+    struct stat sa, sb;
+    return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 /* ---- mistral generate -------------------------------------------------------- */
@@ -91,6 +108,7 @@ typedef struct {
     IntVec *out; /* per request */
     Stream stream; /* streaming text of request 0 (single prompt) */
     int streaming;
+    int last;       /* the last byte streamed to stdout ('\n' before any) */
     double t_first; /* when the first token came: the end of prefill */
     int n_gen;
     ExpertCache *experts; /* --verbose --mem-limit: its counters, split at the first token */
@@ -105,7 +123,7 @@ static int on_token(void *ud, int req, int token) {
     }
     if (token == g->eos) return 1;
     intvec_push(&g->out[req], token);
-    if (g->streaming) return stream_print(&g->stream, token, stdout);
+    if (g->streaming) return print_token(&g->stream, token, stdout, &g->last);
     return 0;
 }
 
@@ -137,25 +155,25 @@ static GenRequest *read_token_prompts(const char *path, int *n_req) {
     return reqs;
 }
 
-/* VmRSS and VmHWM of this process in MB (0 where /proc is absent). */
-static void rss_mb(double *now, double *peak) {
+void process_rss(size_t *now, size_t *peak) {
     *now = *peak = 0;
     FILE *f = fopen("/proc/self/status", "r");
-    if (!f) return;
     char line[256];
-    while (fgets(line, sizeof line, f)) {
+    while (f && fgets(line, sizeof line, f)) {
         long kb;
-        if (sscanf(line, "VmRSS: %ld", &kb) == 1) *now = kb / 1024.0;
-        if (sscanf(line, "VmHWM: %ld", &kb) == 1) *peak = kb / 1024.0;
+        if (sscanf(line, "VmRSS: %ld", &kb) == 1) *now = (size_t)kb << 10;
+        if (sscanf(line, "VmHWM: %ld", &kb) == 1) *peak = (size_t)kb << 10;
     }
-    fclose(f);
+    if (f) fclose(f);
+    struct rusage ru;
+    if (!*peak && getrusage(RUSAGE_SELF, &ru) == 0) *peak = (size_t)ru.ru_maxrss << 10; /* KiB on Linux */
 }
 
 /* --dist-stats: one line per rank on stderr. */
 static void print_stats(const Context *ctx, const PipelinePlan *plan, double seconds, int n_gen) {
     int rank = dist_rank(), size = dist_size();
-    double now, peak;
-    rss_mb(&now, &peak);
+    size_t now, peak;
+    process_rss(&now, &peak);
     DistStats st = dist_stats();
     char what[96] = "all layers";
     int k = 0, s = plan ? rank / plan->width : 0;
@@ -167,7 +185,7 @@ static void print_stats(const Context *ctx, const PipelinePlan *plan, double sec
     gethostname(host, sizeof host - 1);
     fprintf(stderr, "dist: rank %d of %d on %s: %s: %.3f s, %.3f s in communication (%ld messages, "
             "%.2f MB sent); RSS %.1f MB, peak %.1f MB", rank, size, host, what, seconds, st.seconds,
-            st.messages, st.bytes / 1e6, now, peak);
+            st.messages, st.bytes / 1e6, now / 1048576.0, peak / 1048576.0);
     if (rank == 0) fprintf(stderr, "; %d tokens, %.2f tok/s", n_gen, n_gen / (seconds > 0 ? seconds : 1e-9));
     fputc('\n', stderr);
 }
@@ -185,6 +203,28 @@ static void print_generate_cache(GenRun *g, const GenRequest *reqs, int n_req, d
     if (dist) snprintf(pp, sizeof pp, "pp, rank %d", dist_rank()), snprintf(gen, sizeof gen, "tg, rank %d", dist_rank());
     if (n_prompt > 0) print_expert_stats(stderr, pp, &g->es_pp, n_prompt, 0, n_prompt / (tp > 0 ? tp : 1e-9));
     if (n_gen > 1) print_expert_stats(stderr, gen, &tg, n_gen - 1, 0, (n_gen - 1) / (tt > 0 ? tt : 1e-9));
+}
+
+/* --verbose: the peak resident memory on stderr, beside what the weights
+ * (at most --mem-limit) and the KV cache take; the rest is the workspace,
+ * the threads' stacks, the expert cache's read buffers and the program. */
+static void print_memory(const Context *ctx, const ModelShare *share, const Options *o, int dist) {
+    const Model *m = ctx->model;
+    size_t now, peak, kv = 0;
+    process_rss(&now, &peak);
+    for (int i = 0; i < ctx->n_seq; i++) kv += ctx->seqs[i].bytes;
+    ModelShare s = *share;
+    s.mem_limit = o->mem_limit;
+    double dense = (double)model_resident_bytes(m, &s, ctx->mm.kern), cache = 0;
+    ExpertStats es;
+    if (m->experts) expcache_stats(m->experts, &es), cache = (double)es.slots * (double)es.slot_bytes;
+    char who[32] = "";
+    if (dist) snprintf(who, sizeof who, " [rank %d]", dist_rank());
+    fprintf(stderr, "memory%s: peak resident %.1f MB; weights %.1f MB", who, peak / 1e6, (dense + cache) / 1e6);
+    if (m->experts)
+        fprintf(stderr, " (--mem-limit %.1f MB: dense part %.1f MB, expert cache %d x %.1f MB)", o->mem_limit / 1e6,
+                dense / 1e6, es.slots, es.slot_bytes / 1e6);
+    fprintf(stderr, ", KV cache %.1f MB\n", kv / 1e6);
 }
 
 int cmd_generate(const Options *o) {
@@ -250,7 +290,7 @@ int cmd_generate(const Options *o) {
     ModelShare share = dist ? dist_model_share(&run, &ctx) : model_share_all(&m); /* this rank's part */
     prepare_model(&m, &ctx, o, &share);
     const char *stops[1] = {o->stop};
-    GenRun g = {.o = o, .eos = eos, .out = xcalloc((size_t)n_req, sizeof(IntVec))};
+    GenRun g = {.o = o, .eos = eos, .out = xcalloc((size_t)n_req, sizeof(IntVec)), .last = '\n'};
     g.streaming = root && !o->ids && n_req == 1;
     if (g.streaming) stream_init(&g.stream, &tok, stops, o->stop ? 1 : 0);
     if (o->verbose && m.experts) g.experts = m.experts, expcache_reset_stats(m.experts);
@@ -262,8 +302,8 @@ int cmd_generate(const Options *o) {
     for (int r = 0; r < n_req; r++) {
         if (!root) {
         } else if (g.streaming) { /* exactly the text; a newline only for a terminal's prompt */
-            stream_print_finish(&g.stream, stdout);
-            if (isatty(STDOUT_FILENO) && !dist) putchar('\n'); /* mpirun's stdout is a pty */
+            print_finish(&g.stream, stdout, &g.last);
+            if (isatty(STDOUT_FILENO) && !dist) putchar('\n'), fflush(stdout), g.last = '\n'; /* mpirun's stdout is a pty */
         } else if (o->ids) {
             for (int i = 0; i < g.out[r].n; i++) printf(i ? " %d" : "%d", g.out[r].v[i]);
             putchar('\n');
@@ -277,6 +317,9 @@ int cmd_generate(const Options *o) {
         intvec_free(&g.out[r]);
         free((void *)reqs[r].prompt);
     }
+    /* the lines on stderr start on a line of their own where the text,
+     * ending mid-line, went to the same place (2>&1 into a file or pipe) */
+    if (g.streaming && g.last != '\n' && same_file(STDOUT_FILENO, STDERR_FILENO)) fputc('\n', stderr);
     if (root && !o->ids && n_req == 1 && g.n_gen > 0) {
         double tp = g.t_first - t0, tg = t1 - g.t_first;
         fprintf(stderr, "prompt: %d tokens, %.1f tok/s; generation: %d tokens, %.1f tok/s\n",
@@ -285,6 +328,7 @@ int cmd_generate(const Options *o) {
     }
     if (o->dist_stats) print_stats(&ctx, run.bounds ? &run.plan : NULL, t1 - t0, g.n_gen);
     if (g.experts && g.n_gen > 0) print_generate_cache(&g, reqs, n_req, t0, t1, dist);
+    if (o->verbose) print_memory(&ctx, &share, o, dist);
     free(g.out), free(reqs);
     dist_run_free(&run);
     context_free(&ctx);

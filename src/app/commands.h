@@ -26,4 +26,8 @@ int stream_print(Stream *s, int token, FILE *out);
 /* Prints the rest and frees s. */
 void stream_print_finish(Stream *s, FILE *out);
 
+/* This process's resident bytes now and at their peak (VmRSS, VmHWM from
+ * /proc/self/status; without /proc, 0 and getrusage's ru_maxrss). */
+void process_rss(size_t *now, size_t *peak);
+
 #endif

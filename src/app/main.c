@@ -36,13 +36,18 @@ static const char *model_opts =
     "                        the results do not depend on it)\n"
     "  --kv-type f32|f16     how the KV cache stores keys and values (default f32;\n"
     "                        f16 halves its memory and traffic, logits move ~1e-3)\n"
-    "  --fast-bf16           BF16 weights meet activations rounded to bf16 (vdpbf16ps\n"
-    "                        on CPUs with AVX512_BF16): 1.5-1.7x the prefill, logits\n"
-    "                        move up to ~0.1 (default: exact fp32 products)\n"
+    "  --fast-bf16           BF16 weights meet activations rounded to bf16 (on CPUs\n"
+    "                        with AVX512_BF16, vdpbf16ps: two products a lane); logits\n"
+    "                        leave the exact path's but still do not depend on the\n"
+    "                        batch, chunks or threads (default: exact fp32 products)\n"
     "  --mem-limit SIZE      a mixture larger than memory: the weights use at most SIZE\n"
     "                        (8G, 512M; K/M/G/T are powers of 1024): the dense part stays\n"
     "                        resident, the experts are read from the file into a cache of\n"
-    "                        the rest, ahead of need (the same tokens as without it)\n";
+    "                        the rest, ahead of need (the same tokens as without it). The\n"
+    "                        process holds more than SIZE: the KV cache (mistral info:\n"
+    "                        bytes per token), activations for one forward call's tokens\n"
+    "                        (--chunk-size), two read buffers of one expert matrix, the\n"
+    "                        threads and the program; -v prints the peak (README)\n";
 
 static const char *sampling_opts =
     "  --temperature T       0 is greedy (default 0)\n"
@@ -81,8 +86,9 @@ static const struct {
      "                        with --pipeline, the processes of each stage share its experts\n"
      "                        (--layer-split then gives the stages: N/stages processes each)\n"
      "  --dist-stats          each process prints its time, communication and memory\n"
-     "  -v, --verbose         with --mem-limit: the expert cache's hits, reads, prediction\n"
-     "                        accuracy and disk speed for the prompt and the generation\n",
+     "  -v, --verbose         the peak resident memory, the weights' and the KV cache's\n"
+     "                        share; with --mem-limit the expert cache's hits, reads,\n"
+     "                        prediction accuracy and disk speed for prompt and generation\n",
      1, 1},
     {"chat", cmd_chat, "mistral chat -m MODEL [--system TEXT] [-n N] [--ctx N] [sampling]",
      "An interactive chat: type a message, get the reply. /reset starts over,\n"
@@ -170,7 +176,10 @@ static const struct {
      "generation (tg: N single-token decode steps) in tok/s, mean and sd over REPS runs\n"
      "after one warm-up, like llama-bench; and the memory read bandwidth with the same\n"
      "threads, with the fraction of it decode reaches (weights read per token, active\n"
-     "experts only, plus the keys and values attention reads, x tg tok/s / bandwidth).\n",
+     "experts only, plus the keys and values attention reads, x tg tok/s / bandwidth).\n"
+     "With --mem-limit the probes use only what the limit leaves the expert cache\n"
+     "(a probe that needs more is skipped and the output says so), and the disk's\n"
+     "read bandwidth is measured too; the peak resident memory comes last.\n",
      "  -p N                  prompt tokens (default 512; 0 skips pp)\n"
      "  -n N                  generated tokens (default 128; 0 skips tg)\n"
      "  -d, --depth D         positions prefilled (untimed) before tg (default 0)\n"

@@ -10,7 +10,9 @@
  * NaN and Infinity (json.loads reads them), prints 1e15 as "1e+15" and 100.0
  * as "100" (repr: "1000000000000000.0", "100.0"), writes ",", ":" and never
  * \uXXXX for non-ASCII. So both directions are written here, to Python's
- * rules, and nothing else in the tree needs them.
+ * rules. The chat encoding reads with them, and so does everything that
+ * reads a chat request (the server's request bodies: one parse, one set of
+ * rules, server/openai.c).
  *
  * A parsed document lives in an Arena (base/arena.h): every node and string
  * is freed by arena_free. */

@@ -61,6 +61,8 @@ static int err_vset(ErrKind kind, const char *fmt, va_list ap) {
 int err_set(const char *fmt, ...) { ERR_SET(ERR_OTHER); }
 int err_io(const char *fmt, ...) { ERR_SET(ERR_IO); }
 int err_nomem(const char *fmt, ...) { ERR_SET(ERR_NOMEM); }
+int err_input(const char *fmt, ...) { ERR_SET(ERR_INPUT); }
+int err_context_full(const char *fmt, ...) { ERR_SET(ERR_CONTEXT_FULL); }
 
 const char *err_msg(void) { return err_line; }
 ErrKind err_kind(void) { return err_last_kind; }

@@ -24,14 +24,22 @@ char *xstrdup(const char *s);
 
 /* Sets the thread's error line (printf format) and returns -1. */
 int err_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* The same for a file that cannot be opened or read, and for memory that
- * ran out for a buffer whose size the caller chose: the kind lets the
- * public API say which (MISTRAL_ERR_IO, MISTRAL_ERR_MEMORY). */
+/* The same with a kind, raised where the condition is found, so that the
+ * public API can say which without checking again (MistralStatus):
+ *   err_io           a file cannot be opened or read (MISTRAL_ERR_IO);
+ *   err_nomem        memory ran out for a buffer whose size the caller chose
+ *                    (MISTRAL_ERR_MEMORY);
+ *   err_input        bad input data: a token id outside the vocabulary
+ *                    (MISTRAL_ERR_INPUT);
+ *   err_context_full a sequence would pass the positions its cache was made
+ *                    for (MISTRAL_ERR_CONTEXT_FULL). */
 int err_io(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int err_nomem(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int err_input(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int err_context_full(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The last error line set on this thread ("" if none), and its kind. */
 const char *err_msg(void);
-typedef enum { ERR_OTHER, ERR_IO, ERR_NOMEM } ErrKind;
+typedef enum { ERR_OTHER, ERR_IO, ERR_NOMEM, ERR_INPUT, ERR_CONTEXT_FULL } ErrKind;
 ErrKind err_kind(void);
 
 /* a*b and a+b on sizes; return 0 and set *out, or -1 on overflow. */

@@ -18,11 +18,12 @@
  *                   chains are added last. Every table computes exactly this,
  *                   bit for bit (generic.c's dot_bf16 is the oracle). Like
  *                   q8_0 for the quantized types, and like the reference's
- *                   bf16 compute, it rounds x: rel. error <= 2^-8 per value
- *                   (logits of the tiny bf16 checkpoints move up to 0.025,
- *                   past the golden files' 0.02: hence not the default); it
- *                   halves the instructions (vdpbf16ps: two products a lane):
- *                   1B BF16 prefill 1.5-1.7x on Zen 4;
+ *                   bf16 compute, it rounds x: rel. error <= 2^-8 per value,
+ *                   enough to take the tiny bf16 checkpoints' logits past
+ *                   the golden files' 0.02 (hence not the default); it
+ *                   halves the instructions (vdpbf16ps: two products a
+ *                   lane). Measured error and speed: bench/RESULTS.md,
+ *                   "Accuracy of the opt-in roundings" and what it cites;
  *   act == DT_Q8_0  the activation row is first quantized to q8_0 blocks of
  *                   32 (quantize_row_q8_0, ggml's reference, the same for
  *                   every table) and the dot multiplies int8 by int8 per
@@ -43,6 +44,10 @@
 
 #include "kern/dtype.h"
 
+/* Attention's key block (online softmax step) and query heads per pass. */
+#define ATTN_BLOCK 64
+#define ATTN_GROUP 4
+
 /* The micro-kernel: a tile of nr weight rows × nt activation rows,
  *   out[t·ostride + r] = Σ_i w_r[i]·x_t[i],  i < n, r < nr, t < nt,
  * w_r = w + r·wstride bytes, x_t = x + t·xstride bytes (fp32, or q8_0 blocks:
@@ -50,10 +55,6 @@
  * computed by the same operations in the same order whatever nr and nt are
  * (one accumulator per element, fixed lane layout and final reduction), so a
  * tile only shares loads between elements, never arithmetic. */
-/* Attention's key block (online softmax step) and query heads per pass. */
-#define ATTN_BLOCK 64
-#define ATTN_GROUP 4
-
 typedef void (*TileFn)(float *out, size_t ostride, const void *w, size_t wstride, int nr, const void *x,
                        size_t xstride, int nt, size_t n);
 

@@ -41,13 +41,25 @@ double membw_read_gbs(const Kern *k, Pool *pool, size_t bytes, int reps) {
     return best;
 }
 
-double membw_probe(const Kern *k, Pool *pool) {
+double membw_probe(const Kern *k, Pool *pool, size_t room, size_t *largest) {
     double best = 0;
-    for (size_t mib = 512; mib <= 2048; mib *= 2) {
+    size_t most = 0;
+    for (size_t mib = 512; mib <= 2048 && (mib << 20) <= room; mib *= 2) {
         double g = membw_read_gbs(k, pool, mib << 20, 3);
         if (g > best) best = g;
+        most = mib << 20;
     }
+    if (!most && room / (1 << 20) * (1 << 20) >= membw_min_bytes()) {
+        most = room / (1 << 20) * (1 << 20);
+        best = membw_read_gbs(k, pool, most, 3);
+    }
+    if (largest) *largest = most;
     return best;
+}
+
+size_t membw_min_bytes(void) {
+    size_t four = 4 * membw_llc_bytes();
+    return four > ((size_t)64 << 20) ? four : (size_t)64 << 20;
 }
 
 /* The size of the highest cache level Linux lists for cpu0 (sysfs), 0 if

@@ -15,8 +15,18 @@
 double membw_read_gbs(const Kern *k, Pool *pool, size_t bytes, int reps);
 
 /* The probe: the best of membw_read_gbs over buffers of 512 MiB, 1 GiB and
- * 2 GiB (all far past the last-level cache), 3 passes each. */
-double membw_probe(const Kern *k, Pool *pool);
+ * 2 GiB (all far past the last-level cache), 3 passes each, holding no more
+ * than `room` bytes (SIZE_MAX: no bound; mistral bench --mem-limit gives
+ * what the limit leaves): the sizes above room are left out, and when none
+ * fits, one buffer of room (in whole MiB) is read if it is at least
+ * membw_min_bytes(). Returns GB/s, or 0 when nothing was read (too little
+ * room: skipped). *largest (may be NULL) gets the largest buffer read, 0
+ * when skipped. */
+double membw_probe(const Kern *k, Pool *pool, size_t room, size_t *largest);
+
+/* The smallest buffer the probe reads: four times the last-level cache,
+ * and at least 64 MiB, so that the passes read memory, not the cache. */
+size_t membw_min_bytes(void);
 
 /* The last-level cache in bytes (0 where unknown): a model whose bytes read
  * per token fit in it decodes from the cache, faster than memory allows. */

@@ -22,7 +22,7 @@
  *
  * The quantizers compute what ggml's quantize_row_*_ref compute (the ones
  * llama-quantize uses without an importance matrix), bit for bit on finite
- * input (tests/test_quant.c checks them against a fixture made with ggml).
+ * input (tests/unit/test_quant.c checks them against a fixture made with ggml).
  * Non-finite input gives unspecified blocks, never undefined behaviour.
  *
  * Signatures follow the traits table and the kernel convention (output

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "base/diskprobe.h"
 #include "base/util.h"
 #include "kern/matmul.h"
 #include "model/model.h"
@@ -103,12 +103,6 @@ struct ExpertCache {
     uint64_t clock;
     ExpertStats st;
 };
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* ---- where the matrices are ------------------------------------------------ */
 
@@ -290,7 +284,7 @@ static int start(ExpertCache *c, int *wait) {
     s->key = r.key, s->state = LOADING, s->wanted = 1, s->ahead = 0; /* wanted until acquired */
     s->guess = r.prio == PREDICTED, s->prio = r.prio;
     s->next = s->started = s->done = s->rc = 0;
-    s->t_start = now();
+    s->t_start = now_seconds();
     atomic_store(&s->cancel, 0);
     c->where[r.key] = i;
     pthread_cond_broadcast(&c->cv_io); /* its other parts are there to take */
@@ -318,11 +312,11 @@ static void *io_main(void *arg) {
         Slot *s = &c->slot[i];
         int key = s->key, j = s->next++;
         s->started++;
-        if (c->busy++ == 0) c->busy_since = now();
+        if (c->busy++ == 0) c->busy_since = now_seconds();
         pthread_mutex_unlock(&c->mu);
         int rc = load_part(c, io, key, i, j);
         pthread_mutex_lock(&c->mu);
-        if (--c->busy == 0) c->st.read_seconds += now() - c->busy_since;
+        if (--c->busy == 0) c->st.read_seconds += now_seconds() - c->busy_since;
         c->st.bytes_read += io->got;
         if (rc < 0 && !c->failed) memcpy(c->msg, io->msg, sizeof c->msg), c->failed = 1;
         if (rc && s->rc >= 0) s->rc = rc;
@@ -333,7 +327,7 @@ static void *io_main(void *arg) {
                 c->st.cancelled += s->rc > 0;
             } else {
                 s->state = READY, s->ahead = s->prio != WAITED, s->used = ++c->clock;
-                double t = now() - s->t_start;
+                double t = now_seconds() - s->t_start;
                 c->read = c->read > 0 ? 0.9 * c->read + 0.1 * t : t;
                 c->st.reads++;
                 if (s->prio != WAITED) c->st.ahead++;
@@ -471,7 +465,7 @@ void expcache_will_use(ExpertCache *c, int l, const int *experts, int n) {
         c->st.routed += (uint64_t)n, c->st.predicted += (uint64_t)right;
         c->accuracy = 0.95 * c->accuracy + 0.05 * (n ? (double)right / n : 1);
     }
-    double t = now(), dt = t - c->layer_start - c->waited;
+    double t = now_seconds(), dt = t - c->layer_start - c->waited;
     if (c->layer_start > 0 && dt >= 0 && t - c->layer_start < 1.0) /* not across a pause between calls */
         c->compute = c->compute > 0 ? 0.9 * c->compute + 0.1 * dt : dt;
     c->layer_start = t, c->waited = 0;
@@ -546,14 +540,14 @@ const FFNWeights *expcache_acquire(ExpertCache *c, int l, int e) {
             if (!counted) c->st.hits++;
             c->st.ahead_used += slot->ahead;
             slot->pins++, slot->wanted = 0, slot->ahead = 0;
-            if (counted) c->waited += now() - t0;
+            if (counted) c->waited += now_seconds() - t0;
             pthread_mutex_unlock(&c->mu);
             return &slot->w;
         }
         if (!counted) {
             if (s >= 0) c->st.late++, counted = 2; /* being read ahead */
             else c->st.misses++, counted = 1;
-            t0 = now();
+            t0 = now_seconds();
         }
         if (s < 0) request(c, key, WAITED);
         pthread_cond_wait(&c->cv_done, &c->mu);
@@ -593,58 +587,27 @@ void expcache_reset_stats(ExpertCache *c) {
     pthread_mutex_unlock(&c->mu);
 }
 
-typedef struct {
-    ExpertCache *c;
-    size_t bytes;      /* this reader's share */
-    int first;         /* its first span: readers take every IO_THREADS-th one */
-    size_t done;
-    unsigned char *buf;
-} ProbeReader;
-
-static void *probe_main(void *arg) {
-    ProbeReader *r = arg;
-    ExpertCache *c = r->c;
-    int step = c->n_keys / 7 > 1 ? c->n_keys / 7 : 1;
-    for (int i = 0, n = 0; r->done < r->bytes && i < 4 * c->n_keys; i++) {
+double expcache_read_bandwidth(ExpertCache *c, size_t bytes, size_t room) {
+    /* whole experts' matrices, spread over the file (the share's experts
+     * at strides of a seventh of all (layer, expert) keys, around the keys
+     * four times), read as the I/O threads read them: IO_THREADS readers at
+     * once, each on its own matrices, into buffers of their own (the
+     * cache's may be in use) */
+    if ((size_t)IO_THREADS * c->stage_bytes > room)
+        return err_set("the disk probe needs %.1f MB for its read buffers; it has room for %.1f MB",
+                       (double)IO_THREADS * (double)c->stage_bytes / 1e6, room / 1e6);
+    int step = c->n_keys / 7 > 1 ? c->n_keys / 7 : 1, n = 0;
+    DiskSpan *spans = xmalloc((size_t)c->n_keys * 4 * 3 * sizeof *spans);
+    for (int i = 0; i < 4 * c->n_keys; i++) {
         int key = (int)((size_t)i * (size_t)step % (size_t)c->n_keys);
-        for (int j = 0; j < 3 && r->done < r->bytes; j++, n++) {
+        for (int j = 0; j < 3; j++) {
             const Span *s = &c->span[key][j];
-            if (!s->bytes || n % IO_THREADS != r->first) continue;
-            uint64_t a0 = s->off / ALIGN * ALIGN, a1 = (s->off + s->bytes + ALIGN - 1) / ALIGN * ALIGN;
-            int fd = c->fds[s->file];
-            if (!c->direct) posix_fadvise(fd, (off_t)a0, (off_t)(a1 - a0), POSIX_FADV_DONTNEED);
-            size_t got = 0;
-            while (got < a1 - a0) {
-                ssize_t n_read = pread(fd, r->buf + got, (size_t)(a1 - a0) - got, (off_t)(a0 + got));
-                if (n_read < 0 && errno == EINTR) continue;
-                if (n_read <= 0) break;
-                got += (size_t)n_read;
-            }
-            r->done += got;
-            if (!c->direct) posix_fadvise(fd, (off_t)a0, (off_t)(a1 - a0), POSIX_FADV_DONTNEED);
+            if (s->bytes) spans[n++] = (DiskSpan){c->fds[s->file], s->off, s->bytes};
         }
     }
-    return NULL;
-}
-
-double expcache_read_bandwidth(ExpertCache *c, size_t bytes) {
-    /* whole experts' matrices, spread over the file, read as the I/O
-     * threads read them: IO_THREADS readers at once, each on its own
-     * matrices, into buffers of their own (the cache's may be in use) */
-    ProbeReader r[IO_THREADS];
-    pthread_t t[IO_THREADS];
-    int started = 0, ok = 1;
-    for (int i = 0; i < IO_THREADS; i++) {
-        r[i] = (ProbeReader){c, bytes / IO_THREADS, i, 0, aligned_alloc(ALIGN, c->stage_bytes)};
-        if (!r[i].buf) ok = 0;
-    }
-    double t0 = now();
-    for (; ok && started < IO_THREADS; started++)
-        if (pthread_create(&t[started], NULL, probe_main, &r[started])) break;
-    if (started < IO_THREADS) ok = 0;
-    size_t done = 0;
-    for (int i = 0; i < started; i++) pthread_join(t[i], NULL);
-    double dt = now() - t0;
-    for (int i = 0; i < IO_THREADS; i++) done += r[i].done, free(r[i].buf);
-    return ok && dt > 0 && done ? (double)done / dt : -1;
+    DiskProbe p = {.spans = spans, .n_spans = n, .readers = IO_THREADS, .total = bytes, .align = ALIGN,
+                   .drop = !c->direct, .buf_bytes = c->stage_bytes};
+    double bw = diskprobe_run(&p);
+    free(spans);
+    return bw;
 }

@@ -95,10 +95,13 @@ void expcache_stats(ExpertCache *c, ExpertStats *s);
 /* a += b's counters (the sizes are b's). */
 void expstats_add(ExpertStats *a, const ExpertStats *b);
 void expcache_reset_stats(ExpertCache *c);
-/* Bytes per second this cache's reads get from the disk: about `bytes` read
- * in large pieces from the experts' spans of the file, as the cache reads
- * them (with the page cache dropped for those spans first when reads are
- * buffered). Run it while no forward call uses the cache. -1 on error. */
-double expcache_read_bandwidth(ExpertCache *c, size_t bytes);
+/* Bytes per second this cache's reads get from the disk: about `bytes` of
+ * whole expert matrices spread over the file, read as the I/O threads read
+ * them, two at once (base/diskprobe.h; with the page cache dropped for them
+ * when reads are buffered). Its two read buffers, each the size of an I/O
+ * thread's (the largest matrix of an expert), must fit in `room` bytes.
+ * Run it while no forward call uses the cache. -1 with err set: no room
+ * (err says how much it needs), or the reads failed. */
+double expcache_read_bandwidth(ExpertCache *c, size_t bytes, size_t room);
 
 #endif

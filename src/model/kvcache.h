@@ -9,8 +9,8 @@
  * A layer's keys are head-major, (n_kv_heads, cap, head_dim), and so are its
  * values: attention reads one kv head's keys at a time, and that head's rows
  * are then one contiguous stream (position-major rows of all heads made each
- * pass read a quarter of every 1 KiB row, strided: attention alone over 16k
- * positions read 9 GB/s where the same pass over contiguous rows reads 19). */
+ * pass read a slice of every row, strided; measured: bench/RESULTS.md, "a
+ * head-major KV cache"). */
 #ifndef MODEL_KVCACHE_H
 #define MODEL_KVCACHE_H
 

@@ -105,7 +105,7 @@ static int workspace_reserve(Workspace *ws, const Config *c, const Kern *kern, i
     size_t bytes = workspace_layout(ws, NULL, c, (size_t)n, (size_t)keys, (size_t)threads, qx_bytes);
     void *block = aligned_alloc(64, bytes);
     if (!block)
-        return err_set("out of memory: %.1f MB of activations for a batch of %d tokens", bytes / 1e6, n);
+        return err_nomem("out of memory: %.1f MB of activations for a batch of %d tokens", bytes / 1e6, n);
     free(ws->block);
     ws->block = block;
     workspace_layout(ws, block, c, (size_t)n, (size_t)keys, (size_t)threads, qx_bytes);
@@ -122,9 +122,8 @@ int forward_begin(Context *ctx, const Batch *b) {
     for (int t = 0; t < b->n; t++) {
         int s = b->seq[t];
         if (b->token[t] < 0 || b->token[t] >= c->n_vocab)
-            return err_set("token id %d is outside the vocabulary (0..%d)", b->token[t],
-                           c->n_vocab - 1);
-        if (s < 0 || s >= ctx->n_seq) return err_set("sequence %d does not exist", s);
+            return err_input("token id %d is outside the vocabulary (0..%d)", b->token[t], c->n_vocab - 1);
+        if (s < 0 || s >= ctx->n_seq) return err_set("sequence %d does not exist (the context has %d)", s, ctx->n_seq);
         const KVCache *kv = &ctx->seqs[s];
         int starts_run = t == 0 || b->seq[t - 1] != s;
         long want = starts_run ? kv->n_pos : b->pos[t - 1] + 1;
@@ -134,8 +133,8 @@ int forward_begin(Context *ctx, const Batch *b) {
         if (b->pos[t] != want)
             return err_set("sequence %d: token at position %ld, expected %ld", s, b->pos[t], want);
         if (b->pos[t] >= kv->max_pos)
-            return err_set("sequence %d: position %ld is past the context of %ld tokens", s,
-                           b->pos[t], kv->max_pos);
+            return err_context_full("sequence %d: position %ld is past the context of %ld tokens", s, b->pos[t],
+                                    kv->max_pos);
         for (int l = 0; l < c->n_layers; l++)
             if (kv->cap[l] > keys) keys = kv->cap[l];
     }
@@ -281,8 +280,7 @@ int forward_layers(Context *ctx, const Batch *b, float *h, int l0, int l1) {
         for (int t = 0; t < n; t++)
             rmsnorm(ws->xb + (size_t)t * dim, h + (size_t)t * dim, lw->ffn_norm, dim, c->norm_eps);
         if (c->n_experts) {
-            if (moe_forward(&ctx->mm, ws->ffn_out, ws->xb, m, l, n, ctx->expert_lo, ctx->expert_hi, ws, h,
-                            l + 1 < l1 ? l + 1 : c->n_layers))
+            if (moe_forward(ctx, ws->ffn_out, ws->xb, n, l, h, l + 1 < l1 ? l + 1 : c->n_layers))
                 return -1;
             if (ctx->moe_reduce) ctx->moe_reduce(ctx->moe_reduce_ud, ws->ffn_out, (size_t)n * dim);
         } else {

@@ -118,9 +118,11 @@ void context_free(Context *ctx);
  * Returns 0, or -1 with err set. */
 int context_set_kv_type(Context *ctx, DType t);
 /* on 1: BF16 weights meet activations rounded to bf16 (the kernel table's
- * fast dots, kern/kern.h: vdpbf16ps on CPUs with AVX512_BF16, 1.5-1.7x the
- * prefill on Zen 4; logits move up to ~0.1); 0 (the default): exact fp32 products. Still
- * batch-, chunk- and thread-invariant. */
+ * fast dots, kern/kern.h: each value within 2^-8, the same bits on every
+ * table, vdpbf16ps on CPUs with AVX512_BF16; the logits may leave the golden
+ * files' bf16 tolerance; measured: bench/RESULTS.md, "Accuracy of the opt-in
+ * roundings"); 0 (the default): exact fp32 products. Still batch-, chunk- and
+ * thread-invariant. */
 void context_set_fast(Context *ctx, int on);
 /* Runs the matmuls and attention with table k (context_init: kern_get()). */
 void context_set_kern(Context *ctx, const Kern *k);
@@ -129,8 +131,11 @@ void context_set_kern(Context *ctx, const Kern *k);
 int context_set_threads(Context *ctx, int n);
 
 /* The full forward pass: logits (n_want, n_vocab) for the tokens flagged in
- * b->want, in batch order. Returns 0, or -1 with err set for a bad batch
- * (unknown token, position out of order or past the context). */
+ * b->want, in batch order. Returns 0, or -1 with err set: a bad batch
+ * (checked before anything runs: an unknown token, ERR_INPUT; a position
+ * past the context, ERR_CONTEXT_FULL; a missing sequence or a position out
+ * of order), no memory for its activations (ERR_NOMEM), or an expert that
+ * could not be read. */
 int forward(Context *ctx, const Batch *b, float *logits);
 
 /* The pieces of forward(), in order: */

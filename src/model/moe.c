@@ -37,28 +37,32 @@ static int experts_used(Workspace *ws, int n, int k, int n_experts, int e_lo, in
 /* Layer l's router applied to the residual stream resid (n tokens) as it
  * stands before an earlier layer's feed-forward: the experts it names are
  * read ahead. Uses ws->xe, ws->gate and ws->route. */
-static void predict(const MatmulEnv *env, const Model *m, int l, const float *resid, int n, int e_lo, int e_hi,
-                    Workspace *ws) {
+static void predict(Context *ctx, int l, const float *resid, int n) {
+    const Model *m = ctx->model;
+    Workspace *ws = &ctx->ws;
     const Config *c = &m->cfg;
     const LayerWeights *lw = &m->w.layers[l];
     for (int t = 0; t < n; t++)
         rmsnorm(ws->xe + (size_t)t * c->dim, resid + (size_t)t * c->dim, lw->ffn_norm, c->dim, c->norm_eps);
-    matmul(env, ws->gate, ws->xe, &lw->gate, n);
+    matmul(&ctx->mm, ws->gate, ws->xe, &lw->gate, n);
     for (int t = 0; t < n; t++)
         route(ws->route + t * c->n_active, ws->route_w + t * c->n_active, ws->gate + (size_t)t * c->n_experts,
               c->n_experts, c->n_active);
-    int u = experts_used(ws, n, c->n_active, c->n_experts, e_lo, e_hi);
+    int u = experts_used(ws, n, c->n_active, c->n_experts, ctx->expert_lo, ctx->expert_hi);
     expcache_predict(m->experts, l, ws->used, u);
 }
 
-int moe_forward(const MatmulEnv *env, float *out, const float *x, const Model *model, int l, int n, int e_lo,
-                int e_hi, Workspace *ws, const float *resid, int l_next) {
+int moe_forward(Context *ctx, float *out, const float *x, int n, int l, const float *resid, int l_next) {
+    const MatmulEnv *env = &ctx->mm;
+    const Model *model = ctx->model;
+    Workspace *ws = &ctx->ws;
+    int e_lo = ctx->expert_lo, e_hi = ctx->expert_hi;
     const Config *c = &model->cfg;
     const LayerWeights *lw = &model->w.layers[l];
     ExpertCache *cache = model->experts;
     int dim = c->dim, k = c->n_active;
     if (cache && resid && l_next < c->n_layers) /* first, so that its reads queue behind this layer's */
-        predict(env, model, l_next, resid, n, e_lo, e_hi, ws);
+        predict(ctx, l_next, resid, n);
     matmul(env, ws->gate, x, &lw->gate, n);
     for (int t = 0; t < n; t++)
         route(ws->route + t * k, ws->route_w + t * k, ws->gate + (size_t)t * c->n_experts, c->n_experts, k);

@@ -407,16 +407,16 @@ void engine_free(Engine *e) {
 
 int engine_submit(Engine *e, EngineReq *r) {
     const Config *c = &e->model->cfg;
-    if (r->n_prompt < 1) return err_set("the prompt is empty");
+    if (r->n_prompt < 1) return err_input("the prompt is empty");
     if (r->p.n < 1 || r->p.n > e->o.n_slots)
         return err_set("n = %d: this server runs at most %d sequences at once (--parallel)", r->p.n, e->o.n_slots);
     if (r->p.max_new < 1) return err_set("max_tokens must be at least 1");
     for (int i = 0; i < r->n_prompt; i++)
         if (r->prompt[i] < 0 || r->prompt[i] >= c->n_vocab)
-            return err_set("token id %d is outside the vocabulary (0..%d)", r->prompt[i], c->n_vocab - 1);
+            return err_input("token id %d is outside the vocabulary (0..%d)", r->prompt[i], c->n_vocab - 1);
     if ((long)r->n_prompt + r->p.max_new - 1 > e->o.n_ctx)
-        return err_set("the prompt (%d tokens) and max_tokens (%d) exceed the context of %ld tokens", r->n_prompt,
-                       r->p.max_new, e->o.n_ctx);
+        return err_context_full("the prompt (%d tokens) and max_tokens (%d) exceed the context of %ld tokens",
+                                r->n_prompt, r->p.max_new, e->o.n_ctx);
     Sampler probe;
     if (sampler_init(&probe, &r->p.sp, c->n_vocab)) return -1;
     sampler_free(&probe);

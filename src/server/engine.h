@@ -117,9 +117,12 @@ void engine_free(Engine *e);
 /* A request: copies the prompt; p's stop texts are taken over (p's copy
  * must not be freed). */
 EngineReq *engine_req_new(const int *prompt, int n_prompt, EngineParams *p);
-/* Queues r. Returns 0; -1 with err set when r cannot run here (too many
- * choices, longer than the context), -2 when the queue is full, -3 when
- * the engine is stopping. On failure the caller still owns r. */
+/* Queues r, checked whole before any of it runs (a bad token would fail
+ * the step of every request beside it). Returns 0; -1 with err set when r
+ * cannot run here (an empty prompt or an id outside the vocabulary:
+ * ERR_INPUT; longer than the context: ERR_CONTEXT_FULL; too many choices),
+ * -2 when the queue is full, -3 when the engine is stopping. On failure the
+ * caller still owns r. */
 int engine_submit(Engine *e, EngineReq *r);
 /* The next event of r: 1 (ev filled; the caller frees it), 0 when none came
  * within timeout_ms, -1 when every choice has ended. */

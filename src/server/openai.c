@@ -40,6 +40,14 @@ char *api_error_json(const ApiError *e) {
 
 /* ---- requests ---------------------------------------------------------------- */
 
+/* A request body is parsed once, by base/json (Python's json.loads rules),
+ * and every field is read from that one document: the chat encoding needs
+ * those rules (mistral-common re-serializes tool-call arguments and tool
+ * results with json.dumps(json.loads(s)); cJSON keeps integers as doubles,
+ * a repeated key twice, refuses NaN), and a second parser of the same
+ * bytes, with other rules, could read another request than the encoding
+ * sees (a repeated "messages" or "max_tokens"). cJSON writes the responses. */
+
 /* Fields each endpoint knows; anything else is refused by name. */
 static const char *const chat_fields[] = {
     "model", "messages", "tools", "tool_choice", "parallel_tool_calls", "max_tokens", "max_completion_tokens",
@@ -51,114 +59,124 @@ static const char *const completion_fields[] = {
     "stream_options", "logprobs", "user", "presence_penalty", "frequency_penalty", "logit_bias", "echo", "best_of",
     "suffix", "ignore_eos", NULL};
 
-static int known(const char *const *list, const char *key) {
+static int known(const char *const *list, const Json *key) {
     for (; *list; list++)
-        if (!strcmp(*list, key)) return 1;
+        if (key->len == strlen(*list) && !memcmp(*list, key->s, key->len)) return 1;
     return 0;
+}
+
+/* A number's value (an integer's digits read as a double); 0 when v is no number. */
+static int number(const Json *v, double *x) {
+    if (!v || (v->type != JSON_INT && v->type != JSON_FLOAT)) return 0;
+    *x = v->type == JSON_INT ? strtod(v->s, NULL) : v->num;
+    return 1;
+}
+
+/* v is the string lit. */
+static int is_str(const Json *v, const char *lit) {
+    return v && v->type == JSON_STR && v->len == strlen(lit) && !memcmp(v->s, lit, v->len);
 }
 
 /* A number field: absent leaves *out; otherwise it must be a number in
  * [lo, hi] (and whole when integer). */
-static int get_number(const cJSON *root, const char *key, double lo, double hi, int integer, double *out, ApiError *e) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
-    if (!v || cJSON_IsNull(v)) return 0;
-    if (!cJSON_IsNumber(v)) return api_error(e, 400, key, "'%s' must be a number", key);
-    double x = v->valuedouble;
+static int get_number(const Json *root, const char *key, double lo, double hi, int integer, double *out, ApiError *e) {
+    const Json *v = json_get(root, key);
+    double x;
+    if (json_is_null(v)) return 0;
+    if (!number(v, &x)) return api_error(e, 400, key, "'%s' must be a number", key);
     if (integer && x != floor(x)) return api_error(e, 400, key, "'%s' must be an integer", key);
     if (!(x >= lo && x <= hi)) return api_error(e, 400, key, "'%s' must be between %g and %g, got %g", key, lo, hi, x);
     *out = x;
     return 0;
 }
 
-static int get_bool(const cJSON *root, const char *key, int *out, ApiError *e) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
-    if (!v || cJSON_IsNull(v)) return 0;
-    if (!cJSON_IsBool(v)) return api_error(e, 400, key, "'%s' must be true or false", key);
-    *out = cJSON_IsTrue(v);
+static int get_bool(const Json *root, const char *key, int *out, ApiError *e) {
+    const Json *v = json_get(root, key);
+    if (json_is_null(v)) return 0;
+    if (v->type != JSON_TRUE && v->type != JSON_FALSE) return api_error(e, 400, key, "'%s' must be true or false", key);
+    *out = v->type == JSON_TRUE;
     return 0;
 }
 
 /* Values we take only at their neutral setting. */
-static int check_unsupported(const cJSON *root, ApiError *e) {
+static int check_unsupported(const Json *root, ApiError *e) {
     const char *zero[] = {"presence_penalty", "frequency_penalty"};
+    double x;
     for (int i = 0; i < 2; i++) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, zero[i]);
-        if (v && !cJSON_IsNull(v) && !(cJSON_IsNumber(v) && v->valuedouble == 0))
+        const Json *v = json_get(root, zero[i]);
+        if (!json_is_null(v) && !(number(v, &x) && x == 0))
             return api_error(e, 400, zero[i], "'%s' is not supported (only 0)", zero[i]);
     }
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "logit_bias");
-    if (v && !cJSON_IsNull(v) && !(cJSON_IsObject(v) && !v->child))
+    const Json *v = json_get(root, "logit_bias");
+    if (!json_is_null(v) && !(v->type == JSON_OBJ && v->n == 0))
         return api_error(e, 400, "logit_bias", "'logit_bias' is not supported");
-    v = cJSON_GetObjectItemCaseSensitive(root, "response_format");
-    if (v && !cJSON_IsNull(v)) {
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(v, "type");
-        if (!cJSON_IsString(t) || strcmp(t->valuestring, "text"))
-            return api_error(e, 400, "response_format", "'response_format' is not supported (only {\"type\": \"text\"})");
-    }
-    v = cJSON_GetObjectItemCaseSensitive(root, "tool_choice");
-    if (v && !cJSON_IsNull(v) && !(cJSON_IsString(v) && !strcmp(v->valuestring, "auto")))
+    v = json_get(root, "response_format");
+    if (!json_is_null(v) && !is_str(json_get(v, "type"), "text"))
+        return api_error(e, 400, "response_format", "'response_format' is not supported (only {\"type\": \"text\"})");
+    v = json_get(root, "tool_choice");
+    if (!json_is_null(v) && !is_str(v, "auto"))
         return api_error(e, 400, "tool_choice", "'tool_choice' is not supported (only \"auto\")");
-    v = cJSON_GetObjectItemCaseSensitive(root, "echo");
-    if (v && !cJSON_IsNull(v) && !cJSON_IsFalse(v)) return api_error(e, 400, "echo", "'echo' is not supported");
-    v = cJSON_GetObjectItemCaseSensitive(root, "best_of");
-    if (v && !cJSON_IsNull(v) && !(cJSON_IsNumber(v) && v->valuedouble == 1))
+    v = json_get(root, "echo");
+    if (!json_is_null(v) && v->type != JSON_FALSE) return api_error(e, 400, "echo", "'echo' is not supported");
+    v = json_get(root, "best_of");
+    if (!json_is_null(v) && !(number(v, &x) && x == 1))
         return api_error(e, 400, "best_of", "'best_of' is not supported (only 1)");
-    v = cJSON_GetObjectItemCaseSensitive(root, "suffix");
-    if (v && !cJSON_IsNull(v)) return api_error(e, 400, "suffix", "'suffix' is not supported");
+    if (!json_is_null(json_get(root, "suffix"))) return api_error(e, 400, "suffix", "'suffix' is not supported");
     return 0;
 }
 
-static int parse_stop(const cJSON *root, EngineParams *p, ApiError *e) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "stop");
-    if (!v || cJSON_IsNull(v)) return 0;
-    if (cJSON_IsString(v)) {
-        if (*v->valuestring) p->stops[p->n_stop++] = xstrdup(v->valuestring);
-        return 0;
-    }
-    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > ENGINE_MAX_STOPS)
+/* One stop text (the engine's are C strings: one holding a NUL is refused). */
+static int add_stop(EngineParams *p, const Json *s, ApiError *e) {
+    if (s->type != JSON_STR) return api_error(e, 400, "stop", "'stop' must hold strings");
+    if (memchr(s->s, 0, s->len)) return api_error(e, 400, "stop", "'stop' strings must not hold a NUL character");
+    if (s->len) p->stops[p->n_stop++] = xstrdup(s->s);
+    return 0;
+}
+
+static int parse_stop(const Json *root, EngineParams *p, ApiError *e) {
+    const Json *v = json_get(root, "stop");
+    if (json_is_null(v)) return 0;
+    if (v->type == JSON_STR) return add_stop(p, v, e);
+    if (v->type != JSON_ARR || v->n > ENGINE_MAX_STOPS)
         return api_error(e, 400, "stop", "'stop' must be a string or a list of at most %d strings", ENGINE_MAX_STOPS);
-    const cJSON *s;
-    cJSON_ArrayForEach(s, v) {
-        if (!cJSON_IsString(s)) return api_error(e, 400, "stop", "'stop' must hold strings");
-        if (*s->valuestring) p->stops[p->n_stop++] = xstrdup(s->valuestring);
-    }
+    for (int i = 0; i < v->n; i++)
+        if (add_stop(p, &v->item[i], e)) return -1;
     return 0;
 }
 
 /* The prompt of /v1/completions: a string (BOS first, as `mistral generate
  * -p`), or token ids. */
-static int parse_prompt(ApiRequest *q, const cJSON *root, const ApiConfig *cfg, ApiError *e) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "prompt");
-    if (cJSON_IsArray(v) && cJSON_GetArraySize(v) == 1 && cJSON_IsString(v->child)) v = v->child;
-    if (cJSON_IsString(v)) {
+static int parse_prompt(ApiRequest *q, const Json *root, const ApiConfig *cfg, ApiError *e) {
+    const Json *v = json_get(root, "prompt");
+    if (v && v->type == JSON_ARR && v->n == 1 && v->item[0].type == JSON_STR) v = &v->item[0];
+    if (v && v->type == JSON_STR) {
         IntVec ids = {0};
-        if (tokenizer_encode(cfg->tok, v->valuestring, strlen(v->valuestring), 1, &ids)) {
+        if (tokenizer_encode(cfg->tok, v->s, v->len, 1, &ids)) {
             intvec_free(&ids);
             return api_error(e, 400, "prompt", "'prompt': %s", err_msg());
         }
         q->prompt = ids.v, q->n_prompt = ids.n;
         return 0;
     }
-    if (!cJSON_IsArray(v) || !cJSON_GetArraySize(v))
+    if (!v || v->type != JSON_ARR || !v->n)
         return api_error(e, 400, "prompt", "'prompt' must be a string or a list of token ids");
-    int n = cJSON_GetArraySize(v), i = 0;
-    q->prompt = xmalloc((size_t)n * sizeof(int));
-    q->n_prompt = n;
-    const cJSON *t;
-    cJSON_ArrayForEach(t, v) {
-        if (cJSON_IsString(t)) return api_error(e, 400, "prompt", "several prompts in one request are not supported (use n for several choices)");
-        if (!cJSON_IsNumber(t) || t->valuedouble != floor(t->valuedouble) || t->valuedouble < 0 ||
-            t->valuedouble >= cfg->tok->n_vocab)
+    q->prompt = xmalloc((size_t)v->n * sizeof(int));
+    q->n_prompt = v->n;
+    for (int i = 0; i < v->n; i++) {
+        double x;
+        if (v->item[i].type == JSON_STR)
+            return api_error(e, 400, "prompt", "several prompts in one request are not supported (use n for several choices)");
+        if (!number(&v->item[i], &x) || x != floor(x) || x < 0 || x >= cfg->tok->n_vocab)
             return api_error(e, 400, "prompt", "'prompt' holds something that is not a token id");
-        q->prompt[i++] = (int)t->valuedouble;
+        q->prompt[i] = (int)x;
     }
     return 0;
 }
 
-static int parse_messages(ApiRequest *q, const char *body, size_t len, const ApiConfig *cfg, ApiError *e) {
+static int parse_messages(ApiRequest *q, const Json *root, Arena *a, const ApiConfig *cfg, ApiError *e) {
     if (cfg->chat_format < 0) return api_error(e, 400, "messages", "this model's tokenizer has no chat format");
     ChatRequest cr;
-    if (chat_parse(&cr, body, len, "request")) return api_error(e, 400, "messages", "%s", err_msg());
+    if (chat_parse_json(&cr, root, a, "request")) return api_error(e, 400, "messages", "%s", err_msg());
     IntVec ids = {0};
     int rc = chat_encode(cfg->tok, cfg->chat_format, &cr, &ids);
     chat_free(&cr);
@@ -175,23 +193,30 @@ int api_parse(ApiRequest *q, int chat, const char *body, size_t len, const ApiCo
     memset(e, 0, sizeof *e);
     q->chat = chat;
     q->p = (EngineParams){.n = 1, .top_logprobs = -1, .sp = {.temperature = cfg->temperature, .top_p = 1}};
-    cJSON *root = cJSON_ParseWithLength(body, len);
-    if (!root) return api_error(e, 400, NULL, "the body is not valid JSON");
+    Arena a = {0}; /* the document, and the chat request's arrays */
+    Json doc;
+    const Json *root = &doc;
     int rc = -1;
-    if (!cJSON_IsObject(root)) {
+    if (json_parse(&doc, &a, body, len, CHAT_MAX_DEPTH, NULL)) {
+        api_error(e, 400, NULL, "the body is not valid JSON: %s", err_msg());
+        goto done;
+    }
+    if (root->type != JSON_OBJ) {
         api_error(e, 400, NULL, "the body must be a JSON object");
         goto done;
     }
-    const cJSON *f;
-    cJSON_ArrayForEach(f, root)
-        if (!known(chat ? chat_fields : completion_fields, f->string)) {
-            api_error(e, 400, f->string, "unknown field '%.40s'", f->string);
+    for (int i = 0; i < root->n; i++)
+        if (!known(chat ? chat_fields : completion_fields, &root->key[i])) {
+            api_error(e, 400, root->key[i].s, "unknown field '%.40s'", root->key[i].s);
             goto done;
         }
     if (check_unsupported(root, e)) goto done;
     double max_tokens = -1, temp = q->p.sp.temperature, top_p = 1, top_k = 0, min_p = 0, seed = -1, n = 1, lp = -1,
            top_lp = -1;
     int logprobs = 0, ignore_eos = 0;
+    /* chat takes OpenAI's newer name too (which wins when both are given); errors name the one used */
+    const char *max_name = chat && !json_is_null(json_get(root, "max_completion_tokens")) ? "max_completion_tokens"
+                                                                                           : "max_tokens";
     if (get_number(root, "max_tokens", 1, 1e9, 1, &max_tokens, e) ||
         (chat && get_number(root, "max_completion_tokens", 1, 1e9, 1, &max_tokens, e)) ||
         get_number(root, "temperature", 0, 2, 0, &temp, e) || get_number(root, "top_p", 0, 1, 0, &top_p, e) ||
@@ -214,9 +239,9 @@ int api_parse(ApiRequest *q, int chat, const char *body, size_t len, const ApiCo
         q->logprobs = lp >= 0;
         q->p.top_logprobs = lp >= 0 ? (int)lp : -1;
     }
-    const cJSON *so = cJSON_GetObjectItemCaseSensitive(root, "stream_options");
-    if (so && !cJSON_IsNull(so)) {
-        if (!cJSON_IsObject(so) || get_bool(so, "include_usage", &q->include_usage, e)) {
+    const Json *so = json_get(root, "stream_options");
+    if (!json_is_null(so)) {
+        if (so->type != JSON_OBJ || get_bool(so, "include_usage", &q->include_usage, e)) {
             if (!e->status) api_error(e, 400, "stream_options", "'stream_options' must be an object");
             goto done;
         }
@@ -227,9 +252,9 @@ int api_parse(ApiRequest *q, int chat, const char *body, size_t len, const ApiCo
     }
     q->p.sp.temperature = (float)temp, q->p.sp.top_p = (float)top_p, q->p.sp.top_k = (int)top_k;
     q->p.sp.min_p = (float)min_p;
-    const cJSON *sv = cJSON_GetObjectItemCaseSensitive(root, "seed");
-    q->p.sp.seed = (uint64_t)(int64_t)seed;
-    if (!sv || cJSON_IsNull(sv)) { /* no seed: a different draw each request */
+    const Json *sv = json_get(root, "seed"); /* an integer's digits read exactly (a double holds 53 bits) */
+    q->p.sp.seed = sv && sv->type == JSON_INT ? (uint64_t)strtoll(sv->s, NULL, 10) : (uint64_t)(int64_t)seed;
+    if (json_is_null(sv)) { /* no seed: a different draw each request */
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         q->p.sp.seed = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)ts.tv_sec ^ (uint64_t)(size_t)q;
@@ -237,7 +262,7 @@ int api_parse(ApiRequest *q, int chat, const char *body, size_t len, const ApiCo
     q->p.n = (int)n;
     q->p.ignore_eos = ignore_eos;
     if (parse_stop(root, &q->p, e)) goto done;
-    if (chat ? parse_messages(q, body, len, cfg, e) : parse_prompt(q, root, cfg, e)) goto done;
+    if (chat ? parse_messages(q, root, &a, cfg, e) : parse_prompt(q, root, cfg, e)) goto done;
     if (q->n_prompt >= cfg->n_ctx) {
         api_error(e, 400, chat ? "messages" : "prompt", "the prompt is %d tokens, the context %ld: it must leave room for at least one new token",
                   q->n_prompt, cfg->n_ctx);
@@ -246,15 +271,15 @@ int api_parse(ApiRequest *q, int chat, const char *body, size_t len, const ApiCo
     }
     long room = cfg->n_ctx - q->n_prompt + 1; /* the last new token is never fed */
     if (max_tokens > room) {
-        api_error(e, 400, chat ? "max_tokens" : "max_tokens", "the prompt (%d tokens) and max_tokens (%.0f) exceed the context of %ld tokens",
-                  q->n_prompt, max_tokens, cfg->n_ctx);
+        api_error(e, 400, max_name, "the prompt (%d tokens) and %s (%.0f) exceed the context of %ld tokens",
+                  q->n_prompt, max_name, max_tokens, cfg->n_ctx);
         e->code = "context_length_exceeded";
         goto done;
     }
     q->p.max_new = max_tokens > 0 ? (int)max_tokens : (int)room;
     rc = 0;
 done:
-    cJSON_Delete(root);
+    arena_free(&a);
     if (rc) api_request_free(q);
     return rc;
 }

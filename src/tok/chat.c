@@ -248,50 +248,49 @@ static int check_structure(const Ctx *c, const ChatRequest *r) {
     return 0;
 }
 
+/* The request's fields from its document (arrays allocated in c->a). */
+static int parse_request(Ctx *c, const Json *root, ChatRequest *r) {
+    if (root->type != JSON_OBJ) return err_set("%s: a chat request must be a JSON object", c->where);
+    const Json *msgs = json_get(root, "messages"), *cont = json_get(root, "continue_final_message");
+    if (!msgs || msgs->type != JSON_ARR || msgs->n == 0)
+        return err_set("%s: \"messages\" must be a non-empty list", c->where);
+    if (!json_is_null(cont) && cont->type != JSON_TRUE && cont->type != JSON_FALSE)
+        return err_set("%s: continue_final_message must be true or false", c->where);
+    if (!json_is_null(json_get(root, "reasoning_effort")))
+        return err_set("%s: reasoning_effort is not supported by these formats", c->where);
+    r->continue_final = cont && cont->type == JSON_TRUE;
+    r->msg = arena_alloc(c->a, (size_t)msgs->n * sizeof *r->msg);
+    memset(r->msg, 0, (size_t)msgs->n * sizeof *r->msg);
+    for (c->i = 0; c->i < msgs->n; c->i++)
+        if (parse_message(c, &msgs->item[c->i], &r->msg[r->n_msg++])) return -1;
+    return parse_tools(c, json_get(root, "tools"), r) || check_structure(c, r) ? -1 : 0;
+}
+
+int chat_parse_json(ChatRequest *r, const Json *root, Arena *a, const char *where) {
+    memset(r, 0, sizeof *r);
+    Ctx c = {a, where ? where : "chat request", -1};
+    if (parse_request(&c, root, r) == 0) return 0;
+    memset(r, 0, sizeof *r);
+    return -1;
+}
+
 int chat_parse(ChatRequest *r, const char *json, size_t len, const char *where) {
     memset(r, 0, sizeof *r);
+    where = where ? where : "chat request";
     Arena *a = xcalloc(1, sizeof *a);
-    Ctx c = {a, where ? where : "chat request", -1};
-    r->arena = a;
     size_t bad;
     Json root;
     if (!utf8_valid(json, len, &bad)) {
-        err_set("%s: not valid UTF-8 (byte %zu)", c.where, bad);
-        goto fail;
-    }
-    if (json_parse(&root, a, json, len, 200, NULL)) {
+        err_set("%s: not valid UTF-8 (byte %zu)", where, bad);
+    } else if (json_parse(&root, a, json, len, CHAT_MAX_DEPTH, NULL)) {
         char why[200];
         snprintf(why, sizeof why, "%s", err_msg());
-        err_set("%s: not JSON: %s", c.where, why);
-        goto fail;
+        err_set("%s: not JSON: %s", where, why);
+    } else if (chat_parse_json(r, &root, a, where) == 0) {
+        r->arena = a;
+        return 0;
     }
-    const Json *msgs = json_get(&root, "messages"), *cont = json_get(&root, "continue_final_message");
-    const Json *effort = json_get(&root, "reasoning_effort");
-    if (root.type != JSON_OBJ) {
-        err_set("%s: a chat request must be a JSON object", c.where);
-        goto fail;
-    }
-    if (!msgs || msgs->type != JSON_ARR || msgs->n == 0) {
-        err_set("%s: \"messages\" must be a non-empty list", c.where);
-        goto fail;
-    }
-    if (!json_is_null(cont) && cont->type != JSON_TRUE && cont->type != JSON_FALSE) {
-        err_set("%s: continue_final_message must be true or false", c.where);
-        goto fail;
-    }
-    if (!json_is_null(effort)) {
-        err_set("%s: reasoning_effort is not supported by these formats", c.where);
-        goto fail;
-    }
-    r->continue_final = cont && cont->type == JSON_TRUE;
-    r->msg = arena_alloc(a, (size_t)msgs->n * sizeof *r->msg);
-    memset(r->msg, 0, (size_t)msgs->n * sizeof *r->msg);
-    for (c.i = 0; c.i < msgs->n; c.i++)
-        if (parse_message(&c, &msgs->item[c.i], &r->msg[r->n_msg++])) goto fail;
-    if (parse_tools(&c, json_get(&root, "tools"), r) || check_structure(&c, r)) goto fail;
-    return 0;
-fail:
-    chat_free(r);
+    arena_free(a), free(a);
     return -1;
 }
 

@@ -37,6 +37,7 @@
 #include <stddef.h>
 
 #include "base/arena.h"
+#include "base/json.h"
 #include "base/vec.h"
 #include "tok/tokenizer.h"
 
@@ -45,7 +46,7 @@ enum { CHAT_V1 = 1, CHAT_V2 = 2, CHAT_V3 = 3, CHAT_V7 = 7, CHAT_TEKKEN = 100 };
 
 typedef enum { CHAT_SYSTEM, CHAT_USER, CHAT_ASSISTANT, CHAT_TOOL } ChatRole;
 
-/* Every string below is NUL-terminated UTF-8 owned by the request's arena. */
+/* Every string below is NUL-terminated UTF-8 that lives in the request's arena. */
 typedef struct {
     const char *id;        /* "null" when the request has none (mistral-common's default) */
     const char *name;      /* function name */
@@ -70,7 +71,8 @@ typedef struct {
     int n_msg;
     const char *tools_json; /* the tools as mistral-common dumps them; NULL when none or [] */
     int continue_final;     /* "continue_final_message": true */
-    Arena *arena;           /* owns every array and string above */
+    Arena *arena;           /* owns every array and string above (chat_parse); NULL when
+                               they live in the caller's arena (chat_parse_json) */
 } ChatRequest;
 
 /* Parses and validates a request (len bytes of JSON; `where` names it in
@@ -84,8 +86,17 @@ typedef struct {
  * Returns 0, or -1 with one error line ("unknown chat role \"x\"", ...);
  * r is zeroed on error. */
 int chat_parse(ChatRequest *r, const char *json, size_t len, const char *where);
+/* The same from a document already parsed (json_parse, at most
+ * CHAT_MAX_DEPTH levels), for a caller that reads other fields of the same
+ * request (the server: one parse, one set of rules, for all of it): r's
+ * arrays are allocated in a and its strings are views into root, so r lives
+ * until a (which must hold root) is freed; chat_free then only zeroes it. */
+int chat_parse_json(ChatRequest *r, const Json *root, Arena *a, const char *where);
 /* Frees; accepts a zeroed request. */
 void chat_free(ChatRequest *r);
+
+/* The deepest nesting of a request's JSON that chat_parse reads. */
+#define CHAT_MAX_DEPTH 200
 
 /* "v1", "v2", "v3", "v7" or "tekken" -> CHAT_*; -1 with err otherwise. */
 int chat_format_from_name(const char *name);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "tok/tokenizer.h"
+#include "tok/tokfile.h" /* tokenizer_load */
 
 /* Loads what is there into toks[0..3); returns how many; `who` names the
  * target in the line for each one missing. */

@@ -12,8 +12,8 @@
  * the registers. Compiled with -mavx512f -mavx512vl -mavx512bw -mavx512vnni
  * (plus AVX2/FMA/F16C) and only called on CPUs that have them; with
  * KERN_EMULATE_AVX512 it is built against SIMDe's portable emulation of the
- * same intrinsics instead, so that tests/avx512.sh runs these tiles on a
- * machine without AVX-512. */
+ * same intrinsics instead, so that tests/platform/avx512.sh runs these tiles
+ * on a machine without AVX-512. */
 #if defined(__x86_64__) || defined(__i386__)
 #ifdef KERN_EMULATE_AVX512
 #define SIMDE_ENABLE_NATIVE_ALIASES

@@ -35,7 +35,7 @@ static void init(void) {
      * the AVX-512 state) */
     have_avx512 = have_avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
                   __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
-#ifdef KERN_EMULATE_AVX512 /* tests/avx512.sh: the table built on SIMDe runs anywhere */
+#ifdef KERN_EMULATE_AVX512 /* tests/platform/avx512.sh: the table built on SIMDe runs anywhere */
     have_avx512 = have_avx2;
 #endif
     if (have_avx512) kern_fill_avx512(&k_avx512);

@@ -11,7 +11,7 @@
  *       acc = fma(float(those), scales, acc) (the K-quants' mins likewise
  *       from Σxq), then the lanes' sum.
  * q4_1, q5_0, q5_1 keep the generic table's kernels. Tested under qemu-user
- * (tests/neon.sh). */
+ * (tests/platform/neon.sh). */
 #if defined(__aarch64__)
 #include <arm_neon.h>
 #include <string.h>

@@ -8,8 +8,8 @@ cache many times, chunk sizes 1, 4 and 7.
 Weights come from ../shared/reference/make_tiny.py's generator; logits from
 the independent PyTorch reference ../shared/reference/myref.py (which agrees
 with mistral-inference within 5e-6 on the reference's own golden files).
-The output layout is that of ../shared/testdata/golden, so tests/check.py and
-tests/test_model.c read both alike.
+The output layout is that of ../shared/testdata/golden, so tests/cli/check.py and
+tests/unit/test_model.c read both alike.
 
 Needs Debian's python3-torch and python3-numpy; the tests need only its
 output, which is committed:

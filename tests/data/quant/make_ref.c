@@ -1,5 +1,5 @@
 /* make_ref — writes tests/data/quant/ref.bin: inputs and what ggml's
- * reference quantizers make of them, for tests/test_quant.c to compare
+ * reference quantizers make of them, for tests/unit/test_quant.c to compare
  * against bit for bit. Not part of the build: it links ggml, which the
  * project does not. To regenerate (llama.cpp tree in $LL, x86-64):
  *
@@ -20,7 +20,7 @@
  *     u64 FNV-1a of ggml's dequantization of those blocks (the f32 bytes)
  *   u32 n_rows2  u32 row_len2, then per type (same order): u64 FNV-1a of the
  *     blocks ggml makes of the rows `wide_row` generates (the same generator
- *     is in tests/test_quant.c: integer arithmetic and exact double -> float
+ *     is in tests/unit/test_quant.c: integer arithmetic and exact double -> float
  *     conversions only, so it is the same on every IEEE machine)
  * The first input rows are the distributions listed in `fill` below. */
 #include <math.h>

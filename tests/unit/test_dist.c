@@ -1,6 +1,6 @@
 /* test_dist — the distribution layer's single-process parts: layer splits,
  * expert shares, the model fingerprint, the local (no MPI) implementation.
- * The runs across processes are tests/mpi.sh's. */
+ * The runs across processes are tests/platform/mpi.sh's. */
 #include <stdlib.h>
 #include <string.h>
 

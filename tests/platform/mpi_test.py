@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Distributed generation under mpirun (tests/mpi.sh runs this).
+"""Distributed generation under mpirun (tests/platform/mpi.sh runs this).
 
-  python3 tests/mpi_test.py SINGLE_MISTRAL MPI_MISTRAL
+  python3 tests/platform/mpi_test.py SINGLE_MISTRAL MPI_MISTRAL
 
 - --pipeline (np 2, 3 and 4, even and --layer-split), --expert-parallel
   (np 2, 3 and 4) and both (2 stages of 2 ranks) give the reference's greedy ids on every golden checkpoint,
@@ -26,7 +26,7 @@ import time
 
 SINGLE, MPI = sys.argv[1], sys.argv[2]
 MPIRUN = ["mpirun", "--oversubscribe"]
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = os.path.join(ROOT, "tests/data/tiny")
 STORIES = os.path.join(ROOT, "..", "shared", "models", "stories260K")
 failures = 0

@@ -1,11 +1,11 @@
 #!/bin/sh
 # Distributed runs over MPI (tests/run.sh calls this from make test): builds
 # the MPI binary (make mpi-build: $BUILD/mpi/mistral), then under mpirun
-#   tests/mpi_dist.c      the message layer (np 2): sizes, collectives, the
+#   mpi_dist.c            the message layer (np 2): sizes, collectives, the
 #                         handshake, a waiting rank's CPU use
-#   tests/mpi_test.py     --pipeline and --expert-parallel give one
+#   mpi_test.py           --pipeline and --expert-parallel give one
 #                         process's ids; errors; a rank killed mid-run
-#   tests/mpi_netns.sh    the pipeline across two network namespaces
+#   mpi_netns.sh          the pipeline across two network namespaces
 # Skips with a message where OpenMPI is not installed.
 BUILD=${BUILD:-build}
 if ! command -v mpicc >/dev/null 2>&1 || ! command -v mpirun >/dev/null 2>&1; then
@@ -19,7 +19,7 @@ fi
 # mpirun refuses root without these (CI runs as root); more ranks than cores is fine here
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 status=0
-mpirun --oversubscribe -np 2 "$BUILD/mpi/tests/mpi_dist" || status=1
-python3 tests/mpi_test.py "$BUILD/mistral" "$BUILD/mpi/mistral" || status=1
-sh tests/mpi_netns.sh "$BUILD/mistral" "$BUILD/mpi/mistral" || status=1
+mpirun --oversubscribe -np 2 "$BUILD/mpi/tests/platform/mpi_dist" || status=1
+python3 tests/platform/mpi_test.py "$BUILD/mistral" "$BUILD/mpi/mistral" || status=1
+sh tests/platform/mpi_netns.sh "$BUILD/mistral" "$BUILD/mpi/mistral" || status=1
 exit $status

@@ -1,10 +1,10 @@
 #!/bin/sh
-# tests/neon.sh — the kernel tests (test_simd) built for AArch64 and run under
+# tests/platform/neon.sh — the kernel tests (test_simd) built for AArch64 and run under
 # qemu-user: the NEON table against the generic one on this x86 machine.
 # Skips with a message when the cross compiler or qemu is missing
 # (Debian: gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user).
 set -eu
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 CC=${NEON_CC:-aarch64-linux-gnu-gcc}
 QEMU=${NEON_QEMU:-qemu-aarch64}
 if ! command -v "$CC" >/dev/null 2>&1 || ! command -v "$QEMU" >/dev/null 2>&1; then
@@ -17,7 +17,7 @@ mkdir -p "$OUT"
 # needs cJSON or PCRE2 for the target.
 SRC="src/base/util.c src/base/pool.c src/kern/dtype.c src/kern/quant.c src/kern/ops.c src/kern/matmul.c \
      src/kern/simd/dispatch.c src/kern/simd/generic.c src/kern/simd/avx2.c src/kern/simd/neon.c \
-     tests/harness.c tests/test_simd.c"
+     tests/unit/harness.c tests/unit/test_simd.c"
 $CC -std=c11 -D_POSIX_C_SOURCE=200809L -DTEST_SIMD_KERNELS_ONLY -DTEST_NO_JSON -Wall -Wextra -Werror -Wshadow \
     -Wno-unused-parameter -O2 -Iinclude -Isrc -static -o "$OUT/test_simd" $SRC -lm -lpthread
 # every table this build has (generic, neon), then the run-time choice

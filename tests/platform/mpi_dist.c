@@ -1,5 +1,5 @@
 /* mpi_dist — the MPI distribution layer (src/dist/mpi.c) under mpirun -np 2
- * (tests/mpi.sh runs it): messages of any size arrive intact, broadcast and
+ * (tests/platform/mpi.sh runs it): messages of any size arrive intact, broadcast and
  * all-reduce, the start-up handshake, and a rank waiting for a slow
  * neighbour sleeps instead of spinning a core. */
 #include <stdlib.h>

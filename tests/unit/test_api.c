@@ -86,7 +86,9 @@ static void test_decode(MistralModel *m) {
     int badtok = V;
     EXPECT(mistral_decode(ctx, 1, &badtok, seq, NULL, NULL, both) == MISTRAL_ERR_INPUT, "token %d", badtok);
     int badseq = 2;
-    EXPECT(mistral_decode(ctx, 1, toks, &badseq, NULL, NULL, both) == MISTRAL_ERR_ARGUMENT, "sequence 2");
+    EXPECT(mistral_decode(ctx, 1, toks, &badseq, NULL, NULL, both) == MISTRAL_ERR_ARGUMENT &&
+               strstr(mistral_error(), "sequence 2 does not exist"),
+           "sequence 2: %s", mistral_error());
     EXPECT(mistral_decode(ctx, 0, toks, seq, NULL, NULL, both) == MISTRAL_ERR_ARGUMENT, "empty batch");
     EXPECT(mistral_seq_reset(ctx, 5) == MISTRAL_ERR_ARGUMENT && mistral_seq_pos(ctx, 5) == -1, "bad seq");
 
@@ -173,8 +175,9 @@ static void test_generate(MistralModel *m) {
         int toks[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, seq[9] = {0};
         float *lg = malloc(9 * V * sizeof(float));
         mistral_seq_reset(ctx, 0);
-        EXPECT(mistral_decode(ctx, 9, toks, seq, NULL, NULL, lg) == MISTRAL_ERR_CONTEXT_FULL, "%s",
-               mistral_error());
+        EXPECT(mistral_decode(ctx, 9, toks, seq, NULL, NULL, lg) == MISTRAL_ERR_CONTEXT_FULL &&
+                   strstr(mistral_error(), "past the context") && mistral_seq_pos(ctx, 0) == 0,
+               "%s", mistral_error());
         free(lg);
         mistral_context_free(ctx);
     }
@@ -220,6 +223,10 @@ static void test_text(void) {
     EXPECT(mistral_detokenize(m, ids + 1, n - 1, text, sizeof text, &len) == MISTRAL_OK &&
                !strcmp(text, "Once upon a time") && len == 16, "detokenize: %s", text);
     EXPECT(mistral_detokenize(m, ids, n, text, 4, &len) == MISTRAL_ERR_BUFFER && len == 16, "small text buffer");
+    int oov = 1 << 20;
+    EXPECT(mistral_detokenize(m, &oov, 1, text, sizeof text, &len) == MISTRAL_ERR_INPUT &&
+               strstr(mistral_error(), "vocabulary"),
+           "detokenize an unknown id: %s", mistral_error());
 
     int chat[128], nc;
     EXPECT(mistral_chat_encode(m, "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}]}", NULL, chat, 128,

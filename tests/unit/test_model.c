@@ -229,16 +229,18 @@ static void check_mixed_batch(void) {
     int s2[2] = {0, 0}, t2[2] = {1, 2}, s3[3] = {0, 1, 0}, t3[3] = {1, 1, 1};
     long p3[3] = {12, 10, 13};
     Batch gap = {.n = 2, .token = t2, .seq = s2, .pos = badpos};
-    EXPECT(forward(&both, &gap, got) == -1 && strstr(err_msg(), "position"), "gap: %s", err_msg());
+    EXPECT(forward(&both, &gap, got) == -1 && strstr(err_msg(), "position") && err_kind() == ERR_OTHER, "gap: %s",
+           err_msg());
     Batch split = {.n = 3, .token = t3, .seq = s3, .pos = p3};
     EXPECT(forward(&both, &split, got) == -1 && strstr(err_msg(), "split"), "split: %s", err_msg());
     int big[1] = {V}, s1[1] = {0};
     long p1[1] = {12};
     Batch oov = {.n = 1, .token = big, .seq = s1, .pos = p1};
-    EXPECT(forward(&both, &oov, got) == -1 && strstr(err_msg(), "vocabulary"), "oov: %s", err_msg());
+    EXPECT(forward(&both, &oov, got) == -1 && strstr(err_msg(), "vocabulary") && err_kind() == ERR_INPUT, "oov: %s",
+           err_msg());
     int s9[1] = {9};
     Batch noseq = {.n = 1, .token = t2, .seq = s9, .pos = p1};
-    EXPECT(forward(&both, &noseq, got) == -1, "unknown sequence accepted");
+    EXPECT(forward(&both, &noseq, got) == -1 && err_kind() == ERR_OTHER, "unknown sequence accepted");
     EXPECT(both.seqs[0].n_pos == 12, "a refused batch moved the sequence");
     free(ref), free(got);
     context_free(&alone), context_free(&both);
@@ -249,7 +251,8 @@ static void check_mixed_batch(void) {
     Context small;
     CHECK(context_init(&small, &full, 1, 4) == 0);
     float *lg = xmalloc(5 * (size_t)full.cfg.n_vocab * sizeof(float));
-    EXPECT(prefill(&small, 0, a, 5, 5, lg) == -1 && strstr(err_msg(), "past the context"),
+    EXPECT(prefill(&small, 0, a, 5, 5, lg) == -1 && strstr(err_msg(), "past the context") &&
+               err_kind() == ERR_CONTEXT_FULL,
            "full attention past n_ctx: %s", err_msg());
     free(lg);
     context_free(&small);

@@ -522,7 +522,7 @@ static void check_model(const char *dir, int fast) {
 #endif
 
 int main(int argc, char **argv) {
-    if (argc > 1 && !strcmp(argv[1], "--which")) { /* the default table (tests/avx512.sh) */
+    if (argc > 1 && !strcmp(argv[1], "--which")) { /* the default table (tests/platform/avx512.sh) */
         printf("%s\n", kern_get()->name);
         return 0;
     }
@@ -575,7 +575,7 @@ int main(int argc, char **argv) {
     for (int ti = 0; ti < n_tables; ti++) check_fast(tables[ti], &pools[ti % 4]);
     for (int i = 0; i < 4; i++) pool_free(&pools[i]);
 
-#ifndef TEST_SIMD_KERNELS_ONLY /* tests/neon.sh builds the kernels alone for another CPU */
+#ifndef TEST_SIMD_KERNELS_ONLY /* tests/platform/neon.sh builds the kernels alone for another CPU */
     check_model("tests/data/tiny/moe_sw8_f32", 0);
     check_model("tests/data/tiny/dense_sw8_bf16", 0);
     check_model("tests/data/tiny/dense_sw8_bf16", 1);

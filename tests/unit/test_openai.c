@@ -58,10 +58,14 @@ static void test_requests(void) {
         {1, "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"top_logprobs\": 2}", "top_logprobs"},
         {1, "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"max_tokens\": 0}", "max_tokens"},
         {1, "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"max_tokens\": 100000}", "max_tokens"},
+        {1, "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"max_completion_tokens\": 100000}",
+         "max_completion_tokens"},
+        {0, "{\"prompt\": \"x\", \"max_tokens\": 100000}", "max_tokens"},
         {1, "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"presence_penalty\": 0.5}", "presence_penalty"},
         {0, "{\"prompt\": [1, 2, 99999999]}", "prompt"},
         {0, "{\"prompt\": [\"a\", \"b\"]}", "prompt"},
-        {0, "{\"prompt\": \"bad \xff byte\"}", "prompt"},
+        {0, "{\"prompt\": \"bad \xff byte\"}", ""}, /* the body is not JSON (not UTF-8) */
+        {1, "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"stop\": \"a\\u0000b\"}", "stop"},
         {0, "{\"prompt\": \"x\", \"echo\": true}", "echo"},
         {0, "{\"prompt\": \"x\", \"logprobs\": 50}", "logprobs"},
         {0, "[1, 2]", ""},
@@ -71,6 +75,20 @@ static void test_requests(void) {
         EXPECT(parse(&q, bad[i].chat, bad[i].body, &e) == -1 && e.status == 400 && !strcmp(e.param, bad[i].param),
                "%s: status %d param '%s' (%s)", bad[i].body, e.status, e.param, e.message);
     }
+    /* one parse, Python's rules: a repeated key takes its last value (as the chat
+     * encoding reads the same document), an integer's digits are exact, NaN is
+     * read (and refused as out of range), a prompt's NUL is text */
+    EXPECT(parse(&q, 1, "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"max_tokens\": 5, "
+                        "\"seed\": 9007199254740993, \"max_tokens\": 7}", &e) == 0 &&
+               q.p.max_new == 7 && q.p.sp.seed == 9007199254740993ull,
+           "repeated key, exact seed: %s", e.message);
+    api_request_free(&q);
+    EXPECT(parse(&q, 1, "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"temperature\": NaN}", &e) == -1 &&
+               !strcmp(e.param, "temperature"),
+           "NaN temperature: %s", e.message);
+    EXPECT(parse(&q, 0, "{\"prompt\": \"a\\u0000b\"}", &e) == 0 && q.n_prompt > 2, "NUL in a prompt: %s", e.message);
+    api_request_free(&q);
+
     /* a prompt over the context */
     char *big = xmalloc(40000);
     strcpy(big, "{\"prompt\": \"");

@@ -1,5 +1,5 @@
 #!/bin/sh
-# tests/avx512.sh — the avx512 table (VNNI tiles, 16-row float tiles) on a machine without
+# tests/platform/avx512.sh — the avx512 table (VNNI tiles, 16-row float tiles) on a machine without
 # AVX-512: test_simd built with src/kern/simd/avx512.c compiled against SIMDe
 # (AVX2, FMA and F16C native, the AVX-512 intrinsics emulated) and the table registered
 # whatever the CPU has. Checks it against generic like every table, and its
@@ -7,7 +7,7 @@
 # table in make test's test_simd. Skips with a message without SIMDe
 # (Debian: libsimde-dev) or on a CPU without AVX2.
 set -eu
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 CC=${CC:-cc}
 if [ ! -f /usr/include/simde/x86/avx512/dpbusd.h ]; then
     echo "avx512: skip: SIMDe (libsimde-dev) not installed"
@@ -22,7 +22,7 @@ FLAGS="-std=c11 -D_POSIX_C_SOURCE=200809L -DTEST_SIMD_KERNELS_ONLY -DTEST_NO_JSO
 objs=""
 for f in src/base/util.c src/base/pool.c src/kern/dtype.c src/kern/quant.c src/kern/ops.c src/kern/matmul.c \
          src/kern/simd/dispatch.c src/kern/simd/generic.c src/kern/simd/avx2.c src/kern/simd/avx512.c \
-         src/kern/simd/neon.c tests/harness.c tests/test_simd.c; do
+         src/kern/simd/neon.c tests/unit/harness.c tests/unit/test_simd.c; do
     o="$OUT/$(echo "$f" | tr / _).o"
     extra=""
     [ "$f" = src/kern/simd/avx2.c ] && extra="-mavx2 -mfma -mf16c"

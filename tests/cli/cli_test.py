@@ -93,6 +93,12 @@ if os.path.isfile(os.path.join(stories, "golden.json")):
     topk1 = run(*base, "--temperature", 1.5, "--top-k", 1, "--seed", 3)[1]
     expect(s1 == s1b and s1 != s2 and s1 != greedy, "sampling: same seed same text, other seed other text")
     expect(topk1 == greedy, "sampling: top-k 1 is greedy")
+    # stdout and stderr into one pipe (2>&1): the text as it is, then the
+    # timing line on a line of its own although the text ends mid-line
+    p = subprocess.run([ENGINE, *map(str, base), "--temperature", "0"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=60)
+    expect(p.returncode == 0 and not greedy.endswith("\n") and p.stdout.startswith(greedy + "\nprompt: "),
+           "2>&1: the stats line starts a line: %r" % p.stdout[len(greedy) - 20:len(greedy) + 20])
     # --stop: the text up to the stop string
     rc, out, _ = run(*base, "--temperature", 0, "--stop", "Lily")
     expect(rc == 0 and out == greedy[:greedy.index("Lily")], "--stop: %r" % out)
@@ -184,7 +190,7 @@ else:
     print("SKIP: %s not found; chat encodings not run" % os.path.join(toks, "chat"))
 
 # --- tokenize / detokenize: the golden strings through the command line (a
-# sample of each file; tests/test_spm.c and test_tekken.c check every case)
+# sample of each file; tests/unit/test_spm.c and test_tekken.c check every case)
 gold_dir = os.path.join(SHARED, "tokenizers", "golden")
 tok_files = {"mistral_v1": "mistral/tokenizer.model.v1",
              "mistral_v3": "mistral/mistral_instruct_tokenizer_240323.model.v3",
@@ -270,6 +276,9 @@ expect(rc2 == 0 and got == want and any(l.startswith("expert cache [pp]: ") for 
        "generate --mem-limit --verbose: %r" % err)
 rc2, _, err = run(*gen, "--verbose")
 expect(rc2 == 0 and "expert cache" not in err, "--verbose without --mem-limit: %r" % err)
+# -v: the peak resident size, beside the weights and the KV cache
+mem = [l for l in err.splitlines() if l.startswith("memory: peak resident ")]
+expect(len(mem) == 1 and float(mem[0].split()[3]) > 0 and "KV cache" in mem[0], "-v memory line: %r" % err)
 for bad in ("8X", "-1", "G", "0"):
     rc2, _, err = run(*gen, "--mem-limit", bad)
     expect(rc2 == 2 and "--mem-limit" in err, "--mem-limit %s: exit %d %r" % (bad, rc2, err))

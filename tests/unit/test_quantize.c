@@ -36,7 +36,7 @@
 #include "model/quantize.h"
 
 static const char *tmp_dir;
-static char cli[512]; /* the mistral binary: build/tests/test_quantize -> build/mistral */
+static char cli[512]; /* the mistral binary: build/tests/unit/test_quantize -> build/mistral */
 
 /* ---- type rules ------------------------------------------------------------ */
 

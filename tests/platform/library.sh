@@ -3,7 +3,7 @@
 # and libmistral.so; `make install` into a temporary prefix; the examples
 # built against it with pkg-config (shared and static) and run against the
 # CLI; a host program whose own symbols share names with our internals;
-# the Python ctypes module (tests/python_test.py).
+# the Python ctypes module (tests/platform/python_test.py).
 BUILD=${BUILD:-build}
 fails=0
 fail() { echo "FAIL library: $*"; fails=$((fails + 1)); }
@@ -88,7 +88,7 @@ grep -q "MISTRAL_ERR\|nope" "$tmp/err" || fail "simple's error: $(cat "$tmp/err"
 
 # -- Python, through the installed module and library
 MISTRAL_LIB="$prefix/lib/libmistral.so" PYTHONPATH="$prefix/share/mistral/python" \
-    python3 tests/python_test.py "$BUILD/mistral" || fail "python_test"
+    python3 tests/platform/python_test.py "$BUILD/mistral" || fail "python_test"
 
 if [ $fails -eq 0 ]; then echo "library: ok"; exit 0; fi
 echo "library: $fails check(s) FAILED"

@@ -52,7 +52,7 @@ int test_write_file(const char *path, const void *data, size_t len);
  * frees; either may be NULL to discard) and returns the exit status. */
 int test_run(const char *cmd, char **out, char **err);
 
-/* The mistral binary next to this test's build folder (build/tests/x ->
+/* The mistral binary of this test's build folder (build/tests/unit/x ->
  * build/mistral), so that a sanitized build drives its own binary. */
 void test_cli_path(char *out, size_t cap, const char *argv0);
 

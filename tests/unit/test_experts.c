@@ -98,6 +98,10 @@ static void check_model(const char *path) {
                (unsigned long long)st.uses);
         EXPECT(st.reads > 0 && st.bytes_read > 0 && st.ahead_used <= st.ahead, "%s: reads", path);
         EXPECT(st.predicted <= st.routed, "%s: prediction counts", path);
+        /* the disk probe reads within its room or not at all, and leaves the cache as it was */
+        EXPECT(expcache_read_bandwidth(m.experts, 1 << 20, 0) < 0 && strstr(err_msg(), "room"), "%s: probe: %s", path,
+               err_msg());
+        EXPECT(expcache_read_bandwidth(m.experts, 1 << 20, SIZE_MAX) > 0, "%s: probe: %s", path, err_msg());
         if (st.slots == n_experts) { /* everything fits: a second pass reads nothing */
             expcache_reset_stats(m.experts);
             EXPECT(run(&m, got) == 0 && memcmp(got, want, n * sizeof *got) == 0, "%s: second pass", path);

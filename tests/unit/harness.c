@@ -1,6 +1,6 @@
 #include "harness.h"
 
-#ifndef TEST_NO_JSON /* tests/neon.sh: the kernels alone, for a CPU without the target's cJSON */
+#ifndef TEST_NO_JSON /* tests/platform/neon.sh: the kernels alone, for a CPU without the target's cJSON */
 #include <cjson/cJSON.h>
 #endif
 
@@ -89,11 +89,16 @@ const char *test_shared_dir(void) {
 
 void test_cli_path(char *out, size_t cap, const char *argv0) {
     snprintf(out, cap, "%s", argv0);
-    char *slash = strrchr(out, '/');
-    if (slash) *slash = 0;
-    slash = strrchr(out, '/');
-    if (slash) snprintf(slash, cap - (size_t)(slash - out), "/mistral");
-    else snprintf(out, cap, "build/mistral");
+    for (int up = 0; up < 3; up++) { /* BUILD/tests/unit/x -> BUILD */
+        char *slash = strrchr(out, '/');
+        if (!slash) {
+            snprintf(out, cap, "build/mistral");
+            return;
+        }
+        *slash = 0;
+    }
+    size_t n = strlen(out);
+    snprintf(out + n, cap - n, "/mistral");
 }
 
 #ifndef TEST_NO_JSON

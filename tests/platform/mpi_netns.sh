@@ -1,6 +1,6 @@
 #!/bin/sh
-# The pipeline across two simulated hosts (tests/mpi.sh runs it):
-#   sh tests/mpi_netns.sh SINGLE_MISTRAL MPI_MISTRAL
+# The pipeline across two simulated hosts (tests/platform/mpi.sh runs it):
+#   sh tests/platform/mpi_netns.sh SINGLE_MISTRAL MPI_MISTRAL
 # Two network namespaces joined by a veth pair (10.77.0.1 and 10.77.0.2),
 # each process with its own hostname (unshare --uts), so OpenMPI sees two
 # nodes and talks TCP between them (--mca btl tcp,self); mpirun starts the
