@@ -42,6 +42,9 @@ int sampler_sample(Sampler *s, float *logits) {
     for (int i = 0; i < n; i++) s->cand[i] = (struct ProbIndex){logits[i], i};
     qsort(s->cand, (size_t)n, sizeof *s->cand, by_prob_desc);
     int keep = n;
+    /* never a token of probability 0 (a logit of -inf: a constraint's
+     * forbidden token), even when rounding leaves r past the others */
+    while (keep > 1 && s->cand[keep - 1].p == 0) keep--;
     if (s->p.top_k > 0 && s->p.top_k < keep) keep = s->p.top_k;
     float pmax = s->cand[0].p;
     double cum = 0;
