@@ -2,6 +2,7 @@
  * the machine's measured memory read bandwidth; and a 64-token matmul.
  *
  *   make bench && build/bench/matmul_bench [threads...]   (default: 1 2)
+ *   MISTRAL_SIMD=avx2 build/bench/matmul_bench ...        (another table, as the CLI)
  *
  * Each case cycles through enough copies of the matrix (>= 512 MiB) that the
  * weights come from memory, not cache. Printed: ms per matvec, GB/s of weight
@@ -56,7 +57,7 @@ static double time_matmul(const Kern *k, Pool *pool, const Weights *W, DType t, 
         m[i] = (Mat){W->w + W->bytes * (size_t)i, t, ROWS, COLS, NULL, NULL};
         if (pack) CHECK(mat_pack(&m[i], k, pool));
     }
-    MatmulEnv env = {k, pool, scratch};
+    MatmulEnv env = {k, pool, scratch, 0};
     for (int r = 0; r < reps; r++) {
         double t0 = now_seconds();
         for (int i = 0; i < copies; i++) matmul(&env, out, x, &m[i], n);
@@ -74,7 +75,7 @@ int main(int argc, char **argv) {
         n_threads = 0;
         for (int i = 1; i < argc && n_threads < 8; i++) threads[n_threads++] = atoi(argv[i]);
     }
-    const Kern *k = kern_get(), *gen = kern_named("generic");
+    const Kern *k = kern_select(getenv("MISTRAL_SIMD")), *gen = kern_named("generic");
     Pool pools[8];
     double bw[8];
     for (int i = 0; i < n_threads; i++) {

@@ -98,21 +98,8 @@ TILE_FNS(tile_bf16, k_bf16)
 
 /* ---- activation layouts ---------------------------------------------------
  * Activation rows are ggml's q8_0 values (quantize_row_q8_0 bit for bit:
- * q8_block below), laid out for the tiles, once per matmul call:
- *
- *   q8x (q4_K, q5_K, q6_K weights):  int8 qs[32·nb] | float d[nb] | float s[nb]
- *       d[b] the block's fp16 scale as fp32, s[b] = d[b]·Σ qs of block b;
- *   q8p (q4_0, q5_0 weights), per pair of blocks b, b+1 (a last odd block paired
- *       with zeros), 128 bytes:
- *       int8 lo[32] = qs_b[0..16) qs_b+1[0..16)   int8 hi[32] = the [16..32)s
- *       int32 c[8] = 2·Σqs_b ×4, 2·Σqs_b+1 ×4     float d[8] = d_b ×4, d_b+1 ×4
- *       (q4_0's unsigned nibbles u = q + 8 then give Σq·x = Σu·x − 8·Σx, and
- *       8·Σx spread over the 4 lanes of its block is c; q5_0's u = q + 16
- *       subtracts 2c);
- *   q8m (q4_1, q5_1 weights), as q8p with the block sums as floats, 128 bytes:
- *       int8 lo[32], hi[32] as q8p   float d[8] as q8p
- *       float s[8] = (d_b·Σqs_b)/4 ×4, (d_b+1·Σqs_b+1)/4 ×4
- *       (the min term m·d_x·Σx of a block spread over its 4 lanes). */
+ * q8_block below), laid out for the tiles (x86_layout.h's Act* types and
+ * their table), once per matmul call. */
 
 /* x[0..32) to q8_0: *d the block's scale (fp16 rounded, as fp32), *sum Σq. */
 FORCE float q8_block(const float *x, int8_t *q, int *sum) {
@@ -147,24 +134,16 @@ FORCE float q8_block(const float *x, int8_t *q, int *sum) {
     return _cvtsh_ss(f32_to_f16(d));
 }
 
-static size_t q8x_bytes(size_t n) { return n / QK32 * 40; }
-static void q8x_quant(void *dst, const float *x, size_t n) {
-    size_t nb = n / QK32;
-    int8_t *qs = dst;
-    float *d = (float *)(qs + 32 * nb), *s = d + nb;
-    for (size_t b = 0; b < nb; b++) {
-        int sum;
-        d[b] = q8_block(x + 32 * b, qs + 32 * b, &sum);
-        s[b] = d[b] * (float)sum;
-    }
+static size_t act_q4_K_bytes(size_t n) { return n / QK_K * sizeof(ActQ4_K); }
+static void act_q4_K_quant(void *dst, const float *x, size_t n) {
+    ActQ4_K *p = dst;
+    for (size_t i = 0; i < n / QK_K; i++, p++)
+        for (int s = 0; s < 8; s++) {
+            int sum;
+            p->d[s] = q8_block(x + QK_K * i + 32 * s, p->qs[s], &sum);
+            p->s[s] = p->d[s] * (float)sum;
+        }
 }
-
-typedef struct {
-    int8_t lo[32], hi[32];
-    int32_t c[8];
-    float d[8];
-} PairQ8;
-_Static_assert(sizeof(PairQ8) == 128, "q8p pair is 128 bytes");
 
 /* Blocks b and b+1 of x (b+1 past the end: zeros) as a pair's lo/hi halves;
  * d[k], sum[k]: block b+k's scale and Σq. */
@@ -178,10 +157,10 @@ static void pair_halves(const float *x, size_t nb, size_t b, int8_t *lo, int8_t 
     }
 }
 
-static size_t q8p_bytes(size_t n) { return (n / QK32 + 1) / 2 * sizeof(PairQ8); }
-static void q8p_quant(void *dst, const float *x, size_t n) {
+static size_t act_q4_0_bytes(size_t n) { return (n / QK32 + 1) / 2 * sizeof(ActQ4_0); }
+static void act_q4_0_quant(void *dst, const float *x, size_t n) {
     size_t nb = n / QK32;
-    PairQ8 *p = dst;
+    ActQ4_0 *p = dst;
     for (size_t b = 0; b < nb; b += 2, p++) {
         float d[2];
         int sum[2];
@@ -190,16 +169,10 @@ static void q8p_quant(void *dst, const float *x, size_t n) {
     }
 }
 
-typedef struct {
-    int8_t lo[32], hi[32];
-    float d[8], s[8];
-} PairQ8M;
-_Static_assert(sizeof(PairQ8M) == 128, "q8m pair is 128 bytes");
-
-static size_t q8m_bytes(size_t n) { return (n / QK32 + 1) / 2 * sizeof(PairQ8M); }
-static void q8m_quant(void *dst, const float *x, size_t n) {
+static size_t act_q4_1_bytes(size_t n) { return (n / QK32 + 1) / 2 * sizeof(ActQ4_1); }
+static void act_q4_1_quant(void *dst, const float *x, size_t n) {
     size_t nb = n / QK32;
-    PairQ8M *p = dst;
+    ActQ4_1 *p = dst;
     for (size_t b = 0; b < nb; b += 2, p++) {
         float d[2];
         int sum[2];
@@ -219,31 +192,22 @@ FORCE __m256i mul_s8(__m256i aw, __m256i w, __m256i x) {
     return _mm256_madd_epi16(dot16, _mm256_set1_epi16(1));
 }
 
-/* q8d (q8_0 weights), per pair of blocks b, b+1 (a last odd block paired
- * with zeros), 96 bytes: int8 q[64] = qs_b qs_b+1, float d[8] = d_b d_b d_b+1
- * d_b+1 d_b d_b d_b+1 d_b+1 (the lanes of hadd(s_b, s_b+1) below). */
-typedef struct {
-    int8_t q[64];
-    float d[8];
-} PairQ8D;
-_Static_assert(sizeof(PairQ8D) == 96, "q8d pair is 96 bytes");
-
-static size_t q8d_bytes(size_t n) { return (n / QK32 + 1) / 2 * sizeof(PairQ8D); }
-static void q8d_quant(void *dst, const float *x, size_t n) {
+static size_t act_q8_0_bytes(size_t n) { return (n / QK32 + 1) / 2 * sizeof(ActQ8_0); }
+static void act_q8_0_quant(void *dst, const float *x, size_t n) {
     size_t nb = n / QK32;
-    PairQ8D *p = dst;
+    ActQ8_0 *p = dst;
     for (size_t b = 0; b < nb; b += 2, p++) {
         float d[2] = {0, 0};
         for (int k = 0; k < 2; k++) {
             int sum;
-            if (b + (size_t)k < nb) d[k] = q8_block(x + 32 * (b + (size_t)k), p->q + 32 * k, &sum);
-            else memset(p->q + 32 * k, 0, 32);
+            if (b + (size_t)k < nb) d[k] = q8_block(x + 32 * (b + (size_t)k), p->qs[k], &sum);
+            else memset(p->qs[k], 0, sizeof p->qs[k]);
         }
         for (int l = 0; l < 8; l++) p->d[l] = d[(l >> 1) & 1];
     }
 }
 
-/* q8_0 against q8d, two blocks per step: per block the exact int32 sums of
+/* q8_0 against ActQ8_0, two blocks per step: per block the exact int32 sums of
  * products (llama.cpp's ggml_vec_dot_q8_0_q8_0), the two blocks' 8 lanes
  * pairwise added into one register (hadd: lanes 0,1,4,5 block b, 2,3,6,7
  * block b+1), then acc += ([d_w] × [d_x]) · that. */
@@ -275,9 +239,9 @@ FORCE void q8_0_step(const int MR, const int NT, __m256 acc[4][4], const char *w
             __m256i a1 = _mm256_sign_epi8(w1, w1);
             __m256 dw = _mm256_permutevar8x32_ps(d4, spread[h]);
             UNROLL for (int t = 0; t < NT; t++) {
-                const PairQ8D *xp = (const PairQ8D *)(x + t * xs) + b / 2 + (size_t)h;
-                __m256i s0 = mul_s8(a0, w0, _mm256_loadu_si256((const __m256i *)xp->q));
-                __m256i s1 = mul_s8(a1, w1, _mm256_loadu_si256((const __m256i *)(xp->q + 32)));
+                const ActQ8_0 *xp = (const ActQ8_0 *)(x + t * xs) + b / 2 + (size_t)h;
+                __m256i s0 = mul_s8(a0, w0, _mm256_loadu_si256((const __m256i *)xp->qs[0]));
+                __m256i s1 = mul_s8(a1, w1, _mm256_loadu_si256((const __m256i *)xp->qs[1]));
                 __m256 sc = _mm256_mul_ps(dw, _mm256_loadu_ps(xp->d));
                 acc[r][t] = _mm256_fmadd_ps(sc, cvt(_mm256_hadd_epi32(s0, s1)), acc[r][t]);
             }
@@ -299,9 +263,9 @@ FORCE void k_q8_0(const int MR, const int NT, float *out, size_t os, const char 
 }
 TILE_FNS(tile_q8_0, k_q8_0)
 
-/* q4_0 against q8p, two blocks per step: the nibbles of blocks b and b+1 in
- * one register (low nibbles = elements 0..15 of each, high = 16..31, as lo
- * and hi of the pair), unsigned; lanes 0-3 sum block b, 4-7 block b+1:
+/* q4_0 against ActQ4_0, two blocks per step: the nibbles of blocks b and
+ * b+1 in one register (low nibbles = elements 0..15 of each, high = 16..31,
+ * as lo and hi of the pair), unsigned; lanes 0-3 sum block b, 4-7 block b+1:
  *   s = Σu·x − c (exact int32),  acc += ([d_w] × d) · s,
  * [d_w] = d_w,b ×4, d_w,b+1 ×4. A last odd block loads only its own bytes. */
 /* Pairs of blocks (b, b+1) and, with quad, (b+2, b+3) of every row of the
@@ -322,7 +286,7 @@ FORCE void q4_0_step(const int MR, const int NT, __m256 acc[4][4], const char *w
             __m256i ulo = _mm256_and_si256(q, low), uhi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low);
             __m256 dw = _mm256_permutevar8x32_ps(d4, spread[h]);
             UNROLL for (int t = 0; t < NT; t++) {
-                const PairQ8 *xp = (const PairQ8 *)(x + t * xs) + b / 2 + (size_t)h;
+                const ActQ4_0 *xp = (const ActQ4_0 *)(x + t * xs) + b / 2 + (size_t)h;
                 __m256i s16 = _mm256_add_epi16(_mm256_maddubs_epi16(ulo, _mm256_loadu_si256((const __m256i *)xp->lo)),
                                                _mm256_maddubs_epi16(uhi, _mm256_loadu_si256((const __m256i *)xp->hi)));
                 __m256i s = _mm256_sub_epi32(_mm256_madd_epi16(s16, ones16), _mm256_loadu_si256((const __m256i *)xp->c));
@@ -347,7 +311,7 @@ FORCE void k_q4_0(const int MR, const int NT, float *out, size_t os, const char 
 TILE_FNS(tile_q4_0, k_q4_0)
 
 /* The nibbles of a pair of 32-blocks (q1 NULL: a last odd block, zeros), as
- * the q8p/q8m pair holds x: *lo elements 0..15 of each, *hi 16..31. */
+ * an ActQ4_0/ActQ4_1 pair holds x: *lo elements 0..15 of each, *hi 16..31. */
 FORCE void nib_pair(const uint8_t *q0, const uint8_t *q1, __m256i *lo, __m256i *hi) {
     const __m256i low = _mm256_set1_epi8(15);
     __m128i a = _mm_loadu_si128((const __m128i *)q0), b = q1 ? _mm_loadu_si128((const __m128i *)q1) : _mm_setzero_si128();
@@ -373,9 +337,9 @@ FORCE void fifth_pair(const uint8_t *qh0, const uint8_t *qh1, __m256i *lo, __m25
     *hi = _mm256_or_si256(*hi, bits16(h0 >> 16 | (h1 & 0xffff0000u)));
 }
 
-/* q5_0 against q8p: q4_0's loop with 5-bit u = q + 16 (fifth bits or-ed in),
- * Σq·x = Σu·x − 16·Σx = Σu·x − 2c over the block's lanes. maddubs cannot
- * saturate: 4·31·128 < 32767. */
+/* q5_0 against ActQ4_0: q4_0's loop with 5-bit u = q + 16 (fifth bits
+ * or-ed in), Σq·x = Σu·x − 16·Σx = Σu·x − 2c over the block's lanes.
+ * maddubs cannot saturate: 4·31·128 < 32767. */
 FORCE void k_q5_0(const int MR, const int NT, float *out, size_t os, const char *w, size_t ws, const char *x,
                   size_t xs, size_t n) {
     const __m256i ones16 = _mm256_set1_epi16(1);
@@ -393,7 +357,7 @@ FORCE void k_q5_0(const int MR, const int NT, float *out, size_t os, const char 
             __m128i dh = _mm_cvtsi32_si128((int)(wb[0].d | (two ? (uint32_t)wb[1].d << 16 : 0u)));
             __m256 dw = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_cvtph_ps(dh)), spread);
             UNROLL for (int t = 0; t < NT; t++) {
-                const PairQ8 *xp = (const PairQ8 *)(x + t * xs) + b / 2;
+                const ActQ4_0 *xp = (const ActQ4_0 *)(x + t * xs) + b / 2;
                 __m256i s16 = _mm256_add_epi16(_mm256_maddubs_epi16(ulo, _mm256_loadu_si256((const __m256i *)xp->lo)),
                                                _mm256_maddubs_epi16(uhi, _mm256_loadu_si256((const __m256i *)xp->hi)));
                 __m256i c2 = _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)xp->c), 1);
@@ -427,7 +391,7 @@ FORCE void pair_q5_1(const char *row, size_t b, int two, __m256i *lo, __m256i *h
     dm_pair(wb[0].d | (uint32_t)wb[0].m << 16, two ? wb[1].d | (uint32_t)wb[1].m << 16 : 0, d, m);
 }
 
-/* q4_1/q5_1 against q8m, two blocks per step, u the unsigned 4/5-bit q:
+/* q4_1/q5_1 against ActQ4_1, two blocks per step, u the unsigned 4/5-bit q:
  *   acc += ([d_w] × d)·Σu·x + [m_w]·s  (the pair off the accumulator's chain). */
 #define MIN_TILE(K, pair)                                                                              \
     FORCE void K(const int MR, const int NT, float *out, size_t os, const char *w, size_t ws,          \
@@ -442,7 +406,7 @@ FORCE void pair_q5_1(const char *row, size_t b, int two, __m256i *lo, __m256i *h
                 __m256 dw, mw;                                                                         \
                 pair(w + r * ws, b, b + 1 < nb, &ulo, &uhi, &dw, &mw);                                 \
                 UNROLL for (int t = 0; t < NT; t++) {                                                  \
-                    const PairQ8M *xp = (const PairQ8M *)(x + t * xs) + b / 2;                         \
+                    const ActQ4_1 *xp = (const ActQ4_1 *)(x + t * xs) + b / 2;                       \
                     __m256i s16 = _mm256_add_epi16(                                                    \
                         _mm256_maddubs_epi16(ulo, _mm256_loadu_si256((const __m256i *)xp->lo)),        \
                         _mm256_maddubs_epi16(uhi, _mm256_loadu_si256((const __m256i *)xp->hi)));       \
@@ -474,27 +438,26 @@ FORCE void k4_scales(const uint8_t *q, uint16_t d, uint16_t dmin, __m256 *dsc, _
 
 /* One super-block i of one weight row (u: its 8 blocks' unsigned 4- or
  * 5-bit values; dsc, dmn: d·sc and dmin·mn per block) against NT tokens of
- * q8x: acc[t] −= [dmin·mn]·[s_x], then per pair of blocks
+ * ActQ4_K: acc[t] −= [dmin·mn]·[s_x], then per pair of blocks
  * acc[t] += (d_x·(d·sc))·Σu·x. q4_K's and q5_K's shared inner loop. */
 FORCE void k4_super(const int NT, __m256 *acc, const __m256i u[8], __m256 dsc, __m256 dmn, const char *x,
-                    size_t xs, size_t nb, size_t i) {
+                    size_t xs, size_t i) {
     const __m256i ones16 = _mm256_set1_epi16(1);
     UNROLL for (int t = 0; t < NT; t++) {
-        const char *xt = x + t * xs;
-        const float *dx = q8x_d(xt, nb) + 8 * i;
-        acc[t] = _mm256_fnmadd_ps(dmn, _mm256_loadu_ps(dx + nb), acc[t]);
+        const ActQ4_K *xk = (const ActQ4_K *)(x + t * xs) + i;
+        acc[t] = _mm256_fnmadd_ps(dmn, _mm256_loadu_ps(xk->s), acc[t]);
         float sv[8];
-        _mm256_storeu_ps(sv, _mm256_mul_ps(_mm256_loadu_ps(dx), dsc));
+        _mm256_storeu_ps(sv, _mm256_mul_ps(_mm256_loadu_ps(xk->d), dsc));
         for (int sb = 0; sb < 8; sb += 2) {
-            __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(u[sb], _mm256_loadu_si256((const __m256i *)q8x_qs(xt, 8 * i + sb))), ones16);
-            __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(u[sb + 1], _mm256_loadu_si256((const __m256i *)q8x_qs(xt, 8 * i + sb + 1))), ones16);
+            __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(u[sb], _mm256_loadu_si256((const __m256i *)xk->qs[sb])), ones16);
+            __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(u[sb + 1], _mm256_loadu_si256((const __m256i *)xk->qs[sb + 1])), ones16);
             __m256 a = _mm256_mul_ps(_mm256_set1_ps(sv[sb]), cvt(p0));
             acc[t] = _mm256_add_ps(acc[t], _mm256_fmadd_ps(_mm256_set1_ps(sv[sb + 1]), cvt(p1), a));
         }
     }
 }
 
-/* q4_K against q8x, per super-block of 256 (8 blocks of 32), one
+/* q4_K against ActQ4_K, per super-block of 256 (8 blocks of 32), one
  * accumulator per element:
  *   acc = acc − [dmin·mn]·[s_x]  (8 lanes: the 8 blocks' min terms),
  *   acc += (d_x·(d·sc))·Σu·x + (the same of the next block), per pair of
@@ -504,7 +467,6 @@ FORCE void k_q4_K(const int MR, const int NT, float *out, size_t os, const char 
     const __m256i low = _mm256_set1_epi8(15);
     __m256 acc[4][4];
     UNROLL for (int r = 0; r < MR; r++) UNROLL for (int t = 0; t < NT; t++) acc[r][t] = _mm256_setzero_ps();
-    size_t nb = n / QK32;
     for (size_t i = 0; i < n / QK_K; i++) {
         UNROLL for (int r = 0; r < MR; r++) {
             const BlockQ4_K *wb = (const BlockQ4_K *)(w + r * ws) + i;
@@ -515,7 +477,7 @@ FORCE void k_q4_K(const int MR, const int NT, float *out, size_t os, const char 
                 __m256i q = _mm256_loadu_si256((const __m256i *)(wb->qs + 32 * j));
                 u[2 * j] = _mm256_and_si256(q, low), u[2 * j + 1] = _mm256_and_si256(_mm256_srli_epi16(q, 4), low);
             }
-            k4_super(NT, acc[r], u, dsc, dmn, x, xs, nb, i);
+            k4_super(NT, acc[r], u, dsc, dmn, x, xs, i);
         }
     }
     UNROLL for (int r = 0; r < MR; r++) UNROLL for (int t = 0; t < NT; t++)
@@ -523,14 +485,13 @@ FORCE void k_q4_K(const int MR, const int NT, float *out, size_t os, const char 
 }
 TILE_FNS(tile_q4_K, k_q4_K)
 
-/* q5_K against q8x: q4_K's loop with 5-bit u, the fifth bit of element l of
- * sub-block sb at bit sb of qh[l] (shifted to bit 4 within each byte). */
+/* q5_K against ActQ4_K: q4_K's loop with 5-bit u, the fifth bit of element
+ * l of sub-block sb at bit sb of qh[l] (shifted to bit 4 within each byte). */
 FORCE void k_q5_K(const int MR, const int NT, float *out, size_t os, const char *w, size_t ws, const char *x,
                   size_t xs, size_t n) {
     const __m256i low = _mm256_set1_epi8(15), k16 = _mm256_set1_epi8(16);
     __m256 acc[4][4];
     UNROLL for (int r = 0; r < MR; r++) UNROLL for (int t = 0; t < NT; t++) acc[r][t] = _mm256_setzero_ps();
-    size_t nb = n / QK32;
     for (size_t i = 0; i < n / QK_K; i++) {
         UNROLL for (int r = 0; r < MR; r++) {
             const BlockQ5_K *wb = (const BlockQ5_K *)(w + r * ws) + i;
@@ -546,7 +507,7 @@ FORCE void k_q5_K(const int MR, const int NT, float *out, size_t os, const char 
                 u[2 * j] = _mm256_or_si256(_mm256_and_si256(q, low), _mm256_and_si256(h0, k16));
                 u[2 * j + 1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), low), _mm256_and_si256(h1, k16));
             }
-            k4_super(NT, acc[r], u, dsc, dmn, x, xs, nb, i);
+            k4_super(NT, acc[r], u, dsc, dmn, x, xs, i);
         }
     }
     UNROLL for (int r = 0; r < MR; r++) UNROLL for (int t = 0; t < NT; t++)
@@ -554,15 +515,15 @@ FORCE void k_q5_K(const int MR, const int NT, float *out, size_t os, const char 
 }
 TILE_FNS(tile_q5_K, k_q5_K)
 
-/* q6_K against q8x: per block of 32, the 6-bit q (0..63) times xq by
- * maddubs, minus 32·Σxq, each 16-element half times its int8 scale by madd;
- * per pair of blocks acc += (d·d_x0)·that0 + (d·d_x1)·that1. */
+/* q6_K against ActQ4_K (its qs and d): per block of 32, the 6-bit q
+ * (0..63) times xq by maddubs, minus 32·Σxq, each 16-element half times its
+ * int8 scale by madd; per pair of blocks
+ * acc += (d·d_x0)·that0 + (d·d_x1)·that1. */
 FORCE void k_q6_K(const int MR, const int NT, float *out, size_t os, const char *w, size_t ws, const char *x,
                   size_t xs, size_t n) {
     const __m256i low = _mm256_set1_epi8(15), three = _mm256_set1_epi8(3), k32 = _mm256_set1_epi8(32);
     __m256 acc[4][4];
     UNROLL for (int r = 0; r < MR; r++) UNROLL for (int t = 0; t < NT; t++) acc[r][t] = _mm256_setzero_ps();
-    size_t nb = n / QK32;
     for (size_t i = 0; i < n / QK_K; i++) {
         UNROLL for (int r = 0; r < MR; r++) {
             const BlockQ6_K *wb = (const BlockQ6_K *)(w + r * ws) + i;
@@ -582,13 +543,12 @@ FORCE void k_q6_K(const int MR, const int NT, float *out, size_t os, const char 
                 for (int g = 0; g < 4; g++)
                     scv[g] = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(sc[2 * g])), _mm_set1_epi16(sc[2 * g + 1]), 1);
                 UNROLL for (int t = 0; t < NT; t++) {
-                    const char *xt = x + t * xs;
-                    size_t b0 = 8 * i + 4 * (size_t)h;
+                    const ActQ4_K *xk = (const ActQ4_K *)(x + t * xs) + i;
                     float ds[4];
-                    _mm_storeu_ps(ds, _mm_mul_ps(_mm256_castps256_ps128(d), _mm_loadu_ps(q8x_d(xt, nb) + b0)));
+                    _mm_storeu_ps(ds, _mm_mul_ps(_mm256_castps256_ps128(d), _mm_loadu_ps(xk->d + 4 * h)));
                     for (int g = 0; g < 4; g += 2) {
-                        __m256i x0 = _mm256_loadu_si256((const __m256i *)q8x_qs(xt, b0 + g));
-                        __m256i x1 = _mm256_loadu_si256((const __m256i *)q8x_qs(xt, b0 + g + 1));
+                        __m256i x0 = _mm256_loadu_si256((const __m256i *)xk->qs[4 * h + g]);
+                        __m256i x1 = _mm256_loadu_si256((const __m256i *)xk->qs[4 * h + g + 1]);
                         __m256i p0 = _mm256_sub_epi16(_mm256_maddubs_epi16(q[g], x0), _mm256_maddubs_epi16(k32, x0));
                         __m256i p1 = _mm256_sub_epi16(_mm256_maddubs_epi16(q[g + 1], x1), _mm256_maddubs_epi16(k32, x1));
                         __m256 a = _mm256_mul_ps(_mm256_set1_ps(ds[g]), cvt(_mm256_madd_epi16(p0, scv[g])));
@@ -605,179 +565,140 @@ FORCE void k_q6_K(const int MR, const int NT, float *out, size_t os, const char 
 TILE_FNS(tile_q6_K, k_q6_K)
 
 /* ---- packed weights (KernPack) -------------------------------------------
- * q4_0x8: 8 rows of q4_0 per group, lanes = rows. Per block b, 144 bytes:
- *   uint16 d[8]    the 8 rows' fp16 scales (one conversion for all 8)
- *   uint8 qs[128]  chunk c (0..3) = 32 bytes at 32c: row r's qs[4c..4c+4)
- *                  at 32c + 4r (low nibbles: elements 4c..4c+3, high
- *                  nibbles: 16+4c..16+4c+3)
- * so a chunk's low (high) nibbles meet one broadcast of 4 activations in
- * every row at once. The activations (q8b): per block 40 bytes, int8 q[32],
- * float d, int32 c = 8·Σq. Per element (row r, token t) and block:
+ * The groups' layouts are x86_layout.h's types; here, what each tile
+ * computes per element (row r, token t), the same in every tile.
+ *
+ * q4_0x8 (BlockQ4_0x8) against ActGroupQ4_0: a chunk's low (high) nibbles
+ * meet one broadcast of 4 activations in every row at once. Per block:
  *   s16 = Σ_c maddubs(lo_c, x[4c..]) + maddubs(hi_c, x[16+4c..])  (c in order;
  *         |s16| <= 8·2·15·128 < 32767, exact)
  *   s = madd(s16, 1) − c  (= Σ q_w·q_x, exact int32)
  *   acc = fma(float(s), d_w·d_x, acc)
- * the same in every tile; lanes are elements, so there is no final sum. */
-static size_t q4_0x8_bytes(size_t cols) { return cols / QK32 * Q4X8_BLOCK; }
+ * lanes are elements, so there is no final sum. */
+static size_t q4_0x8_bytes(size_t cols) { return cols / QK32 * sizeof(BlockQ4_0x8); }
 static void q4_0x8_pack(void *dst, const void *src, size_t ws, int nr, size_t cols) {
-    size_t nb = cols / QK32;
-    uint8_t *g = dst;
-    for (size_t b = 0; b < nb; b++, g += Q4X8_BLOCK) {
-        memset(g, 0, Q4X8_BLOCK);
+    BlockQ4_0x8 *g = dst;
+    for (size_t b = 0; b < cols / QK32; b++, g++) {
+        memset(g, 0, sizeof *g);
         for (int r = 0; r < nr; r++) {
             const BlockQ4_0 *blk = (const BlockQ4_0 *)((const char *)src + (size_t)r * ws) + b;
-            memcpy(g + 2 * r, &blk->d, 2);
-            for (int c = 0; c < 4; c++) memcpy(g + 16 + 32 * c + 4 * r, blk->qs + 4 * c, 4);
+            g->d[r] = blk->d;
+            for (int c = 0; c < 4; c++) memcpy(&g->qs[c][4 * r], blk->qs + 4 * c, 4);
         }
     }
 }
 
-static size_t q8b_bytes(size_t n) { return n / QK32 * sizeof(BlockQ8B); }
-static void q8b_quant(void *dst, const float *x, size_t n) {
-    BlockQ8B *p = dst;
+static size_t act_group_q4_0_bytes(size_t n) { return n / QK32 * sizeof(ActGroupQ4_0); }
+static void act_group_q4_0_quant(void *dst, const float *x, size_t n) {
+    ActGroupQ4_0 *p = dst;
     for (size_t b = 0; b < n / QK32; b++) {
         int sum;
-        p[b].d = q8_block(x + 32 * b, p[b].q, &sum);
+        p[b].d = q8_block(x + 32 * b, p[b].qs, &sum);
         p[b].c = 8 * sum;
     }
 }
 
-
-
-
-
-/* q8_0x8: 8 rows of q8_0 per group, lanes = rows. Per block, 272 bytes:
- *   uint16 d[8]   the rows' fp16 scales
- *   int8 q[256]   chunk c (0..7) = 32 bytes at 32c: row r's qs[4c..4c+4) at 4r
- * Activations: q8b (its c unused). Per element and block:
+/* q8_0x8 (BlockQ8_0x8) against ActGroupQ4_0 (its c unused). Per block:
  *   s = Σ_c madd(maddubs(|q_c|, sign(x[4c..], q_c)), 1)   (c in order, exact int32)
  *   acc = fma(float(s), d_w·d_x, acc). */
-static size_t q8_0x8_bytes(size_t cols) { return cols / QK32 * Q8X8_BLOCK; }
+static size_t q8_0x8_bytes(size_t cols) { return cols / QK32 * sizeof(BlockQ8_0x8); }
 static void q8_0x8_pack(void *dst, const void *src, size_t ws, int nr, size_t cols) {
-    uint8_t *g = dst;
-    for (size_t b = 0; b < cols / QK32; b++, g += Q8X8_BLOCK) {
-        memset(g, 0, Q8X8_BLOCK);
+    BlockQ8_0x8 *g = dst;
+    for (size_t b = 0; b < cols / QK32; b++, g++) {
+        memset(g, 0, sizeof *g);
         for (int r = 0; r < nr; r++) {
             const BlockQ8_0 *blk = (const BlockQ8_0 *)((const char *)src + (size_t)r * ws) + b;
-            memcpy(g + 2 * r, &blk->d, 2);
-            for (int c = 0; c < 8; c++) memcpy(g + 16 + 32 * c + 4 * r, blk->qs + 4 * c, 4);
+            g->d[r] = blk->d;
+            for (int c = 0; c < 8; c++) memcpy(&g->qs[c][4 * r], blk->qs + 4 * c, 4);
         }
     }
 }
 
-
-/* q4_Kx8: 8 rows of q4_K per group, lanes = rows. Per super-block, 1184 bytes:
- *   uint16 d[8], dmin[8]    the rows' fp16 super-block scales
- *   uint8 sc[8][8], mn[8][8] sub-block s's 6-bit scale and min of row r at [s][r]
- *   uint8 qs[4][256]        per 64 elements j: chunk c (0..7) = 32 bytes at
- *                           32c: row r's qs[32j + 4c..+4) at 32c + 4r (low
- *                           nibbles: sub-block 2j, elements 4c..4c+3; high:
- *                           sub-block 2j+1)
- * Activations: q8x. Per element (row r, token t) and super-block:
+/* q4_Kx8 (BlockQ4_Kx8) against ActQ4_K. Per super-block:
  *   S_s = Σ_c maddubs(u_c, x_s[4c..])      (c in order; exact in int16)
  *   A = Σ_s fma(float(madd(S_s, sc_s)), d_x,s)          (s in order)
  *   M = Σ_s fma(float(mn_s), s_x,s)                      (s_x = d_x·Σq_x)
- *   acc = fma(d, A, acc), acc = fnmadd(dmin, M, acc)
- * the same in every tile. */
-static size_t q4_Kx8_bytes(size_t cols) { return cols / QK_K * Q4KX8_BLOCK; }
-/* Row r of a q4_K (qh NULL) or q5_K super-block into group super-block g. */
-static void kx8_pack_row(uint8_t *g, int r, const uint16_t *d, const uint16_t *dmin, const uint8_t *scales,
-                         const uint8_t *qh, const uint8_t *qs) {
-    memcpy(g + 2 * r, d, 2), memcpy(g + 16 + 2 * r, dmin, 2);
+ *   acc = fma(d, A, acc), acc = fnmadd(dmin, M, acc) */
+static size_t q4_Kx8_bytes(size_t cols) { return cols / QK_K * sizeof(BlockQ4_Kx8); }
+/* Row r of a q4_K or q5_K super-block (its d, dmin, scales and qs) into a
+ * group's head and qs. */
+static void kx8_pack_row(HeadKx8 *h, uint8_t qs[4][8][32], int r, uint16_t d, uint16_t dmin,
+                         const uint8_t *scales, const uint8_t *src_qs) {
+    h->d[r] = d, h->dmin[r] = dmin;
     for (int s = 0; s < 8; s++) {
         int sc, mn;
         kern_scale_min_k4(s, scales, &sc, &mn);
-        g[32 + 8 * s + r] = (uint8_t)sc, g[96 + 8 * s + r] = (uint8_t)mn;
+        h->sc[s][r] = (uint8_t)sc, h->mn[s][r] = (uint8_t)mn;
     }
-    if (qh)
-        for (int c = 0; c < 8; c++) memcpy(g + 160 + 32 * c + 4 * r, qh + 4 * c, 4);
-    uint8_t *q = g + (qh ? 416 : 160);
     for (int j = 0; j < 4; j++)
-        for (int c = 0; c < 8; c++) memcpy(q + 256 * j + 32 * c + 4 * r, qs + 32 * j + 4 * c, 4);
+        for (int c = 0; c < 8; c++) memcpy(&qs[j][c][4 * r], src_qs + 32 * j + 4 * c, 4);
 }
 
 static void q4_Kx8_pack(void *dst, const void *src, size_t ws, int nr, size_t cols) {
-    uint8_t *g = dst;
-    for (size_t b = 0; b < cols / QK_K; b++, g += Q4KX8_BLOCK) {
-        memset(g, 0, Q4KX8_BLOCK);
+    BlockQ4_Kx8 *g = dst;
+    for (size_t b = 0; b < cols / QK_K; b++, g++) {
+        memset(g, 0, sizeof *g);
         for (int r = 0; r < nr; r++) {
             const BlockQ4_K *blk = (const BlockQ4_K *)((const char *)src + (size_t)r * ws) + b;
-            kx8_pack_row(g, r, &blk->d, &blk->dmin, blk->scales, NULL, blk->qs);
+            kx8_pack_row(&g->h, g->qs, r, blk->d, blk->dmin, blk->scales, blk->qs);
         }
     }
 }
 
-/* q5_Kx8: as q4_Kx8 with each row's fifth bits, 1440 bytes per super-block:
- *   d, dmin, sc, mn as q4_Kx8 (160 bytes), then
- *   uint8 qh[256]          chunk c (0..7) at 160 + 32c: row r's qh[4c..+4) at 4r
- *   uint8 qs[4][256]       as q4_Kx8's, at 416
- * u = nibble | (bit 2j (low) or 2j+1 (high) of qh) << 4, up to 31: four
- * maddubs still sum exactly in int16, so each 32-block's S is two madds
- * (chunks 0..3, then 4..7) added in int32. */
-static size_t q5_Kx8_bytes(size_t cols) { return cols / QK_K * Q5KX8_BLOCK; }
+/* q5_Kx8 (BlockQ5_Kx8): as q4_Kx8 with u = nibble | (bit 2j (low) or 2j+1
+ * (high) of qh) << 4, up to 31: four maddubs still sum exactly in int16, so
+ * each 32-block's S is two madds (chunks 0..3, then 4..7) added in int32. */
+static size_t q5_Kx8_bytes(size_t cols) { return cols / QK_K * sizeof(BlockQ5_Kx8); }
 static void q5_Kx8_pack(void *dst, const void *src, size_t ws, int nr, size_t cols) {
-    uint8_t *g = dst;
-    for (size_t b = 0; b < cols / QK_K; b++, g += Q5KX8_BLOCK) {
-        memset(g, 0, Q5KX8_BLOCK);
+    BlockQ5_Kx8 *g = dst;
+    for (size_t b = 0; b < cols / QK_K; b++, g++) {
+        memset(g, 0, sizeof *g);
         for (int r = 0; r < nr; r++) {
             const BlockQ5_K *blk = (const BlockQ5_K *)((const char *)src + (size_t)r * ws) + b;
-            kx8_pack_row(g, r, &blk->d, &blk->dmin, blk->scales, blk->qh, blk->qs);
+            kx8_pack_row(&g->h, g->qs, r, blk->d, blk->dmin, blk->scales, blk->qs);
+            for (int c = 0; c < 8; c++) memcpy(&g->qh[c][4 * r], blk->qh + 4 * c, 4);
         }
     }
 }
 
-/* q6_Kx8: 8 rows of q6_K per group, lanes = rows. Per super-block, 1680 bytes
- * (8 × 210, no overhead):
- *   uint16 d[8]           the rows' fp16 scales
- *   int8 sc[8][16]        32-block s: row r's two 16-element scales at
- *                         [s][2r], [s][2r + 1]
- *   per half n (0, 1), chunk c (0..7), 96 bytes: A, B, H = row r's
- *       ql[64n + 4c..+4), ql[64n + 32 + 4c..+4), qh[32n + 4c..+4) at 4r
- * so that, per (n, c), the 6-bit u = q + 32 of elements 4c..4c+3 of the
- * 32-blocks 4n + k are (A & 15 | H << 4 & 48), (B & 15 | H << 2 & 48),
- * (A >> 4 | H & 48), (B >> 4 | H >> 2 & 48) for k = 0..3.
- * Activations: q8h (q8_0 values; per 32-block the int16 Σq of each half).
- * Per element and 32-block s (c in order; |maddubs| <= 2·63·127, two of
- * them still exact in int16):
+/* q6_Kx8 (BlockQ6_Kx8) against ActGroupQ6_K. Per chunk (n, c), the 6-bit
+ * u = q + 32 of values 4c..4c+3 of the 32-blocks 4n + k are, from its A, B
+ * and H, (A & 15 | H << 4 & 48), (B & 15 | H << 2 & 48), (A >> 4 | H & 48),
+ * (B >> 4 | H >> 2 & 48) for k = 0..3. Per element and 32-block s (c in
+ * order; |maddubs| <= 2·63·127, two of them still exact in int16):
  *   P = Σ_{c = 0, 2, 4, 6} madd(m_c + m_c+1, [sc_half(c)])   (exact int32)
  *   C = 32·(sc_0·Σq_half0 + sc_1·Σq_half1)                   (exact int32)
  *   A = fma(float(P − C), d_x, A);   per super-block acc = fma(d, A, acc). */
-static size_t q6_Kx8_bytes(size_t cols) { return cols / QK_K * Q6KX8_BLOCK; }
+static size_t q6_Kx8_bytes(size_t cols) { return cols / QK_K * sizeof(BlockQ6_Kx8); }
 static void q6_Kx8_pack(void *dst, const void *src, size_t ws, int nr, size_t cols) {
-    uint8_t *g = dst;
-    for (size_t b = 0; b < cols / QK_K; b++, g += Q6KX8_BLOCK) {
-        memset(g, 0, Q6KX8_BLOCK);
+    BlockQ6_Kx8 *g = dst;
+    for (size_t b = 0; b < cols / QK_K; b++, g++) {
+        memset(g, 0, sizeof *g);
         for (int r = 0; r < nr; r++) {
             const BlockQ6_K *blk = (const BlockQ6_K *)((const char *)src + (size_t)r * ws) + b;
-            memcpy(g + 2 * r, &blk->d, 2);
-            for (int s = 0; s < 8; s++) memcpy(g + 16 + 16 * s + 2 * r, blk->scales + 2 * s, 2);
+            g->d[r] = blk->d;
+            for (int s = 0; s < 8; s++) memcpy(&g->sc[s][2 * r], blk->scales + 2 * s, 2);
             for (int n = 0; n < 2; n++)
                 for (int c = 0; c < 8; c++) {
-                    uint8_t *p = g + 144 + 96 * (8 * n + c) + 4 * r;
-                    memcpy(p, blk->ql + 64 * n + 4 * c, 4);
-                    memcpy(p + 32, blk->ql + 64 * n + 32 + 4 * c, 4);
-                    memcpy(p + 64, blk->qh + 32 * n + 4 * c, 4);
+                    memcpy(&g->q[n][c].ql[0][4 * r], blk->ql + 64 * n + 4 * c, 4);
+                    memcpy(&g->q[n][c].ql[1][4 * r], blk->ql + 64 * n + 32 + 4 * c, 4);
+                    memcpy(&g->q[n][c].qh[4 * r], blk->qh + 32 * n + 4 * c, 4);
                 }
         }
     }
 }
 
-/* q8h: int8 qs[32·nb] | float d[nb] | int16 h[2·nb] (Σqs of each half). */
-static size_t q8h_bytes(size_t n) { return n / QK32 * 40; }
-static void q8h_quant(void *dst, const float *x, size_t n) {
-    size_t nb = n / QK32;
-    int8_t *qs = dst;
-    float *d = (float *)(qs + 32 * nb);
-    int16_t *h = (int16_t *)(d + nb);
-    for (size_t b = 0; b < nb; b++) {
-        int sum, h0 = 0;
-        d[b] = q8_block(x + 32 * b, qs + 32 * b, &sum);
-        for (int i = 0; i < 16; i++) h0 += qs[32 * b + (size_t)i];
-        h[2 * b] = (int16_t)h0, h[2 * b + 1] = (int16_t)(sum - h0);
-    }
+static size_t act_group_q6_K_bytes(size_t n) { return n / QK_K * sizeof(ActGroupQ6_K); }
+static void act_group_q6_K_quant(void *dst, const float *x, size_t n) {
+    ActGroupQ6_K *p = dst;
+    for (size_t i = 0; i < n / QK_K; i++, p++)
+        for (int s = 0; s < 8; s++) {
+            int sum, h0 = 0;
+            p->d[s] = q8_block(x + QK_K * i + 32 * s, p->qs[s], &sum);
+            for (int l = 0; l < 16; l++) h0 += p->qs[s][l];
+            p->h[s][0] = (int16_t)h0, p->h[s][1] = (int16_t)(sum - h0);
+        }
 }
-
-
 
 /* f32x8, f16x8, bf16x8: 8 rows of float weights per group, column-major
  * inside the group (element (r, i) at 8i + r), lanes = rows: one broadcast
@@ -1045,23 +966,23 @@ void kern_fill_avx2(Kern *k) {
     k->mm[DT_F16] = (KernDot){DT_F32, NULL, NULL, 4, 3, tile_f16};
     k->mm[DT_BF16] = (KernDot){DT_F32, NULL, NULL, 4, 3, tile_bf16};
     k->fast[DT_BF16] = (KernDot){DT_BF16, kern_bf16_act_bytes, kern_bf16_act, 4, 3, tile_bf16}; /* x bf16-rounded */
-    k->mm[DT_Q8_0] = (KernDot){DT_Q8_0, q8d_bytes, q8d_quant, 4, 3, tile_q8_0};
-    k->mm[DT_Q4_0] = (KernDot){DT_Q8_0, q8p_bytes, q8p_quant, 4, 3, tile_q4_0};
-    k->mm[DT_Q4_1] = (KernDot){DT_Q8_0, q8m_bytes, q8m_quant, 4, 3, tile_q4_1};
-    k->mm[DT_Q5_0] = (KernDot){DT_Q8_0, q8p_bytes, q8p_quant, 4, 3, tile_q5_0};
-    k->mm[DT_Q5_1] = (KernDot){DT_Q8_0, q8m_bytes, q8m_quant, 4, 3, tile_q5_1};
-    k->mm[DT_Q4_K] = (KernDot){DT_Q8_0, q8x_bytes, q8x_quant, 4, 2, tile_q4_K};
-    k->mm[DT_Q5_K] = (KernDot){DT_Q8_0, q8x_bytes, q8x_quant, 4, 3, tile_q5_K};
-    k->mm[DT_Q6_K] = (KernDot){DT_Q8_0, q8x_bytes, q8x_quant, 4, 1, tile_q6_K};
-    k->pack[DT_Q4_K] = (KernPack){8, q4_Kx8_bytes, q4_Kx8_pack, {DT_Q8_0, q8x_bytes, q8x_quant, 8, 4, tile_q4_Kx8}};
-    k->pack[DT_Q5_K] = (KernPack){8, q5_Kx8_bytes, q5_Kx8_pack, {DT_Q8_0, q8x_bytes, q8x_quant, 8, 4, tile_q5_Kx8}};
-    k->pack[DT_Q6_K] = (KernPack){8, q6_Kx8_bytes, q6_Kx8_pack, {DT_Q8_0, q8h_bytes, q8h_quant, 8, 4, tile_q6_Kx8}};
+    k->mm[DT_Q8_0] = (KernDot){DT_Q8_0, act_q8_0_bytes, act_q8_0_quant, 4, 3, tile_q8_0};
+    k->mm[DT_Q4_0] = (KernDot){DT_Q8_0, act_q4_0_bytes, act_q4_0_quant, 4, 3, tile_q4_0};
+    k->mm[DT_Q4_1] = (KernDot){DT_Q8_0, act_q4_1_bytes, act_q4_1_quant, 4, 3, tile_q4_1};
+    k->mm[DT_Q5_0] = (KernDot){DT_Q8_0, act_q4_0_bytes, act_q4_0_quant, 4, 3, tile_q5_0};
+    k->mm[DT_Q5_1] = (KernDot){DT_Q8_0, act_q4_1_bytes, act_q4_1_quant, 4, 3, tile_q5_1};
+    k->mm[DT_Q4_K] = (KernDot){DT_Q8_0, act_q4_K_bytes, act_q4_K_quant, 4, 2, tile_q4_K};
+    k->mm[DT_Q5_K] = (KernDot){DT_Q8_0, act_q4_K_bytes, act_q4_K_quant, 4, 3, tile_q5_K};
+    k->mm[DT_Q6_K] = (KernDot){DT_Q8_0, act_q4_K_bytes, act_q4_K_quant, 4, 1, tile_q6_K};
+    k->pack[DT_Q4_K] = (KernPack){8, q4_Kx8_bytes, q4_Kx8_pack, {DT_Q8_0, act_q4_K_bytes, act_q4_K_quant, 8, 4, tile_q4_Kx8}};
+    k->pack[DT_Q5_K] = (KernPack){8, q5_Kx8_bytes, q5_Kx8_pack, {DT_Q8_0, act_q4_K_bytes, act_q4_K_quant, 8, 4, tile_q5_Kx8}};
+    k->pack[DT_Q6_K] = (KernPack){8, q6_Kx8_bytes, q6_Kx8_pack, {DT_Q8_0, act_group_q6_K_bytes, act_group_q6_K_quant, 8, 4, tile_q6_Kx8}};
     k->pack[DT_F32] = (KernPack){8, f32x8_bytes, f32x8_pack, {DT_F32, NULL, NULL, 8, 4, tile_f32x8}};
     k->pack[DT_F16] = (KernPack){8, f16x8_bytes, f16x8_pack, {DT_F32, NULL, NULL, 8, 4, tile_f16x8}};
     k->pack[DT_BF16] = (KernPack){8, bf16x8_bytes, bf16x8_pack, {DT_F32, NULL, NULL, 8, 4, tile_bf16x8}};
     k->pack_fast[DT_BF16] = (KernDot){DT_BF16, kern_bf16_act_bytes, kern_bf16_act, 8, 4, tile_bf16x8p};
-    k->pack[DT_Q8_0] = (KernPack){8, q8_0x8_bytes, q8_0x8_pack, {DT_Q8_0, q8b_bytes, q8b_quant, 8, 4, tile_q8_0x8}};
-    k->pack[DT_Q4_0] = (KernPack){8, q4_0x8_bytes, q4_0x8_pack, {DT_Q8_0, q8b_bytes, q8b_quant, 8, 4, tile_q4_0x8}};
+    k->pack[DT_Q8_0] = (KernPack){8, q8_0x8_bytes, q8_0x8_pack, {DT_Q8_0, act_group_q4_0_bytes, act_group_q4_0_quant, 8, 4, tile_q8_0x8}};
+    k->pack[DT_Q4_0] = (KernPack){8, q4_0x8_bytes, q4_0x8_pack, {DT_Q8_0, act_group_q4_0_bytes, act_group_q4_0_quant, 8, 4, tile_q4_0x8}};
     k->dot_f32 = vdot;
     k->axpy_f32 = vaxpy;
     k->dot_f16 = vdot_f16;

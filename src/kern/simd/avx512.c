@@ -120,26 +120,28 @@ FORCE __m512 load16_f16(const void *p, size_t i) {
 }
 #endif
 
-/* bf16p16: bf16 weights, 16 rows per group, in column pairs: pair p = 64
- * bytes at 64p, whose 32-bit lane r holds row r's elements 2p (low half) and
- * 2p+1 (high half) as the row stores them (a last odd column pairs with
- * zero). One aligned 512-bit load serves two columns, and each becomes fp32
- * in one instruction: the even column by a shift left of 16, the odd one by
- * clearing the low half (exact) — or, on CPUs with AVX512_BF16, a pair is
- * vdpbf16ps's operand as it stands. */
-static size_t bf16p16_bytes(size_t cols) { return (cols + 1) / 2 * 64; }
+/* bf16p16: bf16 weights, 16 rows per group, in column pairs (PairBF16x16,
+ * x86_layout.h). One aligned 512-bit load serves two columns, and each
+ * becomes fp32 in one instruction: the even column by a shift left of 16,
+ * the odd one by clearing the low half (exact) — or, on CPUs with
+ * AVX512_BF16, a pair is vdpbf16ps's operand as it stands. */
+static size_t bf16p16_bytes(size_t cols) { return (cols + 1) / 2 * sizeof(PairBF16x16); }
 static void bf16p16_pack(void *dst, const void *src, size_t ws, int nr, size_t cols) {
-    uint16_t *g = dst;
+    PairBF16x16 *g = dst;
     memset(g, 0, bf16p16_bytes(cols));
     for (int r = 0; r < nr; r++) {
         const uint16_t *row = (const uint16_t *)((const char *)src + (size_t)r * ws);
-        for (size_t i = 0; i < cols; i++) g[32 * (i / 2) + 2 * (size_t)r + i % 2] = row[i];
+        for (size_t i = 0; i < cols; i++) g[i / 2].v[r][i % 2] = row[i];
     }
+}
+/* The pair of a bf16p16 group that holds column i, i even. */
+FORCE const PairBF16x16 *bf16p_pair(const void *p, size_t i) {
+    return (const PairBF16x16 *)((const char *)p + i * (sizeof(PairBF16x16) / 2));
 }
 /* Column e / 16 of a bf16p16 group as fp32 (the tile's load(w, 16·i)). */
 FORCE __m512 load16_bf16p(const void *p, size_t e) {
     size_t i = e / 16;
-    __m512i v = _mm512_loadu_si512((const void *)((const char *)p + 64 * (i / 2)));
+    __m512i v = _mm512_loadu_si512((const void *)((const PairBF16x16 *)p + i / 2));
     if (i % 2) return _mm512_castsi512_ps(_mm512_and_si512(v, _mm512_set1_epi32((int)0xffff0000u)));
     return _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
 }
@@ -204,7 +206,7 @@ FORCE void k_bf16p16x(const int NT, float *out, size_t os, const char *w, int nr
     UNROLL8 for (int t = 0; t < NT; t++) a0[t] = a1[t] = _mm512_setzero_ps();
     size_t i = 0;
     for (; i + 4 <= n; i += 4) {
-        prefetch_ahead(w + 32 * i, 128);
+        prefetch_ahead((const char *)bf16p_pair(w, i), 2 * sizeof(PairBF16x16));
         __m512 e0 = load16_bf16p(w, 16 * i), o0 = load16_bf16p(w, 16 * i + 16);
         __m512 e1 = load16_bf16p(w, 16 * i + 32), o1 = load16_bf16p(w, 16 * i + 48);
         UNROLL8 for (int t = 0; t < NT; t++) {
@@ -247,8 +249,9 @@ BF16_TARGET FORCE void k_bf16p16_dp(const int NT, float *out, size_t os, const c
     UNROLL8 for (int t = 0; t < NT; t++) a0[t] = a1[t] = _mm512_setzero_ps();
     size_t i = 0;
     for (; i + 4 <= n; i += 4) {
-        prefetch_ahead(w + 32 * i, 128);
-        __m512i v0 = _mm512_loadu_si512((const void *)(w + 32 * i)), v1 = _mm512_loadu_si512((const void *)(w + 32 * i + 64));
+        const PairBF16x16 *pw = bf16p_pair(w, i);
+        prefetch_ahead((const char *)pw, 2 * sizeof *pw);
+        __m512i v0 = _mm512_loadu_si512((const void *)pw), v1 = _mm512_loadu_si512((const void *)(pw + 1));
         UNROLL8 for (int t = 0; t < NT; t++) {
             const char *xp = x + t * xs + 2 * i;
             a0[t] = dp_pair(a0[t], v0, xp);
@@ -256,7 +259,7 @@ BF16_TARGET FORCE void k_bf16p16_dp(const int NT, float *out, size_t os, const c
         }
     }
     for (; i < n; i += 2) {
-        __m512i v = _mm512_loadu_si512((const void *)(w + 32 * i));
+        __m512i v = _mm512_loadu_si512((const void *)bf16p_pair(w, i));
         UNROLL8 for (int t = 0; t < NT; t++) {
             __m512 *a = i % 4 ? &a1[t] : &a0[t];
             *a = dp_pair(*a, v, x + t * xs + 2 * i);
@@ -295,18 +298,11 @@ PACKED16_FNS_T(tile_bf16p16_dp, k_bf16p16_dp, BF16_TARGET)
 #endif
 
 /* ---- q4_0 and q8_0 weights in 512-bit registers ----------------------------
- * q4_0x16 and q8_0x16: 16 rows per group, lanes = rows, the avx2 table's
- * q4_0x8/q8_0x8 (avx2.c) twice as wide. Per block of 32 columns, Q bytes of
- * quants (q4_0: Q = 256, q8_0: Q = 512) and 32 of scales:
- *   uint8 q[Q]    chunk c = 64 bytes at 64c: row r's 4 bytes at 64c + 4r
- *                 (q4_0: qs[4c..4c+4): low nibbles elements 4c.., high
- *                 16+4c..; q8_0: qs[4c..4c+4) + 128, as unsigned bytes)
- *   uint16 d[16]  the rows' fp16 scales
- * stored two blocks to a unit, q_b q_b+1 d_b d_b+1 (2Q + 64 bytes, whole
- * cache lines: every 512-bit load is aligned; a last odd block leaves its
- * partner's bytes unused). Activations: the avx2 table's q8b (int8 q[32],
- * float d, int32 c = 8·Σq per block). Per element and block, every sum exact
- * in int32 (vpdpbusd: u8·s8 quads summed into int32 without saturation):
+ * q4_0x16 and q8_0x16 (PairQ4_0x16, PairQ8_0x16: x86_layout.h): 16 rows per
+ * group, lanes = rows, the avx2 table's q4_0x8/q8_0x8 twice as wide, two
+ * blocks to a unit. Activations: the avx2 table's ActGroupQ4_0. Per element
+ * and block, every sum exact in int32 (vpdpbusd: u8·s8 quads summed into
+ * int32 without saturation):
  *   q4_0: s = Σ_c dpbusd(lo_c, x[4c..]) + dpbusd(hi_c, x[16+4c..]) − c
  *   q8_0: s = Σ_c dpbusd(q_c + 128, x[4c..]) − 16·c     (= Σ q·x exactly)
  *   acc = fma(float(s), d_w·d_x, acc)
@@ -314,36 +310,28 @@ PACKED16_FNS_T(tile_bf16p16_dp, k_bf16p16_dp, BF16_TARGET)
  * integer: the x8 q8_0 tile's |q|·sign(x, q) differs only for q = x = −128,
  * which q8_0's quantizer never makes), so the results equal the avx2 table's
  * bit for bit (check_pack_agree). Up to 8 tokens per tile. */
-#define Q4X16_Q 256
-#define Q8X16_Q 512
-
-static size_t x16_bytes(size_t cols, size_t q) { return (cols / QK32 + 1) / 2 * (2 * q + 64); }
-FORCE const char *x16_q(const char *g, size_t b, size_t q) { return g + b / 2 * (2 * q + 64) + b % 2 * q; }
-FORCE const char *x16_d(const char *g, size_t b, size_t q) { return g + b / 2 * (2 * q + 64) + 2 * q + b % 2 * 32; }
-
-static size_t q4_0x16_bytes(size_t cols) { return x16_bytes(cols, Q4X16_Q); }
+static size_t q4_0x16_bytes(size_t cols) { return (cols / QK32 + 1) / 2 * sizeof(PairQ4_0x16); }
 static void q4_0x16_pack(void *dst, const void *src, size_t ws, int nr, size_t cols) {
-    char *g = dst;
+    PairQ4_0x16 *g = dst;
     memset(g, 0, q4_0x16_bytes(cols));
     for (size_t b = 0; b < cols / QK32; b++)
         for (int r = 0; r < nr; r++) {
             const BlockQ4_0 *blk = (const BlockQ4_0 *)((const char *)src + (size_t)r * ws) + b;
-            memcpy((char *)x16_d(g, b, Q4X16_Q) + 2 * r, &blk->d, 2);
-            for (int c = 0; c < 4; c++) memcpy((char *)x16_q(g, b, Q4X16_Q) + 64 * c + 4 * r, blk->qs + 4 * c, 4);
+            g[b / 2].d[b % 2][r] = blk->d;
+            for (int c = 0; c < 4; c++) memcpy(&g[b / 2].qs[b % 2][c][4 * r], blk->qs + 4 * c, 4);
         }
 }
 
-static size_t q8_0x16_bytes(size_t cols) { return x16_bytes(cols, Q8X16_Q); }
+static size_t q8_0x16_bytes(size_t cols) { return (cols / QK32 + 1) / 2 * sizeof(PairQ8_0x16); }
 static void q8_0x16_pack(void *dst, const void *src, size_t ws, int nr, size_t cols) {
-    char *g = dst;
+    PairQ8_0x16 *g = dst;
     memset(g, 0, q8_0x16_bytes(cols));
     for (size_t b = 0; b < cols / QK32; b++)
         for (int r = 0; r < nr; r++) {
             const BlockQ8_0 *blk = (const BlockQ8_0 *)((const char *)src + (size_t)r * ws) + b;
-            memcpy((char *)x16_d(g, b, Q8X16_Q) + 2 * r, &blk->d, 2);
-            uint8_t *q = (uint8_t *)x16_q(g, b, Q8X16_Q);
+            g[b / 2].d[b % 2][r] = blk->d;
             for (int c = 0; c < 8; c++)
-                for (int k = 0; k < 4; k++) q[64 * c + 4 * r + k] = (uint8_t)(blk->qs[4 * c + k] ^ 0x80);
+                for (int k = 0; k < 4; k++) g[b / 2].qs[b % 2][c][4 * r + k] = (uint8_t)(blk->qs[4 * c + k] ^ 0x80);
         }
 }
 
@@ -366,12 +354,13 @@ FORCE void store16(const int NT, float *out, size_t os, const __m512 *acc, int n
     }
 }
 
-/* acc[t] = fma(float(s[t] − c_t·mul), d_w·d_x, acc[t]) for block b. */
-FORCE void x16_scale(const int NT, __m512 *acc, const __m512i *s, const char *d, const char *x, size_t xs, size_t b,
+/* acc[t] = fma(float(s[t] − c_t·mul), d_w·d_x, acc[t]) for block b (d: its
+ * 16 rows' scales). */
+FORCE void x16_scale(const int NT, __m512 *acc, const __m512i *s, const uint16_t *d, const char *x, size_t xs, size_t b,
                      const int mul) {
     __m512 dw = load16_f16(d, 0);
     UNROLL8 for (int t = 0; t < NT; t++) {
-        const BlockQ8B *xb = (const BlockQ8B *)(x + t * xs) + b;
+        const ActGroupQ4_0 *xb = (const ActGroupQ4_0 *)(x + t * xs) + b;
         __m512i si = _mm512_sub_epi32(s[t], _mm512_set1_epi32(xb->c * mul));
         acc[t] = _mm512_fmadd_ps(cvt16(si), _mm512_mul_ps(dw, _mm512_set1_ps(xb->d)), acc[t]);
     }
@@ -382,20 +371,21 @@ FORCE void k_q4_0x16(const int NT, float *out, size_t os, const char *w, int nr,
     __m512 acc[8];
     UNROLL8 for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
     for (size_t b = 0; b < n / QK32; b++) {
-        const char *q = x16_q(w, b, Q4X16_Q);
-        prefetch_ahead(q, 288);
+        const PairQ4_0x16 *u = (const PairQ4_0x16 *)w + b / 2;
+        const uint8_t(*q)[64] = u->qs[b % 2];
+        prefetch_ahead((const char *)q, sizeof *u / 2);
         __m512i s[8], s1[8]; /* two chains (low, high nibbles): the sum is exact either way */
         UNROLL for (int c = 0; c < 4; c++) {
-            __m512i v = _mm512_loadu_si512((const void *)(q + 64 * c));
+            __m512i v = _mm512_loadu_si512((const void *)q[c]);
             __m512i lo = _mm512_and_si512(v, low), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
             UNROLL8 for (int t = 0; t < NT; t++) {
-                const BlockQ8B *xb = (const BlockQ8B *)(x + t * xs) + b;
-                s[t] = _mm512_dpbusd_epi32(c ? s[t] : _mm512_setzero_si512(), lo, bcast4_512(xb->q + 4 * c));
-                s1[t] = _mm512_dpbusd_epi32(c ? s1[t] : _mm512_setzero_si512(), hi, bcast4_512(xb->q + 16 + 4 * c));
+                const ActGroupQ4_0 *xb = (const ActGroupQ4_0 *)(x + t * xs) + b;
+                s[t] = _mm512_dpbusd_epi32(c ? s[t] : _mm512_setzero_si512(), lo, bcast4_512(xb->qs + 4 * c));
+                s1[t] = _mm512_dpbusd_epi32(c ? s1[t] : _mm512_setzero_si512(), hi, bcast4_512(xb->qs + 16 + 4 * c));
             }
         }
         UNROLL8 for (int t = 0; t < NT; t++) s[t] = _mm512_add_epi32(s[t], s1[t]);
-        x16_scale(NT, acc, s, x16_d(w, b, Q4X16_Q), x, xs, b, 1);
+        x16_scale(NT, acc, s, u->d[b % 2], x, xs, b, 1);
     }
     store16(NT, out, os, acc, nr);
 }
@@ -404,20 +394,21 @@ FORCE void k_q8_0x16(const int NT, float *out, size_t os, const char *w, int nr,
     __m512 acc[8];
     UNROLL8 for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
     for (size_t b = 0; b < n / QK32; b++) {
-        const char *q = x16_q(w, b, Q8X16_Q);
-        prefetch_ahead(q, 544);
+        const PairQ8_0x16 *u = (const PairQ8_0x16 *)w + b / 2;
+        const uint8_t(*q)[64] = u->qs[b % 2];
+        prefetch_ahead((const char *)q, sizeof *u / 2);
         __m512i s[8], s1[8]; /* two chains (even, odd chunks) */
         UNROLL8 for (int t = 0; t < NT; t++) s[t] = s1[t] = _mm512_setzero_si512();
         UNROLL8 for (int c = 0; c < 8; c++) {
-            __m512i v = _mm512_loadu_si512((const void *)(q + 64 * c));
+            __m512i v = _mm512_loadu_si512((const void *)q[c]);
             UNROLL8 for (int t = 0; t < NT; t++) {
-                const BlockQ8B *xb = (const BlockQ8B *)(x + t * xs) + b;
-                if (c % 2) s1[t] = _mm512_dpbusd_epi32(s1[t], v, bcast4_512(xb->q + 4 * c));
-                else s[t] = _mm512_dpbusd_epi32(s[t], v, bcast4_512(xb->q + 4 * c));
+                const ActGroupQ4_0 *xb = (const ActGroupQ4_0 *)(x + t * xs) + b;
+                if (c % 2) s1[t] = _mm512_dpbusd_epi32(s1[t], v, bcast4_512(xb->qs + 4 * c));
+                else s[t] = _mm512_dpbusd_epi32(s[t], v, bcast4_512(xb->qs + 4 * c));
             }
         }
         UNROLL8 for (int t = 0; t < NT; t++) s[t] = _mm512_add_epi32(s[t], s1[t]);
-        x16_scale(NT, acc, s, x16_d(w, b, Q8X16_Q), x, xs, b, 16);
+        x16_scale(NT, acc, s, u->d[b % 2], x, xs, b, 16);
     }
     store16(NT, out, os, acc, nr);
 }
@@ -426,35 +417,28 @@ PACKED16_FNS(tile_q4_0x16, k_q4_0x16)
 PACKED16_FNS(tile_q8_0x16, k_q8_0x16)
 
 /* ---- q4_K weights in 512-bit registers -------------------------------------
- * q4_Kx16: the avx2 table's q4_Kx8 (avx2.c) with 16 rows. Per super-block,
- * 2368 bytes (37 cache lines: every 512-bit load is aligned):
- *   uint16 d[16], dmin[16]     the rows' fp16 super-block scales
- *   uint8 sc[8][16], mn[8][16] sub-block s's 6-bit scale and min of row r at [s][r]
- *   uint8 qs[4][512]           per 64 elements j: chunk c (0..7) = 64 bytes at
- *                              64c: row r's qs[32j + 4c..+4) at 64c + 4r (low
- *                              nibbles: sub-block 2j, high: 2j+1)
- * Activations: the avx2 table's q8x. Per element, q4_Kx8's arithmetic with
- * the VNNI sums (exact int32, then times sc_s), in the same order:
+ * q4_Kx16 (BlockQ4_Kx16, x86_layout.h): the avx2 table's q4_Kx8 with 16
+ * rows. Activations: the avx2 table's ActQ4_K. Per element, q4_Kx8's
+ * arithmetic with the VNNI sums (exact int32, then times sc_s), in the same
+ * order:
  *   A = Σ_s fma(float(S_s·sc_s), d_x,s),  M = Σ_s fma(float(mn_s), s_x,s),
  *   acc = fnmadd(dmin, M, fma(d, A, acc)).
  * Up to 4 tokens per tile (two sums per token and sub-block pair in flight). */
-#define Q4KX16_BLOCK 2368
-
-static size_t q4_Kx16_bytes(size_t cols) { return cols / QK_K * Q4KX16_BLOCK; }
+static size_t q4_Kx16_bytes(size_t cols) { return cols / QK_K * sizeof(BlockQ4_Kx16); }
 static void q4_Kx16_pack(void *dst, const void *src, size_t ws, int nr, size_t cols) {
-    uint8_t *g = dst;
-    for (size_t b = 0; b < cols / QK_K; b++, g += Q4KX16_BLOCK) {
-        memset(g, 0, Q4KX16_BLOCK);
+    BlockQ4_Kx16 *g = dst;
+    for (size_t b = 0; b < cols / QK_K; b++, g++) {
+        memset(g, 0, sizeof *g);
         for (int r = 0; r < nr; r++) {
             const BlockQ4_K *blk = (const BlockQ4_K *)((const char *)src + (size_t)r * ws) + b;
-            memcpy(g + 2 * r, &blk->d, 2), memcpy(g + 32 + 2 * r, &blk->dmin, 2);
+            g->d[r] = blk->d, g->dmin[r] = blk->dmin;
             for (int sb = 0; sb < 8; sb++) {
                 int sc, mn;
                 kern_scale_min_k4(sb, blk->scales, &sc, &mn);
-                g[64 + 16 * sb + r] = (uint8_t)sc, g[192 + 16 * sb + r] = (uint8_t)mn;
+                g->sc[sb][r] = (uint8_t)sc, g->mn[sb][r] = (uint8_t)mn;
             }
             for (int j = 0; j < 4; j++)
-                for (int c = 0; c < 8; c++) memcpy(g + 320 + 512 * j + 64 * c + 4 * r, blk->qs + 32 * j + 4 * c, 4);
+                for (int c = 0; c < 8; c++) memcpy(&g->qs[j][c][4 * r], blk->qs + 32 * j + 4 * c, 4);
         }
     }
 }
@@ -464,38 +448,36 @@ FORCE void k_q4_Kx16(const int NT, float *out, size_t os, const char *w, int nr,
     const __m512i low = _mm512_set1_epi8(15);
     __m512 acc[4];
     UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
-    size_t nb = n / QK32;
     for (size_t b = 0; b < n / QK_K; b++) {
-        const char *g = w + b * Q4KX16_BLOCK;
+        const BlockQ4_Kx16 *g = (const BlockQ4_Kx16 *)w + b;
         __m512 A[4];
         UNROLL for (int t = 0; t < NT; t++) A[t] = _mm512_setzero_ps();
-        prefetch_ahead(g, 320);
+        prefetch_ahead((const char *)g, offsetof(BlockQ4_Kx16, qs));
         for (int j = 0; j < 4; j++) {
-            const char *qs = g + 320 + 512 * j;
-            prefetch_ahead(qs, 512);
+            prefetch_ahead((const char *)g->qs[j], sizeof g->qs[j]);
             __m512i s[2][4];
             UNROLL8 for (int c = 0; c < 8; c++) {
-                __m512i v = _mm512_loadu_si512((const void *)(qs + 64 * c));
+                __m512i v = _mm512_loadu_si512((const void *)g->qs[j][c]);
                 __m512i lo = _mm512_and_si512(v, low), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
                 UNROLL for (int t = 0; t < NT; t++) {
-                    const int8_t *xq = q8x_qs(x + t * xs, 8 * b + 2 * (size_t)j);
-                    s[0][t] = _mm512_dpbusd_epi32(c ? s[0][t] : _mm512_setzero_si512(), lo, bcast4_512(xq + 4 * c));
-                    s[1][t] = _mm512_dpbusd_epi32(c ? s[1][t] : _mm512_setzero_si512(), hi, bcast4_512(xq + 32 + 4 * c));
+                    const int8_t(*xq)[32] = ((const ActQ4_K *)(x + t * xs) + b)->qs + 2 * j; /* blocks 2j, 2j+1 */
+                    s[0][t] = _mm512_dpbusd_epi32(c ? s[0][t] : _mm512_setzero_si512(), lo, bcast4_512(xq[0] + 4 * c));
+                    s[1][t] = _mm512_dpbusd_epi32(c ? s[1][t] : _mm512_setzero_si512(), hi, bcast4_512(xq[1] + 4 * c));
                 }
             }
             UNROLL for (int h = 0; h < 2; h++) {
-                __m512i sc = load16_u8(g + 64 + 16 * (2 * j + h));
+                __m512i sc = load16_u8(g->sc[2 * j + h]);
                 UNROLL for (int t = 0; t < NT; t++) {
-                    const float *dx = q8x_d(x + t * xs, nb) + 8 * b + 2 * j + h;
+                    const float *dx = &((const ActQ4_K *)(x + t * xs) + b)->d[2 * j + h];
                     A[t] = _mm512_fmadd_ps(cvt16(_mm512_mullo_epi32(s[h][t], sc)), _mm512_set1_ps(*dx), A[t]);
                 }
             }
         }
-        __m512 d = load16_f16(g, 0), dmin = load16_f16(g + 32, 0);
+        __m512 d = load16_f16(g->d, 0), dmin = load16_f16(g->dmin, 0);
         UNROLL for (int t = 0; t < NT; t++) {
-            const float *sx = q8x_d(x + t * xs, nb) + nb + 8 * b;
+            const float *sx = ((const ActQ4_K *)(x + t * xs) + b)->s;
             __m512 M = _mm512_setzero_ps();
-            for (int sb = 0; sb < 8; sb++) M = _mm512_fmadd_ps(cvt16(load16_u8(g + 192 + 16 * sb)), _mm512_set1_ps(sx[sb]), M);
+            for (int sb = 0; sb < 8; sb++) M = _mm512_fmadd_ps(cvt16(load16_u8(g->mn[sb])), _mm512_set1_ps(sx[sb]), M);
             acc[t] = _mm512_fnmadd_ps(dmin, M, _mm512_fmadd_ps(d, A[t], acc[t]));
         }
     }
@@ -518,45 +500,35 @@ FORCE void k_q4_Kx16(const int NT, float *out, size_t os, const char *w, int nr,
 PACKED16_FNS4(tile_q4_Kx16, k_q4_Kx16)
 
 /* ---- q6_K weights in 512-bit registers -------------------------------------
- * q6_Kx16: the avx2 table's q6_Kx8 (avx2.c) with 16 rows. Per super-block,
- * 3392 bytes (53 cache lines; the last 32 bytes padding):
- *   per half n (0, 1), chunk c (0..7), 192 bytes at 192(8n + c): A, B, H =
- *       row r's ql[64n + 4c..+4), ql[64n + 32 + 4c..+4), qh[32n + 4c..+4)
- *       at 4r, 64 + 4r, 128 + 4r (u of 32-block 4n + k as in q6_Kx8)
- *   uint16 d[16] at 3072     the rows' fp16 scales
- *   int8 sc[8][32] at 3104   32-block s: row r's two 16-element scales at
- *                            [s][2r], [s][2r + 1]
- * Activations: the avx2 table's q8h. Per element and 32-block s, q6_Kx8's
+ * q6_Kx16 (BlockQ6_Kx16, x86_layout.h): the avx2 table's q6_Kx8 with 16
+ * rows (u of 32-block 4n + k as in q6_Kx8). Activations: the avx2 table's
+ * ActGroupQ6_K. Per element and 32-block s, q6_Kx8's
  * VNNI arithmetic (exact int32 sums of each half times its scale, minus
  * C = 32·(sc_0·Σq_half0 + sc_1·Σq_half1)), A = fma(float(P − C), d_x, A),
  * per super-block acc = fma(d, A, acc). Up to 4 tokens per tile. */
-#define Q6KX16_BLOCK 3392
-
-static size_t q6_Kx16_bytes(size_t cols) { return cols / QK_K * Q6KX16_BLOCK; }
+static size_t q6_Kx16_bytes(size_t cols) { return cols / QK_K * sizeof(BlockQ6_Kx16); }
 static void q6_Kx16_pack(void *dst, const void *src, size_t ws, int nr, size_t cols) {
-    uint8_t *g = dst;
-    for (size_t b = 0; b < cols / QK_K; b++, g += Q6KX16_BLOCK) {
-        memset(g, 0, Q6KX16_BLOCK);
+    BlockQ6_Kx16 *g = dst;
+    for (size_t b = 0; b < cols / QK_K; b++, g++) {
+        memset(g, 0, sizeof *g);
         for (int r = 0; r < nr; r++) {
             const BlockQ6_K *blk = (const BlockQ6_K *)((const char *)src + (size_t)r * ws) + b;
-            memcpy(g + 3072 + 2 * r, &blk->d, 2);
-            for (int sb = 0; sb < 8; sb++) memcpy(g + 3104 + 32 * sb + 2 * r, blk->scales + 2 * sb, 2);
+            g->d[r] = blk->d;
+            for (int sb = 0; sb < 8; sb++) memcpy(&g->sc[sb][2 * r], blk->scales + 2 * sb, 2);
             for (int n = 0; n < 2; n++)
                 for (int c = 0; c < 8; c++) {
-                    uint8_t *p = g + 192 * (8 * n + c) + 4 * r;
-                    memcpy(p, blk->ql + 64 * n + 4 * c, 4);
-                    memcpy(p + 64, blk->ql + 64 * n + 32 + 4 * c, 4);
-                    memcpy(p + 128, blk->qh + 32 * n + 4 * c, 4);
+                    memcpy(&g->q[n][c].ql[0][4 * r], blk->ql + 64 * n + 4 * c, 4);
+                    memcpy(&g->q[n][c].ql[1][4 * r], blk->ql + 64 * n + 32 + 4 * c, 4);
+                    memcpy(&g->q[n][c].qh[4 * r], blk->qh + 32 * n + 4 * c, 4);
                 }
         }
     }
 }
 
 /* u of 32-block 4n + k, elements 4c..4c+3, in every row (see q6_Kx8). */
-FORCE __m512i q6_u16(const char *g, int n, int c, int k) {
+FORCE __m512i q6_u16(const BlockQ6_Kx16 *g, int n, int c, int k) {
     const __m512i low = _mm512_set1_epi8(15), hb = _mm512_set1_epi8(48);
-    const char *p = g + 192 * (8 * n + c);
-    __m512i q = _mm512_loadu_si512((const void *)(p + 64 * (k & 1))), h = _mm512_loadu_si512((const void *)(p + 128));
+    __m512i q = _mm512_loadu_si512((const void *)g->q[n][c].ql[k & 1]), h = _mm512_loadu_si512((const void *)g->q[n][c].qh);
     __m512i lo = k < 2 ? _mm512_and_si512(q, low) : _mm512_and_si512(_mm512_srli_epi16(q, 4), low);
     __m512i hi = k == 0 ? _mm512_slli_epi16(h, 4) : k == 1 ? _mm512_slli_epi16(h, 2) : k == 2 ? h : _mm512_srli_epi16(h, 2);
     return _mm512_or_si512(lo, _mm512_and_si512(hi, hb));
@@ -566,36 +538,33 @@ FORCE void k_q6_Kx16(const int NT, float *out, size_t os, const char *w, int nr,
                      size_t n) {
     __m512 acc[4];
     UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
-    size_t nb = n / QK32;
     for (size_t b = 0; b < n / QK_K; b++) {
-        const char *g = w + b * Q6KX16_BLOCK;
+        const BlockQ6_Kx16 *g = (const BlockQ6_Kx16 *)w + b;
         __m512 A[4];
         UNROLL for (int t = 0; t < NT; t++) A[t] = _mm512_setzero_ps();
         for (int hn = 0; hn < 2; hn++) UNROLL for (int k = 0; k < 4; k++) {
             int s = 4 * hn + k;
-            prefetch_ahead(g + Q6KX16_BLOCK / 8 * s, Q6KX16_BLOCK / 8);
-            __m512i pair = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(g + 3104 + 32 * s)));
+            prefetch_ahead((const char *)g + sizeof *g / 8 * s, sizeof *g / 8);
+            __m512i pair = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)g->sc[s]));
             __m512i P[4], m[4]; /* m: the first half's int32 sum, P: the second's */
             UNROLL for (int t = 0; t < NT; t++) P[t] = m[t] = _mm512_setzero_si512();
             UNROLL8 for (int c = 0; c < 8; c++) {
                 __m512i u = q6_u16(g, hn, c, k);
                 UNROLL for (int t = 0; t < NT; t++) {
-                    const int8_t *xq = q8x_qs(x + t * xs, 8 * b + (size_t)s);
+                    const int8_t *xq = ((const ActGroupQ6_K *)(x + t * xs) + b)->qs[s];
                     if (c < 4) m[t] = _mm512_dpbusd_epi32(m[t], u, bcast4_512(xq + 4 * c));
                     else P[t] = _mm512_dpbusd_epi32(P[t], u, bcast4_512(xq + 4 * c));
                 }
             }
             __m512i sc0 = srai16_32(_mm512_slli_epi32(pair, 16)), sc1 = srai16_32(pair);
             UNROLL for (int t = 0; t < NT; t++) {
-                const char *xt = x + t * xs;
-                const float *dx = q8x_d(xt, nb) + 8 * b + s;
-                const int8_t *hp = (const int8_t *)(q8x_d(xt, nb) + nb) + 4 * (8 * b + (size_t)s);
+                const ActGroupQ6_K *xk = (const ActGroupQ6_K *)(x + t * xs) + b;
                 __m512i Pt = _mm512_add_epi32(_mm512_mullo_epi32(m[t], sc0), _mm512_mullo_epi32(P[t], sc1));
-                __m512i C = _mm512_slli_epi32(madd16(pair, bcast4_512(hp)), 5);
-                A[t] = _mm512_fmadd_ps(cvt16(_mm512_sub_epi32(Pt, C)), _mm512_set1_ps(*dx), A[t]);
+                __m512i C = _mm512_slli_epi32(madd16(pair, bcast4_512((const int8_t *)xk->h[s])), 5);
+                A[t] = _mm512_fmadd_ps(cvt16(_mm512_sub_epi32(Pt, C)), _mm512_set1_ps(xk->d[s]), A[t]);
             }
         }
-        __m512 d = load16_f16(g + 3072, 0);
+        __m512 d = load16_f16(g->d, 0);
         UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm512_fmadd_ps(d, A[t], acc[t]);
     }
     store16(NT, out, os, acc, nr);
@@ -792,20 +761,20 @@ ATTN16_KERNELS(f32, 4, load16_f32, tail16_f32)
 ATTN16_KERNELS(f16, 2, load16_f16, tail16_f16)
 
 /* The avx2 table (its layouts, pack functions and activation quantizers are
- * the same), with the VNNI packed tiles, and 16-row float, q4_0 and q8_0
- * groups (the latter reading the avx2 table's q8b activations). */
+ * the same), with the VNNI packed tiles, and 16-row float, q4_0, q8_0, q4_K
+ * and q6_K groups reading the avx2 table's activations. */
 void kern_fill_avx512(Kern *k) {
     kern_fill_avx2(k);
     k->name = "avx512";
     k->read_lines = read_lines;
-    KernDot q8b = k->pack[DT_Q4_0].dot; /* avx2's q4_0x8 activations */
-    k->pack[DT_Q4_0] = (KernPack){16, q4_0x16_bytes, q4_0x16_pack, {DT_Q8_0, q8b.act_bytes, q8b.act_quant, 16, 8, tile_q4_0x16}};
-    k->pack[DT_Q8_0] = (KernPack){16, q8_0x16_bytes, q8_0x16_pack, {DT_Q8_0, q8b.act_bytes, q8b.act_quant, 16, 8, tile_q8_0x16}};
-    KernDot q8x = k->pack[DT_Q4_K].dot; /* avx2's q4_Kx8 activations */
-    k->pack[DT_Q4_K] = (KernPack){16, q4_Kx16_bytes, q4_Kx16_pack, {DT_Q8_0, q8x.act_bytes, q8x.act_quant, 16, 4, tile_q4_Kx16}};
+    KernDot g40 = k->pack[DT_Q4_0].dot; /* avx2's ActGroupQ4_0 */
+    k->pack[DT_Q4_0] = (KernPack){16, q4_0x16_bytes, q4_0x16_pack, {DT_Q8_0, g40.act_bytes, g40.act_quant, 16, 8, tile_q4_0x16}};
+    k->pack[DT_Q8_0] = (KernPack){16, q8_0x16_bytes, q8_0x16_pack, {DT_Q8_0, g40.act_bytes, g40.act_quant, 16, 8, tile_q8_0x16}};
+    KernDot a4k = k->pack[DT_Q4_K].dot; /* avx2's ActQ4_K */
+    k->pack[DT_Q4_K] = (KernPack){16, q4_Kx16_bytes, q4_Kx16_pack, {DT_Q8_0, a4k.act_bytes, a4k.act_quant, 16, 4, tile_q4_Kx16}};
     k->pack[DT_Q5_K].dot.tile = tile_q5_Kx8;
-    KernDot q8h = k->pack[DT_Q6_K].dot; /* avx2's q6_Kx8 activations */
-    k->pack[DT_Q6_K] = (KernPack){16, q6_Kx16_bytes, q6_Kx16_pack, {DT_Q8_0, q8h.act_bytes, q8h.act_quant, 16, 4, tile_q6_Kx16}};
+    KernDot g6k = k->pack[DT_Q6_K].dot; /* avx2's ActGroupQ6_K */
+    k->pack[DT_Q6_K] = (KernPack){16, q6_Kx16_bytes, q6_Kx16_pack, {DT_Q8_0, g6k.act_bytes, g6k.act_quant, 16, 4, tile_q6_Kx16}};
     k->pack[DT_F32] = (KernPack){16, f32x16_bytes, f32x16_pack, {DT_F32, NULL, NULL, 16, 8, tile_f32x16}};
     k->pack[DT_F16] = (KernPack){16, f16x16_bytes, f16x16_pack, {DT_F32, NULL, NULL, 16, 8, tile_f16x16}};
     k->pack[DT_BF16] = (KernPack){16, bf16p16_bytes, bf16p16_pack, {DT_F32, NULL, NULL, 16, 8, tile_bf16p16}};

@@ -1,5 +1,7 @@
 /* simd — what only the instruction-set files of the kernel table share
- * (the table itself and its contract: kern/kern.h). */
+ * (the table itself and its contract: kern/kern.h). The x86 tables' own
+ * layouts (activation rows and packed weight groups) are types in
+ * x86_layout.h, with a table of who writes and who reads each. */
 #ifndef KERN_SIMD_H
 #define KERN_SIMD_H
 

@@ -1,30 +1,16 @@
 /* x86_packed — the matmul tiles over the packed layouts (KernPack; the
- * layouts, their pack functions and the activation layouts are described and
- * built in avx2.c), written once for two instruction sets: avx2.c includes
- * this with X86_VNNI 0 (maddubs: u8·s8 pairs summed in int16, then madd to
- * int32) and avx512.c with X86_VNNI 1 (AVX-512 VNNI's dpbusd: u8·s8 quads
- * summed straight into int32), which takes only q5_Kx8 from here: its other
- * packed types have 16-row groups of their own (avx512.c). Both compute
- * exactly the same integer sums and then the same fp32 operations, so the two
- * tables' packed tiles agree bit for bit (test_simd checks it). The includer
- * provides <immintrin.h> (or SIMDe's emulation), FORCE, UNROLL, UNROLL8,
- * QK32, QK_K, memcpy and memset. */
+ * layouts are x86_layout.h's types, packed and their activations written in
+ * avx2.c), written once for two instruction sets: avx2.c includes this with
+ * X86_VNNI 0 (maddubs: u8·s8 pairs summed in int16, then madd to int32) and
+ * avx512.c with X86_VNNI 1 (AVX-512 VNNI's dpbusd: u8·s8 quads summed
+ * straight into int32), which takes only q5_Kx8 from here: its other packed
+ * types have 16-row groups of their own (avx512.c). Both compute exactly the
+ * same integer sums and then the same fp32 operations, so the two tables'
+ * packed tiles agree bit for bit (test_simd checks it). The includer provides
+ * <immintrin.h> (or SIMDe's emulation), FORCE, UNROLL, UNROLL8, QK32, QK_K,
+ * memcpy and memset. */
 
-#define Q4X8_BLOCK 144
-#define Q8X8_BLOCK 272
-#define Q4KX8_BLOCK 1184
-#define Q5KX8_BLOCK 1440
-#define Q6KX8_BLOCK 1680
-
-typedef struct {
-    int8_t q[32];
-    float d;
-    int32_t c;
-} BlockQ8B;
-_Static_assert(sizeof(BlockQ8B) == 40, "q8b block is 40 bytes");
-
-FORCE const int8_t *q8x_qs(const char *row, size_t b) { return (const int8_t *)row + 32 * b; }
-FORCE const float *q8x_d(const char *row, size_t nb) { return (const float *)(row + 32 * nb); }
+#include "kern/simd/x86_layout.h"
 
 static inline __m256 cvt(__m256i v) { return _mm256_cvtepi32_ps(v); }
 
@@ -89,21 +75,21 @@ FORCE void k_q4_0x8(const int NT, float *out, size_t os, const char *w, int nr, 
     UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
     size_t nb = n / QK32;
     for (size_t b = 0; b < nb; b++) {
-        const char *g = w + b * Q4X8_BLOCK;
+        const BlockQ4_0x8 *g = (const BlockQ4_0x8 *)w + b;
         __m256i s16[4];
         UNROLL for (int c = 0; c < 4; c++) {
-            __m256i v = _mm256_loadu_si256((const __m256i *)(g + 16 + 32 * c));
+            __m256i v = _mm256_loadu_si256((const __m256i *)g->qs[c]);
             __m256i lo = _mm256_and_si256(v, low), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
             UNROLL for (int t = 0; t < NT; t++) {
-                const BlockQ8B *xb = (const BlockQ8B *)(x + t * xs) + b;
-                __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, bcast4(xb->q + 4 * c)),
-                                             _mm256_maddubs_epi16(hi, bcast4(xb->q + 16 + 4 * c)));
+                const ActGroupQ4_0 *xb = (const ActGroupQ4_0 *)(x + t * xs) + b;
+                __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, bcast4(xb->qs + 4 * c)),
+                                             _mm256_maddubs_epi16(hi, bcast4(xb->qs + 16 + 4 * c)));
                 s16[t] = c ? _mm256_add_epi16(s16[t], p) : p;
             }
         }
-        __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g));
+        __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g->d));
         UNROLL for (int t = 0; t < NT; t++) {
-            const BlockQ8B *xb = (const BlockQ8B *)(x + t * xs) + b;
+            const ActGroupQ4_0 *xb = (const ActGroupQ4_0 *)(x + t * xs) + b;
             __m256i s = _mm256_sub_epi32(_mm256_madd_epi16(s16[t], ones16), _mm256_set1_epi32(xb->c));
             acc[t] = _mm256_fmadd_ps(cvt(s), _mm256_mul_ps(dw, _mm256_set1_ps(xb->d)), acc[t]);
         }
@@ -118,20 +104,20 @@ FORCE void k_q8_0x8(const int NT, float *out, size_t os, const char *w, int nr, 
     __m256 acc[4];
     UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
     for (size_t b = 0; b < n / QK32; b++) {
-        const char *g = w + b * Q8X8_BLOCK;
+        const BlockQ8_0x8 *g = (const BlockQ8_0x8 *)w + b;
         __m256i s[4];
         UNROLL for (int t = 0; t < NT; t++) s[t] = _mm256_setzero_si256();
         UNROLL8 for (int c = 0; c < 8; c++) {
-            __m256i q = _mm256_loadu_si256((const __m256i *)(g + 16 + 32 * c)), aq = _mm256_sign_epi8(q, q);
+            __m256i q = _mm256_loadu_si256((const __m256i *)g->qs[c]), aq = _mm256_sign_epi8(q, q);
             UNROLL for (int t = 0; t < NT; t++) {
-                const BlockQ8B *xb = (const BlockQ8B *)(x + t * xs) + b;
-                __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aq, _mm256_sign_epi8(bcast4(xb->q + 4 * c), q)), ones16);
+                const ActGroupQ4_0 *xb = (const ActGroupQ4_0 *)(x + t * xs) + b;
+                __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(aq, _mm256_sign_epi8(bcast4(xb->qs + 4 * c), q)), ones16);
                 s[t] = c ? _mm256_add_epi32(s[t], p) : p;
             }
         }
-        __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g));
+        __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g->d));
         UNROLL for (int t = 0; t < NT; t++) {
-            const BlockQ8B *xb = (const BlockQ8B *)(x + t * xs) + b;
+            const ActGroupQ4_0 *xb = (const ActGroupQ4_0 *)(x + t * xs) + b;
             acc[t] = _mm256_fmadd_ps(cvt(s[t]), _mm256_mul_ps(dw, _mm256_set1_ps(xb->d)), acc[t]);
         }
     }
@@ -152,41 +138,41 @@ FORCE __m256i bit_to_16(__m256i h, const int bit) {
 FORCE void k_kx8(const int Q5, const int NT, float *out, size_t os, const char *w, int nr, const char *x,
                  size_t xs, size_t n) {
     const __m256i low = _mm256_set1_epi8(15);
-    const size_t blk = Q5 ? Q5KX8_BLOCK : Q4KX8_BLOCK, qs0 = Q5 ? 416 : 160;
     __m256 acc[4];
     UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
-    size_t nb = n / QK32;
     for (size_t b = 0; b < n / QK_K; b++) {
-        const char *g = w + b * blk;
+        const BlockQ4_Kx8 *g4 = (const BlockQ4_Kx8 *)w + b;
+        const BlockQ5_Kx8 *g5 = (const BlockQ5_Kx8 *)w + b;
+        const HeadKx8 *head = Q5 ? &g5->h : &g4->h;
         __m256 A[4];
         UNROLL for (int t = 0; t < NT; t++) A[t] = _mm256_setzero_ps();
         UNROLL for (int j = 0; j < 4; j++) {
-            const char *qs = g + qs0 + 256 * j;
+            const uint8_t(*qs)[32] = Q5 ? g5->qs[j] : g4->qs[j];
             __m256i sc[2];
             UNROLL for (int h = 0; h < 2; h++) {
-                sc[h] = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(g + 32 + 8 * (2 * j + h))));
+                sc[h] = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)head->sc[2 * j + h]));
 #if !X86_VNNI /* (sc, sc) int16 pairs for madd; VNNI multiplies the int32 sums */
                 sc[h] = _mm256_or_si256(sc[h], _mm256_slli_epi32(sc[h], 16));
 #endif
             }
             __m256i s16[2][4], P[2][4];
             UNROLL8 for (int c = 0; c < 8; c++) {
-                __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
+                __m256i v = _mm256_loadu_si256((const __m256i *)qs[c]);
                 __m256i lo = _mm256_and_si256(v, low), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low);
                 if (Q5) {
-                    __m256i qh = _mm256_loadu_si256((const __m256i *)(g + 160 + 32 * c));
+                    __m256i qh = _mm256_loadu_si256((const __m256i *)g5->qh[c]);
                     lo = _mm256_or_si256(lo, bit_to_16(qh, 2 * j)), hi = _mm256_or_si256(hi, bit_to_16(qh, 2 * j + 1));
                 }
                 UNROLL for (int t = 0; t < NT; t++) {
-                    const int8_t *xq = q8x_qs(x + t * xs, 8 * b + 2 * (size_t)j);
+                    const int8_t(*xq)[32] = ((const ActQ4_K *)(x + t * xs) + b)->qs + 2 * j; /* blocks 2j, 2j+1 */
 #if X86_VNNI /* s16 holds the 32-blocks' int32 sums here */
-                    s16[0][t] = DPBUSD(c ? s16[0][t] : _mm256_setzero_si256(), lo, bcast4(xq + 4 * c));
-                    s16[1][t] = DPBUSD(c ? s16[1][t] : _mm256_setzero_si256(), hi, bcast4(xq + 32 + 4 * c));
+                    s16[0][t] = DPBUSD(c ? s16[0][t] : _mm256_setzero_si256(), lo, bcast4(xq[0] + 4 * c));
+                    s16[1][t] = DPBUSD(c ? s16[1][t] : _mm256_setzero_si256(), hi, bcast4(xq[1] + 4 * c));
                     (void)P;
                     continue;
 #endif
-                    __m256i p0 = _mm256_maddubs_epi16(lo, bcast4(xq + 4 * c));
-                    __m256i p1 = _mm256_maddubs_epi16(hi, bcast4(xq + 32 + 4 * c));
+                    __m256i p0 = _mm256_maddubs_epi16(lo, bcast4(xq[0] + 4 * c));
+                    __m256i p1 = _mm256_maddubs_epi16(hi, bcast4(xq[1] + 4 * c));
                     int first = Q5 ? c % 4 == 0 : c == 0;
                     s16[0][t] = first ? p0 : _mm256_add_epi16(s16[0][t], p0);
                     s16[1][t] = first ? p1 : _mm256_add_epi16(s16[1][t], p1);
@@ -194,7 +180,7 @@ FORCE void k_kx8(const int Q5, const int NT, float *out, size_t os, const char *
                 }
             }
             UNROLL for (int h = 0; h < 2; h++) UNROLL for (int t = 0; t < NT; t++) {
-                const float *dx = q8x_d(x + t * xs, nb) + 8 * b + 2 * j + h;
+                const float *dx = &((const ActQ4_K *)(x + t * xs) + b)->d[2 * j + h];
 #if X86_VNNI
                 __m256i S = _mm256_mullo_epi32(s16[h][t], sc[h]);
 #else
@@ -204,13 +190,13 @@ FORCE void k_kx8(const int Q5, const int NT, float *out, size_t os, const char *
                 A[t] = _mm256_fmadd_ps(cvt(S), _mm256_broadcast_ss(dx), A[t]);
             }
         }
-        __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g));
-        __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(g + 16)));
+        __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)head->d));
+        __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)head->dmin));
         UNROLL for (int t = 0; t < NT; t++) {
-            const float *sx = q8x_d(x + t * xs, nb) + nb + 8 * b;
+            const float *sx = ((const ActQ4_K *)(x + t * xs) + b)->s;
             __m256 M = _mm256_setzero_ps();
             for (int sb = 0; sb < 8; sb++) {
-                __m256 mn = cvt(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(g + 96 + 8 * sb))));
+                __m256 mn = cvt(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)head->mn[sb])));
                 M = _mm256_fmadd_ps(mn, _mm256_broadcast_ss(sx + sb), M);
             }
             acc[t] = _mm256_fnmadd_ps(dmin, M, _mm256_fmadd_ps(d, A[t], acc[t]));
@@ -231,10 +217,9 @@ PACKED_FNS(tile_q5_Kx8, k_q5_Kx8)
 
 #if !X86_VNNI /* the avx512 table's q6_K has 16-row groups (avx512.c) */
 /* u of 32-block 4n + k, elements 4c..4c+3, in every row (see q6_Kx8). */
-FORCE __m256i q6_u(const char *g, int n, int c, int k) {
+FORCE __m256i q6_u(const BlockQ6_Kx8 *g, int n, int c, int k) {
     const __m256i low = _mm256_set1_epi8(15), hb = _mm256_set1_epi8(48);
-    const char *p = g + 144 + 96 * (8 * n + c);
-    __m256i q = _mm256_loadu_si256((const __m256i *)(p + 32 * (k & 1))), h = _mm256_loadu_si256((const __m256i *)(p + 64));
+    __m256i q = _mm256_loadu_si256((const __m256i *)g->q[n][c].ql[k & 1]), h = _mm256_loadu_si256((const __m256i *)g->q[n][c].qh);
     __m256i lo = k < 2 ? _mm256_and_si256(q, low) : _mm256_and_si256(_mm256_srli_epi16(q, 4), low);
     __m256i hi = k == 0 ? _mm256_slli_epi16(h, 4) : k == 1 ? _mm256_slli_epi16(h, 2) : k == 2 ? h : _mm256_srli_epi16(h, 2);
     return _mm256_or_si256(lo, _mm256_and_si256(hi, hb));
@@ -244,15 +229,14 @@ FORCE void k_q6_Kx8(const int NT, float *out, size_t os, const char *w, int nr, 
                     size_t n) {
     __m256 acc[4];
     UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
-    size_t nb = n / QK32;
     for (size_t b = 0; b < n / QK_K; b++) {
-        const char *g = w + b * Q6KX8_BLOCK;
+        const BlockQ6_Kx8 *g = (const BlockQ6_Kx8 *)w + b;
         __m256 A[4];
         UNROLL for (int t = 0; t < NT; t++) A[t] = _mm256_setzero_ps();
         for (int hn = 0; hn < 2; hn++) UNROLL for (int k = 0; k < 4; k++) {
             int s = 4 * hn + k;
             /* the rows' scale pairs (sc_0, sc_1), and each one doubled */
-            __m256i pair = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(g + 16 + 16 * s)));
+            __m256i pair = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)g->sc[s]));
             __m256i dup[2] = {_mm256_shufflehi_epi16(_mm256_shufflelo_epi16(pair, 0xA0), 0xA0),
                               _mm256_shufflehi_epi16(_mm256_shufflelo_epi16(pair, 0xF5), 0xF5)};
             __m256i P[4], m[4];
@@ -260,7 +244,7 @@ FORCE void k_q6_Kx8(const int NT, float *out, size_t os, const char *w, int nr, 
             UNROLL8 for (int c = 0; c < 8; c++) {
                 __m256i u = q6_u(g, hn, c, k);
                 UNROLL for (int t = 0; t < NT; t++) {
-                    const int8_t *xq = q8x_qs(x + t * xs, 8 * b + (size_t)s);
+                    const int8_t *xq = ((const ActGroupQ6_K *)(x + t * xs) + b)->qs[s];
                     __m256i mc = _mm256_maddubs_epi16(u, bcast4(xq + 4 * c));
                     if (c % 2 == 0) {
                         m[t] = mc;
@@ -271,14 +255,12 @@ FORCE void k_q6_Kx8(const int NT, float *out, size_t os, const char *w, int nr, 
                 }
             }
             UNROLL for (int t = 0; t < NT; t++) {
-                const char *xt = x + t * xs;
-                const float *dx = q8x_d(xt, nb) + 8 * b + s;
-                const int8_t *hp = (const int8_t *)(q8x_d(xt, nb) + nb) + 4 * (8 * b + (size_t)s);
-                __m256i C = _mm256_slli_epi32(_mm256_madd_epi16(pair, bcast4(hp)), 5);
-                A[t] = _mm256_fmadd_ps(cvt(_mm256_sub_epi32(P[t], C)), _mm256_broadcast_ss(dx), A[t]);
+                const ActGroupQ6_K *xk = (const ActGroupQ6_K *)(x + t * xs) + b;
+                __m256i C = _mm256_slli_epi32(_mm256_madd_epi16(pair, bcast4((const int8_t *)xk->h[s])), 5);
+                A[t] = _mm256_fmadd_ps(cvt(_mm256_sub_epi32(P[t], C)), _mm256_broadcast_ss(&xk->d[s]), A[t]);
             }
         }
-        __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g));
+        __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g->d));
         UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm256_fmadd_ps(d, A[t], acc[t]);
     }
     packed_store(NT, out, os, acc, nr);
