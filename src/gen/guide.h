@@ -4,8 +4,10 @@
  * the constraint advances by the sampled token.
  *
  * A token is allowed exactly when the text stays a viable prefix of the
- * grammar (grammar/constraint.h); EOS only where the text is complete. The
- * mask depends only on the tokens so far, so a guided sequence gets the same
+ * grammar (grammar/constraint.h); EOS only where the text is complete. A
+ * token that adds no bytes is allowed once while the text is empty, not
+ * again (it could not change the text, and a model fond of it would never
+ * start). The mask depends only on the tokens so far, so a guided sequence gets the same
  * tokens alone or in any batch, at any thread count or chunking.
  *
  * guide_prepare computes the next mask; it may run on another thread while
