@@ -38,6 +38,16 @@ static int sample_guided(Guide *g, Sampler *s, float *logits, int V, int r, int 
     return guide_accept(g, *id);
 }
 
+/* Request r's text is complete and nothing can continue it: it ends. Unless
+ * it already has (its EOS, max_new, the callback's word), the tokenizer's
+ * EOS is emitted as its last token, so that callers see one kind of end. */
+static void end_guided(Sched *s, int r, const Guide *g, GenEmit emit, void *ud) {
+    if (s->seqs[r].state == SEQ_DONE) return;
+    int eos = g->c.v->eos;
+    if (!g->c.ended && eos >= 0 && emit) emit(ud, r, eos);
+    sched_stop(s, r);
+}
+
 int generate(Context *ctx, const GenRequest *reqs, int n_req, const GenOptions *opt, GenEmit emit,
              void *ud) {
     int V = ctx->model->cfg.n_vocab;
@@ -79,7 +89,7 @@ int generate(Context *ctx, const GenRequest *reqs, int n_req, const GenOptions *
         }
         sched_accept(&s, &b, ids, emit, ud);
         for (int i = 0; i < b.n_want; i++) /* a finished sentence ends its request, as EOS does */
-            if (next[i] && guide_done(next[i])) sched_stop(&s, b.owner[i]);
+            if (next[i] && guide_done(next[i])) end_guided(&s, b.owner[i], next[i], emit, ud);
     }
     rc = 0;
 done:

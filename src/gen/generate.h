@@ -6,7 +6,9 @@
  * A request with a grammar is guided (gen/guide.h): each sample is taken
  * among the tokens that keep its text a viable prefix of the grammar, EOS
  * only where the text is a sentence, and the request ends where the guide
- * is done (like EOS; the last token is emitted). The mask of a request's
+ * is done: at a sampled EOS, or where the text is complete and nothing can
+ * continue it (then the tokenizer's EOS is emitted after the last token, as
+ * if sampled, so callers see one kind of end). The mask of a request's
  * next sample depends only on its tokens so far, so it is computed on a
  * helper thread while forward() runs the step (GenOptions.sync_masks: on
  * the sampling thread instead); the tokens are the same either way. */
