@@ -15,7 +15,11 @@
  * Times are the thread's CPU time (a preempted mask is not charged the wait)
  * unless `wall`. The machine's CPU comes from /proc/cpuinfo. MASK_SLOW_US=n
  * in the environment prints each mask slower than n µs with the walk's
- * statistics (trie nodes stepped, subtrees taken whole, states, hits). Results: bench/RESULTS.md. */
+ * statistics (trie nodes stepped, subtrees taken whole, states, hits).
+ * Then JSONSchemaBench-like schemas (flat, enums, nested, arrays, $ref
+ * recursion, patterns and formats) compiled by jsonschema_compile: the
+ * compile time, and the mask times along two valid documents each, a new
+ * Constraint per document. Results: bench/RESULTS.md. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +28,7 @@
 #include "../tests/unit/grammars.h"
 #include "base/util.h"
 #include "grammar/constraint.h"
+#include "grammar/jsonschema.h"
 #include "tok/tokfile.h"
 
 static uint64_t rng = 7;
@@ -105,6 +110,102 @@ static void report(const char *tok, const char *gram, const char *mode, Times *t
            1e6 * t->v[t->n / 2], 1e6 * t->v[(int)(0.99 * (t->n - 1))], 1e6 * t->v[t->n - 1], 1e6 * sum / t->n,
            setup_ms);
     t->n = 0;
+}
+
+/* JSONSchemaBench-like schemas, each with two documents it accepts (compact,
+ * properties in the schema's order). */
+static const struct {
+    const char *name, *schema, *docs[2];
+} schemas[] = {
+    {"flat", "{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"integer\"},\"name\":{\"type\":\"string\"},"
+             "\"email\":{\"type\":\"string\",\"format\":\"email\"},\"active\":{\"type\":\"boolean\"},"
+             "\"score\":{\"type\":\"number\"}},\"required\":[\"id\",\"name\"]}",
+     {"{\"id\":1042,\"name\":\"José Álvarez\",\"email\":\"jose.alvarez@example.com\",\"active\":true,\"score\":87.25}",
+      "{\"id\":7,\"name\":\"北京大学 research group\",\"score\":-0.5}"}},
+    {"enums", "{\"type\":\"object\",\"properties\":{\"status\":{\"enum\":[\"pending\",\"active\",\"suspended\","
+              "\"deleted\"]},\"level\":{\"enum\":[1,2,3]},\"color\":{\"enum\":[\"red\",\"green\",\"blue\",null]},"
+              "\"kind\":{\"const\":\"user\"}},\"required\":[\"status\",\"kind\"],\"additionalProperties\":false}",
+     {"{\"status\":\"suspended\",\"level\":2,\"color\":null,\"kind\":\"user\"}",
+      "{\"status\":\"active\",\"color\":\"green\",\"kind\":\"user\"}"}},
+    {"nested", "{\"type\":\"object\",\"properties\":{\"user\":{\"type\":\"object\",\"properties\":{\"name\":"
+               "{\"type\":\"string\",\"maxLength\":40},\"address\":{\"type\":\"object\",\"properties\":{\"street\":"
+               "{\"type\":\"string\"},\"city\":{\"type\":\"string\"},\"geo\":{\"type\":\"object\",\"properties\":"
+               "{\"lat\":{\"type\":\"number\"},\"lon\":{\"type\":\"number\"}},\"required\":[\"lat\",\"lon\"]}},"
+               "\"required\":[\"city\"]}},\"required\":[\"name\",\"address\"]},\"version\":{\"type\":\"integer\","
+               "\"minimum\":1,\"maximum\":99}},\"required\":[\"user\"]}",
+     {"{\"user\":{\"name\":\"Ada Lovelace\",\"address\":{\"street\":\"221B Baker Street\",\"city\":\"London\","
+      "\"geo\":{\"lat\":51.5237,\"lon\":-0.1585}}},\"version\":3}",
+      "{\"user\":{\"name\":\"Zoë Ünal\",\"address\":{\"city\":\"Москва\"}}}"}},
+    {"arrays", "{\"type\":\"object\",\"properties\":{\"items\":{\"type\":\"array\",\"items\":{\"type\":\"object\","
+               "\"properties\":{\"sku\":{\"type\":\"string\",\"minLength\":3,\"maxLength\":12},\"qty\":{\"type\":"
+               "\"integer\",\"minimum\":1,\"maximum\":1000}},\"required\":[\"sku\",\"qty\"]},\"minItems\":1,"
+               "\"maxItems\":20},\"tags\":{\"type\":\"array\",\"items\":{\"type\":\"string\"},\"maxItems\":5},"
+               "\"point\":{\"type\":\"array\",\"prefixItems\":[{\"type\":\"number\"},{\"type\":\"number\"}]}},"
+               "\"required\":[\"items\"]}",
+     {"{\"items\":[{\"sku\":\"AB-1001\",\"qty\":2},{\"sku\":\"ZZ-9\",\"qty\":125},{\"sku\":\"café-42\",\"qty\":1}],"
+      "\"tags\":[\"urgent\",\"gift\",\"東京\"],\"point\":[1.5,-2]}",
+      "{\"items\":[{\"sku\":\"X12\",\"qty\":999}]}"}},
+    {"$ref", "{\"$defs\":{\"node\":{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\"},\"size\":"
+             "{\"type\":\"integer\"},\"children\":{\"type\":\"array\",\"items\":{\"$ref\":\"#/$defs/node\"}}},"
+             "\"required\":[\"name\"]}},\"$ref\":\"#/$defs/node\"}",
+     {"{\"name\":\"src\",\"children\":[{\"name\":\"grammar\",\"children\":[{\"name\":\"jsonschema.c\",\"size\":"
+      "41230},{\"name\":\"regex.c\",\"size\":18811}]},{\"name\":\"gen\",\"children\":[{\"name\":\"guide.c\"}]}]}",
+      "{\"name\":\"leaf\",\"size\":0}"}},
+    {"pattern", "{\"type\":\"object\",\"properties\":{\"phone\":{\"type\":\"string\",\"pattern\":"
+                "\"^\\\\+?[0-9]{1,3}-[0-9]{3}-[0-9]{4}$\"},\"zip\":{\"type\":\"string\",\"pattern\":"
+                "\"^[0-9]{5}(-[0-9]{4})?$\"},\"date\":{\"type\":\"string\",\"format\":\"date\"},\"id\":{\"type\":"
+                "\"string\",\"format\":\"uuid\"}},\"required\":[\"phone\",\"date\"]}",
+     {"{\"phone\":\"+1-555-0100\",\"zip\":\"94103-1234\",\"date\":\"2024-02-29\","
+      "\"id\":\"123e4567-e89b-12d3-a456-426614174000\"}",
+      "{\"phone\":\"44-207-9460\",\"date\":\"1999-12-31\"}"}},
+};
+
+/* The schemas' section for one vocabulary: compile time and mask times. */
+static int bench_schemas(const char *label, const Tokenizer *tok, const Vocab *v, int repeats, Times *t) {
+    printf("\n| tokenizer | schema | tokens | p50 µs | p99 µs | max µs | mean µs | compile ms |\n");
+    printf("|---|---|---:|---:|---:|---:|---:|---:|\n");
+    uint32_t *bits = xmalloc((size_t)(v->n_vocab + 31) / 32 * 4);
+    for (size_t k = 0; k < sizeof schemas / sizeof *schemas; k++) {
+        double compile = 0;
+        int compiles = 0;
+        for (int r = 0; r < repeats; r++)
+            for (int d = 0; d < 2; d++) {
+                Grammar g;
+                Constraint c;
+                double s0 = now_seconds();
+                if (jsonschema_compile(&g, schemas[k].schema, strlen(schemas[k].schema), NULL) ||
+                    constraint_init(&c, &g, v)) {
+                    fprintf(stderr, "%s: %s\n", schemas[k].name, err_msg());
+                    return -1;
+                }
+                compile += now_seconds() - s0, compiles++;
+                IntVec ids = {0};
+                tokenizer_encode(tok, schemas[k].docs[d], strlen(schemas[k].docs[d]), 0, &ids);
+                for (int i = 0; i <= ids.n; i++) {
+                    double s1 = now();
+                    constraint_mask(&c, bits);
+                    times_push(t, now() - s1);
+                    int id = i < ids.n ? ids.v[i] : v->eos;
+                    if (id < 0) break;
+                    if (constraint_accept(&c, id)) {
+                        fprintf(stderr, "%s %s doc %d token %d: %s\n", label, schemas[k].name, d, i, err_msg());
+                        return -1;
+                    }
+                }
+                intvec_free(&ids);
+                constraint_free(&c);
+                grammar_free(&g);
+            }
+        qsort(t->v, (size_t)t->n, sizeof *t->v, cmp_double);
+        double sum = 0;
+        for (int i = 0; i < t->n; i++) sum += t->v[i];
+        printf("| %-7s | %-7s | %6d | %8.1f | %8.1f | %8.1f | %8.1f | %8.2f |\n", label, schemas[k].name, t->n,
+               1e6 * t->v[t->n / 2], 1e6 * t->v[(int)(0.99 * (t->n - 1))], 1e6 * t->v[t->n - 1], 1e6 * sum / t->n,
+               1e3 * compile / compiles);
+        t->n = 0;
+    }
+    free(bits);
+    return 0;
 }
 
 int main(int argc, char **argv) {
@@ -209,6 +310,7 @@ int main(int argc, char **argv) {
             free(bits);
             for (int d = 0; d < 12; d++) intvec_free(&docs[d]);
         }
+        if (bench_schemas(toks[k].label, &tok, &v, repeats, &t)) return 1;
         vocab_free(&v);
         tokenizer_free(&tok);
     }

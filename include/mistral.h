@@ -50,7 +50,7 @@ extern "C" {
 #define MISTRAL_API
 #endif
 
-#define MISTRAL_VERSION "0.4.0"
+#define MISTRAL_VERSION "0.5.0"
 
 typedef enum {
     MISTRAL_OK = 0,
@@ -195,9 +195,37 @@ typedef struct {
     const char *const *stop; /* texts that end a prompt (not included in its text); or NULL */
     int n_stop;
     int append;        /* 1: continue each sequence's cache (a chat's next turn); 0: start over */
+    /* Structured output (since 0.5): each prompt's new text is a sentence of
+     * this constraint. Tokens are sampled only among those that keep the text
+     * a prefix of the language, EOS only where it is complete, and a prompt
+     * ends there (its callback then sees EOS, as if sampled; stop_at_eos is
+     * implied). max_tokens still bounds it: too few tokens cut the text short. */
+    int constraint;              /* a MistralConstraintKind; MISTRAL_CONSTRAINT_NONE (default) */
+    const char *constraint_text; /* NUL-terminated: the JSON Schema, the GBNF grammar (root ::= ...)
+                                    or the regular expression; unused for JSON_OBJECT and JSON */
+    int constraint_strict;       /* JSON Schema: additionalProperties false where not given */
 } MistralGenParams;
 
+typedef enum {
+    MISTRAL_CONSTRAINT_NONE = 0,
+    MISTRAL_CONSTRAINT_JSON_SCHEMA = 1, /* JSON valid under a JSON Schema (keywords: README) */
+    MISTRAL_CONSTRAINT_JSON_OBJECT = 2, /* any JSON object (OpenAI's response_format json_object) */
+    MISTRAL_CONSTRAINT_JSON = 3,        /* any JSON value */
+    MISTRAL_CONSTRAINT_GBNF = 4,        /* a grammar in llama.cpp's GBNF */
+    MISTRAL_CONSTRAINT_REGEX = 5,       /* text the regular expression matches whole */
+} MistralConstraintKind;
+
 MISTRAL_API MistralGenParams mistral_gen_default_params(void); /* greedy, 128 tokens, stop at EOS */
+
+/* Compiles params' constraint for m's tokenizer without generating: OK (also
+ * for none), MISTRAL_ERR_INPUT with the compiler's one line in
+ * mistral_error() ("json schema: /properties/tags: uniqueItems is not
+ * supported", "gbnf: line 2 col 7: ...", "regex: offset 3: ..."),
+ * MISTRAL_ERR_ARGUMENT for an unknown kind or a missing text,
+ * MISTRAL_ERR_NO_TOKENIZER. mistral_generate checks the same way before any
+ * token; the first constrained generation of a model also builds its
+ * vocabulary's byte tries (tens to hundreds of ms, once). */
+MISTRAL_API MistralStatus mistral_constraint_check(const MistralModel *m, const MistralGenParams *params);
 
 /* Called with each new token of prompt `seq`: text is its certain new text
  * (UTF-8, never half a character, nothing that may still become a stop

@@ -18,6 +18,7 @@ Errors raise mistral.Error with the library's one-line message and status.
 import ctypes
 import ctypes.util
 import json
+import json as _json  # generate()'s json= keyword shadows the module there
 import os
 
 __all__ = ["Error", "Model", "Context", "KV_F32", "KV_F16", "library"]
@@ -63,7 +64,31 @@ class _GenParams(ctypes.Structure):
     _fields_ = [("max_tokens", ctypes.c_int), ("temperature", ctypes.c_float), ("top_p", ctypes.c_float),
                 ("min_p", ctypes.c_float), ("top_k", ctypes.c_int), ("seed", ctypes.c_uint64),
                 ("chunk_size", ctypes.c_int), ("stop_at_eos", ctypes.c_int),
-                ("stop", ctypes.POINTER(ctypes.c_char_p)), ("n_stop", ctypes.c_int), ("append", ctypes.c_int)]
+                ("stop", ctypes.POINTER(ctypes.c_char_p)), ("n_stop", ctypes.c_int), ("append", ctypes.c_int),
+                ("constraint", ctypes.c_int), ("constraint_text", ctypes.c_char_p),
+                ("constraint_strict", ctypes.c_int)]
+
+
+# MistralConstraintKind
+_CONSTRAINT_JSON_SCHEMA, _CONSTRAINT_JSON_OBJECT, _CONSTRAINT_JSON, _CONSTRAINT_GBNF, _CONSTRAINT_REGEX = 1, 2, 3, 4, 5
+
+
+def _constraint(p, json_schema=None, json=False, grammar=None, regex=None, strict=False):
+    """Fills p's constraint from the keyword arguments (at most one given)."""
+    given = [k for k, v in (("json_schema", json_schema), ("json", json), ("grammar", grammar), ("regex", regex))
+             if v is not None and v is not False]
+    if len(given) > 1:
+        raise ValueError("give at most one of json_schema, json, grammar, regex (got %s)" % ", ".join(given))
+    if json_schema is not None:
+        text = json_schema if isinstance(json_schema, str) else _json.dumps(json_schema)
+        p.constraint, p.constraint_text = _CONSTRAINT_JSON_SCHEMA, text.encode("utf-8")
+    elif json:
+        p.constraint = _CONSTRAINT_JSON_OBJECT
+    elif grammar is not None:
+        p.constraint, p.constraint_text = _CONSTRAINT_GBNF, grammar.encode("utf-8")
+    elif regex is not None:
+        p.constraint, p.constraint_text = _CONSTRAINT_REGEX, regex.encode("utf-8")
+    p.constraint_strict = int(bool(strict))
 
 
 _ERR_BUFFER = 7  # MistralStatus MISTRAL_ERR_BUFFER: *n_out says the size needed
@@ -105,6 +130,7 @@ def library():
                                 ctypes.POINTER(ctypes.c_float)]),
         "mistral_gen_default_params": (_GenParams, []),
         "mistral_generate": (ST, [P, I, ctypes.POINTER(IP), IP, ctypes.POINTER(_GenParams), _TOKEN_FN, P]),
+        "mistral_constraint_check": (ST, [P, ctypes.POINTER(_GenParams)]),
     }
     for name, (res, args) in sigs.items():
         fn = getattr(lib, name)
@@ -205,6 +231,14 @@ class Model:
     def window(self, layer):
         return library().mistral_model_window(self._h, layer)
 
+    def check_constraint(self, json_schema=None, json=False, grammar=None, regex=None, strict=False):
+        """Compiles a constraint (the keywords of Context.generate) without generating; raises
+        mistral.Error (status MISTRAL_ERR_INPUT, the compiler's one line) when it is bad."""
+        lib = library()
+        p = lib.mistral_gen_default_params()
+        _constraint(p, json_schema, json, grammar, regex, strict)
+        _check(lib.mistral_constraint_check(self._h, ctypes.byref(p)))
+
 
 class Context:
     """KV caches for n_seq sequences of a model, and its worker threads."""
@@ -250,11 +284,15 @@ class Context:
         return [list(out[r * vocab:(r + 1) * vocab]) for r in range(rows)]
 
     def generate(self, prompts, max_tokens=128, temperature=0.0, top_p=1.0, min_p=0.0, top_k=0, seed=0,
-                 stop=None, stop_at_eos=True, append=False, chunk_size=0, on_token=None, on_text=None):
+                 stop=None, stop_at_eos=True, append=False, chunk_size=0, on_token=None, on_text=None,
+                 json_schema=None, json=False, grammar=None, regex=None, strict=False):
         """Generates after each prompt (token ids, or text with BOS), all in one batch.
         Returns the new ids of each prompt (EOS not included). on_token(seq, token) and
         on_text(text) / on_text(seq, text) are called as tokens come; on_token may return True to
-        stop that prompt."""
+        stop that prompt.
+        Structured output (at most one): json_schema (a dict or JSON text), json=True (any JSON
+        object), grammar (GBNF text), regex; strict: additionalProperties false where a schema
+        does not say. Each output is then a sentence of it (unless max_tokens cuts it short)."""
         lib = library()
         ids = [self.model.tokenize(p) if isinstance(p, str) else list(p) for p in prompts]
         arrays = [_ints(p) for p in ids]
@@ -266,6 +304,8 @@ class Context:
         stops = [stop] if isinstance(stop, str) else list(stop or [])
         stop_arr = (ctypes.c_char_p * max(len(stops), 1))(*[s.encode("utf-8") for s in stops])
         p.stop, p.n_stop = (stop_arr if stops else None), len(stops)
+        _constraint(p, json_schema, json, grammar, regex, strict)
+        guided = p.constraint != 0
         eos = self.model.info["eos"]
         out = [[] for _ in ids]
         failure = []
@@ -273,7 +313,7 @@ class Context:
         def cb(_ud, seq, token, text, length):
             try:
                 stop_now = False
-                if not (stop_at_eos and token == eos):
+                if not ((stop_at_eos or guided) and token == eos):
                     out[seq].append(token)
                 if on_token is not None and on_token(seq, token):
                     stop_now = True

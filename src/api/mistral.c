@@ -6,6 +6,7 @@
 #include "mistral.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,8 @@
 #include "base/util.h"
 #include "gen/generate.h"
 #include "gen/stream.h"
+#include "grammar/compile.h"
+#include "grammar/vocab.h"
 #include "model/model.h"
 #include "model/prepare.h"
 #include "tok/chat.h"
@@ -26,6 +29,11 @@ struct MistralModel {
     int chat_format;  /* CHAT_*, or -1 */
     const Kern *kern; /* view */
     int n_threads;    /* the contexts' default */
+    /* the tokenizer's vocabulary for constraints: built by the first
+     * constrained generation (under vocab_mu: the model is shared) */
+    pthread_mutex_t vocab_mu;
+    Vocab vocab;      /* owns, once have_vocab */
+    int have_vocab;
 };
 
 struct MistralContext {
@@ -109,6 +117,7 @@ MistralStatus mistral_model_open(MistralModel **out, const char *path, const Mis
     MistralModel *m = calloc(1, sizeof *m);
     if (!m) return err_nomem("no memory for a model"), MISTRAL_ERR_MEMORY;
     m->kern = kern;
+    pthread_mutex_init(&m->vocab_mu, NULL);
     m->n_threads = p.n_threads ? p.n_threads : pool_cpus();
     ModelOptions mo = {.sliding_window = p.sliding_window};
     if (model_load(&m->model, path, &mo)) {
@@ -139,6 +148,8 @@ MistralStatus mistral_model_open(MistralModel **out, const char *path, const Mis
 
 void mistral_model_close(MistralModel *m) {
     if (!m) return;
+    vocab_free(&m->vocab);
+    pthread_mutex_destroy(&m->vocab_mu);
     if (m->has_tok) tokenizer_free(&m->tok);
     model_free(&m->model);
     free(m);
@@ -347,6 +358,48 @@ MistralGenParams mistral_gen_default_params(void) {
     return (MistralGenParams){.max_tokens = 128, .temperature = 0, .top_p = 1, .stop_at_eos = 1};
 }
 
+/* The public kinds are the internal ones, in the same order. */
+_Static_assert((int)MISTRAL_CONSTRAINT_JSON_SCHEMA == (int)CONSTRAINT_JSON_SCHEMA &&
+               (int)MISTRAL_CONSTRAINT_JSON_OBJECT == (int)CONSTRAINT_JSON_OBJECT &&
+               (int)MISTRAL_CONSTRAINT_JSON == (int)CONSTRAINT_JSON_VALUE &&
+               (int)MISTRAL_CONSTRAINT_GBNF == (int)CONSTRAINT_GBNF &&
+               (int)MISTRAL_CONSTRAINT_REGEX == (int)CONSTRAINT_REGEX, "constraint kinds");
+
+/* Compiles p's constraint (one that is not NONE) into g (the caller frees it,
+ * also on failure). */
+static MistralStatus compile_constraint(const MistralModel *m, const MistralGenParams *p, Grammar *g) {
+    grammar_init(g);
+    if (p->constraint < MISTRAL_CONSTRAINT_NONE || p->constraint > MISTRAL_CONSTRAINT_REGEX)
+        return bad_arg("%s: unknown constraint kind", "mistral_generate");
+    int needs_text = p->constraint == MISTRAL_CONSTRAINT_JSON_SCHEMA || p->constraint == MISTRAL_CONSTRAINT_GBNF ||
+                     p->constraint == MISTRAL_CONSTRAINT_REGEX;
+    if (needs_text && !p->constraint_text)
+        return bad_arg("%s: constraint_text must be given for this constraint", "mistral_generate");
+    MistralStatus rc = need_tokenizer(m, "mistral_generate: a constraint");
+    if (rc) return rc;
+    ConstraintSpec spec = {.kind = (ConstraintKind)p->constraint, .text = needs_text ? p->constraint_text : NULL,
+                           .len = needs_text ? strlen(p->constraint_text) : 0, .strict = p->constraint_strict != 0};
+    grammar_free(g);
+    return grammar_compile(g, &spec, &m->tok) ? MISTRAL_ERR_INPUT : MISTRAL_OK;
+}
+
+MistralStatus mistral_constraint_check(const MistralModel *m, const MistralGenParams *p) {
+    if (!m || !p) return bad_arg("%s: model and params must be given", "mistral_constraint_check");
+    if (p->constraint == MISTRAL_CONSTRAINT_NONE) return MISTRAL_OK;
+    Grammar g;
+    MistralStatus rc = compile_constraint(m, p, &g);
+    grammar_free(&g);
+    return rc;
+}
+
+/* The model's vocabulary view, built once (the model is shared: a mutex). */
+static const Vocab *model_vocab(MistralModel *m) {
+    pthread_mutex_lock(&m->vocab_mu);
+    if (!m->have_vocab) m->have_vocab = vocab_init(&m->vocab, &m->tok) == 0;
+    pthread_mutex_unlock(&m->vocab_mu);
+    return m->have_vocab ? &m->vocab : NULL;
+}
+
 typedef struct {
     MistralContext *c;
     const MistralGenParams *p;
@@ -414,9 +467,21 @@ MistralStatus mistral_generate(MistralContext *c, int n_prompts, const int *cons
                                const MistralGenParams *p, MistralTokenFn fn, void *ud) {
     MistralStatus rc = check_gen(c, n_prompts, prompts, n_prompt, p);
     if (rc) return rc;
-    const MistralModel *m = c->m;
+    MistralModel *m = c->m;
+    Grammar gr;
+    int guided = p->constraint != MISTRAL_CONSTRAINT_NONE;
+    const Vocab *vocab = NULL;
+    if (guided && (rc = compile_constraint(m, p, &gr))) {
+        grammar_free(&gr);
+        return rc;
+    }
+    if (guided && !(vocab = model_vocab(m))) {
+        grammar_free(&gr);
+        return fail(MISTRAL_ERR_FORMAT);
+    }
     GenRequest *reqs = calloc((size_t)n_prompts, sizeof *reqs);
-    GenCall g = {.c = c, .p = p, .fn = fn, .ud = ud, .eos = p->stop_at_eos && m->has_tok ? m->tok.eos : -1,
+    GenCall g = {.c = c, .p = p, .fn = fn, .ud = ud,
+                 .eos = (p->stop_at_eos || guided) && m->has_tok ? m->tok.eos : -1,
                  .n_new = calloc((size_t)n_prompts, sizeof(int))};
     if (m->has_tok) g.streams = calloc((size_t)n_prompts, sizeof *g.streams);
     if (!reqs || !g.n_new || (m->has_tok && !g.streams)) {
@@ -426,18 +491,19 @@ MistralStatus mistral_generate(MistralContext *c, int n_prompts, const int *cons
     }
     for (int i = 0; i < n_prompts; i++) {
         reqs[i] = (GenRequest){.prompt = prompts[i], .n_prompt = n_prompt[i], .max_new = p->max_tokens,
-                               .append = p->append};
+                               .append = p->append, .grammar = guided ? &gr : NULL};
         if (g.streams) stream_init(&g.streams[i], &m->tok, p->stop, p->n_stop);
     }
     GenOptions go = {.chunk_size = p->chunk_size,
                      .sampler = {.temperature = p->temperature, .top_p = p->top_p, .top_k = p->top_k,
                                  .min_p = p->min_p, .seed = p->seed},
-                     .eos = -1 /* on_token ends a prompt at EOS */};
+                     .eos = -1 /* on_token ends a prompt at EOS */, .vocab = vocab};
     if (generate(&c->ctx, reqs, n_prompts, &go, on_token, &g)) rc = fail(MISTRAL_ERR_ARGUMENT);
     else if (g.failed) rc = MISTRAL_ERR_INPUT;
 done:
     if (g.streams)
         for (int i = 0; i < n_prompts; i++) stream_free(&g.streams[i]);
     free(g.streams), free(g.n_new), free(reqs);
+    if (guided) grammar_free(&gr);
     return rc;
 }

@@ -50,7 +50,8 @@ enum { O_MODEL, O_TOKENIZER, O_TOKENS, O_TOKENS_FILE, O_PROMPT, O_PROMPT_FILE, O
        O_CHAT, O_CHAT_FORMAT, O_SYSTEM, O_STOP, O_ALL, O_IDS, O_BOS, O_IGNORE_EOS, O_CHUNK,
        O_WINDOW, O_THREADS, O_CTX, O_N, O_TEMP, O_TOP_P, O_TOP_K, O_MIN_P, O_SEED, O_TYPE, O_JSON,
        O_SHAPE, O_REPS, O_PIPELINE, O_EXPERT_PARALLEL, O_LAYER_SPLIT, O_DIST_STATS, O_VERBOSE, O_KV_TYPE, O_FAST_BF16, O_DEPTH,
-       O_MEM_LIMIT, O_HOST, O_PORT, O_PARALLEL, O_BATCH_TOKENS, O_QUEUE, O_API_KEY, O_API_KEY_FILE, O_ALIAS };
+       O_MEM_LIMIT, O_HOST, O_PORT, O_PARALLEL, O_BATCH_TOKENS, O_QUEUE, O_API_KEY, O_API_KEY_FILE, O_ALIAS,
+       O_JSON_SCHEMA, O_GRAMMAR, O_REGEX, O_JSON_OBJECT, O_JSON_STRICT };
 
 /* Which subcommands take which flag. */
 static const struct {
@@ -85,6 +86,11 @@ static const struct {
     {"--seed", NULL, 1, O_SEED, " generate chat synth "},
     {"--type", NULL, 1, O_TYPE, " quantize synth "},
     {"--json", NULL, 0, O_JSON, " info bench "},
+    {"--json", NULL, 0, O_JSON_OBJECT, " generate chat "},
+    {"--json-schema", NULL, 1, O_JSON_SCHEMA, " generate chat "},
+    {"--json-strict", NULL, 0, O_JSON_STRICT, " generate chat "},
+    {"--grammar", NULL, 1, O_GRAMMAR, " generate chat "},
+    {"--regex", NULL, 1, O_REGEX, " generate chat "},
     {"--shape", NULL, 1, O_SHAPE, " synth "},
     {"-r", "--repetitions", 1, O_REPS, " bench "},
     {"--kv-type", NULL, 1, O_KV_TYPE, " logits generate chat perplexity bench serve "},
@@ -197,6 +203,11 @@ static void set(Options *o, int id, const char *flag, const char *v) {
     case O_API_KEY: o->api_key = v; break;
     case O_API_KEY_FILE: o->api_key_file = v; break;
     case O_ALIAS: o->alias = v; break;
+    case O_JSON_SCHEMA: o->json_schema = v; break;
+    case O_GRAMMAR: o->grammar = v; break;
+    case O_REGEX: o->regex = v; break;
+    case O_JSON_OBJECT: o->json_object = 1; break;
+    case O_JSON_STRICT: o->json_strict = 1; break;
     }
 }
 
@@ -345,6 +356,42 @@ void print_expert_stats(FILE *f, const char *what, const ExpertStats *s, double 
         fprintf(f, "expert cache [%s]: the disk reads %.2f GB/s (%s): at %.3f GB per token it allows %.2f tok/s; "
                 "%.2f tok/s is %.0f%% of that\n", what, disk_bw / 1e9, s->direct ? "O_DIRECT" : "buffered", per / 1e9,
                 disk_bw / per, tok_s, 100 * tok_s * per / disk_bw);
+}
+
+/* ---- constraints ------------------------------------------------------------- */
+
+void cli_constraint(const Options *o, ConstraintSpec *s, char **owned, const char **file) {
+    *s = (ConstraintSpec){.kind = CONSTRAINT_NONE, .strict = o->json_strict};
+    *owned = NULL, *file = NULL;
+    if (!!o->json_schema + o->json_object + !!o->grammar + !!o->regex > 1)
+        usage_error(o->cmd, "%s", "give at most one of --json-schema, --json, --grammar, --regex");
+    if (o->json_strict && !o->json_schema && !o->json_object)
+        usage_error(o->cmd, "%s", "--json-strict goes with --json-schema");
+    if (o->json_schema) {
+        s->kind = CONSTRAINT_JSON_SCHEMA;
+        const char *p = o->json_schema + strspn(o->json_schema, " \t\r\n");
+        if (*p == '{') s->text = o->json_schema, s->len = strlen(o->json_schema);
+        else s->text = *owned = slurp(o->json_schema, &s->len), *file = o->json_schema;
+    } else if (o->json_object) {
+        s->kind = CONSTRAINT_JSON_OBJECT;
+    } else if (o->grammar) {
+        s->kind = CONSTRAINT_GBNF;
+        s->text = *owned = slurp(o->grammar, &s->len), *file = o->grammar;
+    } else if (o->regex) {
+        s->kind = CONSTRAINT_REGEX;
+        s->text = o->regex, s->len = strlen(o->regex);
+    }
+}
+
+void cli_constraint_compile(CliConstraint *c, const ConstraintSpec *s, const Tokenizer *tok, const char *file) {
+    memset(c, 0, sizeof *c);
+    if (grammar_compile(&c->g, s, tok)) die("%s%s%s", file ? file : "", file ? ": " : "", err_msg());
+    if (vocab_init(&c->v, tok)) die("%s", err_msg());
+}
+
+void cli_constraint_free(CliConstraint *c) {
+    grammar_free(&c->g);
+    vocab_free(&c->v);
 }
 
 char *slurp(const char *path, size_t *len) {

@@ -5,6 +5,8 @@
 #include <stdio.h>
 
 #include "dist/launch.h"
+#include "grammar/compile.h"
+#include "grammar/vocab.h"
 #include "model/model.h"
 #include "model/experts.h"
 #include "model/prepare.h"
@@ -26,6 +28,12 @@ typedef struct {
     int n_args;
     int all, ids, bos, ignore_eos;
     int json;                  /* info --json */
+    /* generate, chat: the output's constraint (at most one; cli_constraint) */
+    const char *json_schema;   /* --json-schema FILE|JSON */
+    const char *grammar;       /* --grammar FILE (GBNF) */
+    const char *regex;         /* --regex RE */
+    int json_object;           /* --json: any JSON object */
+    int json_strict;           /* --json-strict: additionalProperties false unless given */
     int pipeline, expert_parallel, dist_stats; /* generate: distribution (src/dist) */
     int verbose;                               /* generate: the expert cache's report */
     const char *layer_split;   /* generate --layer-split */
@@ -83,6 +91,25 @@ long cli_threads(const Options *o, int dist);
  * the decode speed it allows at this miss rate. */
 void print_expert_stats(FILE *f, const char *what, const ExpertStats *s, double tokens, double disk_bw,
                         double tok_s);
+/* --json-schema, --json, --grammar, --regex (with --json-strict): the
+ * constraint they ask for, s->kind CONSTRAINT_NONE when none; two of them
+ * are a usage error. s->text is *owned (the caller frees it; NULL for none)
+ * or a view of argv; *file the file it came from (NULL: inline).
+ * --json-schema's value is inline JSON when it starts with '{' (after
+ * blanks), else a file; dies when the file cannot be read. */
+void cli_constraint(const Options *o, ConstraintSpec *s, char **owned, const char **file);
+/* A Cli constraint ready for generate(): the grammar of s over tok and tok's
+ * vocabulary view (built only here: it takes a while). */
+typedef struct {
+    Grammar g;
+    Vocab v;
+} CliConstraint;
+/* Compiles s (not CONSTRAINT_NONE) for tok into c; dies with the compiler's
+ * one line ("FILE: json schema: /properties/x: ...", file NULL: without
+ * the file), before any token is made. */
+void cli_constraint_compile(CliConstraint *c, const ConstraintSpec *s, const Tokenizer *tok, const char *file);
+void cli_constraint_free(CliConstraint *c);
+
 /* The whole file, or dies. */
 char *slurp(const char *path, size_t *len);
 

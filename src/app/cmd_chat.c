@@ -49,6 +49,14 @@ int cmd_chat(const Options *o) {
     int fmt = o->chat_format ? chat_format_from_name(o->chat_format) : chat_format_default(&tok);
     if (fmt < 0) usage_error(o->cmd, "unknown --chat-format \"%s\" (v1, v2, v3, v7, tekken)", o->chat_format);
     if (tok.eos < 0) die("%s: the tokenizer has no end-of-sequence token", tok.path);
+    /* a constraint shapes each reply (not the user's turns) */
+    ConstraintSpec spec;
+    char *spec_text;
+    const char *spec_file;
+    cli_constraint(o, &spec, &spec_text, &spec_file);
+    CliConstraint cc = {0};
+    int guided = spec.kind != CONSTRAINT_NONE;
+    if (guided) cli_constraint_compile(&cc, &spec, &tok, spec_file);
 
     /* the context: the widest window (every layer has one now) */
     long n_ctx = 0;
@@ -87,12 +95,13 @@ int cmd_chat(const Options *o) {
         if (chat_encode_turn(&tok, fmt, first ? o->system : NULL, line, first, &ids)) die("%s", err_msg());
         Turn t = {.eos = tok.eos, .last = -1};
         stream_init(&t.stream, &tok, NULL, 0);
-        GenRequest req = {.prompt = ids.v, .n_prompt = ids.n, .max_new = (int)o->n_new, .append = 1};
+        GenRequest req = {.prompt = ids.v, .n_prompt = ids.n, .max_new = (int)o->n_new, .append = 1,
+                          .grammar = guided ? &cc.g : NULL};
         GenOptions go = {.chunk_size = (int)o->chunk_size,
                          .sampler = {.temperature = (float)o->temperature, .top_p = (float)o->top_p,
                                      .top_k = (int)o->top_k, .min_p = (float)o->min_p,
                                      .seed = o->seed + (unsigned long long)turns},
-                         .eos = -1};
+                         .eos = -1, .vocab = guided ? &cc.v : NULL};
         if (generate(&ctx, &req, 1, &go, on_token, &t)) die("%s", err_msg());
         stream_print_finish(&t.stream, stdout);
         fputc('\n', stdout);
@@ -106,6 +115,8 @@ int cmd_chat(const Options *o) {
     }
     free(line);
     intvec_free(&pending);
+    if (guided) cli_constraint_free(&cc);
+    free(spec_text);
     context_free(&ctx);
     tokenizer_free(&tok);
     model_free(&m);

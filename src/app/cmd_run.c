@@ -230,11 +230,19 @@ static void print_memory(const Context *ctx, const ModelShare *share, const Opti
 int cmd_generate(const Options *o) {
     int sources = !!o->tokens + !!o->tokens_file + !!o->prompt + !!o->prompt_file;
     if (sources != 1) usage_error(o->cmd, "%s", "give exactly one of -p, -f, --tokens, --tokens-file");
+    ConstraintSpec spec;
+    char *spec_text;
+    const char *spec_file;
+    cli_constraint(o, &spec, &spec_text, &spec_file);
+    int guided = spec.kind != CONSTRAINT_NONE;
+    if (guided && (o->pipeline || o->expert_parallel)) /* the pipeline samples on its own */
+        usage_error(o->cmd, "%s", "--json-schema, --json, --grammar and --regex do not work with --pipeline "
+                    "or --expert-parallel yet");
     DistOptions dopt;
     int dist = cli_dist_join(o, &dopt);
     int root = dist_rank() == 0;
     int text_in = o->prompt || o->prompt_file;
-    int need_tok = root && (text_in || !o->ids);
+    int need_tok = root && (text_in || !o->ids || guided);
     Model m;
     load_model(&m, o);
     GenOptions go = {.chunk_size = (int)o->chunk_size,
@@ -252,6 +260,10 @@ int cmd_generate(const Options *o) {
     }
     if (have_tok && tok.n_vocab > m.cfg.n_vocab)
         die("%s: tokenizer has %d tokens, the model only %d", tok.path, tok.n_vocab, m.cfg.n_vocab);
+    CliConstraint cc = {0};
+    if (guided) cli_constraint_compile(&cc, &spec, &tok, spec_file), go.vocab = &cc.v;
+    const char *sync = getenv("MISTRAL_SYNC_MASKS"); /* a developer's override: 1 computes masks in line */
+    go.sync_masks = sync && !strcmp(sync, "1");
 
     int n_req = 1;
     GenRequest *reqs = NULL;
@@ -277,10 +289,12 @@ int cmd_generate(const Options *o) {
     }
     for (int r = 0; root && r < n_req; r++) {
         reqs[r].max_new = (int)o->n_new;
+        reqs[r].grammar = guided ? &cc.g : NULL;
         check_vocab(reqs[r].prompt, reqs[r].n_prompt, m.cfg.n_vocab,
                     o->tokens_file ? o->tokens_file : "prompt");
     }
-    int eos = have_tok && !o->ignore_eos ? tok.eos : -1;
+    /* a guided request's EOS comes only where its text is complete: it ends it */
+    int eos = have_tok && (!o->ignore_eos || guided) ? tok.eos : -1;
     if (dist && dist_share_requests(&reqs, &n_req, &eos)) die("%s", err_msg());
     Context ctx;
     if (context_init(&ctx, &m, n_req, generate_context_size(reqs, n_req))) die("%s", err_msg());
@@ -332,6 +346,8 @@ int cmd_generate(const Options *o) {
     free(g.out), free(reqs);
     dist_run_free(&run);
     context_free(&ctx);
+    if (guided) cli_constraint_free(&cc);
+    free(spec_text);
     if (have_tok) tokenizer_free(&tok);
     model_free(&m);
     rc = fflush(stdout) == 0 ? 0 : 1;

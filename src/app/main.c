@@ -52,7 +52,15 @@ static const char *model_opts =
 static const char *sampling_opts =
     "  --temperature T       0 is greedy (default 0)\n"
     "  --top-p P, --top-k K, --min-p P   sampling filters (defaults 1, 0, 0: off)\n"
-    "  --seed S              sampler seed (default 0): the same seed, the same text\n";
+    "  --seed S              sampler seed (default 0): the same seed, the same text\n"
+    "structured output (at most one; the tokens are sampled only among those that keep\n"
+    "the text a prefix of the language, and it ends where the text is complete):\n"
+    "  --json-schema S       JSON valid under the JSON Schema S: a file, or inline JSON\n"
+    "                        when S starts with '{' (keywords: README)\n"
+    "  --json-strict         with --json-schema: additionalProperties false unless given\n"
+    "  --json                any JSON object (response_format json_object)\n"
+    "  --grammar FILE        a grammar in llama.cpp's GBNF (root ::= ...)\n"
+    "  --regex RE            text the regular expression matches whole\n";
 
 static const struct {
     const char *name;
@@ -63,6 +71,7 @@ static const struct {
     {"generate", cmd_generate,
      "mistral generate -m MODEL (-p TEXT | -f FILE | --tokens 1,5,9 | --tokens-file F) [-n N]\n"
      "                        [--ids] [--stop TEXT] [--ignore-eos] [sampling] [model options]\n"
+     "                        [--json-schema S | --json | --grammar FILE | --regex RE]\n"
      "       mpirun -np N mistral generate ... [--pipeline [--layer-split A,B,..]] [--expert-parallel]",
      "Generates up to N tokens (default 256) after the prompt and streams the text,\n"
      "stopping at the end-of-sequence token or the stop text; prompt and generation\n"
@@ -90,10 +99,12 @@ static const struct {
      "                        share; with --mem-limit the expert cache's hits, reads,\n"
      "                        prediction accuracy and disk speed for prompt and generation\n",
      1, 1},
-    {"chat", cmd_chat, "mistral chat -m MODEL [--system TEXT] [-n N] [--ctx N] [sampling]",
+    {"chat", cmd_chat, "mistral chat -m MODEL [--system TEXT] [-n N] [--ctx N] [sampling]\n"
+     "                        [--json-schema S | --json | --grammar FILE | --regex RE]",
      "An interactive chat: type a message, get the reply. /reset starts over,\n"
      "/exit or Ctrl-D ends. The history stays in the KV cache as token ids; when it\n"
-     "outgrows the attention window the model sees the most recent tokens.\n",
+     "outgrows the attention window the model sees the most recent tokens. A\n"
+     "structured-output option shapes every reply.\n",
      "  --system TEXT         system prompt\n"
      "  -n N                  longest reply in tokens (default 1024)\n"
      "  --ctx N               positions kept for layers without a window (default:\n"

@@ -20,9 +20,26 @@ void guide_free(Guide *g) {
     memset(g, 0, sizeof *g);
 }
 
+/* While the text is still empty after a token that added nothing (a
+ * SentencePiece "▁" whose space the decode drops), the tokens that would
+ * add nothing again are left out: they cannot change the text, and a model
+ * that prefers them would otherwise never start it. Every text stays
+ * reachable. */
+static void drop_empty_repeats(Guide *g) {
+    const Vocab *v = g->c.v;
+    if (g->c.started || g->c.before.n == 0) return;
+    for (int t = 0; t < v->n_vocab; t++) {
+        if (!(g->bits[t >> 5] >> (t & 31) & 1) || v->control[t] || t == v->eos) continue;
+        int n;
+        vocab_bytes(v, t, g->c.strip, &n);
+        if (n == 0) g->bits[t >> 5] &= ~(1u << (t & 31));
+    }
+}
+
 void guide_prepare(Guide *g) {
     if (g->have) return;
     constraint_mask(&g->c, g->bits);
+    drop_empty_repeats(g);
     g->have = 1;
 }
 
@@ -50,3 +67,71 @@ int guide_accept(Guide *g, int t) {
 }
 
 int guide_done(Guide *g) { return constraint_done(&g->c); }
+
+/* ---- the worker thread ---------------------------------------------------- */
+
+static void *worker_main(void *arg) {
+    GuideWorker *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->stop && !(w->busy && w->n_jobs)) pthread_cond_wait(&w->cv, &w->mu);
+        if (w->stop) break;
+        int n = w->n_jobs;
+        pthread_mutex_unlock(&w->mu);
+        for (int i = 0; i < n; i++)
+            if (w->jobs[i]) guide_prepare(w->jobs[i]);
+        pthread_mutex_lock(&w->mu);
+        w->n_jobs = 0, w->busy = 0;
+        pthread_cond_broadcast(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+int guide_worker_init(GuideWorker *w) {
+    memset(w, 0, sizeof *w);
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    if (pthread_create(&w->thread, NULL, worker_main, w)) {
+        pthread_cond_destroy(&w->cv);
+        pthread_mutex_destroy(&w->mu);
+        memset(w, 0, sizeof *w);
+        return err_set("cannot start the constraint's mask thread");
+    }
+    w->started = 1;
+    return 0;
+}
+
+void guide_worker_free(GuideWorker *w) {
+    if (!w->started) return;
+    pthread_mutex_lock(&w->mu);
+    w->stop = 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    free(w->jobs);
+    memset(w, 0, sizeof *w);
+}
+
+void guide_wait(GuideWorker *w) {
+    if (!w || !w->started) return;
+    pthread_mutex_lock(&w->mu);
+    while (w->busy) pthread_cond_wait(&w->cv, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+}
+
+void guide_prepare_async(GuideWorker *w, Guide *const *gs, int n) {
+    if (!w || !w->started || n <= 0) return;
+    guide_wait(w);
+    pthread_mutex_lock(&w->mu);
+    if (n > w->cap) {
+        w->jobs = xrealloc(w->jobs, (size_t)n * sizeof *w->jobs);
+        w->cap = n;
+    }
+    memcpy(w->jobs, gs, (size_t)n * sizeof *gs);
+    w->n_jobs = n, w->busy = 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}

@@ -11,4 +11,5 @@ rc=$?
 echo "$out" | grep -v '^PASS'
 [ $rc -eq 0 ] || status=1
 python3 tests/cli/cli_test.py "$BUILD/mistral" || status=1
+python3 tests/cli/structured_test.py "$BUILD/mistral" || status=1
 exit $status

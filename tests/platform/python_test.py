@@ -104,6 +104,40 @@ if os.path.isdir(STORIES):
     want = [int(x) for x in cli("tokenize", "-m", STORIES, "--chat", f.name).split()]
     os.unlink(f.name)
     expect(m.chat_encode(req) == want, "chat_encode %r != %r" % (m.chat_encode(req), want))
+    # structured output: the same ids as the CLI's, alone and in a batch; outputs that parse
+    schema = {"type": "object", "additionalProperties": False, "required": ["name", "n"],
+              "properties": {"name": {"type": "string", "maxLength": 10},
+                             "n": {"type": "integer", "minimum": 0, "maximum": 99}}}
+    cs = mistral.Context(m, n_seq=2, n_ctx=512)
+    texts = ["Once upon a time", "Lily"]
+    for kw, flags in (({}, []), ({"temperature": 1.0, "seed": 9}, ["--temperature", "1", "--seed", "9"])):
+        got = cs.generate(texts, max_tokens=200, json_schema=schema, **kw)
+        for t, g in zip(texts, got):
+            want = cli_ids("generate", "-m", STORIES, "-p", t, "-n", "200", "--ids", "--json-schema",
+                           json.dumps(schema), *flags)[0]
+            expect(g == want, "json_schema %r %r: %r != CLI %r" % (t, kw, g, want))
+            v = json.loads(m.detokenize(g))
+            expect(set(v) == {"name", "n"} and 0 <= v["n"] <= 99, "json_schema output %r" % v)
+    rx = cs.generate(["Once"], max_tokens=50, regex="(red|green) [0-9]{2}", temperature=1.0, seed=2)[0]
+    expect(__import__("re").fullmatch("(red|green) [0-9]{2}", m.detokenize(rx)), "regex %r" % m.detokenize(rx))
+    obj = cs.generate(["Once"], max_tokens=100, json=True, temperature=1.0, seed=4)[0]
+    want = cli_ids("generate", "-m", STORIES, "-p", "Once", "-n", "100", "--ids", "--json", "--temperature", "1",
+                   "--seed", "4")[0]
+    expect(obj == want and m.detokenize(obj).startswith("{"), "json=True %r" % m.detokenize(obj))
+    for kw, msg in (({"json_schema": {"type": "array", "uniqueItems": True}}, "json schema: (root): uniqueItems"),
+                    ({"grammar": 'root ::= "a" b'}, "gbnf: line 1 col"), ({"regex": "(a"}, "regex: offset")):
+        try:
+            m.check_constraint(**kw)
+            expect(False, "check_constraint %r did not raise" % kw)
+        except mistral.Error as e:
+            expect(e.status == "MISTRAL_ERR_INPUT" and msg in str(e), "check_constraint %r: %s %s" % (kw, e.status, e))
+        try:
+            cs.generate(["Once"], max_tokens=5, **kw)
+            expect(False, "generate %r did not raise" % kw)
+        except mistral.Error as e:
+            expect(e.status == "MISTRAL_ERR_INPUT", "generate %r: %s" % (kw, e.status))
+    m.check_constraint(json_schema=schema, strict=True)
+    cs.close()
     ctx.close()
     m.close()
 else:
