@@ -108,6 +108,16 @@ static void walk_trie(Constraint *c, const VocabTrie *t, int s, uint32_t *bits) 
     }
 }
 
+/* While the text is empty, a token that adds no bytes (SentencePiece's "▁")
+ * is allowed only first: after one, another changes nothing (a tokenizer
+ * that drops extra whitespace drops every leading "▁"), and a model could
+ * pick it forever and never start the text. */
+static void drop_repeated_empty(const Constraint *c, int form, uint32_t *bits) {
+    if (c->started || c->before.n == 0) return;
+    const VocabTrie *t = form ? &c->v->start : &c->v->mid;
+    for (uint32_t k = t->ord[0]; k < t->ord[1]; k++) bits[t->tokens[k] >> 5] &= ~(1u << (t->tokens[k] & 31));
+}
+
 /* The control tokens: EOS where complete, the others where the grammar
  * reads them. */
 static void mask_controls(Constraint *c, int s, uint32_t *bits) {
@@ -130,6 +140,7 @@ void constraint_mask(Constraint *c, uint32_t *bits) {
         if (c->cache_key[h] == key + 1) {
             memcpy(bits, c->cache_bits + (size_t)c->cache_slot[h] * (size_t)c->words, size);
             c->stats.hits++;
+            drop_repeated_empty(c, form, bits);
             return;
         }
     c->stats.walks++;
@@ -143,6 +154,7 @@ void constraint_mask(Constraint *c, uint32_t *bits) {
     c->cache_key[h] = key + 1;
     c->cache_slot[h] = c->n_cached;
     memcpy(c->cache_bits + (size_t)c->n_cached++ * (size_t)c->words, bits, size);
+    drop_repeated_empty(c, form, bits);
 }
 
 void constraint_mask_slow(Constraint *c, uint32_t *bits) {
@@ -159,6 +171,7 @@ void constraint_mask_slow(Constraint *c, uint32_t *bits) {
         }
         int n, at = s;
         const unsigned char *p = vocab_bytes(c->v, t, form, &n);
+        if (n == 0 && !c->started && c->before.n > 0) continue; /* drop_repeated_empty */
         for (int i = 0; i < n && at != MATCHER_DEAD; i++) at = matcher_step(&c->m, at, matcher_byte_col(&c->m, p[i]));
         if (at != MATCHER_DEAD) bits[t >> 5] |= 1u << (t & 31);
     }
@@ -177,6 +190,8 @@ int constraint_accept(Constraint *c, int t) {
     }
     int n;
     const unsigned char *p = vocab_bytes(v, t, form_now(c), &n);
+    if (!v->control[t] && n == 0 && !c->started && c->before.n > 0)
+        return err_set("constraint: token %d adds nothing to an empty text a second time", t);
     int ok = v->control[t] ? matcher_feed(&c->m, GRAMMAR_SPECIAL + t) : matcher_feed_bytes(&c->m, p, n);
     if (!ok) return err_set("constraint: token %d is not allowed here", t);
     if (!c->started && n > 0) {

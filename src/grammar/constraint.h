@@ -8,7 +8,8 @@
  * token is allowed only where the grammar reads it (SYM_SPECIAL); EOS only
  * where the text so far is a sentence, and it ends the constraint (a
  * grammar's SYM_SPECIAL of the EOS id is never read). A token whose bytes
- * are empty (SentencePiece's "▁" at the start) is always allowed.
+ * are empty (SentencePiece's "▁" at the start) is allowed as the first token
+ * only: another changes nothing, and a model must not stall on it.
  *
  * How a mask is computed: the vocabulary's trie is walked depth-first, the
  * parse state of each node one memoized step (matcher.h) from its parent's;

@@ -34,6 +34,8 @@ struct Slot {
     IntVec gen;       /* tokens this choice generated */
     IntVec hist;      /* tokens in the cache, positions [0, n_pos): for prefix reuse */
     int in_calls;     /* past [TOOL_CALLS]: no more text */
+    Guide guide;      /* owns, when guided: the request's grammar over this choice's text */
+    int guided;
 };
 
 void engine_event_free(EngineEvent *ev) {
@@ -43,7 +45,8 @@ void engine_event_free(EngineEvent *ev) {
 
 static void params_free(EngineParams *p) {
     for (int i = 0; i < p->n_stop; i++) free(p->stops[i]);
-    p->n_stop = 0;
+    if (p->grammar) grammar_free(p->grammar), free(p->grammar);
+    p->n_stop = 0, p->grammar = NULL;
 }
 
 EngineReq *engine_req_new(const int *prompt, int n_prompt, EngineParams *p) {
@@ -52,7 +55,7 @@ EngineReq *engine_req_new(const int *prompt, int n_prompt, EngineParams *p) {
     if (n_prompt > 0) memcpy(r->prompt, prompt, (size_t)n_prompt * sizeof(int));
     r->n_prompt = n_prompt;
     r->p = *p;
-    p->n_stop = 0; /* the stop texts are r's now */
+    p->n_stop = 0, p->grammar = NULL; /* the stop texts and the grammar are r's now */
     pthread_cond_init(&r->cv, NULL);
     r->http_holds = 1;
     return r;
@@ -106,7 +109,8 @@ static void slot_free(Engine *e, int s) {
     if (sl->hist.n > keep) sl->hist.n = (int)keep;
     sampler_free(&sl->sampler);
     stream_free(&sl->stream);
-    sl->gen.n = 0, sl->req = NULL, sl->in_calls = 0;
+    if (sl->guided) guide_free(&sl->guide);
+    sl->gen.n = 0, sl->req = NULL, sl->in_calls = 0, sl->guided = 0;
     sched_stop(&e->sched, s);
     e->st.busy_slots--;
     r->running--;
@@ -158,6 +162,8 @@ static void admit(Engine *e) {
             sp.seed += (uint64_t)c;
             sl->req = r, sl->choice = c;
             CHECK(sampler_init(&sl->sampler, &sp, e->model->cfg.n_vocab) == 0); /* checked at submit */
+            if (r->p.grammar) CHECK(guide_init(&sl->guide, r->p.grammar, r->p.vocab) == 0); /* checked at submit */
+            sl->guided = r->p.grammar != NULL;
             stream_init(&sl->stream, e->tok, (const char *const *)r->p.stops, r->p.n_stop);
             CHECK(sched_start(&e->sched, best, r->prompt + best_L, r->n_prompt - best_L, r->p.max_new, best_L) == 0);
             r->running++;
@@ -226,14 +232,21 @@ static int on_token(void *ud, int s, int token) {
     EngineEvent ev = {.choice = sl->choice, .token = token};
     if (r->p.top_logprobs >= 0) logprobs(a->logits + (size_t)a->row_of[s] * V, V, token, r->p.top_logprobs, &ev);
     int eos = !r->p.ignore_eos && token == e->tok->eos;
+    /* the mask allowed token, so the guide takes it; should it not (no token
+     * was allowed), only this choice ends */
+    int refused = sl->guided && guide_accept(&sl->guide, token) != 0;
+    int complete = sl->guided && !refused && guide_done(&sl->guide);
     ByteBuf text = {0};
     int stopped = 0;
-    if (!eos) {
+    if (!eos && !refused) {
         intvec_push(&sl->gen, token);
         if (token == e->o.tool_calls_id) sl->in_calls = 1;
         if (!sl->in_calls) stopped = stream_push(&sl->stream, token, &text) == 1;
     }
-    Finish why = eos || stopped ? FINISH_STOP : sl->gen.n >= r->p.max_new ? FINISH_LENGTH : FINISH_NONE;
+    Finish why = refused                      ? FINISH_ERROR
+                 : eos || stopped || complete ? FINISH_STOP
+                 : sl->gen.n >= r->p.max_new  ? FINISH_LENGTH
+                                              : FINISH_NONE;
     if (why == FINISH_NONE) {
         ev.text = text.p ? text.p : xstrdup(""), ev.len = text.n;
         req_push(r, &ev);
@@ -257,6 +270,14 @@ static int on_token(void *ud, int s, int token) {
     r->ended++;
     req_push(r, &tail);
     return 1;
+}
+
+/* A guided slot's row: the tokens its grammar forbids, and those past the
+ * tokenizer's vocabulary (a model's padding rows), become -inf. */
+static void guide_row(Slot *sl, float *row, int V) {
+    int allowed = guide_apply(&sl->guide, row);
+    for (int t = sl->guide.c.v->n_vocab; t < V; t++) row[t] = -INFINITY;
+    if (allowed == 0) row[0] = 0; /* nothing allowed (never, by guide.h): any pick, refused in on_token */
 }
 
 /* One step in flight: its batch and (through the pipeline) its message. */
@@ -322,6 +343,7 @@ static void *engine_main(void *arg) {
             int s = f->b.owner[i];
             row_of[s] = i;
             memcpy(row, logits + (size_t)i * V, (size_t)V * sizeof(float)); /* logprobs read the raw row */
+            if (e->slots[s].guided) guide_row(&e->slots[s], row, V);
             ids[i] = sampler_sample(&e->slots[s].sampler, row);
         }
         double dt = now_seconds() - t0;
@@ -417,6 +439,8 @@ int engine_submit(Engine *e, EngineReq *r) {
     if ((long)r->n_prompt + r->p.max_new - 1 > e->o.n_ctx)
         return err_context_full("the prompt (%d tokens) and max_tokens (%d) exceed the context of %ld tokens",
                                 r->n_prompt, r->p.max_new, e->o.n_ctx);
+    if (r->p.grammar && (!r->p.vocab || !r->p.grammar->finished || r->p.vocab->n_vocab > c->n_vocab))
+        return err_set("a request's grammar needs a finished grammar and the tokenizer's vocabulary");
     Sampler probe;
     if (sampler_init(&probe, &r->p.sp, c->n_vocab)) return -1;
     sampler_free(&probe);

@@ -18,6 +18,12 @@
  * prefix while the rolling cache still holds every key it needs
  * (kvcache_can_rewind), and prefills only the rest.
  *
+ * A request with a grammar (structured outputs) gives each choice a Guide
+ * (gen/guide.h): before its token is sampled the tokens the grammar forbids
+ * get -inf (tokens past the tokenizer's vocabulary too), after it the guide
+ * advances; a choice whose text is complete and cannot go on ends there
+ * (FINISH_STOP). A mask depends only on the choice's own tokens.
+ *
  * Every token's result is independent of the batch it rides in, so a
  * request's tokens (greedy, or sampled with a seed) are the same alone or
  * under any load. */
@@ -28,9 +34,12 @@
 
 #include "base/vec.h"
 #include "dist/pipeline.h"
+#include "gen/guide.h"
 #include "gen/sampler.h"
 #include "gen/sched.h"
 #include "gen/stream.h"
+#include "grammar/grammar.h"
+#include "grammar/vocab.h"
 #include "model/model.h"
 #include "tok/tokenizer.h"
 
@@ -49,6 +58,9 @@ typedef struct {
     int n_stop;
     int top_logprobs; /* -1: no log-probabilities; 0..ENGINE_MAX_TOP: the chosen token's and that many alternatives */
     int ignore_eos;
+    Grammar *grammar;   /* owns: what every choice's text follows (finished; shared by
+                           the n choices, freed with the request); NULL: free text */
+    const Vocab *vocab; /* view: grammar's vocabulary (the server's, outliving the engine) */
 } EngineParams;
 
 /* What the HTTP side gets, per token of a choice. */
@@ -114,8 +126,8 @@ void engine_stop(Engine *e);
 /* Frees everything (after engine_stop, once no reader waits on it). */
 void engine_free(Engine *e);
 
-/* A request: copies the prompt; p's stop texts are taken over (p's copy
- * must not be freed). */
+/* A request: copies the prompt; p's stop texts and grammar are taken over
+ * (p's copies must not be freed). */
 EngineReq *engine_req_new(const int *prompt, int n_prompt, EngineParams *p);
 /* Queues r, checked whole before any of it runs (a bad token would fail
  * the step of every request beside it). Returns 0; -1 with err set when r

@@ -37,6 +37,10 @@ struct Server {
     atomic_int closing;
     atomic_int active;  /* requests between their first byte and their completion */
     pthread_mutex_t mu; /* the counters */
+    pthread_mutex_t vocab_mu; /* building the vocabulary, once */
+    Vocab vocab;        /* the tokenizer's, for grammars: built by the first request with one */
+    int vocab_state;    /* 0 not yet, 1 built, -1 failed (vocab_err says why) */
+    char vocab_err[256];
     long by_status[N_COUNTED];
     char name[128];
 };
@@ -140,12 +144,30 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max) {
 
 static void stream_done(void *cls) { free(cls); }
 
+/* The tokenizer's vocabulary as grammars see it (grammar/vocab.h): built
+ * once, by the first request that needs it (55-260 ms), then read-only.
+ * NULL with err set when the tokenizer cannot have one. */
+static const Vocab *server_vocab(Server *s) {
+    pthread_mutex_lock(&s->vocab_mu);
+    if (s->vocab_state == 0) {
+        s->vocab_state = vocab_init(&s->vocab, s->tok) ? -1 : 1;
+        if (s->vocab_state < 0) snprintf(s->vocab_err, sizeof s->vocab_err, "%s", err_msg());
+    }
+    int ok = s->vocab_state > 0;
+    pthread_mutex_unlock(&s->vocab_mu);
+    if (!ok) err_set("structured outputs are not available with this tokenizer: %s", s->vocab_err);
+    return ok ? &s->vocab : NULL;
+}
+
 static enum MHD_Result completion(Server *s, struct MHD_Connection *mc, Conn *c, int chat) {
     ApiError e;
     if (api_parse(&c->q, chat, c->body.p ? c->body.p : "", c->body.n, &s->cfg, &e)) return reply_error(s, mc, c, &e);
     c->have_q = 1;
+    if (c->q.p.grammar && !(c->q.p.vocab = server_vocab(s)))
+        return fail(s, mc, c, 400, NULL, err_msg());
     EngineParams p = c->q.p; /* the stop texts stay the ApiRequest's: copy them for the engine */
     for (int i = 0; i < p.n_stop; i++) p.stops[i] = xstrdup(c->q.p.stops[i]);
+    c->q.p.grammar = NULL; /* the engine's now */
     c->req = engine_req_new(c->q.prompt, c->q.n_prompt, &p);
     int rc = engine_submit(&s->engine, c->req);
     if (rc) {
@@ -359,6 +381,7 @@ Server *server_listen(const ServerOptions *o) {
     Server *s = xcalloc(1, sizeof *s);
     s->o = *o;
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->vocab_mu, NULL);
     struct sockaddr_in a4 = {0};
     struct sockaddr_in6 a6 = {0};
     const struct sockaddr *addr;
@@ -379,7 +402,7 @@ Server *server_listen(const ServerOptions *o) {
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT, 512u,
                             MHD_OPTION_CONNECTION_TIMEOUT, 600u, MHD_OPTION_END);
     if (!s->d) {
-        pthread_mutex_destroy(&s->mu);
+        pthread_mutex_destroy(&s->mu), pthread_mutex_destroy(&s->vocab_mu);
         free(s);
         err_set("serve: cannot listen on %.60s port %d (in use, or not an address of this machine)", o->host, o->port);
         return NULL;
@@ -416,6 +439,8 @@ void server_close(Server *s) {
     MHD_stop_daemon(s->d);                          /* waits for the connections */
     if (lsock != MHD_INVALID_SOCKET) close(lsock);
     if (atomic_load(&s->ready)) engine_free(&s->engine);
+    vocab_free(&s->vocab);
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->vocab_mu);
     free(s);
 }

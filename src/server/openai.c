@@ -12,6 +12,7 @@
 #include "base/json.h"
 #include "base/utf8.h"
 #include "base/util.h"
+#include "server/outputs.h"
 #include "tok/chat.h"
 
 int api_error(ApiError *e, int status, const char *param, const char *fmt, ...) {
@@ -53,11 +54,11 @@ static const char *const chat_fields[] = {
     "model", "messages", "tools", "tool_choice", "parallel_tool_calls", "max_tokens", "max_completion_tokens",
     "temperature", "top_p", "top_k", "min_p", "seed", "stop", "n", "stream", "stream_options", "logprobs",
     "top_logprobs", "user", "response_format", "presence_penalty", "frequency_penalty", "logit_bias",
-    "continue_final_message", "ignore_eos", NULL};
+    "continue_final_message", "ignore_eos", "random_seed", "safe_prompt", NULL};
 static const char *const completion_fields[] = {
     "model", "prompt", "max_tokens", "temperature", "top_p", "top_k", "min_p", "seed", "stop", "n", "stream",
     "stream_options", "logprobs", "user", "presence_penalty", "frequency_penalty", "logit_bias", "echo", "best_of",
-    "suffix", "ignore_eos", NULL};
+    "suffix", "ignore_eos", "response_format", NULL};
 
 static int known(const char *const *list, const Json *key) {
     for (; *list; list++)
@@ -70,11 +71,6 @@ static int number(const Json *v, double *x) {
     if (!v || (v->type != JSON_INT && v->type != JSON_FLOAT)) return 0;
     *x = v->type == JSON_INT ? strtod(v->s, NULL) : v->num;
     return 1;
-}
-
-/* v is the string lit. */
-static int is_str(const Json *v, const char *lit) {
-    return v && v->type == JSON_STR && v->len == strlen(lit) && !memcmp(v->s, lit, v->len);
 }
 
 /* A number field: absent leaves *out; otherwise it must be a number in
@@ -110,12 +106,9 @@ static int check_unsupported(const Json *root, ApiError *e) {
     const Json *v = json_get(root, "logit_bias");
     if (!json_is_null(v) && !(v->type == JSON_OBJ && v->n == 0))
         return api_error(e, 400, "logit_bias", "'logit_bias' is not supported");
-    v = json_get(root, "response_format");
-    if (!json_is_null(v) && !is_str(json_get(v, "type"), "text"))
-        return api_error(e, 400, "response_format", "'response_format' is not supported (only {\"type\": \"text\"})");
-    v = json_get(root, "tool_choice");
-    if (!json_is_null(v) && !is_str(v, "auto"))
-        return api_error(e, 400, "tool_choice", "'tool_choice' is not supported (only \"auto\")");
+    v = json_get(root, "safe_prompt");
+    if (!json_is_null(v) && v->type != JSON_FALSE)
+        return api_error(e, 400, "safe_prompt", "'safe_prompt' is not supported (only false)");
     v = json_get(root, "echo");
     if (!json_is_null(v) && v->type != JSON_FALSE) return api_error(e, 400, "echo", "'echo' is not supported");
     v = json_get(root, "best_of");
@@ -211,6 +204,8 @@ int api_parse(ApiRequest *q, int chat, const char *body, size_t len, const ApiCo
             goto done;
         }
     if (check_unsupported(root, e)) goto done;
+    /* Mistral's clients call the seed random_seed */
+    const char *seed_key = chat && json_is_null(json_get(root, "seed")) ? "random_seed" : "seed";
     double max_tokens = -1, temp = q->p.sp.temperature, top_p = 1, top_k = 0, min_p = 0, seed = -1, n = 1, lp = -1,
            top_lp = -1;
     int logprobs = 0, ignore_eos = 0;
@@ -221,7 +216,7 @@ int api_parse(ApiRequest *q, int chat, const char *body, size_t len, const ApiCo
         (chat && get_number(root, "max_completion_tokens", 1, 1e9, 1, &max_tokens, e)) ||
         get_number(root, "temperature", 0, 2, 0, &temp, e) || get_number(root, "top_p", 0, 1, 0, &top_p, e) ||
         get_number(root, "top_k", 0, 1e9, 1, &top_k, e) || get_number(root, "min_p", 0, 1, 0, &min_p, e) ||
-        get_number(root, "seed", -9.2e18, 9.2e18, 1, &seed, e) || get_number(root, "n", 1, 128, 1, &n, e) ||
+        get_number(root, seed_key, -9.2e18, 9.2e18, 1, &seed, e) || get_number(root, "n", 1, 128, 1, &n, e) ||
         get_bool(root, "stream", &q->stream, e) || get_bool(root, "ignore_eos", &ignore_eos, e))
         goto done;
     if (top_p == 0) top_p = 1e-9; /* the most likely token only */
@@ -252,7 +247,7 @@ int api_parse(ApiRequest *q, int chat, const char *body, size_t len, const ApiCo
     }
     q->p.sp.temperature = (float)temp, q->p.sp.top_p = (float)top_p, q->p.sp.top_k = (int)top_k;
     q->p.sp.min_p = (float)min_p;
-    const Json *sv = json_get(root, "seed"); /* an integer's digits read exactly (a double holds 53 bits) */
+    const Json *sv = json_get(root, seed_key); /* an integer's digits read exactly (a double holds 53 bits) */
     q->p.sp.seed = sv && sv->type == JSON_INT ? (uint64_t)strtoll(sv->s, NULL, 10) : (uint64_t)(int64_t)seed;
     if (json_is_null(sv)) { /* no seed: a different draw each request */
         struct timespec ts;
@@ -263,6 +258,7 @@ int api_parse(ApiRequest *q, int chat, const char *body, size_t len, const ApiCo
     q->p.ignore_eos = ignore_eos;
     if (parse_stop(root, &q->p, e)) goto done;
     if (chat ? parse_messages(q, root, &a, cfg, e) : parse_prompt(q, root, cfg, e)) goto done;
+    if (api_parse_outputs(root, chat, cfg, &q->p.grammar, e)) goto done;
     if (q->n_prompt >= cfg->n_ctx) {
         api_error(e, 400, chat ? "messages" : "prompt", "the prompt is %d tokens, the context %ld: it must leave room for at least one new token",
                   q->n_prompt, cfg->n_ctx);
@@ -287,7 +283,8 @@ done:
 void api_request_free(ApiRequest *q) {
     free(q->prompt);
     for (int i = 0; i < q->p.n_stop; i++) free(q->p.stops[i]);
-    q->prompt = NULL, q->p.n_stop = 0;
+    if (q->p.grammar) grammar_free(q->p.grammar), free(q->p.grammar);
+    q->prompt = NULL, q->p.n_stop = 0, q->p.grammar = NULL;
 }
 
 /* ---- responses --------------------------------------------------------------- */

@@ -1,6 +1,7 @@
 #!/bin/sh
 # End-to-end tests of `mistral serve` (tests/serve/serve_test.mjs, with the
-# official openai npm client) and of its chat page (tests/serve/page_test.mjs,
+# official openai npm client; structured_test.mjs, structured outputs with the
+# openai and @mistralai/mistralai clients, checked by ajv) and of its chat page (tests/serve/page_test.mjs,
 # playwright-core driving /usr/bin/chromium). Run from anywhere:
 #   tests/serve/run.sh                      # against build/mistral
 #   MISTRAL_BIN=/path/to/mistral tests/serve/run.sh
@@ -22,7 +23,8 @@ if [ "$major" -lt 20 ]; then
     echo "tests/serve: skipped: Node.js $(node --version) is older than 20"
     exit 0
 fi
-if [ ! -d tests/serve/node_modules/openai ] || [ ! -d tests/serve/node_modules/playwright-core ]; then
+if [ ! -d tests/serve/node_modules/openai ] || [ ! -d tests/serve/node_modules/playwright-core ] ||
+   [ ! -d tests/serve/node_modules/ajv-formats ] || [ ! -d tests/serve/node_modules/@mistralai/mistralai ]; then
     (cd tests/serve && npm ci --no-audit --no-fund)
 fi
 bin=${MISTRAL_BIN:-build/mistral}
@@ -31,6 +33,6 @@ if [ ! -x "$bin" ]; then
     exit 1
 fi
 set +e
-node --test tests/serve/serve_test.mjs tests/serve/page_test.mjs
+node --test tests/serve/serve_test.mjs tests/serve/structured_test.mjs tests/serve/page_test.mjs
 status=$?
 exit $status

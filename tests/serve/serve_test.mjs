@@ -562,7 +562,7 @@ for (const M of MODELS) {
         ["/v1/chat/completions", { model: modelId, messages: "Hi" }, "messages", "messages not an array"],
         ["/v1/chat/completions", { model: modelId }, "messages", "messages missing"],
         ["/v1/chat/completions", { model: modelId, messages: [{ role: "wizard", content: "Hi" }] }, ["role", "wizard"], "unknown role"],
-        ["/v1/chat/completions", { model: modelId, messages: msgs, response_format: { type: "json_object" } }, "response_format", "unsupported"],
+        ["/v1/chat/completions", { model: modelId, messages: msgs, response_format: { type: "yaml" } }, "response_format", "unknown response_format type"],
         ["/v1/chat/completions", { model: modelId, messages: msgs, stop: ["a", "b", "c", "d", "e"] }, "stop", "5 stops"],
         ["/v1/chat/completions", { model: modelId, messages: msgs, stream: "yes" }, "stream", "wrong type"],
         ["/v1/chat/completions", { model: modelId, messages: [{ role: "user", content: LONG_TEXT }] }, null, "prompt longer than the context"],

@@ -10,8 +10,10 @@
 
 #include "base/util.h"
 #include "harness.h"
+#include "grammar/grammar.h"
 #include "server/openai.h"
 #include "tok/chat.h"
+#include "tok/toolcalls.h"
 #include "tok/tokfile.h"
 
 #define V3 "../shared/tokenizers/mistral/mistral_instruct_tokenizer_240323.model.v3"
@@ -50,8 +52,6 @@ static void test_requests(void) {
         {1, "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"temperature\": \"hot\"}", "temperature"},
         {1, "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"temperature\": 3}", "temperature"},
         {1, "{\"messages\": [{\"role\": \"wizard\", \"content\": \"x\"}]}", "messages"},
-        {1, "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"response_format\": {\"type\": \"json_object\"}}",
-         "response_format"},
         {1, "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"stop\": [\"a\",\"b\",\"c\",\"d\",\"e\"]}", "stop"},
         {1, "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"stream_options\": {\"include_usage\": true}}",
          "stream_options"},
@@ -171,6 +171,150 @@ static void test_tool_calls(void) {
     api_request_free(&q);
 }
 
+/* ---- structured outputs ------------------------------------------------------ */
+
+#define USER "\"messages\": [{\"role\": \"user\", \"content\": \"x\"}]"
+#define TOOLS                                                                                                   \
+    "\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"add\", \"parameters\": {\"type\": "        \
+    "\"object\", \"properties\": {\"a\": {\"type\": \"integer\", \"minimum\": 0, \"maximum\": 9}}, \"required\": "  \
+    "[\"a\"]}}}, {\"type\": \"function\", \"function\": {\"name\": \"ping\"}}]"
+
+/* Whether the reply [TOOL_CALLS] (when calls) then text is a sentence of q's
+ * grammar (GRAMMAR_MATCH), a prefix or dead. */
+static int recognize(const ApiRequest *q, int calls, const char *text) {
+    IntVec in = {0};
+    if (calls) intvec_push(&in, GRAMMAR_SPECIAL + tokenizer_special(&tok, "[TOOL_CALLS]"));
+    for (const char *p = text; *p; p++) intvec_push(&in, (unsigned char)*p);
+    int r = grammar_recognize(q->p.grammar, in.v, in.n);
+    intvec_free(&in);
+    return r;
+}
+
+/* The ids of [TOOL_CALLS] text, read back by toolcalls.c: its call count. */
+static int calls_read_back(const char *text) {
+    IntVec ids = {0};
+    intvec_push(&ids, tokenizer_special(&tok, "[TOOL_CALLS]"));
+    EXPECT(tokenizer_encode(&tok, text, strlen(text), 0, &ids) == 0, "encode");
+    ToolCalls tc;
+    EXPECT(toolcalls_parse(&tok, CHAT_V3, ids.v, ids.n, 1, &tc) == 0, "%s", err_msg());
+    int n = tc.n_calls;
+    toolcalls_free(&tc), intvec_free(&ids);
+    return n;
+}
+
+static void test_structured(void) {
+    ApiRequest q;
+    ApiError e;
+    static const struct {
+        int chat;
+        const char *body;
+        int constrained;
+    } good[] = {
+        {1, "{" USER ", \"response_format\": {\"type\": \"text\"}}", 0},
+        {1, "{" USER ", \"response_format\": null}", 0},
+        {1, "{" USER ", \"response_format\": {\"type\": \"json_object\"}}", 1},
+        {0, "{\"prompt\": \"x\", \"response_format\": {\"type\": \"json_object\"}}", 1},
+        {1, "{" USER ", \"response_format\": {\"type\": \"json_schema\", \"json_schema\": {\"name\": \"n\", "
+            "\"description\": \"d\", \"schema\": {\"type\": \"integer\"}, \"strict\": true}}}", 1},
+        {1, "{" USER ", " TOOLS "}", 1},
+        {1, "{" USER ", " TOOLS ", \"tool_choice\": \"none\"}", 1},
+        {1, "{" USER ", " TOOLS ", \"tool_choice\": \"any\", \"parallel_tool_calls\": false}", 1},
+        {1, "{" USER ", \"tool_choice\": \"auto\", \"random_seed\": 7, \"safe_prompt\": false}", 0},
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        EXPECT(parse(&q, good[i].chat, good[i].body, &e) == 0, "%s: %s", good[i].body, e.message);
+        EXPECT((q.p.grammar != NULL) == good[i].constrained, "%s: grammar %p", good[i].body, (void *)q.p.grammar);
+        api_request_free(&q);
+    }
+    EXPECT(parse(&q, 1, "{" USER ", \"random_seed\": 7}", &e) == 0 && q.p.sp.seed == 7, "random_seed is the seed");
+    api_request_free(&q);
+
+    /* what each form's grammar accepts */
+    const char *one = " [{\"name\": \"add\", \"arguments\": {\"a\": 3}}]";
+    const char *two = "[{\"name\":\"add\",\"arguments\":{\"a\":3}}, {\"name\": \"ping\", \"arguments\": {}, "
+                      "\"id\": \"abcDEF123\"}]";
+    EXPECT(calls_read_back(one) == 1 && calls_read_back(two) == 2, "the calls read back");
+    static const struct {
+        const char *choice;
+        int text, one, two, bad_arg;
+    } modes[] = {
+        /* choice                                                 text  one  two  a=10 */
+        {"\"auto\"", GRAMMAR_MATCH, GRAMMAR_MATCH, GRAMMAR_MATCH, GRAMMAR_DEAD},
+        {"\"none\"", GRAMMAR_MATCH, GRAMMAR_DEAD, GRAMMAR_DEAD, GRAMMAR_DEAD},
+        {"\"required\"", GRAMMAR_DEAD, GRAMMAR_MATCH, GRAMMAR_MATCH, GRAMMAR_DEAD},
+        {"\"any\", \"parallel_tool_calls\": false", GRAMMAR_DEAD, GRAMMAR_MATCH, GRAMMAR_DEAD, GRAMMAR_DEAD},
+        {"{\"type\": \"function\", \"function\": {\"name\": \"ping\"}}", GRAMMAR_DEAD, GRAMMAR_DEAD, GRAMMAR_DEAD,
+         GRAMMAR_DEAD},
+    };
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        char body[1024];
+        snprintf(body, sizeof body, "{" USER ", " TOOLS ", \"tool_choice\": %s}", modes[i].choice);
+        EXPECT(parse(&q, 1, body, &e) == 0 && q.p.grammar, "%s: %s", modes[i].choice, e.message);
+        if (!q.p.grammar) continue;
+        EXPECT(recognize(&q, 0, "It is sunny.") == modes[i].text, "%s: text", modes[i].choice);
+        EXPECT(recognize(&q, 1, one) == modes[i].one, "%s: one call", modes[i].choice);
+        EXPECT(recognize(&q, 1, two) == modes[i].two, "%s: two calls", modes[i].choice);
+        EXPECT(recognize(&q, 1, "[{\"name\": \"add\", \"arguments\": {\"a\": 10}}]") == modes[i].bad_arg,
+               "%s: an argument out of bounds", modes[i].choice);
+        api_request_free(&q);
+    }
+    EXPECT(parse(&q, 1, "{" USER ", " TOOLS ", \"tool_choice\": {\"type\": \"function\", \"function\": {\"name\": "
+                        "\"ping\"}}}", &e) == 0, "%s", e.message);
+    EXPECT(recognize(&q, 1, "[{\"name\": \"ping\", \"arguments\": {}}]") == GRAMMAR_MATCH, "named: its call");
+    api_request_free(&q);
+    /* json_schema, strict; with tools: the content follows the format */
+    EXPECT(parse(&q, 1, "{" USER ", " TOOLS ", \"response_format\": {\"type\": \"json_schema\", \"json_schema\": "
+                        "{\"strict\": true, \"schema\": {\"properties\": {\"b\": {\"enum\": [1, 2]}}}}}}", &e) == 0,
+           "%s", e.message);
+    EXPECT(recognize(&q, 0, "{\"b\": 2}") == GRAMMAR_MATCH && recognize(&q, 0, "{\"b\": 3}") == GRAMMAR_DEAD &&
+               recognize(&q, 0, "{\"c\": 1}") == GRAMMAR_DEAD && recognize(&q, 0, "hi") == GRAMMAR_DEAD &&
+               recognize(&q, 1, one) == GRAMMAR_MATCH,
+           "json_schema with tools");
+    api_request_free(&q);
+
+    static const struct {
+        int chat;
+        const char *body, *param, *says;
+    } bad[] = {
+        {1, "{" USER ", \"response_format\": {\"type\": \"xml\"}}", "response_format", "\"xml\""},
+        {1, "{" USER ", \"response_format\": \"json\"}", "response_format", "must be an object"},
+        {1, "{" USER ", \"response_format\": {\"type\": \"json_schema\"}}", "response_format", "json_schema"},
+        {1, "{" USER ", \"response_format\": {\"type\": \"json_schema\", \"json_schema\": {\"name\": \"x\"}}}",
+         "response_format", "schema"},
+        {1, "{" USER ", \"response_format\": {\"type\": \"json_schema\", \"json_schema\": {\"schema\": "
+            "{\"properties\": {\"a\": {\"type\": \"string\", \"multipleOf\": 2}}}}}}",
+         "response_format", "json schema: /properties/a: multipleOf"},
+        {0, "{\"prompt\": \"x\", \"response_format\": {\"type\": \"json_schema\", \"json_schema\": {\"schema\": "
+            "{\"$ref\": \"#/$defs/nope\"}}}}",
+         "response_format", "json schema: "},
+        {1, "{" USER ", \"response_format\": {\"type\": \"json_object\", \"extra\": 1}}", "response_format", "extra"},
+        {1, "{" USER ", \"tool_choice\": \"required\"}", "tool_choice", "needs 'tools'"},
+        {1, "{" USER ", " TOOLS ", \"tool_choice\": \"sometimes\"}", "tool_choice", "must be"},
+        {1, "{" USER ", " TOOLS ", \"tool_choice\": {\"type\": \"function\", \"function\": {\"name\": \"nope\"}}}",
+         "tool_choice", "\"nope\", which is not in 'tools'"},
+        {1, "{" USER ", " TOOLS ", \"parallel_tool_calls\": 1}", "parallel_tool_calls", "true or false"},
+        {1, "{" USER ", \"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\", \"parameters\": "
+            "{\"type\": \"object\", \"properties\": {\"x\": {\"type\": \"string\", \"format\": \"color\"}}}}}]}",
+         "tools", "tools[0].function.parameters: json schema: /properties/x"},
+        {1, "{" USER ", \"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\", \"parameters\": "
+            "{\"type\": \"string\"}}}]}",
+         "tools", "must be an object"},
+        {1, "{" USER ", \"safe_prompt\": true}", "safe_prompt", "safe_prompt"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        EXPECT(parse(&q, bad[i].chat, bad[i].body, &e) == -1 && e.status == 400 && !strcmp(e.param, bad[i].param) &&
+                   strstr(e.message, bad[i].says),
+               "%s: status %d param '%s' (%s)", bad[i].body, e.status, e.param, e.message);
+    /* a format without tool calls: "required" is refused, "auto" leaves the reply free */
+    ApiConfig v1 = cfg;
+    v1.chat_format = CHAT_V1;
+    const char *req = "{" USER ", " TOOLS ", \"tool_choice\": \"required\"}";
+    EXPECT(api_parse(&q, 1, req, strlen(req), &v1, &e) == -1 && !strcmp(e.param, "tool_choice"), "v1: required");
+    const char *aut = "{" USER ", " TOOLS "}";
+    EXPECT(api_parse(&q, 1, aut, strlen(aut), &v1, &e) == 0 && !q.p.grammar, "v1: auto is free: %s", e.message);
+    api_request_free(&q);
+}
+
 int main(void) {
     if (access(V3, R_OK)) {
         printf("test_openai: %s absent: skipped\n", V3);
@@ -180,6 +324,7 @@ int main(void) {
     cfg = (ApiConfig){.tok = &tok, .chat_format = CHAT_V3, .n_ctx = 2048, .temperature = 0};
     test_requests();
     test_tool_calls();
+    test_structured();
     tokenizer_free(&tok);
     return test_done("test_openai");
 }
