@@ -20,26 +20,9 @@ void guide_free(Guide *g) {
     memset(g, 0, sizeof *g);
 }
 
-/* While the text is still empty after a token that added nothing (a
- * SentencePiece "▁" whose space the decode drops), the tokens that would
- * add nothing again are left out: they cannot change the text, and a model
- * that prefers them would otherwise never start it. Every text stays
- * reachable. */
-static void drop_empty_repeats(Guide *g) {
-    const Vocab *v = g->c.v;
-    if (g->c.started || g->c.before.n == 0) return;
-    for (int t = 0; t < v->n_vocab; t++) {
-        if (!(g->bits[t >> 5] >> (t & 31) & 1) || v->control[t] || t == v->eos) continue;
-        int n;
-        vocab_bytes(v, t, g->c.strip, &n);
-        if (n == 0) g->bits[t >> 5] &= ~(1u << (t & 31));
-    }
-}
-
 void guide_prepare(Guide *g) {
     if (g->have) return;
     constraint_mask(&g->c, g->bits);
-    drop_empty_repeats(g);
     g->have = 1;
 }
 

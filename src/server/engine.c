@@ -284,7 +284,19 @@ static void guide_row(Slot *sl, float *row, int V) {
 typedef struct {
     SchedBatch b;
     PipeFlight pf;
+    Guide **guides; /* owns [n_slots]: the guides of the step's rows (views; NULL unguided) */
 } Flight;
+
+/* Hands the masks of flight f's guided rows to the worker, which computes
+ * them while the step's forward runs (a row's mask depends only on its
+ * choice's tokens so far, which the step cannot change). */
+static void step_prepare_masks(Engine *e, Flight *f, GuideWorker *w) {
+    for (int i = 0; i < f->b.n_want; i++) {
+        Slot *sl = &e->slots[f->b.owner[i]];
+        f->guides[i] = sl->guided ? &sl->guide : NULL;
+    }
+    guide_prepare_async(w, f->guides, f->b.n_want);
+}
 
 /* Starts a step: the local forward call, or stage 0 and the send on. */
 static int step_launch(Engine *e, Flight *f, float *logits) {
@@ -306,6 +318,9 @@ static void *engine_main(void *arg) {
     /* as many steps in flight as pipeline stages (1 here alone) */
     int depth = e->o.plan ? e->o.plan->n_stages : 1, head = 0, busy = 0;
     Flight *fl = xcalloc((size_t)depth, sizeof *fl);
+    for (int i = 0; i < depth; i++) fl[i].guides = xcalloc((size_t)e->o.n_slots, sizeof *fl[i].guides);
+    GuideWorker worker = {0};
+    GuideWorker *w = guide_worker_init(&worker) ? NULL : &worker; /* none: masks in line */
     float *logits = xmalloc((size_t)e->o.n_slots * V * sizeof(float));
     float *row = xmalloc((size_t)V * sizeof(float));
     int *ids = xmalloc((size_t)e->o.n_slots * sizeof(int));
@@ -321,9 +336,11 @@ static void *engine_main(void *arg) {
             int n = sched_next_batch(&e->sched, &f->b, per);
             if (n == 0) break;
             pthread_mutex_unlock(&e->mu); /* only this thread touches the context and the flights */
+            step_prepare_masks(e, f, w);
             int rc = step_launch(e, f, logits);
             pthread_mutex_lock(&e->mu);
             if (rc) { /* memory for the step's activations ran out */
+                guide_wait(w); /* before a choice's guide can go */
                 sched_abandon(&e->sched, &f->b);
                 for (int t = 0; t < n; t++)
                     if (e->slots[f->b.seq[t]].req) choice_abort(e, f->b.seq[t], FINISH_ERROR);
@@ -339,6 +356,7 @@ static void *engine_main(void *arg) {
         pthread_mutex_unlock(&e->mu);
         double t0 = now_seconds();
         CHECK(step_collect(e, f, logits) == 0); /* MPI's own errors end the job */
+        guide_wait(w);
         for (int i = 0; i < f->b.n_want; i++) {
             int s = f->b.owner[i];
             row_of[s] = i;
@@ -363,6 +381,7 @@ static void *engine_main(void *arg) {
     pthread_mutex_unlock(&e->mu);
     /* the steps still out come back before the other ranks stop */
     for (; busy > 0; busy--, head = (head + 1) % depth) step_collect(e, &fl[head], logits);
+    guide_worker_free(w ? w : &worker); /* first: it may still hold guides */
     if (e->o.plan) pipeline_stop(e->o.plan);
     pthread_mutex_lock(&e->mu);
     /* stopping: every running choice ends (its stream closes cleanly) */
@@ -379,7 +398,7 @@ static void *engine_main(void *arg) {
         req_engine_done(r);
     }
     pthread_mutex_unlock(&e->mu);
-    for (int i = 0; i < depth; i++) sched_batch_free(&fl[i].b), pipeline_flight_free(&fl[i].pf);
+    for (int i = 0; i < depth; i++) sched_batch_free(&fl[i].b), pipeline_flight_free(&fl[i].pf), free(fl[i].guides);
     free(fl), free(logits), free(row), free(ids), free(row_of);
     return NULL;
 }
