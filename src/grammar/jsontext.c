@@ -93,12 +93,18 @@ int jsontext_string_len(JsonText *t, long min, long max) {
     return jsontext_quoted(t, grammar_repeat(t->g, name, sym_rule(jsontext_char(t)), (int)min, (int)max));
 }
 
-/* RFC 3339 (date, full-time, date-time; day 01..31 whatever the month, leap
- * second :60), a dot-atom e-mail address with a domain of labels, RFC 4122
- * uuid (either case), dotted-quad ipv4 without leading zeros, RFC 4291
- * ipv6 text (with :: and a trailing ipv4). */
-#define DATE "\\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])"
-#define TIME "([01]\\d|2[0-3]):[0-5]\\d:([0-5]\\d|60)(\\.\\d+)?([Zz]|[+-]([01]\\d|2[0-3]):[0-5]\\d)"
+/* RFC 3339 (date, full-time, date-time: the days each month has, February
+ * 29 in leap years; a leap second :60 only at 23:59 UTC, spelled with Z or
+ * an offset of 00:00 — a subset: 05:29:60+05:30, valid, is refused), a
+ * dot-atom e-mail address with a domain of labels, RFC 4122 uuid (either
+ * case), dotted-quad ipv4 without leading zeros, RFC 4291 ipv6 text (with ::
+ * and a trailing ipv4). */
+#define LEAP_YEAR "(\\d\\d(0[48]|[2468][048]|[13579][26])|([02468][048]|[13579][26])00)"
+#define MONTH_DAY "((0[13578]|1[02])-(0[1-9]|[12]\\d|3[01])|(0[469]|11)-(0[1-9]|[12]\\d|30)|02-(0[1-9]|1\\d|2[0-8]))"
+#define DATE "(\\d{4}-" MONTH_DAY "|" LEAP_YEAR "-02-29)"
+#define FRAC "(\\.\\d+)?"
+#define OFFSET "([Zz]|[+-]([01]\\d|2[0-3]):[0-5]\\d)"
+#define TIME "(([01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d" FRAC OFFSET "|23:59:60" FRAC "([Zz]|[+-]00:00))"
 #define OCTET "(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)"
 #define IPV4 "(" OCTET "\\.){3}" OCTET
 #define ATEXT "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"

@@ -2,7 +2,9 @@
 # End-to-end tests of `mistral serve` (tests/serve/serve_test.mjs, with the
 # official openai npm client; structured_test.mjs, structured outputs with the
 # openai and @mistralai/mistralai clients, checked by ajv) and of its chat page (tests/serve/page_test.mjs,
-# playwright-core driving /usr/bin/chromium). Run from anywhere:
+# playwright-core driving /usr/bin/chromium); property_test.mjs, guided
+# outputs over random schemas and logits (build/tests/unit/test_guided_random)
+# validated by ajv. Run from anywhere:
 #   tests/serve/run.sh                      # against build/mistral
 #   MISTRAL_BIN=/path/to/mistral tests/serve/run.sh
 # Skips (exit 0) when node/npm or ../shared/models/stories260K are absent;
@@ -33,6 +35,6 @@ if [ ! -x "$bin" ]; then
     exit 1
 fi
 set +e
-node --test tests/serve/serve_test.mjs tests/serve/structured_test.mjs tests/serve/page_test.mjs
+node --test tests/serve/serve_test.mjs tests/serve/structured_test.mjs tests/serve/property_test.mjs tests/serve/page_test.mjs
 status=$?
 exit $status
