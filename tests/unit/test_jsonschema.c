@@ -1,9 +1,10 @@
 /* test_jsonschema — JSON Schema compiled into grammars
  * (grammar/jsonschema.h): each keyword's accepted and rejected texts, the
  * errors (keyword and JSON pointer), whitespace, and a property test: random
- * schemas (schemagen.h), random sentences of their grammars, which must parse (cJSON) and
- * pass the schema as checked by the validator below; mutated sentences that
- * the validator refuses must be refused by the grammar too. */
+ * schemas (schemagen.h), random sentences of their grammars, which must
+ * parse (cJSON) and pass the schema as checked by the validator below;
+ * mutated sentences that the validator refuses must be refused by the
+ * grammar too. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <cjson/cJSON.h>
 #include <math.h>
