@@ -273,9 +273,9 @@ static void expect_bad(const char *label, const Damage *dmg, const char *want1, 
     snprintf(path, sizeof path, "%s/bad_%s.gguf", tmp, label);
     Model m;
     CHECK(model_load(&m, "tests/data/tiny/moe_sw8_f32", NULL) == 0);
-    write_gguf(&m, path, strcmp(label, "type") ? DT_F32 : DT_Q4_0, 0, dmg);
+    write_gguf(&m, path, DT_F32, 0, dmg);
     model_free(&m);
-    if (!strcmp(label, "type")) { /* patch blk.0.attn_q.weight from q4_0 (2) to iq4_nl (20): same size */
+    if (!strcmp(label, "type")) { /* patch blk.0.attn_q.weight from f32 (0) to i32 (26): same size */
         size_t len;
         char *buf = read_file(path, &len);
         CHECK(buf);
@@ -285,8 +285,8 @@ static void expect_bad(const char *label, const Damage *dmg, const char *want1, 
             if (!memcmp(buf + i, nm, strlen(nm))) p = buf + i;
         CHECK(p);
         p += strlen(nm) + 4 + 2 * 8; /* n_dims, two dims */
-        CHECK(p[0] == 2);
-        p[0] = 20;
+        CHECK(p[0] == 0);
+        p[0] = 26;
         CHECK(test_write_file(path, buf, len) == 0);
         free(buf);
     }
@@ -449,7 +449,7 @@ int main(void) {
     expect_bad("missing", &(Damage){.drop_tensor = "blk.1.ffn_down_exps.weight"},
                "blk.1.ffn_down.0.weight", NULL);
     expect_bad("shape", &(Damage){.bad_shape = "blk.0.attn_k.weight"}, "blk.0.attn_k.weight", "shape");
-    expect_bad("type", &(Damage){0}, "blk.0.attn_q.weight", "iq4_nl");
+    expect_bad("type", &(Damage){0}, "blk.0.attn_q.weight", "i32");
     test_rm_rf(tmp);
     return test_done("test_ggufmodel");
 }
