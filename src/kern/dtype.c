@@ -121,6 +121,7 @@ static void bf16_from_float(void *out, const float *src, size_t n) {
 }
 
 #define QUANT(t) dequantize_row_##t, dot_row_##t, quantize_row_##t
+#define READ_ONLY(t) dequantize_row_##t, dot_row_##t, NULL
 
 static const DTypeTraits traits[DT_COUNT] = {
     [DT_F32] = {"F32", 0, 1, 4, f32_to_float, f32_dot, f32_from_float},
@@ -134,6 +135,12 @@ static const DTypeTraits traits[DT_COUNT] = {
     [DT_Q4_K] = {"q4_K", 12, QK_K, sizeof(BlockQ4_K), QUANT(q4_K)},
     [DT_Q5_K] = {"q5_K", 13, QK_K, sizeof(BlockQ5_K), QUANT(q5_K)},
     [DT_Q6_K] = {"q6_K", 14, QK_K, sizeof(BlockQ6_K), QUANT(q6_K)},
+    [DT_Q2_K] = {"q2_K", 10, QK_K, sizeof(BlockQ2_K), READ_ONLY(q2_K)},
+    [DT_Q3_K] = {"q3_K", 11, QK_K, sizeof(BlockQ3_K), READ_ONLY(q3_K)},
+    [DT_IQ4_NL] = {"iq4_nl", 20, QK32, sizeof(BlockIQ4_NL), READ_ONLY(iq4_nl)},
+    [DT_IQ4_XS] = {"iq4_xs", 23, QK_K, sizeof(BlockIQ4_XS), READ_ONLY(iq4_xs)},
+    [DT_TQ1_0] = {"tq1_0", 34, QK_K, sizeof(BlockTQ1_0), READ_ONLY(tq1_0)},
+    [DT_TQ2_0] = {"tq2_0", 35, QK_K, sizeof(BlockTQ2_0), READ_ONLY(tq2_0)},
 };
 
 const DTypeTraits *dtype_traits(DType t) {

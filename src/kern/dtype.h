@@ -23,12 +23,19 @@ typedef enum {
     DT_Q4_K,
     DT_Q5_K,
     DT_Q6_K,
+    DT_Q2_K, /* read only: no quantizer yet (quantize NULL) */
+    DT_Q3_K,
+    DT_IQ4_NL,
+    DT_IQ4_XS,
+    DT_TQ1_0,
+    DT_TQ2_0,
     DT_COUNT
 } DType;
 
 typedef struct {
     const char *name; /* float types as safetensors spells them ("F32", "F16",
-                         "BF16"), quantized ones as GGUF/llama.cpp ("q8_0", "q4_K") */
+                         "BF16"), quantized ones as GGUF/llama.cpp ("q8_0", "q4_K",
+                         "iq4_nl") */
     int gguf_type;    /* the GGML type number in GGUF files (F32 0, F16 1, Q4_0 2, ...) */
     int block;        /* elements per block */
     int bytes;        /* bytes per block */

@@ -31,7 +31,10 @@
  *                   q4_1/q5_1's min m adds (m·d_x)·Σxq per block.
  *                   The K-quants use the same 32-blocks: a q4_K/q5_K sub-block
  *                   of 32 is d_x·(d·sc·Σq·xq − dmin·mn·Σxq); a q6_K 32-block
- *                   spans two 16-element sub-blocks, d·d_x·Σ_s sc_s·Σ(q−32)·xq.
+ *                   spans two 16-element sub-blocks, d·d_x·Σ_s sc_s·Σ(q−32)·xq;
+ *                   q2_K and q3_K likewise (q2_K's mins: − dmin·d_x·Σ_s mn_s·Σxq),
+ *                   iq4_xs one scale per 32-block folded into the integer sum,
+ *                   iq4_nl as q4_0 with its levels, tq1_0/tq2_0 d·d_x·Σt·xq.
  *                   (llama.cpp uses q8_K blocks of 256 with an fp32 scale;
  *                   32-blocks round x at least as finely.)
  * A dot is a pure function of (row, activation row, n): it never depends on

@@ -1,5 +1,6 @@
 /* quant — scalar dequantizers, reference dots and the reference quantizers of
- * llama.cpp's quantized types (layouts in quant.h).
+ * llama.cpp's quantized types (layouts in quant.h); the integer codes of the
+ * types read but not written.
  *
  * The quantizers follow ggml/src/ggml-quants.c (MIT, the ggml authors):
  * quantize_row_{q8_0,q4_0,q4_1,q5_0,q5_1,q4_K,q5_K,q6_K}_ref with
@@ -185,6 +186,147 @@ void dequantize_row_q6_K(float *out, const void *src, size_t n) {
     }
 }
 
+/* ---- the read-only types: codes, then dequantization ----------------------
+ * (ggml/src/ggml-quants.c's dequantize_row_{q2_K,q3_K,iq4_nl,iq4_xs,tq1_0,
+ * tq2_0}: the same layouts; each element is the same product of the same
+ * fp32 factors, so the floats are ggml's bit for bit.) */
+
+/* The 16 levels of iq4_nl and iq4_xs: an index q of 4 bits stands for
+ * kvalues_iq4nl[q]·d. A file stores only indices, so a reader must use these
+ * exact values: they are ggml's table of the same name (ggml-common.h), from
+ * llama.cpp PR #5590 (ikawrakow, 2024-02, "IQ4_NL: 4-bit non-linear quants
+ * with blocks of 32"), where they were fitted to the distribution of model
+ * weights; no closed form is published, so they are data, copied as such.
+ * What characterizes them (tests/unit/test_quant_k2.c checks it): 16 int8
+ * levels rising from -127 to 113, the steps narrowest around zero and
+ * widening outward, so that the grid is finer where weights are dense. */
+const int8_t kvalues_iq4nl[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+/* q2_K and q3_K share one arrangement of the 2-bit quants: each half of 128
+ * elements uses 32 bytes of qs; element 32j + l of half h (j < 4, l < 32) is
+ * bits 2j, 2j+1 of qs[32h + l]. q3_K's third bit of that element is bit
+ * 4h + j of hmask[l]. */
+static inline int q2_bits(const uint8_t *qs, int i) { return qs[32 * (i / 128) + i % 32] >> (2 * (i % 128 / 32)) & 3; }
+
+void codes_q2_K(int8_t q[QK_K], int8_t sc[QK_K / 16], int8_t mn[QK_K / 16], const BlockQ2_K *b) {
+    for (int i = 0; i < QK_K; i++) q[i] = (int8_t)q2_bits(b->qs, i);
+    for (int s = 0; s < QK_K / 16; s++) sc[s] = (int8_t)(b->scales[s] & 0xf), mn[s] = (int8_t)(b->scales[s] >> 4);
+}
+
+/* q3_K's 16 six-bit scales in 12 bytes: the low 4 bits of scale s are nibble
+ * s/8 of byte s%8, the top 2 bits are bits 2(s/4), 2(s/4)+1 of byte 8 + s%4. */
+void codes_q3_K(int8_t q[QK_K], int8_t sc[QK_K / 16], const BlockQ3_K *b) {
+    for (int i = 0; i < QK_K; i++) {
+        int h = b->hmask[i % 32] >> (i / 32) & 1;
+        q[i] = (int8_t)(q2_bits(b->qs, i) - (h ? 0 : 4));
+    }
+    for (int s = 0; s < QK_K / 16; s++) {
+        int lo = b->scales[s % 8] >> (4 * (s / 8)) & 0xf, hi = b->scales[8 + s % 4] >> (2 * (s / 4)) & 3;
+        sc[s] = (int8_t)((lo | hi << 4) - 32);
+    }
+}
+
+/* iq4_xs: sub-block s of 32 is an iq4_nl block without its d (qs[16s..16s+16)),
+ * its scale 6 bits: the nibble of scales_l and two bits of scales_h. */
+void codes_iq4_xs(int8_t q[QK_K], int8_t sc[QK_K / 32], const BlockIQ4_XS *b) {
+    for (int s = 0; s < QK_K / 32; s++) {
+        const uint8_t *qs = b->qs + 16 * s;
+        int ls = (b->scales_l[s / 2] >> (4 * (s % 2)) & 0xf) | (b->scales_h >> (2 * s) & 3) << 4;
+        sc[s] = (int8_t)(ls - 32);
+        for (int j = 0; j < 16; j++) q[32 * s + j] = kvalues_iq4nl[qs[j] & 0xf], q[32 * s + j + 16] = kvalues_iq4nl[qs[j] >> 4];
+    }
+}
+
+/* tq1_0: a byte holds 5 trits u_k = t_k + 1 (0..2) as a fixed-point fraction
+ * of 3^5 = 243: byte = ceil(v·256/243), v = Σ_k u_k·3^(4-k) (qh's bytes: 4
+ * trits, u_4 = 0). Trit k is the integer part of 3× the fraction once it is
+ * multiplied by 3^k mod 1: u_k = ((byte·3^k mod 256)·3) >> 8. Elements:
+ * trit k of qs[m] (m < 32) is element 32k + m; of qs[32 + m] (m < 16),
+ * element 160 + 16k + m; of qh[m] (k < 4), element 240 + 4k + m. */
+static inline int8_t trit(uint8_t byte, int k) {
+    static const uint8_t pow3[5] = {1, 3, 9, 27, 81};
+    uint8_t f = (uint8_t)(byte * pow3[k]);
+    return (int8_t)((f * 3 >> 8) - 1);
+}
+
+void codes_tq1_0(int8_t q[QK_K], const BlockTQ1_0 *b) {
+    for (int k = 0; k < 5; k++)
+        for (int m = 0; m < 32; m++) q[32 * k + m] = trit(b->qs[m], k);
+    for (int k = 0; k < 5; k++)
+        for (int m = 0; m < 16; m++) q[160 + 16 * k + m] = trit(b->qs[32 + m], k);
+    for (int k = 0; k < 4; k++)
+        for (int m = 0; m < 4; m++) q[240 + 4 * k + m] = trit(b->qh[m], k);
+}
+
+/* tq2_0: element 32j + m of half h is bits 2j, 2j+1 of qs[32h + m], minus 1. */
+void codes_tq2_0(int8_t q[QK_K], const BlockTQ2_0 *b) {
+    for (int i = 0; i < QK_K; i++) q[i] = (int8_t)(q2_bits(b->qs, i) - 1);
+}
+
+void dequantize_row_q2_K(float *out, const void *src, size_t n) {
+    const BlockQ2_K *b = src;
+    int8_t q[QK_K], sc[QK_K / 16], mn[QK_K / 16];
+    for (size_t i = 0; i < n / QK_K; i++) {
+        float d = h2f(b[i].d), dmin = h2f(b[i].dmin);
+        codes_q2_K(q, sc, mn, &b[i]);
+        for (int s = 0; s < QK_K / 16; s++) {
+            float dl = d * sc[s], ml = dmin * mn[s];
+            for (int l = 0; l < 16; l++) *out++ = dl * q[16 * s + l] - ml;
+        }
+    }
+}
+
+void dequantize_row_q3_K(float *out, const void *src, size_t n) {
+    const BlockQ3_K *b = src;
+    int8_t q[QK_K], sc[QK_K / 16];
+    for (size_t i = 0; i < n / QK_K; i++) {
+        float d = h2f(b[i].d);
+        codes_q3_K(q, sc, &b[i]);
+        for (int s = 0; s < QK_K / 16; s++) {
+            float dl = d * sc[s];
+            for (int l = 0; l < 16; l++) *out++ = dl * q[16 * s + l];
+        }
+    }
+}
+
+void dequantize_row_iq4_nl(float *out, const void *src, size_t n) {
+    const BlockIQ4_NL *b = src;
+    for (size_t i = 0; i < n / QK32; i++, out += QK32) {
+        float d = h2f(b[i].d);
+        for (int j = 0; j < QK32 / 2; j++) {
+            out[j] = d * kvalues_iq4nl[b[i].qs[j] & 0xf];
+            out[j + QK32 / 2] = d * kvalues_iq4nl[b[i].qs[j] >> 4];
+        }
+    }
+}
+
+void dequantize_row_iq4_xs(float *out, const void *src, size_t n) {
+    const BlockIQ4_XS *b = src;
+    int8_t q[QK_K], sc[QK_K / 32];
+    for (size_t i = 0; i < n / QK_K; i++) {
+        float d = h2f(b[i].d);
+        codes_iq4_xs(q, sc, &b[i]);
+        for (int s = 0; s < QK_K / 32; s++) {
+            float dl = d * sc[s];
+            for (int l = 0; l < 32; l++) *out++ = dl * q[32 * s + l];
+        }
+    }
+}
+
+/* The ternary types: (float)t·d, as ggml writes it. */
+#define DEQUANT_TERNARY(t, Block)                                          \
+    void dequantize_row_##t(float *out, const void *src, size_t n) {       \
+        const Block *b = src;                                              \
+        int8_t q[QK_K];                                                    \
+        for (size_t i = 0; i < n / QK_K; i++) {                            \
+            float d = h2f(b[i].d);                                         \
+            codes_##t(q, &b[i]);                                           \
+            for (int l = 0; l < QK_K; l++) *out++ = (float)q[l] * d;       \
+        }                                                                  \
+    }
+DEQUANT_TERNARY(tq1_0, BlockTQ1_0)
+DEQUANT_TERNARY(tq2_0, BlockTQ2_0)
+
 /* ---- reference dots: one block dequantized at a time, summed in double ---- */
 
 #define DOT_ROW(t, blk, bytes)                                              \
@@ -207,6 +349,12 @@ DOT_ROW(q5_1, QK32, sizeof(BlockQ5_1))
 DOT_ROW(q4_K, QK_K, sizeof(BlockQ4_K))
 DOT_ROW(q5_K, QK_K, sizeof(BlockQ5_K))
 DOT_ROW(q6_K, QK_K, sizeof(BlockQ6_K))
+DOT_ROW(q2_K, QK_K, sizeof(BlockQ2_K))
+DOT_ROW(q3_K, QK_K, sizeof(BlockQ3_K))
+DOT_ROW(iq4_nl, QK32, sizeof(BlockIQ4_NL))
+DOT_ROW(iq4_xs, QK_K, sizeof(BlockIQ4_XS))
+DOT_ROW(tq1_0, QK_K, sizeof(BlockTQ1_0))
+DOT_ROW(tq2_0, QK_K, sizeof(BlockTQ2_0))
 
 /* ---- quantizers of the 32-element types ---------------------------------- */
 

@@ -380,7 +380,7 @@ static void test_big_vocab(void) {
 
 static void test_hand_built(void) {
     GGUFFile f;
-    { /* v2, nested arrays (of strings, of arrays of u16), a q2_K tensor */
+    { /* v2, nested arrays (of strings, of arrays of u16), an iq2_xxs tensor (not read) */
         Buf b = {0};
         b_header(&b, 2, 2, 3);
         b_str(&b, "nest.str");
@@ -397,10 +397,10 @@ static void test_hand_built(void) {
         b_u32(&b, GGUF_U16), b_u64(&b, 2), b_le(&b, 513, 2), b_le(&b, 7, 2);
         b_kv_u32(&b, "general.alignment", 64);
         uint64_t d1[2] = {256, 2}, d2[1] = {32};
-        b_tinfo(&b, "w.q2k", 2, d1, 10, 0);
+        b_tinfo(&b, "w.iq2", 2, d1, 16, 0);
         b_tinfo(&b, "w.f32", 1, d2, 0, 192);
         b_pad(&b, 64);
-        b_data(&b, 84 * 2);
+        b_data(&b, 66 * 2);
         b_pad(&b, 64);
         b_data(&b, 32 * 4);
         unsigned char *copy = xmalloc(b.n);
@@ -427,11 +427,11 @@ static void test_hand_built(void) {
         } else {
             EXPECT(0, "nest.deep");
         }
-        const Tensor *t = gguf_find_tensor(&f, "w.q2k");
-        EXPECT(t && t->dtype == -1 && t->file_type == 10 && t->nbytes == 168, "q2_K kept");
-        EXPECT(gguf_get_tensor(&f, "w.q2k") == NULL && strstr(err_msg(), "w.q2k") && strstr(err_msg(), "q2_K") &&
+        const Tensor *t = gguf_find_tensor(&f, "w.iq2");
+        EXPECT(t && t->dtype == -1 && t->file_type == 16 && t->nbytes == 132, "iq2_xxs kept");
+        EXPECT(gguf_get_tensor(&f, "w.iq2") == NULL && strstr(err_msg(), "w.iq2") && strstr(err_msg(), "iq2_xxs") &&
                    strstr(err_msg(), "hand.gguf"),
-               "q2_K refused on request: %s", err_msg());
+               "iq2_xxs refused on request: %s", err_msg());
         t = gguf_get_tensor(&f, "w.f32");
         EXPECT(t && t->offset == 192 && t->nbytes == 128 && ((const unsigned char *)t->data)[0] == 1, "w.f32");
         gguf_close(&f);

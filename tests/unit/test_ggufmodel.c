@@ -1,7 +1,9 @@
 /* test_ggufmodel — models in one GGUF file: each tiny checkpoint rewritten
  * as llama.cpp lays it out (llama.* metadata, blk.N.* names, stacked or
  * per-expert MoE tensors) gives the native logits, bitwise for F32 and within
- * measured bounds for F16/BF16/Q8_0; malformed files are one-line errors. */
+ * measured bounds for F16/BF16/Q8_0; the quantized types on a wider model,
+ * those we cannot write as random blocks; malformed files are one-line
+ * errors. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 #include "model/model.h"
 #include "model/names.h"
 #include "model/prepare.h"
+#include "randblocks.h"
 #include "tok/tokfile.h"
 #include "tok/tokgguf.h"
 
@@ -32,6 +35,7 @@ typedef struct {
     int n_bufs;
     DType dt;
     const Damage *dmg;
+    int twin; /* types without a quantizer: their random blocks' values as f32 */
 } Out;
 
 static int keep_key(const Out *o, const char *key) { return !o->dmg || !o->dmg->drop_key || strcmp(o->dmg->drop_key, key); }
@@ -43,8 +47,22 @@ static void add_rows(Out *o, const char *name, const float *x, int rows, int col
     DType dt = is_vec || cols % dtype_traits(o->dt)->block ? DT_F32 : o->dt;
     size_t total = (size_t)rows * cols * n_stack;
     void *buf = xmalloc(dtype_bytes(dt, total));
-    for (size_t r = 0; r < (size_t)rows * n_stack; r++)
-        dtype_traits(dt)->quantize((char *)buf + dtype_bytes(dt, r * cols), x + r * cols, (size_t)cols);
+    if (!dtype_traits(dt)->quantize) { /* random blocks of x's rms, seeded by the name: the same in every file */
+        double ss = 0;
+        for (size_t i = 0; i < total; i++) ss += (double)x[i] * x[i];
+        uint64_t seed = 0xcbf29ce484222325ull;
+        for (const char *c = name; *c; c++) seed = (seed ^ (unsigned char)*c) * 0x100000001b3ull;
+        test_random_blocks(buf, dt, total, (float)sqrt(ss / (double)total), &seed);
+        if (o->twin) {
+            float *f = xmalloc(total * sizeof *f);
+            dtype_traits(dt)->to_float(f, buf, total);
+            free(buf);
+            buf = f, dt = DT_F32;
+        }
+    } else {
+        for (size_t r = 0; r < (size_t)rows * n_stack; r++)
+            dtype_traits(dt)->quantize((char *)buf + dtype_bytes(dt, r * cols), x + r * cols, (size_t)cols);
+    }
     o->bufs[o->n_bufs++] = buf;
     int shrink = o->dmg && o->dmg->bad_shape && !strcmp(o->dmg->bad_shape, name);
     int64_t dims[3] = {cols, rows - shrink, n_stack};
@@ -273,9 +291,9 @@ static void expect_bad(const char *label, const Damage *dmg, const char *want1, 
     snprintf(path, sizeof path, "%s/bad_%s.gguf", tmp, label);
     Model m;
     CHECK(model_load(&m, "tests/data/tiny/moe_sw8_f32", NULL) == 0);
-    write_gguf(&m, path, strcmp(label, "type") ? DT_F32 : DT_Q4_0, 0, dmg);
+    write_gguf(&m, path, DT_F32, 0, dmg);
     model_free(&m);
-    if (!strcmp(label, "type")) { /* patch blk.0.attn_q.weight from q4_0 (2) to iq4_nl (20): same size */
+    if (!strcmp(label, "type")) { /* patch blk.0.attn_q.weight from f32 (0) to i32 (26): same size */
         size_t len;
         char *buf = read_file(path, &len);
         CHECK(buf);
@@ -285,8 +303,8 @@ static void expect_bad(const char *label, const Damage *dmg, const char *want1, 
             if (!memcmp(buf + i, nm, strlen(nm))) p = buf + i;
         CHECK(p);
         p += strlen(nm) + 4 + 2 * 8; /* n_dims, two dims */
-        CHECK(p[0] == 2);
-        p[0] = 20;
+        CHECK(p[0] == 0);
+        p[0] = 26;
         CHECK(test_write_file(path, buf, len) == 0);
         free(buf);
     }
@@ -304,13 +322,13 @@ static void expect_bad(const char *label, const Damage *dmg, const char *want1, 
 }
 
 /* A random model wide enough for the k-quants' 256-element blocks (dim and
- * hidden_dim 256, 2 layers, vocab 128), written in type dt. */
-static void write_wide(const char *path, DType dt) {
+ * hidden_dim 256, 2 layers, vocab 128), written in type dt (twin: Out.twin). */
+static void write_wide(const char *path, DType dt, int twin) {
     enum { D = 256, L = 2, V = 128 };
     static float x[D * D]; /* the largest: D rows of D */
     unsigned long long r = 42;
     Out *o = xcalloc(1, sizeof *o);
-    o->dt = dt;
+    o->dt = dt, o->twin = twin;
     gguf_writer_init(&o->w);
     GGUFWriter *w = &o->w;
     gguf_writer_add_string(w, "general.architecture", "llama");
@@ -354,7 +372,7 @@ static void check_kquants(void) {
     static const double tol[] = {0.45, 0.2, 0.13, 0.5, 0.5, 0.21, 0.22, 0.033};
     char ref[600], path[600];
     snprintf(ref, sizeof ref, "%s/wide_f32.gguf", tmp);
-    write_wide(ref, DT_F32);
+    write_wide(ref, DT_F32, 0);
     int V, V2;
     float *want = logits_of(ref, &V);
     double maxabs = 0;
@@ -363,7 +381,7 @@ static void check_kquants(void) {
     if (getenv("VERBOSE")) fprintf(stderr, "wide model: max |logit| %g\n", maxabs);
     for (size_t i = 0; i < sizeof types / sizeof types[0] && want; i++) {
         snprintf(path, sizeof path, "%s/wide_%s.gguf", tmp, dtype_traits(types[i])->name);
-        write_wide(path, types[i]);
+        write_wide(path, types[i], 0);
         float *got = logits_of(path, &V2);
         double d = got ? max_diff(want, got, 12 * (size_t)V) : 1e30;
         EXPECT(d <= tol[i], "%s: max logit diff %g > %g", path, d, tol[i]);
@@ -379,6 +397,51 @@ static void check_kquants(void) {
         free(got), free(chunked), free(plain);
     }
     free(want);
+}
+
+/* The types read but not written (random blocks, tests/unit/randblocks.h)
+ * on the wide model: the logits near those of the same weights in f32 (the
+ * difference is the q8_0 rounding of the activations); chunked on 2 threads
+ * equal to one-shot bit for bit; `mistral info` names the type; greedy ids
+ * the same with -t 1 and -t 2 and whatever the chunk size. */
+static void check_read_only(void) {
+    static const DType types[] = {DT_Q2_K, DT_Q3_K, DT_IQ4_NL, DT_IQ4_XS, DT_TQ1_0, DT_TQ2_0};
+    /* measured max |logit diff| vs the f32 twin: q2_K 0.014, q3_K 0.026,
+     * iq4_nl 0.023, iq4_xs 0.049, tq1_0 0.029, tq2_0 0.019; bounds 1.5x */
+    static const double tol[] = {0.021, 0.039, 0.035, 0.073, 0.044, 0.028};
+    char path[600], twin[600], cmd[1600];
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        const char *tn = dtype_traits(types[i])->name;
+        snprintf(path, sizeof path, "%s/wide_%s.gguf", tmp, tn);
+        snprintf(twin, sizeof twin, "%s/wide_%s_f32.gguf", tmp, tn);
+        write_wide(path, types[i], 0);
+        write_wide(twin, types[i], 1);
+        int V, V2;
+        float *got = logits_of(path, &V), *want = logits_of(twin, &V2);
+        double d = got && want ? max_diff(want, got, 12 * (size_t)V) : 1e30;
+        EXPECT(d <= tol[i], "%s: max logit diff %g from its f32 twin > %g", path, d, tol[i]);
+        if (getenv("VERBOSE")) fprintf(stderr, "%s: max logit diff from the f32 twin %g\n", path, d);
+        float *chunked = got ? logits_ex(path, &V2, 5, 2, 1) : NULL;
+        EXPECT(chunked && !memcmp(got, chunked, 12 * (size_t)V * sizeof(float)), "%s: chunked + 2 threads differ from one-shot", path);
+        free(got), free(want), free(chunked);
+
+        char *info = NULL;
+        snprintf(cmd, sizeof cmd, "./build/mistral info %s", path);
+        EXPECT(test_run(cmd, &info, NULL) == 0 && info && strstr(info, tn), "mistral info names %s: %s", tn, info ? info : "");
+        free(info);
+        char *ids[3] = {NULL, NULL, NULL};
+        static const char *const how[3] = {"-t 1", "-t 2 --chunk-size 3", "-t 2 --chunk-size 1"};
+        for (int k = 0; k < 3; k++) {
+            snprintf(cmd, sizeof cmd, "./build/mistral generate -m %s --tokens 1,7,59,43,68,108,65 -n 12 --ids --temperature 0 %s 2>/dev/null",
+                     path, how[k]);
+            EXPECT(test_run(cmd, &ids[k], NULL) == 0 && ids[k] && *ids[k], "%s", cmd);
+        }
+        EXPECT(ids[0] && ids[1] && ids[2] && !strcmp(ids[0], ids[1]) && !strcmp(ids[0], ids[2]),
+               "%s: greedy ids differ with threads or chunks: %s / %s / %s", path, ids[0] ? ids[0] : "", ids[1] ? ids[1] : "",
+               ids[2] ? ids[2] : "");
+        if (getenv("VERBOSE")) fprintf(stderr, "%s: greedy %s", path, ids[0] ? ids[0] : "\n");
+        for (int k = 0; k < 3; k++) free(ids[k]);
+    }
 }
 
 static void check_stories(void) {
@@ -441,6 +504,7 @@ int main(void) {
     check_model("moe_sw8_f32", PER_EXPERT, DT_F32, 0);
     check_model("moe_nowin_kv1_f32", PER_EXPERT, DT_Q8_0, 0.15);
     check_kquants();
+    check_read_only();
     check_stories();
 
     expect_bad("key", &(Damage){.drop_key = "llama.attention.layer_norm_rms_epsilon"},
@@ -449,7 +513,7 @@ int main(void) {
     expect_bad("missing", &(Damage){.drop_tensor = "blk.1.ffn_down_exps.weight"},
                "blk.1.ffn_down.0.weight", NULL);
     expect_bad("shape", &(Damage){.bad_shape = "blk.0.attn_k.weight"}, "blk.0.attn_k.weight", "shape");
-    expect_bad("type", &(Damage){0}, "blk.0.attn_q.weight", "iq4_nl");
+    expect_bad("type", &(Damage){0}, "blk.0.attn_q.weight", "i32");
     test_rm_rf(tmp);
     return test_done("test_ggufmodel");
 }

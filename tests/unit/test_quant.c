@@ -123,19 +123,22 @@ static void test_traits(void) {
         {DT_Q8_0, "q8_0", 8, 32, 34},   {DT_Q4_0, "q4_0", 2, 32, 18},   {DT_Q4_1, "q4_1", 3, 32, 20},
         {DT_Q5_0, "q5_0", 6, 32, 22},   {DT_Q5_1, "q5_1", 7, 32, 24},   {DT_Q4_K, "q4_K", 12, 256, 144},
         {DT_Q5_K, "q5_K", 13, 256, 176}, {DT_Q6_K, "q6_K", 14, 256, 210},
+        /* read only (tests/unit/test_quant_k2.c) */
+        {DT_Q2_K, "q2_K", 10, 256, 84},  {DT_Q3_K, "q3_K", 11, 256, 110}, {DT_IQ4_NL, "iq4_nl", 20, 32, 18},
+        {DT_IQ4_XS, "iq4_xs", 23, 256, 136}, {DT_TQ1_0, "tq1_0", 34, 256, 54}, {DT_TQ2_0, "tq2_0", 35, 256, 66},
     };
     EXPECT(sizeof want / sizeof want[0] == DT_COUNT, "every type listed");
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         const DTypeTraits *tr = dtype_traits(want[i].t);
         EXPECT(strcmp(tr->name, want[i].name) == 0 && tr->gguf_type == want[i].ggml && tr->block == want[i].block &&
-                   tr->bytes == want[i].bytes && tr->to_float && tr->dot && tr->quantize,
+                   tr->bytes == want[i].bytes && tr->to_float && tr->dot && !tr->quantize == (want[i].t >= DT_Q2_K),
                "traits of %s", want[i].name);
         DType d = DT_COUNT;
         EXPECT(dtype_from_ggml((uint32_t)want[i].ggml, &d) == 0 && d == want[i].t, "dtype_from_ggml(%d)", want[i].ggml);
         EXPECT(dtype_bytes(want[i].t, (size_t)want[i].block * 7) == (size_t)want[i].bytes * 7, "dtype_bytes %s",
                want[i].name);
     }
-    static const uint32_t unread[] = {4, 5, 9, 10, 11, 15, 16, 23, 24, 28, 29, 31, 34, 35, 39, 1000, UINT32_MAX};
+    static const uint32_t unread[] = {4, 5, 9, 15, 16, 17, 18, 19, 21, 22, 24, 28, 29, 31, 39, 1000, UINT32_MAX};
     for (size_t i = 0; i < sizeof unread / sizeof unread[0]; i++) {
         DType d = DT_Q6_K;
         EXPECT(dtype_from_ggml(unread[i], &d) == -1 && d == DT_Q6_K, "dtype_from_ggml(%u) refused", unread[i]);

@@ -25,6 +25,7 @@
 #include "kern/kern.h"
 #include "model/model.h"
 #include "model/prepare.h"
+#include "randblocks.h"
 
 static uint64_t rng_s = 0x243f6a8885a308d3ull;
 static uint64_t rng_u64(void) {
@@ -46,10 +47,15 @@ static float *poisoned(size_t n) {
     return x;
 }
 
-/* A (rows, cols) matrix of type t from normal values (through its quantizer). */
+/* A (rows, cols) matrix of type t from normal values (through its
+ * quantizer), or of random blocks of about that size (types without one). */
 static void *random_mat(DType t, int rows, int cols) {
     size_t rb = dtype_bytes(t, (size_t)cols);
     char *w = xmalloc(rb * (size_t)rows + 1);
+    if (!dtype_traits(t)->quantize) {
+        test_random_blocks(w, t, (size_t)rows * (size_t)cols, 1.0f, &rng_s);
+        return w;
+    }
     float *src = normals((size_t)cols);
     for (int r = 0; r < rows; r++) {
         for (int c = 0; c < cols; c++) src[c] = (float)rng_normal() * (c % 7 == 0 ? 3.0f : 1.0f);

@@ -3,7 +3,9 @@
  * same tree as avx2.c, so the two differ only by FMA's missing rounding);
  * q8 dots (every quantized type) sum int·int8 per block of 32 exactly, then
  * Σ_b (d_w·d_x)·sumi in fp32; the types with a min (q4_1, q5_1, and the
- * K-quants' per-sub-block mins) add (m·d_x)·Σxq per block. */
+ * K-quants' per-sub-block mins) add (m·d_x)·Σxq per block. The types read
+ * but not written (q2_K, q3_K, iq4_nl, iq4_xs, tq1_0, tq2_0) decode a
+ * super-block to integer codes (kern/quant.h) and sum those the same way. */
 #include <math.h>
 
 #include "kern/quant.h"
@@ -186,6 +188,95 @@ static float dot_q5_1(const void *row, const void *xq, size_t n) {
     return s;
 }
 
+/* ---- the read-only types: integer codes (kern/quant.h) against q8_0 ------ */
+
+/* iq4_nl: q4_0 with levels: (d·d_x)·Σ kvalues_iq4nl[q]·xq per block. */
+static float dot_iq4_nl(const void *row, const void *xq, size_t n) {
+    const BlockIQ4_NL *w = row;
+    const BlockQ8_0 *x = xq;
+    float s = 0;
+    for (size_t b = 0; b < n / QK32; b++) {
+        int sumi = 0;
+        for (int j = 0; j < QK32 / 2; j++) {
+            sumi += kvalues_iq4nl[w[b].qs[j] & 15] * x[b].qs[j];
+            sumi += kvalues_iq4nl[w[b].qs[j] >> 4] * x[b].qs[j + 16];
+        }
+        s += f16_to_f32(w[b].d) * f16_to_f32(x[b].d) * (float)sumi;
+    }
+    return s;
+}
+
+/* Σ_l sc[l/16]·q[l]·xq[l] over one 32-block: scales per 16 elements
+ * (sc == NULL: 1), as q6_K folds its scales into the integer sum. */
+static int sum32(const int8_t *q, const int8_t *sc, const int8_t *xq) {
+    int sumi = 0;
+    for (int l = 0; l < 32; l++) sumi += (sc ? sc[l / 16] : 1) * q[l] * xq[l];
+    return sumi;
+}
+
+/* q2_K: per 32-block, (d·d_x)·Σ sc·q·xq - (dmin·d_x)·Σ mn·xq. */
+static float dot_q2_K(const void *row, const void *xq, size_t n) {
+    const BlockQ2_K *w = row;
+    const BlockQ8_0 *x = xq;
+    int8_t q[QK_K], sc[QK_K / 16], mn[QK_K / 16];
+    float s = 0;
+    for (size_t i = 0; i < n / QK_K; i++) {
+        float d = f16_to_f32(w[i].d), dmin = f16_to_f32(w[i].dmin);
+        codes_q2_K(q, sc, mn, &w[i]);
+        for (int b = 0; b < 8; b++, x++) {
+            int sumi = sum32(q + 32 * b, sc + 2 * b, x->qs), summ = 0;
+            for (int l = 0; l < 32; l++) summ += mn[2 * b + l / 16] * x->qs[l];
+            float dx = f16_to_f32(x->d);
+            s += d * dx * (float)sumi - dmin * dx * (float)summ;
+        }
+    }
+    return s;
+}
+
+/* q3_K, iq4_xs, tq1_0, tq2_0: per 32-block, (d·d_x)·Σ sc·q·xq (the ternary
+ * types without scales; iq4_xs's scale is one per block). */
+static float dot_q3_K(const void *row, const void *xq, size_t n) {
+    const BlockQ3_K *w = row;
+    const BlockQ8_0 *x = xq;
+    int8_t q[QK_K], sc[QK_K / 16];
+    float s = 0;
+    for (size_t i = 0; i < n / QK_K; i++) {
+        float d = f16_to_f32(w[i].d);
+        codes_q3_K(q, sc, &w[i]);
+        for (int b = 0; b < 8; b++, x++) s += d * f16_to_f32(x->d) * (float)sum32(q + 32 * b, sc + 2 * b, x->qs);
+    }
+    return s;
+}
+
+static float dot_iq4_xs(const void *row, const void *xq, size_t n) {
+    const BlockIQ4_XS *w = row;
+    const BlockQ8_0 *x = xq;
+    int8_t q[QK_K], sc[QK_K / 32];
+    float s = 0;
+    for (size_t i = 0; i < n / QK_K; i++) {
+        float d = f16_to_f32(w[i].d);
+        codes_iq4_xs(q, sc, &w[i]);
+        for (int b = 0; b < 8; b++, x++) s += d * f16_to_f32(x->d) * (float)(sc[b] * sum32(q + 32 * b, NULL, x->qs));
+    }
+    return s;
+}
+
+#define DOT_TERNARY(t, Block)                                                                              \
+    static float dot_##t(const void *row, const void *xq, size_t n) {                                      \
+        const Block *w = row;                                                                              \
+        const BlockQ8_0 *x = xq;                                                                           \
+        int8_t q[QK_K];                                                                                    \
+        float s = 0;                                                                                       \
+        for (size_t i = 0; i < n / QK_K; i++) {                                                            \
+            float d = f16_to_f32(w[i].d);                                                                  \
+            codes_##t(q, &w[i]);                                                                           \
+            for (int b = 0; b < 8; b++, x++) s += d * f16_to_f32(x->d) * (float)sum32(q + 32 * b, NULL, x->qs); \
+        }                                                                                                  \
+        return s;                                                                                          \
+    }
+DOT_TERNARY(tq1_0, BlockTQ1_0)
+DOT_TERNARY(tq2_0, BlockTQ2_0)
+
 
 static float vdot(const float *a, const float *b, int n) { return dot8(a, b, (size_t)n, NULL, NULL); }
 
@@ -213,6 +304,12 @@ TILE(tile_q5_1, dot_q5_1)
 TILE(tile_q4_K, dot_q4_K)
 TILE(tile_q5_K, dot_q5_K)
 TILE(tile_q6_K, dot_q6_K)
+TILE(tile_q2_K, dot_q2_K)
+TILE(tile_q3_K, dot_q3_K)
+TILE(tile_iq4_nl, dot_iq4_nl)
+TILE(tile_iq4_xs, dot_iq4_xs)
+TILE(tile_tq1_0, dot_tq1_0)
+TILE(tile_tq2_0, dot_tq2_0)
 
 /* ---- attention ------------------------------------------------------------ */
 
@@ -307,6 +404,13 @@ void kern_fill_generic(Kern *k) {
     k->mm[DT_Q4_K] = (KernDot){DT_Q8_0, q8_bytes, quantize_row_q8_0, 4, 1, tile_q4_K};
     k->mm[DT_Q5_K] = (KernDot){DT_Q8_0, q8_bytes, quantize_row_q8_0, 4, 1, tile_q5_K};
     k->mm[DT_Q6_K] = (KernDot){DT_Q8_0, q8_bytes, quantize_row_q8_0, 4, 1, tile_q6_K};
+    /* every other table starts from this one: these stay generic there */
+    k->mm[DT_Q2_K] = (KernDot){DT_Q8_0, q8_bytes, quantize_row_q8_0, 4, 1, tile_q2_K};
+    k->mm[DT_Q3_K] = (KernDot){DT_Q8_0, q8_bytes, quantize_row_q8_0, 4, 1, tile_q3_K};
+    k->mm[DT_IQ4_NL] = (KernDot){DT_Q8_0, q8_bytes, quantize_row_q8_0, 4, 1, tile_iq4_nl};
+    k->mm[DT_IQ4_XS] = (KernDot){DT_Q8_0, q8_bytes, quantize_row_q8_0, 4, 1, tile_iq4_xs};
+    k->mm[DT_TQ1_0] = (KernDot){DT_Q8_0, q8_bytes, quantize_row_q8_0, 4, 1, tile_tq1_0};
+    k->mm[DT_TQ2_0] = (KernDot){DT_Q8_0, q8_bytes, quantize_row_q8_0, 4, 1, tile_tq2_0};
     k->dot_f32 = vdot;
     k->axpy_f32 = vaxpy;
     k->attn[0] = attn_f32, k->attn[1] = attn_f16;
