@@ -12,14 +12,16 @@
  *  - the reference dot (bit for bit dequantize + double sum) and the generic
  *    table's integer dot (within 1e-5·Σ|w·x| of the exact product with x
  *    rounded to q8_0);
- *  - every kernel table falls back to the generic dot for these types (no
- *    fast tile yet), and matmul through it gives the generic table's bits.
+ *  - every kernel table falls back to the generic dot for these types, or
+ *    (avx2 and avx512: q2_K, q3_K) has a tile of the same operations, and
+ *    matmul through it gives the generic table's bits.
  * A model of these types is in test_ggufmodel.c. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/pool.h"
 #include "base/util.h"
 #include "harness.h"
 #include "kern/dtype.h"
@@ -333,36 +335,55 @@ static void test_dots(void) {
     }
 }
 
-/* Each kernel table keeps the generic dot for these types (no fast tile, no
- * packed layout yet) and matmul through it gives the generic table's bits. */
+/* Whether table k has its own tile for t: avx2's for q2_K and q3_K (avx512
+ * inherits them); every other type and table keeps the generic dot. */
+static int has_tile(const Kern *k, DType t) {
+    return (t == DT_Q2_K || t == DT_Q3_K) && (!strcmp(k->name, "avx2") || !strcmp(k->name, "avx512"));
+}
+
+/* Each kernel table keeps the generic dot for these types or has a tile
+ * computing generic.c's operations (no packed layout, no fast dot yet), and
+ * matmul through it gives the generic table's bits: over 1, 3 and 8
+ * super-blocks, 1..7 tokens (every tile shape and tail), 1 and 2 threads. */
 static void test_fallback(void) {
     static const char *names[] = {"generic", "avx2", "avx512", "neon"};
+    static const int nblocks[] = {1, 3, 8};
     const Kern *g = kern_named("generic");
-    enum { ROWS = 37, N = 5 };
+    enum { ROWS = 37, N = 7 };
+    Pool pool;
+    CHECK(pool_init(&pool, 2) == 0);
     for (int ni = 1; ni < 4; ni++) {
         const Kern *k = kern_named(names[ni]);
         if (!k) continue;
         for (int ti = 0; ti < N_TYPES; ti++) {
             DType t = TYPES[ti];
-            int cols = 3 * dtype_traits(t)->block;
-            EXPECT(k->mm[t].tile == g->mm[t].tile && k->mm[t].act_quant == g->mm[t].act_quant && !k->pack[t].pack &&
-                       !k->fast[t].tile,
-                   "%s %s: the generic dot", k->name, dtype_traits(t)->name);
-            void *wd = xmalloc(dtype_bytes(t, (size_t)ROWS * cols));
-            test_random_blocks(wd, t, (size_t)ROWS * cols, 0.1f, &rng_s);
-            Mat w = {wd, t, ROWS, cols, NULL, NULL};
-            EXPECT(mat_pack(&w, k, NULL) == 0 && !w.packed, "%s %s: nothing to pack", k->name, dtype_traits(t)->name);
-            float *x = xmalloc((size_t)N * cols * sizeof *x), *a = poisoned((size_t)N * ROWS), *b = poisoned((size_t)N * ROWS);
-            for (int i = 0; i < N * cols; i++) x[i] = (float)rng_normal();
-            size_t sb = matmul_scratch_bytes(t, cols, N, k), sg = matmul_scratch_bytes(t, cols, N, g);
-            void *scratch = xmalloc((sb > sg ? sb : sg) + 1);
-            matmul(&(MatmulEnv){k, NULL, scratch, 0}, a, x, &w, N);
-            matmul(&(MatmulEnv){g, NULL, scratch, 0}, b, x, &w, N);
-            EXPECT(!memcmp(a, b, (size_t)N * ROWS * sizeof *a), "%s %s: matmul differs from generic", k->name,
-                   dtype_traits(t)->name);
-            free(scratch), free(a), free(b), free(x), free(wd);
+            EXPECT((has_tile(k, t) ? k->mm[t].tile != g->mm[t].tile
+                                   : k->mm[t].tile == g->mm[t].tile && k->mm[t].act_quant == g->mm[t].act_quant) &&
+                       !k->pack[t].pack && !k->fast[t].tile,
+                   "%s %s: %s", k->name, dtype_traits(t)->name, has_tile(k, t) ? "its own tile" : "the generic dot");
+            for (int bi = 0; bi < 3; bi++) {
+                int cols = nblocks[bi] * dtype_traits(t)->block;
+                void *wd = xmalloc(dtype_bytes(t, (size_t)ROWS * cols));
+                test_random_blocks(wd, t, (size_t)ROWS * cols, 0.1f, &rng_s);
+                Mat w = {wd, t, ROWS, cols, NULL, NULL};
+                EXPECT(mat_pack(&w, k, NULL) == 0 && !w.packed, "%s %s: nothing to pack", k->name, dtype_traits(t)->name);
+                float *x = xmalloc((size_t)N * cols * sizeof *x), *a = poisoned((size_t)N * ROWS), *b = poisoned((size_t)N * ROWS);
+                for (int i = 0; i < N * cols; i++) x[i] = (float)rng_normal() * (i % 11 == 0 ? 5.0f : 1.0f);
+                size_t sb = matmul_scratch_bytes(t, cols, N, k), sg = matmul_scratch_bytes(t, cols, N, g);
+                void *scratch = xmalloc((sb > sg ? sb : sg) + 1);
+                matmul(&(MatmulEnv){g, NULL, scratch, 0}, b, x, &w, N);
+                for (int n = 1; n <= N; n++)
+                    for (int th = 0; th < 2; th++) {
+                        matmul(&(MatmulEnv){k, th ? &pool : NULL, scratch, 0}, a, x, &w, n);
+                        EXPECT(!memcmp(a, b, (size_t)n * ROWS * sizeof *a),
+                               "%s %s cols %d, %d token(s), %d thread(s): matmul differs from generic", k->name,
+                               dtype_traits(t)->name, cols, n, th + 1);
+                    }
+                free(scratch), free(a), free(b), free(x), free(wd);
+            }
         }
     }
+    pool_free(&pool);
 }
 
 int main(void) {

@@ -404,7 +404,8 @@ void kern_fill_generic(Kern *k) {
     k->mm[DT_Q4_K] = (KernDot){DT_Q8_0, q8_bytes, quantize_row_q8_0, 4, 1, tile_q4_K};
     k->mm[DT_Q5_K] = (KernDot){DT_Q8_0, q8_bytes, quantize_row_q8_0, 4, 1, tile_q5_K};
     k->mm[DT_Q6_K] = (KernDot){DT_Q8_0, q8_bytes, quantize_row_q8_0, 4, 1, tile_q6_K};
-    /* every other table starts from this one: these stay generic there */
+    /* every other table starts from this one: these stay generic there but
+     * for avx2's (and so avx512's) q2_K and q3_K tiles, of these same operations */
     k->mm[DT_Q2_K] = (KernDot){DT_Q8_0, q8_bytes, quantize_row_q8_0, 4, 1, tile_q2_K};
     k->mm[DT_Q3_K] = (KernDot){DT_Q8_0, q8_bytes, quantize_row_q8_0, 4, 1, tile_q3_K};
     k->mm[DT_IQ4_NL] = (KernDot){DT_Q8_0, q8_bytes, quantize_row_q8_0, 4, 1, tile_iq4_nl};

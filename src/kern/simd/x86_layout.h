@@ -11,8 +11,9 @@
  *   ActQ8_0       q8d  2 blocks (96)   act_q8_0_quant        tile_q8_0
  *   ActQ4_0       q8p  2 blocks (128)  act_q4_0_quant        tile_q4_0, _q5_0
  *   ActQ4_1       q8m  2 blocks (128)  act_q4_1_quant        tile_q4_1, _q5_1
- *   ActQ4_K       q8x  super (320)     act_q4_K_quant        tile_q4_K, _q5_K, _q6_K, tile_q4_Kx8,
- *                                                            _q5_Kx8 (both tables), _q4_Kx16
+ *   ActQ4_K       q8x  super (320)     act_q4_K_quant        tile_q4_K, _q5_K, _q6_K, _q2_K, _q3_K,
+ *                                                            tile_q4_Kx8, _q5_Kx8 (both tables),
+ *                                                            _q4_Kx16
  *   ActGroupQ4_0  q8b  block (40)      act_group_q4_0_quant  tile_q4_0x8, _q8_0x8, _q4_0x16, _q8_0x16
  *   ActGroupQ6_K  q8h  super (320)     act_group_q6_K_quant  tile_q6_Kx8, _q6_Kx16
  *
@@ -86,7 +87,7 @@ LAYOUT_AT(ActQ4_1, d, 64);
 LAYOUT_AT(ActQ4_1, s, 96);
 
 /* One super-block (256 values: blocks s = 0..7) for the K-quants; s for
- * their min terms (q6_K's tile reads qs and d only). */
+ * their min terms (q6_K's, q2_K's and q3_K's tiles read qs and d only). */
 typedef struct {
     int8_t qs[8][32]; /* block s's quants */
     float d[8];       /* block s's d */
