@@ -3,11 +3,13 @@
  *
  *   make bench && build/bench/matmul_bench [threads...]   (default: 1 2)
  *   MISTRAL_SIMD=avx2 build/bench/matmul_bench ...        (another table, as the CLI)
+ *   MATMUL_TYPES=q2_K,q3_K build/bench/matmul_bench ...    (only these dtypes)
  *
  * Each case cycles through enough copies of the matrix (>= 512 MiB) that the
  * weights come from memory, not cache. Printed: ms per matvec, GB/s of weight
  * bytes, that as a fraction of the read bandwidth with the same thread count,
- * and the speedup over the scalar reference matmul_ref() (one thread). */
+ * and the speedup over the scalar reference matmul_ref() (one thread). Types
+ * without a quantizer get random valid blocks (tests/unit/randblocks.h). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 #include "base/pool.h"
 #include "base/util.h"
 #include "kern/matmul.h"
+#include "../tests/unit/randblocks.h"
 
 #define ROWS 4096
 #define COLS 4096
@@ -34,7 +37,8 @@ static Weights make_weights(DType t) {
     W.w = xmalloc(bytes * (size_t)W.n_copies);
     float *src = xmalloc(COLS * sizeof *src);
     uint64_t s = 0x9e3779b97f4a7c15ull;
-    for (int r = 0; r < ROWS; r++) {
+    if (!dtype_traits(t)->quantize) test_random_blocks(W.w, t, (size_t)ROWS * COLS, 0.5f, &s);
+    for (int r = 0; r < ROWS && dtype_traits(t)->quantize; r++) {
         for (int c = 0; c < COLS; c++) {
             s ^= s << 13, s ^= s >> 7, s ^= s << 17;
             src[c] = (float)((double)(s >> 11) * 0x1.0p-53 - 0.5);
@@ -69,6 +73,17 @@ static double time_matmul(const Kern *k, Pool *pool, const Weights *W, DType t, 
     return best;
 }
 
+/* Whether name is one of the comma-separated list's entries. */
+static int name_listed(const char *list, const char *name) {
+    size_t n = strlen(name);
+    for (const char *p = list;;) {
+        size_t len = strcspn(p, ",");
+        if (len == n && !strncmp(p, name, n)) return 1;
+        if (!p[len]) return 0;
+        p += len + 1;
+    }
+}
+
 int main(int argc, char **argv) {
     int threads[8] = {1, 2}, n_threads = 2;
     if (argc > 1) {
@@ -88,12 +103,14 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n_threads; i++) printf(" | %dT: ms    GB/s  frac  x-ref", threads[i]);
     printf(" | 64 tok, %dT: GFLOP/s\n", threads[n_threads - 1]);
     static const DType types[] = {DT_F32, DT_F16, DT_BF16, DT_Q8_0, DT_Q4_0, DT_Q4_1,
-                                  DT_Q5_0, DT_Q5_1, DT_Q4_K, DT_Q5_K, DT_Q6_K};
+                                  DT_Q5_0, DT_Q5_1, DT_Q4_K, DT_Q5_K, DT_Q6_K, DT_Q2_K, DT_Q3_K};
+    const char *only = getenv("MATMUL_TYPES");
     float *x = xmalloc(64 * COLS * sizeof *x), *out = xmalloc(64 * ROWS * sizeof *out);
     for (int i = 0; i < 64 * COLS; i++) x[i] = (float)((i * 37 % 101) - 50) / 50.0f;
     void *scratch = xmalloc(matmul_scratch_max(COLS, 64, k));
     for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
         DType t = types[ti];
+        if (only && !name_listed(only, dtype_traits(t)->name)) continue;
         Weights W = make_weights(t);
         Mat m0 = {W.w, t, ROWS, COLS, NULL, NULL};
         double t0 = now_seconds();
