@@ -285,7 +285,10 @@ class Background:
             self.p.wait(timeout)
         except subprocess.TimeoutExpired:
             for pid in rank_pids(self.p.pid).values():
-                os.kill(pid, signal.SIGKILL)
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             self.p.kill()
             self.p.wait()
             return None
@@ -297,6 +300,15 @@ class Background:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def maps(pid, path):
+    """Whether process pid has a file under path mapped."""
+    try:
+        with open("/proc/%d/maps" % pid) as f:
+            return os.path.realpath(path) in f.read()
+    except OSError:
+        return False
+
+
 def check_kill():
     """kill -9 of rank 1 in a long run: mpirun and rank 0 are gone within seconds."""
     global checks
@@ -304,15 +316,20 @@ def check_kill():
     job = Background(["-np", "2", MPI, "generate", "-m", d8, "--tokens", "1,2,3", "-n", "16000000", "--ids",
                       "--pipeline"])
     try:
+        # both ranks past MPI_Init (they load the model after it): OpenMPI
+        # 4.1's mpirun can hang for good when a rank dies while it connects
+        # (PMIX ERROR: UNREACHABLE), and a loaded machine can take seconds
         pids = {}
-        t_end = time.time() + 60  # both ranks started (a loaded machine can take a while)
-        while len(pids) < 2 and time.time() < t_end and job.p.poll() is None:
-            time.sleep(0.1)
+        t_end = time.time() + 60
+        while time.time() < t_end and job.p.poll() is None:
             pids = rank_pids(job.p.pid)
+            if len(pids) == 2 and all(maps(pid, d8) for pid in pids.values()):
+                break
+            time.sleep(0.1)
         checks += 1
-        if len(pids) != 2:
+        if len(pids) != 2 or not all(maps(pid, d8) for pid in pids.values()):
             j = job.wait(0)
-            fail("killed rank: the ranks did not start within 60 s (seen: %r), mpirun %s:\n%s" %
+            fail("killed rank: the ranks did not load the model within 60 s (seen: %r), mpirun %s:\n%s" %
                  (pids, "exit %d" % j.rc if j else "still running", why(j) if j else "  " + job.err()[:600]))
             return
         time.sleep(1.0)
