@@ -47,9 +47,21 @@ static char *read_key(const char *path) {
 int cmd_serve(const Options *o) {
     if (!o->model) usage_error(o->cmd, "%s", "missing -m MODEL");
     if (o->api_key && o->api_key_file) usage_error(o->cmd, "%s", "give --api-key or --api-key-file, not both");
+    /* the signals that stop the server go to sigwait below, in no other
+     * thread: blocked before MPI_Init, so that MPI's own threads inherit
+     * the mask too (else one of them takes a signal that comes before
+     * sigwait, and its default action ends rank 0 there and then). The
+     * other ranks stop when rank 0 tells them; a signal ends them. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
     DistOptions dopt;
     int dist = cli_dist_join(o, &dopt);
     int root = dist_rank() == 0;
+    if (!root) pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
     char name[256], *key = o->api_key_file && root ? read_key(o->api_key_file) : NULL;
     model_name(name, sizeof name, o);
     ServerOptions so = {.host = o->host ? o->host : "127.0.0.1",
@@ -64,15 +76,6 @@ int cmd_serve(const Options *o) {
                         .temperature = (float)o->temperature,
                         .max_body = SERVE_MAX_BODY};
     if (so.temperature < 0 || so.temperature > 2) usage_error(o->cmd, "%s", "--temperature must be 0 to 2");
-
-    /* the signals that stop the server go to sigwait below, in no other
-     * thread (the other ranks stop when rank 0 tells them) */
-    sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     Server *s = NULL;
     if (root) {

@@ -18,7 +18,6 @@ struct DistReq {
 };
 
 static int g_rank, g_size = 1, g_local = 1, g_inited;
-static double g_timeout;
 static DistStats g_stats;
 
 int dist_has_mpi(void) { return 1; }
@@ -29,22 +28,48 @@ DistStats dist_stats(void) { return g_stats; }
 
 /* ---- the start-up watchdog ---------------------------------------------------- */
 
+/* The line the alarm writes, made beforehand: a signal handler may only
+ * write(2) and _exit(2) (no stdio, which may hold a lock or allocate). */
+static char g_alarm_line[192];
+static size_t g_alarm_len;
+static double g_timeout;
+
 static void on_alarm(int sig) {
     (void)sig;
-    char line[160];
-    int n = snprintf(line, sizeof line,
-                     "mistral: rank %d: the other ranks did not all start within %.0f s "
-                     "(MISTRAL_DIST_TIMEOUT); giving up\n", g_rank, g_timeout);
-    if (n > 0) (void)!write(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+    (void)!write(STDERR_FILENO, g_alarm_line, g_alarm_len);
     _exit(1);
 }
 
+static void alarm_line(const char *rank) {
+    int n = snprintf(g_alarm_line, sizeof g_alarm_line,
+                     "mistral: rank %s: the other ranks did not all start within %.0f s "
+                     "(MISTRAL_DIST_TIMEOUT); giving up\n", rank ? rank : "?", g_timeout);
+    g_alarm_len = n < 0 ? 0 : (size_t)n < sizeof g_alarm_line ? (size_t)n : sizeof g_alarm_line - 1;
+}
+
+/* Arms (seconds > 0) or disarms the alarm. Before MPI_Init the rank is the
+ * launcher's (OpenMPI's, PMIx's or Hydra's variable), where it says. */
 static void watchdog(double seconds) {
+    static const char *vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"};
+    const char *rank = NULL;
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0] && !rank; i++) rank = getenv(vars[i]);
+    g_timeout = seconds;
+    alarm_line(rank);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = seconds > 0 ? on_alarm : SIG_DFL;
     sigaction(SIGALRM, &sa, NULL);
     alarm(seconds > 0 ? (unsigned)(seconds + 0.999) : 0);
+}
+
+/* The line with MPI's rank, the alarm paused while it changes. */
+static void watchdog_rank(int r) {
+    unsigned left = alarm(0);
+    if (!left) return;
+    char rank[16];
+    snprintf(rank, sizeof rank, "%d", r);
+    alarm_line(rank);
+    alarm(left);
 }
 
 /* ---- polite waiting -------------------------------------------------------------- */
@@ -82,7 +107,6 @@ static void probe_politely(int from, int tag, MPI_Message *msg, MPI_Status *st) 
 /* ---- the job ---------------------------------------------------------------------- */
 
 int dist_init(int *argc, char ***argv, double timeout_s) {
-    g_timeout = timeout_s;
     watchdog(timeout_s);
     int provided;
     if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
@@ -90,6 +114,7 @@ int dist_init(int *argc, char ***argv, double timeout_s) {
     g_inited = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &g_size);
+    watchdog_rank(g_rank);
     MPI_Comm node;
     MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
     MPI_Comm_size(node, &g_local);

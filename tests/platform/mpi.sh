@@ -18,8 +18,15 @@ if ! ${MAKE:-make} --no-print-directory -s mpi-build BUILD="$BUILD" >/dev/null; 
 fi
 # mpirun refuses root without these (CI runs as root); more ranks than cores is fine here
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# OpenMPI's session directories (ompi.HOST.UID) in a $TMPDIR of our own: a
+# job starting while another test run's job removes the shared folder fails
+# in orte_init (see tests/platform/mpi_test.py's main)
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/mistral-mpi-XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+export TMPDIR="$tmp"
 status=0
-mpirun --oversubscribe -np 2 "$BUILD/mpi/tests/platform/mpi_dist" || status=1
+# every line under its rank ([1,R]<stderr>:), so that a failure names it
+mpirun --oversubscribe --tag-output -np 2 "$BUILD/mpi/tests/platform/mpi_dist" || status=1
 python3 tests/platform/mpi_test.py "$BUILD/mistral" "$BUILD/mpi/mistral" || status=1
 sh tests/platform/mpi_netns.sh "$BUILD/mistral" "$BUILD/mpi/mistral" || status=1
 exit $status

@@ -46,22 +46,35 @@ EOF
 chmod +x "$dir/agent"
 printf '10.77.0.1 slots=1\n10.77.0.2 slots=1\n' >"$dir/hosts"
 
+# the first lines each rank wrote to stderr, under its rank (mpirun
+# --output-filename keeps them apart), then the job's whole stderr as
+# mpirun forwarded it (its banners' rules left out)
+why() {
+    for f in "$dir"/ranks/*/rank.*/stderr; do
+        [ -f "$f" ] || continue
+        r=$(basename "$(dirname "$f")")
+        if [ -s "$f" ]; then head -n 6 "$f" | sed "s/^/  rank ${r#rank.}: /"
+        else echo "  rank ${r#rank.}: (nothing on stderr)"; fi
+    done
+    grep -v -e '^-*$' "$dir/err" | sed 's/^/  stderr: /'
+}
+
 status=0
 model=tests/data/tiny/dense_sw8_f32
 printf '1,147,186,149,240\n1,5,9,33\n1,2\n' >"$dir/prompts"
 want=$("$SINGLE" generate -m $model --tokens-file "$dir/prompts" -n 16 --ids)
-got=$(timeout 60 ip netns exec "$A" unshare --uts sh -c "hostname hosta; exec mpirun \
-    --hostfile $dir/hosts -np 2 --mca plm_rsh_agent $dir/agent \
+got=$(timeout 120 ip netns exec "$A" unshare --uts sh -c "hostname hosta; exec mpirun \
+    --hostfile $dir/hosts -np 2 --mca plm_rsh_agent $dir/agent --output-filename $dir/ranks \
     --mca btl tcp,self --mca btl_tcp_if_include 10.77.0.0/24 --mca oob_tcp_if_include 10.77.0.0/24 \
     $MPI generate -m $model --tokens-file $dir/prompts -n 16 --ids --pipeline --dist-stats" 2>"$dir/err")
 rc=$?
 if [ $rc -ne 0 ] || [ "$got" != "$want" ]; then
     echo "FAIL mpi: pipeline over two namespaces: exit $rc, got [$got], expected [$want]"
-    cat "$dir/err"
+    why
     status=1
 elif ! grep -q "rank 0 of 2 on hosta" "$dir/err" || ! grep -q "rank 1 of 2 on hostb" "$dir/err"; then
     echo "FAIL mpi: the two ranks did not run on hosta and hostb:"
-    cat "$dir/err"
+    why
     status=1
 else
     echo "mpi: pipeline over two network namespaces (hosta, hostb; TCP over veth): same ids"

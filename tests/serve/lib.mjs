@@ -6,7 +6,6 @@ import { spawn, execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import net from "node:net";
 import { fileURLToPath } from "node:url";
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -104,94 +103,83 @@ export function cliChat(model, messages, n) {
 }
 
 // ---- the server --------------------------------------------------------------
-function portFree(port) {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once("error", () => resolve(false));
-    s.listen({ port, host: "127.0.0.1", exclusive: true }, () => s.close(() => resolve(true)));
-  });
-}
-
-async function randomFreePort() {
-  for (let i = 0; i < 50; i++) {
-    const p = 20000 + Math.floor(Math.random() * 20000);
-    if (await portFree(p)) return p;
-  }
-  throw new Error("no free port in 20000-40000 after 50 tries");
-}
-
 function tail(s, n = 40) {
   return s.split("\n").slice(-n).join("\n");
 }
 
-// Starts `mistral serve -m MODEL --host 127.0.0.1 --port P ...args` on a free
-// port and waits (at most healthTimeoutMs) until GET /health is 200.
+// Starts `mistral serve -m MODEL --host 127.0.0.1 --port 0 ...args`: the
+// system picks a free port (no race with another server for it) and the
+// server names it on its first line; then waits (at most healthTimeoutMs,
+// as long as a loaded machine may need; a healthy server answers in well
+// under a second) until GET /health is 200.
 // Returns {port, url, base, apiKey, log(), stop()}.
-export async function startServer(model, args = [], { apiKey = null, healthTimeoutMs = 30_000 } = {}) {
+export async function startServer(model, args = [], { apiKey = null, healthTimeoutMs = 120_000 } = {}) {
   binaryMissing();
-  let lastErr = null;
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await randomFreePort();
-    const argv = ["serve", "-m", model, "--host", "127.0.0.1", "--port", String(port), ...args];
-    if (apiKey) argv.push("--api-key", apiKey);
-    const child = spawn(BIN, argv, { cwd: REPO, stdio: ["ignore", "ignore", "pipe"] });
-    children.add(child);
-    let log = "";
-    child.stderr.on("data", (d) => {
-      log += d.toString();
-      if (log.length > 1 << 20) log = log.slice(-(1 << 19));
-      if (process.env.SERVE_LOG) process.stderr.write(d);
-    });
-    let exited = null;
-    const exitP = new Promise((resolve) => child.on("exit", (code, signal) => {
-      exited = { code, signal };
-      children.delete(child);
-      resolve(exited);
-    }));
-    child.on("error", (e) => { lastErr = e; });
-    const base = `http://127.0.0.1:${port}`;
-    const server = {
-      port, base, url: `${base}/v1`, apiKey, child, argv,
-      log: () => log,
-      exited: () => exited,
-      async stop() {
-        if (exited) return exited;
-        child.kill("SIGTERM");
-        const r = await Promise.race([exitP, sleep(5000).then(() => null)]);
-        if (r) return r;
-        child.kill("SIGKILL");
-        return exitP;
-      },
-    };
-    const deadline = Date.now() + healthTimeoutMs;
-    let lastStatus = null;
-    while (Date.now() < deadline && !exited) {
-      try {
-        const r = await fetch(`${base}/health`, { signal: AbortSignal.timeout(2000) });
-        lastStatus = r.status;
-        const body = await r.text();
-        if (r.status === 200) {
-          let j = null;
-          try { j = JSON.parse(body); } catch { /* checked below */ }
-          if (!j || j.status !== "ok") throw new Error(`GET /health: 200 but body ${JSON.stringify(body)}, expected {"status":"ok"}`);
-          return server;
-        }
-        if (r.status !== 503) throw new Error(`GET /health while loading: ${r.status}, expected 503 then 200`);
-      } catch (e) {
-        if (String(e.message).startsWith("GET /health")) { await server.stop(); throw e; }
-        /* not listening yet */
+  const argv = ["serve", "-m", model, "--host", "127.0.0.1", "--port", "0", ...args];
+  if (apiKey) argv.push("--api-key", apiKey);
+  const child = spawn(BIN, argv, { cwd: REPO, stdio: ["ignore", "ignore", "pipe"] });
+  children.add(child);
+  let log = "";
+  child.stderr.on("data", (d) => {
+    log += d.toString();
+    if (log.length > 1 << 20) log = log.slice(-(1 << 19));
+    if (process.env.SERVE_LOG) process.stderr.write(d);
+  });
+  let exited = null, spawnErr = null;
+  const exitP = new Promise((resolve) => child.on("exit", (code, signal) => {
+    exited = { code, signal };
+    children.delete(child);
+    resolve(exited);
+  }));
+  child.on("error", (e) => { spawnErr = e; });
+  const server = {
+    port: null, base: null, url: null, apiKey, child, argv,
+    log: () => log,
+    exited: () => exited,
+    // SIGTERM, then SIGKILL if it has not exited 30 s later (a server
+    // ending its streams on a loaded machine can take a few seconds)
+    async stop() {
+      if (exited) return exited;
+      child.kill("SIGTERM");
+      const r = await Promise.race([exitP, sleep(30_000).then(() => null)]);
+      if (r) return r;
+      child.kill("SIGKILL");
+      return exitP;
+    },
+  };
+  const what = () => `${BIN} ${argv.join(" ")}\n${tail(log)}`;
+  const deadline = Date.now() + healthTimeoutMs;
+  let lastStatus = null;
+  while (Date.now() < deadline && !exited && !spawnErr) {
+    if (!server.port) {
+      const m = /listening on http:\/\/[^\s]*:(\d+)/.exec(log);
+      if (!m) { await sleep(20); continue; }
+      server.port = Number(m[1]);
+      server.base = `http://127.0.0.1:${server.port}`;
+      server.url = `${server.base}/v1`;
+    }
+    try {
+      const r = await fetch(`${server.base}/health`, { signal: AbortSignal.timeout(5000) });
+      lastStatus = r.status;
+      const body = await r.text();
+      if (r.status === 200) {
+        let j = null;
+        try { j = JSON.parse(body); } catch { /* checked below */ }
+        if (!j || j.status !== "ok") throw new Error(`GET /health: 200 but body ${JSON.stringify(body)}, expected {"status":"ok"}`);
+        return server;
       }
-      await sleep(100);
+      if (r.status !== 503) throw new Error(`GET /health while loading: ${r.status}, expected 503 then 200`);
+    } catch (e) {
+      if (String(e.message).startsWith("GET /health")) { await server.stop(); throw e; }
+      /* not answering yet */
     }
-    if (exited) {
-      lastErr = new Error(`mistral serve exited (code ${exited.code}, signal ${exited.signal}) before /health was 200: ${argv.join(" ")}\n${tail(log)}`);
-      if (/address|bind|in use/i.test(log)) continue;  // lost a race for the port: another one
-      throw lastErr;
-    }
-    await server.stop();
-    throw new Error(`GET /health not 200 within ${healthTimeoutMs} ms (last status ${lastStatus}): ${argv.join(" ")}\n${tail(log)}`);
+    await sleep(100);
   }
-  throw lastErr;
+  if (spawnErr) throw new Error(`cannot start ${BIN}: ${spawnErr.message}`);
+  if (exited) throw new Error(`mistral serve exited (code ${exited.code}, signal ${exited.signal}) before /health was 200: ${what()}`);
+  await server.stop();
+  throw new Error(server.port ? `GET /health not 200 within ${healthTimeoutMs} ms (last status ${lastStatus}): ${what()}`
+    : `mistral serve did not say its port within ${healthTimeoutMs} ms: ${what()}`);
 }
 
 // ---- raw HTTP ------------------------------------------------------------------
