@@ -643,9 +643,25 @@ describe("mistral serve: queue full (--parallel 1 --queue 1)", { skip: SKIP ?? f
   });
   after(async () => { if (srv) await srv.stop(); });
 
+  // The accepted requests are streamed and cancelled as soon as their
+  // headers say 200: the test waits for answers, never for 2,000 tokens.
   test("429 with Retry-After when the queue is full", async () => {
-    const body = (i) => ({ model: id, prompt: PROMPTS[i % PROMPTS.length], max_tokens: CTX - 64, temperature: 1.0, seed: i });
-    const rs = await Promise.all(Array.from({ length: 8 }, (_, i) => raw(srv, "POST", "/v1/completions", body(i), { timeoutMs: 60_000 })));
+    const body = (i) => ({ model: id, prompt: PROMPTS[i % PROMPTS.length], max_tokens: CTX - 64, temperature: 1.0, seed: i,
+                           stream: true });
+    const start = async (i) => {
+      const ac = new AbortController();
+      const r = await fetch(srv.base + "/v1/completions", {
+        method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body(i)), signal: ac.signal });
+      if (r.status === 200) {
+        ac.abort(); // the server cancels the request (the client went away)
+        return { status: 200, headers: r.headers, text: "", json: null };
+      }
+      const text = await r.text();
+      let json = null;
+      try { json = JSON.parse(text); } catch { /* checked by assertErrorShape */ }
+      return { status: r.status, headers: r.headers, text, json };
+    };
+    const rs = await Promise.all(Array.from({ length: 8 }, (_, i) => start(i)));
     const statuses = rs.map((r) => r.status);
     assert.ok(statuses.every((s) => s === 200 || s === 429), `statuses ${statuses}`);
     const busy = rs.filter((r) => r.status === 429);
@@ -656,9 +672,11 @@ describe("mistral serve: queue full (--parallel 1 --queue 1)", { skip: SKIP ?? f
       assertErrorShape(r, 429);
       assert.match(r.headers.get("retry-after") ?? "", /^\d+$/, "Retry-After: seconds");
     }
-    // through the client: RateLimitError
+    // through the client: RateLimitError (a stream that was accepted is cancelled)
+    await waitIdle(srv, 30_000);
     const oa = client(srv);
     const again = await Promise.allSettled(Array.from({ length: 4 }, (_, i) => oa.completions.create(body(i))));
+    for (const x of again) if (x.status === "fulfilled") x.value.controller.abort();
     assert.ok(again.some((x) => x.status === "rejected" && x.reason instanceof OpenAI.RateLimitError && x.reason.status === 429),
       `no RateLimitError among ${again.map((x) => x.status)}`);
     for (const x of again) if (x.status === "rejected") assert.ok(x.reason instanceof OpenAI.RateLimitError, String(x.reason));
