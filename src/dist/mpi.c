@@ -108,10 +108,16 @@ static void probe_politely(int from, int tag, MPI_Message *msg, MPI_Status *st) 
 
 int dist_init(int *argc, char ***argv, double timeout_s) {
     watchdog(timeout_s);
+    /* SERIALIZED, not FUNNELED: under `serve` the engine thread sends the
+     * steps while the main thread waits for a signal and later finalizes;
+     * the calls never overlap, but they come from two threads */
     int provided;
-    if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
+    if (MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided) != MPI_SUCCESS)
         return err_set("MPI_Init failed");
     g_inited = 1;
+    if (provided < MPI_THREAD_SERIALIZED)
+        return err_set("this MPI library gives thread level %d, below MPI_THREAD_SERIALIZED (%d)", provided,
+                       MPI_THREAD_SERIALIZED);
     MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
     MPI_Comm_size(MPI_COMM_WORLD, &g_size);
     watchdog_rank(g_rank);
