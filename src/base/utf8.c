@@ -69,17 +69,22 @@ static size_t maximal_subpart(const unsigned char *s, size_t avail) {
     return i;
 }
 
+int utf8_encode(unsigned cp, unsigned char *out) {
+    if (cp < 0x80) return out[0] = (unsigned char)cp, 1;
+    if (cp < 0x800) return out[0] = (unsigned char)(0xC0 | cp >> 6), out[1] = (unsigned char)(0x80 | (cp & 63)), 2;
+    if (cp < 0x10000) {
+        out[0] = (unsigned char)(0xE0 | cp >> 12), out[1] = (unsigned char)(0x80 | (cp >> 6 & 63));
+        out[2] = (unsigned char)(0x80 | (cp & 63));
+        return 3;
+    }
+    out[0] = (unsigned char)(0xF0 | cp >> 18), out[1] = (unsigned char)(0x80 | (cp >> 12 & 63));
+    out[2] = (unsigned char)(0x80 | (cp >> 6 & 63)), out[3] = (unsigned char)(0x80 | (cp & 63));
+    return 4;
+}
+
 void utf8_put(ByteBuf *out, unsigned cp) {
-    char u[4];
-    int n;
-    if (cp < 0x80) u[0] = (char)cp, n = 1;
-    else if (cp < 0x800) u[0] = (char)(0xC0 | cp >> 6), u[1] = (char)(0x80 | (cp & 63)), n = 2;
-    else if (cp < 0x10000)
-        u[0] = (char)(0xE0 | cp >> 12), u[1] = (char)(0x80 | (cp >> 6 & 63)), u[2] = (char)(0x80 | (cp & 63)), n = 3;
-    else
-        u[0] = (char)(0xF0 | cp >> 18), u[1] = (char)(0x80 | (cp >> 12 & 63)),
-        u[2] = (char)(0x80 | (cp >> 6 & 63)), u[3] = (char)(0x80 | (cp & 63)), n = 4;
-    bytebuf_push(out, u, (size_t)n);
+    unsigned char u[4];
+    bytebuf_push(out, u, (size_t)utf8_encode(cp, u));
 }
 
 void utf8_replace_invalid(ByteBuf *out, const char *s, size_t n) {

@@ -21,6 +21,9 @@ size_t utf8_complete_prefix(const char *s, size_t n);
  * byte b, or -1 where b cannot come. */
 int utf8_next(int state, int b);
 
+/* Writes code point cp (< 0x110000) as UTF-8 to out[0..4); returns the
+ * byte count (1 to 4). */
+int utf8_encode(unsigned cp, unsigned char *out);
 /* Appends code point cp (< 0x110000) to out as UTF-8 (1 to 4 bytes). */
 void utf8_put(ByteBuf *out, unsigned cp);
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/utf8.h"
 #include "base/util.h"
 #include "grammar/charclass.h"
 
@@ -152,15 +153,7 @@ static int parse_char(Gb *b, uint32_t *cp, int in_class) {
 
 static void push_utf8(Gb *b, SymVec *seq, uint32_t c) {
     unsigned char u[4];
-    int n = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
-    if (n == 1) u[0] = (unsigned char)c;
-    if (n == 2) u[0] = (unsigned char)(0xC0 | c >> 6), u[1] = (unsigned char)(0x80 | (c & 63));
-    if (n == 3)
-        u[0] = (unsigned char)(0xE0 | c >> 12), u[1] = (unsigned char)(0x80 | (c >> 6 & 63)), u[2] = (unsigned char)(0x80 | (c & 63));
-    if (n == 4)
-        u[0] = (unsigned char)(0xF0 | c >> 18), u[1] = (unsigned char)(0x80 | (c >> 12 & 63)),
-        u[2] = (unsigned char)(0x80 | (c >> 6 & 63)), u[3] = (unsigned char)(0x80 | (c & 63));
-    for (int k = 0; k < n; k++) symvec_push(seq, grammar_byte(b->g, u[k]));
+    grammar_literal(b->g, seq, (const char *)u, (size_t)utf8_encode(c, u));
 }
 
 static Sym class_sym(Gb *b, CharSet *set) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/utf8.h"
 #include "base/util.h"
 
 /* ------------------------------------------------------------- building -- */
@@ -128,19 +129,6 @@ void grammar_literal(Grammar *g, SymVec *seq, const char *s, size_t n) {
  * every byte position spans a full range independently (the standard
  * construction, as in RE2 and Rust's regex-syntax): then [lo, hi] is the
  * product of the byte ranges [enc(lo)[i], enc(hi)[i]]. */
-
-static int utf8_encode(uint32_t c, unsigned char *out) {
-    if (c < 0x80) return out[0] = (unsigned char)c, 1;
-    if (c < 0x800) return out[0] = (unsigned char)(0xC0 | c >> 6), out[1] = (unsigned char)(0x80 | (c & 0x3F)), 2;
-    if (c < 0x10000) {
-        out[0] = (unsigned char)(0xE0 | c >> 12), out[1] = (unsigned char)(0x80 | (c >> 6 & 0x3F));
-        out[2] = (unsigned char)(0x80 | (c & 0x3F));
-        return 3;
-    }
-    out[0] = (unsigned char)(0xF0 | c >> 18), out[1] = (unsigned char)(0x80 | (c >> 12 & 0x3F));
-    out[2] = (unsigned char)(0x80 | (c >> 6 & 0x3F)), out[3] = (unsigned char)(0x80 | (c & 0x3F));
-    return 4;
-}
 
 static void utf8_split(Grammar *g, int rule, uint32_t lo, uint32_t hi) {
     static const uint32_t ends[] = {0x7F, 0x7FF, 0xFFFF, 0x10FFFF};

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/utf8.h"
 #include "base/util.h"
 #include "grammar/charclass.h"
 
@@ -55,16 +56,7 @@ static void emit_char(Re *r, SymVec *frag, uint32_t c) {
         return;
     }
     unsigned char b[4];
-    int n = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
-    if (n == 1) b[0] = (unsigned char)c;
-    if (n == 2) b[0] = (unsigned char)(0xC0 | c >> 6), b[1] = (unsigned char)(0x80 | (c & 63));
-    if (n == 3)
-        b[0] = (unsigned char)(0xE0 | c >> 12), b[1] = (unsigned char)(0x80 | (c >> 6 & 63)),
-        b[2] = (unsigned char)(0x80 | (c & 63));
-    if (n == 4)
-        b[0] = (unsigned char)(0xF0 | c >> 18), b[1] = (unsigned char)(0x80 | (c >> 12 & 63)),
-        b[2] = (unsigned char)(0x80 | (c >> 6 & 63)), b[3] = (unsigned char)(0x80 | (c & 63));
-    for (int k = 0; k < n; k++) symvec_push(frag, grammar_byte(r->g, b[k]));
+    grammar_literal(r->g, frag, (const char *)b, (size_t)utf8_encode(c, b));
 }
 
 static int hex_value(int c) {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/utf8.h"
 #include "base/util.h"
 #include "grammar/grammar.h"
 #include "harness.h"
@@ -14,20 +15,6 @@ static int rec(const Grammar *g, const char *s) { return grammar_recognize_bytes
 static int finish_start(Grammar *g, int start) {
     g->start = start;
     return grammar_finish(g);
-}
-
-static int utf8_len(uint32_t c) { return c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4; }
-
-static void encode(uint32_t c, unsigned char *o) {
-    int n = utf8_len(c);
-    if (n == 1) o[0] = (unsigned char)c;
-    if (n == 2) o[0] = (unsigned char)(0xC0 | c >> 6), o[1] = (unsigned char)(0x80 | (c & 63));
-    if (n == 3)
-        o[0] = (unsigned char)(0xE0 | c >> 12), o[1] = (unsigned char)(0x80 | (c >> 6 & 63)),
-        o[2] = (unsigned char)(0x80 | (c & 63));
-    if (n == 4)
-        o[0] = (unsigned char)(0xF0 | c >> 18), o[1] = (unsigned char)(0x80 | (c >> 12 & 63)),
-        o[2] = (unsigned char)(0x80 | (c >> 6 & 63)), o[3] = (unsigned char)(0x80 | (c & 63));
 }
 
 /* Every code point (a stride past the BMP's start, with the boundaries)
@@ -47,8 +34,7 @@ static void check_class(const uint32_t (*r)[2], int n) {
                 }
                 int want = (q >= 0xD800 && q <= 0xDFFF) ? 0 : in ^ negate;
                 unsigned char b[4];
-                encode(q, b);
-                int got = grammar_recognize_bytes(&g, b, (size_t)utf8_len(q)) == GRAMMAR_MATCH;
+                int got = grammar_recognize_bytes(&g, b, (size_t)utf8_encode(q, b)) == GRAMMAR_MATCH;
                 EXPECTQ(got == want, "U+%04X negate=%d: got %d want %d", q, negate, got, want);
             }
         }
