@@ -40,11 +40,17 @@ static char cli[512]; /* the mistral binary: build/tests/unit/test_quantize -> b
 
 /* ---- type rules ------------------------------------------------------------ */
 
-static DType type_of(const char *scheme, const char *name, int layer, int n_layers, int n_experts,
-                     int64_t row, int has_output, int *fb) {
+/* Mistral 7B and Mixtral have 32 heads and 8 kv heads: n_gqa 4. */
+static DType type_gqa(const char *scheme, const char *name, int layer, int n_layers, int n_experts, int n_gqa,
+                      int64_t row, int has_output, int *fb) {
     const QuantScheme *s = quant_scheme_find(scheme);
     CHECK(s);
-    return quant_tensor_type(s, name, layer, n_layers, n_experts, row, has_output, fb);
+    return quant_tensor_type(s, name, layer, n_layers, n_experts, n_gqa, row, has_output, fb);
+}
+
+static DType type_of(const char *scheme, const char *name, int layer, int n_layers, int n_experts,
+                     int64_t row, int has_output, int *fb) {
+    return type_gqa(scheme, name, layer, n_layers, n_experts, 4, row, has_output, fb);
 }
 
 static void test_rules(void) {
@@ -113,6 +119,84 @@ static void test_rules(void) {
     EXPECT(type_of("q8_0", "blk.0.ffn_up.weight", 0, 4, 0, 64, 1, &fb) == DT_Q8_0 && !fb, "q8_0 fits");
 }
 
+/* The low-bit file types (llama.cpp's llama_tensor_get_type, written out
+ * here by hand per scheme): Mistral 7B (32 layers, n_gqa 4), the same with
+ * n_gqa 1, Mixtral; the fallbacks; the types that are refused. */
+static void test_rules_lowbit(void) {
+    static const struct { const char *s; int ftype; DType base; } ft[] = {
+        {"q2_k", 10, DT_Q2_K},   {"Q3_K_S", 11, DT_Q3_K}, {"q3_k_m", 12, DT_Q3_K},
+        {"q3_k_l", 13, DT_Q3_K}, {"iq4_nl", 25, DT_IQ4_NL}, {"IQ4_XS", 30, DT_IQ4_XS},
+    };
+    for (size_t i = 0; i < sizeof ft / sizeof ft[0]; i++) {
+        const QuantScheme *s = quant_scheme_find(ft[i].s);
+        EXPECT(s && s->ftype == ft[i].ftype && s->base == ft[i].base, "%s: ftype, base", ft[i].s);
+    }
+    enum { BASE = -1 };
+    /* per scheme: attn_v (gqa 4), attn_v (gqa 1), ffn_down on layer 0, 1, 2,
+     * 3, 4 and 31, attn_output; BASE = the scheme's base type */
+    static const struct { const char *s; int v4, v1, down[6], o; } mix[] = {
+        {"q2_k", DT_Q4_K, DT_Q3_K, {DT_Q3_K, DT_Q3_K, DT_Q3_K, DT_Q3_K, DT_Q3_K, DT_Q3_K}, DT_Q3_K},
+        {"q3_k_s", BASE, BASE, {BASE, BASE, BASE, BASE, BASE, BASE}, BASE},
+        {"q3_k_m", DT_Q5_K, DT_Q5_K, {DT_Q5_K, DT_Q5_K, DT_Q4_K, DT_Q4_K, DT_Q4_K, DT_Q4_K}, DT_Q4_K},
+        {"q3_k_l", DT_Q5_K, DT_Q5_K, {DT_Q5_K, DT_Q5_K, DT_Q5_K, DT_Q5_K, DT_Q5_K, DT_Q5_K}, DT_Q5_K},
+        {"iq4_nl", DT_Q5_K, BASE, {DT_Q5_K, DT_Q5_K, DT_Q5_K, DT_Q5_K, BASE, BASE}, BASE},
+        {"iq4_xs", DT_Q5_K, BASE, {DT_Q5_K, DT_Q5_K, DT_Q5_K, DT_Q5_K, BASE, BASE}, BASE},
+    };
+    static const int down_layer[6] = {0, 1, 2, 3, 4, 31};
+    char name[64];
+    int fb;
+    for (size_t i = 0; i < sizeof mix / sizeof mix[0]; i++) {
+        const char *sc = mix[i].s;
+        int base = (int)quant_scheme_find(sc)->base;
+#define W(x) ((x) == BASE ? base : (x))
+        for (int l = 0; l < 32; l++) {
+            snprintf(name, sizeof name, "blk.%d.attn_v.weight", l);
+            /* q3_k_m: q5_K on the first two attn_v only */
+            int v4 = !strcmp(sc, "q3_k_m") && l >= 2 ? DT_Q4_K : W(mix[i].v4);
+            int v1 = !strcmp(sc, "q3_k_m") && l >= 2 ? DT_Q4_K : W(mix[i].v1);
+            EXPECT((int)type_gqa(sc, name, l, 32, 0, 4, 4096, 1, &fb) == v4 && !fb, "%s %s (gqa 4)", sc, name);
+            EXPECT((int)type_gqa(sc, name, l, 32, 0, 1, 4096, 1, &fb) == v1, "%s %s (gqa 1)", sc, name);
+            static const char *const plain[] = {"attn_q", "attn_k", "ffn_gate", "ffn_up"};
+            for (int k = 0; k < 4; k++) {
+                snprintf(name, sizeof name, "blk.%d.%s.weight", l, plain[k]);
+                EXPECT((int)type_of(sc, name, l, 32, 0, 4096, 1, &fb) == base, "%s %s", sc, name);
+            }
+            snprintf(name, sizeof name, "blk.%d.attn_output.weight", l);
+            EXPECT((int)type_of(sc, name, l, 32, 0, 4096, 1, &fb) == W(mix[i].o), "%s %s", sc, name);
+        }
+        for (int k = 0; k < 6; k++) {
+            snprintf(name, sizeof name, "blk.%d.ffn_down.weight", down_layer[k]);
+            EXPECT((int)type_of(sc, name, down_layer[k], 32, 0, 14336, 1, &fb) == W(mix[i].down[k]), "%s %s", sc,
+                   name);
+        }
+        EXPECT(type_of(sc, "output.weight", -1, 32, 0, 4096, 1, &fb) == DT_Q6_K, "%s output", sc);
+        EXPECT((int)type_of(sc, "token_embd.weight", -1, 32, 0, 4096, 1, &fb) == base, "%s embd", sc);
+        EXPECT(type_of(sc, "token_embd.weight", -1, 32, 0, 4096, 0, &fb) == DT_Q6_K, "%s tied", sc);
+        /* Mixtral: attn_v, attn_k q8_0; attn_output q5_K but for q3_k_l */
+        EXPECT(type_of(sc, "blk.5.attn_v.weight", 5, 32, 8, 4096, 1, &fb) == DT_Q8_0, "%s mixtral v", sc);
+        EXPECT(type_of(sc, "blk.5.attn_k.weight", 5, 32, 8, 4096, 1, &fb) == DT_Q8_0, "%s mixtral k", sc);
+        EXPECT((int)type_of(sc, "blk.5.attn_output.weight", 5, 32, 8, 4096, 1, &fb) ==
+                   (!strcmp(sc, "q3_k_l") ? base : DT_Q5_K),
+               "%s mixtral o", sc);
+        EXPECT((int)type_of(sc, "blk.5.ffn_down_exps.weight", 5, 32, 8, 14336, 1, &fb) == W(mix[i].down[4]),
+               "%s mixtral down", sc);
+#undef W
+    }
+    /* short rows: q2_K, q3_K -> q4_0, iq4_xs -> iq4_nl, then f16 */
+    EXPECT(type_of("q2_k", "blk.0.attn_q.weight", 0, 4, 0, 64, 1, &fb) == DT_Q4_0 && fb, "q2_K->q4_0");
+    EXPECT(type_of("q3_k_s", "blk.0.attn_q.weight", 0, 4, 0, 64, 1, &fb) == DT_Q4_0 && fb, "q3_K->q4_0");
+    EXPECT(type_of("iq4_xs", "blk.0.attn_q.weight", 0, 4, 0, 64, 1, &fb) == DT_IQ4_NL && fb, "iq4_xs->iq4_nl");
+    EXPECT(type_of("iq4_xs", "blk.0.attn_q.weight", 0, 4, 0, 48, 1, &fb) == DT_F16 && fb, "iq4_xs->f16");
+    EXPECT(type_of("iq4_nl", "blk.0.attn_q.weight", 0, 4, 0, 64, 1, &fb) == DT_IQ4_NL && !fb, "iq4_nl fits");
+    EXPECT(type_of("iq4_nl", "output.weight", -1, 4, 0, 64, 1, &fb) == DT_Q8_0 && fb, "iq4_nl output");
+    EXPECT(type_of("q2_k", "output.weight", -1, 4, 0, 64, 1, &fb) == DT_Q8_0 && !fb, "q2_k output");
+    /* refused, as llama-quantize refuses them without an importance matrix */
+    static const char *const imat[] = {"iq2_xxs", "IQ2_XS", "iq2_s", "iq2_m", "iq1_s", "iq1_m", "q2_k_s"};
+    for (size_t i = 0; i < sizeof imat / sizeof imat[0]; i++)
+        EXPECT(!quant_scheme_find(imat[i]) && strstr(err_msg(), "importance matrix"), "%s: %s", imat[i], err_msg());
+    EXPECT(!quant_scheme_find("iq3_s") && strstr(err_msg(), "not written"), "iq3_s: %s", err_msg());
+}
+
 /* ---- files read back ------------------------------------------------------- */
 
 static int has_experts(const Model *m) { return m->cfg.n_experts > 0; }
@@ -136,7 +220,7 @@ static void check_tensor(const GGUFFile *f, const char *file, const char *scheme
     const Mat *m0 = mats[0];
     int fb;
     DType want = quant_tensor_type(quant_scheme_find(scheme), name, layer, m->cfg.n_layers,
-                                   m->cfg.n_experts, m0->cols,
+                                   m->cfg.n_experts, m->cfg.n_heads / m->cfg.n_kv_heads, m0->cols,
                                    m->w.output.data != m->w.tok_embeddings.data, &fb);
     EXPECT(t->dtype == (int)want, "%s: %s: type %d, expected %d", file, name, t->dtype, want);
     EXPECT(t->ndim == (n_mats > 1 || strstr(name, "_exps") ? 3 : 2) && tensor_ne(t, 0) == m0->cols &&
@@ -815,6 +899,8 @@ static void test_cli_errors(void) {
     char args[1024];
     snprintf(args, sizeof args, "tests/data/tiny/dense_sw8_f32 %s/x.gguf --type q3_k", tmp_dir);
     expect_cli(args, 1, "unknown type");
+    snprintf(args, sizeof args, "tests/data/tiny/dense_sw8_f32 %s/x.gguf --type iq2_xs", tmp_dir);
+    expect_cli(args, 1, "needs an importance matrix");
     snprintf(args, sizeof args, "tests/data/tiny/dense_sw8_f32 %s/no/such/dir/x.gguf --type f32", tmp_dir);
     expect_cli(args, 1, "cannot write");
     snprintf(args, sizeof args, "%s/nothing %s/x.gguf --type f32", tmp_dir, tmp_dir);
@@ -841,6 +927,7 @@ int main(int argc, char **argv) {
     test_cli_path(cli, sizeof cli, argv[0]);
     tmp_dir = test_tmpdir();
     test_rules();
+    test_rules_lowbit();
     static const char *const tiny[] = {"dense_sw8_f32", "dense_sw8_bf16", "dense_sw4096_f32",
                                        "moe_sw8_f32", "moe_sw8_bf16", "moe_nowin_kv1_f32"};
     for (size_t i = 0; i < sizeof tiny / sizeof tiny[0]; i++) test_tiny("tests/data/tiny", tiny[i]);
