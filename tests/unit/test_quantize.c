@@ -678,9 +678,13 @@ static void test_kquants(void) {
          * quantizers are slow: the other schemes' rules are checked above).
          * Tolerances: about 2x the largest logit differences measured
          * (QUANT_VERBOSE=1 prints them and the logits' range): dense q8_0 0.026,
-         * q4_k_m 0.26, q5_k_m 0.17; 8 experts (router flips) q8_0 0.14, q4_k_m 0.52. */
+         * q4_k_m 0.26, q5_k_m 0.17, q2_k 0.90, q3_k_s 0.72, q3_k_m 0.41, q3_k_l
+         * 0.50, iq4_nl 0.41, iq4_xs 0.44; 8 experts (router flips) q8_0 0.14,
+         * q4_k_m 0.52, q2_k 0.77, iq4_xs 0.67 (the other schemes: dense only). */
         static const struct { const char *type; double tol[2]; } cases[] = {
-            {"q8_0", {0.05, 0.3}}, {"q4_k_m", {0.5, 1.0}}, {"q5_k_m", {0.35, 0.7}}};
+            {"q8_0", {0.05, 0.3}},    {"q4_k_m", {0.5, 1.0}},  {"q5_k_m", {0.35, 0.7}},
+            {"q2_k", {1.8, 1.6}},     {"q3_k_s", {1.45, 0}},   {"q3_k_m", {0.82, 0}},
+            {"q3_k_l", {1.0, 0}},     {"iq4_nl", {0.82, 0}},   {"iq4_xs", {0.9, 1.35}}};
         if (getenv("QUANT_VERBOSE")) {
             float *lg = logits_model(&m, prompt, 12);
             double amax = 0;
@@ -689,7 +693,7 @@ static void test_kquants(void) {
             free(lg);
         }
         for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-            if (models[i].n_experts && c == 2) continue;
+            if (models[i].n_experts && c != 0 && c != 1 && c != 3 && c != 8) continue;
             char out[700];
             snprintf(out, sizeof out, "%s/%s_%s.gguf", tmp_dir, models[i].name, cases[c].type);
             quantize_cli(dir, out, cases[c].type);
@@ -735,6 +739,35 @@ static void test_kquants(void) {
                 EXPECT(gguf_find_tensor(&f, "token_embd.weight")->dtype == DT_Q4_K, "token_embd q4_K");
             }
             gguf_close(&f);
+            /* q3_k_m and iq4_xs over 8 layers, n_gqa 2: attn_v q5_K on layers
+             * 0, 1 (q3_k_m); ffn_down q4_K (q3_k_m: none below 8/16), q5_K on
+             * layer 0 (iq4_xs) */
+            static const struct { const char *s; DType v01, v, d0, d, o, q; } mixes[] = {
+                {"q3_k_m", DT_Q5_K, DT_Q4_K, DT_Q4_K, DT_Q4_K, DT_Q4_K, DT_Q3_K},
+                {"iq4_xs", DT_IQ4_XS, DT_IQ4_XS, DT_Q5_K, DT_IQ4_XS, DT_IQ4_XS, DT_IQ4_XS}};
+            for (int k = 0; k < 2; k++) {
+                snprintf(dir, sizeof dir, "%s/%s_%s.gguf", tmp_dir, models[i].name, mixes[k].s);
+                if (gguf_open(&f, dir)) {
+                    EXPECT(0, "%s", err_msg());
+                    continue;
+                }
+                char name[64];
+                for (int l = 0; l < 8; l++) {
+                    static const char *const kinds[] = {"attn_v", "ffn_down", "attn_output", "attn_q", "ffn_up"};
+                    DType want[5] = {l < 2 ? mixes[k].v01 : mixes[k].v, l < 1 ? mixes[k].d0 : mixes[k].d, mixes[k].o,
+                                     mixes[k].q, mixes[k].q};
+                    for (int j = 0; j < 5; j++) {
+                        snprintf(name, sizeof name, "blk.%d.%s.weight", l, kinds[j]);
+                        const Tensor *t = gguf_find_tensor(&f, name);
+                        EXPECT(t && t->dtype == (int)want[j], "%s: %s: %d, expected %d", mixes[k].s, name,
+                               t ? t->dtype : -1, want[j]);
+                    }
+                }
+                EXPECT(gguf_find_tensor(&f, "output.weight")->dtype == DT_Q6_K, "%s: output q6_K", mixes[k].s);
+                EXPECT(gguf_find_tensor(&f, "token_embd.weight")->dtype == (int)mixes[k].q, "%s: token_embd",
+                       mixes[k].s);
+                gguf_close(&f);
+            }
         }
         model_free(&m);
     }
