@@ -136,13 +136,14 @@ static void test_rules_lowbit(void) {
     enum { BASE = -1 };
     /* per scheme: attn_v (gqa 4), attn_v (gqa 1), ffn_down on layer 0, 1, 2,
      * 3, 4 and 31, attn_output; BASE = the scheme's base type */
+    enum { Q3 = DT_Q3_K, Q4 = DT_Q4_K, Q5 = DT_Q5_K };
     static const struct { const char *s; int v4, v1, down[6], o; } mix[] = {
-        {"q2_k", DT_Q4_K, DT_Q3_K, {DT_Q3_K, DT_Q3_K, DT_Q3_K, DT_Q3_K, DT_Q3_K, DT_Q3_K}, DT_Q3_K},
+        {"q2_k", Q4, Q3, {Q3, Q3, Q3, Q3, Q3, Q3}, Q3},
         {"q3_k_s", BASE, BASE, {BASE, BASE, BASE, BASE, BASE, BASE}, BASE},
-        {"q3_k_m", DT_Q5_K, DT_Q5_K, {DT_Q5_K, DT_Q5_K, DT_Q4_K, DT_Q4_K, DT_Q4_K, DT_Q4_K}, DT_Q4_K},
-        {"q3_k_l", DT_Q5_K, DT_Q5_K, {DT_Q5_K, DT_Q5_K, DT_Q5_K, DT_Q5_K, DT_Q5_K, DT_Q5_K}, DT_Q5_K},
-        {"iq4_nl", DT_Q5_K, BASE, {DT_Q5_K, DT_Q5_K, DT_Q5_K, DT_Q5_K, BASE, BASE}, BASE},
-        {"iq4_xs", DT_Q5_K, BASE, {DT_Q5_K, DT_Q5_K, DT_Q5_K, DT_Q5_K, BASE, BASE}, BASE},
+        {"q3_k_m", Q5, Q5, {Q5, Q5, Q4, Q4, Q4, Q4}, Q4},
+        {"q3_k_l", Q5, Q5, {Q5, Q5, Q5, Q5, Q5, Q5}, Q5},
+        {"iq4_nl", Q5, BASE, {Q5, Q5, Q5, Q5, BASE, BASE}, BASE},
+        {"iq4_xs", Q5, BASE, {Q5, Q5, Q5, Q5, BASE, BASE}, BASE},
     };
     static const int down_layer[6] = {0, 1, 2, 3, 4, 31};
     char name[64];
@@ -851,7 +852,8 @@ static void stories_lowbit(const Model *m, const char *src) {
         GGUFFile f;
         if (gguf_open(&f, out) == 0) {
             const Tensor *q = gguf_find_tensor(&f, "blk.0.attn_q.weight");
-            EXPECT(q && q->dtype == (int)lowbit[i].main, "stories260K %s: attn_q %d", lowbit[i].type, q ? q->dtype : -1);
+            EXPECT(q && q->dtype == (int)lowbit[i].main, "stories260K %s: attn_q %d", lowbit[i].type,
+                   q ? q->dtype : -1);
         }
         gguf_close(&f);
         Model mg;
@@ -864,7 +866,7 @@ static void stories_lowbit(const Model *m, const char *src) {
         while (same < 60 && a[same] == b[same]) same++;
         double d = logit_diff(src, out);
         if (getenv("QUANT_VERBOSE"))
-            fprintf(stderr, "  stories260K            %-7s weights rel err %.2e, logits max diff %.3g, %d tokens agree\n",
+            fprintf(stderr, "  stories260K            %-7s weights rel err %.2e, logits max diff %.3g, %d agree\n",
                     lowbit[i].type, rel, d, same);
         EXPECT(d < lowbit[i].tol, "stories260K %s: logits differ by %g", lowbit[i].type, d);
         EXPECT(same >= lowbit[i].agree, "stories260K %s: greedy tokens differ from token %d", lowbit[i].type, same);
