@@ -33,8 +33,7 @@
  * The quantizers compute what llama-quantize writes without an importance
  * matrix, bit for bit on finite input: ggml's quantize_row_*_ref, except
  * iq4_nl, where it is ggml's quantize_iq4_nl (kern/quant_k2.c says why).
- * tests/unit/test_quant.c checks the older ones against a fixture made with
- * ggml. Non-finite input gives unspecified blocks, never undefined behaviour.
+ * tests/unit/test_quant.c checks them against a fixture made with ggml. Non-finite input gives unspecified blocks, never undefined behaviour.
  *
  * Signatures follow the traits table and the kernel convention (output
  * first): dequantize_row_x is DTypeTraits.to_float, quantize_row_x is

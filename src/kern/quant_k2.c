@@ -13,9 +13,10 @@
  * convert an out-of-range value to a narrower integer (only on non-finite
  * input) a clamped value is used. Block layouts: kern/quant.h.
  *
- * Checked out of the tree against ggml d99724f (Aug 2026) built from source:
- * 400 rows of 16384 per type (normal, uniform, sparse, outlier, positive
- * data, scales 1e-4..1e4) gave ggml's bytes exactly. */
+ * tests/data/quant/ref.bin holds ggml's bytes for them (ggml d99724f,
+ * 2026-08); out of the tree, 400 rows of 16384 per type (normal, uniform,
+ * sparse, outlier, positive data, scales 1e-4..1e4) also gave ggml's bytes
+ * exactly. */
 #include <math.h>
 #include <string.h>
 

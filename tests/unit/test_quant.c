@@ -7,12 +7,12 @@
  *    (double precision, fp16 from ldexp), never by calling the code under
  *    test;
  *  - tests/data/quant/ref.bin (made by make_ref.c with ggml): our quantizers
- *    must give ggml's quantize_row_*_ref bytes exactly, and our dequantizers
- *    ggml's dequantize_row_* floats exactly (compared by hash);
+ *    must give ggml's quantize_row_*_ref bytes exactly (iq4_nl: what
+ *    llama-quantize writes, ggml's quantize_iq4_nl), and our dequantizers
+ *    ggml's dequantize_row_* floats exactly (compared by hash), for these
+ *    types and q2_K, q3_K, iq4_nl, iq4_xs;
  *  - quantize -> dequantize round trips on several distributions, with the
- *    error bounds documented at `bounds` below, for these and for q2_K, q3_K,
- *    iq4_nl, iq4_xs (not in the fixture: their bytes were compared with
- *    ggml's out of the tree, see kern/quant_k2.c);
+ *    error bounds documented at `bounds` below, all twelve types;
  *  - the dot against dequantize + a double sum.
  * Output buffers have their exact size (ASan sees an overrun) and are
  * poisoned (an element left unwritten fails). QUANT_VERBOSE=1 prints the
@@ -30,6 +30,11 @@
 
 static const DType QTYPES[] = {DT_Q8_0, DT_Q4_0, DT_Q4_1, DT_Q5_0, DT_Q5_1, DT_Q4_K, DT_Q5_K, DT_Q6_K};
 #define N_QTYPES (int)(sizeof QTYPES / sizeof QTYPES[0])
+/* The types in tests/data/quant/ref.bin, in its order: these, then issue 21's
+ * four (their decoders are tested in test_quant_k2.c). */
+static const DType FIXTURE_TYPES[] = {DT_Q8_0, DT_Q4_0, DT_Q4_1, DT_Q5_0, DT_Q5_1,  DT_Q4_K,
+                                      DT_Q5_K, DT_Q6_K, DT_Q2_K, DT_Q3_K, DT_IQ4_NL, DT_IQ4_XS};
+#define N_FIXTURE_TYPES (int)(sizeof FIXTURE_TYPES / sizeof FIXTURE_TYPES[0])
 
 /* ---- data: xorshift64*, fixed seed --------------------------------------- */
 
@@ -336,7 +341,7 @@ static void test_ggml_fixture(void) {
             if (memcmp(q + b * tr->bytes, want + b * tr->bytes, (size_t)tr->bytes) != 0) {
                 if (bad++ < 3) {
                     size_t bpr = rb / (size_t)tr->bytes;
-                    EXPECTQ(0, "%s: block %zu of input row %zu differs from ggml's quantize_row_%s_ref", name,
+                    EXPECTQ(0, "%s: block %zu of input row %zu differs from ggml's quantizer (%s)", name,
                             b % bpr, b / bpr, name);
                 }
             }
@@ -349,7 +354,7 @@ static void test_ggml_fixture(void) {
         free(out);
         free(q);
     }
-    EXPECT(seen == N_QTYPES, "fixture has %d types", seen);
+    EXPECT(seen == N_FIXTURE_TYPES, "fixture has %d types", seen);
 
     /* the wide set: only a hash of ggml's blocks per type */
     CHECK(len == pos + 8 + 8 * (size_t)ntypes);
@@ -357,9 +362,9 @@ static void test_ggml_fixture(void) {
     pos += 8;
     float *x = xmalloc(len2 * sizeof *x);
     unsigned char *q = xmalloc(dtype_bytes(DT_Q8_0, len2));
-    for (int ti = 0; ti < N_QTYPES; ti++, pos += 8) {
-        const DTypeTraits *tr = dtype_traits(QTYPES[ti]);
-        size_t rb = dtype_bytes(QTYPES[ti], len2);
+    for (int ti = 0; ti < N_FIXTURE_TYPES; ti++, pos += 8) {
+        const DTypeTraits *tr = dtype_traits(FIXTURE_TYPES[ti]);
+        size_t rb = dtype_bytes(FIXTURE_TYPES[ti], len2);
         uint64_t h = 0xcbf29ce484222325ull, want;
         for (uint32_t r = 0; r < rows2; r++) {
             wide_row(x, (int)r, (int)len2);
