@@ -27,7 +27,7 @@
  *     use_more_bits(l, n) = l < n/8 || l >= 7n/8 || (l - n/8) % 3 == 2.
  *   - fallback, when the row length is not a multiple of the chosen type's
  *     block (K-quants, iq4_xs: 256): q4_K -> q5_0, q5_K -> q5_1, q6_K ->
- *     q8_0, q2_K, q3_K -> q4_0 (llama.cpp before 2026: iq4_nl), iq4_xs ->
+ *     q8_0, q2_K, q3_K -> q4_0 (older llama.cpp: iq4_nl), iq4_xs ->
  *     iq4_nl, then f16 if that still does not fit. For q8_0 and q4_0
  *     llama-quantize stops with "Unsupported tensor size"; we fall back to
  *     f16 as llama.cpp's convert_hf_to_gguf does for rows its quantizer
