@@ -73,9 +73,9 @@ const char *quant_scheme_names(void) {
 }
 
 /* llama.cpp's file types that are refused: the first group llama-quantize
- * itself refuses without an importance matrix (tools/quantize), the second
- * we do not write (ggml's iq3 grids; they too are meant for an importance
- * matrix). */
+ * itself refuses without an importance matrix (tools/quantize), the others
+ * we do not write (the iq3 types need ggml's grids, which we do not carry;
+ * tq1_0 and tq2_0 are read only). */
 static const char *const needs_imatrix[] = {"iq1_s", "iq1_m", "iq2_xxs", "iq2_xs", "iq2_s", "iq2_m", "q2_k_s"};
 static const char *const not_written[] = {"iq3_xxs", "iq3_xs", "iq3_s", "iq3_m", "tq1_0", "tq2_0"};
 
@@ -90,7 +90,7 @@ const QuantScheme *quant_scheme_find(const char *name) {
         }
     for (size_t i = 0; i < sizeof not_written / sizeof not_written[0]; i++)
         if (!strcasecmp(name, not_written[i])) {
-            err_set("%s files are read but not written (known: %s)", not_written[i], quant_scheme_names());
+            err_set("%s is not written by mistral quantize (known: %s)", not_written[i], quant_scheme_names());
             return NULL;
         }
     err_set("unknown type \"%.40s\" (known: %s)", name, quant_scheme_names());

@@ -198,6 +198,7 @@ static void test_rules_lowbit(void) {
     for (size_t i = 0; i < sizeof imat / sizeof imat[0]; i++)
         EXPECT(!quant_scheme_find(imat[i]) && strstr(err_msg(), "importance matrix"), "%s: %s", imat[i], err_msg());
     EXPECT(!quant_scheme_find("iq3_s") && strstr(err_msg(), "not written"), "iq3_s: %s", err_msg());
+    EXPECT(!quant_scheme_find("tq1_0") && strstr(err_msg(), "not written"), "tq1_0: %s", err_msg());
 }
 
 /* ---- files read back ------------------------------------------------------- */
