@@ -161,10 +161,12 @@ static const struct {
      "or a GGUF's metadata), weights converted to TYPE. Norms stay f32; the k-quant\n"
      "mixes keep some tensors at higher precision as llama-quantize does\n"
      "(output.weight q6_K, attn_v and ffn_down q6_K on some layers); rows too short\n"
-     "for a type's block fall back (q4_K -> q5_0, q5_K -> q5_1, q6_K -> q8_0, else\n"
-     "f16).\n",
+     "for a type's block fall back (q4_K -> q5_0, q5_K -> q5_1, q6_K -> q8_0,\n"
+     "q2_K/q3_K -> q4_0, iq4_xs -> iq4_nl, else f16). Types that need an importance\n"
+     "matrix (iq1_*, iq2_*, q2_k_s) are refused.\n",
      "  --type TYPE           f32, f16, bf16, q8_0, q4_0, q4_k (llama.cpp's Q4_K_S; also\n"
-     "                        q4_k_s), q5_k (Q5_K_S; also q5_k_s), q6_k, q4_k_m, q5_k_m\n"
+     "                        q4_k_s), q5_k (Q5_K_S; also q5_k_s), q6_k, q4_k_m, q5_k_m,\n"
+     "                        q2_k, q3_k_s, q3_k_m, q3_k_l, iq4_nl, iq4_xs\n"
      "                        (file types as llama-quantize makes them; case ignored)\n"
      "  -t, --threads N       threads converting the rows (default: the CPUs, at most 64)\n",
      0, 0},

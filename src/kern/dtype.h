@@ -23,11 +23,11 @@ typedef enum {
     DT_Q4_K,
     DT_Q5_K,
     DT_Q6_K,
-    DT_Q2_K, /* read only: no quantizer yet (quantize NULL) */
+    DT_Q2_K,
     DT_Q3_K,
     DT_IQ4_NL,
     DT_IQ4_XS,
-    DT_TQ1_0,
+    DT_TQ1_0, /* read only: no quantizer (quantize NULL) */
     DT_TQ2_0,
     DT_COUNT
 } DType;

@@ -17,6 +17,7 @@
 
 #include "base/util.h"
 #include "kern/dtype.h"
+#include "kern/quant_impl.h"
 
 #ifdef __clang__
 #pragma STDC FP_CONTRACT OFF /* GCC in ISO C mode (-std=c11) does not contract */
@@ -39,15 +40,6 @@ static inline int to_u8(float v) {
     return v > 0 ? 255 : 0;
 }
 
-/* Round to nearest, ties to even, for |f| <= 2^22 (ggml's nearest_int: the
- * magic number moves the integer into the low mantissa bits). Larger or
- * non-finite f give garbage, as in ggml, but no undefined behaviour. */
-static inline int nearest_int(float f) {
-    float v = f + 12582912.f;
-    int32_t i;
-    memcpy(&i, &v, sizeof i);
-    return (i & 0x007fffff) - 0x00400000;
-}
 
 /* ---- dequantization ------------------------------------------------------ */
 
@@ -468,13 +460,8 @@ void quantize_row_q5_1(void *out, const float *x, size_t n) {
 
 /* ---- K-quant helpers (ggml's make_qkx2_quants, make_qx_quants) ----------- */
 
-#define GROUP_MAX_EPS 1e-15f
-
-/* Fits x[i] ≈ scale·L[i] - the_min with L in 0..nmax, minimizing the
- * weighted squared error over a grid of nstep+1 candidate scales. Returns
- * the scale; *the_min >= 0. */
-static float make_qkx2_quants(int n, int nmax, const float *x, const float *weights, uint8_t *L,
-                              float *the_min, uint8_t *Laux, float rmin, float rdelta, int nstep) {
+float make_qkx2_quants(int n, int nmax, const float *x, const float *weights, uint8_t *L, float *the_min,
+                       uint8_t *Laux, float rmin, float rdelta, int nstep, int use_mad) {
     float min = x[0], max = x[0];
     float sum_w = weights[0];
     float sum_x = sum_w * x[0];
@@ -498,7 +485,7 @@ static float make_qkx2_quants(int n, int nmax, const float *x, const float *weig
         int l = nearest_int(iscale * (x[i] - min));
         L[i] = (uint8_t)MAX(0, MIN(nmax, l));
         float diff = scale * L[i] + min - x[i];
-        diff = diff * diff;
+        diff = use_mad ? fabsf(diff) : diff * diff;
         best_mad += weights[i] * diff;
     }
     for (int is = 0; is <= nstep; is++) {
@@ -524,7 +511,7 @@ static float make_qkx2_quants(int n, int nmax, const float *x, const float *weig
             float mad = 0;
             for (int i = 0; i < n; i++) {
                 float diff = this_scale * Laux[i] + this_min - x[i];
-                diff = diff * diff;
+                diff = use_mad ? fabsf(diff) : diff * diff;
                 mad += weights[i] * diff;
             }
             if (mad < best_mad) {
@@ -606,7 +593,7 @@ static void quantize_k4_scales(const float *x, int nmax, float rmin, int nstep, 
         float av_x = sqrtf(sum_x2 / 32);
         for (int l = 0; l < 32; l++) weights[l] = av_x + fabsf(x[32 * j + l]);
         scales[j] = make_qkx2_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, rmin,
-                                     0.1f, nstep);
+                                     0.1f, nstep, 0);
         if (scales[j] > max_scale) max_scale = scales[j];
         if (mins[j] > max_min) max_min = mins[j];
     }

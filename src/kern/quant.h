@@ -26,14 +26,14 @@
  * element j+16; bit j of qh is the fifth bit of element j. The K-quant
  * packings are described at their dequantizers in quant.c.
  *
- * The last six are read, not written: no quantizer yet (their traits'
- * quantize is NULL). Their dequantizers compute what ggml's dequantize_row_*
- * compute, bit for bit (the same fp32 operations in the same order).
+ * The dequantizers compute what ggml's dequantize_row_* compute, bit for
+ * bit (the same fp32 operations in the same order). tq1_0 and tq2_0 are read,
+ * not written (their traits' quantize is NULL).
  *
- * The quantizers compute what ggml's quantize_row_*_ref compute (the ones
- * llama-quantize uses without an importance matrix), bit for bit on finite
- * input (tests/unit/test_quant.c checks them against a fixture made with ggml).
- * Non-finite input gives unspecified blocks, never undefined behaviour.
+ * The quantizers compute what llama-quantize writes without an importance
+ * matrix, bit for bit on finite input: ggml's quantize_row_*_ref, except
+ * iq4_nl, where it is ggml's quantize_iq4_nl (kern/quant_k2.c says why).
+ * tests/unit/test_quant.c checks them against a fixture made with ggml. Non-finite input gives unspecified blocks, never undefined behaviour.
  *
  * Signatures follow the traits table and the kernel convention (output
  * first): dequantize_row_x is DTypeTraits.to_float, quantize_row_x is
@@ -153,7 +153,7 @@ _Static_assert(sizeof(BlockTQ2_0) == 66 && offsetof(BlockTQ2_0, d) == 64, "tq2_0
 /* iq4_nl's and iq4_xs's 16 levels (kern/quant.c says where they come from). */
 extern const int8_t kvalues_iq4nl[16];
 
-/* The integer codes of one super-block of the read-only 256-element types,
+/* The integer codes of one super-block of the newer 256-element types,
  * the form the integer dots (kern/simd/generic.c) read: q[i] is element i's
  * quant, sc[s] and mn[s] the scale and min of its sub-block, so that element
  * i is
@@ -211,5 +211,10 @@ void quantize_row_q5_1(void *out, const float *src, size_t n);
 void quantize_row_q4_K(void *out, const float *src, size_t n);
 void quantize_row_q5_K(void *out, const float *src, size_t n);
 void quantize_row_q6_K(void *out, const float *src, size_t n);
+/* kern/quant_k2.c */
+void quantize_row_q2_K(void *out, const float *src, size_t n);
+void quantize_row_q3_K(void *out, const float *src, size_t n);
+void quantize_row_iq4_nl(void *out, const float *src, size_t n);
+void quantize_row_iq4_xs(void *out, const float *src, size_t n);
 
 #endif

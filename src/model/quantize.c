@@ -1,31 +1,43 @@
 /* quantize — a model to a llama.cpp GGUF file of one file type.
  *
  * Type rules (llama.cpp src/llama-quant.cpp, llama_tensor_get_type and
- * llama_model_quantize_impl, for the file types we write):
+ * llama_model_quantize_impl, for the file types we write; the low-bit ones
+ * as of llama.cpp 007dbbf, 2026):
  *   - 1-D tensors (the norms) are F32; ffn_gate_inp (the MoE router) is F32
  *     (llama.cpp never quantizes it; convert_hf_to_gguf writes it F32).
  *   - f32, f16, bf16: every other weight in that type; no further rules.
  *   - the quantized schemes start every other weight at the scheme's base
- *     type, then:
+ *     type (q2_K for q2_k, q3_K for q3_k_s/m/l, iq4_nl, iq4_xs), then:
  *     output.weight (token_embd.weight when the model has no output.weight):
  *       q8_0 if its rows do not fit the base type's block, else q6_K unless
  *       the base is q8_0;
- *     attn_v: q4_k_m, q5_k_m: q6_K on layers where use_more_bits(l, n);
- *       q4_k (Q4_K_S): q5_K on layers 0..3; 8 experts: q8_0;
+ *     attn_v: q2_k: q4_K if n_heads/n_kv_heads >= 4, else q3_K;
+ *       q3_k_m: q5_K on layers 0, 1, else q4_K; q3_k_l: q5_K;
+ *       iq4_nl, iq4_xs: q5_K if n_heads/n_kv_heads >= 4;
+ *       q4_k_m, q5_k_m: q6_K on layers where use_more_bits(l, n);
+ *       q4_k (Q4_K_S): q5_K on layers 0..3; 8 experts: q8_0 (all schemes);
  *     attn_k: 8 experts: q8_0;
- *     ffn_down(_exps): q4_k_m, q5_k_m: q6_K where use_more_bits(l, n);
+ *     ffn_down(_exps): q2_k: q3_K; q3_k_m: q5_K on layers l < n/16, else
+ *       q4_K; q3_k_l: q5_K; q4_k_m, q5_k_m: q6_K where use_more_bits(l, n);
+ *       iq4_nl, iq4_xs: q5_K on layers l < n/8 (no importance matrix);
  *       q4_k (Q4_K_S): q5_K on layers l < n/8;
- *     attn_output: 8 experts and q4_k or q4_k_m: q5_K;
+ *     attn_output: 8 experts: q5_K for q2_k, q3_k_s, q3_k_m, iq4_nl, iq4_xs,
+ *       q4_k, q4_k_m (not q3_k_l); dense: q2_k: q3_K, q3_k_m: q4_K,
+ *       q3_k_l: q5_K;
  *     use_more_bits(l, n) = l < n/8 || l >= 7n/8 || (l - n/8) % 3 == 2.
  *   - fallback, when the row length is not a multiple of the chosen type's
- *     block (K-quants: 256): q4_K -> q5_0, q5_K -> q5_1, q6_K -> q8_0, then
- *     f16 if that still does not fit. For q8_0 and q4_0 llama-quantize stops
- *     with "Unsupported tensor size"; we fall back to f16 as llama.cpp's
- *     convert_hf_to_gguf does for rows its quantizer cannot take.
- * (llama.cpp's 70B-model and importance-matrix rules do not apply here.)
- * Checked against llama.cpp (c392e50, Feb 2025) out of the tree: from the
- * same f32 GGUF, llama-quantize writes the same type and the same bytes for
- * every tensor, for each file type here but f32/f16/bf16. */
+ *     block (K-quants, iq4_xs: 256): q4_K -> q5_0, q5_K -> q5_1, q6_K ->
+ *     q8_0, q2_K, q3_K -> q4_0 (older llama.cpp: iq4_nl), iq4_xs ->
+ *     iq4_nl, then f16 if that still does not fit. For q8_0 and q4_0
+ *     llama-quantize stops with "Unsupported tensor size"; we fall back to
+ *     f16 as llama.cpp's convert_hf_to_gguf does for rows its quantizer
+ *     cannot take.
+ * (llama.cpp's 70B-model, Falcon and importance-matrix rules do not apply
+ * here.) Checked against llama.cpp (c392e50, Feb 2025) out of the tree: from
+ * the same f32 GGUF, llama-quantize writes the same type and the same bytes
+ * for every tensor, for each file type here but f32/f16/bf16 and the six
+ * low-bit ones (whose quantizers were compared with ggml's directly, see
+ * kern/quant_k2.c). */
 #include "model/quantize.h"
 
 #include <pthread.h>
@@ -49,16 +61,38 @@ static const QuantScheme schemes[] = {
     {"q4_k_m", FTYPE_Q4_K_M, DT_Q4_K}, {"q5_k_m", FTYPE_Q5_K_M, DT_Q5_K},
     /* llama-quantize's names for q4_k and q5_k (its "Q4_K" is Q4_K_M) */
     {"q4_k_s", FTYPE_Q4_K_S, DT_Q4_K}, {"q5_k_s", FTYPE_Q5_K_S, DT_Q5_K},
+    {"q2_k", FTYPE_Q2_K, DT_Q2_K},     {"q3_k_s", FTYPE_Q3_K_S, DT_Q3_K},
+    {"q3_k_m", FTYPE_Q3_K_M, DT_Q3_K}, {"q3_k_l", FTYPE_Q3_K_L, DT_Q3_K},
+    {"iq4_nl", FTYPE_IQ4_NL, DT_IQ4_NL}, {"iq4_xs", FTYPE_IQ4_XS, DT_IQ4_XS},
 };
 #define N_SCHEMES (sizeof schemes / sizeof schemes[0])
 
 const char *quant_scheme_names(void) {
-    return "f32, f16, bf16, q8_0, q4_0, q4_k (= q4_k_s), q5_k (= q5_k_s), q6_k, q4_k_m, q5_k_m";
+    return "f32, f16, bf16, q8_0, q4_0, q4_k (= q4_k_s), q5_k (= q5_k_s), q6_k, q4_k_m, q5_k_m, q2_k, "
+           "q3_k_s, q3_k_m, q3_k_l, iq4_nl, iq4_xs";
 }
+
+/* llama.cpp's file types that are refused: the first group llama-quantize
+ * itself refuses without an importance matrix (tools/quantize), the others
+ * we do not write (the iq3 types need ggml's grids, which we do not carry;
+ * tq1_0 and tq2_0 are read only). */
+static const char *const needs_imatrix[] = {"iq1_s", "iq1_m", "iq2_xxs", "iq2_xs", "iq2_s", "iq2_m", "q2_k_s"};
+static const char *const not_written[] = {"iq3_xxs", "iq3_xs", "iq3_s", "iq3_m", "tq1_0", "tq2_0"};
 
 const QuantScheme *quant_scheme_find(const char *name) {
     for (size_t i = 0; i < N_SCHEMES; i++)
         if (!strcasecmp(name, schemes[i].name)) return &schemes[i];
+    for (size_t i = 0; i < sizeof needs_imatrix / sizeof needs_imatrix[0]; i++)
+        if (!strcasecmp(name, needs_imatrix[i])) {
+            err_set("%s needs an importance matrix, which mistral quantize does not compute "
+                    "(llama-quantize refuses it without one too)", needs_imatrix[i]);
+            return NULL;
+        }
+    for (size_t i = 0; i < sizeof not_written / sizeof not_written[0]; i++)
+        if (!strcasecmp(name, not_written[i])) {
+            err_set("%s is not written by mistral quantize (known: %s)", not_written[i], quant_scheme_names());
+            return NULL;
+        }
     err_set("unknown type \"%.40s\" (known: %s)", name, quant_scheme_names());
     return NULL;
 }
@@ -72,12 +106,12 @@ static int use_more_bits(int l, int n) {
 static int fits(DType t, int64_t row_len) { return row_len % dtype_traits(t)->block == 0; }
 
 DType quant_tensor_type(const QuantScheme *s, const char *name, int layer, int n_layers,
-                        int n_experts, int64_t row_len, int has_output, int *fallback) {
+                        int n_experts, int n_gqa, int64_t row_len, int has_output, int *fallback) {
     if (fallback) *fallback = 0;
     if (strstr(name, "ffn_gate_inp")) return DT_F32;
     if (is_float(s->base)) return s->base;
     DType t = s->base;
-    int f = s->ftype;
+    int f = s->ftype, iq4 = f == FTYPE_IQ4_NL || f == FTYPE_IQ4_XS;
     int is_output = !strcmp(name, "output.weight");
     if (is_output || (!has_output && !strcmp(name, "token_embd.weight"))) {
         if (!fits(s->base, row_len)) t = DT_Q8_0;
@@ -85,20 +119,47 @@ DType quant_tensor_type(const QuantScheme *s, const char *name, int layer, int n
     } else if (!strcmp(name, "token_embd.weight")) {
         /* the base type */
     } else if (strstr(name, "attn_v.weight")) {
-        if ((f == FTYPE_Q4_K_M || f == FTYPE_Q5_K_M) && use_more_bits(layer, n_layers)) t = DT_Q6_K;
+        if (f == FTYPE_Q2_K) t = n_gqa >= 4 ? DT_Q4_K : DT_Q3_K;
+        else if (f == FTYPE_Q3_K_M) t = layer < 2 ? DT_Q5_K : DT_Q4_K;
+        else if (f == FTYPE_Q3_K_L) t = DT_Q5_K;
+        else if (iq4 && n_gqa >= 4) t = DT_Q5_K;
+        else if ((f == FTYPE_Q4_K_M || f == FTYPE_Q5_K_M) && use_more_bits(layer, n_layers)) t = DT_Q6_K;
         else if (f == FTYPE_Q4_K_S && layer < 4) t = DT_Q5_K;
         if (n_experts == 8) t = DT_Q8_0;
     } else if (strstr(name, "attn_k.weight")) {
         if (n_experts == 8) t = DT_Q8_0;
     } else if (strstr(name, "ffn_down")) {
-        if ((f == FTYPE_Q4_K_M || f == FTYPE_Q5_K_M) && use_more_bits(layer, n_layers)) t = DT_Q6_K;
+        if (f == FTYPE_Q2_K) t = DT_Q3_K;
+        else if (f == FTYPE_Q3_K_M) t = layer < n_layers / 16 ? DT_Q5_K : DT_Q4_K;
+        else if (f == FTYPE_Q3_K_L) t = DT_Q5_K;
+        else if (f == FTYPE_Q4_K_M) t = use_more_bits(layer, n_layers) ? DT_Q6_K : t;
+        else if (iq4 && layer < n_layers / 8) t = DT_Q5_K;
+        else if (f == FTYPE_Q5_K_M && use_more_bits(layer, n_layers)) t = DT_Q6_K;
         else if (f == FTYPE_Q4_K_S && layer < n_layers / 8) t = DT_Q5_K;
     } else if (strstr(name, "attn_output.weight")) {
-        if (n_experts == 8 && (f == FTYPE_Q4_K_S || f == FTYPE_Q4_K_M)) t = DT_Q5_K;
+        if (n_experts == 8) {
+            if (f == FTYPE_Q2_K || f == FTYPE_Q3_K_S || f == FTYPE_Q3_K_M || iq4 || f == FTYPE_Q4_K_S ||
+                f == FTYPE_Q4_K_M)
+                t = DT_Q5_K;
+        } else if (f == FTYPE_Q2_K) {
+            t = DT_Q3_K;
+        } else if (f == FTYPE_Q3_K_M) {
+            t = DT_Q4_K;
+        } else if (f == FTYPE_Q3_K_L) {
+            t = DT_Q5_K;
+        }
     }
     if (fits(t, row_len)) return t;
     if (fallback) *fallback = 1;
-    t = t == DT_Q4_K ? DT_Q5_0 : t == DT_Q5_K ? DT_Q5_1 : t == DT_Q6_K ? DT_Q8_0 : DT_F16;
+    switch (t) {
+    case DT_Q4_K: t = DT_Q5_0; break;
+    case DT_Q5_K: t = DT_Q5_1; break;
+    case DT_Q6_K: t = DT_Q8_0; break;
+    case DT_Q2_K:
+    case DT_Q3_K: t = DT_Q4_0; break;
+    case DT_IQ4_XS: t = DT_IQ4_NL; break;
+    default: t = DT_F16; break;
+    }
     return fits(t, row_len) ? t : DT_F16;
 }
 
@@ -306,8 +367,8 @@ int quantize_add_tensors(Quantized *q, GGUFWriter *w, const Model *m, const Quan
         } else {
             const Mat *m0 = src_mat(t, 0);
             int n_mats = t->mat ? 1 : t->n_mats, fb;
-            type = quant_tensor_type(s, t->name, t->layer, c->n_layers, c->n_experts, m0->cols,
-                                     has_output, &fb);
+            type = quant_tensor_type(s, t->name, t->layer, c->n_layers, c->n_experts,
+                                     c->n_heads / c->n_kv_heads, m0->cols, has_output, &fb);
             q->n_fallback += fb;
             dims[0] = m0->cols;
             dims[1] = m0->rows;

@@ -34,29 +34,38 @@ enum {
     FTYPE_F16 = 1,
     FTYPE_Q4_0 = 2,
     FTYPE_Q8_0 = 7,
+    FTYPE_Q2_K = 10,
+    FTYPE_Q3_K_S = 11,
+    FTYPE_Q3_K_M = 12,
+    FTYPE_Q3_K_L = 13,
     FTYPE_Q4_K_S = 14,
     FTYPE_Q4_K_M = 15,
     FTYPE_Q5_K_S = 16,
     FTYPE_Q5_K_M = 17,
     FTYPE_Q6_K = 18,
+    FTYPE_IQ4_NL = 25,
+    FTYPE_IQ4_XS = 30,
     FTYPE_BF16 = 32,
 };
 
 /* The scheme called name (case-insensitive: "q4_k_m", "Q8_0", ...), or NULL
- * with err set listing the known names. */
+ * with err set: one line listing the known names, or, for llama.cpp's types
+ * that need an importance matrix (iq1_*, iq2_*, q2_k_s) or that we do not
+ * write (iq3_*, tq1_0, tq2_0), saying so. */
 const QuantScheme *quant_scheme_find(const char *name);
 /* "f32, f16, bf16, q8_0, ..." */
 const char *quant_scheme_names(void);
 
 /* The type llama.cpp's quantizer gives a 2-D (or stacked 3-D) weight called
  * gguf_name ("blk.3.attn_v.weight") of layer `layer` (-1 for token_embd and
- * output), rows of row_len elements, in a model of n_layers layers and
- * n_experts experts (0: dense) that has (has_output) or lacks an output.weight
+ * output), rows of row_len elements, in a model of n_layers layers,
+ * n_experts experts (0: dense) and n_gqa = n_heads / n_kv_heads that has
+ * (has_output) or lacks an output.weight
  * of its own. *fallback (may be NULL) is set to 1 when the chosen type had to
  * change because row_len is not a multiple of its block. 1-D tensors are not
  * asked: they are always F32. */
 DType quant_tensor_type(const QuantScheme *s, const char *gguf_name, int layer, int n_layers,
-                        int n_experts, int64_t row_len, int has_output, int *fallback);
+                        int n_experts, int n_gqa, int64_t row_len, int has_output, int *fallback);
 
 /* Adds llama.cpp's metadata for m (architecture "llama") to w: general.*,
  * llama.* hyperparameters, general.file_type of s. `name` is general.name. */

@@ -1,6 +1,7 @@
-/* randblocks — random valid blocks of the quantized types that no quantizer
- * writes yet (DTypeTraits.quantize NULL: q2_K, q3_K, iq4_nl, iq4_xs, tq1_0,
- * tq2_0), the tests' stand-in for quantizing a matrix of those types.
+/* randblocks — random valid blocks of issue 21's quantized types (q2_K,
+ * q3_K, iq4_nl, iq4_xs, tq1_0, tq2_0): every bit pattern for the decoders'
+ * tests, and the stand-in for quantizing a matrix of the types that no
+ * quantizer writes (DTypeTraits.quantize NULL: tq1_0, tq2_0).
  *
  * Every bit of the quants and sub-block scales is random (the ternary types:
  * trits uniform in {-1, 0, 1}, packed as the format packs them); the fp16

@@ -1,7 +1,8 @@
-/* test_quant_k2 — the quantized types read but not written: q2_K, q3_K,
- * iq4_nl, iq4_xs, tq1_0, tq2_0.
+/* test_quant_k2 — the quantized types added by issue 21: q2_K, q3_K,
+ * iq4_nl, iq4_xs (read and written), tq1_0, tq2_0 (read only).
  *
- *  - sizes, bits per weight and traits (no quantizer: quantize NULL);
+ *  - sizes, bits per weight and traits (tq1_0, tq2_0: quantize NULL; the
+ *    others' quantizers are tested in test_quant.c);
  *  - kvalues_iq4nl's defining properties;
  *  - one hand-made block per type whose floats are worked out by hand from
  *    the format's definition (the expected values are literals);
@@ -121,7 +122,7 @@ static void test_traits(void) {
     for (int i = 0; i < N_TYPES; i++) {
         const DTypeTraits *tr = dtype_traits(want[i].t);
         EXPECT(want[i].t == TYPES[i] && !strcmp(tr->name, want[i].name) && tr->gguf_type == want[i].ggml &&
-                   tr->block == want[i].block && tr->bytes == want[i].bytes && tr->to_float && tr->dot && !tr->quantize,
+                   tr->block == want[i].block && tr->bytes == want[i].bytes && tr->to_float && tr->dot && !tr->quantize == (want[i].t >= DT_TQ1_0),
                "traits of %s", want[i].name);
         EXPECT(8.0 * tr->bytes / tr->block == want[i].bpw, "%s: %g bits per weight", tr->name, want[i].bpw);
         DType d = DT_COUNT;

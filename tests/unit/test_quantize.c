@@ -1,8 +1,9 @@
 /* test_quantize — mistral quantize and model/quantize.
  *
  *  - llama.cpp's type rules (quant_tensor_type) on Mistral-7B- and
- *    Mixtral-shaped models: the q4_k_m / q5_k_m mixes, output.weight, tied
- *    embeddings, 8-expert bumps, the fallbacks for short rows;
+ *    Mixtral-shaped models: the q4_k_m / q5_k_m mixes and those of q2_k,
+ *    q3_k_s/m/l, iq4_nl, iq4_xs, output.weight, tied embeddings, 8-expert
+ *    bumps, the fallbacks for short rows, the refused low-bit types;
  *  - every tiny checkpoint (tests/data/tiny and conformance/tiny: dim 48 and
  *    64, head_dim 24, per-layer windows, f16/bf16 sources, 4/6/8 experts)
  *    written by the CLI in 8 types and read back with gguf_open: metadata,
@@ -13,13 +14,14 @@
  *    file loaded by model_load: f32 equal to the native model's, the others
  *    within measured tolerances;
  *  - generated dim-256 models (dense, 8 layers; 8 experts), so that the
- *    K-quants are written as such: rows, logits, the q4_k_m layer pattern,
- *    bytes independent of the thread count;
+ *    K-quants are written as such: rows, logits, the q4_k_m, q3_k_m and
+ *    iq4_xs layer patterns, bytes independent of the thread count;
  *  - an HF-layout model (q/k rows in half-split order) gives the native
  *    model's file: the rows are put back in interleaved order;
  *  - stories260K (../shared) to q8_0: f16 fallback for hidden_dim 172, the
  *    tokenizer, the same 60 greedy tokens as the native model, and the file
- *    quantized again to q8_0 is the same;
+ *    quantized again to q8_0 is the same; to iq4_nl, iq4_xs, q3_k_m, q2_k:
+ *    loaded by model_load, it generates, near the native model;
  *  - command-line errors: one line, exit 1 (2 for usage). */
 #include <math.h>
 #include <unistd.h>
@@ -40,11 +42,17 @@ static char cli[512]; /* the mistral binary: build/tests/unit/test_quantize -> b
 
 /* ---- type rules ------------------------------------------------------------ */
 
-static DType type_of(const char *scheme, const char *name, int layer, int n_layers, int n_experts,
-                     int64_t row, int has_output, int *fb) {
+/* Mistral 7B and Mixtral have 32 heads and 8 kv heads: n_gqa 4. */
+static DType type_gqa(const char *scheme, const char *name, int layer, int n_layers, int n_experts, int n_gqa,
+                      int64_t row, int has_output, int *fb) {
     const QuantScheme *s = quant_scheme_find(scheme);
     CHECK(s);
-    return quant_tensor_type(s, name, layer, n_layers, n_experts, row, has_output, fb);
+    return quant_tensor_type(s, name, layer, n_layers, n_experts, n_gqa, row, has_output, fb);
+}
+
+static DType type_of(const char *scheme, const char *name, int layer, int n_layers, int n_experts,
+                     int64_t row, int has_output, int *fb) {
+    return type_gqa(scheme, name, layer, n_layers, n_experts, 4, row, has_output, fb);
 }
 
 static void test_rules(void) {
@@ -113,6 +121,86 @@ static void test_rules(void) {
     EXPECT(type_of("q8_0", "blk.0.ffn_up.weight", 0, 4, 0, 64, 1, &fb) == DT_Q8_0 && !fb, "q8_0 fits");
 }
 
+/* The low-bit file types (llama.cpp's llama_tensor_get_type, written out
+ * here by hand per scheme): Mistral 7B (32 layers, n_gqa 4), the same with
+ * n_gqa 1, Mixtral; the fallbacks; the types that are refused. */
+static void test_rules_lowbit(void) {
+    static const struct { const char *s; int ftype; DType base; } ft[] = {
+        {"q2_k", 10, DT_Q2_K},   {"Q3_K_S", 11, DT_Q3_K}, {"q3_k_m", 12, DT_Q3_K},
+        {"q3_k_l", 13, DT_Q3_K}, {"iq4_nl", 25, DT_IQ4_NL}, {"IQ4_XS", 30, DT_IQ4_XS},
+    };
+    for (size_t i = 0; i < sizeof ft / sizeof ft[0]; i++) {
+        const QuantScheme *s = quant_scheme_find(ft[i].s);
+        EXPECT(s && s->ftype == ft[i].ftype && s->base == ft[i].base, "%s: ftype, base", ft[i].s);
+    }
+    enum { BASE = -1 };
+    /* per scheme: attn_v (gqa 4), attn_v (gqa 1), ffn_down on layer 0, 1, 2,
+     * 3, 4 and 31, attn_output; BASE = the scheme's base type */
+    enum { Q3 = DT_Q3_K, Q4 = DT_Q4_K, Q5 = DT_Q5_K };
+    static const struct { const char *s; int v4, v1, down[6], o; } mix[] = {
+        {"q2_k", Q4, Q3, {Q3, Q3, Q3, Q3, Q3, Q3}, Q3},
+        {"q3_k_s", BASE, BASE, {BASE, BASE, BASE, BASE, BASE, BASE}, BASE},
+        {"q3_k_m", Q5, Q5, {Q5, Q5, Q4, Q4, Q4, Q4}, Q4},
+        {"q3_k_l", Q5, Q5, {Q5, Q5, Q5, Q5, Q5, Q5}, Q5},
+        {"iq4_nl", Q5, BASE, {Q5, Q5, Q5, Q5, BASE, BASE}, BASE},
+        {"iq4_xs", Q5, BASE, {Q5, Q5, Q5, Q5, BASE, BASE}, BASE},
+    };
+    static const int down_layer[6] = {0, 1, 2, 3, 4, 31};
+    char name[64];
+    int fb;
+    for (size_t i = 0; i < sizeof mix / sizeof mix[0]; i++) {
+        const char *sc = mix[i].s;
+        int base = (int)quant_scheme_find(sc)->base;
+#define W(x) ((x) == BASE ? base : (x))
+        for (int l = 0; l < 32; l++) {
+            snprintf(name, sizeof name, "blk.%d.attn_v.weight", l);
+            /* q3_k_m: q5_K on the first two attn_v only */
+            int v4 = !strcmp(sc, "q3_k_m") && l >= 2 ? DT_Q4_K : W(mix[i].v4);
+            int v1 = !strcmp(sc, "q3_k_m") && l >= 2 ? DT_Q4_K : W(mix[i].v1);
+            EXPECT((int)type_gqa(sc, name, l, 32, 0, 4, 4096, 1, &fb) == v4 && !fb, "%s %s (gqa 4)", sc, name);
+            EXPECT((int)type_gqa(sc, name, l, 32, 0, 1, 4096, 1, &fb) == v1, "%s %s (gqa 1)", sc, name);
+            static const char *const plain[] = {"attn_q", "attn_k", "ffn_gate", "ffn_up"};
+            for (int k = 0; k < 4; k++) {
+                snprintf(name, sizeof name, "blk.%d.%s.weight", l, plain[k]);
+                EXPECT((int)type_of(sc, name, l, 32, 0, 4096, 1, &fb) == base, "%s %s", sc, name);
+            }
+            snprintf(name, sizeof name, "blk.%d.attn_output.weight", l);
+            EXPECT((int)type_of(sc, name, l, 32, 0, 4096, 1, &fb) == W(mix[i].o), "%s %s", sc, name);
+        }
+        for (int k = 0; k < 6; k++) {
+            snprintf(name, sizeof name, "blk.%d.ffn_down.weight", down_layer[k]);
+            EXPECT((int)type_of(sc, name, down_layer[k], 32, 0, 14336, 1, &fb) == W(mix[i].down[k]), "%s %s", sc,
+                   name);
+        }
+        EXPECT(type_of(sc, "output.weight", -1, 32, 0, 4096, 1, &fb) == DT_Q6_K, "%s output", sc);
+        EXPECT((int)type_of(sc, "token_embd.weight", -1, 32, 0, 4096, 1, &fb) == base, "%s embd", sc);
+        EXPECT(type_of(sc, "token_embd.weight", -1, 32, 0, 4096, 0, &fb) == DT_Q6_K, "%s tied", sc);
+        /* Mixtral: attn_v, attn_k q8_0; attn_output q5_K but for q3_k_l */
+        EXPECT(type_of(sc, "blk.5.attn_v.weight", 5, 32, 8, 4096, 1, &fb) == DT_Q8_0, "%s mixtral v", sc);
+        EXPECT(type_of(sc, "blk.5.attn_k.weight", 5, 32, 8, 4096, 1, &fb) == DT_Q8_0, "%s mixtral k", sc);
+        EXPECT((int)type_of(sc, "blk.5.attn_output.weight", 5, 32, 8, 4096, 1, &fb) ==
+                   (!strcmp(sc, "q3_k_l") ? base : DT_Q5_K),
+               "%s mixtral o", sc);
+        EXPECT((int)type_of(sc, "blk.5.ffn_down_exps.weight", 5, 32, 8, 14336, 1, &fb) == W(mix[i].down[4]),
+               "%s mixtral down", sc);
+#undef W
+    }
+    /* short rows: q2_K, q3_K -> q4_0, iq4_xs -> iq4_nl, then f16 */
+    EXPECT(type_of("q2_k", "blk.0.attn_q.weight", 0, 4, 0, 64, 1, &fb) == DT_Q4_0 && fb, "q2_K->q4_0");
+    EXPECT(type_of("q3_k_s", "blk.0.attn_q.weight", 0, 4, 0, 64, 1, &fb) == DT_Q4_0 && fb, "q3_K->q4_0");
+    EXPECT(type_of("iq4_xs", "blk.0.attn_q.weight", 0, 4, 0, 64, 1, &fb) == DT_IQ4_NL && fb, "iq4_xs->iq4_nl");
+    EXPECT(type_of("iq4_xs", "blk.0.attn_q.weight", 0, 4, 0, 48, 1, &fb) == DT_F16 && fb, "iq4_xs->f16");
+    EXPECT(type_of("iq4_nl", "blk.0.attn_q.weight", 0, 4, 0, 64, 1, &fb) == DT_IQ4_NL && !fb, "iq4_nl fits");
+    EXPECT(type_of("iq4_nl", "output.weight", -1, 4, 0, 64, 1, &fb) == DT_Q8_0 && fb, "iq4_nl output");
+    EXPECT(type_of("q2_k", "output.weight", -1, 4, 0, 64, 1, &fb) == DT_Q8_0 && !fb, "q2_k output");
+    /* refused, as llama-quantize refuses them without an importance matrix */
+    static const char *const imat[] = {"iq2_xxs", "IQ2_XS", "iq2_s", "iq2_m", "iq1_s", "iq1_m", "q2_k_s"};
+    for (size_t i = 0; i < sizeof imat / sizeof imat[0]; i++)
+        EXPECT(!quant_scheme_find(imat[i]) && strstr(err_msg(), "importance matrix"), "%s: %s", imat[i], err_msg());
+    EXPECT(!quant_scheme_find("iq3_s") && strstr(err_msg(), "not written"), "iq3_s: %s", err_msg());
+    EXPECT(!quant_scheme_find("tq1_0") && strstr(err_msg(), "not written"), "tq1_0: %s", err_msg());
+}
+
 /* ---- files read back ------------------------------------------------------- */
 
 static int has_experts(const Model *m) { return m->cfg.n_experts > 0; }
@@ -136,7 +224,7 @@ static void check_tensor(const GGUFFile *f, const char *file, const char *scheme
     const Mat *m0 = mats[0];
     int fb;
     DType want = quant_tensor_type(quant_scheme_find(scheme), name, layer, m->cfg.n_layers,
-                                   m->cfg.n_experts, m0->cols,
+                                   m->cfg.n_experts, m->cfg.n_heads / m->cfg.n_kv_heads, m0->cols,
                                    m->w.output.data != m->w.tok_embeddings.data, &fb);
     EXPECT(t->dtype == (int)want, "%s: %s: type %d, expected %d", file, name, t->dtype, want);
     EXPECT(t->ndim == (n_mats > 1 || strstr(name, "_exps") ? 3 : 2) && tensor_ne(t, 0) == m0->cols &&
@@ -594,9 +682,13 @@ static void test_kquants(void) {
          * quantizers are slow: the other schemes' rules are checked above).
          * Tolerances: about 2x the largest logit differences measured
          * (QUANT_VERBOSE=1 prints them and the logits' range): dense q8_0 0.026,
-         * q4_k_m 0.26, q5_k_m 0.17; 8 experts (router flips) q8_0 0.14, q4_k_m 0.52. */
+         * q4_k_m 0.26, q5_k_m 0.17, q2_k 0.90, q3_k_s 0.72, q3_k_m 0.41, q3_k_l
+         * 0.50, iq4_nl 0.41, iq4_xs 0.44; 8 experts (router flips) q8_0 0.14,
+         * q4_k_m 0.52, q2_k 0.77, iq4_xs 0.67 (the other schemes: dense only). */
         static const struct { const char *type; double tol[2]; } cases[] = {
-            {"q8_0", {0.05, 0.3}}, {"q4_k_m", {0.5, 1.0}}, {"q5_k_m", {0.35, 0.7}}};
+            {"q8_0", {0.05, 0.3}},    {"q4_k_m", {0.5, 1.0}},  {"q5_k_m", {0.35, 0.7}},
+            {"q2_k", {1.8, 1.6}},     {"q3_k_s", {1.45, 0}},   {"q3_k_m", {0.82, 0}},
+            {"q3_k_l", {1.0, 0}},     {"iq4_nl", {0.82, 0}},   {"iq4_xs", {0.9, 1.35}}};
         if (getenv("QUANT_VERBOSE")) {
             float *lg = logits_model(&m, prompt, 12);
             double amax = 0;
@@ -605,7 +697,7 @@ static void test_kquants(void) {
             free(lg);
         }
         for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-            if (models[i].n_experts && c == 2) continue;
+            if (models[i].n_experts && c != 0 && c != 1 && c != 3 && c != 8) continue;
             char out[700];
             snprintf(out, sizeof out, "%s/%s_%s.gguf", tmp_dir, models[i].name, cases[c].type);
             quantize_cli(dir, out, cases[c].type);
@@ -651,6 +743,35 @@ static void test_kquants(void) {
                 EXPECT(gguf_find_tensor(&f, "token_embd.weight")->dtype == DT_Q4_K, "token_embd q4_K");
             }
             gguf_close(&f);
+            /* q3_k_m and iq4_xs over 8 layers, n_gqa 2: attn_v q5_K on layers
+             * 0, 1 (q3_k_m); ffn_down q4_K (q3_k_m: none below 8/16), q5_K on
+             * layer 0 (iq4_xs) */
+            static const struct { const char *s; DType v01, v, d0, d, o, q; } mixes[] = {
+                {"q3_k_m", DT_Q5_K, DT_Q4_K, DT_Q4_K, DT_Q4_K, DT_Q4_K, DT_Q3_K},
+                {"iq4_xs", DT_IQ4_XS, DT_IQ4_XS, DT_Q5_K, DT_IQ4_XS, DT_IQ4_XS, DT_IQ4_XS}};
+            for (int k = 0; k < 2; k++) {
+                snprintf(dir, sizeof dir, "%s/%s_%s.gguf", tmp_dir, models[i].name, mixes[k].s);
+                if (gguf_open(&f, dir)) {
+                    EXPECT(0, "%s", err_msg());
+                    continue;
+                }
+                char name[64];
+                for (int l = 0; l < 8; l++) {
+                    static const char *const kinds[] = {"attn_v", "ffn_down", "attn_output", "attn_q", "ffn_up"};
+                    DType want[5] = {l < 2 ? mixes[k].v01 : mixes[k].v, l < 1 ? mixes[k].d0 : mixes[k].d, mixes[k].o,
+                                     mixes[k].q, mixes[k].q};
+                    for (int j = 0; j < 5; j++) {
+                        snprintf(name, sizeof name, "blk.%d.%s.weight", l, kinds[j]);
+                        const Tensor *t = gguf_find_tensor(&f, name);
+                        EXPECT(t && t->dtype == (int)want[j], "%s: %s: %d, expected %d", mixes[k].s, name,
+                               t ? t->dtype : -1, want[j]);
+                    }
+                }
+                EXPECT(gguf_find_tensor(&f, "output.weight")->dtype == DT_Q6_K, "%s: output q6_K", mixes[k].s);
+                EXPECT(gguf_find_tensor(&f, "token_embd.weight")->dtype == (int)mixes[k].q, "%s: token_embd",
+                       mixes[k].s);
+                gguf_close(&f);
+            }
         }
         model_free(&m);
     }
@@ -709,6 +830,51 @@ static void test_hf_rows(void) {
 }
 
 /* ---- stories260K --------------------------------------------------------------- */
+
+/* stories260K (dim 64, hidden_dim 172) in the low-bit schemes: iq4_nl keeps
+ * its 32-blocks (ffn_down f16, the tied embedding q8_0); the K-quants and
+ * iq4_xs fall back (q4_0, iq4_nl, f16). The file loads through model_load
+ * and generates; greedy tokens agree with the native model's for a while
+ * (measured: see `lowbit`). */
+static void stories_lowbit(const Model *m, const char *src) {
+    static const struct { const char *type; DType main; double tol; int agree; } lowbit[] = {
+        /* logits reach 17; measured: max diff 1.75, 1.75, 1.69, 1.77; 16, 16, 16, 23 tokens agree */
+        {"iq4_nl", DT_IQ4_NL, 2.6, 10}, {"iq4_xs", DT_IQ4_NL, 2.6, 10},
+        {"q3_k_m", DT_Q4_0, 2.6, 10},   {"q2_k", DT_Q4_0, 2.6, 12}};
+    static const int once[5] = {1, 403, 407, 261, 378};
+    int a[60], b[60];
+    greedy(m, once, 5, 60, a);
+    for (size_t i = 0; i < sizeof lowbit / sizeof lowbit[0]; i++) {
+        char out[600];
+        snprintf(out, sizeof out, "%s/stories260K_%s.gguf", tmp_dir, lowbit[i].type);
+        quantize_cli(src, out, lowbit[i].type);
+        double rel = 0;
+        check_file(out, m, lowbit[i].type, "stories260K", &rel);
+        GGUFFile f;
+        if (gguf_open(&f, out) == 0) {
+            const Tensor *q = gguf_find_tensor(&f, "blk.0.attn_q.weight");
+            EXPECT(q && q->dtype == (int)lowbit[i].main, "stories260K %s: attn_q %d", lowbit[i].type,
+                   q ? q->dtype : -1);
+        }
+        gguf_close(&f);
+        Model mg;
+        if (model_load(&mg, out, NULL)) {
+            EXPECT(0, "stories260K %s: %s", lowbit[i].type, err_msg());
+            continue;
+        }
+        greedy(&mg, once, 5, 60, b);
+        int same = 0;
+        while (same < 60 && a[same] == b[same]) same++;
+        double d = logit_diff(src, out);
+        if (getenv("QUANT_VERBOSE"))
+            fprintf(stderr, "  stories260K            %-7s weights rel err %.2e, logits max diff %.3g, %d agree\n",
+                    lowbit[i].type, rel, d, same);
+        EXPECT(d < lowbit[i].tol, "stories260K %s: logits differ by %g", lowbit[i].type, d);
+        EXPECT(same >= lowbit[i].agree, "stories260K %s: greedy tokens differ from token %d", lowbit[i].type, same);
+        for (int k = 0; k < 60; k++) EXPECT(b[k] >= 0 && b[k] < m->cfg.n_vocab, "token %d", b[k]);
+        model_free(&mg);
+    }
+}
 
 static void test_stories(void) {
     const char *shared = test_shared_dir();
@@ -796,6 +962,7 @@ static void test_stories(void) {
     }
     if (getenv("QUANT_VERBOSE"))
         fprintf(stderr, "  stories260K            q8_0    weights rel err %.2e, logits max diff %.3g\n", rel, rd);
+    stories_lowbit(&m, src);
     model_free(&m);
 }
 
@@ -815,6 +982,8 @@ static void test_cli_errors(void) {
     char args[1024];
     snprintf(args, sizeof args, "tests/data/tiny/dense_sw8_f32 %s/x.gguf --type q3_k", tmp_dir);
     expect_cli(args, 1, "unknown type");
+    snprintf(args, sizeof args, "tests/data/tiny/dense_sw8_f32 %s/x.gguf --type iq2_xs", tmp_dir);
+    expect_cli(args, 1, "needs an importance matrix");
     snprintf(args, sizeof args, "tests/data/tiny/dense_sw8_f32 %s/no/such/dir/x.gguf --type f32", tmp_dir);
     expect_cli(args, 1, "cannot write");
     snprintf(args, sizeof args, "%s/nothing %s/x.gguf --type f32", tmp_dir, tmp_dir);
@@ -841,6 +1010,7 @@ int main(int argc, char **argv) {
     test_cli_path(cli, sizeof cli, argv[0]);
     tmp_dir = test_tmpdir();
     test_rules();
+    test_rules_lowbit();
     static const char *const tiny[] = {"dense_sw8_f32", "dense_sw8_bf16", "dense_sw4096_f32",
                                        "moe_sw8_f32", "moe_sw8_bf16", "moe_nowin_kv1_f32"};
     for (size_t i = 0; i < sizeof tiny / sizeof tiny[0]; i++) test_tiny("tests/data/tiny", tiny[i]);

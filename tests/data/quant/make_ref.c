@@ -11,7 +11,10 @@
  *
  * (-DGGML_NATIVE=OFF semantics: no -march, so no FMA and no F16C; ggml's
  * scalar fp16 conversions round to nearest even, as ours do.) The fixture in
- * the tree was made from llama.cpp c392e5094dea (2025-02-20).
+ * the tree was made from llama.cpp c392e5094dea (2025-02-20) for the first
+ * eight types, then again with q2_K, q3_K, iq4_nl, iq4_xs added from ggml
+ * d99724f2b141 (2026-08-21, the ggml repository: $LL/ggml is its root),
+ * which gave the first eight types' bytes unchanged.
  *
  * Format (little-endian):
  *   "MQREF001"  u32 n_rows  u32 row_len  f32 input[n_rows][row_len]
@@ -114,6 +117,10 @@ static uint64_t fnv(const void *p, size_t n) {
 typedef void (*QFn)(const float *, void *, int64_t);
 typedef void (*DFn)(const void *, float *, int64_t);
 
+/* llama-quantize's iq4_nl without an importance matrix: quantize_iq4_nl
+ * (7 trial scales), not quantize_row_iq4_nl_ref (none). */
+static void iq4_nl_file(const float *x, void *y, int64_t k) { quantize_iq4_nl(x, y, 1, k, NULL); }
+
 int main(int argc, char **argv) {
     if (argc != 2) return 2;
     for (int h = 0; h < 65536; h++) ggml_table_f32_f16[h] = half_exact((uint16_t)h);
@@ -134,6 +141,10 @@ int main(int argc, char **argv) {
         {"q4_K", 12, 256, 144, (QFn)quantize_row_q4_K_ref, (DFn)dequantize_row_q4_K},
         {"q5_K", 13, 256, 176, (QFn)quantize_row_q5_K_ref, (DFn)dequantize_row_q5_K},
         {"q6_K", 14, 256, 210, (QFn)quantize_row_q6_K_ref, (DFn)dequantize_row_q6_K},
+        {"q2_K", 10, 256, 84, (QFn)quantize_row_q2_K_ref, (DFn)dequantize_row_q2_K},
+        {"q3_K", 11, 256, 110, (QFn)quantize_row_q3_K_ref, (DFn)dequantize_row_q3_K},
+        {"iq4_nl", 20, 32, 18, iq4_nl_file, (DFn)dequantize_row_iq4_nl},
+        {"iq4_xs", 23, 256, 136, (QFn)quantize_row_iq4_xs_ref, (DFn)dequantize_row_iq4_xs},
     };
     FILE *f = fopen(argv[1], "wb");
     if (!f) return 1;
