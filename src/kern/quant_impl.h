@@ -19,6 +19,39 @@ static inline int nearest_int(float f) {
     return (i & 0x007fffff) - 0x00400000;
 }
 
+/* The element of x[0..n) of the largest magnitude, with its sign (the first
+ * of equals); *amax gets the magnitude. */
+static inline float group_signed_max(const float *x, int n, float *amax) {
+    float max = 0, a = 0;
+    for (int i = 0; i < n; i++) {
+        float ax = x[i] < 0 ? -x[i] : x[i];
+        if (ax > a) {
+            a = ax;
+            max = x[i];
+        }
+    }
+    *amax = a;
+    return max;
+}
+
+/* l_i = clamp(round(iscale·x_i), -nmax, nmax - 1) for each i, and the sums
+ * Σ w·x·l and Σ w·l² with weights w = x², in index order (the first pass of
+ * ggml's make_qx_quants and make_q3_quants); L[i] = l_i + offset where L is
+ * not NULL. */
+static inline void round_signed_fit(int n, int nmax, const float *x, float iscale, int8_t *L, int offset,
+                                    float *sumlx, float *suml2) {
+    float slx = 0, sl2 = 0;
+    for (int i = 0; i < n; i++) {
+        int l = nearest_int(iscale * x[i]);
+        l = l < -nmax ? -nmax : l > nmax - 1 ? nmax - 1 : l;
+        if (L) L[i] = (int8_t)(l + offset);
+        float w = x[i] * x[i];
+        slx += w * x[i] * l;
+        sl2 += w * l * l;
+    }
+    *sumlx = slx, *suml2 = sl2;
+}
+
 /* Fits x[i] ≈ scale·L[i] - the_min with L in 0..nmax, minimizing the
  * weighted squared error (use_mad: the weighted absolute error) over a grid
  * of nstep+1 candidate scales (ggml's make_qkx2_quants). Returns the scale;
