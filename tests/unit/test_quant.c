@@ -26,7 +26,7 @@
 #include "harness.h"
 #include "kern/dtype.h"
 #include "kern/quant.h"
-
+#include "quantref.h"
 
 static const DType QTYPES[] = {DT_Q8_0, DT_Q4_0, DT_Q4_1, DT_Q5_0, DT_Q5_1, DT_Q4_K, DT_Q5_K, DT_Q6_K};
 #define N_QTYPES (int)(sizeof QTYPES / sizeof QTYPES[0])
@@ -52,12 +52,6 @@ static double rng_normal(void) {
     return sqrt(-2 * log(u1)) * cos(2 * 3.14159265358979323846 * u2);
 }
 
-static float *poisoned(size_t n) {
-    float *p = xmalloc(n * sizeof *p + 1);
-    for (size_t i = 0; i < n; i++) p[i] = NAN;
-    return p;
-}
-
 static uint32_t bits_of(float f) {
     uint32_t u;
     memcpy(&u, &f, 4);
@@ -66,15 +60,6 @@ static uint32_t bits_of(float f) {
 
 /* ---- an independent decoder, from the layouts in quant.h ----------------- */
 
-static double ref_half(const unsigned char *p) {
-    unsigned h = p[0] | p[1] << 8;
-    int e = (h >> 10) & 31, m = h & 1023;
-    double v = e == 0 ? ldexp(m, -24) : e == 31 ? (m ? NAN : INFINITY) : ldexp(1024 + m, e - 25);
-    return (h & 0x8000) ? -v : v;
-}
-
-/* 4-bit element i of 32 nibbles: j low, j + 16 high */
-static int nib32(const unsigned char *qs, int i) { return i < 16 ? qs[i] & 15 : qs[i - 16] >> 4; }
 static int bit32(const unsigned char *qh, int i) { return (qh[i / 8] >> (i % 8)) & 1; }
 
 /* sub-block s's 6-bit scale and min of q4_K/q5_K */

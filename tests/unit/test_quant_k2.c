@@ -29,6 +29,7 @@
 #include "kern/kern.h"
 #include "kern/matmul.h"
 #include "kern/quant.h"
+#include "quantref.h"
 #include "randblocks.h"
 
 static const DType TYPES[] = {DT_Q2_K, DT_Q3_K, DT_IQ4_NL, DT_IQ4_XS, DT_TQ1_0, DT_TQ2_0};
@@ -41,23 +42,7 @@ static double rng_normal(void) {
     return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
 }
 
-static float *poisoned(size_t n) {
-    float *p = xmalloc(n * sizeof *p + 1);
-    for (size_t i = 0; i < n; i++) p[i] = NAN;
-    return p;
-}
-
 /* ---- an independent decoder, from the layouts in quant.h ----------------- */
-
-static double ref_half(const unsigned char *p) {
-    unsigned h = p[0] | p[1] << 8;
-    int e = (h >> 10) & 31, m = h & 1023;
-    double v = e == 0 ? ldexp(m, -24) : e == 31 ? (m ? NAN : INFINITY) : ldexp(1024 + m, e - 25);
-    return (h & 0x8000) ? -v : v;
-}
-
-/* 4-bit element i of 32 nibbles: j low, j + 16 high */
-static int nib32(const unsigned char *qs, int i) { return i < 16 ? qs[i] & 15 : qs[i - 16] >> 4; }
 
 /* 2-bit element i of q2_K/q3_K/tq2_0: element 32j + l of half h is bits
  * 2j..2j+1 of byte 32h + l */
