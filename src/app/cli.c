@@ -49,7 +49,7 @@ void usage_error(const char *cmd, const char *fmt, ...) {
 enum { O_MODEL, O_TOKENIZER, O_TOKENS, O_TOKENS_FILE, O_PROMPT, O_PROMPT_FILE, O_IDS_LIST,
        O_CHAT, O_CHAT_FORMAT, O_SYSTEM, O_STOP, O_ALL, O_IDS, O_BOS, O_IGNORE_EOS, O_CHUNK,
        O_WINDOW, O_THREADS, O_CTX, O_N, O_TEMP, O_TOP_P, O_TOP_K, O_MIN_P, O_SEED, O_TYPE, O_JSON,
-       O_SHAPE, O_REPS, O_PIPELINE, O_EXPERT_PARALLEL, O_LAYER_SPLIT, O_DIST_STATS, O_VERBOSE, O_KV_TYPE, O_FAST_BF16, O_DEPTH,
+       O_SHAPE, O_REPS, O_PIPELINE, O_EXPERT_PARALLEL, O_LAYER_SPLIT, O_DIST_STATS, O_VERBOSE, O_KV_TYPE, O_FAST_BF16, O_DEPTH, O_SHARPEN,
        O_MEM_LIMIT, O_HOST, O_PORT, O_PARALLEL, O_BATCH_TOKENS, O_QUEUE, O_API_KEY, O_API_KEY_FILE, O_ALIAS,
        O_JSON_SCHEMA, O_GRAMMAR, O_REGEX, O_JSON_OBJECT, O_JSON_STRICT };
 
@@ -92,6 +92,7 @@ static const struct {
     {"--grammar", NULL, 1, O_GRAMMAR, " generate chat "},
     {"--regex", NULL, 1, O_REGEX, " generate chat "},
     {"--shape", NULL, 1, O_SHAPE, " synth "},
+    {"--sharpen", NULL, 1, O_SHARPEN, " synth "},
     {"-r", "--repetitions", 1, O_REPS, " bench "},
     {"--kv-type", NULL, 1, O_KV_TYPE, " logits generate chat perplexity bench serve "},
     {"--fast-bf16", NULL, 0, O_FAST_BF16, " logits generate chat perplexity bench serve "},
@@ -182,6 +183,7 @@ static void set(Options *o, int id, const char *flag, const char *v) {
     case O_TYPE: o->type = v; break;
     case O_JSON: o->json = 1; break;
     case O_SHAPE: o->shape = v; break;
+    case O_SHARPEN: o->sharpen = parse_double(c, flag, v); break;
     case O_REPS: o->reps = parse_long(c, flag, v, 1, 1000); break;
     case O_KV_TYPE:
         if (strcmp(v, "f32") && strcmp(v, "f16")) usage_error(c, "--kv-type expects f32 or f16, got \"%.40s\"", v);

@@ -19,6 +19,7 @@ typedef struct {
     const char *chat, *chat_format, *system, *stop;
     const char *type;          /* quantize --type */
     const char *shape;         /* synth --shape */
+    double sharpen;            /* synth --sharpen: 0 off */
     long reps;                 /* bench -r */
     long depth;                /* bench -d: positions in the cache before tg */
     const char *kv_type;       /* --kv-type f32|f16 (NULL: f32) */

@@ -9,7 +9,18 @@
  * (kern/dtype.h); norms 1 ± 0.01; the MoE router stays f32. Every 2-D
  * weight gets the --type's base type (no k-quant mixes). The GGUF writer
  * holds every tensor until it writes, so the whole output is in memory
- * once (7B at q8_0: about 7.7 GB). */
+ * once (7B at q8_0: about 7.7 GB).
+ *
+ * Random weights give flat logits, where any rounding flips the argmax, so
+ * a quantized copy rarely picks what the original picks. --sharpen S makes
+ * the model predictable, for benchmarks of speculative decoding at a chosen
+ * agreement: the embeddings are scaled up (sqrt(dim) times) so that the
+ * current token dominates the residual stream, and each output row i gets
+ * S / sqrt(dim) times the unit embedding direction of the token pi^-1(i) (pi a
+ * seeded permutation): the next token's logit then stands about S above the
+ * others (which are about N(0, 1)), so larger S means a quantized copy
+ * agrees more often. The embedding rows come from a generator seeded per
+ * row, so the output rows can remake them. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -45,10 +56,13 @@ static float rng_unit(uint64_t *s) { return (float)((double)(splitmix64(s) >> 11
 /* One tensor to make when the writer reaches it: rows x cols (x n_mats)
  * weights of type t, or a norm vector of cols (rows 0). */
 typedef struct Synth Synth;
+typedef enum { FILL_PLAIN, FILL_EMBED, FILL_OUTPUT } FillKind; /* the last two: --sharpen */
+
 typedef struct {
     Synth *s;
     int rows, cols, n_mats;
     DType type;
+    FillKind kind;
 } Pending;
 
 struct Synth {
@@ -58,12 +72,15 @@ struct Synth {
     uint64_t rng;
     DType type;
     size_t bytes;
+    float sharpen;   /* --sharpen S (0: off) */
+    uint64_t seed;   /* of the per-row embedding generators */
+    int *perm_inv;   /* owns [n_vocab] with sharpen: pi^-1 */
 };
 
 static Pending *pending(Synth *s, int rows, int cols, int n_mats, DType t) {
     if (s->n_pend == s->cap_pend) die("synth: more tensors than planned");
     Pending *p = &s->pend[s->n_pend++];
-    *p = (Pending){s, rows, cols, n_mats, t};
+    *p = (Pending){s, rows, cols, n_mats, t, FILL_PLAIN};
     return p;
 }
 
@@ -89,23 +106,42 @@ static void add_vec(Synth *s, const char *native, int n) {
                                 pending(s, 0, n, 0, DT_F32));
 }
 
+/* Embedding row r under --sharpen: its own generator, so that the output
+ * rows can make it again; scaled so that each element is about +-sqrt(3). */
+static void embed_row(const Synth *s, int r, float *row, int cols) {
+    uint64_t g = s->seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)(r + 1));
+    float scale = sqrtf(3.0f);
+    for (int c = 0; c < cols; c++) row[c] = scale * rng_unit(&g);
+}
+
 static int fill_mat(void *ud, void *dst, size_t nbytes) {
     Pending *p = ud;
     const DTypeTraits *tr = dtype_traits(p->type);
     size_t rb = dtype_bytes(p->type, (size_t)p->cols);
-    float *row = xmalloc((size_t)p->cols * sizeof *row);
+    float *row = xmalloc((size_t)p->cols * sizeof *row), *e = xmalloc((size_t)p->cols * sizeof *e);
     float scale = sqrtf(3.0f / (float)p->cols);
     (void)nbytes;
     for (size_t r = 0; r < (size_t)p->rows * (size_t)(p->n_mats ? p->n_mats : 1); r++) {
-        for (int c = 0; c < p->cols; c++) row[c] = scale * rng_unit(&p->s->rng);
+        if (p->kind == FILL_EMBED) {
+            embed_row(p->s, (int)r, row, p->cols);
+        } else {
+            for (int c = 0; c < p->cols; c++) row[c] = scale * rng_unit(&p->s->rng);
+        }
+        if (p->kind == FILL_OUTPUT) { /* + S / sqrt(dim) along the unit embedding of pi^-1(r) */
+            embed_row(p->s, p->s->perm_inv[r], e, p->cols);
+            double n2 = 0;
+            for (int c = 0; c < p->cols; c++) n2 += (double)e[c] * e[c];
+            float k = (float)(p->s->sharpen / sqrt((double)p->cols) / sqrt(n2 > 0 ? n2 : 1));
+            for (int c = 0; c < p->cols; c++) row[c] += k * e[c];
+        }
         tr->quantize((char *)dst + r * rb, row, (size_t)p->cols);
     }
-    free(row);
+    free(row), free(e);
     return 0;
 }
 
 /* n_mats stacked matrices of rows x cols in type t (n_mats 0: a plain 2-D). */
-static void add_mat(Synth *s, const char *native, int rows, int cols, int n_mats, DType t) {
+static void add_mat_kind(Synth *s, const char *native, int rows, int cols, int n_mats, DType t, FillKind kind) {
     char name[128];
     const DTypeTraits *tr = dtype_traits(t);
     if (cols % tr->block)
@@ -113,8 +149,13 @@ static void add_mat(Synth *s, const char *native, int rows, int cols, int n_mats
             cols, tr->name, tr->block);
     int64_t dims[3] = {cols, rows, n_mats ? n_mats : 1};
     s->bytes += dtype_bytes(t, (size_t)cols) * (size_t)rows * (size_t)(n_mats ? n_mats : 1);
-    gguf_writer_add_tensor_fill(&s->w, gguf_name(native, name, sizeof name), t, n_mats ? 3 : 2, dims, fill_mat,
-                                pending(s, rows, cols, n_mats, t));
+    Pending *p = pending(s, rows, cols, n_mats, t);
+    p->kind = kind;
+    gguf_writer_add_tensor_fill(&s->w, gguf_name(native, name, sizeof name), t, n_mats ? 3 : 2, dims, fill_mat, p);
+}
+
+static void add_mat(Synth *s, const char *native, int rows, int cols, int n_mats, DType t) {
+    add_mat_kind(s, native, rows, cols, n_mats, t, FILL_PLAIN);
 }
 
 int cmd_synth(const Options *o) {
@@ -151,6 +192,9 @@ int cmd_synth(const Options *o) {
     memset(&s, 0, sizeof s);
     s.rng = o->seed * 0x2545f4914f6cdd1dull + 1;
     s.type = t;
+    if (!(o->sharpen >= 0 && o->sharpen <= 1000)) usage_error(o->cmd, "--sharpen %g: give a number in [0, 1000]", o->sharpen);
+    s.sharpen = (float)o->sharpen;
+    s.seed = o->seed * 0xbf58476d1ce4e5b9ull + 0x94d049bb133111ebull; /* leaves s.rng as it was */
     s.cap_pend = 3 + 10 * c->n_layers; /* embeddings, norm, output; at most 10 per layer */
     s.pend = xcalloc((size_t)s.cap_pend, sizeof *s.pend);
     gguf_writer_init(&s.w);
@@ -170,7 +214,19 @@ int cmd_synth(const Options *o) {
 
     int dim = c->dim, hd = c->head_dim, qd = c->n_heads * hd, kvd = c->n_kv_heads * hd;
     int hid = c->hidden_dim;
-    add_mat(&s, "tok_embeddings.weight", c->n_vocab, dim, 0, t);
+    if (s.sharpen > 0) { /* a seeded permutation (Fisher-Yates), stored inverted */
+        int *perm = xmalloc((size_t)c->n_vocab * sizeof *perm);
+        uint64_t g = s.seed + 1;
+        for (int i = 0; i < c->n_vocab; i++) perm[i] = i;
+        for (int i = c->n_vocab - 1; i > 0; i--) {
+            int j = (int)(splitmix64(&g) % (uint64_t)(i + 1)), x = perm[i];
+            perm[i] = perm[j], perm[j] = x;
+        }
+        s.perm_inv = xmalloc((size_t)c->n_vocab * sizeof *s.perm_inv);
+        for (int i = 0; i < c->n_vocab; i++) s.perm_inv[perm[i]] = i;
+        free(perm);
+    }
+    add_mat_kind(&s, "tok_embeddings.weight", c->n_vocab, dim, 0, t, s.sharpen > 0 ? FILL_EMBED : FILL_PLAIN);
     char nm[128];
     for (int l = 0; l < c->n_layers; l++) {
 #define N(suffix) (snprintf(nm, sizeof nm, "layers.%d.%s", l, suffix), nm)
@@ -193,13 +249,13 @@ int cmd_synth(const Options *o) {
 #undef N
     }
     add_vec(&s, "norm.weight", dim);
-    add_mat(&s, "output.weight", c->n_vocab, dim, 0, t);
+    add_mat_kind(&s, "output.weight", c->n_vocab, dim, 0, t, s.sharpen > 0 ? FILL_OUTPUT : FILL_PLAIN);
 
     FILE *fp = fopen(o->args[0], "wb");
     if (!fp) die("cannot write %s", o->args[0]);
     int rc = gguf_writer_write(&s.w, fp);
     if (fclose(fp) && !rc) rc = err_set("%s: write failed", o->args[0]);
-    free(s.pend);
+    free(s.pend), free(s.perm_inv);
     gguf_writer_free(&s.w);
     tokenizer_free(&tok);
     free(c->window);

@@ -4,6 +4,9 @@
  *    file's metadata and tensor types/dims, model_load reads it with the
  *    shape's hyperparameters, a forward pass gives finite logits; the same
  *    seed gives the same bytes, another seed other bytes;
+ *  - --sharpen: a q4_0 copy of a sharpened model picks the f32 model's
+ *    top-1 token (teacher-forced over its greedy text) more often than a
+ *    copy of the plain model, and always at a large S;
  *  - bad shape / type that does not fit the rows: exit 2 / 1;
  *  - `mistral bench -m tiny.gguf -p 8 -n 4 -r 1 --json` exits 0 with pp and
  *    tg fields. */
@@ -15,6 +18,7 @@
 #include "base/util.h"
 #include "harness.h"
 #include "format/gguf.h"
+#include "kern/ops.h"
 #include "model/model.h"
 
 static const char *tmp_dir;
@@ -84,6 +88,49 @@ static void check_model(const char *path, DType want, int moe) {
     model_free(&m);
 }
 
+/* Teacher-forced over the first model's greedy text of n tokens: at how
+ * many positions the second model's argmax is the first's. */
+static int top1_agreement(const char *a_path, const char *b_path, int n) {
+    Model a, b;
+    Context ca, cb;
+    memset(&a, 0, sizeof a), memset(&b, 0, sizeof b);
+    if (model_load(&a, a_path, NULL) || model_load(&b, b_path, NULL) || context_init(&ca, &a, 1, n + 1) ||
+        context_init(&cb, &b, 1, n + 1)) {
+        EXPECT(0, "%s", err_msg());
+        return -1;
+    }
+    int V = a.cfg.n_vocab, agree = 0, tok = 1;
+    float *la = xmalloc((size_t)V * sizeof *la), *lb = xmalloc((size_t)V * sizeof *lb);
+    for (long p = 0; p < n; p++) {
+        Batch bt = {.n = 1, .token = &tok, .seq = (int[]){0}, .pos = &p};
+        if (forward(&ca, &bt, la) || forward(&cb, &bt, lb)) {
+            EXPECT(0, "%s", err_msg());
+            break;
+        }
+        tok = argmax(la, V);
+        agree += argmax(lb, V) == tok;
+    }
+    free(la), free(lb);
+    context_free(&ca), context_free(&cb), model_free(&a), model_free(&b);
+    return agree;
+}
+
+static void test_sharpen(void) {
+    char f[600], q[600], cmd[3000];
+    int agree[2], S[2] = {0, 40};
+    for (int i = 0; i < 2; i++) {
+        snprintf(f, sizeof f, "%s/sharp-f32.gguf", tmp_dir), snprintf(q, sizeof q, "%s/sharp-q4.gguf", tmp_dir);
+        snprintf(cmd, sizeof cmd, "%s synth %s --shape tiny --type f32 --sharpen %d && %s synth %s --shape tiny --type q4_0 --sharpen %d",
+                 cli, f, S[i], cli, q, S[i]);
+        EXPECT(test_run(cmd, NULL, NULL) == 0, "%s", cmd);
+        agree[i] = top1_agreement(f, q, 48);
+    }
+    EXPECT(agree[1] == 48, "sharpen 40: q4_0 agrees with f32 on %d of 48", agree[1]);
+    EXPECT(agree[0] < agree[1], "sharpen 0: %d of 48, sharpen 40: %d", agree[0], agree[1]);
+    snprintf(cmd, sizeof cmd, "%s synth %s/x.gguf --shape tiny --type f32 --sharpen -1", cli, tmp_dir);
+    EXPECT(test_run(cmd, NULL, NULL) == 2, "negative --sharpen: usage error");
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     test_cli_path(cli, sizeof cli, argv[0]);
@@ -142,6 +189,7 @@ int main(int argc, char **argv) {
            "bench table: %s", out ? out : "(none)");
     free(out);
 
+    test_sharpen();
     test_rm_rf(tmp_dir);
     return test_done("test_synth");
 }
