@@ -19,7 +19,7 @@ int context_init(Context *ctx, const Model *m, int n_seq, long n_ctx) {
     ctx->model = m;
     ctx->seqs = xcalloc((size_t)n_seq, sizeof(KVCache));
     for (int s = 0; s < n_seq; s++, ctx->n_seq++)
-        if (kvcache_init(&ctx->seqs[s], &m->cfg, n_ctx, DT_F32)) {
+        if (kvcache_init(&ctx->seqs[s], &m->cfg, n_ctx, DT_F32, 0)) {
             context_free(ctx);
             return -1;
         }
@@ -30,14 +30,25 @@ int context_init(Context *ctx, const Model *m, int n_seq, long n_ctx) {
     return 0;
 }
 
-int context_set_kv_type(Context *ctx, DType t) {
-    if (t != DT_F32 && t != DT_F16) return err_set("KV cache type %s: must be f32 or f16", dtype_traits(t)->name);
+/* Makes every cache afresh with type t and `room` draft slots. */
+static int remake_caches(Context *ctx, DType t, int room) {
     for (int s = 0; s < ctx->n_seq; s++) {
         kvcache_free(&ctx->seqs[s]);
-        if (kvcache_init(&ctx->seqs[s], &ctx->model->cfg, ctx->n_ctx, t)) return -1;
+        if (kvcache_init(&ctx->seqs[s], &ctx->model->cfg, ctx->n_ctx, t, room)) return -1;
     }
-    ctx->kv_type = t;
+    ctx->kv_type = t, ctx->draft_room = room;
     return 0;
+}
+
+int context_set_kv_type(Context *ctx, DType t) {
+    if (t != DT_F32 && t != DT_F16) return err_set("KV cache type %s: must be f32 or f16", dtype_traits(t)->name);
+    return remake_caches(ctx, t, ctx->draft_room);
+}
+
+int context_set_draft_room(Context *ctx, int k) {
+    if (k < 0 || k > CONTEXT_MAX_DRAFT_ROOM)
+        return err_set("room for %d drafted tokens: must be in [0, %d]", k, CONTEXT_MAX_DRAFT_ROOM);
+    return remake_caches(ctx, ctx->kv_type, k);
 }
 
 void context_set_kern(Context *ctx, const Kern *k) { ctx->mm.kern = k; }
