@@ -410,7 +410,7 @@ char *slurp(const char *path, size_t *len) {
 /* ---- speculative decoding ------------------------------------------------------ */
 
 void cli_draft_open(CliDraft *cd, const Options *o, Context *ctx, const Tokenizer *ttok, long n_ctx,
-                    ModelOptions mo, long threads) {
+                    ModelOptions mo) {
     memset(cd, 0, sizeof *cd);
     if (o->draft && o->lookup) usage_error(o->cmd, "%s", "give --draft or --lookup, not both");
     if (o->draft_max && !o->draft && !o->lookup) usage_error(o->cmd, "%s", "--draft-max goes with --draft or --lookup");
@@ -436,7 +436,8 @@ void cli_draft_open(CliDraft *cd, const Options *o, Context *ctx, const Tokenize
         if (context_init(&cd->ctx, &cd->m, ctx->n_seq, n_ctx)) die("--draft %s: %s", o->draft, err_msg());
         Options dopt = *o;
         dopt.mem_limit = 0; /* the limit is the target's */
-        setup_context(&cd->ctx, &dopt, threads);
+        setup_context(&cd->ctx, &dopt, 1);
+        context_share_threads(&cd->ctx, ctx); /* one pool: two would spin against each other */
         prepare_model(&cd->m, &cd->ctx, &dopt, NULL);
         if (drafter_init_model(&cd->d, &cd->ctx, K)) die("--draft %s: %s", o->draft, err_msg());
     }

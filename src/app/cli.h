@@ -127,9 +127,9 @@ typedef struct {
  * draft model is loaded with mo (the target's rolling windows, for chat),
  * checked against the target's vocabulary (ttok: the target's tokenizer or
  * NULL; the draft's own is found beside it) and given a context of n_ctx
- * positions on `threads` threads. Dies with one line on error. */
+ * positions on ctx's threads. Dies with one line on error. */
 void cli_draft_open(CliDraft *cd, const Options *o, Context *ctx, const Tokenizer *ttok, long n_ctx,
-                    ModelOptions mo, long threads);
+                    ModelOptions mo);
 void cli_draft_close(CliDraft *cd);
 /* "speculation: drafted D tokens, accepted A (R%) in S steps" on f. */
 void cli_draft_report(FILE *f, const DraftStats *s);

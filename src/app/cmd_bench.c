@@ -290,9 +290,9 @@ static void report_text(const Report *r) {
         if (n > 0) print_expert_stats(stdout, "tg", &r->es_tg, (double)n * r->reps, r->disk_bw, r->tg_m);
     }
     if (r->spec) {
-        printf("speculative decoding (%s%s, --draft-max %d; greedy, %d-token prompt, %ld tokens):\n",
-               o->draft ? "--draft " : "--lookup ", o->draft ? o->draft : "", r->spec_k, r->spec_prompt, r->n);
-        if (o->lookup) printf("  n-grams up to %ld\n", o->lookup);
+        if (o->draft) printf("speculative decoding (--draft %s", o->draft);
+        else printf("speculative decoding (--lookup %ld", o->lookup);
+        printf(", --draft-max %d; greedy, %d-token prompt, %ld tokens):\n", r->spec_k, r->spec_prompt, r->n);
         printf("| decode       |          tok/s |\n|--------------|----------------|\n");
         printf("| plain        | %7.2f ± %5.2f |\n| speculative  | %7.2f ± %5.2f |\n", r->plain_m, r->plain_sd,
                r->spec_m, r->spec_sd);
@@ -361,7 +361,7 @@ static void run_spec(Report *r, const Model *m, int threads) {
     int have_tok = path && tokenizer_load(&tok, path) == 0;
     free(path);
     CliDraft cd;
-    cli_draft_open(&cd, o, &ctx, have_tok ? &tok : NULL, n_ctx + SCHED_DRAFT_MAX + 1, (ModelOptions){0}, threads);
+    cli_draft_open(&cd, o, &ctx, have_tok ? &tok : NULL, n_ctx + SCHED_DRAFT_MAX + 1, (ModelOptions){0});
     if (have_tok) tokenizer_free(&tok);
     double *plain = xcalloc((size_t)r->reps, sizeof *plain), *spec = xcalloc((size_t)r->reps, sizeof *spec);
     spec_gen(&ctx, &req, NULL), spec_gen(&ctx, &req, &cd.d); /* warm-up */

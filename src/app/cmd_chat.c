@@ -67,7 +67,7 @@ int cmd_chat(const Options *o) {
     setup_context(&ctx, o, o->threads);
     prepare_model(&m, &ctx, o, NULL);
     CliDraft cd; /* one drafter for the whole conversation: it keeps the history */
-    cli_draft_open(&cd, o, &ctx, &tok, n_ctx, mo, o->threads);
+    cli_draft_open(&cd, o, &ctx, &tok, n_ctx, mo);
 
     int interactive = isatty(STDIN_FILENO), first = 1, turns = 0;
     IntVec pending = {0}; /* sampled but not yet in the cache: the reply's end */

@@ -305,8 +305,7 @@ int cmd_generate(const Options *o) {
     prepare_model(&m, &ctx, o, &share);
     CliDraft cd;
     long n_ctx = generate_context_size(reqs, n_req);
-    cli_draft_open(&cd, o, &ctx, have_tok ? &tok : NULL, n_ctx + SCHED_DRAFT_MAX + 1, (ModelOptions){0},
-                   cli_threads(o, dist));
+    cli_draft_open(&cd, o, &ctx, have_tok ? &tok : NULL, n_ctx + SCHED_DRAFT_MAX + 1, (ModelOptions){0});
     go.drafter = cd.on ? &cd.d : NULL;
     const char *stops[1] = {o->stop};
     GenRun g = {.o = o, .eos = eos, .out = xcalloc((size_t)n_req, sizeof(IntVec)), .last = '\n'};

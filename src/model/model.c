@@ -54,8 +54,18 @@ int context_set_draft_room(Context *ctx, int k) {
 void context_set_kern(Context *ctx, const Kern *k) { ctx->mm.kern = k; }
 void context_set_fast(Context *ctx, int on) { ctx->mm.fast = on != 0; }
 
+static void drop_pool(Context *ctx) {
+    if (ctx->mm.pool && !ctx->pool_view) pool_free(ctx->mm.pool), free(ctx->mm.pool);
+    ctx->mm.pool = NULL, ctx->pool_view = 0;
+}
+
+void context_share_threads(Context *ctx, const Context *owner) {
+    drop_pool(ctx);
+    ctx->mm.pool = owner->mm.pool, ctx->pool_view = owner->mm.pool != NULL;
+}
+
 int context_set_threads(Context *ctx, int n) {
-    if (ctx->mm.pool) pool_free(ctx->mm.pool), free(ctx->mm.pool), ctx->mm.pool = NULL;
+    drop_pool(ctx);
     if (n == 0) n = pool_cpus();
     if (n <= 1) return 0;
     ctx->mm.pool = xmalloc(sizeof *ctx->mm.pool);
@@ -70,7 +80,7 @@ void context_free(Context *ctx) {
     for (int s = 0; s < ctx->n_seq; s++) kvcache_free(&ctx->seqs[s]);
     free(ctx->seqs);
     free(ctx->ws.block);
-    if (ctx->mm.pool) pool_free(ctx->mm.pool), free(ctx->mm.pool);
+    drop_pool(ctx);
     memset(ctx, 0, sizeof *ctx);
 }
 

@@ -101,6 +101,7 @@ typedef struct {
     void *moe_reduce_ud;
     DType kv_type;    /* DT_F32 or DT_F16: how the caches store keys and values */
     int draft_room;   /* slots beyond the window per rolling layer (context_set_draft_room) */
+    int pool_view;    /* mm.pool is another context's (context_share_threads) */
     /* What every matmul (and attention) of this context runs with: the kernel
      * table (view; kern_get() unless context_set_kern), the threads (owns, or
      * NULL: the calling thread alone) and the scratch (view: ws.qx). */
@@ -137,6 +138,11 @@ void context_set_kern(Context *ctx, const Kern *k);
 /* Runs the matmuls on n threads (0: one per online CPU; 1: the caller
  * alone). Results do not depend on n. Returns 0, or -1 with err set. */
 int context_set_threads(Context *ctx, int n);
+
+/* Runs ctx's matmuls on owner's threads (a view: owner outlives ctx, and
+ * the two never run a forward call at the same time), as a draft model's
+ * context does with its target's: two pools would spin against each other. */
+void context_share_threads(Context *ctx, const Context *owner);
 
 /* The full forward pass: logits (n_want, n_vocab) for the tokens flagged in
  * b->want, in batch order. Returns 0, or -1 with err set: a bad batch

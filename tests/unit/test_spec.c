@@ -92,7 +92,9 @@ static void check_identity(const Case *c, const SamplerParams *sp, int eos, int 
     double t0 = now_seconds();
     for (int threads = 1; threads <= 3; threads += 2) {
         if (!full && threads == 3) break;
-        CHECK(context_set_threads(&ctx, threads) == 0 && context_set_threads(&self, threads) == 0);
+        CHECK(context_set_threads(&ctx, threads) == 0);
+        context_share_threads(&self, &ctx);
+        if (c->other) context_share_threads(&other, &ctx);
         for (int kind = 0; kind < 3; kind++) {
             if (kind == 1 && !c->other) continue;
             for (int K = 1; K <= KMAX; K++) {
