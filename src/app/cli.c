@@ -409,14 +409,18 @@ char *slurp(const char *path, size_t *len) {
 
 /* ---- speculative decoding ------------------------------------------------------ */
 
+void cli_draft_check(const Options *o) {
+    if (o->draft && o->lookup) usage_error(o->cmd, "%s", "give --draft or --lookup, not both");
+    if (o->draft_max && !o->draft && !o->lookup) usage_error(o->cmd, "%s", "--draft-max goes with --draft or --lookup");
+    if ((o->draft || o->lookup) && (o->pipeline || o->expert_parallel))
+        usage_error(o->cmd, "%s", "--draft and --lookup do not work with --pipeline or --expert-parallel yet");
+}
+
 void cli_draft_open(CliDraft *cd, const Options *o, Context *ctx, const Tokenizer *ttok, long n_ctx,
                     ModelOptions mo) {
     memset(cd, 0, sizeof *cd);
-    if (o->draft && o->lookup) usage_error(o->cmd, "%s", "give --draft or --lookup, not both");
-    if (o->draft_max && !o->draft && !o->lookup) usage_error(o->cmd, "%s", "--draft-max goes with --draft or --lookup");
+    cli_draft_check(o);
     if (!o->draft && !o->lookup) return;
-    if (o->pipeline || o->expert_parallel)
-        usage_error(o->cmd, "%s", "--draft and --lookup do not work with --pipeline or --expert-parallel yet");
     int K = (int)(o->draft_max ? o->draft_max : o->draft ? DRAFT_DEFAULT_MAX_MODEL : DRAFT_DEFAULT_MAX_LOOKUP);
     cd->on = 1;
     if (o->lookup) {

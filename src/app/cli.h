@@ -122,6 +122,8 @@ typedef struct {
     Context ctx;    /* --draft: its context */
     int have_model;
 } CliDraft;
+/* The speculation flags' usage errors (cli_draft_open checks them too). */
+void cli_draft_check(const Options *o);
 /* Sets up cd for target context ctx (its sequences; room for the drafts is
  * made in its caches): nothing (cd->on 0) without --draft or --lookup. The
  * draft model is loaded with mo (the target's rolling windows, for chat),

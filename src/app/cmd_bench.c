@@ -386,6 +386,8 @@ int cmd_bench(const Options *o) {
             usage_error(o->cmd, "-p expects a token count, got \"%.40s\"", o->prompt);
     }
     long p = r.p, n = r.n, reps = r.reps, d = r.d;
+    cli_draft_check(o);
+    if ((o->draft || o->lookup) && n < 2) usage_error(o->cmd, "%s", "--draft and --lookup measure -n 2 or more tokens");
     Model m;
     load_model(&m, o);
     r.m = &m;
@@ -414,8 +416,7 @@ int cmd_bench(const Options *o) {
         for (long i = 0; i < reps; i++) pp[i] = (double)p / run_pp(&m, n_ctx, threads, tok, (int)p, logits, o, &r.es_pp);
     }
     if (n > 0) run_tg(&m, n_ctx, threads, tok, d, (int)n, reps, tg, logits, o, &r.es_tg);
-    if ((o->draft || o->lookup) && n > 1) run_spec(&r, &m, threads);
-    else if (o->draft || o->lookup) usage_error(o->cmd, "%s", "--draft and --lookup measure -n 2 or more tokens");
+    if (o->draft || o->lookup) run_spec(&r, &m, threads);
     if (p > 0) stats(pp, (int)reps, &r.pp_m, &r.pp_sd);
     if (n > 0) stats(tg, (int)reps, &r.tg_m, &r.tg_sd);
     r.kv_type = o->kv_type && !strcmp(o->kv_type, "f16") ? DT_F16 : DT_F32;

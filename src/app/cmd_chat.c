@@ -41,6 +41,7 @@ static int on_token(void *ud, int req, int token) {
 int cmd_chat(const Options *o) {
     /* a rolling context: --ctx bounds every window, else layers without one
      * roll at CHAT_DEFAULT_CTX positions */
+    cli_draft_check(o);
     Model m;
     ModelOptions mo = {.full_window = o->ctx ? (int)o->ctx : CHAT_DEFAULT_CTX, .max_window = (int)o->ctx};
     load_model_with(&m, o, mo);

@@ -230,6 +230,7 @@ static void print_memory(const Context *ctx, const ModelShare *share, const Opti
 int cmd_generate(const Options *o) {
     int sources = !!o->tokens + !!o->tokens_file + !!o->prompt + !!o->prompt_file;
     if (sources != 1) usage_error(o->cmd, "%s", "give exactly one of -p, -f, --tokens, --tokens-file");
+    cli_draft_check(o);
     ConstraintSpec spec;
     char *spec_text;
     const char *spec_file;
