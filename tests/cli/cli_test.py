@@ -332,6 +332,15 @@ if os.path.isdir(stories):
         rc2, out, err = run("generate", "-m", stories, "-p", text, "-n", 40, "--temp", 0.8, "--seed", 3, *spec)
         expect(rc == 0 and rc2 == 0 and out == plain and "speculation: drafted" in err,
                "stories260K %s: %r vs %r %s" % (spec, out, plain, err))
+    # a guide's masks apply to the drafted rows one after the other
+    for guide in (["--regex", "(the (cat|dog|girl) (ran|sat)\\. ){1,9}"], ["--json"]):
+        rc, plain, _ = run("generate", "-m", stories, "-p", "Once upon a time", "-n", 60, "--temp", 0.7, "--seed", 4,
+                           *guide)
+        for spec in (["--lookup", 2], ["--draft", stories, "--draft-max", 4]):
+            rc2, out, err = run("generate", "-m", stories, "-p", "Once upon a time", "-n", 60, "--temp", 0.7,
+                                "--seed", 4, *guide, *spec)
+            expect(rc == 0 and rc2 == 0 and out == plain and "speculation: drafted" in err,
+                   "stories260K %s %s: %r vs %r %s" % (guide, spec, out, plain, err))
 
 # --- help on every subcommand
 for cmd in ("generate", "logits", "chat", "tokenize", "detokenize"):
