@@ -4,7 +4,8 @@
  * A sequence (a slot: one rolling KV cache of a Context) is started with a
  * prompt and a token budget. Each step's batch takes, for every running
  * sequence that is not already in flight:
- *   - decoding: its last sampled token (one token, logits wanted);
+ *   - decoding: its last sampled token (logits wanted), then the tokens
+ *     drafted for it, if any (each with logits wanted; see below);
  *   - prefilling: its next prompt chunk (at most `chunk` tokens; logits
  *     wanted only for the prompt's last token);
  * decode tokens first, then prompt chunks in the order the sequences were
