@@ -357,6 +357,18 @@ int main(void) {
         snprintf(path, sizeof path, "%s/models/stories260K", shared);
         Model st;
         load(&st, path);
+        /* tokenizers: the same one agrees; v3 and v7 (the same size) differ
+         * in a named token */
+        Tokenizer v3, v3b, v7;
+        if (test_load_tokenizer(&v3, shared, "mistral_instruct_tokenizer_240323.model.v3") &&
+            test_load_tokenizer(&v3b, shared, "mistral_instruct_tokenizer_240323.model.v3") &&
+            test_load_tokenizer(&v7, shared, "mistral_instruct_tokenizer_241114.model.v7")) {
+            EXPECT(draft_check_vocab(&sw8, &v3, &sw8, &v3b) == 0, "v3 against itself: %s", err_msg());
+            EXPECT(draft_check_vocab(&sw8, &v3, &sw8, &v7) < 0 && strstr(err_msg(), "token"), "v3 against v7: %s",
+                   err_msg());
+            fprintf(stderr, "ok draft vocabulary check: %s\n", err_msg());
+            tokenizer_free(&v3), tokenizer_free(&v3b), tokenizer_free(&v7);
+        }
         Case c = {"stories260K", &st, NULL};
         check_identity(&c, &greedy, -1, 1);
         check_identity(&c, &seeded, -1, 1);
