@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "base/util.h"
-#include "gen/sched.h"
 #include "kern/ops.h"
 
 /* ---- setup ------------------------------------------------------------------ */
@@ -221,6 +220,40 @@ int drafter_propose(Drafter *d, int n, const int *seqs, const int *last, const i
         if (got[i] > k) got[i] = k;
     }
     intvec_free(&text);
+    return 0;
+}
+
+/* ---- with the scheduler --------------------------------------------------------- */
+
+int drafter_draft(Drafter *d, Sched *sched) {
+    int n = 0, rc = 0, cap = sched->n_seq < d->n_seq ? sched->n_seq : d->n_seq;
+    int *seqs = xmalloc((size_t)cap * sizeof *seqs), *last = xmalloc((size_t)cap * sizeof *last);
+    int *want = xmalloc((size_t)cap * sizeof *want), *got = xmalloc((size_t)cap * sizeof *got);
+    int *out = xmalloc((size_t)cap * (size_t)d->k_max * sizeof *out);
+    for (int s = 0; s < cap; s++) {
+        int room = sched_draft_room(sched, s), k = drafter_want(d, s);
+        if (room <= 0 || k <= 0) continue;
+        seqs[n] = s, last[n] = sched->seqs[s].last, want[n++] = k < room ? k : room;
+    }
+    if (n && (rc = drafter_propose(d, n, seqs, last, want, out, got)) == 0)
+        for (int i = 0; i < n; i++) sched_set_draft(sched, seqs[i], out + (size_t)i * d->k_max, got[i]);
+    free(seqs), free(last), free(want), free(got), free(out);
+    return rc;
+}
+
+int drafter_settle(Drafter *d, Context *ctx, const Sched *sched, const SchedBatch *b) {
+    for (int t = 0; t < b->n; t++) /* what each cache now holds for good */
+        if (b->pos[t] < sched->seqs[b->seq[t]].pos) drafter_commit(d, b->seq[t], &b->token[t], 1);
+    /* each sequence's tokens are contiguous: with k drafts, k + 1 rows */
+    for (int t = 0, u; t < b->n; t = u) {
+        int s = b->seq[t], rows = 0;
+        for (u = t; u < b->n && b->seq[u] == s; u++) rows += b->want[u] != 0;
+        if (rows < 2) continue;
+        long first = b->pos[t], pos = sched->seqs[s].pos;
+        if (ctx->seqs[s].n_pos > pos && kvcache_rewind(&ctx->seqs[s], pos)) return -1;
+        int drafted = rows - 1, accepted = (int)(pos - first) - 1;
+        drafter_result(d, s, drafted, accepted < 0 ? 0 : accepted > drafted ? drafted : accepted);
+    }
     return 0;
 }
 

@@ -28,6 +28,7 @@
 #define GEN_DRAFT_H
 
 #include "base/vec.h"
+#include "gen/sched.h"
 #include "model/model.h"
 #include "tok/tokenizer.h"
 
@@ -96,6 +97,21 @@ int drafter_propose(Drafter *d, int n, const int *seqs, const int *last, const i
 void drafter_result(Drafter *d, int seq, int drafted, int accepted);
 /* How many tokens seq should draft next (at most k_max). */
 int drafter_want(const Drafter *d, int seq);
+
+/* With the scheduler (sequence s of sched, of the drafter and of the target
+ * context are one sequence): what generate() does around each step, and a
+ * server's engine can do the same.
+ *
+ * Before sched_next_batch: drafts for every sequence that may take some
+ * (sched_draft_room; at most drafter_want), set with sched_set_draft. 0, or
+ * -1 with err set. */
+int drafter_draft(Drafter *d, Sched *sched);
+/* After sched_accept(b): what entered each of b's sequences' caches is
+ * committed, the target context's caches go back over the rejected drafts
+ * (to SchedSeq.pos), and each drafted sequence's result is counted
+ * (drafter_result). 0, or -1 with err set (a cache that could not go back:
+ * the context lacks room for the drafts, context_set_draft_room). */
+int drafter_settle(Drafter *d, Context *ctx, const Sched *sched, const SchedBatch *b);
 
 /* 0 when draft can draft for target: the same n_vocab and, where both have
  * a tokenizer (NULL: none), the same pieces, BOS and EOS. Else -1 with err

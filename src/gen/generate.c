@@ -48,38 +48,6 @@ static void end_guided(Sched *s, int r, const Guide *g, GenEmit emit, void *ud) 
     sched_stop(s, r);
 }
 
-/* Before a step: the drafts of every decoding request (sched_set_draft).
- * 0, or -1 with err set. */
-static int draft_step(Drafter *d, Sched *s, int n_req, int *seqs, int *last, int *want, int *out, int *got) {
-    int n = 0;
-    for (int r = 0; r < n_req; r++) {
-        int room = sched_draft_room(s, r), k = drafter_want(d, r);
-        if (room <= 0 || k <= 0) continue;
-        seqs[n] = r, last[n] = s->seqs[r].last, want[n++] = k < room ? k : room;
-    }
-    if (n == 0) return 0;
-    if (drafter_propose(d, n, seqs, last, want, out, got)) return -1;
-    for (int i = 0; i < n; i++) sched_set_draft(s, seqs[i], out + (size_t)i * d->k_max, got[i]);
-    return 0;
-}
-
-/* After a step's sched_accept: each drafted sequence's cache back to its
- * position, the drafter told what entered the caches and what was accepted.
- * first[r]: request r's first position in b (-1: not in it). */
-static int draft_after(Context *ctx, Drafter *d, const Sched *s, const SchedBatch *b, const long *first,
-                       const int *drafted, int n_req) {
-    for (int t = 0; t < b->n; t++) /* what each cache now holds for good */
-        if (b->pos[t] < s->seqs[b->seq[t]].pos) drafter_commit(d, b->seq[t], &b->token[t], 1);
-    for (int r = 0; r < n_req; r++) {
-        if (first[r] < 0 || !drafted[r]) continue;
-        long pos = s->seqs[r].pos;
-        if (ctx->seqs[r].n_pos > pos && kvcache_rewind(&ctx->seqs[r], pos)) return -1;
-        int accepted = (int)(pos - first[r]) - 1;
-        drafter_result(d, r, drafted[r], accepted < 0 ? 0 : accepted > drafted[r] ? drafted[r] : accepted);
-    }
-    return 0;
-}
-
 int generate(Context *ctx, const GenRequest *reqs, int n_req, const GenOptions *opt, GenEmit emit,
              void *ud) {
     int V = ctx->model->cfg.n_vocab;
@@ -98,12 +66,6 @@ int generate(Context *ctx, const GenRequest *reqs, int n_req, const GenOptions *
     SchedBatch b = {0};
     float *logits = NULL;
     int *ids = NULL, *open = xcalloc((size_t)n_req, sizeof *open), rc = -1, cap = 0;
-    /* speculation's per-request scratch */
-    int *dseq = xmalloc((size_t)n_req * sizeof *dseq), *dlast = xmalloc((size_t)n_req * sizeof *dlast);
-    int *dwant = xmalloc((size_t)n_req * sizeof *dwant), *dgot = xmalloc((size_t)n_req * sizeof *dgot);
-    int *dout = xmalloc((size_t)n_req * (d ? (size_t)d->k_max : 1) * sizeof *dout);
-    int *drafted = xcalloc((size_t)n_req, sizeof *drafted);
-    long *first = xmalloc((size_t)n_req * sizeof *first);
     if (start_guides(guides, &worker, reqs, n_req, opt)) goto done;
     for (int r = 0; r < n_req; r++) {
         const GenRequest *q = &reqs[r];
@@ -117,7 +79,7 @@ int generate(Context *ctx, const GenRequest *reqs, int n_req, const GenOptions *
         if (d) drafter_begin(d, r, q->append);
     }
     for (;;) {
-        if (d && draft_step(d, &s, n_req, dseq, dlast, dwant, dout, dgot)) goto done;
+        if (d && drafter_draft(d, &s)) goto done;
         if (sched_next_batch(&s, &b, 0) == 0) break;
         if (b.n_want > cap) { /* rows: one per request, more with drafts */
             cap = b.n_want;
@@ -133,13 +95,7 @@ int generate(Context *ctx, const GenRequest *reqs, int n_req, const GenOptions *
             rowg[i] = guides[r].bits ? &guides[r] : NULL;
             prep[i] = i == 0 || b.owner[i - 1] != r ? rowg[i] : NULL;
         }
-        for (int r = 0; r < n_req; r++) first[r] = -1, drafted[r] = 0;
-        for (int t = 0; t < b.n; t++) {
-            int r = b.seq[t];
-            if (first[r] < 0) first[r] = b.pos[t];
-            else if (s.seqs[r].state == SEQ_DECODE) drafted[r]++;
-            open[r] = 1;
-        }
+        for (int t = 0; t < b.n; t++) open[b.seq[t]] = 1;
         guide_prepare_async(&worker, prep, b.n_want);
         int failed = forward(ctx, &fb, logits);
         guide_wait(&worker);
@@ -157,7 +113,7 @@ int generate(Context *ctx, const GenRequest *reqs, int n_req, const GenOptions *
             if (ids[i] != b.next[i] || ids[i] == opt->eos || (rowg[i] && guide_done(rowg[i]))) open[r] = 0;
         }
         sched_accept(&s, &b, ids, emit, ud);
-        if (d && draft_after(ctx, d, &s, &b, first, drafted, n_req)) goto done;
+        if (d && drafter_settle(d, ctx, &s, &b)) goto done;
         for (int i = 0; i < b.n_want; i++) /* a finished sentence ends its request, as EOS does */
             if (rowg[i] && guide_done(rowg[i])) end_guided(&s, b.owner[i], rowg[i], emit, ud);
     }
@@ -166,7 +122,6 @@ done:
     guide_worker_free(&worker); /* first: it may still hold guides */
     for (int r = 0; r < n_req; r++) sampler_free(&samplers[r]), guide_free(&guides[r]); /* zeroed ones too */
     free(samplers), free(guides), free(rowg), free(prep), free(logits), free(ids), free(open);
-    free(dseq), free(dlast), free(dwant), free(dgot), free(dout), free(drafted), free(first);
     sched_batch_free(&b);
     sched_free(&s);
     return rc;

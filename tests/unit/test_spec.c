@@ -180,6 +180,9 @@ static void check_forced(const char *name, Model *m, const SamplerParams *sp, in
         /* right drafts are taken, the wrong one never */
         EXPECT(d.total.drafted > 0 && (o > 0 || d.total.accepted == 0), "%s: offset %d: %ld of %ld accepted", name, o,
                d.total.accepted, d.total.drafted);
+        EXPECT(o < KMAX || eos_at >= 0 || d.total.accepted == d.total.drafted, "%s: all right, %ld of %ld accepted",
+               name, d.total.accepted, d.total.drafted);
+        EXPECT(o == 0 || d.total.accepted > 0, "%s: offset %d: nothing accepted", name, o);
         drafter_free(&d);
     }
     for (int r = 0; r < N_REQ; r++) intvec_free(&ref[r]), intvec_free(&got[r]);
