@@ -35,8 +35,6 @@
 /* --draft-max defaults. */
 #define DRAFT_DEFAULT_MAX_MODEL 8
 #define DRAFT_DEFAULT_MAX_LOOKUP 4
-/* --lookup's default n-gram length. */
-#define DRAFT_DEFAULT_LOOKUP 3
 
 typedef enum { DRAFT_MODEL, DRAFT_LOOKUP, DRAFT_CALL } DraftKind;
 
