@@ -12,6 +12,7 @@
 #include "base/pool.h"
 #include "base/util.h"
 #include "dist/dist.h"
+#include "gen/sched.h"
 #include "tok/tokfile.h"
 
 #define MAX_PROMPT_TOKENS (1 << 24)
@@ -51,7 +52,7 @@ enum { O_MODEL, O_TOKENIZER, O_TOKENS, O_TOKENS_FILE, O_PROMPT, O_PROMPT_FILE, O
        O_WINDOW, O_THREADS, O_CTX, O_N, O_TEMP, O_TOP_P, O_TOP_K, O_MIN_P, O_SEED, O_TYPE, O_JSON,
        O_SHAPE, O_REPS, O_PIPELINE, O_EXPERT_PARALLEL, O_LAYER_SPLIT, O_DIST_STATS, O_VERBOSE, O_KV_TYPE, O_FAST_BF16, O_DEPTH, O_SHARPEN,
        O_MEM_LIMIT, O_HOST, O_PORT, O_PARALLEL, O_BATCH_TOKENS, O_QUEUE, O_API_KEY, O_API_KEY_FILE, O_ALIAS,
-       O_JSON_SCHEMA, O_GRAMMAR, O_REGEX, O_JSON_OBJECT, O_JSON_STRICT };
+       O_JSON_SCHEMA, O_GRAMMAR, O_REGEX, O_JSON_OBJECT, O_JSON_STRICT, O_DRAFT, O_LOOKUP, O_DRAFT_MAX };
 
 /* Which subcommands take which flag. */
 static const struct {
@@ -64,7 +65,7 @@ static const struct {
     {"--tokens", NULL, 1, O_TOKENS, " logits generate "},
     {"--tokens-file", NULL, 1, O_TOKENS_FILE, " generate "},
     {"-p", "--prompt", 1, O_PROMPT, " generate tokenize perplexity bench "},
-    {"-f", "--file", 1, O_PROMPT_FILE, " generate tokenize perplexity "},
+    {"-f", "--file", 1, O_PROMPT_FILE, " generate tokenize perplexity bench "},
     {"--ids", NULL, 1, O_IDS_LIST, " detokenize "},
     {"--ids", NULL, 0, O_IDS, " generate "},
     {"--chat", NULL, 1, O_CHAT, " tokenize "},
@@ -111,6 +112,9 @@ static const struct {
     {"--api-key", NULL, 1, O_API_KEY, " serve "},
     {"--api-key-file", NULL, 1, O_API_KEY_FILE, " serve "},
     {"--alias", NULL, 1, O_ALIAS, " serve "},
+    {"--draft", NULL, 1, O_DRAFT, " generate chat bench "},
+    {"--lookup", NULL, 1, O_LOOKUP, " generate chat bench "},
+    {"--draft-max", NULL, 1, O_DRAFT_MAX, " generate chat bench "},
 };
 
 static long parse_long(const char *cmd, const char *flag, const char *s, long lo, long hi) {
@@ -210,6 +214,9 @@ static void set(Options *o, int id, const char *flag, const char *v) {
     case O_REGEX: o->regex = v; break;
     case O_JSON_OBJECT: o->json_object = 1; break;
     case O_JSON_STRICT: o->json_strict = 1; break;
+    case O_DRAFT: o->draft = v; break;
+    case O_LOOKUP: o->lookup = parse_long(c, flag, v, 1, 64); break;
+    case O_DRAFT_MAX: o->draft_max = parse_long(c, flag, v, 1, SCHED_DRAFT_MAX); break;
     }
 }
 
@@ -400,4 +407,57 @@ char *slurp(const char *path, size_t *len) {
     char *s = read_file(path, len);
     if (!s) die("%s", err_msg());
     return s;
+}
+
+/* ---- speculative decoding ------------------------------------------------------ */
+
+void cli_draft_check(const Options *o) {
+    if (o->draft && o->lookup) usage_error(o->cmd, "%s", "give --draft or --lookup, not both");
+    if (o->draft_max && !o->draft && !o->lookup) usage_error(o->cmd, "%s", "--draft-max goes with --draft or --lookup");
+    if ((o->draft || o->lookup) && (o->pipeline || o->expert_parallel))
+        usage_error(o->cmd, "%s", "--draft and --lookup do not work with --pipeline or --expert-parallel yet");
+}
+
+void cli_draft_open(CliDraft *cd, const Options *o, Context *ctx, const Tokenizer *ttok, long n_ctx,
+                    ModelOptions mo) {
+    memset(cd, 0, sizeof *cd);
+    cli_draft_check(o);
+    if (!o->draft && !o->lookup) return;
+    int K = (int)(o->draft_max ? o->draft_max : o->draft ? DRAFT_DEFAULT_MAX_MODEL : DRAFT_DEFAULT_MAX_LOOKUP);
+    cd->on = 1;
+    if (o->lookup) {
+        if (drafter_init_lookup(&cd->d, (int)o->lookup, ctx->n_seq, K)) die("--lookup: %s", err_msg());
+    } else {
+        mo.sliding_window = -1; /* the draft's own windows (bounded as the target's are) */
+        if (model_load(&cd->m, o->draft, &mo)) die("--draft %s: %s", o->draft, err_msg());
+        cd->have_model = 1;
+        Tokenizer dt;
+        int have_dt = 0;
+        char *path = ttok ? tokenizer_find(o->draft) : NULL;
+        if (path && tokenizer_load(&dt, path) == 0) have_dt = 1;
+        free(path);
+        int bad = draft_check_vocab(ctx->model, ttok, &cd->m, have_dt ? &dt : NULL);
+        if (have_dt) tokenizer_free(&dt);
+        if (bad) die("--draft %s: %s", o->draft, err_msg());
+        if (context_init(&cd->ctx, &cd->m, ctx->n_seq, n_ctx)) die("--draft %s: %s", o->draft, err_msg());
+        Options dopt = *o;
+        dopt.mem_limit = 0; /* the limit is the target's */
+        setup_context(&cd->ctx, &dopt, 1);
+        context_share_threads(&cd->ctx, ctx); /* one pool: two would spin against each other */
+        prepare_model(&cd->m, &cd->ctx, &dopt, NULL);
+        if (drafter_init_model(&cd->d, &cd->ctx, K)) die("--draft %s: %s", o->draft, err_msg());
+    }
+    if (context_set_draft_room(ctx, K)) die("%s", err_msg());
+}
+
+void cli_draft_close(CliDraft *cd) {
+    if (!cd->on) return;
+    drafter_free(&cd->d);
+    if (cd->have_model) context_free(&cd->ctx), model_free(&cd->m);
+    memset(cd, 0, sizeof *cd);
+}
+
+void cli_draft_report(FILE *f, const DraftStats *s) {
+    fprintf(f, "speculation: drafted %ld tokens, accepted %ld (%.1f%%) in %ld steps\n", s->drafted, s->accepted,
+            s->drafted ? 100.0 * (double)s->accepted / (double)s->drafted : 0.0, s->steps);
 }

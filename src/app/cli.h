@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "dist/launch.h"
+#include "gen/draft.h"
 #include "grammar/compile.h"
 #include "grammar/vocab.h"
 #include "model/model.h"
@@ -40,6 +41,9 @@ typedef struct {
     const char *layer_split;   /* generate --layer-split */
     const char *host, *api_key, *api_key_file, *alias; /* serve */
     long port, parallel, batch_tokens, queue;         /* serve */
+    const char *draft;         /* --draft MODEL: speculative decoding with a draft model */
+    long lookup;               /* --lookup N: speculative decoding by prompt lookup (0: off) */
+    long draft_max;            /* --draft-max K (0: the drafter's default) */
     long chunk_size, n_new, sliding_window, threads, ctx;
     double temperature, top_p, min_p;
     long top_k;
@@ -110,6 +114,28 @@ typedef struct {
  * the file), before any token is made. */
 void cli_constraint_compile(CliConstraint *c, const ConstraintSpec *s, const Tokenizer *tok, const char *file);
 void cli_constraint_free(CliConstraint *c);
+
+/* --draft MODEL or --lookup N (with --draft-max K): speculative decoding. */
+typedef struct {
+    int on;         /* a drafter was asked for */
+    Drafter d;
+    Model m;        /* --draft: the draft model */
+    Context ctx;    /* --draft: its context */
+    int have_model;
+} CliDraft;
+/* The speculation flags' usage errors (cli_draft_open checks them too). */
+void cli_draft_check(const Options *o);
+/* Sets up cd for target context ctx (its sequences; room for the drafts is
+ * made in its caches): nothing (cd->on 0) without --draft or --lookup. The
+ * draft model is loaded with mo (the target's rolling windows, for chat),
+ * checked against the target's vocabulary (ttok: the target's tokenizer or
+ * NULL; the draft's own is found beside it) and given a context of n_ctx
+ * positions on ctx's threads. Dies with one line on error. */
+void cli_draft_open(CliDraft *cd, const Options *o, Context *ctx, const Tokenizer *ttok, long n_ctx,
+                    ModelOptions mo);
+void cli_draft_close(CliDraft *cd);
+/* "speculation: drafted D tokens, accepted A (R%) in S steps" on f. */
+void cli_draft_report(FILE *f, const DraftStats *s);
 
 /* The whole file, or dies. */
 char *slurp(const char *path, size_t *len);

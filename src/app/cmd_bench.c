@@ -18,7 +18,14 @@
  * bandwidth, then the disk's) run after the model is prepared and before
  * any forward call, when the expert cache's slots hold nothing yet, in
  * buffers no larger than those slots together; a probe that needs more
- * than that is skipped, and the output says so. */
+ * than that is skipped, and the output says so.
+ *
+ * With --draft MODEL or --lookup N (and --draft-max K), bench also runs
+ * greedy generation of n tokens after a prompt (-f FILE's text, else 64
+ * random tokens repeating a 16-token phrase), plain and speculative on the
+ * same context, each once to warm up and then r times: decode tok/s (from
+ * the first token on) of both, the speed-up, and the drafted and accepted
+ * tokens (the tokens themselves are the same: gen/draft.h). */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,6 +37,8 @@
 #include "base/pool.h"
 #include "base/util.h"
 #include "gen/generate.h"
+#include "gen/sched.h"
+#include "tok/tokfile.h"
 
 static double mat_bytes(const Mat *m) {
     return m->data ? (double)m->rows * (double)dtype_bytes(m->dtype, (size_t)m->cols) : 0;
@@ -193,8 +202,26 @@ typedef struct {
     double disk_bw;           /* --mem-limit: the disk probe's bytes/s (0: not measured) */
     char disk_skip[300];      /* ... and why not */
     ExpertStats es_pp, es_tg; /* --mem-limit: the cache's counters */
+    int spec;                 /* --draft / --lookup: the speculative runs below */
+    int spec_k, spec_prompt;  /* --draft-max; prompt tokens */
+    double plain_m, plain_sd, spec_m, spec_sd; /* decode tok/s of generate(), plain and speculative */
+    DraftStats ds;            /* over the r timed speculative runs */
     size_t peak;              /* peak resident bytes (VmHWM) */
 } Report;
+
+/* ", \"spec\": {...}" for --json, or "" without speculation. */
+static const char *spec_json(const Report *r) {
+    static char buf[512];
+    if (!r->spec) return "";
+    const Options *o = r->o;
+    snprintf(buf, sizeof buf, ", \"spec\": {\"drafter\": \"%s\", \"draft_max\": %d, \"prompt\": %d, \"n\": %ld, "
+             "\"drafted\": %ld, \"accepted\": %ld, \"acceptance\": %.4f, \"plain_tok_s\": %.3f, \"plain_sd\": %.3f, "
+             "\"spec_tok_s\": %.3f, \"spec_sd\": %.3f, \"speedup\": %.4f}",
+             o->draft ? "model" : "lookup", r->spec_k, r->spec_prompt, r->n, r->ds.drafted, r->ds.accepted,
+             r->ds.drafted ? (double)r->ds.accepted / (double)r->ds.drafted : 0.0, r->plain_m, r->plain_sd, r->spec_m,
+             r->spec_sd, r->plain_m > 0 ? r->spec_m / r->plain_m : 0.0);
+    return buf;
+}
 
 static void report_json(const Report *r) {
     const Options *o = r->o;
@@ -204,11 +231,11 @@ static void report_json(const Report *r) {
            "\"kv_bytes_per_token\": %.0f, \"reps\": %ld, \"pp\": {\"n\": %ld, \"tok_s\": %.3f, \"sd\": %.3f}, "
            "\"tg\": {\"n\": %ld, \"depth\": %ld, \"tok_s\": %.3f, \"sd\": %.3f}, "
            "\"bandwidth_gb_s\": %s, \"bandwidth_probe_bytes\": %zu, \"decode_bandwidth_fraction\": %s, "
-           "\"weights_fit_llc\": %s, \"peak_rss_bytes\": %zu}\n",
+           "\"weights_fit_llc\": %s, \"peak_rss_bytes\": %zu%s}\n",
            o->model, r->threads, r->kv_type == DT_F16 ? "f16" : "f32", o->fast_bf16 ? "true" : "false", bpt, r->kpt,
            r->reps, r->p, r->pp_m, r->pp_sd, r->n, r->d, r->tg_m, r->tg_sd, json_num(a, sizeof a, "%.2f", r->bw, r->bw > 0),
            r->bw_bytes, json_num(b, sizeof b, "%.4f", frac, r->bw > 0),
-           r->in_cache ? "true" : "false", r->peak);
+           r->in_cache ? "true" : "false", r->peak, spec_json(r));
     if (!r->m->experts) return;
     const ExpertStats *e[2] = {&r->es_pp, &r->es_tg};
     double toks[2] = {(double)r->p * r->reps, (double)r->n * r->reps};
@@ -262,7 +289,92 @@ static void report_text(const Report *r) {
         if (p > 0) print_expert_stats(stdout, "pp", &r->es_pp, (double)p * r->reps, r->disk_bw, r->pp_m);
         if (n > 0) print_expert_stats(stdout, "tg", &r->es_tg, (double)n * r->reps, r->disk_bw, r->tg_m);
     }
+    if (r->spec) {
+        if (o->draft) printf("speculative decoding (--draft %s", o->draft);
+        else printf("speculative decoding (--lookup %ld", o->lookup);
+        printf(", --draft-max %d; greedy, %d-token prompt, %ld tokens):\n", r->spec_k, r->spec_prompt, r->n);
+        printf("| decode       |          tok/s |\n|--------------|----------------|\n");
+        printf("| plain        | %7.2f ± %5.2f |\n| speculative  | %7.2f ± %5.2f |\n", r->plain_m, r->plain_sd,
+               r->spec_m, r->spec_sd);
+        printf("drafted %ld tokens, accepted %ld (%.1f%%); speculative decode %.2fx plain\n", r->ds.drafted,
+               r->ds.accepted, r->ds.drafted ? 100.0 * (double)r->ds.accepted / (double)r->ds.drafted : 0.0,
+               r->plain_m > 0 ? r->spec_m / r->plain_m : 0.0);
+    }
     printf("peak resident memory: %.1f MB\n", r->peak / 1e6);
+}
+
+/* ---- --draft / --lookup ------------------------------------------------------------- */
+
+typedef struct {
+    double t_first;
+    int n;
+} SpecRun;
+
+static int spec_emit(void *ud, int seq, int tok) {
+    SpecRun *s = ud;
+    (void)seq, (void)tok;
+    if (s->n++ == 0) s->t_first = now_seconds();
+    return 0;
+}
+
+/* Decode tok/s of one greedy generate() of req (from its first token on). */
+static double spec_gen(Context *ctx, const GenRequest *req, Drafter *d) {
+    SpecRun sr = {0};
+    GenOptions go = {.sampler = {.temperature = 0, .top_p = 1}, .eos = -1, .drafter = d};
+    if (generate(ctx, req, 1, &go, spec_emit, &sr)) die("%s", err_msg());
+    double dt = now_seconds() - sr.t_first;
+    return sr.n > 1 ? (sr.n - 1) / (dt > 0 ? dt : 1e-9) : 0;
+}
+
+/* The prompt: -f FILE's text, else 64 random tokens repeating a phrase. */
+static int *spec_prompt(const Options *o, const Model *m, int *n) {
+    if (o->prompt_file) {
+        Tokenizer tok;
+        load_tokenizer(&tok, o);
+        size_t len;
+        char *text = slurp(o->prompt_file, &len);
+        IntVec ids = {0};
+        if (tokenizer_encode(&tok, text, len, 1, &ids)) die("%s: %s", o->prompt_file, err_msg());
+        free(text), tokenizer_free(&tok);
+        if (ids.n == 0) die("%s: the prompt is empty", o->prompt_file);
+        check_vocab(ids.v, ids.n, m->cfg.n_vocab, o->prompt_file);
+        *n = ids.n;
+        return ids.v;
+    }
+    int *p = xmalloc(64 * sizeof *p);
+    uint64_t rs = 777;
+    for (int i = 0; i < 64; i++) p[i] = i < 16 ? (int)(splitmix64(&rs) % (uint64_t)m->cfg.n_vocab) : p[i - 16];
+    *n = 64;
+    return p;
+}
+
+static void run_spec(Report *r, const Model *m, int threads) {
+    const Options *o = r->o;
+    int n_prompt;
+    int *prompt = spec_prompt(o, m, &n_prompt);
+    GenRequest req = {.prompt = prompt, .n_prompt = n_prompt, .max_new = (int)r->n};
+    long n_ctx = n_prompt + r->n + 1;
+    Context ctx;
+    new_context(&ctx, m, n_ctx, threads, o);
+    Tokenizer tok; /* the draft's vocabulary is checked against it, where there is one */
+    char *path = tokenizer_find(o->model);
+    int have_tok = path && tokenizer_load(&tok, path) == 0;
+    free(path);
+    CliDraft cd;
+    cli_draft_open(&cd, o, &ctx, have_tok ? &tok : NULL, n_ctx + SCHED_DRAFT_MAX + 1, (ModelOptions){0});
+    if (have_tok) tokenizer_free(&tok);
+    double *plain = xcalloc((size_t)r->reps, sizeof *plain), *spec = xcalloc((size_t)r->reps, sizeof *spec);
+    spec_gen(&ctx, &req, NULL), spec_gen(&ctx, &req, &cd.d); /* warm-up */
+    DraftStats before = cd.d.total;
+    for (long i = 0; i < r->reps; i++) plain[i] = spec_gen(&ctx, &req, NULL), spec[i] = spec_gen(&ctx, &req, &cd.d);
+    r->ds = (DraftStats){cd.d.total.steps - before.steps, cd.d.total.drafted - before.drafted,
+                        cd.d.total.accepted - before.accepted};
+    stats(plain, (int)r->reps, &r->plain_m, &r->plain_sd);
+    stats(spec, (int)r->reps, &r->spec_m, &r->spec_sd);
+    r->spec = 1, r->spec_k = cd.d.k_max, r->spec_prompt = n_prompt;
+    free(plain), free(spec), free(prompt);
+    cli_draft_close(&cd);
+    context_free(&ctx);
 }
 
 int cmd_bench(const Options *o) {
@@ -274,6 +386,8 @@ int cmd_bench(const Options *o) {
             usage_error(o->cmd, "-p expects a token count, got \"%.40s\"", o->prompt);
     }
     long p = r.p, n = r.n, reps = r.reps, d = r.d;
+    cli_draft_check(o);
+    if ((o->draft || o->lookup) && n < 2) usage_error(o->cmd, "%s", "--draft and --lookup measure -n 2 or more tokens");
     Model m;
     load_model(&m, o);
     r.m = &m;
@@ -302,6 +416,7 @@ int cmd_bench(const Options *o) {
         for (long i = 0; i < reps; i++) pp[i] = (double)p / run_pp(&m, n_ctx, threads, tok, (int)p, logits, o, &r.es_pp);
     }
     if (n > 0) run_tg(&m, n_ctx, threads, tok, d, (int)n, reps, tg, logits, o, &r.es_tg);
+    if (o->draft || o->lookup) run_spec(&r, &m, threads);
     if (p > 0) stats(pp, (int)reps, &r.pp_m, &r.pp_sd);
     if (n > 0) stats(tg, (int)reps, &r.tg_m, &r.tg_sd);
     r.kv_type = o->kv_type && !strcmp(o->kv_type, "f16") ? DT_F16 : DT_F32;

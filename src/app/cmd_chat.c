@@ -41,6 +41,7 @@ static int on_token(void *ud, int req, int token) {
 int cmd_chat(const Options *o) {
     /* a rolling context: --ctx bounds every window, else layers without one
      * roll at CHAT_DEFAULT_CTX positions */
+    cli_draft_check(o);
     Model m;
     ModelOptions mo = {.full_window = o->ctx ? (int)o->ctx : CHAT_DEFAULT_CTX, .max_window = (int)o->ctx};
     load_model_with(&m, o, mo);
@@ -66,6 +67,8 @@ int cmd_chat(const Options *o) {
     if (context_init(&ctx, &m, 1, n_ctx)) die("%s", err_msg());
     setup_context(&ctx, o, o->threads);
     prepare_model(&m, &ctx, o, NULL);
+    CliDraft cd; /* one drafter for the whole conversation: it keeps the history */
+    cli_draft_open(&cd, o, &ctx, &tok, n_ctx, mo);
 
     int interactive = isatty(STDIN_FILENO), first = 1, turns = 0;
     IntVec pending = {0}; /* sampled but not yet in the cache: the reply's end */
@@ -80,6 +83,7 @@ int cmd_chat(const Options *o) {
         if (!strcmp(line, "/exit")) break;
         if (!strcmp(line, "/reset")) {
             kvcache_reset(&ctx.seqs[0]);
+            if (cd.on) drafter_begin(&cd.d, 0, 0);
             pending.n = 0, first = 1;
             fprintf(stderr, "(conversation reset)\n");
             continue;
@@ -101,7 +105,7 @@ int cmd_chat(const Options *o) {
                          .sampler = {.temperature = (float)o->temperature, .top_p = (float)o->top_p,
                                      .top_k = (int)o->top_k, .min_p = (float)o->min_p,
                                      .seed = o->seed + (unsigned long long)turns},
-                         .eos = -1, .vocab = guided ? &cc.v : NULL};
+                         .eos = -1, .vocab = guided ? &cc.v : NULL, .drafter = cd.on ? &cd.d : NULL};
         if (generate(&ctx, &req, 1, &go, on_token, &t)) die("%s", err_msg());
         stream_print_finish(&t.stream, stdout);
         fputc('\n', stdout);
@@ -115,6 +119,8 @@ int cmd_chat(const Options *o) {
     }
     free(line);
     intvec_free(&pending);
+    if (cd.on) cli_draft_report(stderr, &cd.d.total);
+    cli_draft_close(&cd);
     if (guided) cli_constraint_free(&cc);
     free(spec_text);
     context_free(&ctx);

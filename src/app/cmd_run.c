@@ -230,6 +230,7 @@ static void print_memory(const Context *ctx, const ModelShare *share, const Opti
 int cmd_generate(const Options *o) {
     int sources = !!o->tokens + !!o->tokens_file + !!o->prompt + !!o->prompt_file;
     if (sources != 1) usage_error(o->cmd, "%s", "give exactly one of -p, -f, --tokens, --tokens-file");
+    cli_draft_check(o);
     ConstraintSpec spec;
     char *spec_text;
     const char *spec_file;
@@ -303,6 +304,10 @@ int cmd_generate(const Options *o) {
     if (dist && dist_plan(&run, &ctx, &dopt)) die("%s", err_msg());
     ModelShare share = dist ? dist_model_share(&run, &ctx) : model_share_all(&m); /* this rank's part */
     prepare_model(&m, &ctx, o, &share);
+    CliDraft cd;
+    long n_ctx = generate_context_size(reqs, n_req);
+    cli_draft_open(&cd, o, &ctx, have_tok ? &tok : NULL, n_ctx + SCHED_DRAFT_MAX + 1, (ModelOptions){0});
+    go.drafter = cd.on ? &cd.d : NULL;
     const char *stops[1] = {o->stop};
     GenRun g = {.o = o, .eos = eos, .out = xcalloc((size_t)n_req, sizeof(IntVec)), .last = '\n'};
     g.streaming = root && !o->ids && n_req == 1;
@@ -340,6 +345,8 @@ int cmd_generate(const Options *o) {
                 reqs[0].n_prompt, reqs[0].n_prompt / (tp > 0 ? tp : 1e-9), g.n_gen,
                 g.n_gen > 1 ? (g.n_gen - 1) / (tg > 0 ? tg : 1e-9) : 0.0);
     }
+    if (cd.on && root) cli_draft_report(stderr, &cd.d.total);
+    cli_draft_close(&cd);
     if (o->dist_stats) print_stats(&ctx, run.bounds ? &run.plan : NULL, t1 - t0, g.n_gen);
     if (g.experts && g.n_gen > 0) print_generate_cache(&g, reqs, n_req, t0, t1, dist);
     if (o->verbose) print_memory(&ctx, &share, o, dist);

@@ -62,11 +62,20 @@ static const char *sampling_opts =
     "  --grammar FILE        a grammar in llama.cpp's GBNF (root ::= ...)\n"
     "  --regex RE            text the regular expression matches whole\n";
 
+static const char *spec_opts =
+    "speculative decoding (the same tokens as without it, greedy or seeded; README):\n"
+    "  --draft MODEL         a smaller model with the same tokenizer drafts tokens that\n"
+    "                        the model checks in one forward call\n"
+    "  --lookup N            draft by prompt lookup: the tokens that followed the last\n"
+    "                        occurrence of the text's final n-gram (n <= N, N in 1..64)\n"
+    "  --draft-max K         the most tokens drafted per step (default 8 with --draft,\n"
+    "                        4 with --lookup; at most 32); it adapts per sequence\n";
+
 static const struct {
     const char *name;
     int (*run)(const Options *);
     const char *usage, *about, *opts;
-    int model, sampling;
+    int model, sampling, spec;
 } commands[] = {
     {"generate", cmd_generate,
      "mistral generate -m MODEL (-p TEXT | -f FILE | --tokens 1,5,9 | --tokens-file F) [-n N]\n"
@@ -98,7 +107,7 @@ static const struct {
      "  -v, --verbose         the peak resident memory, the weights' and the KV cache's\n"
      "                        share; with --mem-limit the expert cache's hits, reads,\n"
      "                        prediction accuracy and disk speed for prompt and generation\n",
-     1, 1},
+     1, 1, 1},
     {"chat", cmd_chat, "mistral chat -m MODEL [--system TEXT] [-n N] [--ctx N] [sampling]\n"
      "                        [--json-schema S | --json | --grammar FILE | --regex RE]",
      "An interactive chat: type a message, get the reply. /reset starts over,\n"
@@ -111,14 +120,14 @@ static const struct {
      "                        the model's window, else 4096)\n"
      "  --chat-format F       v1, v2, v3, v7 or tekken (default: from the tokenizer)\n"
      "  --tokenizer FILE      tokenizer file (default: the model directory's)\n",
-     1, 1},
+     1, 1, 1},
     {"logits", cmd_logits,
      "mistral logits -m MODEL --tokens 1,5,9 [--all] [model options]",
      "Feeds the tokens and prints {\"logits\": [[...]]} on stdout: the logits after\n"
      "the last token, or after every token with --all.\n",
      "  --tokens IDS          the prompt's token ids, comma separated\n"
      "  --all                 a row for every position\n",
-     1, 0},
+     1, 0, 0},
     {"tokenize", cmd_tokenize,
      "mistral tokenize (-m MODEL | --tokenizer FILE) (-p TEXT | -f FILE | --chat REQUEST.json)\n"
      "                        [--bos] [--chat-format v1|v2|v3|v7|tekken]",
@@ -131,14 +140,14 @@ static const struct {
      "  --bos                 start with the BOS token\n"
      "  --chat REQUEST.json   encode a chat request\n"
      "  --chat-format F       v1, v2, v3, v7 or tekken (default: from the tokenizer)\n",
-     0, 0},
+     0, 0, 0},
     {"detokenize", cmd_detokenize,
      "mistral detokenize (-m MODEL | --tokenizer FILE) --ids 1,2,3",
      "Writes the text of the token ids (no newline added).\n",
      "  -m, --model MODEL     take the tokenizer from this model directory\n"
      "  --tokenizer FILE      tokenizer.model[.vN] or tekken.json\n"
      "  --ids IDS             token ids, comma separated\n",
-     0, 0},
+     0, 0, 0},
     {"info", cmd_info, "mistral info MODEL [--json] [--tokenizer FILE]",
      "Describes the model MODEL (a directory or a .gguf file): layout (native,\n"
      "Hugging Face, GGUF vN), hyperparameters, rope theta, attention windows per\n"
@@ -146,7 +155,7 @@ static const struct {
      "parameters, KV-cache bytes per token per sequence.\n",
      "  --json                print a JSON object instead of text\n"
      "  --tokenizer FILE      tokenizer file (default: the model's)\n",
-     0, 0},
+     0, 0, 0},
     {"perplexity", cmd_perplexity, "mistral perplexity -m MODEL (-f FILE | -p TEXT) [--ctx N] [model options]",
      "Prints the model's perplexity on a text: the text is encoded (BOS first) and\n"
      "cut into windows of N tokens; each window starts afresh and every token\n"
@@ -154,7 +163,7 @@ static const struct {
      "  -f, --file FILE       the text (the file's exact bytes)\n"
      "  --ctx N               tokens per window (default 256)\n"
      "  --tokenizer FILE      tokenizer file (default: the model's)\n",
-     1, 0},
+     1, 0, 0},
     {"quantize", cmd_quantize, "mistral quantize SRC OUT.gguf --type TYPE [-t N]",
      "Writes the model SRC (any layout -m takes) as a GGUF file llama.cpp loads:\n"
      "llama.cpp's tensor names and metadata, SRC's tokenizer (its directory's file\n"
@@ -169,7 +178,7 @@ static const struct {
      "                        q2_k, q3_k_s, q3_k_m, q3_k_l, iq4_nl, iq4_xs\n"
      "                        (file types as llama-quantize makes them; case ignored)\n"
      "  -t, --threads N       threads converting the rows (default: the CPUs, at most 64)\n",
-     0, 0},
+     0, 0, 0},
     {"synth", cmd_synth, "mistral synth OUT.gguf --shape SHAPE --type TYPE [--seed S] [--tokenizer FILE]",
      "Writes a random-weight model of a named shape as a GGUF file (llama.cpp's names\n"
      "and metadata), to benchmark without weights; with --tokenizer the file carries\n"
@@ -183,7 +192,7 @@ static const struct {
      "  --seed S              weight generator seed (default 0)\n"
      "  --tokenizer FILE      a tokenizer of the shape's vocabulary size (1b, 8x7b,\n"
      "                        moe-small: 32000, e.g. tokenizer.model.v1; 7b: 32768, v3)\n",
-     0, 0},
+     0, 0, 0},
     {"bench", cmd_bench, "mistral bench -m MODEL [-p 512] [-n 128] [-d DEPTH] [-t N] [-r REPS] [--json]",
      "Measures prompt processing (pp: one prefill of P random token ids) and\n"
      "generation (tg: N single-token decode steps) in tok/s, mean and sd over REPS runs\n"
@@ -197,8 +206,10 @@ static const struct {
      "  -n N                  generated tokens (default 128; 0 skips tg)\n"
      "  -d, --depth D         positions prefilled (untimed) before tg (default 0)\n"
      "  -r, --repetitions R   runs of each (default 3)\n"
-     "  --json                one JSON object instead of the table\n",
-     1, 0},
+     "  --json                one JSON object instead of the table\n"
+     "  -f FILE               with --draft or --lookup: the prompt of the speculative\n"
+     "                        runs (default: 64 random tokens repeating a phrase)\n",
+     1, 0, 1},
     {"serve", cmd_serve,
      "mistral serve -m MODEL [--host 127.0.0.1] [--port 8080] [--parallel N] [--ctx N]\n"
      "                        [--batch-tokens B] [--queue Q] [--api-key KEY | --api-key-file F] [model options]\n"
@@ -228,7 +239,7 @@ static const struct {
      "distribution (make MPI=1, under mpirun -np N; rank 0 serves, SIGINT/SIGTERM to it ends all):\n"
      "  --pipeline [--layer-split A,B,..]   the layers in stages, one step in flight per stage\n"
      "  --expert-parallel     each process computes its share of every MoE layer's experts\n",
-     1, 0},
+     1, 0, 0},
 };
 
 /* A model file is mapped: if it shrinks while in use (truncated, rewritten
@@ -258,6 +269,7 @@ int main(int argc, char **argv) {
             if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
                 printf("usage: %s\n\n%s\n%s", commands[c].usage, commands[c].about, commands[c].opts);
                 if (commands[c].sampling) fputs(sampling_opts, stdout);
+                if (commands[c].spec) fputs(spec_opts, stdout);
                 if (commands[c].model) fputs(model_opts, stdout);
                 return 0;
             }

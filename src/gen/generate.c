@@ -51,16 +51,21 @@ static void end_guided(Sched *s, int r, const Guide *g, GenEmit emit, void *ud) 
 int generate(Context *ctx, const GenRequest *reqs, int n_req, const GenOptions *opt, GenEmit emit,
              void *ud) {
     int V = ctx->model->cfg.n_vocab;
+    Drafter *d = opt->drafter;
     if (n_req > ctx->n_seq) return err_set("%d requests for %d sequences", n_req, ctx->n_seq);
+    if (d && d->n_seq < n_req) return err_set("%d requests for a drafter of %d sequences", n_req, d->n_seq);
+    if (d && ctx->draft_room < d->k_max)
+        return err_set("drafts of up to %d tokens need room in the KV cache (context_set_draft_room: %d)", d->k_max,
+                       ctx->draft_room);
     Sched s;
     sched_init(&s, n_req, opt->chunk_size, 0, opt->eos);
     Sampler *samplers = xcalloc((size_t)n_req, sizeof *samplers);
     Guide *guides = xcalloc((size_t)n_req, sizeof *guides);
-    Guide **next = xcalloc((size_t)n_req, sizeof *next); /* the guides of a step's rows */
+    Guide **rowg = NULL, **prep = NULL; /* the guides of a step's rows; of its first rows */
     GuideWorker worker = {0};
     SchedBatch b = {0};
     float *logits = NULL;
-    int *ids = xmalloc((size_t)n_req * sizeof *ids), rc = -1;
+    int *ids = NULL, *open = xcalloc((size_t)n_req, sizeof *open), rc = -1, cap = 0;
     if (start_guides(guides, &worker, reqs, n_req, opt)) goto done;
     for (int r = 0; r < n_req; r++) {
         const GenRequest *q = &reqs[r];
@@ -71,31 +76,52 @@ int generate(Context *ctx, const GenRequest *reqs, int n_req, const GenOptions *
             goto done;
         }
         if (sched_start(&s, r, q->prompt, q->n_prompt, q->max_new, ctx->seqs[r].n_pos)) goto done;
+        if (d) drafter_begin(d, r, q->append);
     }
-    logits = xmalloc((size_t)n_req * V * sizeof *logits);
-    while (sched_next_batch(&s, &b, 0) > 0) {
+    for (;;) {
+        if (d && drafter_draft(d, &s)) goto done;
+        if (sched_next_batch(&s, &b, 0) == 0) break;
+        if (b.n_want > cap) { /* rows: one per request, more with drafts */
+            cap = b.n_want;
+            logits = xrealloc(logits, (size_t)cap * V * sizeof *logits);
+            ids = xrealloc(ids, (size_t)cap * sizeof *ids);
+            rowg = xrealloc(rowg, (size_t)cap * sizeof *rowg), prep = xrealloc(prep, (size_t)cap * sizeof *prep);
+        }
         Batch fb = {.n = b.n, .token = b.token, .seq = b.seq, .pos = b.pos, .want = b.want};
-        /* the masks of this step's samples while the model runs it */
-        for (int i = 0; i < b.n_want; i++) next[i] = guides[b.owner[i]].bits ? &guides[b.owner[i]] : NULL;
-        guide_prepare_async(&worker, next, b.n_want);
+        /* the masks of this step's first samples while the model runs it
+         * (a later row's mask depends on the picks before it) */
+        for (int i = 0; i < b.n_want; i++) {
+            int r = b.owner[i];
+            rowg[i] = guides[r].bits ? &guides[r] : NULL;
+            prep[i] = i == 0 || b.owner[i - 1] != r ? rowg[i] : NULL;
+        }
+        for (int t = 0; t < b.n; t++) open[b.seq[t]] = 1;
+        guide_prepare_async(&worker, prep, b.n_want);
         int failed = forward(ctx, &fb, logits);
         guide_wait(&worker);
         if (failed) goto done;
+        /* verify: each request's rows in order, while its pick is the next draft */
         for (int i = 0; i < b.n_want; i++) {
             int r = b.owner[i];
             float *row = logits + (size_t)i * V;
-            if (!next[i]) ids[i] = sampler_sample(&samplers[r], row);
-            else if (sample_guided(next[i], &samplers[r], row, V, r, &ids[i])) goto done;
+            if (!open[r]) {
+                ids[i] = SCHED_UNUSED;
+                continue;
+            }
+            if (!rowg[i]) ids[i] = sampler_sample(&samplers[r], row);
+            else if (sample_guided(rowg[i], &samplers[r], row, V, r, &ids[i])) goto done;
+            if (ids[i] != b.next[i] || ids[i] == opt->eos || (rowg[i] && guide_done(rowg[i]))) open[r] = 0;
         }
         sched_accept(&s, &b, ids, emit, ud);
+        if (d && drafter_settle(d, ctx, &s, &b)) goto done;
         for (int i = 0; i < b.n_want; i++) /* a finished sentence ends its request, as EOS does */
-            if (next[i] && guide_done(next[i])) end_guided(&s, b.owner[i], next[i], emit, ud);
+            if (rowg[i] && guide_done(rowg[i])) end_guided(&s, b.owner[i], rowg[i], emit, ud);
     }
     rc = 0;
 done:
     guide_worker_free(&worker); /* first: it may still hold guides */
     for (int r = 0; r < n_req; r++) sampler_free(&samplers[r]), guide_free(&guides[r]); /* zeroed ones too */
-    free(samplers), free(guides), free(next), free(logits), free(ids);
+    free(samplers), free(guides), free(rowg), free(prep), free(logits), free(ids), free(open);
     sched_batch_free(&b);
     sched_free(&s);
     return rc;

@@ -11,10 +11,20 @@
  * if sampled, so callers see one kind of end). The mask of a request's
  * next sample depends only on its tokens so far, so it is computed on a
  * helper thread while forward() runs the step (GenOptions.sync_masks: on
- * the sampling thread instead); the tokens are the same either way. */
+ * the sampling thread instead); the tokens are the same either way.
+ *
+ * Speculative decoding (GenOptions.drafter, gen/draft.h): each decoding step
+ * feeds the last token and up to k drafted ones; the rows are sampled in
+ * order with the request's sampler (and guide: its masks are then applied
+ * one row after the other, the guide advancing only with emitted picks)
+ * while each pick equals the next draft (gen/sched.h), and the cache goes
+ * back over the rejected drafts. The tokens are exactly plain decoding's,
+ * greedy or seeded; only the number of forward calls changes. The context
+ * needs room for the drafts: context_set_draft_room(ctx, drafter->k_max). */
 #ifndef GEN_GENERATE_H
 #define GEN_GENERATE_H
 
+#include "gen/draft.h"
 #include "gen/guide.h"
 #include "gen/sampler.h"
 #include "gen/sched.h"
@@ -35,6 +45,8 @@ typedef struct {
     int eos; /* stop a request when it samples this id (emitted first); -1: never */
     const Vocab *vocab; /* view: the tokenizer's vocabulary, for requests with a grammar */
     int sync_masks;     /* 1: masks on the sampling thread, not overlapped with forward() */
+    Drafter *drafter;   /* view: speculative decoding, request r drafted as its sequence r
+                           (its stats: drafter->seqs[r].stats); NULL: plain decoding */
 } GenOptions;
 
 /* Positions the context needs for these requests (the longest prompt + new). */

@@ -22,7 +22,7 @@ void sched_free(Sched *s) {
 }
 
 void sched_batch_free(SchedBatch *b) {
-    free(b->token), free(b->seq), free(b->pos), free(b->want), free(b->owner);
+    free(b->token), free(b->seq), free(b->pos), free(b->want), free(b->owner), free(b->next);
     memset(b, 0, sizeof *b);
 }
 
@@ -41,7 +41,12 @@ void sched_stop(Sched *s, int seq) {
 }
 
 void sched_abandon(Sched *s, const SchedBatch *b) {
-    for (int t = 0; t < b->n; t++) s->seqs[b->seq[t]].inflight = 0;
+    for (int t = 0; t < b->n; t++) {
+        SchedSeq *q = &s->seqs[b->seq[t]];
+        /* a decoding sequence goes on from its last token, not its drafts */
+        if (q->inflight && q->state == SEQ_DECODE) q->pos = b->pos[t] + 1;
+        q->inflight = 0;
+    }
 }
 
 int sched_active(const Sched *s) {
@@ -58,13 +63,14 @@ static void batch_reserve(SchedBatch *b, int n) {
     b->pos = xrealloc(b->pos, (size_t)n * sizeof *b->pos);
     b->want = xrealloc(b->want, (size_t)n);
     b->owner = xrealloc(b->owner, (size_t)n * sizeof *b->owner);
+    b->next = xrealloc(b->next, (size_t)n * sizeof *b->next);
     b->cap = n;
 }
 
 static void batch_add(SchedBatch *b, int token, int seq, long pos, int want) {
     if (b->n == b->cap) batch_reserve(b, b->cap ? 2 * b->cap : 64);
     b->token[b->n] = token, b->seq[b->n] = seq, b->pos[b->n] = pos, b->want[b->n] = (unsigned char)want;
-    if (want) b->owner[b->n_want++] = seq;
+    if (want) b->owner[b->n_want] = seq, b->next[b->n_want++] = -1;
     b->n++;
 }
 
@@ -74,15 +80,41 @@ static int cmp_order(const void *a, const void *b) {
     return (x->order > y->order) - (x->order < y->order);
 }
 
+int sched_draft_room(const Sched *s, int seq) {
+    if (seq < 0 || seq >= s->n_seq) return 0;
+    const SchedSeq *q = &s->seqs[seq];
+    if (q->state != SEQ_DECODE || q->inflight) return 0;
+    int room = q->max_new - q->n_new - 1;
+    return room < 0 ? 0 : room > SCHED_DRAFT_MAX ? SCHED_DRAFT_MAX : room;
+}
+
+int sched_set_draft(Sched *s, int seq, const int *tokens, int k) {
+    int room = sched_draft_room(s, seq);
+    if (k > room) k = room;
+    if (k < 0) k = 0;
+    if (seq >= 0 && seq < s->n_seq) {
+        SchedSeq *q = &s->seqs[seq];
+        if (k) memcpy(q->draft, tokens, (size_t)k * sizeof *tokens);
+        q->n_draft = k;
+    }
+    return k;
+}
+
 int sched_next_batch(Sched *s, SchedBatch *b, int max_seqs) {
-    b->n = b->n_want = 0;
+    b->n = b->n_want = b->n_drafted = 0;
     int taken = 0, n_pre = 0;
     if (max_seqs <= 0) max_seqs = s->n_seq;
-    /* decode tokens first: one each, never held back by the budget's prefill */
+    /* decode tokens first: one each (and its drafts), never held back by the
+     * budget's prefill */
     for (int i = 0; i < s->n_seq && taken < max_seqs; i++) {
         SchedSeq *q = &s->seqs[i];
         if (q->state != SEQ_DECODE || q->inflight) continue;
         batch_add(b, q->last, i, q->pos++, 1);
+        for (int j = 0; j < q->n_draft; j++) {
+            b->next[b->n_want - 1] = q->draft[j];
+            batch_add(b, q->draft[j], i, q->pos++, 1);
+        }
+        b->n_drafted += q->n_draft, q->n_draft = 0;
         q->inflight = 1, taken++;
     }
     /* prompt tokens this step: while sequences decode, what the budget leaves
@@ -115,16 +147,22 @@ int sched_next_batch(Sched *s, SchedBatch *b, int max_seqs) {
 void sched_accept(Sched *s, const SchedBatch *b, const int *ids, GenEmit emit, void *ud) {
     for (int t = 0; t < b->n; t++) {
         SchedSeq *q = &s->seqs[b->seq[t]];
-        q->inflight = 0;
+        q->inflight = 0, q->verifying = 1;
         /* a prompt fed to its end with nothing to sample is done */
         if (q->state == SEQ_PREFILL && q->fed == q->n_prompt && q->max_new == 0) q->state = SEQ_DONE;
     }
-    for (int i = 0; i < b->n_want; i++) {
+    for (int i = 0, t = 0; i < b->n_want; i++, t++) {
+        while (!b->want[t]) t++; /* t: row i's token in the batch */
         SchedSeq *q = &s->seqs[b->owner[i]];
         if (q->state != SEQ_PREFILL && q->state != SEQ_DECODE) continue; /* stopped meanwhile */
         int tok = ids[i];
-        q->last = tok, q->n_new++, q->state = SEQ_DECODE;
+        if (!q->verifying || tok == SCHED_UNUSED) { /* after a rejected draft */
+            q->verifying = 0;
+            continue;
+        }
+        q->last = tok, q->n_new++, q->state = SEQ_DECODE, q->pos = b->pos[t] + 1;
         int stop = emit ? emit(ud, b->owner[i], tok) : 0;
         if (stop || tok == s->eos || q->n_new >= q->max_new) q->state = SEQ_DONE;
+        if (tok != b->next[i]) q->verifying = 0; /* the draft after it was wrong: its rows are void */
     }
 }

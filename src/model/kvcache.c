@@ -6,22 +6,26 @@
 
 #include "base/util.h"
 
-int kvcache_init(KVCache *kv, const Config *c, long n_ctx, DType type) {
+int kvcache_init(KVCache *kv, const Config *c, long n_ctx, DType type, int room) {
     memset(kv, 0, sizeof *kv);
     if (n_ctx < 1) return err_set("context of %ld tokens: must be at least 1", n_ctx);
     if (type != DT_F32 && type != DT_F16) return err_set("KV cache type must be f32 or f16");
+    if (room < 0 || room > (1 << 20)) return err_set("KV cache room for %d drafted tokens: must be in [0, 2^20]", room);
     kv->n_layers = c->n_layers;
     kv->n_kv_heads = c->n_kv_heads;
     kv->head_dim = c->head_dim;
     kv->type = type;
     kv->row = dtype_bytes(type, (size_t)c->head_dim);
     kv->cap = xmalloc((size_t)c->n_layers * sizeof(int));
+    kv->window = xmalloc((size_t)c->n_layers * sizeof(int));
+    kv->room = room;
     kv->max_pos = LONG_MAX;
     size_t slots = 0;
     for (int l = 0; l < c->n_layers; l++) {
         int w = c->window[l];
+        kv->window[l] = w > 0 ? w : 0;
         if (w > 0 && w <= n_ctx) {
-            kv->cap[l] = w;
+            kv->cap[l] = w + room;
         } else {
             kv->cap[l] = (int)(n_ctx < INT_MAX ? n_ctx : INT_MAX);
             kv->max_pos = n_ctx;
@@ -29,14 +33,14 @@ int kvcache_init(KVCache *kv, const Config *c, long n_ctx, DType type) {
         slots += (size_t)kv->cap[l];
     }
     if (size_mul(slots, 2 * (size_t)c->n_kv_heads * kv->row, &kv->bytes) || kv->bytes > ((size_t)1 << 46)) {
-        free(kv->cap);
+        free(kv->cap), free(kv->window);
         memset(kv, 0, sizeof *kv);
         return err_set("KV cache for a context of %ld tokens is too large", n_ctx);
     }
     kv->block = calloc(kv->bytes ? kv->bytes : 1, 1); /* may be huge: fail with a message */
     if (!kv->block) {
         size_t bytes = kv->bytes;
-        free(kv->cap);
+        free(kv->cap), free(kv->window);
         memset(kv, 0, sizeof *kv);
         return err_nomem("cannot allocate a KV cache of %zu bytes for %ld positions", bytes, n_ctx);
     }
@@ -54,6 +58,7 @@ int kvcache_init(KVCache *kv, const Config *c, long n_ctx, DType type) {
 
 void kvcache_free(KVCache *kv) {
     free(kv->cap);
+    free(kv->window);
     free(kv->k);
     free(kv->v);
     free(kv->block);
@@ -64,10 +69,13 @@ void kvcache_reset(KVCache *kv) { kv->n_pos = 0; }
 
 int kvcache_can_rewind(const KVCache *kv, long p) {
     if (p < 0 || p > kv->n_pos) return 0;
-    /* position j's slot was reused by j + cap once n_pos passed it; the token
-     * at p needs the keys from p - cap + 1 on (or from 0) */
-    for (int l = 0; l < kv->n_layers; l++)
-        if (kv->n_pos > kv->cap[l] && p + 1 < kv->n_pos) return 0;
+    /* position j's slot was reused by j + cap once n_pos passed it: slots of
+     * positions below n_pos - cap hold later keys. The token at p sees the
+     * keys from lo = max(0, p - window + 1) on (from 0 with full attention). */
+    for (int l = 0; l < kv->n_layers; l++) {
+        long w = kv->window[l], lo = w > 0 && p - w + 1 > 0 ? p - w + 1 : 0;
+        if (p + 1 < kv->n_pos && lo < kv->n_pos - kv->cap[l]) return 0;
+    }
     return 1;
 }
 

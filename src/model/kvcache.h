@@ -1,10 +1,18 @@
 /* kvcache — the rolling-buffer key/value cache of one sequence.
  *
  * Layer l keeps cap[l] slots; position p lives in slot p % cap[l]. A layer
- * with window W <= n_ctx keeps W slots (memory O(W), not O(context)); a layer
- * with full attention or a wider window keeps n_ctx slots, and the sequence
- * may then not pass n_ctx positions (max_pos). Keys are stored after RoPE, as fp32 or fp16 (the type rounds
- * every key and value the same way, wherever it is read from).
+ * with window W <= n_ctx keeps W + room slots (memory O(W), not O(context));
+ * a layer with full attention or a wider window keeps n_ctx slots, and the
+ * sequence may then not pass n_ctx positions (max_pos). Keys are stored after
+ * RoPE, as fp32 or fp16 (the type rounds every key and value the same way,
+ * wherever it is read from).
+ *
+ * room is for speculative decoding (gen/draft.h): a step writes up to room
+ * drafted positions past the last real one before they are verified; with
+ * W + room slots none of them overwrote a key the window of the next real
+ * position needs, so going back over a rejected draft (kvcache_rewind) leaves
+ * exactly the keys plain decoding would have. Attention always reads the
+ * window (W keys), never the room.
  *
  * A layer's keys are head-major, (n_kv_heads, cap, head_dim), and so are its
  * values: attention reads one kv head's keys at a time, and that head's rows
@@ -26,6 +34,8 @@ typedef struct {
     DType type;     /* DT_F32 or DT_F16 */
     size_t row;     /* bytes of one slot's key (or value) of one head: head_dim elements */
     int *cap;       /* owns [n_layers]: slots per layer */
+    int *window;    /* owns [n_layers]: keys a token sees per layer (0: all before it) */
+    int room;       /* slots beyond the window in each rolling layer (drafts) */
     char **k, **v;  /* owns [n_layers] -> views into block: (n_kv_heads, cap[l], head_dim) */
     char *block;    /* owns: every layer's keys and values, one allocation */
     size_t bytes;   /* size of block */
@@ -34,14 +44,16 @@ typedef struct {
 } KVCache;
 
 /* n_ctx: the most positions the sequence needs (bounds the full-attention
- * layers); type DT_F32 or DT_F16. Returns 0 or -1 with err set. */
-int kvcache_init(KVCache *kv, const Config *c, long n_ctx, DType type);
+ * layers); type DT_F32 or DT_F16; room: extra slots per rolling layer (0:
+ * none; see above). Returns 0 or -1 with err set. */
+int kvcache_init(KVCache *kv, const Config *c, long n_ctx, DType type, int room);
 void kvcache_free(KVCache *kv);
 /* Forgets every position (the memory is kept). */
 void kvcache_reset(KVCache *kv);
-/* 1 when the cache can go back to holding positions [0, p): every key the
- * token at p will need is still in its slot (no layer has wrapped past it;
- * going back one position is always possible). */
+/* 1 when the cache can go back to holding positions [0, p): in every layer
+ * the keys the token at p will see, from max(0, p - window + 1) (from 0 with
+ * full attention), are still in their slots (slots of positions below
+ * n_pos - cap were reused). Going back one position is always possible. */
 int kvcache_can_rewind(const KVCache *kv, long p);
 /* Goes back to [0, p). 0, or -1 with err set when it cannot. */
 int kvcache_rewind(KVCache *kv, long p);

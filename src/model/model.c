@@ -19,7 +19,7 @@ int context_init(Context *ctx, const Model *m, int n_seq, long n_ctx) {
     ctx->model = m;
     ctx->seqs = xcalloc((size_t)n_seq, sizeof(KVCache));
     for (int s = 0; s < n_seq; s++, ctx->n_seq++)
-        if (kvcache_init(&ctx->seqs[s], &m->cfg, n_ctx, DT_F32)) {
+        if (kvcache_init(&ctx->seqs[s], &m->cfg, n_ctx, DT_F32, 0)) {
             context_free(ctx);
             return -1;
         }
@@ -30,21 +30,42 @@ int context_init(Context *ctx, const Model *m, int n_seq, long n_ctx) {
     return 0;
 }
 
-int context_set_kv_type(Context *ctx, DType t) {
-    if (t != DT_F32 && t != DT_F16) return err_set("KV cache type %s: must be f32 or f16", dtype_traits(t)->name);
+/* Makes every cache afresh with type t and `room` draft slots. */
+static int remake_caches(Context *ctx, DType t, int room) {
     for (int s = 0; s < ctx->n_seq; s++) {
         kvcache_free(&ctx->seqs[s]);
-        if (kvcache_init(&ctx->seqs[s], &ctx->model->cfg, ctx->n_ctx, t)) return -1;
+        if (kvcache_init(&ctx->seqs[s], &ctx->model->cfg, ctx->n_ctx, t, room)) return -1;
     }
-    ctx->kv_type = t;
+    ctx->kv_type = t, ctx->draft_room = room;
     return 0;
+}
+
+int context_set_kv_type(Context *ctx, DType t) {
+    if (t != DT_F32 && t != DT_F16) return err_set("KV cache type %s: must be f32 or f16", dtype_traits(t)->name);
+    return remake_caches(ctx, t, ctx->draft_room);
+}
+
+int context_set_draft_room(Context *ctx, int k) {
+    if (k < 0 || k > CONTEXT_MAX_DRAFT_ROOM)
+        return err_set("room for %d drafted tokens: must be in [0, %d]", k, CONTEXT_MAX_DRAFT_ROOM);
+    return remake_caches(ctx, ctx->kv_type, k);
 }
 
 void context_set_kern(Context *ctx, const Kern *k) { ctx->mm.kern = k; }
 void context_set_fast(Context *ctx, int on) { ctx->mm.fast = on != 0; }
 
+static void drop_pool(Context *ctx) {
+    if (ctx->mm.pool && !ctx->pool_view) pool_free(ctx->mm.pool), free(ctx->mm.pool);
+    ctx->mm.pool = NULL, ctx->pool_view = 0;
+}
+
+void context_share_threads(Context *ctx, const Context *owner) {
+    drop_pool(ctx);
+    ctx->mm.pool = owner->mm.pool, ctx->pool_view = owner->mm.pool != NULL;
+}
+
 int context_set_threads(Context *ctx, int n) {
-    if (ctx->mm.pool) pool_free(ctx->mm.pool), free(ctx->mm.pool), ctx->mm.pool = NULL;
+    drop_pool(ctx);
     if (n == 0) n = pool_cpus();
     if (n <= 1) return 0;
     ctx->mm.pool = xmalloc(sizeof *ctx->mm.pool);
@@ -59,7 +80,7 @@ void context_free(Context *ctx) {
     for (int s = 0; s < ctx->n_seq; s++) kvcache_free(&ctx->seqs[s]);
     free(ctx->seqs);
     free(ctx->ws.block);
-    if (ctx->mm.pool) pool_free(ctx->mm.pool), free(ctx->mm.pool);
+    drop_pool(ctx);
     memset(ctx, 0, sizeof *ctx);
 }
 

@@ -100,6 +100,8 @@ typedef struct {
     void (*moe_reduce)(void *ud, float *x, size_t n);
     void *moe_reduce_ud;
     DType kv_type;    /* DT_F32 or DT_F16: how the caches store keys and values */
+    int draft_room;   /* slots beyond the window per rolling layer (context_set_draft_room) */
+    int pool_view;    /* mm.pool is another context's (context_share_threads) */
     /* What every matmul (and attention) of this context runs with: the kernel
      * table (view; kern_get() unless context_set_kern), the threads (owns, or
      * NULL: the calling thread alone) and the scratch (view: ws.qx). */
@@ -117,6 +119,13 @@ void context_free(Context *ctx);
  * results still do not depend on chunking or batching). Empties the caches.
  * Returns 0, or -1 with err set. */
 int context_set_kv_type(Context *ctx, DType t);
+/* Room for k drafted tokens (speculative decoding, gen/draft.h): every
+ * rolling layer of window W keeps W + k slots, so that a step may write k
+ * drafted positions past the last real one and go back over the rejected
+ * ones (kvcache_rewind) with the window's keys intact. 0 (the default): W
+ * slots, today's memory. Empties the caches. Returns 0, or -1 with err set. */
+#define CONTEXT_MAX_DRAFT_ROOM 64
+int context_set_draft_room(Context *ctx, int k);
 /* on 1: BF16 weights meet activations rounded to bf16 (the kernel table's
  * fast dots, kern/kern.h: each value within 2^-8, the same bits on every
  * table, vdpbf16ps on CPUs with AVX512_BF16; the logits may leave the golden
@@ -129,6 +138,11 @@ void context_set_kern(Context *ctx, const Kern *k);
 /* Runs the matmuls on n threads (0: one per online CPU; 1: the caller
  * alone). Results do not depend on n. Returns 0, or -1 with err set. */
 int context_set_threads(Context *ctx, int n);
+
+/* Runs ctx's matmuls on owner's threads (a view: owner outlives ctx, and
+ * the two never run a forward call at the same time), as a draft model's
+ * context does with its target's: two pools would spin against each other. */
+void context_share_threads(Context *ctx, const Context *owner);
 
 /* The full forward pass: logits (n_want, n_vocab) for the tokens flagged in
  * b->want, in batch order. Returns 0, or -1 with err set: a bad batch

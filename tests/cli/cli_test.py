@@ -292,6 +292,56 @@ except (ValueError, KeyError, IndexError):
     ok = False
 expect(rc2 == 0 and ok, "bench --mem-limit --json: %r %s" % (out[-300:], err))
 
+# --- speculative decoding: the same ids as plain decoding; a foreign draft refused
+sw8, moe8 = "tests/data/tiny/dense_sw8_f32", "tests/data/tiny/moe_sw8_f32"
+with tempfile.TemporaryDirectory() as td:
+    path = os.path.join(td, "prompts.txt")
+    with open(path, "w") as f:
+        f.write("1 2 3 1 2 3 1 2\n7\n5 9 5 9 5 9 5 9 5 9 5 9 4\n")
+    for samp in ([], ["--temp", 0.8, "--top-p", 0.9, "--seed", 5]):
+        rc, plain, _ = run("generate", "-m", sw8, "--tokens-file", path, "-n", 24, "--ids", *samp)
+        for spec in (["--lookup", 2], ["--lookup", 1, "--draft-max", 7], ["--draft", moe8, "--draft-max", 3],
+                     ["--draft", sw8]):
+            rc2, out, err = run("generate", "-m", sw8, "--tokens-file", path, "-n", 24, "--ids", *samp, *spec)
+            expect(rc == 0 and rc2 == 0 and out == plain and "speculation: drafted" in err,
+                   "generate %s %s: %r vs %r %s" % (samp, spec, out, plain, err))
+rc, _, err = run("generate", "-m", sw8, "--tokens", "1,2", "-n", 4, "--ids", "--draft",
+                 "tests/data/conformance/tiny/dense_sw5_f16")
+expect(rc == 1 and len(err.strip().splitlines()) == 1 and "vocabulary has 128 tokens, the model's 256" in err,
+       "--draft with another vocabulary: exit %d %r" % (rc, err))
+rc, _, err = run("generate", "-m", sw8, "--tokens", "1,2", "-n", 4, "--ids", "--draft", sw8, "--lookup", 2)
+expect(rc == 2 and "not both" in err, "--draft with --lookup: exit %d %r" % (rc, err))
+rc, _, err = run("generate", "-m", sw8, "--tokens", "1,2", "-n", 4, "--draft-max", 4)
+expect(rc == 2 and "--draft-max" in err, "--draft-max alone: exit %d %r" % (rc, err))
+rc, _, err = run("generate", "-m", sw8, "--tokens", "1,2", "-n", 4, "--lookup", 2, "--draft-max", 99)
+expect(rc == 2 and "--draft-max" in err, "--draft-max 99: exit %d %r" % (rc, err))
+rc, out, err = run("bench", "-m", sw8, "-p", 8, "-n", 16, "-r", 1, "--json", "--lookup", 2)
+try:
+    sp = json.loads(out.splitlines()[-1])["spec"]
+    ok = sp["drafter"] == "lookup" and sp["n"] == 16 and 0 <= sp["accepted"] <= sp["drafted"] and sp["plain_tok_s"] > 0 \
+        and sp["spec_tok_s"] > 0 and 0 <= sp["acceptance"] <= 1
+except (ValueError, KeyError, IndexError):
+    ok = False
+expect(rc == 0 and ok, "bench --lookup --json: %r %s" % (out[-400:], err))
+rc, out, err = run("bench", "-m", sw8, "-p", 8, "-n", 16, "-r", 1, "--draft", moe8)
+expect(rc == 0 and "speculative decode" in out and "| speculative  |" in out, "bench --draft: %r %s" % (out, err))
+if os.path.isdir(stories):
+    text = "Once upon a time, there was a little girl named Lily. She loved to play. Once upon a time, there was"
+    rc, plain, _ = run("generate", "-m", stories, "-p", text, "-n", 40, "--temp", 0.8, "--seed", 3)
+    for spec in (["--lookup", 3], ["--draft", stories, "--draft-max", 5]):
+        rc2, out, err = run("generate", "-m", stories, "-p", text, "-n", 40, "--temp", 0.8, "--seed", 3, *spec)
+        expect(rc == 0 and rc2 == 0 and out == plain and "speculation: drafted" in err,
+               "stories260K %s: %r vs %r %s" % (spec, out, plain, err))
+    # a guide's masks apply to the drafted rows one after the other
+    for guide in (["--regex", "(the (cat|dog|girl) (ran|sat)\\. ){1,9}"], ["--json"]):
+        rc, plain, _ = run("generate", "-m", stories, "-p", "Once upon a time", "-n", 60, "--temp", 0.7, "--seed", 4,
+                           *guide)
+        for spec in (["--lookup", 2], ["--draft", stories, "--draft-max", 4]):
+            rc2, out, err = run("generate", "-m", stories, "-p", "Once upon a time", "-n", 60, "--temp", 0.7,
+                                "--seed", 4, *guide, *spec)
+            expect(rc == 0 and rc2 == 0 and out == plain and "speculation: drafted" in err,
+                   "stories260K %s %s: %r vs %r %s" % (guide, spec, out, plain, err))
+
 # --- help on every subcommand
 for cmd in ("generate", "logits", "chat", "tokenize", "detokenize"):
     rc, out, _ = run(cmd, "--help")
