@@ -576,7 +576,8 @@ static void stream_end(ApiResponse *r, ApiChoice *c, size_t streamed, ByteBuf *o
     for (int i = 0; c->has_calls && i < c->calls.n_calls; i++, index++) {
         const ChatToolCall *call = &c->calls.calls[i];
         cJSON *item = call_item_json(r, i, 0), *o = cJSON_CreateObject();
-        const char *item_id = cJSON_GetObjectItemCaseSensitive(item, "id")->valuestring;
+        char item_id[64];
+        snprintf(item_id, sizeof item_id, "%s", cJSON_GetObjectItemCaseSensitive(item, "id")->valuestring);
         cJSON_AddNumberToObject(o, "output_index", index);
         cJSON_AddItemToObject(o, "item", item);
         emit(r, out, "response.output_item.added", o);
