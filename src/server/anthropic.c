@@ -18,10 +18,6 @@ static const char *const renames[][2] = {{"stop", "stop_sequences"}, {"parallel_
 static const char *const text_types[] = {"text", NULL};
 static const char *const text_extra[] = {"cache_control", "citations", NULL};
 
-static int is(const Json *v, const char *lit) {
-    return v && v->type == JSON_STR && v->len == strlen(lit) && !memcmp(v->s, lit, v->len);
-}
-
 /* ---- requests ------------------------------------------------------------------ */
 
 /* A tool_result's content: a string, text blocks, or nothing. */
@@ -75,8 +71,8 @@ static int message(ByteBuf *b, const Json *m, int i, int last, ApiError *e) {
     if (!m || m->type != JSON_OBJ) return api_error(e, 400, "messages", "'%s' must be an object", where);
     if (api_only_fields(m, where, keys, e)) return -1;
     const Json *role = json_get(m, "role"), *content = json_get(m, "content");
-    int user = is(role, "user");
-    if (!user && !is(role, "assistant"))
+    int user = dialect_is(role, "user");
+    if (!user && !dialect_is(role, "assistant"))
         return api_error(e, 400, "messages", "'%s.role' must be \"user\" or \"assistant\"", where);
     if (content && content->type == JSON_STR) {
         jw_open(b, NULL, '{');
@@ -95,16 +91,16 @@ static int message(ByteBuf *b, const Json *m, int i, int last, ApiError *e) {
         const Json *blk = &content->item[k], *type = json_get(blk, "type");
         char bw[96];
         snprintf(bw, sizeof bw, "%s.content[%d]", where, k);
-        if (is(type, "text")) {
+        if (dialect_is(type, "text")) {
             rc = dialect_text_block(&text, blk, text_types, text_extra, bw, e);
             n_text++;
-        } else if (user && is(type, "tool_result")) {
+        } else if (user && dialect_is(type, "tool_result")) {
             rc = tool_result(b, blk, bw, e);
-        } else if (!user && is(type, "tool_use")) {
+        } else if (!user && dialect_is(type, "tool_use")) {
             rc = tool_use(&calls, blk, bw, e);
         } else if (type && type->type == JSON_STR) {
             rc = api_error(e, 400, "messages", "'%s': content blocks of type \"%.40s\" are not supported%s", bw, type->s,
-                           is(type, "tool_use") || is(type, "tool_result") ? " in this role" : "");
+                           dialect_is(type, "tool_use") || dialect_is(type, "tool_result") ? " in this role" : "");
         } else {
             rc = api_error(e, 400, "messages", "'%s' must be a content block with a \"type\"", bw);
         }
@@ -135,7 +131,7 @@ static int tools(ByteBuf *b, const Json *v, ApiError *e) {
         char where[32];
         snprintf(where, sizeof where, "tools[%d]", i);
         if (t->type != JSON_OBJ) return api_error(e, 400, "tools", "'%s' must be an object", where);
-        if (!json_is_null(type) && !is(type, "custom"))
+        if (!json_is_null(type) && !dialect_is(type, "custom"))
             return api_error(e, 400, "tools", "'%s.type' \"%.40s\": only custom tools (with an input_schema) are supported",
                              where, type->type == JSON_STR ? type->s : "?");
         if (api_only_fields(t, where, keys, e)) return -1;
@@ -161,7 +157,7 @@ static int tool_choice(ByteBuf *b, const Json *v, ApiError *e) {
     if (v->type != JSON_OBJ) return api_error(e, 400, "tool_choice", "'tool_choice' must be an object with a \"type\"");
     if (api_only_fields(v, "tool_choice", keys, e)) return -1;
     const Json *type = json_get(v, "type"), *name = json_get(v, "name"), *dp = json_get(v, "disable_parallel_tool_use");
-    if (is(type, "tool")) {
+    if (dialect_is(type, "tool")) {
         if (!name || name->type != JSON_STR)
             return api_error(e, 400, "tool_choice", "'tool_choice' of type \"tool\" needs a 'name'");
         jw_open(b, "tool_choice", '{');
@@ -172,7 +168,7 @@ static int tool_choice(ByteBuf *b, const Json *v, ApiError *e) {
     } else {
         static const char *const from[] = {"auto", "any", "none"}, *const to[] = {"auto", "required", "none"};
         int k = 0;
-        while (k < 3 && !is(type, from[k])) k++;
+        while (k < 3 && !dialect_is(type, from[k])) k++;
         if (k == 3)
             return api_error(e, 400, "tool_choice", "'tool_choice.type' must be \"auto\", \"any\", \"tool\" or \"none\"");
         if (!json_is_null(name)) return api_error(e, 400, "tool_choice", "'tool_choice.name' goes with type \"tool\" only");
@@ -214,7 +210,7 @@ static int sampling(ByteBuf *b, const Json *root, int count, ApiError *e) {
     if (!json_is_null(v) && (v->type != JSON_OBJ || api_only_fields(v, "metadata", (const char *const[]){"user_id", NULL}, e)))
         return e->status ? -1 : api_error(e, 400, "metadata", "'metadata' must be an object");
     v = json_get(root, "thinking");
-    if (!json_is_null(v) && !is(json_get(v, "type"), "disabled"))
+    if (!json_is_null(v) && !dialect_is(json_get(v, "type"), "disabled"))
         return api_error(e, 400, "thinking", "'thinking' is not supported (only {\"type\": \"disabled\"})");
     return 0;
 }

@@ -56,7 +56,7 @@ int dialect_call_id(ByteBuf *b, const char *key, const Json *id) {
     return 1;
 }
 
-static int is(const Json *v, const char *lit) {
+int dialect_is(const Json *v, const char *lit) {
     return v && v->type == JSON_STR && v->len == strlen(lit) && !memcmp(v->s, lit, v->len);
 }
 
@@ -64,7 +64,7 @@ int dialect_text_block(ByteBuf *b, const Json *blk, const char *const *text_type
                        const char *where, ApiError *e) {
     const Json *type = json_get(blk, "type"), *text = json_get(blk, "text");
     int ok = 0;
-    for (const char *const *t = text_types; *t && !ok; t++) ok = is(type, *t);
+    for (const char *const *t = text_types; *t && !ok; t++) ok = dialect_is(type, *t);
     if (!ok) {
         if (blk->type == JSON_OBJ && type && type->type == JSON_STR)
             return api_error(e, 400, where, "'%s': content blocks of type \"%.40s\" are not supported here", where,
@@ -73,8 +73,8 @@ int dialect_text_block(ByteBuf *b, const Json *blk, const char *const *text_type
     }
     for (int k = 0; k < blk->n; k++) {
         const Json *key = &blk->key[k];
-        int known = is(key, "type") || is(key, "text");
-        for (const char *const *x = extra; x && *x && !known; x++) known = is(key, *x);
+        int known = dialect_is(key, "type") || dialect_is(key, "text");
+        for (const char *const *x = extra; x && *x && !known; x++) known = dialect_is(key, *x);
         if (!known) return api_error(e, 400, where, "unknown field '%s.%.40s'", where, key->s);
     }
     if (!text || text->type != JSON_STR) return api_error(e, 400, where, "'%s.text' must be a string", where);

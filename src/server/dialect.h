@@ -29,6 +29,9 @@ typedef struct {
 
 /* ---- writing the OpenAI request ----------------------------------------- */
 
+/* 1 when v is the string lit. */
+int dialect_is(const Json *v, const char *lit);
+
 /* JSON text built by appending: "key": before a value (with a comma when
  * the object already has members), strings as json.dumps writes them. */
 void jw_key(ByteBuf *b, const char *key);

@@ -17,10 +17,6 @@ static const char *const fields[] = {"model", "input", "instructions", "tools", 
 static const char *const renames[][2] = {{"max_tokens", "max_output_tokens"}, {"messages", "input"},
                                          {"response_format", "text"}, {NULL, NULL}};
 
-static int is(const Json *v, const char *lit) {
-    return v && v->type == JSON_STR && v->len == strlen(lit) && !memcmp(v->s, lit, v->len);
-}
-
 /* ---- the store ------------------------------------------------------------------ */
 
 typedef struct {
@@ -120,9 +116,9 @@ static int message_item(ByteBuf *b, Pending *p, const Json *it, const char *wher
     static const char *const out_extra[] = {"annotations", "logprobs", NULL};
     if (api_only_fields(it, where, keys, e)) return -1;
     const Json *role = json_get(it, "role"), *content = json_get(it, "content");
-    int assistant = is(role, "assistant");
-    const char *r = assistant ? "assistant" : is(role, "user") ? "user"
-                                          : is(role, "system") || is(role, "developer") ? "system"
+    int assistant = dialect_is(role, "assistant");
+    const char *r = assistant ? "assistant" : dialect_is(role, "user") ? "user"
+                                          : dialect_is(role, "system") || dialect_is(role, "developer") ? "system"
                                                                                         : NULL;
     if (!r)
         return api_error(e, 400, "input", "'%s.role' must be \"user\", \"assistant\", \"system\" or \"developer\"", where);
@@ -185,9 +181,9 @@ static int input(ByteBuf *conv, const Json *v, ApiError *e) {
         char where[32];
         snprintf(where, sizeof where, "input[%d]", i);
         if (it->type != JSON_OBJ) rc = api_error(e, 400, "input", "'%s' must be an object", where);
-        else if (json_is_null(type) || is(type, "message")) rc = message_item(conv, &p, it, where, e);
-        else if (is(type, "function_call")) rc = call_item(conv, &p, it, 0, where, e);
-        else if (is(type, "function_call_output")) rc = call_item(conv, &p, it, 1, where, e);
+        else if (json_is_null(type) || dialect_is(type, "message")) rc = message_item(conv, &p, it, where, e);
+        else if (dialect_is(type, "function_call")) rc = call_item(conv, &p, it, 0, where, e);
+        else if (dialect_is(type, "function_call_output")) rc = call_item(conv, &p, it, 1, where, e);
         else if (type->type == JSON_STR)
             rc = api_error(e, 400, "input", "'%s': items of type \"%.40s\" are not supported", where, type->s);
         else rc = api_error(e, 400, "input", "'%s.type' must be a string", where);
@@ -205,7 +201,7 @@ static int tools(ByteBuf *b, const Json *v, ApiError *e) {
         const Json *t = &v->item[i], *type = json_get(t, "type");
         char where[32];
         snprintf(where, sizeof where, "tools[%d]", i);
-        if (!is(type, "function"))
+        if (!dialect_is(type, "function"))
             return api_error(e, 400, "tools", "'%s.type' %s%.40s%s: only function tools are supported", where,
                              type && type->type == JSON_STR ? "\"" : "", type && type->type == JSON_STR ? type->s : "",
                              type && type->type == JSON_STR ? "\"" : "(missing)");
@@ -227,7 +223,7 @@ static int tool_choice(ByteBuf *b, const Json *v, ApiError *e) {
         return 0;
     }
     const Json *name = json_get(v, "name");
-    if (v->type != JSON_OBJ || !is(json_get(v, "type"), "function") || !name || name->type != JSON_STR)
+    if (v->type != JSON_OBJ || !dialect_is(json_get(v, "type"), "function") || !name || name->type != JSON_STR)
         return api_error(e, 400, "tool_choice",
                          "'tool_choice' must be \"auto\", \"none\", \"required\" or {\"type\": \"function\", \"name\": ...}");
     if (api_only_fields(v, "tool_choice", (const char *const[]){"type", "name", NULL}, e)) return -1;
@@ -249,7 +245,7 @@ static int text_format(ByteBuf *b, const Json *v, ApiError *e) {
     if (f->type != JSON_OBJ) return api_error(e, 400, "text", "'text.format' must be an object");
     const Json *type = json_get(f, "type");
     jw_open(b, "response_format", '{');
-    if (is(type, "json_schema")) {
+    if (dialect_is(type, "json_schema")) {
         if (api_only_fields(f, "text.format", schema_keys, e)) return -1;
         jw_str(b, "type", "json_schema", 11);
         jw_open(b, "json_schema", '{');
@@ -267,7 +263,7 @@ static int text_format(ByteBuf *b, const Json *v, ApiError *e) {
 /* Fields taken only at the setting that asks for nothing. */
 static int neutral(const Json *root, ApiError *e) {
     const Json *v = json_get(root, "truncation");
-    if (!json_is_null(v) && !is(v, "disabled"))
+    if (!json_is_null(v) && !dialect_is(v, "disabled"))
         return api_error(e, 400, "truncation", "'truncation' is not supported (only \"disabled\")");
     v = json_get(root, "include");
     if (!json_is_null(v) && !(v->type == JSON_ARR && !v->n))

@@ -10,15 +10,11 @@
 // results sent back as items must give the chat request's prompt).
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import path from "node:path";
 import OpenAI from "openai";
-import { REPO, STORIES, skipReason, tmpDir, cli, cliChat, startServer, raw } from "./lib.mjs";
+import { STORIES, skipReason, skipToolsReason, tinyV3, cliChat, startServer, raw } from "./lib.mjs";
 
 const SKIP = skipReason();
-const SHARED = path.resolve(REPO, process.env.MISTRAL_SHARED || "../shared");
-const V3 = path.join(SHARED, "tokenizers/mistral/mistral_instruct_tokenizer_240323.model.v3");
-const SKIP_TOOLS = SKIP ?? (fs.existsSync(V3) ? false : `${V3} is absent`);
+const SKIP_TOOLS = skipToolsReason();
 const KEY = "test-key-" + Math.random().toString(36).slice(2);
 const N = 24;
 
@@ -217,9 +213,8 @@ describe("openai responses: tools (tiny, random weights, Mistral v3 tokenizer)",
   let srv, oa;
   const input = "What is the weather in Paris?";
   before(async () => {
-    const f = path.join(tmpDir(), "tiny-v3.gguf");
-    cli(["synth", f, "--shape", "tiny", "--type", "f32", "--tokenizer", V3]);
-    srv = await startServer(f, ["--tokenizer", V3, "--ctx", "1024", "--parallel", "4"], { apiKey: KEY });
+    const tiny = tinyV3();
+    srv = await startServer(tiny.model, tiny.args, { apiKey: KEY });
     oa = client(srv);
   });
   after(async () => { if (srv) await srv.stop(); });
