@@ -262,7 +262,7 @@ static int parse(ApiRequest *q, const char *body, size_t len, const ApiConfig *c
     memset(q, 0, sizeof *q);
     memset(e, 0, sizeof *e);
     int rc = translate(&b, body, len, 0, e);
-    if (!rc) rc = dialect_parse(q, &b, cfg, API_PARSE_CLAMP, renames, e);
+    if (!rc) rc = dialect_parse(q, 1, &b, cfg, API_PARSE_CLAMP, renames, e);
     bytebuf_free(&b);
     return rc;
 }
@@ -272,7 +272,7 @@ int anthropic_count_tokens(const char *body, size_t len, const ApiConfig *cfg, i
     ApiRequest q;
     memset(e, 0, sizeof *e);
     int rc = translate(&b, body, len, 1, e);
-    if (!rc) rc = dialect_parse(&q, &b, cfg, API_PARSE_COUNT, renames, e);
+    if (!rc) rc = dialect_parse(&q, 1, &b, cfg, API_PARSE_COUNT, renames, e);
     bytebuf_free(&b);
     if (rc) return -1;
     *n = q.n_prompt;

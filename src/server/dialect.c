@@ -104,9 +104,9 @@ int dialect_content(ByteBuf *b, const Json *v, const char *const *text_types, co
     return 0;
 }
 
-int dialect_parse(ApiRequest *q, const ByteBuf *b, const ApiConfig *cfg, int flags, const char *const (*renames)[2],
-                  ApiError *e) {
-    if (!api_parse_flags(q, 1, b->p, b->n, cfg, flags, e)) return 0;
+int dialect_parse(ApiRequest *q, int chat, const ByteBuf *b, const ApiConfig *cfg, int flags,
+                  const char *const (*renames)[2], ApiError *e) {
+    if (!api_parse_flags(q, chat, b->p, b->n, cfg, flags, e)) return 0;
     for (; renames && renames[0][0]; renames++)
         if (!strcmp(e->param, renames[0][0])) {
             snprintf(e->param, sizeof e->param, "%s", renames[0][1]);

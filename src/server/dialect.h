@@ -1,5 +1,5 @@
 /* dialect — what the server's other APIs share: Anthropic's Messages
- * (anthropic.h) and OpenAI's Responses (responses.h).
+ * (anthropic.h), OpenAI's Responses (responses.h) and Mistral's FIM (fim.h).
  *
  * A dialect reads its request and writes it again as the OpenAI chat
  * request it means (messages, tools, tool_choice, sampling), which
@@ -58,11 +58,12 @@ int dialect_content(ByteBuf *b, const Json *v, const char *const *text_types, co
 int dialect_text_block(ByteBuf *b, const Json *blk, const char *const *text_types, const char *const *extra,
                        const char *where, ApiError *e);
 
-/* Parses the rewritten request b (NUL-terminated) with api_parse_flags; an
+/* Parses the rewritten request b (NUL-terminated; a chat request, or a
+ * completion one when chat is 0) with api_parse_flags; an
  * error's param is renamed by renames ({openai, dialect} pairs, NULL
  * ended) so it names the dialect's field. */
-int dialect_parse(ApiRequest *q, const ByteBuf *b, const ApiConfig *cfg, int flags, const char *const (*renames)[2],
-                  ApiError *e);
+int dialect_parse(ApiRequest *q, int chat, const ByteBuf *b, const ApiConfig *cfg, int flags,
+                  const char *const (*renames)[2], ApiError *e);
 
 /* ---- rendering ------------------------------------------------------------ */
 

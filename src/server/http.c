@@ -16,6 +16,7 @@
 #include "base/util.h"
 #include "server/anthropic.h"
 #include "server/engine.h"
+#include "server/fim.h"
 #include "server/openai.h"
 #include "server/responses.h"
 #include "server/server.h"
@@ -344,8 +345,9 @@ static enum MHD_Result route(Server *s, struct MHD_Connection *mc, Conn *c, cons
     } posts[] = {{"/v1/chat/completions", &openai_chat}, {"/chat/completions", &openai_chat},
                  {"/v1/completions", &openai_completions}, {"/completions", &openai_completions},
                  {"/v1/messages", &anthropic_dialect}, {"/v1/responses", &responses_dialect},
-                 {"/v1/messages/count_tokens", &anthropic_dialect}, {"/tokenize", NULL}, {"/detokenize", NULL}};
-    enum { N_POSTS = sizeof posts / sizeof posts[0], COUNT_TOKENS = 6, TOKENIZE = 7 };
+                 {"/v1/fim/completions", &fim_dialect}, {"/v1/messages/count_tokens", &anthropic_dialect},
+                 {"/tokenize", NULL}, {"/detokenize", NULL}};
+    enum { N_POSTS = sizeof posts / sizeof posts[0], COUNT_TOKENS = 7, TOKENIZE = 8 };
     int which = -1;
     for (int i = 0; i < N_POSTS; i++)
         if (!strcmp(url, posts[i].path)) which = i, c->d = posts[i].d;

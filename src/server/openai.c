@@ -115,9 +115,6 @@ static int check_unsupported(const Json *root, ApiError *e) {
     const Json *v = json_get(root, "logit_bias");
     if (!json_is_null(v) && !(v->type == JSON_OBJ && v->n == 0))
         return api_error(e, 400, "logit_bias", "'logit_bias' is not supported");
-    v = json_get(root, "safe_prompt");
-    if (!json_is_null(v) && v->type != JSON_FALSE)
-        return api_error(e, 400, "safe_prompt", "'safe_prompt' is not supported (only false)");
     v = json_get(root, "echo");
     if (!json_is_null(v) && v->type != JSON_FALSE) return api_error(e, 400, "echo", "'echo' is not supported");
     v = json_get(root, "best_of");
@@ -175,10 +172,24 @@ static int parse_prompt(ApiRequest *q, const Json *root, const ApiConfig *cfg, A
     return 0;
 }
 
+/* Mistral's safe_prompt: "Toggling the safe prompt will prepend your
+ * messages with the following system prompt" (docs.mistral.ai, Guardrailing). */
+static const char safe_prompt[] = "Always assist with care, respect, and truth. Respond with utmost utility yet "
+                                  "securely. Avoid harmful, unethical, prejudiced, or negative content. Ensure replies "
+                                  "promote fairness and positivity.";
+
 static int parse_messages(ApiRequest *q, const Json *root, Arena *a, const ApiConfig *cfg, ApiError *e) {
     if (cfg->chat_format < 0) return api_error(e, 400, "messages", "this model's tokenizer has no chat format");
+    int safe = 0;
+    if (get_bool(root, "safe_prompt", &safe, e)) return -1;
     ChatRequest cr;
     if (chat_parse_json(&cr, root, a, "request")) return api_error(e, 400, "messages", "%s", err_msg());
+    if (safe) { /* a system message first */
+        ChatMessage *m = arena_alloc(a, (size_t)(cr.n_msg + 1) * sizeof *m);
+        m[0] = (ChatMessage){.role = CHAT_SYSTEM, .content = safe_prompt, .content_set = 1};
+        memcpy(m + 1, cr.msg, (size_t)cr.n_msg * sizeof *m);
+        cr.msg = m, cr.n_msg++;
+    }
     IntVec ids = {0};
     int rc = chat_encode(cfg->tok, cfg->chat_format, &cr, &ids);
     chat_free(&cr);

@@ -358,7 +358,7 @@ static int parse(ApiRequest *q, const char *body, size_t len, const ApiConfig *c
     else if (root.type != JSON_OBJ) api_error(e, 400, NULL, "the body must be a JSON object");
     else if (!translate(&b, &conv, &root, cfg, e)) {
         bytebuf_push(&b, "", 0);
-        rc = dialect_parse(q, &b, cfg, 0, renames, e);
+        rc = dialect_parse(q, 1, &b, cfg, 0, renames, e);
     }
     if (!rc) {
         q->echo = echo(&root, q);

@@ -2,7 +2,8 @@
  * a thread per connection) in front of the engine (engine.h).
  *
  *   POST /v1/chat/completions, /v1/completions   (openai.h; stream: true is SSE)
- *   POST /v1/messages, /v1/messages/count_tokens (anthropic.h), /v1/responses (responses.h)
+ *   POST /v1/messages, /v1/messages/count_tokens (anthropic.h), /v1/responses (responses.h),
+ *        /v1/fim/completions (fim.h)
  *   GET  /v1/models, /health (503 while loading), /metrics (Prometheus), / (the chat page)
  *   POST /tokenize, /detokenize
  *

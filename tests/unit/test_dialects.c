@@ -13,6 +13,7 @@
 #include "base/util.h"
 #include "harness.h"
 #include "server/anthropic.h"
+#include "server/fim.h"
 #include "server/responses.h"
 #include "tok/chat.h"
 #include "tok/tokfile.h"
@@ -219,6 +220,88 @@ static void test_calls_out(void) {
     free(s);
 }
 
+/* ---- Mistral's dialect: safe_prompt, prefix, FIM ------------------------------------ */
+
+static void test_mistral(void) {
+    same_prompt(&anthropic_dialect, /* any dialect with the same prompt would do: the chat path is the subject */
+                "{\"max_tokens\": 5, \"system\": \"Always assist with care, respect, and truth. Respond with utmost utility "
+                "yet securely. Avoid harmful, unethical, prejudiced, or negative content. Ensure replies promote fairness "
+                "and positivity.\", \"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}]}",
+                "{\"safe_prompt\": true, \"max_tokens\": 5, \"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}]}",
+                "safe_prompt: Mistral's system prompt first");
+    same_prompt(&anthropic_dialect,
+                "{\"max_tokens\": 5, \"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}, {\"role\": \"assistant\", "
+                "\"content\": \"Once\"}]}",
+                "{\"max_tokens\": 5, \"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}, {\"role\": \"assistant\", "
+                "\"content\": \"Once\", \"prefix\": true}]}",
+                "prefix: true continues the last assistant message");
+}
+
+/* FIM ids: [BOS] [SUFFIX] encode("\u263a" + suffix)[2:] [PREFIX] encode(prompt), for every tokenizer with FIM. */
+static void test_fim(void) {
+    static const char *const files[] = {V3, "../shared/tokenizers/mistral/mistral_instruct_tokenizer_241114.model.v7",
+                                        "../shared/tokenizers/mistral/tekken_240718.json"};
+    static const char prompt[] = "def add(a, b):\n    return", suffix[] = "\n\nprint(add(1, 2))";
+    for (int f = 0; f < 3; f++) {
+        Tokenizer t;
+        if (access(files[f], R_OK)) continue;
+        EXPECT(tokenizer_load(&t, files[f]) == 0, "%s", err_msg());
+        IntVec got = {0}, smiley = {0}, pre = {0};
+        EXPECT(fim_encode(&t, prompt, strlen(prompt), suffix, strlen(suffix), &got) == 0, "%s: %s", files[f], err_msg());
+        char s2[64] = "\xe2\x98\xba";
+        strcat(s2, suffix);
+        EXPECT(tokenizer_encode(&t, s2, strlen(s2), 0, &smiley) == 0 && tokenizer_encode(&t, prompt, strlen(prompt), 0, &pre) == 0,
+               "encode");
+        int k = 0, ok = got.n == 3 + (smiley.n - 2) + pre.n && got.v[k++] == t.bos &&
+                        got.v[k++] == tokenizer_special(&t, "[SUFFIX]");
+        for (int i = 2; ok && i < smiley.n; i++) ok = got.v[k++] == smiley.v[i];
+        ok = ok && got.v[k++] == tokenizer_special(&t, "[PREFIX]");
+        for (int i = 0; ok && i < pre.n; i++) ok = got.v[k++] == pre.v[i];
+        EXPECT(ok, "%s: FIM ids", files[f]);
+        /* the suffix starts without the SentencePiece dummy space; the prompt with it */
+        ByteBuf text = {0};
+        EXPECT(tokenizer_decode_text(&t, got.v + 2, smiley.n - 2, &text) == 0, "decode");
+        bytebuf_push(&text, "", 0);
+        EXPECT(!strcmp(text.p, suffix), "%s: suffix decodes to %s", files[f], text.p);
+        intvec_free(&got), intvec_free(&smiley), intvec_free(&pre), bytebuf_free(&text);
+        /* no suffix: nothing between the two */
+        EXPECT(fim_encode(&t, prompt, strlen(prompt), "", 0, &got) == 0 && got.v[2] == tokenizer_special(&t, "[PREFIX]"),
+               "empty suffix");
+        intvec_free(&got);
+        tokenizer_free(&t);
+    }
+    /* golden: prompt "def f(", suffix "return 1" ("\u263areturn 1" is 29473 31369 1575 29473 29508 in v3/v7:
+     * the dummy space and the smiley dropped; 38810 1186 3004 1032 1049 in Tekken: the smiley's two byte tokens) */
+    static const int golden[][9] = {{1, 13, 1575, 29473, 29508, 11, 1569, 1053, 29500},
+                                    {1, 13, 1575, 29473, 29508, 11, 1569, 1053, 29500},
+                                    {1, 16, 3004, 1032, 1049, 14, 3149, 1284, 1040}};
+    for (int f = 0; f < 3; f++) {
+        Tokenizer t;
+        IntVec got = {0};
+        if (access(files[f], R_OK)) continue;
+        EXPECT(tokenizer_load(&t, files[f]) == 0 && fim_encode(&t, "def f(", 6, "return 1", 8, &got) == 0 && got.n == 9 &&
+                   !memcmp(got.v, golden[f], sizeof golden[f]),
+               "%s: golden FIM ids", files[f]);
+        intvec_free(&got);
+        tokenizer_free(&t);
+    }
+    ApiRequest q;
+    ApiError e;
+    const char *body = "{\"model\": \"codestral\", \"prompt\": \"def f(\", \"suffix\": \"return 1\", \"max_tokens\": 9, "
+                       "\"random_seed\": 4, \"stop\": [\"\\n\\n\"], \"stream\": true}";
+    EXPECT(fim_dialect.parse(&q, body, strlen(body), &cfg, &e) == 0 && q.chat && q.stream && q.p.max_new == 9 &&
+               q.p.sp.seed == 4 && q.p.n_stop == 1 && q.prompt[0] == tok.bos,
+           "fim request: %s", e.message);
+    api_request_free(&q);
+    static const char *const bad[][2] = {{"{\"suffix\": \"x\"}", "prompt"},
+                                         {"{\"prompt\": \"x\", \"min_tokens\": 3}", "min_tokens"},
+                                         {"{\"prompt\": \"x\", \"n\": 2}", "n"},
+                                         {"{\"prompt\": \"x\", \"random_seed\": 1.5}", "random_seed"}};
+    for (int i = 0; i < 4; i++)
+        EXPECT(fim_dialect.parse(&q, bad[i][0], strlen(bad[i][0]), &cfg, &e) == -1 && !strcmp(e.param, bad[i][1]),
+               "%s: param '%s' (%s)", bad[i][0], e.param, e.message);
+}
+
 int main(void) {
     if (access(V3, R_OK)) {
         printf("test_dialects: %s absent: skipped\n", V3);
@@ -229,6 +312,8 @@ int main(void) {
     test_anthropic();
     test_responses();
     test_calls_out();
+    test_mistral();
+    test_fim();
     tokenizer_free(&tok);
     return test_done("test_dialects");
 }
