@@ -5,7 +5,8 @@
 # playwright-core driving /usr/bin/chromium); property_test.mjs, guided
 # outputs over random schemas and logits (build/tests/unit/test_guided_random)
 # validated by ajv; anthropic_test.mjs (/v1/messages, @anthropic-ai/sdk) and
-# responses_test.mjs (/v1/responses, the openai client's responses API). Run from anywhere:
+# responses_test.mjs (/v1/responses, the openai client's responses API);
+# mistral_test.mjs (FIM, safe_prompt, prefix with @mistralai/mistralai). Run from anywhere:
 #   tests/serve/run.sh                      # against build/mistral
 #   MISTRAL_BIN=/path/to/mistral tests/serve/run.sh
 # Skips (exit 0) when node/npm or ../shared/models/stories260K are absent;
@@ -38,6 +39,6 @@ if [ ! -x "$bin" ]; then
 fi
 set +e
 node --test tests/serve/serve_test.mjs tests/serve/structured_test.mjs tests/serve/property_test.mjs \
-    tests/serve/anthropic_test.mjs tests/serve/responses_test.mjs tests/serve/page_test.mjs
+    tests/serve/anthropic_test.mjs tests/serve/responses_test.mjs tests/serve/mistral_test.mjs tests/serve/page_test.mjs
 status=$?
 exit $status
