@@ -6,26 +6,15 @@
  * api_parse reads like any other: one chat encoding, one set of checks, one
  * tool-call grammar for every API, so equivalent requests give the same
  * prompt tokens whichever API they came through. Engine events come back
- * through ApiResponse (text, ids, calls read back), and the dialect renders
- * them in its own shape. */
+ * through ApiResponse (text, ids, calls read back: a dialect hands every
+ * event to api_response_event with sse 0, so the text is kept), and the
+ * dialect renders them in its own shape (ApiDialect, openai.h). */
 #ifndef SERVER_DIALECT_H
 #define SERVER_DIALECT_H
 
 #include "base/json.h"
 #include "base/vec.h"
 #include "server/openai.h"
-
-/* An API the HTTP side serves: a request body in, responses out. */
-typedef struct {
-    /* Parses a request (into q, api_request_free'd by the caller). 0, or -1 with e. */
-    int (*parse)(ApiRequest *q, const char *body, size_t len, const ApiConfig *cfg, ApiError *e);
-    /* As api_response_event / api_response_finish. */
-    void (*event)(ApiResponse *r, const EngineEvent *ev, int sse, ByteBuf *out);
-    void (*finish)(ApiResponse *r, int sse, ByteBuf *out);
-    /* An error's body (caller frees). */
-    char *(*error_json)(const ApiError *e);
-    const char *id_prefix; /* its responses' ids: the prefix of dialect_id; NULL: OpenAI's */
-} ApiDialect;
 
 /* ---- writing the OpenAI request ----------------------------------------- */
 

@@ -163,17 +163,6 @@ static const Vocab *server_vocab(Server *s) {
     return ok ? &s->vocab : NULL;
 }
 
-/* OpenAI's APIs as dialects (anthropic.h and responses.h are the others). */
-static int parse_chat(ApiRequest *q, const char *body, size_t len, const ApiConfig *cfg, ApiError *e) {
-    return api_parse(q, 1, body, len, cfg, e);
-}
-static int parse_completion(ApiRequest *q, const char *body, size_t len, const ApiConfig *cfg, ApiError *e) {
-    return api_parse(q, 0, body, len, cfg, e);
-}
-static const ApiDialect openai_chat = {parse_chat, api_response_event, api_response_finish, api_error_json, NULL};
-static const ApiDialect openai_completions = {parse_completion, api_response_event, api_response_finish,
-                                              api_error_json, NULL};
-
 static enum MHD_Result completion(Server *s, struct MHD_Connection *mc, Conn *c) {
     ApiError e;
     if (c->d->parse(&c->q, c->body.p ? c->body.p : "", c->body.n, &s->cfg, &e)) return reply_error(s, mc, c, &e);
@@ -342,8 +331,8 @@ static enum MHD_Result route(Server *s, struct MHD_Connection *mc, Conn *c, cons
     static const struct {
         const char *path;
         const ApiDialect *d;
-    } posts[] = {{"/v1/chat/completions", &openai_chat}, {"/chat/completions", &openai_chat},
-                 {"/v1/completions", &openai_completions}, {"/completions", &openai_completions},
+    } posts[] = {{"/v1/chat/completions", &openai_chat_dialect}, {"/chat/completions", &openai_chat_dialect},
+                 {"/v1/completions", &openai_completions_dialect}, {"/completions", &openai_completions_dialect},
                  {"/v1/messages", &anthropic_dialect}, {"/v1/responses", &responses_dialect},
                  {"/v1/fim/completions", &fim_dialect}, {"/v1/messages/count_tokens", &anthropic_dialect},
                  {"/tokenize", NULL}, {"/detokenize", NULL}};

@@ -619,3 +619,17 @@ void api_response_finish(ApiResponse *r, int sse_out, ByteBuf *out) {
     free(s);
     cJSON_Delete(o);
 }
+
+/* ---- the two APIs -------------------------------------------------------------- */
+
+static int parse_chat(ApiRequest *q, const char *body, size_t len, const ApiConfig *cfg, ApiError *e) {
+    return api_parse(q, 1, body, len, cfg, e);
+}
+
+static int parse_completion(ApiRequest *q, const char *body, size_t len, const ApiConfig *cfg, ApiError *e) {
+    return api_parse(q, 0, body, len, cfg, e);
+}
+
+const ApiDialect openai_chat_dialect = {parse_chat, api_response_event, api_response_finish, api_error_json, NULL};
+const ApiDialect openai_completions_dialect = {parse_completion, api_response_event, api_response_finish,
+                                               api_error_json, NULL};

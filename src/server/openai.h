@@ -69,7 +69,7 @@ typedef struct {
     void *logprobs;      /* cJSON array of the choice's token log-probabilities */
     Finish finish;
     int *ids, n_ids;     /* owns: the tokens it generated (at its end) */
-    int started;         /* streaming: the role chunk went out */
+    int started;         /* streaming: the role chunk went out (a dialect's own flags) */
     ToolCalls calls;     /* chat: what followed [TOOL_CALLS], read at the end */
     int has_calls;
 } ApiChoice;
@@ -102,5 +102,21 @@ struct cJSON *api_json_text(const char *text, size_t n);
 void api_choice_end(ApiResponse *r, const EngineEvent *ev);
 /* Generated tokens over every choice. */
 int api_response_completion_tokens(const ApiResponse *r);
+
+/* An API the HTTP side serves: a request body in, responses out. OpenAI's
+ * chat and completions are two; anthropic.h, responses.h and fim.h hold the
+ * others (dialect.h). */
+typedef struct {
+    /* Parses a request (into q, api_request_free'd by the caller). 0, or -1 with e. */
+    int (*parse)(ApiRequest *q, const char *body, size_t len, const ApiConfig *cfg, ApiError *e);
+    /* As api_response_event / api_response_finish. */
+    void (*event)(ApiResponse *r, const EngineEvent *ev, int sse, ByteBuf *out);
+    void (*finish)(ApiResponse *r, int sse, ByteBuf *out);
+    /* An error's body (caller frees). */
+    char *(*error_json)(const ApiError *e);
+    const char *id_prefix; /* its responses' ids: the prefix of dialect_id; NULL: OpenAI's */
+} ApiDialect;
+
+extern const ApiDialect openai_chat_dialect, openai_completions_dialect;
 
 #endif

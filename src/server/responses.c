@@ -60,19 +60,19 @@ static void expire(ResponseStore *st, time_t now) {
 /* Takes conv over. */
 static void store_put(ResponseStore *st, const char *id, char *conv) {
     size_t size = strlen(conv);
+    if (size > RESPONSES_KEEP_BYTES) {
+        free(conv);
+        return;
+    }
     pthread_mutex_lock(&st->mu);
     time_t now = time(NULL);
     expire(st, now);
     while (st->n && (st->n == RESPONSES_KEEP || st->bytes + size > RESPONSES_KEEP_BYTES)) drop_oldest(st);
-    if (size <= RESPONSES_KEEP_BYTES) {
-        Stored *s = &st->item[st->n++];
-        snprintf(s->id, sizeof s->id, "%s", id);
-        s->at = now, s->conv = conv, s->size = size;
-        st->bytes += size;
-        conv = NULL;
-    }
+    Stored *s = &st->item[st->n++];
+    snprintf(s->id, sizeof s->id, "%s", id);
+    s->at = now, s->conv = conv, s->size = size;
+    st->bytes += size;
     pthread_mutex_unlock(&st->mu);
-    free(conv);
 }
 
 /* A copy of the conversation stored as id, or NULL. */

@@ -1,6 +1,7 @@
 /* fuzz_openai — libFuzzer target: the server's request parser on arbitrary
  * bytes, as /v1/chat/completions, /v1/completions, /v1/messages
- * (anthropic.h) and /v1/responses (responses.h) bodies.
+ * (anthropic.h), /v1/responses (responses.h) and /v1/fim/completions
+ * (fim.h) bodies.
  *
  * Each parser must accept or refuse with a 400 and a message (never crash,
  * leak or hang); an accepted request must hold a prompt that fits the
@@ -18,6 +19,7 @@
 
 #include "base/util.h"
 #include "server/anthropic.h"
+#include "server/fim.h"
 #include "server/openai.h"
 #include "server/responses.h"
 #include "tok/chat.h"
@@ -36,17 +38,6 @@ static void setup(void) {
     have_tok = tokenizer_load(&tok, path) == 0;
     if (!have_tok) fprintf(stderr, "fuzz_openai: %s not loaded: nothing to fuzz\n", path);
 }
-
-static int parse_chat(ApiRequest *q, const char *body, size_t len, const ApiConfig *cfg, ApiError *e) {
-    return api_parse(q, 1, body, len, cfg, e);
-}
-static int parse_completion(ApiRequest *q, const char *body, size_t len, const ApiConfig *cfg, ApiError *e) {
-    return api_parse(q, 0, body, len, cfg, e);
-}
-static const ApiDialect dialects[] = {
-    {parse_completion, api_response_event, api_response_finish, api_error_json, NULL},
-    {parse_chat, api_response_event, api_response_finish, api_error_json, NULL},
-};
 
 static void respond(const ApiDialect *d, const ApiRequest *q, const ApiConfig *cfg) {
     for (int sse = 0; sse < 2; sse++) {
@@ -72,8 +63,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (have_tok < 0) setup();
     if (!have_tok) return 0;
     ApiConfig cfg = {.tok = &tok, .chat_format = CHAT_V3, .n_ctx = 512, .temperature = 0};
-    const ApiDialect *all[] = {&dialects[0], &dialects[1], &anthropic_dialect, &responses_dialect};
-    for (int k = 0; k < 4; k++) {
+    const ApiDialect *all[] = {&openai_completions_dialect, &openai_chat_dialect, &anthropic_dialect, &responses_dialect,
+                               &fim_dialect};
+    for (int k = 0; k < 5; k++) {
         ApiRequest q;
         ApiError e;
         if (all[k]->parse(&q, (const char *)data, size, &cfg, &e)) {
