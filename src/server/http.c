@@ -323,11 +323,6 @@ static enum MHD_Result route(Server *s, struct MHD_Connection *mc, Conn *c, cons
         if (!get) return fail(s, mc, c, 405, NULL, "use GET");
         return reply(s, mc, c, 200, "text/html; charset=utf-8", xstrdup(server_page));
     }
-    if (!atomic_load(&s->ready)) return fail(s, mc, c, 503, NULL, "the model is loading");
-    if (!strcmp(url, "/v1/models") || !strcmp(url, "/models")) {
-        if (!get) return fail(s, mc, c, 405, NULL, "use GET");
-        return models(s, mc, c);
-    }
     static const struct {
         const char *path;
         const ApiDialect *d;
@@ -340,6 +335,11 @@ static enum MHD_Result route(Server *s, struct MHD_Connection *mc, Conn *c, cons
     int which = -1;
     for (int i = 0; i < N_POSTS; i++)
         if (!strcmp(url, posts[i].path)) which = i, c->d = posts[i].d;
+    if (!atomic_load(&s->ready)) return fail(s, mc, c, 503, NULL, "the model is loading");
+    if (!strcmp(url, "/v1/models") || !strcmp(url, "/models")) {
+        if (!get) return fail(s, mc, c, 405, NULL, "use GET");
+        return models(s, mc, c);
+    }
     if (which < 0 && strcmp(url, "/metrics")) return fail(s, mc, c, 404, NULL, "no such endpoint");
     if (!authorized(s, mc))
         return fail(s, mc, c, 401, NULL, "a missing or wrong API key (Authorization: Bearer KEY, or x-api-key: KEY)");

@@ -222,6 +222,8 @@ for (const M of MODELS) {
         (e) => e instanceof Anthropic.BadRequestError && e.status === 400 && e.error?.type === "error");
       r = await raw(srv, "POST", "/v1/messages/count_tokens", { model: "m", messages: user, max_tokens: 3 }, { key: null, headers: h });
       assertAnthropicError(r, 400, "invalid_request_error");
+      r = await raw(srv, "GET", "/v1/messages", undefined, { key: null, headers: h });
+      assertAnthropicError(r, 405, "invalid_request_error");
     });
   });
 }
