@@ -1,6 +1,7 @@
 // Mistral's dialect on `mistral serve` through the official
 // @mistralai/mistralai client: fim.complete / fim.stream (/v1/fim/completions),
-// chat.complete with safePrompt, randomSeed and prefix. Run from the
+// chat.complete / chat.stream with safePrompt, randomSeed and prefix,
+// models.list. Run from the
 // repository root:
 //   node --test tests/serve/mistral_test.mjs
 // Env: as serve_test.mjs; MISTRAL_SHARED (default ../shared) holds Mistral's
@@ -73,6 +74,12 @@ describe("mistral dialect: FIM, safe_prompt, prefix (@mistralai/mistralai, tiny 
     const a = await mc.chat.complete({ model: "m", messages, maxTokens: N, temperature: 1, randomSeed: 7 });
     const b = await mc.chat.complete({ model: "m", messages, maxTokens: N, temperature: 1, randomSeed: 7 });
     assert.equal(a.choices[0].message.content, b.choices[0].message.content);
+    let streamed = "";
+    for await (const ev of await mc.chat.stream({ model: "m", messages, safePrompt: true, maxTokens: N, temperature: 0 }))
+      streamed += ev.data.choices[0]?.delta?.content ?? "";
+    assert.equal(streamed, safe.choices[0].message.content);
+    const models = await mc.models.list();
+    assert.equal(models.data.length, 1);
     const withPrefix = [...messages, { role: "assistant", content: "Once", prefix: true }];
     const pre = await mc.chat.complete({ model: "m", messages: withPrefix, maxTokens: N, temperature: 0 });
     const f = path.join(tmpDir(), "prefix.json");
