@@ -196,9 +196,8 @@ static int sampling(ByteBuf *b, const Json *root, int count, ApiError *e) {
             return api_error(e, 400, "temperature", "'temperature' must be between 0 and 1");
         jw_json(b, "temperature", v);
     }
-    static const char *const same[] = {"top_p", "top_k", "stream"};
-    for (int i = 0; i < 3; i++)
-        if (!count && !json_is_null(v = json_get(root, same[i]))) jw_json(b, same[i], v);
+    static const char *const same[][2] = {{"top_p", "top_p"}, {"top_k", "top_k"}, {"stream", "stream"}, {NULL, NULL}};
+    if (!count) dialect_copy(b, root, same);
     v = json_get(root, "stop_sequences");
     if (!json_is_null(v)) {
         if (v->type != JSON_ARR) return api_error(e, 400, "stop_sequences", "'stop_sequences' must be a list of strings");
@@ -220,15 +219,7 @@ static int translate(ByteBuf *b, const char *body, size_t len, int count, ApiErr
     Arena a = {0};
     Json root;
     int rc = -1;
-    if (json_parse(&root, &a, body, len, CHAT_MAX_DEPTH, NULL)) {
-        api_error(e, 400, NULL, "the body is not valid JSON: %s", err_msg());
-        goto done;
-    }
-    if (root.type != JSON_OBJ) {
-        api_error(e, 400, NULL, "the body must be a JSON object");
-        goto done;
-    }
-    if (api_only_fields(&root, NULL, count ? count_fields : fields, e)) goto done;
+    if (dialect_read(&root, &a, body, len, count ? count_fields : fields, e)) goto done;
     const Json *msgs = json_get(&root, "messages"), *sys = json_get(&root, "system"), *v;
     if (!msgs || msgs->type != JSON_ARR || !msgs->n) {
         api_error(e, 400, "messages", "'messages' must be a non-empty list");

@@ -104,6 +104,20 @@ int dialect_content(ByteBuf *b, const Json *v, const char *const *text_types, co
     return 0;
 }
 
+int dialect_read(Json *root, Arena *a, const char *body, size_t len, const char *const *fields, ApiError *e) {
+    if (json_parse(root, a, body, len, CHAT_MAX_DEPTH, NULL))
+        return api_error(e, 400, NULL, "the body is not valid JSON: %s", err_msg());
+    if (root->type != JSON_OBJ) return api_error(e, 400, NULL, "the body must be a JSON object");
+    return api_only_fields(root, NULL, fields, e);
+}
+
+void dialect_copy(ByteBuf *b, const Json *root, const char *const (*pairs)[2]) {
+    for (; pairs[0][0]; pairs++) {
+        const Json *v = json_get(root, pairs[0][0]);
+        if (!json_is_null(v)) jw_json(b, pairs[0][1], v);
+    }
+}
+
 int dialect_parse(ApiRequest *q, int chat, const ByteBuf *b, const ApiConfig *cfg, int flags,
                   const char *const (*renames)[2], ApiError *e) {
     if (!api_parse_flags(q, chat, b->p, b->n, cfg, flags, e)) return 0;

@@ -43,6 +43,14 @@ int dialect_call_id(ByteBuf *b, const char *key, const Json *id);
 int dialect_content(ByteBuf *b, const Json *v, const char *const *text_types, const char *const *extra,
                     const char *where, ApiError *e);
 
+/* Reads a request body: a JSON object (base/json, in a) whose keys are all
+ * in fields. 0, or -1 with e (400). */
+int dialect_read(Json *root, Arena *a, const char *body, size_t len, const char *const *fields, ApiError *e);
+
+/* Appends root's fields that are given (not null) under new names:
+ * {from, to} pairs, NULL ended. */
+void dialect_copy(ByteBuf *b, const Json *root, const char *const (*pairs)[2]);
+
 /* One text block (as above) appended as a {"type": "text", "text"} chunk. */
 int dialect_text_block(ByteBuf *b, const Json *blk, const char *const *text_types, const char *const *extra,
                        const char *where, ApiError *e);

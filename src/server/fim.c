@@ -42,7 +42,6 @@ done:
 
 /* The request as a /v1/completions one whose prompt is the FIM ids. */
 static int translate(ByteBuf *b, const Json *root, const ApiConfig *cfg, ApiError *e) {
-    if (api_only_fields(root, NULL, fields, e)) return -1;
     const Json *prompt = json_get(root, "prompt"), *suffix = json_get(root, "suffix"), *v;
     if (!prompt || prompt->type != JSON_STR) return api_error(e, 400, "prompt", "'prompt' must be a string");
     if (!json_is_null(suffix) && suffix->type != JSON_STR) return api_error(e, 400, "suffix", "'suffix' must be a string");
@@ -65,9 +64,8 @@ static int translate(ByteBuf *b, const Json *root, const ApiConfig *cfg, ApiErro
     jw_close(b, ']');
     intvec_free(&ids);
     static const char *const same[][2] = {{"max_tokens", "max_tokens"}, {"temperature", "temperature"}, {"top_p", "top_p"},
-                                          {"stream", "stream"}, {"stop", "stop"}, {"random_seed", "seed"}};
-    for (int i = 0; i < 6; i++)
-        if (!json_is_null(v = json_get(root, same[i][0]))) jw_json(b, same[i][1], v);
+                                          {"stream", "stream"}, {"stop", "stop"}, {"random_seed", "seed"}, {NULL, NULL}};
+    dialect_copy(b, root, same);
     jw_close(b, '}');
     bytebuf_push(b, "", 0);
     return 0;
@@ -80,9 +78,8 @@ static int parse(ApiRequest *q, const char *body, size_t len, const ApiConfig *c
     Json root;
     ByteBuf b = {0};
     int rc = -1;
-    if (json_parse(&root, &a, body, len, CHAT_MAX_DEPTH, NULL)) api_error(e, 400, NULL, "the body is not valid JSON: %s", err_msg());
-    else if (root.type != JSON_OBJ) api_error(e, 400, NULL, "the body must be a JSON object");
-    else if (!translate(&b, &root, cfg, e)) rc = dialect_parse(q, 0, &b, cfg, 0, renames, e);
+    if (!dialect_read(&root, &a, body, len, fields, e) && !translate(&b, &root, cfg, e))
+        rc = dialect_parse(q, 0, &b, cfg, 0, renames, e);
     if (!rc) q->chat = 1; /* the reply is a chat message, as Mistral's */
     arena_free(&a);
     bytebuf_free(&b);

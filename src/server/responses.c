@@ -311,7 +311,7 @@ static cJSON *echo(const Json *root, const ApiRequest *q) {
 
 /* The request as OpenAI chat into b; the conversation without instructions into conv. */
 static int translate(ByteBuf *b, ByteBuf *conv, const Json *root, const ApiConfig *cfg, ApiError *e) {
-    if (api_only_fields(root, NULL, fields, e) || neutral(root, e)) return -1;
+    if (neutral(root, e)) return -1;
     const Json *prev = json_get(root, "previous_response_id"), *ins = json_get(root, "instructions"), *v;
     jw_open(conv, NULL, '[');
     if (!json_is_null(prev)) {
@@ -340,9 +340,8 @@ static int translate(ByteBuf *b, ByteBuf *conv, const Json *root, const ApiConfi
     if (!json_is_null(v = json_get(root, "text")) && text_format(b, v, e)) return -1;
     static const char *const same[][2] = {{"max_output_tokens", "max_tokens"}, {"temperature", "temperature"},
                                           {"top_p", "top_p"}, {"stream", "stream"},
-                                          {"parallel_tool_calls", "parallel_tool_calls"}};
-    for (int i = 0; i < 5; i++)
-        if (!json_is_null(v = json_get(root, same[i][0]))) jw_json(b, same[i][1], v);
+                                          {"parallel_tool_calls", "parallel_tool_calls"}, {NULL, NULL}};
+    dialect_copy(b, root, same);
     jw_close(b, '}');
     return 0;
 }
@@ -354,9 +353,7 @@ static int parse(ApiRequest *q, const char *body, size_t len, const ApiConfig *c
     Json root;
     ByteBuf b = {0}, conv = {0};
     int rc = -1;
-    if (json_parse(&root, &a, body, len, CHAT_MAX_DEPTH, NULL)) api_error(e, 400, NULL, "the body is not valid JSON: %s", err_msg());
-    else if (root.type != JSON_OBJ) api_error(e, 400, NULL, "the body must be a JSON object");
-    else if (!translate(&b, &conv, &root, cfg, e)) {
+    if (!dialect_read(&root, &a, body, len, fields, e) && !translate(&b, &conv, &root, cfg, e)) {
         bytebuf_push(&b, "", 0);
         rc = dialect_parse(q, 1, &b, cfg, 0, renames, e);
     }
