@@ -14,8 +14,11 @@
 #include <unistd.h>
 
 #include "base/util.h"
+#include "server/anthropic.h"
 #include "server/engine.h"
+#include "server/fim.h"
 #include "server/openai.h"
+#include "server/responses.h"
 #include "server/server.h"
 #include "tok/chat.h"
 #include "tok/toolcalls.h"
@@ -53,6 +56,7 @@ typedef struct {
     int status;
     char method[8], path[64];
     int fd;               /* the client's socket, to notice it leaving */
+    const ApiDialect *d;  /* the API the request speaks (its errors' shape); NULL: OpenAI's */
     /* a completion */
     ApiRequest q;
     ApiResponse resp;
@@ -83,7 +87,7 @@ static enum MHD_Result reply_json(Server *s, struct MHD_Connection *mc, Conn *c,
 }
 
 static enum MHD_Result reply_error(Server *s, struct MHD_Connection *mc, Conn *c, const ApiError *e) {
-    return reply(s, mc, c, e->status, "application/json", api_error_json(e));
+    return reply(s, mc, c, e->status, "application/json", c->d ? c->d->error_json(e) : api_error_json(e));
 }
 
 static enum MHD_Result fail(Server *s, struct MHD_Connection *mc, Conn *c, int status, const char *param,
@@ -111,7 +115,7 @@ static int pump(Server *s, Conn *c, int sse) {
         EngineEvent ev;
         int got = engine_next(&s->engine, c->req, &ev, 250);
         if (got == 1) {
-            api_response_event(&c->resp, &ev, sse, &c->out);
+            c->d->event(&c->resp, &ev, sse, &c->out);
             engine_event_free(&ev);
             return 1;
         }
@@ -136,7 +140,7 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max) {
         if (got < 0) return MHD_CONTENT_READER_END_WITH_ERROR;
         if (got == 0) {
             c->resp.cached = engine_req_cached(&s->engine, c->req);
-            api_response_finish(&c->resp, 1, &c->out);
+            c->d->finish(&c->resp, 1, &c->out);
             c->finished = 1;
         }
     }
@@ -159,9 +163,9 @@ static const Vocab *server_vocab(Server *s) {
     return ok ? &s->vocab : NULL;
 }
 
-static enum MHD_Result completion(Server *s, struct MHD_Connection *mc, Conn *c, int chat) {
+static enum MHD_Result completion(Server *s, struct MHD_Connection *mc, Conn *c) {
     ApiError e;
-    if (api_parse(&c->q, chat, c->body.p ? c->body.p : "", c->body.n, &s->cfg, &e)) return reply_error(s, mc, c, &e);
+    if (c->d->parse(&c->q, c->body.p ? c->body.p : "", c->body.n, &s->cfg, &e)) return reply_error(s, mc, c, &e);
     c->have_q = 1;
     if (c->q.p.grammar && !(c->q.p.vocab = server_vocab(s)))
         return fail(s, mc, c, 400, NULL, err_msg());
@@ -178,6 +182,7 @@ static enum MHD_Result completion(Server *s, struct MHD_Connection *mc, Conn *c,
         return fail(s, mc, c, 400, NULL, err_msg());
     }
     api_response_init(&c->resp, &c->q, &s->cfg, s->name, s->tool_calls_id);
+    if (c->d->id_prefix) dialect_id(c->resp.id, sizeof c->resp.id, c->d->id_prefix, &c->resp);
     c->have_resp = 1;
     if (c->q.stream) {
         void **cls = xmalloc(2 * sizeof *cls);
@@ -198,7 +203,7 @@ static enum MHD_Result completion(Server *s, struct MHD_Connection *mc, Conn *c,
     }
     c->resp.cached = engine_req_cached(&s->engine, c->req);
     ByteBuf body = {0};
-    api_response_finish(&c->resp, 0, &body);
+    c->d->finish(&c->resp, 0, &body);
     return reply(s, mc, c, 200, "application/json", body.p);
 }
 
@@ -259,6 +264,15 @@ static enum MHD_Result detokenize(Server *s, struct MHD_Connection *mc, Conn *c)
     return reply_json(s, mc, c, 200, o);
 }
 
+static enum MHD_Result count_tokens(Server *s, struct MHD_Connection *mc, Conn *c) {
+    ApiError e;
+    int n;
+    if (anthropic_count_tokens(c->body.p ? c->body.p : "", c->body.n, &s->cfg, &n, &e)) return reply_error(s, mc, c, &e);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "input_tokens", n);
+    return reply_json(s, mc, c, 200, o);
+}
+
 static enum MHD_Result metrics(Server *s, struct MHD_Connection *mc, Conn *c) {
     EngineStats st = engine_stats(&s->engine);
     ByteBuf b = {0};
@@ -282,11 +296,14 @@ static enum MHD_Result metrics(Server *s, struct MHD_Connection *mc, Conn *c) {
 
 /* ---- routing -------------------------------------------------------------------------- */
 
+/* The key as OpenAI's clients send it (Authorization: Bearer KEY) or
+ * Anthropic's (x-api-key: KEY). */
 static int authorized(Server *s, struct MHD_Connection *mc) {
     if (!s->o.api_key) return 1;
     const char *h = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Authorization");
-    if (!h || strncmp(h, "Bearer ", 7)) return 0;
-    const char *k = h + 7, *want = s->o.api_key;
+    const char *x = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "x-api-key");
+    if ((!h || strncmp(h, "Bearer ", 7)) && !x) return 0;
+    const char *k = h && !strncmp(h, "Bearer ", 7) ? h + 7 : x, *want = s->o.api_key;
     size_t n = strlen(k), m = strlen(want);
     unsigned diff = (unsigned)(n != m);
     for (size_t i = 0; i < m; i++) diff |= (unsigned char)want[i] ^ (unsigned char)(i < n ? k[i] : 0);
@@ -306,18 +323,26 @@ static enum MHD_Result route(Server *s, struct MHD_Connection *mc, Conn *c, cons
         if (!get) return fail(s, mc, c, 405, NULL, "use GET");
         return reply(s, mc, c, 200, "text/html; charset=utf-8", xstrdup(server_page));
     }
+    static const struct {
+        const char *path;
+        const ApiDialect *d;
+    } posts[] = {{"/v1/chat/completions", &openai_chat_dialect}, {"/chat/completions", &openai_chat_dialect},
+                 {"/v1/completions", &openai_completions_dialect}, {"/completions", &openai_completions_dialect},
+                 {"/v1/messages", &anthropic_dialect}, {"/v1/responses", &responses_dialect},
+                 {"/v1/fim/completions", &fim_dialect}, {"/v1/messages/count_tokens", &anthropic_dialect},
+                 {"/tokenize", NULL}, {"/detokenize", NULL}};
+    enum { N_POSTS = sizeof posts / sizeof posts[0], COUNT_TOKENS = 7, TOKENIZE = 8 };
+    int which = -1;
+    for (int i = 0; i < N_POSTS; i++)
+        if (!strcmp(url, posts[i].path)) which = i, c->d = posts[i].d;
     if (!atomic_load(&s->ready)) return fail(s, mc, c, 503, NULL, "the model is loading");
     if (!strcmp(url, "/v1/models") || !strcmp(url, "/models")) {
         if (!get) return fail(s, mc, c, 405, NULL, "use GET");
         return models(s, mc, c);
     }
-    static const char *const posts[] = {"/v1/chat/completions", "/chat/completions", "/v1/completions",
-                                        "/completions", "/tokenize", "/detokenize"};
-    int which = -1;
-    for (int i = 0; i < 6; i++)
-        if (!strcmp(url, posts[i])) which = i;
     if (which < 0 && strcmp(url, "/metrics")) return fail(s, mc, c, 404, NULL, "no such endpoint");
-    if (!authorized(s, mc)) return fail(s, mc, c, 401, NULL, "a missing or wrong API key (Authorization: Bearer KEY)");
+    if (!authorized(s, mc))
+        return fail(s, mc, c, 401, NULL, "a missing or wrong API key (Authorization: Bearer KEY, or x-api-key: KEY)");
     if (which < 0) return get ? metrics(s, mc, c) : fail(s, mc, c, 405, NULL, "use GET");
     if (!post) return fail(s, mc, c, 405, NULL, "use POST");
     if (c->too_big) {
@@ -325,8 +350,9 @@ static enum MHD_Result route(Server *s, struct MHD_Connection *mc, Conn *c, cons
         snprintf(msg, sizeof msg, "the body is larger than %zu bytes", s->o.max_body);
         return fail(s, mc, c, 413, NULL, msg);
     }
-    if (which < 4) return completion(s, mc, c, which < 2);
-    return which == 4 ? tokenize(s, mc, c) : detokenize(s, mc, c);
+    if (which == COUNT_TOKENS) return count_tokens(s, mc, c);
+    if (which < TOKENIZE) return completion(s, mc, c);
+    return which == TOKENIZE ? tokenize(s, mc, c) : detokenize(s, mc, c);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url, const char *method,
@@ -420,7 +446,8 @@ int server_ready(Server *s, Context *ctx, const Tokenizer *tok, const PipelinePl
     int fmt = s->o.chat_format ? chat_format_from_name(s->o.chat_format) : chat_format_default(tok);
     if (fmt < 0 && s->o.chat_format) return -1;
     s->tool_calls_id = fmt < 0 ? -1 : toolcalls_start_id(tok, fmt); /* -1: the format has no tool calls */
-    s->cfg = (ApiConfig){.tok = tok, .chat_format = fmt, .n_ctx = s->o.ctx, .temperature = s->o.temperature};
+    s->cfg = (ApiConfig){.tok = tok, .chat_format = fmt, .n_ctx = s->o.ctx, .temperature = s->o.temperature,
+                         .responses = responses_store_new()};
     snprintf(s->name, sizeof s->name, "%s", s->o.name ? s->o.name : "model");
     EngineOptions eo = {.batch_tokens = s->o.batch_tokens, .queue = s->o.queue, .tool_calls_id = s->tool_calls_id,
                         .plan = plan};
@@ -439,6 +466,7 @@ void server_close(Server *s) {
     MHD_stop_daemon(s->d);                          /* waits for the connections */
     if (lsock != MHD_INVALID_SOCKET) close(lsock);
     if (atomic_load(&s->ready)) engine_free(&s->engine);
+    responses_store_free(s->cfg.responses);
     vocab_free(&s->vocab);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->vocab_mu);

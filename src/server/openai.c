@@ -66,6 +66,15 @@ static int known(const char *const *list, const Json *key) {
     return 0;
 }
 
+int api_only_fields(const Json *o, const char *where, const char *const *names, ApiError *e) {
+    for (int i = 0; i < o->n; i++) {
+        if (known(names, &o->key[i])) continue;
+        if (where) return api_error(e, 400, where, "unknown field '%s.%.40s'", where, o->key[i].s);
+        return api_error(e, 400, o->key[i].s, "unknown field '%.40s'", o->key[i].s);
+    }
+    return 0;
+}
+
 /* A number's value (an integer's digits read as a double); 0 when v is no number. */
 static int number(const Json *v, double *x) {
     if (!v || (v->type != JSON_INT && v->type != JSON_FLOAT)) return 0;
@@ -106,9 +115,6 @@ static int check_unsupported(const Json *root, ApiError *e) {
     const Json *v = json_get(root, "logit_bias");
     if (!json_is_null(v) && !(v->type == JSON_OBJ && v->n == 0))
         return api_error(e, 400, "logit_bias", "'logit_bias' is not supported");
-    v = json_get(root, "safe_prompt");
-    if (!json_is_null(v) && v->type != JSON_FALSE)
-        return api_error(e, 400, "safe_prompt", "'safe_prompt' is not supported (only false)");
     v = json_get(root, "echo");
     if (!json_is_null(v) && v->type != JSON_FALSE) return api_error(e, 400, "echo", "'echo' is not supported");
     v = json_get(root, "best_of");
@@ -166,10 +172,24 @@ static int parse_prompt(ApiRequest *q, const Json *root, const ApiConfig *cfg, A
     return 0;
 }
 
+/* Mistral's safe_prompt: "Toggling the safe prompt will prepend your
+ * messages with the following system prompt" (docs.mistral.ai, Guardrailing). */
+static const char safe_prompt[] = "Always assist with care, respect, and truth. Respond with utmost utility yet "
+                                  "securely. Avoid harmful, unethical, prejudiced, or negative content. Ensure replies "
+                                  "promote fairness and positivity.";
+
 static int parse_messages(ApiRequest *q, const Json *root, Arena *a, const ApiConfig *cfg, ApiError *e) {
     if (cfg->chat_format < 0) return api_error(e, 400, "messages", "this model's tokenizer has no chat format");
+    int safe = 0;
+    if (get_bool(root, "safe_prompt", &safe, e)) return -1;
     ChatRequest cr;
     if (chat_parse_json(&cr, root, a, "request")) return api_error(e, 400, "messages", "%s", err_msg());
+    if (safe) { /* a system message first */
+        ChatMessage *m = arena_alloc(a, (size_t)(cr.n_msg + 1) * sizeof *m);
+        m[0] = (ChatMessage){.role = CHAT_SYSTEM, .content = safe_prompt, .content_set = 1};
+        memcpy(m + 1, cr.msg, (size_t)cr.n_msg * sizeof *m);
+        cr.msg = m, cr.n_msg++;
+    }
     IntVec ids = {0};
     int rc = chat_encode(cfg->tok, cfg->chat_format, &cr, &ids);
     chat_free(&cr);
@@ -182,6 +202,11 @@ static int parse_messages(ApiRequest *q, const Json *root, Arena *a, const ApiCo
 }
 
 int api_parse(ApiRequest *q, int chat, const char *body, size_t len, const ApiConfig *cfg, ApiError *e) {
+    return api_parse_flags(q, chat, body, len, cfg, 0, e);
+}
+
+int api_parse_flags(ApiRequest *q, int chat, const char *body, size_t len, const ApiConfig *cfg, int flags,
+                    ApiError *e) {
     memset(q, 0, sizeof *q);
     memset(e, 0, sizeof *e);
     q->chat = chat;
@@ -198,12 +223,8 @@ int api_parse(ApiRequest *q, int chat, const char *body, size_t len, const ApiCo
         api_error(e, 400, NULL, "the body must be a JSON object");
         goto done;
     }
-    for (int i = 0; i < root->n; i++)
-        if (!known(chat ? chat_fields : completion_fields, &root->key[i])) {
-            api_error(e, 400, root->key[i].s, "unknown field '%.40s'", root->key[i].s);
-            goto done;
-        }
-    if (check_unsupported(root, e)) goto done;
+    if (api_only_fields(root, NULL, chat ? chat_fields : completion_fields, e) || check_unsupported(root, e))
+        goto done;
     /* Mistral's clients call the seed random_seed */
     const char *seed_key = chat && json_is_null(json_get(root, "seed")) ? "random_seed" : "seed";
     double max_tokens = -1, temp = q->p.sp.temperature, top_p = 1, top_k = 0, min_p = 0, seed = -1, n = 1, lp = -1,
@@ -259,6 +280,11 @@ int api_parse(ApiRequest *q, int chat, const char *body, size_t len, const ApiCo
     if (parse_stop(root, &q->p, e)) goto done;
     if (chat ? parse_messages(q, root, &a, cfg, e) : parse_prompt(q, root, cfg, e)) goto done;
     if (api_parse_outputs(root, chat, cfg, &q->p.grammar, e)) goto done;
+    q->max_asked = (int)max_tokens;
+    if (flags & API_PARSE_COUNT) {
+        rc = 0;
+        goto done;
+    }
     if (q->n_prompt >= cfg->n_ctx) {
         api_error(e, 400, chat ? "messages" : "prompt", "the prompt is %d tokens, the context %ld: it must leave room for at least one new token",
                   q->n_prompt, cfg->n_ctx);
@@ -266,6 +292,7 @@ int api_parse(ApiRequest *q, int chat, const char *body, size_t len, const ApiCo
         goto done;
     }
     long room = cfg->n_ctx - q->n_prompt + 1; /* the last new token is never fed */
+    if (max_tokens > room && (flags & API_PARSE_CLAMP)) max_tokens = (double)room;
     if (max_tokens > room) {
         api_error(e, 400, max_name, "the prompt (%d tokens) and %s (%.0f) exceed the context of %ld tokens",
                   q->n_prompt, max_name, max_tokens, cfg->n_ctx);
@@ -284,7 +311,9 @@ void api_request_free(ApiRequest *q) {
     free(q->prompt);
     for (int i = 0; i < q->p.n_stop; i++) free(q->p.stops[i]);
     if (q->p.grammar) grammar_free(q->p.grammar), free(q->p.grammar);
-    q->prompt = NULL, q->p.n_stop = 0, q->p.grammar = NULL;
+    cJSON_Delete(q->echo);
+    free(q->conv);
+    q->prompt = NULL, q->p.n_stop = 0, q->p.grammar = NULL, q->echo = NULL, q->conv = NULL;
 }
 
 /* ---- responses --------------------------------------------------------------- */
@@ -463,10 +492,8 @@ static cJSON *calls_json(const ToolCalls *tc, int indexed) {
 }
 
 /* A chat choice's end: when it wrote [TOOL_CALLS], its ids read back as
- * content and calls (tok/toolcalls.h). A stream then gets the content it
- * has not seen yet (held back at [TOOL_CALLS], or all of a malformed call
- * read back as text) and the calls. */
-static void read_calls(ApiResponse *r, int i, int sse_out, ByteBuf *out) {
+ * content and calls (tok/toolcalls.h). */
+static void read_calls(ApiResponse *r, int i) {
     ApiChoice *c = &r->ch[i];
     int seen = 0;
     for (int k = 0; k < c->n_ids && !seen; k++) seen = c->ids[k] == r->tool_calls_id;
@@ -474,7 +501,13 @@ static void read_calls(ApiResponse *r, int i, int sse_out, ByteBuf *out) {
     if (toolcalls_parse(r->cfg->tok, r->cfg->chat_format, c->ids, c->n_ids, r->q->p.sp.seed + (uint64_t)i, &c->calls))
         return; /* only a caller's mistake fails: the reply stays as streamed */
     c->has_calls = 1;
-    if (!sse_out) return;
+}
+
+/* A stream's chunks for the calls read back: the content it has not seen
+ * yet (held back at [TOOL_CALLS], or all of a malformed call read back as
+ * text), then the calls. */
+static void calls_chunks(ApiResponse *r, int i, ByteBuf *out) {
+    ApiChoice *c = &r->ch[i];
     if (c->calls.content_len > c->text.n)
         sse(out, chunk(r, i, NULL, c->calls.content + c->text.n, c->calls.content_len - c->text.n, NULL, NULL));
     if (c->calls.n_calls) {
@@ -522,13 +555,19 @@ void api_response_event(ApiResponse *r, const EngineEvent *ev, int sse_out, Byte
         c->text.n += ev->len; /* completions' text offsets */
     }
     if (ev->finish != FINISH_NONE) {
-        c->finish = ev->finish;
-        c->ids = xmalloc((size_t)(ev->n_ids ? ev->n_ids : 1) * sizeof(int));
-        if (ev->n_ids) memcpy(c->ids, ev->ids, (size_t)ev->n_ids * sizeof(int));
-        c->n_ids = ev->n_ids;
-        if (r->q->chat) read_calls(r, ev->choice, sse_out, out);
+        api_choice_end(r, ev);
+        if (sse_out && c->has_calls) calls_chunks(r, ev->choice, out);
         if (sse_out) sse(out, chunk(r, ev->choice, NULL, r->q->chat ? NULL : "", 0, NULL, finish_name(c)));
     }
+}
+
+void api_choice_end(ApiResponse *r, const EngineEvent *ev) {
+    ApiChoice *c = &r->ch[ev->choice];
+    c->finish = ev->finish;
+    c->ids = xmalloc((size_t)(ev->n_ids ? ev->n_ids : 1) * sizeof(int));
+    if (ev->n_ids) memcpy(c->ids, ev->ids, (size_t)ev->n_ids * sizeof(int));
+    c->n_ids = ev->n_ids;
+    if (r->q->chat) read_calls(r, ev->choice);
 }
 
 void api_response_finish(ApiResponse *r, int sse_out, ByteBuf *out) {
@@ -580,3 +619,17 @@ void api_response_finish(ApiResponse *r, int sse_out, ByteBuf *out) {
     free(s);
     cJSON_Delete(o);
 }
+
+/* ---- the two APIs -------------------------------------------------------------- */
+
+static int parse_chat(ApiRequest *q, const char *body, size_t len, const ApiConfig *cfg, ApiError *e) {
+    return api_parse(q, 1, body, len, cfg, e);
+}
+
+static int parse_completion(ApiRequest *q, const char *body, size_t len, const ApiConfig *cfg, ApiError *e) {
+    return api_parse(q, 0, body, len, cfg, e);
+}
+
+const ApiDialect openai_chat_dialect = {parse_chat, api_response_event, api_response_finish, api_error_json, NULL};
+const ApiDialect openai_completions_dialect = {parse_completion, api_response_event, api_response_finish,
+                                               api_error_json, NULL};

@@ -16,16 +16,6 @@ static int is_str(const Json *v, const char *lit) {
     return v && v->type == JSON_STR && v->len == strlen(lit) && !memcmp(v->s, lit, v->len);
 }
 
-/* Every key of object o is one of names (NULL-terminated); else a 400 naming it. */
-static int only_keys(const Json *o, const char *where, const char *const *names, ApiError *e) {
-    for (int i = 0; i < o->n; i++) {
-        int ok = 0;
-        for (const char *const *n = names; *n && !ok; n++) ok = is_str(&o->key[i], *n);
-        if (!ok) return api_error(e, 400, where, "unknown field '%s.%.40s'", where, o->key[i].s);
-    }
-    return 0;
-}
-
 /* ---- response_format ------------------------------------------------------- */
 
 typedef struct {
@@ -41,7 +31,7 @@ static int parse_format(const Json *root, Format *f, ApiError *e) {
     f->kind = CONSTRAINT_NONE;
     if (json_is_null(v)) return 0;
     if (v->type != JSON_OBJ) return api_error(e, 400, "response_format", "'response_format' must be an object");
-    if (only_keys(v, "response_format", keys, e)) return -1;
+    if (api_only_fields(v, "response_format", keys, e)) return -1;
     const Json *type = json_get(v, "type"), *js = json_get(v, "json_schema");
     if (is_str(type, "text")) return 0;
     if (is_str(type, "json_object")) {
@@ -55,7 +45,7 @@ static int parse_format(const Json *root, Format *f, ApiError *e) {
                          type && type->type == JSON_STR ? "\"" : "");
     if (json_is_null(js) || js->type != JSON_OBJ)
         return api_error(e, 400, "response_format", "'response_format.json_schema' must be an object with a 'schema'");
-    if (only_keys(js, "response_format.json_schema", schema_keys, e)) return -1;
+    if (api_only_fields(js, "response_format.json_schema", schema_keys, e)) return -1;
     const Json *name = json_get(js, "name"), *schema = json_get(js, "schema"), *strict = json_get(js, "strict");
     if (!json_is_null(name) && name->type != JSON_STR)
         return api_error(e, 400, "response_format", "'response_format.json_schema.name' must be a string");

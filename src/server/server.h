@@ -2,12 +2,15 @@
  * a thread per connection) in front of the engine (engine.h).
  *
  *   POST /v1/chat/completions, /v1/completions   (openai.h; stream: true is SSE)
+ *   POST /v1/messages, /v1/messages/count_tokens (anthropic.h), /v1/responses (responses.h),
+ *        /v1/fim/completions (fim.h)
  *   GET  /v1/models, /health (503 while loading), /metrics (Prometheus), / (the chat page)
  *   POST /tokenize, /detokenize
  *
  * The HTTP threads parse, check and encode requests and wait on their
  * events; the one engine thread computes. /health and /v1/models (and the
- * page) need no key; everything else does when a key is set. */
+ * page) need no key; everything else does when a key is set (Authorization:
+ * Bearer KEY, or x-api-key: KEY). */
 #ifndef SERVER_SERVER_H
 #define SERVER_SERVER_H
 

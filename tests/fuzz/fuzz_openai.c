@@ -1,7 +1,9 @@
 /* fuzz_openai — libFuzzer target: the server's request parser on arbitrary
- * bytes, as /v1/chat/completions and /v1/completions bodies.
+ * bytes, as /v1/chat/completions, /v1/completions, /v1/messages
+ * (anthropic.h), /v1/responses (responses.h) and /v1/fim/completions
+ * (fim.h) bodies.
  *
- * api_parse must accept or refuse with a 400 and a message (never crash,
+ * Each parser must accept or refuse with a 400 and a message (never crash,
  * leak or hang); an accepted request must hold a prompt that fits the
  * context, in-range sampling values and token ids of the vocabulary, and its
  * response (a few synthetic events, streaming and not) must be built
@@ -16,7 +18,10 @@
 #include <string.h>
 
 #include "base/util.h"
+#include "server/anthropic.h"
+#include "server/fim.h"
 #include "server/openai.h"
+#include "server/responses.h"
 #include "tok/chat.h"
 #include "tok/tokfile.h"
 
@@ -34,7 +39,7 @@ static void setup(void) {
     if (!have_tok) fprintf(stderr, "fuzz_openai: %s not loaded: nothing to fuzz\n", path);
 }
 
-static void respond(const ApiRequest *q, const ApiConfig *cfg) {
+static void respond(const ApiDialect *d, const ApiRequest *q, const ApiConfig *cfg) {
     for (int sse = 0; sse < 2; sse++) {
         ApiResponse r;
         api_response_init(&r, q, cfg, "model", -1);
@@ -43,11 +48,11 @@ static void respond(const ApiRequest *q, const ApiConfig *cfg) {
             int ids[2] = {q->prompt[0], q->prompt[q->n_prompt - 1]};
             EngineEvent ev = {.choice = c, .token = ids[0], .text = "a\xc3\xa9", .len = 3, .logprob = -0.5f, .n_top = 1,
                               .top_id = {ids[1]}, .top_lp = {-1.5f}};
-            api_response_event(&r, &ev, sse, &out);
+            d->event(&r, &ev, sse, &out);
             EngineEvent end = {.choice = c, .token = -1, .text = "", .finish = FINISH_LENGTH, .ids = ids, .n_ids = 2};
-            api_response_event(&r, &end, sse, &out);
+            d->event(&r, &end, sse, &out);
         }
-        api_response_finish(&r, sse, &out);
+        d->finish(&r, sse, &out);
         if (!out.n) __builtin_trap();
         bytebuf_free(&out);
         api_response_free(&r);
@@ -58,10 +63,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (have_tok < 0) setup();
     if (!have_tok) return 0;
     ApiConfig cfg = {.tok = &tok, .chat_format = CHAT_V3, .n_ctx = 512, .temperature = 0};
-    for (int chat = 0; chat < 2; chat++) {
+    const ApiDialect *all[] = {&openai_completions_dialect, &openai_chat_dialect, &anthropic_dialect, &responses_dialect,
+                               &fim_dialect};
+    for (int k = 0; k < 5; k++) {
         ApiRequest q;
         ApiError e;
-        if (api_parse(&q, chat, (const char *)data, size, &cfg, &e)) {
+        if (all[k]->parse(&q, (const char *)data, size, &cfg, &e)) {
             if (e.status != 400 || !e.message[0]) __builtin_trap();
             continue;
         }
@@ -72,7 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (q.p.n < 1 || q.p.sp.temperature < 0 || q.p.sp.temperature > 2 || q.p.n_stop > ENGINE_MAX_STOPS ||
             q.p.top_logprobs > ENGINE_MAX_TOP)
             __builtin_trap();
-        if (q.p.n <= 4) respond(&q, &cfg);
+        if (q.p.n <= 4) respond(all[k], &q, &cfg);
         api_request_free(&q);
     }
     return 0;

@@ -14,6 +14,23 @@ export const STORIES = path.resolve(REPO, process.env.MISTRAL_STORIES || "../sha
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// Mistral's v3 tokenizer ([TOOL_CALLS] is a control token), for the tool-call suites.
+export const SHARED = path.resolve(REPO, process.env.MISTRAL_SHARED || "../shared");
+export const V3 = path.join(SHARED, "tokenizers/mistral/mistral_instruct_tokenizer_240323.model.v3");
+
+// Why the tool-call suites cannot run here, or false.
+export function skipToolsReason() {
+  return skipReason() ?? (fs.existsSync(V3) ? false : `${V3} is absent`);
+}
+
+// A tiny random model with the v3 tokenizer (mistral synth), and the serve
+// arguments that go with it.
+export function tinyV3() {
+  const f = path.join(tmpDir(), "tiny-v3.gguf");
+  cli(["synth", f, "--shape", "tiny", "--type", "f32", "--tokenizer", V3]);
+  return { model: f, args: ["--tokenizer", V3, "--ctx", "1024", "--parallel", "4"] };
+}
+
 // Why the suite cannot run here (a message), or null.
 export function skipReason() {
   if (!fs.existsSync(STORIES)) return `${STORIES} is absent: the serve tests need the stories260K model`;

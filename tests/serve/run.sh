@@ -4,7 +4,9 @@
 # openai and @mistralai/mistralai clients, checked by ajv) and of its chat page (tests/serve/page_test.mjs,
 # playwright-core driving /usr/bin/chromium); property_test.mjs, guided
 # outputs over random schemas and logits (build/tests/unit/test_guided_random)
-# validated by ajv. Run from anywhere:
+# validated by ajv; anthropic_test.mjs (/v1/messages, @anthropic-ai/sdk) and
+# responses_test.mjs (/v1/responses, the openai client's responses API);
+# mistral_test.mjs (FIM, safe_prompt, prefix with @mistralai/mistralai). Run from anywhere:
 #   tests/serve/run.sh                      # against build/mistral
 #   MISTRAL_BIN=/path/to/mistral tests/serve/run.sh
 # Skips (exit 0) when node/npm or ../shared/models/stories260K are absent;
@@ -26,7 +28,8 @@ if [ "$major" -lt 20 ]; then
     exit 0
 fi
 if [ ! -d tests/serve/node_modules/openai ] || [ ! -d tests/serve/node_modules/playwright-core ] ||
-   [ ! -d tests/serve/node_modules/ajv-formats ] || [ ! -d tests/serve/node_modules/@mistralai/mistralai ]; then
+   [ ! -d tests/serve/node_modules/ajv-formats ] || [ ! -d tests/serve/node_modules/@mistralai/mistralai ] ||
+   [ ! -d tests/serve/node_modules/@anthropic-ai/sdk ]; then
     (cd tests/serve && npm ci --no-audit --no-fund)
 fi
 bin=${MISTRAL_BIN:-build/mistral}
@@ -35,6 +38,7 @@ if [ ! -x "$bin" ]; then
     exit 1
 fi
 set +e
-node --test tests/serve/serve_test.mjs tests/serve/structured_test.mjs tests/serve/property_test.mjs tests/serve/page_test.mjs
+node --test tests/serve/serve_test.mjs tests/serve/structured_test.mjs tests/serve/property_test.mjs \
+    tests/serve/anthropic_test.mjs tests/serve/responses_test.mjs tests/serve/mistral_test.mjs tests/serve/page_test.mjs
 status=$?
 exit $status

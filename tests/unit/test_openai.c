@@ -299,7 +299,7 @@ static void test_structured(void) {
         {1, "{" USER ", \"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\", \"parameters\": "
             "{\"type\": \"string\"}}}]}",
          "tools", "must be an object"},
-        {1, "{" USER ", \"safe_prompt\": true}", "safe_prompt", "safe_prompt"},
+        {1, "{" USER ", \"safe_prompt\": \"yes\"}", "safe_prompt", "true or false"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         EXPECT(parse(&q, bad[i].chat, bad[i].body, &e) == -1 && e.status == 400 && !strcmp(e.param, bad[i].param) &&
