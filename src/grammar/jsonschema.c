@@ -596,6 +596,7 @@ static int compile_node(Ctx *c, const cJSON *s) {
     if (any || one) {
         const cJSON *list = any ? any : one;
         if (!cJSON_IsArray(list) || !list->child) return schema_fail(c, "%s must be a non-empty array", any ? "anyOf" : "oneOf");
+        if (one && schema_oneof_check(c, list, NULL)) return -1;
         int r = new_rule(c, "any-of"), i = 0;
         for (const cJSON *b = list->child; b; b = b->next, i++) {
             int x = compile_at(c, b, any ? "anyOf" : "oneOf", NULL, i);

@@ -24,7 +24,7 @@ typedef struct {
     Grammar *g; /* view */
     int ws_max;
     int ws, jchar, string, value, object, array, number, integer, any_char; /* made on first use; -1 */
-    int frac_any, frac_zero, frac_nonzero, digits, int_part;
+    int frac_any, digits, int_part;
     int count; /* for rule names */
     CharCache cache;
 } JsonText;
