@@ -326,7 +326,9 @@ static void test_errors(void) {
     check_error("{\"type\":\"strin\"}", "type strin is unknown");
     check_error("{\"type\":\"string\",\"format\":\"uri\"}", "format 'uri' is not supported");
     check_error("{\"type\":\"string\",\"pattern\":\"(?=a)\"}", "json schema: (root): pattern: regex: offset 0: lookaround");
-    check_error("{\"type\":\"string\",\"pattern\":\"a\",\"maxLength\":3}", "pattern together with minLength/maxLength");
+    check_error("{\"type\":\"string\",\"format\":\"date\",\"maxLength\":3}", "format together with minLength/maxLength");
+    check_error("{\"type\":\"string\",\"pattern\":\"a\",\"minLength\":3,\"maxLength\":2}", "no string has minLength 3");
+    check_error("{\"type\":\"string\",\"pattern\":\"^[a-z]{1,9000}$\",\"maxLength\":5000}", "pattern with minLength/maxLength: the pattern");
     check_error("{\"type\":\"string\",\"minLength\":3,\"maxLength\":2}", "no string has minLength 3");
     check_error("{\"type\":\"array\",\"minItems\":-1}", "minItems must be a non-negative integer");
     check_error("{\"type\":\"object\",\"required\":[\"x\"],\"additionalProperties\":false}", "matches nothing");
@@ -344,6 +346,56 @@ static void test_errors(void) {
     for (int i = 0; i < 100; i++) deep[n++] = '}';
     deep[n] = 0;
     check_error(deep, "schemas nested deeper than 64");
+}
+
+static int pattern_ok(const char *pat, const char *str);
+
+/* pattern with minLength/maxLength: the intersection, characters counted
+ * as code points whatever their JSON spelling. */
+static void test_pattern_length(void) {
+    check("{\"type\":\"string\",\"pattern\":\"^[a-z]+$\",\"minLength\":2,\"maxLength\":4}",
+          L("\"ab\"", "\"abcd\""), L("\"a\"", "\"abcde\"", "\"aB\"", "\"\""));
+    check("{\"type\":\"string\",\"pattern\":\"x\",\"maxLength\":3}", L("\"x\"", "\"ax\"", "\"xab\"", "\"a\\\"x\""),
+          L("\"abcx\"", "\"abc\"", "\"\"", "\"xxxx\""));
+    check("{\"type\":\"string\",\"pattern\":\"^.*$\",\"minLength\":2,\"maxLength\":2}",
+          L("\"\xc3\xa9\\\"\"", "\"\xc3\xa9\xc3\xa9\"", "\"\xf0\x9f\x98\x80" "a\"", "\"\\/b\"", "\"\\u0001\\t\""),
+          L("\"abc\"", "\"\xc3\xa9\"", "\"\xf0\x9f\x98\x80\"", "\"\\n\\t\"", "\"\\u0001\\t\\/\""));
+    check("{\"type\":\"string\",\"pattern\":\"^\xc3\xa9+$\",\"maxLength\":2}", L("\"\xc3\xa9\"", "\"\xc3\xa9\xc3\xa9\""),
+          L("\"\xc3\xa9\xc3\xa9\xc3\xa9\"", "\"\""));
+    check("{\"type\":\"string\",\"pattern\":\"^(ab|c)*$\",\"minLength\":3}", L("\"abc\"", "\"ccc\"", "\"ababab\""),
+          L("\"ab\"", "\"cc\"", "\"abca\""));
+    check("{\"type\":\"string\",\"pattern\":\"^a{2,5}$|^b$\",\"minLength\":3}", L("\"aaa\"", "\"aaaaa\""),
+          L("\"aa\"", "\"b\"", "\"aaaaaa\""));
+    check_error("{\"type\":\"string\",\"pattern\":\"^ab$\",\"minLength\":3}", "matches nothing");
+    /* every string over {a, b, c} up to 6 long against PCRE2 and the count */
+    static const char *pats[] = {"^(a|bc)*$", "b", "^a?b+c*$", "a.c", "^[ab]{2,4}c?$", "(ab)+$"};
+    char schema[200], text[16], body[8];
+    int checked = 0;
+    for (size_t p = 0; p < sizeof pats / sizeof *pats; p++)
+        for (int lo = 0; lo <= 3; lo++)
+            for (int hi = lo; hi <= lo + 3; hi++) {
+                snprintf(schema, sizeof schema, "{\"type\":\"string\",\"pattern\":\"%s\",\"minLength\":%d,\"maxLength\":%d}",
+                         pats[p], lo, hi);
+                Grammar g;
+                grammar_init(&g);
+                if (jsonschema_compile(&g, schema, strlen(schema), NULL)) {
+                    EXPECT(strstr(err_msg(), "matches nothing"), "%s: %s", schema, err_msg());
+                    grammar_free(&g);
+                    continue;
+                }
+                for (int len = 0, total = 1; len <= 6; len++, total *= 3)
+                    for (int x = 0; x < total; x++) {
+                        for (int i = 0, y = x; i < len; i++, y /= 3) body[i] = (char)('a' + y % 3);
+                        body[len] = 0;
+                        snprintf(text, sizeof text, "\"%s\"", body);
+                        int in = len >= lo && len <= hi && pattern_ok(pats[p], body);
+                        int got = grammar_recognize_bytes(&g, text, strlen(text)) == GRAMMAR_MATCH;
+                        EXPECTQ(got == in, "%s on %s: got %d", schema, text, got);
+                    }
+                grammar_free(&g);
+                checked++;
+            }
+    EXPECT(checked > 80, "%d pattern/length schemas checked", checked);
 }
 
 /* ---- the property test ---- */
@@ -531,6 +583,7 @@ int main(void) {
     test_integer_bounds();
     test_number_bounds();
     test_oneof();
+    test_pattern_length();
     test_whitespace();
     test_errors();
     test_property();
