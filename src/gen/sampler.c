@@ -1,8 +1,10 @@
 /* sampler — sampler.h. The candidates are ordered by probability, most
  * likely first, ties by token id, and drawn with double sums in that order.
  * Only the tokens that can be kept are ordered: probability 0 never is (a
- * constraint's -inf), min-p's cut is known before ordering, and top-k
- * keeps the k largest, found by a histogram of the leading bits. The order
+ * constraint's -inf), min-p's cut is known before ordering, top-k keeps
+ * the k largest and top-p a prefix holding its mass, both found by a
+ * histogram of the leading bits (top-p's is checked once ordered: when its
+ * mass is not reached there, every candidate is ordered). The order
  * is a stable radix sort on the probabilities' bits (non-negative floats
  * order as their bits do), so it is the comparison sort's order exactly;
  * tests/unit/test_sampler.c holds it against that sort (qsort). */
@@ -108,6 +110,42 @@ static float probabilities(float *p, float *logits, int n, float temperature) {
     return inv; /* the max's expf is 1: its probability is inv, and no other's is more */
 }
 
+/* Keeps in c[0..n) (ascending ids) the candidates whose leading 11 bits
+ * are at least those of a bucket where the buckets from the top hold
+ * probability top_p with a margin: a prefix of the order that top-p most
+ * likely ends in (the caller checks, and orders them all when it does
+ * not). Returns the new count. */
+static int top_p_superset(struct ProbIndex *c, int n, double top_p) {
+    double sum[2048] = {0};
+    for (int i = 0; i < n; i++) sum[key(c[i].p) >> 21] += c[i].p;
+    double want = top_p + 1e-6, above = 0;
+    int b = 2047;
+    while (b > 0 && (above += sum[b]) < want) b--;
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if ((int)(key(c[i].p) >> 21) >= b) c[m++] = c[i];
+    return m;
+}
+
+/* How many of the ordered c[0..n) are kept: top-k, then min-p's cut and
+ * top-p, in order. *reached: top-p's mass was reached within them. */
+static int kept(const Sampler *s, const struct ProbIndex *c, int n, float cut, int *reached) {
+    int keep = n;
+    *reached = 0;
+    if (s->p.top_k > 0 && s->p.top_k < keep) keep = s->p.top_k;
+    double cum = 0;
+    for (int i = 0; i < keep; i++) {
+        float pi = c[i].p;
+        if (i > 0 && pi < cut) return i;
+        cum += pi;
+        if (cum >= s->p.top_p) {
+            *reached = 1;
+            return i + 1;
+        }
+    }
+    return keep;
+}
+
 int sampler_sample(Sampler *s, float *logits) {
     int n = s->n_vocab;
     if (s->p.temperature == 0) return argmax(logits, n);
@@ -126,23 +164,21 @@ int sampler_sample(Sampler *s, float *logits) {
         splitmix64(&s->state);
         return n - 1;
     }
-    if (s->p.top_k > 0 && s->p.top_k < m) m = top_k_superset(cand, m, s->p.top_k);
-    sort_desc(cand, tmp, m);
-    int keep = m;
-    if (s->p.top_k > 0 && s->p.top_k < keep) keep = s->p.top_k;
-    double cum = 0;
-    for (int i = 0; i < keep; i++) {
-        float pi = cand[i].p;
-        if (i > 0 && pi < cut) {
-            keep = i;
-            break;
-        }
-        cum += pi;
-        if (cum >= s->p.top_p) {
-            keep = i + 1;
-            break;
-        }
+    int all = m, reached, keep;
+    if (s->p.top_k > 0 && s->p.top_k < m) {
+        m = top_k_superset(cand, m, s->p.top_k);
+    } else if (s->p.top_p < 1 && m > 256) {
+        m = top_p_superset(cand, m, s->p.top_p);
+        sort_desc(cand, tmp, m);
+        keep = kept(s, cand, m, cut, &reached);
+        if (reached || keep < m || m == all) goto draw;
+        m = 0; /* top-p ends past the part ordered: order them all */
+        for (int i = 0; i < s->n_vocab; i++)
+            if (logits[i] > 0 && !(logits[i] < cut)) cand[m++] = (struct ProbIndex){logits[i], i};
     }
+    sort_desc(cand, tmp, m);
+    keep = kept(s, cand, m, cut, &reached);
+draw:;
     double total = 0;
     for (int i = 0; i < keep; i++) total += cand[i].p;
     double r = (double)(splitmix64(&s->state) >> 11) * 0x1.0p-53 * total;
