@@ -3,7 +3,9 @@
  * and items combine keyword by keyword (a name's schemas as an allOf, to be
  * merged when it is compiled), bounds take the tighter, enums intersect,
  * pattern and format must agree, and an anyOf is distributed over the rest
- * (one group per level; the next level merges the next). */
+ * (one group per level; the next level merges the next). Also oneOf's
+ * disjointness check (schema_oneof_check), which reads branches through
+ * their $refs and merges. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
