@@ -137,7 +137,7 @@ avx512-test:
 	BUILD=$(BUILD) sh tests/platform/avx512.sh
 
 # Benchmarks (never part of make test): see bench/RESULTS.md.
-bench: $(BUILD)/bench/matmul_bench $(BUILD)/bench/mask_bench
+bench: $(BUILD)/bench/matmul_bench $(BUILD)/bench/mask_bench $(BUILD)/bench/grammar_check
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libmistral-internal.a
 	@mkdir -p $(dir $@)

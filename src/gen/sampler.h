@@ -18,13 +18,16 @@ typedef struct {
     SamplerParams p;
     uint64_t state; /* splitmix64 */
     int n_vocab;
-    struct ProbIndex { float p; int i; } *cand; /* owns [n_vocab] scratch */
+    struct ProbIndex { float p; int i; } *cand; /* owns [2 n_vocab] scratch */
 } Sampler;
 
 /* Returns 0, or -1 with err set for out-of-range parameters. */
 int sampler_init(Sampler *s, const SamplerParams *p, int n_vocab);
 void sampler_free(Sampler *s);
-/* Picks a token; may overwrite logits. */
+/* Picks a token; may overwrite logits. The same logits and state give the
+ * same token as sorting every candidate by (probability descending, id
+ * ascending) and summing in that order would (the order is computed only
+ * for the tokens that can be kept, in time linear in the vocabulary). */
 int sampler_sample(Sampler *s, float *logits);
 
 #endif

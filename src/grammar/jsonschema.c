@@ -508,19 +508,18 @@ static int compile_string(Ctx *c, const cJSON *s) {
     int lengths = min > 0 || max >= 0;
     if (pat && !cJSON_IsString(pat)) return schema_fail(c, "pattern must be a string");
     if (fmt && !cJSON_IsString(fmt)) return schema_fail(c, "format must be a string");
-    if ((pat && (lengths || fmt)) || (fmt && lengths))
-        return schema_fail(c, "%s together with %s is not supported", pat ? "pattern" : "format",
-                           pat && fmt ? "format" : "minLength/maxLength");
+    if (fmt && (pat || lengths))
+        return schema_fail(c, "format together with %s is not supported", pat ? "pattern" : "minLength/maxLength");
+    if (max >= 0 && min > max) return schema_fail(c, "no string has minLength %ld and maxLength %ld", min, max);
     int r;
     if (pat) {
         char name[32];
         snprintf(name, sizeof name, "pattern-%d", ++c->t.count);
-        r = regex_rule(c->g, name, pat->valuestring, strlen(pat->valuestring), REGEX_SEARCH | REGEX_JSON);
-        if (r < 0) return schema_fail(c, "pattern: %s", err_msg());
+        r = regex_rule_len(c->g, name, pat->valuestring, strlen(pat->valuestring), REGEX_SEARCH | REGEX_JSON, min, max);
+        if (r < 0) return schema_fail(c, "pattern%s: %s", lengths ? " with minLength/maxLength" : "", err_msg());
         return jsontext_quoted(&c->t, r);
     }
     if (fmt) r = jsontext_format(&c->t, fmt->valuestring);
-    else if (max >= 0 && min > max) return schema_fail(c, "no string has minLength %ld and maxLength %ld", min, max);
     else r = jsontext_string_len(&c->t, min, max);
     return r < 0 ? schema_fail(c, "%s", err_msg()) : r;
 }
@@ -596,6 +595,7 @@ static int compile_node(Ctx *c, const cJSON *s) {
     if (any || one) {
         const cJSON *list = any ? any : one;
         if (!cJSON_IsArray(list) || !list->child) return schema_fail(c, "%s must be a non-empty array", any ? "anyOf" : "oneOf");
+        if (one && schema_oneof_check(c, list, NULL)) return -1;
         int r = new_rule(c, "any-of"), i = 0;
         for (const cJSON *b = list->child; b; b = b->next, i++) {
             int x = compile_at(c, b, any ? "anyOf" : "oneOf", NULL, i);

@@ -8,8 +8,13 @@
  *   additionalProperties            supported: default allowed (the spec),
  *                                   false with strict; a schema too
  *   enum, const                     supported (any JSON values, compact)
- *   anyOf, oneOf                    supported; oneOf as anyOf (a value that
- *                                   matches two branches is not refused)
+ *   anyOf, oneOf                    supported. oneOf compiles as anyOf:
+ *                                   exact when its branches are provably
+ *                                   disjoint (types, const/enum values, a
+ *                                   property both require with disjoint
+ *                                   schemas, number bounds); with strict,
+ *                                   other oneOfs are an error, without it
+ *                                   a value matching two is not refused
  *   allOf, $ref beside keywords     supported where the schemas merge: types
  *                                   intersect, properties/required/items
  *                                   combine, bounds take the tighter, enums
@@ -21,14 +26,19 @@
  *   items, prefixItems, minItems,   supported (items as an array and
  *   maxItems, additionalItems       additionalItems: draft 4-7 tuples)
  *   minLength, maxLength            supported (characters: code points; an
- *                                   escape is one); not with pattern/format
+ *                                   escape is one); with pattern: exact
+ *                                   (the pattern's language intersected
+ *                                   with the bound); not with format
  *   pattern                         supported (grammar/regex.h, unanchored
  *                                   as the spec says: ^...$ to anchor)
  *   format                          date-time, date, time, email, uuid,
  *                                   ipv4, ipv6; another format is an error
- *   minimum, maximum,               integer: exact; number: exact for
- *   exclusiveMinimum/Maximum        integer bounds (written without
- *                                   exponent), a fractional bound is an error
+ *   minimum, maximum,               integer and number: exact, bounds
+ *   exclusiveMinimum/Maximum        within +-2^53, fractional ones too (a
+ *                                   bounded number is written without
+ *                                   exponent; its text is compared as a
+ *                                   decimal with the bound's shortest
+ *                                   decimal spelling)
  *   title, description, default,    ignored (annotations), as are keywords
  *   examples, $schema, $id,         JSON Schema does not define
  *   $comment, readOnly, writeOnly,

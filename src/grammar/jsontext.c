@@ -17,7 +17,7 @@ void jsontext_init(JsonText *t, Grammar *g, int ws_max) {
     t->g = g;
     t->ws_max = ws_max;
     t->ws = t->jchar = t->string = t->value = t->object = t->array = t->number = t->integer = t->any_char = -1;
-    t->frac_any = t->frac_zero = t->frac_nonzero = t->digits = t->int_part = -1;
+    t->frac_any = t->digits = t->int_part = -1;
 }
 
 void jsontext_free(JsonText *t) { charcache_free(&t->cache); }
@@ -313,61 +313,165 @@ int jsontext_integer(JsonText *t, const JsonBounds *b) {
     return r;
 }
 
-static int fractions(JsonText *t, int kind) { /* 0 any: ("." [0-9]+)?  1 zero: ("." "0"+)?  2 nonzero */
+static int fractions(JsonText *t) { /* ("." [0-9]+)? */
     Grammar *g = t->g;
-    int *slot = kind == 0 ? &t->frac_any : kind == 1 ? &t->frac_zero : &t->frac_nonzero;
-    if (*slot >= 0) return *slot;
-    *slot = grammar_rule(g, "frac-%s", kind == 0 ? "any" : kind == 1 ? "zero" : "nonzero");
-    Sym dot = grammar_byte(g, '.'), d = byte_range(g, '0', '9'), z = grammar_byte(g, '0');
-    if (kind == 2) {
-        Sym s[] = {dot, sym_rule(digits(t)), byte_range(g, '1', '9'), sym_rule(digits(t))};
-        grammar_alt(g, *slot, s, 4);
-    } else {
-        grammar_alt(g, *slot, NULL, 0);
-        Sym s[] = {dot, kind ? z : d, kind ? sym_rule(grammar_repeat(g, "zeros", z, 0, -1)) : sym_rule(digits(t))};
-        grammar_alt(g, *slot, s, 3);
-    }
-    return *slot;
+    if (t->frac_any >= 0) return t->frac_any;
+    t->frac_any = grammar_rule(g, "frac-any");
+    grammar_alt(g, t->frac_any, NULL, 0);
+    Sym s[] = {grammar_byte(g, '.'), byte_range(g, '0', '9'), sym_rule(digits(t))};
+    grammar_alt(g, t->frac_any, s, 3);
+    return t->frac_any;
 }
 
+/* A bound >= 0 as a decimal: the shortest spelling that reads back as the
+ * double (the schema's own text for every bound written with at most 17
+ * digits), split into the integer part and the fraction's digits (no
+ * trailing zeros; a double's fraction has at most 1074 of them). */
 typedef struct {
-    int has_lo, lo_excl, has_hi, hi_excl;
-    long long lo, hi;
+    uint64_t ip;
+    char frac[1100];
+    int nf;
+} Dec;
+
+static void dec_of(double x, Dec *d) {
+    char buf[40];
+    for (int p = 0; p < 17; p++) {
+        snprintf(buf, sizeof buf, "%.*e", p, x);
+        if (strtod(buf, NULL) == x) break;
+    }
+    char mant[24];
+    int nm = 0, e = 0;
+    for (const char *c = buf; *c; c++) {
+        if (*c >= '0' && *c <= '9') mant[nm++] = *c;
+        else if (*c == 'e') {
+            e = atoi(c + 1);
+            break;
+        }
+    }
+    /* x = 0.mant * 10^(e + 1) */
+    d->ip = 0, d->nf = 0;
+    for (int i = 0; i < e + 1; i++) d->ip = d->ip * 10 + (uint64_t)(i < nm ? mant[i] - '0' : 0);
+    for (int i = e + 1; i < nm; i++) d->frac[d->nf++] = i < 0 ? '0' : mant[i];
+    while (d->nf && d->frac[d->nf - 1] == '0') d->nf--;
+}
+
+/* One side of the numbers y >= 0 a rule is built for: y >= lo (> when
+ * excl), y <= hi when has_hi. */
+typedef struct {
+    Dec lo, hi;
+    int lo_excl, has_hi, hi_excl;
 } Side;
 
-/* The numbers y = m.f >= 0 (written with sign when neg) within s: the
- * integer parts whose every fraction is in, and the edges m == hi with a
- * zero fraction, m == lo with a nonzero one (bounds are integers). */
-static void side_alts(JsonText *t, int rule, int neg, Side s) {
+/* The fraction digits after a fixed integer part: rules F(i, tl, th) of
+ * the digit strings s that may follow the first i digits of the fraction
+ * when those equal lo's (tl) and hi's (th): with them, 0.s >= 0.lo[i..]
+ * (> when excl) when tl, 0.s <= 0.hi[i..] (< when excl) when th. Past both
+ * bounds' digits (i >= L) a state repeats itself, so the rules are memoized
+ * on min(i, L): at most 8 (L + 1) rules, each digit one step (the integer
+ * ranges' digit_range idea, for strings of any length). */
+typedef struct {
+    JsonText *t;
+    const Side *s;
+    int L;
+    int *memo; /* [(L + 1) * 8]: rule + 1, 0 not made, -1 empty */
+} Frac;
+
+static int frac_rule(Frac *f, int i, int tl, int th, int nonempty);
+
+/* Whether the empty rest satisfies state (i, tl, th): the value 0. */
+static int frac_empty_ok(const Frac *f, int i, int tl, int th) {
+    const Side *s = f->s;
+    if (tl && (i < s->lo.nf || s->lo_excl)) return 0; /* 0 >= (>) a nonzero rest */
+    if (th && s->hi_excl && i >= s->hi.nf) return 0;  /* 0 < an empty rest */
+    return 1;
+}
+
+static int frac_make(Frac *f, int i, int tl, int th, int nonempty, int rule) {
+    Grammar *g = f->t->g;
+    const Side *s = f->s;
+    int n_alts = 0;
+    if (!nonempty && frac_empty_ok(f, i, tl, th)) grammar_alt(g, rule, NULL, 0), n_alts++;
+    int a = tl && i < s->lo.nf ? s->lo.frac[i] : '0', b = !th ? '9' : i < s->hi.nf ? s->hi.frac[i] : '0';
+    int next = i + 1 < f->L ? i + 1 : f->L;
+    for (int d = a; d <= b; d++) {
+        int tl2 = tl && d == a, th2 = th && d == b;
+        if (!tl2 && !th2) { /* the digits strictly inside: any rest */
+            int hi = th ? b - 1 : b;
+            Sym seq[] = {byte_range(g, d, hi), sym_rule(digits(f->t))};
+            grammar_alt(g, rule, seq, 2), n_alts++;
+            d = hi;
+            continue;
+        }
+        int rest = frac_rule(f, next, tl2, th2, 0);
+        if (rest < 0) continue;
+        Sym seq[] = {grammar_byte(g, d), sym_rule(rest)};
+        grammar_alt(g, rule, seq, 2), n_alts++;
+    }
+    return n_alts;
+}
+
+static int frac_rule(Frac *f, int i, int tl, int th, int nonempty) {
+    if (!tl && !th) { /* any digits */
+        if (!nonempty) return digits(f->t);
+        int r = grammar_rule(f->t->g, "frac-%d", ++f->t->count);
+        Sym seq[] = {byte_range(f->t->g, '0', '9'), sym_rule(digits(f->t))};
+        grammar_alt(f->t->g, r, seq, 2);
+        return r;
+    }
+    int *m = &f->memo[((i * 2 + tl) * 2 + th) * 2 + nonempty];
+    if (*m) return *m > 0 ? *m - 1 : -1;
+    if (i == f->L && th && (f->s->hi_excl || (tl && f->s->lo_excl))) return *m = -1; /* past both: 0.s must be < 0 or both = and > 0 */
+    int r = grammar_rule(f->t->g, "frac-%d", ++f->t->count);
+    *m = r + 1; /* before the recursion: at i == L a state refers to itself */
+    if (!frac_make(f, i, tl, th, nonempty, r)) *m = -1, r = -1;
+    return r;
+}
+
+/* Adds to rule the numerals y >= 0 within s, written with '-' when neg:
+ * the integer parts strictly inside take any fraction; the edge ones
+ * (lo's and hi's integer parts) take the fractions the walk allows. */
+static void side_alts(JsonText *t, int rule, int neg, const Side *s) {
     Grammar *g = t->g;
-    int lower = s.has_lo && (s.lo > 0 || (s.lo == 0 && s.lo_excl));
-    if (s.has_hi && (s.hi < 0 || (s.hi == 0 && s.hi_excl))) return;
-    long long m_lo = lower ? (s.lo_excl ? s.lo + 1 : s.lo) : 0, m_hi = s.has_hi ? s.hi - 1 : 0;
+    if (s->has_hi) {
+        int c = s->lo.ip != s->hi.ip ? (s->lo.ip < s->hi.ip ? -1 : 1) : 0;
+        for (int i = 0; !c && i < (s->lo.nf > s->hi.nf ? s->lo.nf : s->hi.nf); i++)
+            c = (i < s->lo.nf ? s->lo.frac[i] : '0') - (i < s->hi.nf ? s->hi.frac[i] : '0');
+        if (c > 0 || (c == 0 && (s->lo_excl || s->hi_excl))) return; /* empty */
+    }
+    Frac f = {t, s, s->lo.nf > s->hi.nf ? s->lo.nf : s->hi.nf, NULL};
+    f.memo = xcalloc((size_t)(f.L + 1) * 8, sizeof *f.memo);
     SymVec seq = {0};
     char num[24];
-    if (!s.has_hi || m_lo <= m_hi) {
+    uint64_t m_lo = s->lo.ip + 1;
+    if (!s->has_hi || (s->hi.ip > 0 && m_lo <= s->hi.ip - 1)) { /* inside */
         if (neg) symvec_push(&seq, grammar_byte(g, '-'));
-        symvec_push(&seq, sym_rule(uint_range(t, (uint64_t)m_lo, s.has_hi, (uint64_t)m_hi)));
-        symvec_push(&seq, sym_rule(fractions(t, 0)));
+        symvec_push(&seq, sym_rule(uint_range(t, m_lo, s->has_hi, s->has_hi ? s->hi.ip - 1 : 0)));
+        symvec_push(&seq, sym_rule(fractions(t)));
         grammar_alt(g, rule, seq.v, seq.n);
     }
-    if (s.has_hi && !s.hi_excl && (!lower || (s.lo_excl ? s.hi > s.lo : s.hi >= s.lo))) {
-        seq.n = 0;
-        if (neg) symvec_push(&seq, grammar_byte(g, '-'));
-        snprintf(num, sizeof num, "%lld", s.hi);
-        lit(g, &seq, num);
-        symvec_push(&seq, sym_rule(fractions(t, 1)));
-        grammar_alt(g, rule, seq.v, seq.n);
-    }
-    if (lower && s.lo_excl && (!s.has_hi || s.lo < s.hi)) {
-        seq.n = 0;
-        if (neg) symvec_push(&seq, grammar_byte(g, '-'));
-        snprintf(num, sizeof num, "%lld", s.lo);
-        lit(g, &seq, num);
-        symvec_push(&seq, sym_rule(fractions(t, 2)));
-        grammar_alt(g, rule, seq.v, seq.n);
+    int same = s->has_hi && s->lo.ip == s->hi.ip;
+    for (int edge = 0; edge < 2; edge++) { /* 0: lo's integer part, 1: hi's */
+        if (edge == 1 && (!s->has_hi || same)) break;
+        int tl = edge == 0, th = edge == 1 || same;
+        snprintf(num, sizeof num, "%llu", (unsigned long long)(edge ? s->hi.ip : s->lo.ip));
+        if (frac_empty_ok(&f, 0, tl, th)) { /* no fraction */
+            seq.n = 0;
+            if (neg) symvec_push(&seq, grammar_byte(g, '-'));
+            lit(g, &seq, num);
+            grammar_alt(g, rule, seq.v, seq.n);
+        }
+        int fr = frac_rule(&f, 0, tl, th, 1);
+        if (fr >= 0) {
+            seq.n = 0;
+            if (neg) symvec_push(&seq, grammar_byte(g, '-'));
+            lit(g, &seq, num);
+            symvec_push(&seq, grammar_byte(g, '.'));
+            symvec_push(&seq, sym_rule(fr));
+            grammar_alt(g, rule, seq.v, seq.n);
+        }
     }
     symvec_free(&seq);
+    free(f.memo);
 }
 
 int jsontext_number(JsonText *t, const JsonBounds *b) {
@@ -383,24 +487,32 @@ int jsontext_number(JsonText *t, const JsonBounds *b) {
             jsontext_integer(t, NULL); /* makes int_part */
             int ip = t->int_part;
             t->number = grammar_rule(g, "number"); /* "-"? int frac exp ("-0.5" needs the "-0") */
-            Sym s[] = {grammar_byte(g, '-'), sym_rule(ip), sym_rule(fractions(t, 0)), sym_rule(exp)};
+            Sym s[] = {grammar_byte(g, '-'), sym_rule(ip), sym_rule(fractions(t)), sym_rule(exp)};
             grammar_alt(g, t->number, s + 1, 3);
             grammar_alt(g, t->number, s, 4);
         }
         return t->number;
     }
     if ((b->has_lo && check_bound(b->lo)) || (b->has_hi && check_bound(b->hi))) return -1;
-    if ((b->has_lo && b->lo != floor(b->lo)) || (b->has_hi && b->hi != floor(b->hi)))
-        return err_set("bounds of a number with a fraction are not supported (only integer bounds are exact)");
-    Side pos = {b->has_lo, b->lo_excl, b->has_hi, b->hi_excl, (long long)b->lo, (long long)b->hi};
-    if (b->has_lo && b->has_hi && (pos.lo > pos.hi || (pos.lo == pos.hi && (pos.lo_excl || pos.hi_excl))))
+    if (b->has_lo && b->has_hi && (b->lo > b->hi || (b->lo == b->hi && (b->lo_excl || b->hi_excl))))
         return err_set("no number is within the bounds");
     int r = grammar_rule(g, "number-%d", ++t->count);
-    side_alts(t, r, 0, pos);
-    /* x = -y, y > 0: x >= lo is y <= -lo, x <= hi is y >= -hi */
-    Side neg = {.has_lo = 1, .lo_excl = 1, .has_hi = b->has_lo, .hi_excl = b->lo_excl, .lo = 0, .hi = -pos.lo};
-    if (b->has_hi && -pos.hi > 0) neg.lo = -pos.hi, neg.lo_excl = b->hi_excl;
-    side_alts(t, r, 1, neg);
+    /* x >= 0: y = x from max(lo, 0) */
+    if (!b->has_hi || b->hi > 0 || (b->hi == 0 && !b->hi_excl)) {
+        Side pos = {.has_hi = b->has_hi, .hi_excl = b->hi_excl};
+        if (b->has_lo && b->lo >= 0) dec_of(b->lo, &pos.lo), pos.lo_excl = b->lo_excl;
+        else dec_of(0, &pos.lo);
+        if (b->has_hi) dec_of(b->hi, &pos.hi);
+        side_alts(t, r, 0, &pos);
+    }
+    /* x < 0: y = -x > 0; x <= hi is y >= -hi, x >= lo is y <= -lo */
+    if (!b->has_lo || b->lo < 0) {
+        Side neg = {.lo_excl = 1, .has_hi = b->has_lo, .hi_excl = b->lo_excl};
+        if (b->has_hi && b->hi < 0) dec_of(-b->hi, &neg.lo), neg.lo_excl = b->hi_excl;
+        else dec_of(0, &neg.lo);
+        if (b->has_lo) dec_of(-b->lo, &neg.hi);
+        side_alts(t, r, 1, &neg);
+    }
     return r;
 }
 

@@ -24,7 +24,7 @@ typedef struct {
     Grammar *g; /* view */
     int ws_max;
     int ws, jchar, string, value, object, array, number, integer, any_char; /* made on first use; -1 */
-    int frac_any, frac_zero, frac_nonzero, digits, int_part;
+    int frac_any, digits, int_part;
     int count; /* for rule names */
     CharCache cache;
 } JsonText;
@@ -67,9 +67,11 @@ typedef struct {
  * -1 with err set. */
 int jsontext_integer(JsonText *t, const JsonBounds *b);
 /* Numbers in the bounds, exactly. Unbounded: any JSON number. With a
- * bound: bounds must be integers within +-2^53 (else an error: a
- * fractional bound is not enforced exactly), and the number is written
- * without exponent. Returns the rule, or -1 with err set. */
+ * bound: bounds within +-2^53 (else an error), integers or fractions, each
+ * taken as its shortest decimal spelling (the schema's text); the number
+ * is written without exponent, and its text compared as a decimal (a text
+ * of more than 15 significant digits beside a bound may round, as a double,
+ * to the other side). Returns the rule, or -1 with err set. */
 int jsontext_number(JsonText *t, const JsonBounds *b);
 
 /* Appends v's compact JSON spelling (no whitespace; numbers as the shortest

@@ -12,6 +12,7 @@
 #include "base/utf8.h"
 #include "base/util.h"
 #include "grammar/charclass.h"
+#include "grammar/lenbound.h"
 
 #define REGEX_MAX_RULES 200000 /* rules one pattern may add (repetition unrolls) */
 
@@ -23,6 +24,7 @@ typedef struct {
     const char *name;
     int any_star; /* (?:[\s\S])*, for REGEX_SEARCH; -1 until made */
     CharCache cache;
+    IntVec atoms; /* the rules that match one character (class rules), for lenbound */
 } Re;
 
 static int fail(Re *r, size_t at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -43,7 +45,9 @@ static Sym set_sym(Re *r, CharSet *set) {
     charset_norm(set);
     char name[300];
     snprintf(name, sizeof name, "%s-%d", r->name, ++r->count);
-    return sym_rule(charset_rule(r->g, &r->cache, name, set, (r->flags & REGEX_JSON) != 0));
+    int rule = charset_rule(r->g, &r->cache, name, set, (r->flags & REGEX_JSON) != 0);
+    intvec_push(&r->atoms, rule);
+    return sym_rule(rule);
 }
 
 /* One literal character into frag: its UTF-8 bytes, or (JSON) its spellings. */
@@ -388,12 +392,22 @@ static int parse_alt(Re *r, int top) {
     return rule;
 }
 
-int regex_rule(Grammar *g, const char *name, const char *re, size_t len, int flags) {
+static int parse(Grammar *g, const char *name, const char *re, size_t len, int flags, long min, long max) {
     Re r = {.g = g, .s = re, .n = len, .flags = flags, .name = name, .any_star = -1, .first_rule = g->n_rules};
     int rule = parse_alt(&r, 1);
     if (rule >= 0 && r.i < r.n) rule = fail(&r, r.i, "unmatched ')'");
+    if (rule >= 0 && (min > 0 || max >= 0)) rule = lenbound_rule(g, name, rule, r.atoms.v, r.atoms.n, min, max);
     charcache_free(&r.cache);
+    intvec_free(&r.atoms);
     return rule;
+}
+
+int regex_rule(Grammar *g, const char *name, const char *re, size_t len, int flags) {
+    return parse(g, name, re, len, flags, 0, -1);
+}
+
+int regex_rule_len(Grammar *g, const char *name, const char *re, size_t len, int flags, long min, long max) {
+    return parse(g, name, re, len, flags, min, max);
 }
 
 int regex_compile(Grammar *g, const char *re, size_t len) {

@@ -42,6 +42,13 @@ enum { REGEX_SEARCH = 1, REGEX_JSON = 2 };
  * (rules made before the error stay in g, unreferenced). */
 int regex_rule(Grammar *g, const char *name, const char *re, size_t len, int flags);
 
+/* The same, matching only the texts of min..max characters (max -1: no
+ * bound): code points, a JSON spelling of one (REGEX_JSON) being one, as
+ * JSON Schema's minLength/maxLength count them. Exact: the pattern's
+ * language intersected with the bound (grammar/lenbound.h), so the rules
+ * grow with the pattern's size times the bound; past a limit an error. */
+int regex_rule_len(Grammar *g, const char *name, const char *re, size_t len, int flags, long min, long max);
+
 /* The standalone grammar of --regex: g (initialized, empty) gets the rule
  * "root" as its start, matching exactly the texts the whole pattern
  * matches, and is finished. Returns 0, or -1 with err set. */

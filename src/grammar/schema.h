@@ -49,4 +49,13 @@ int schema_count(const cJSON *a);
  * c->owned. NULL with err set when the parts cannot be merged. */
 const cJSON *schema_merge(SchemaCtx *c, const cJSON *s);
 
+/* In strict mode, -1 with err set unless the branches of the oneOf list
+ * are provably pairwise disjoint (no value valid under two: by type,
+ * const/enum values, a property both require whose schemas are disjoint,
+ * number bounds) among the values of the types `beside` allows (the node
+ * holding the oneOf beside other keywords; NULL: every type), so that
+ * compiling them as anyOf is exact; 0 otherwise (without strict, oneOf is
+ * compiled as anyOf). */
+int schema_oneof_check(SchemaCtx *c, const cJSON *list, const cJSON *beside);
+
 #endif

@@ -3,7 +3,10 @@
  * and items combine keyword by keyword (a name's schemas as an allOf, to be
  * merged when it is compiled), bounds take the tighter, enums intersect,
  * pattern and format must agree, and an anyOf is distributed over the rest
- * (one group per level; the next level merges the next). */
+ * (one group per level; the next level merges the next). Also oneOf's
+ * disjointness check (schema_oneof_check), which reads branches through
+ * their $refs and merges. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -242,6 +245,7 @@ const cJSON *schema_merge(Ctx *c, const cJSON *s) {
                 schema_fail(c, "%s must be a non-empty array", k ? "oneOf" : "anyOf");
                 goto done;
             }
+            if (k && schema_oneof_check(c, any, p)) goto done;
             nodevec_push(&groups, any);
         }
         nodevec_push(&plain, p);
@@ -270,3 +274,130 @@ done:
     return out;
 }
 
+
+/* ---------------------------------------------------- oneOf: disjoint -- */
+
+/* A branch seen through its bare $refs and merged applicators (NULL with
+ * err set), at most 32 refs deep. */
+static const cJSON *branch_node(Ctx *c, const cJSON *s) {
+    for (int hops = 0; hops < 32; hops++) {
+        if (!cJSON_IsObject(s)) return s;
+        const cJSON *ref = get(s, "$ref");
+        if (get(s, "allOf") || (ref && s->child->next)) return schema_merge(c, s);
+        if (!ref) return s;
+        if (!cJSON_IsString(ref)) return schema_fail(c, "$ref must be a string"), NULL;
+        if (!(s = schema_resolve(c, ref->valuestring))) return NULL;
+    }
+    return s;
+}
+
+static int value_type(const cJSON *v) {
+    if (cJSON_IsNull(v)) return T_NULL;
+    if (cJSON_IsBool(v)) return T_BOOL;
+    if (cJSON_IsObject(v)) return T_OBJ;
+    if (cJSON_IsArray(v)) return T_ARR;
+    if (cJSON_IsString(v)) return T_STR;
+    return v->valuedouble == floor(v->valuedouble) ? T_INT : T_NUM;
+}
+
+/* The types a node's values may have: "type" and the enum/const values'. */
+static int node_types(Ctx *c, const cJSON *s) {
+    if (cJSON_IsFalse(s)) return 0;
+    if (!cJSON_IsObject(s)) return T_ALL;
+    int t = schema_type_bits(c, get(s, "type"));
+    const cJSON *e = get(s, "enum"), *k = get(s, "const");
+    if (t >= 0 && (k || cJSON_IsArray(e))) {
+        int vt = 0;
+        for (const cJSON *v = k ? k : e->child; v; v = k ? NULL : v->next) vt |= value_type(v);
+        t &= vt;
+    }
+    return t;
+}
+
+/* Number bounds as an interval. */
+typedef struct {
+    int has_lo, lo_excl, has_hi, hi_excl;
+    double lo, hi;
+} Interval;
+
+static Interval interval_of(const cJSON *s) {
+    Interval v = {0};
+    const cJSON *x;
+    if (cJSON_IsNumber(x = get(s, "minimum"))) v.has_lo = 1, v.lo = x->valuedouble, v.lo_excl = cJSON_IsTrue(get(s, "exclusiveMinimum"));
+    if (cJSON_IsNumber(x = get(s, "exclusiveMinimum")) && (!v.has_lo || x->valuedouble >= v.lo)) v.has_lo = 1, v.lo = x->valuedouble, v.lo_excl = 1;
+    if (cJSON_IsNumber(x = get(s, "maximum"))) v.has_hi = 1, v.hi = x->valuedouble, v.hi_excl = cJSON_IsTrue(get(s, "exclusiveMaximum"));
+    if (cJSON_IsNumber(x = get(s, "exclusiveMaximum")) && (!v.has_hi || x->valuedouble <= v.hi)) v.has_hi = 1, v.hi = x->valuedouble, v.hi_excl = 1;
+    return v;
+}
+
+/* a lies wholly below b. */
+static int below(const Interval *a, const Interval *b) {
+    return a->has_hi && b->has_lo && (a->hi < b->lo || (a->hi == b->lo && (a->hi_excl || b->lo_excl)));
+}
+
+/* 1 when no JSON value is valid under both a and b, provably by: their
+ * types; their enum/const values; for objects, a property both require
+ * whose schemas are disjoint (a discriminator); for numbers, bounds. 0 when
+ * not proven, -1 with err set. */
+static int disjoint(Ctx *c, const cJSON *a, const cJSON *b, int mask, int depth) {
+    if (depth > 8) return 0;
+    if (!(a = branch_node(c, a)) || !(b = branch_node(c, b))) return -1;
+    int ta = node_types(c, a), tb = node_types(c, b);
+    if (ta < 0 || tb < 0) return -1;
+    int common = ta & tb & mask;
+    if (!common) return 1;
+    if (!cJSON_IsObject(a) || !cJSON_IsObject(b)) return 0;
+    if (get(a, "anyOf") || get(a, "oneOf") || get(b, "anyOf") || get(b, "oneOf")) return 0;
+    const cJSON *ea = get(a, "const") ? get(a, "const") : get(a, "enum");
+    const cJSON *eb = get(b, "const") ? get(b, "const") : get(b, "enum");
+    if (ea && eb) { /* two value lists: no value in both */
+        int ka = !!get(a, "const"), kb = !!get(b, "const");
+        for (const cJSON *x = ka ? ea : ea->child; x; x = ka ? NULL : x->next)
+            for (const cJSON *y = kb ? eb : eb->child; y; y = kb ? NULL : y->next)
+                if ((value_type(x) & tb) && (value_type(y) & ta) && cJSON_Compare(x, y, 1)) return 0;
+        return 1;
+    }
+    if (ea || eb) return 0;
+    if (common & (T_STR | T_ARR | T_BOOL | T_NULL)) return 0;
+    if (common & (T_INT | T_NUM)) {
+        Interval ia = interval_of(a), ib = interval_of(b);
+        if (!below(&ia, &ib) && !below(&ib, &ia)) return 0;
+    }
+    if (common & T_OBJ) { /* a discriminator */
+        const cJSON *ra = get(a, "required"), *rb = get(b, "required");
+        const cJSON *pa = get(a, "properties"), *pb = get(b, "properties");
+        int found = 0;
+        for (const cJSON *x = cJSON_IsArray(ra) ? ra->child : NULL; x && !found; x = x->next) {
+            if (!cJSON_IsString(x)) continue;
+            int both = 0;
+            for (const cJSON *y = cJSON_IsArray(rb) ? rb->child : NULL; y && !both; y = y->next)
+                both = cJSON_IsString(y) && !strcmp(x->valuestring, y->valuestring);
+            const cJSON *sa = get(pa, x->valuestring), *sb = get(pb, x->valuestring);
+            if (!both || !sa || !sb) continue;
+            int d = disjoint(c, sa, sb, T_ALL, depth + 1);
+            if (d < 0) return -1;
+            found = d;
+        }
+        if (!found) return 0;
+    }
+    return 1;
+}
+
+int schema_oneof_check(Ctx *c, const cJSON *list, const cJSON *beside) {
+    if (!c->strict) return 0;
+    int mask = beside ? node_types(c, beside) : T_ALL;
+    if (mask < 0) return -1;
+    int i = 0;
+    for (const cJSON *a = list->child; a; a = a->next, i++) {
+        int j = i + 1;
+        for (const cJSON *b = a->next; b; b = b->next, j++) {
+            int d = disjoint(c, a, b, mask, 0);
+            if (d < 0) return -1;
+            if (!d)
+                return schema_fail(c, "oneOf: branches %d and %d may both match a value, and strict mode enforces oneOf "
+                                      "exactly (branches must differ in type, const/enum, a required property's "
+                                      "const/enum or type, or number bounds; anyOf accepts them)", i, j);
+        }
+    }
+    return 0;
+}

@@ -55,6 +55,7 @@ for t in $targets; do
     case $t in
     fuzz_safetensors) real=consolidated.safetensors dict=tests/fuzz/safetensors.dict ;;
     fuzz_params) real=params.json dict=tests/fuzz/params.dict ;;
+    fuzz_openai) real= dict=tests/fuzz/openai.dict ;;
     *) real= dict= ;;
     esac
     if [ -n "$real" ]; then

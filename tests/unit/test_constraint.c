@@ -14,6 +14,7 @@
 
 #include "base/util.h"
 #include "grammar/constraint.h"
+#include "grammar/jsonschema.h"
 #include "grammars.h"
 #include "harness.h"
 #include "tok/tokfile.h"
@@ -24,9 +25,16 @@ static int rnd(int n) { return (int)(splitmix64(&rng) % (uint64_t)n); }
 
 /* ------------------------------------------------------------ grammars -- */
 
-enum { G_JSON, G_SCHEMA, G_EXPR, G_EMPTY, G_RIGHT, G_UTF8, G_TOOLS, N_GRAMMARS };
+enum { G_JSON, G_SCHEMA, G_EXPR, G_EMPTY, G_RIGHT, G_UTF8, G_TOOLS, G_BOUNDS, N_GRAMMARS };
 static const char *gname[] = {"json", "schema", "expr (left recursion)", "empty rules", "right recursion",
-                              "utf8 class", "tool calls"};
+                              "utf8 class", "tool calls", "json schema bounds"};
+
+/* Fractional number bounds, a pattern with lengths, a strict oneOf. */
+static const char bounds_schema[] =
+    "{\"type\":\"object\",\"properties\":{\"x\":{\"type\":\"number\",\"minimum\":-2.5,\"exclusiveMaximum\":7.25},"
+    "\"s\":{\"type\":\"string\",\"pattern\":\"^[a-z\u00e9]+( [a-z]+)*$\",\"minLength\":3,\"maxLength\":12},"
+    "\"k\":{\"oneOf\":[{\"const\":\"a\"},{\"type\":\"integer\",\"maximum\":0},{\"type\":\"number\",\"exclusiveMinimum\":0.5}]}},"
+    "\"required\":[\"x\",\"s\",\"k\"]}";
 
 /* Builds grammar k; tools are the control token ids a tool call uses. */
 static int build(Grammar *g, int k, const int tools[2]) {
@@ -97,6 +105,10 @@ static int build(Grammar *g, int k, const int tools[2]) {
         Sym root[] = {sym_special(tools[0]), name, sym_special(tools[1]), gr_seq(g, "object", obj, 5)};
         start = grammar_rule(g, "root");
         grammar_alt(g, start, root, 4);
+    }
+    if (k == G_BOUNDS) {
+        JsonSchemaOptions strict = {.strict = 1};
+        start = jsonschema_rule(g, bounds_schema, strlen(bounds_schema), &strict);
     }
     g->start = start;
     int rc = grammar_finish(g);

@@ -196,33 +196,40 @@ static void test_integer_bounds(void) {
     }
 }
 
-/* Decimal numbers against integer bounds. */
+/* Decimal numbers against integer and fractional bounds (short decimals:
+ * their order as doubles is their order as decimals). */
 static void test_number_bounds(void) {
     static const char *kw[] = {"minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"};
-    static const int vals[] = {-12, -10, -1, 0, 1, 3, 10, 11};
+    static const char *vals[] = {"-12", "-10", "-1", "0", "1", "3", "10", "11", "-7.5", "-0.25", "0.1", "0.5",
+                                 "2.75", "3.125", "10.05", "-10.01", "0.001", "1e-3", "2.5e1", "-1.5"};
     static const char *nums[] = {"0", "0.0", "0.5", "1", "1.0", "1.000", "1.01", "-1", "-1.0", "-1.5", "-0.5", "-0.0", "3", "2.999",
                                  "3.001", "10", "10.0", "10.5", "11", "-10", "-10.01", "-12", "-12.0", "-11.99", "-13",
-                                 "9.99", "100", "0.001", "-0.001", "12.00", "-3"};
+                                 "9.99", "100", "0.001", "-0.001", "12.00", "-3", "0.1", "0.10", "0.09", "0.11", "0.0999",
+                                 "-7.5", "-7.50", "-7.49", "-7.51", "-0.25", "-0.2", "-0.3", "-0.250", "0.05", "0.49",
+                                 "0.51", "2.75", "2.7", "2.8", "2.749", "2.7501", "3.125", "3.12", "3.13", "3.1250",
+                                 "10.05", "10.049", "10.051", "10.1", "-10.009", "-10.011", "0.0011", "0.0009",
+                                 "0.00100", "25", "25.0", "24.99", "25.01", "-1.49", "-1.51", "-1.50", "7"};
     uint64_t rng = 5;
-    for (int t = 0; t < 80; t++) {
+    for (int t = 0; t < 400; t++) {
         int has[2] = {(int)(splitmix64(&rng) % 3 != 0), (int)(splitmix64(&rng) % 3 != 0)};
         int ex[2] = {(int)(splitmix64(&rng) & 1), (int)(splitmix64(&rng) & 1)};
-        int v[2] = {vals[splitmix64(&rng) % 8], vals[splitmix64(&rng) % 8]};
+        const char *v[2] = {vals[splitmix64(&rng) % 20], vals[splitmix64(&rng) % 20]};
+        double d[2] = {strtod(v[0], NULL), strtod(v[1], NULL)};
         char schema[200];
         int n = snprintf(schema, sizeof schema, "{\"type\":\"number\"");
         for (int s = 0; s < 2; s++)
-            if (has[s]) n += snprintf(schema + n, sizeof schema - (size_t)n, ",\"%s\":%d", kw[2 * s + ex[s]], v[s]);
+            if (has[s]) n += snprintf(schema + n, sizeof schema - (size_t)n, ",\"%s\":%s", kw[2 * s + ex[s]], v[s]);
         snprintf(schema + n, sizeof schema - (size_t)n, "}");
         Grammar g;
         grammar_init(&g);
         if (jsonschema_compile(&g, schema, strlen(schema), NULL)) {
-            EXPECT(has[0] && has[1] && (v[0] > v[1] || (v[0] == v[1] && (ex[0] || ex[1]))), "%s: %s", schema, err_msg());
+            EXPECT(has[0] && has[1] && (d[0] > d[1] || (d[0] == d[1] && (ex[0] || ex[1]))), "%s: %s", schema, err_msg());
             grammar_free(&g);
             continue;
         }
         for (size_t i = 0; i < sizeof nums / sizeof *nums; i++) {
             double x = strtod(nums[i], NULL);
-            int in = (!has[0] || (ex[0] ? x > v[0] : x >= v[0])) && (!has[1] || (ex[1] ? x < v[1] : x <= v[1]));
+            int in = (!has[0] || (ex[0] ? x > d[0] : x >= d[0])) && (!has[1] || (ex[1] ? x < d[1] : x <= d[1]));
             int got = grammar_recognize_bytes(&g, nums[i], strlen(nums[i])) == GRAMMAR_MATCH;
             if (!strcmp(nums[i], "-0.0") && got) continue; /* -0.0 may be refused (it is 0) */
             EXPECTQ(got == in || (!got && !strcmp(nums[i], "-0.0")), "%s on %s: got %d", schema, nums[i], got);
@@ -230,8 +237,64 @@ static void test_number_bounds(void) {
         grammar_free(&g);
     }
     check("{\"type\":\"number\",\"minimum\":0}", L("0", "1.5", "1000"), L("-1", "1e5", "-0.1"));
-    check_error("{\"type\":\"number\",\"minimum\":0.5}", "only integer bounds are exact");
+    check("{\"type\":\"number\",\"minimum\":0.5,\"exclusiveMaximum\":0.75}",
+          L("0.5", "0.50", "0.6", "0.7", "0.7499999999999999999999", "0.74"), L("0.49", "0.75", "0.750", "0.8", "1", "0", "5e-1"));
+    check("{\"type\":\"number\",\"exclusiveMinimum\":-0.5,\"maximum\":0}", L("0", "-0.49", "-0.4999", "0.0", "-0.1"),
+          L("-0.5", "-0.50", "-1", "0.01", "-0"));
+    check("{\"type\":\"number\",\"minimum\":1e-7}", L("0.0000001", "0.00000010", "0.00000011", "1"), L("0.00000009", "0", "-1"));
+    check("{\"type\":\"integer\",\"minimum\":0.5,\"maximum\":2.5}", L("1", "2"), L("0", "3", "1.5"));
+    check_error("{\"type\":\"number\",\"minimum\":0.5,\"maximum\":0.25}", "no number");
     check_error("{\"type\":\"integer\",\"minimum\":1e300}", "past 2^53");
+}
+
+static void check_error_opt(const char *schema, const JsonSchemaOptions *opt, const char *want) {
+    Grammar g;
+    grammar_init(&g);
+    int rc = jsonschema_compile(&g, schema, strlen(schema), opt);
+    EXPECT(rc == -1 && strstr(err_msg(), want), "%s: got '%s', want '%s'", schema, rc ? err_msg() : "success", want);
+    grammar_free(&g);
+}
+
+/* oneOf: exact (strict compiles it) only for provably disjoint branches;
+ * overlapping ones are an error in strict mode and anyOf without it. */
+static void test_oneof(void) {
+    JsonSchemaOptions strict = {.strict = 1};
+    static const char *disjoint[] = {
+        "{\"oneOf\":[{\"type\":\"integer\"},{\"type\":\"boolean\"},{\"type\":\"string\"}]}",
+        "{\"oneOf\":[{\"const\":\"a\"},{\"enum\":[\"b\",1]},{\"type\":\"string\",\"enum\":[\"c\",\"d\"]},{\"type\":\"integer\",\"enum\":[\"a\",2]}]}",
+        "{\"oneOf\":[{\"type\":\"number\",\"maximum\":0},{\"type\":\"number\",\"exclusiveMinimum\":0},{\"type\":\"null\"}]}",
+        "{\"$defs\":{\"cat\":{\"type\":\"object\",\"properties\":{\"kind\":{\"const\":\"cat\"},\"lives\":{\"type\":\"integer\"}},"
+        "\"required\":[\"kind\"]}},\"oneOf\":[{\"$ref\":\"#/$defs/cat\"},{\"type\":\"object\",\"properties\":{\"kind\":"
+        "{\"enum\":[\"dog\",\"wolf\"]},\"x\":{}},\"required\":[\"kind\",\"x\"]},{\"type\":\"object\",\"properties\":{\"kind\":"
+        "{\"type\":\"integer\"}},\"required\":[\"kind\"]}]}",
+        "{\"type\":\"object\",\"properties\":{\"t\":{\"type\":\"string\"}},\"oneOf\":[{\"properties\":{\"t\":{\"const\":\"x\"}},"
+        "\"required\":[\"t\"]},{\"properties\":{\"t\":{\"const\":\"y\"}},\"required\":[\"t\"]}]}",
+        "{\"oneOf\":[false,{}]}",
+    };
+    for (size_t i = 0; i < sizeof disjoint / sizeof *disjoint; i++) {
+        Grammar g;
+        grammar_init(&g);
+        EXPECT(!jsonschema_compile(&g, disjoint[i], strlen(disjoint[i]), &strict), "%s: %s", disjoint[i], err_msg());
+        grammar_free(&g);
+    }
+    check_opt(disjoint[3], &strict, L("{\"kind\":\"cat\"}", "{\"kind\":\"dog\",\"x\":null}", "{\"kind\":3}", "{\"kind\":\"cat\",\"lives\":9}"),
+              L("{\"kind\":\"dog\"}", "{\"kind\":\"cow\"}", "{}"));
+    check_opt(disjoint[2], &strict, L("0", "-1.5", "0.5", "null"), L("\"0\""));
+    static const char *overlap[] = {
+        "{\"oneOf\":[{\"type\":\"integer\"},{\"type\":\"number\"}]}",
+        "{\"oneOf\":[{\"type\":\"string\",\"maxLength\":3},{\"type\":\"string\",\"pattern\":\"^a\"}]}",
+        "{\"oneOf\":[{\"enum\":[1,2]},{\"enum\":[3,2.0]}]}",
+        "{\"oneOf\":[{\"type\":\"number\",\"maximum\":0},{\"type\":\"number\",\"minimum\":0}]}",
+        "{\"oneOf\":[{\"type\":\"object\",\"properties\":{\"k\":{\"const\":1}}},{\"type\":\"object\",\"properties\":{\"k\":{\"const\":2}},\"required\":[\"k\"]}]}",
+        "{\"oneOf\":[{\"const\":\"a\"},{\"type\":\"string\"}]}",
+        "{\"oneOf\":[{},{\"type\":\"null\"}]}",
+    };
+    for (size_t i = 0; i < sizeof overlap / sizeof *overlap; i++) {
+        check_error_opt(overlap[i], &strict, "may both match");
+        check(overlap[i], NULL, NULL); /* without strict: as anyOf */
+    }
+    check_error_opt("{\"properties\":{\"p\":{\"oneOf\":[{\"type\":\"integer\"},{\"type\":\"integer\"}]}}}", &strict,
+                    "json schema: /properties/p: oneOf: branches 0 and 1 may both match");
 }
 
 static void test_whitespace(void) {
@@ -263,7 +326,9 @@ static void test_errors(void) {
     check_error("{\"type\":\"strin\"}", "type strin is unknown");
     check_error("{\"type\":\"string\",\"format\":\"uri\"}", "format 'uri' is not supported");
     check_error("{\"type\":\"string\",\"pattern\":\"(?=a)\"}", "json schema: (root): pattern: regex: offset 0: lookaround");
-    check_error("{\"type\":\"string\",\"pattern\":\"a\",\"maxLength\":3}", "pattern together with minLength/maxLength");
+    check_error("{\"type\":\"string\",\"format\":\"date\",\"maxLength\":3}", "format together with minLength/maxLength");
+    check_error("{\"type\":\"string\",\"pattern\":\"a\",\"minLength\":3,\"maxLength\":2}", "no string has minLength 3");
+    check_error("{\"type\":\"string\",\"pattern\":\"^[a-z]{1,9000}$\",\"maxLength\":5000}", "pattern with minLength/maxLength: the pattern");
     check_error("{\"type\":\"string\",\"minLength\":3,\"maxLength\":2}", "no string has minLength 3");
     check_error("{\"type\":\"array\",\"minItems\":-1}", "minItems must be a non-negative integer");
     check_error("{\"type\":\"object\",\"required\":[\"x\"],\"additionalProperties\":false}", "matches nothing");
@@ -281,6 +346,56 @@ static void test_errors(void) {
     for (int i = 0; i < 100; i++) deep[n++] = '}';
     deep[n] = 0;
     check_error(deep, "schemas nested deeper than 64");
+}
+
+static int pattern_ok(const char *pat, const char *str);
+
+/* pattern with minLength/maxLength: the intersection, characters counted
+ * as code points whatever their JSON spelling. */
+static void test_pattern_length(void) {
+    check("{\"type\":\"string\",\"pattern\":\"^[a-z]+$\",\"minLength\":2,\"maxLength\":4}",
+          L("\"ab\"", "\"abcd\""), L("\"a\"", "\"abcde\"", "\"aB\"", "\"\""));
+    check("{\"type\":\"string\",\"pattern\":\"x\",\"maxLength\":3}", L("\"x\"", "\"ax\"", "\"xab\"", "\"a\\\"x\""),
+          L("\"abcx\"", "\"abc\"", "\"\"", "\"xxxx\""));
+    check("{\"type\":\"string\",\"pattern\":\"^.*$\",\"minLength\":2,\"maxLength\":2}",
+          L("\"\xc3\xa9\\\"\"", "\"\xc3\xa9\xc3\xa9\"", "\"\xf0\x9f\x98\x80" "a\"", "\"\\/b\"", "\"\\u0001\\t\""),
+          L("\"abc\"", "\"\xc3\xa9\"", "\"\xf0\x9f\x98\x80\"", "\"\\n\\t\"", "\"\\u0001\\t\\/\""));
+    check("{\"type\":\"string\",\"pattern\":\"^\xc3\xa9+$\",\"maxLength\":2}", L("\"\xc3\xa9\"", "\"\xc3\xa9\xc3\xa9\""),
+          L("\"\xc3\xa9\xc3\xa9\xc3\xa9\"", "\"\""));
+    check("{\"type\":\"string\",\"pattern\":\"^(ab|c)*$\",\"minLength\":3}", L("\"abc\"", "\"ccc\"", "\"ababab\""),
+          L("\"ab\"", "\"cc\"", "\"abca\""));
+    check("{\"type\":\"string\",\"pattern\":\"^a{2,5}$|^b$\",\"minLength\":3}", L("\"aaa\"", "\"aaaaa\""),
+          L("\"aa\"", "\"b\"", "\"aaaaaa\""));
+    check_error("{\"type\":\"string\",\"pattern\":\"^ab$\",\"minLength\":3}", "matches nothing");
+    /* every string over {a, b, c} up to 6 long against PCRE2 and the count */
+    static const char *pats[] = {"^(a|bc)*$", "b", "^a?b+c*$", "a.c", "^[ab]{2,4}c?$", "(ab)+$"};
+    char schema[200], text[16], body[8];
+    int checked = 0;
+    for (size_t p = 0; p < sizeof pats / sizeof *pats; p++)
+        for (int lo = 0; lo <= 3; lo++)
+            for (int hi = lo; hi <= lo + 3; hi++) {
+                snprintf(schema, sizeof schema, "{\"type\":\"string\",\"pattern\":\"%s\",\"minLength\":%d,\"maxLength\":%d}",
+                         pats[p], lo, hi);
+                Grammar g;
+                grammar_init(&g);
+                if (jsonschema_compile(&g, schema, strlen(schema), NULL)) {
+                    EXPECT(strstr(err_msg(), "matches nothing"), "%s: %s", schema, err_msg());
+                    grammar_free(&g);
+                    continue;
+                }
+                for (int len = 0, total = 1; len <= 6; len++, total *= 3)
+                    for (int x = 0; x < total; x++) {
+                        for (int i = 0, y = x; i < len; i++, y /= 3) body[i] = (char)('a' + y % 3);
+                        body[len] = 0;
+                        snprintf(text, sizeof text, "\"%s\"", body);
+                        int in = len >= lo && len <= hi && pattern_ok(pats[p], body);
+                        int got = grammar_recognize_bytes(&g, text, strlen(text)) == GRAMMAR_MATCH;
+                        EXPECTQ(got == in, "%s on %s: got %d", schema, text, got);
+                    }
+                grammar_free(&g);
+                checked++;
+            }
+    EXPECT(checked > 80, "%d pattern/length schemas checked", checked);
 }
 
 /* ---- the property test ---- */
@@ -467,6 +582,8 @@ int main(void) {
     test_strings();
     test_integer_bounds();
     test_number_bounds();
+    test_oneof();
+    test_pattern_length();
     test_whitespace();
     test_errors();
     test_property();
