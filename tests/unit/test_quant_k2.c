@@ -14,7 +14,8 @@
  *    table's integer dot (within 1e-5·Σ|w·x| of the exact product with x
  *    rounded to q8_0);
  *  - every kernel table falls back to the generic dot for these types, or
- *    (avx2 and avx512: q2_K, q3_K) has a tile of the same operations, and
+ *    (avx2 and avx512: q2_K, q3_K, iq4_nl, iq4_xs) has a tile of the same
+ *    operations, and
  *    matmul through it gives the generic table's bits.
  * A model of these types is in test_ggufmodel.c. */
 #include <math.h>
@@ -291,7 +292,7 @@ static void test_dots(void) {
     for (int ti = 0; ti < N_TYPES; ti++) {
         DType t = TYPES[ti];
         const DTypeTraits *tr = dtype_traits(t);
-        static const int nblocks[] = {1, 3, 8};
+        static const int nblocks[] = {1, 3, 8, 11}; /* iq4_nl: 8 blocks a group, then a tail */
         for (int k = 0; k < 3; k++) {
             size_t n = (size_t)nblocks[k] * tr->block;
             unsigned char *q = xmalloc(dtype_bytes(t, n));
@@ -321,19 +322,21 @@ static void test_dots(void) {
     }
 }
 
-/* Whether table k has its own tile for t: avx2's for q2_K and q3_K (avx512
- * inherits them); every other type and table keeps the generic dot. */
+/* Whether table k has its own tile for t: avx2's for q2_K, q3_K, iq4_nl and
+ * iq4_xs (avx512 inherits them); every other type and table keeps the
+ * generic dot. */
 static int has_tile(const Kern *k, DType t) {
-    return (t == DT_Q2_K || t == DT_Q3_K) && (!strcmp(k->name, "avx2") || !strcmp(k->name, "avx512"));
+    int x86 = !strcmp(k->name, "avx2") || !strcmp(k->name, "avx512");
+    return x86 && (t == DT_Q2_K || t == DT_Q3_K || t == DT_IQ4_NL || t == DT_IQ4_XS);
 }
 
 /* Each kernel table keeps the generic dot for these types or has a tile
  * computing generic.c's operations (no packed layout, no fast dot yet), and
- * matmul through it gives the generic table's bits: over 1, 3 and 8
+ * matmul through it gives the generic table's bits: over 1, 3, 8 and 11
  * super-blocks, 1..7 tokens (every tile shape and tail), 1 and 2 threads. */
 static void test_fallback(void) {
     static const char *names[] = {"generic", "avx2", "avx512", "neon"};
-    static const int nblocks[] = {1, 3, 8};
+    static const int nblocks[] = {1, 3, 8, 11}; /* iq4_nl: 8 blocks a group, then a tail */
     const Kern *g = kern_named("generic");
     enum { ROWS = 37, N = 7 };
     Pool pool;
@@ -347,7 +350,7 @@ static void test_fallback(void) {
                                    : k->mm[t].tile == g->mm[t].tile && k->mm[t].act_quant == g->mm[t].act_quant) &&
                        !k->pack[t].pack && !k->fast[t].tile,
                    "%s %s: %s", k->name, dtype_traits(t)->name, has_tile(k, t) ? "its own tile" : "the generic dot");
-            for (int bi = 0; bi < 3; bi++) {
+            for (int bi = 0; bi < 4; bi++) {
                 int cols = nblocks[bi] * dtype_traits(t)->block;
                 void *wd = xmalloc(dtype_bytes(t, (size_t)ROWS * cols));
                 test_random_blocks(wd, t, (size_t)ROWS * cols, 0.1f, &rng_s);
