@@ -14,8 +14,8 @@
  *    table's integer dot (within 1e-5·Σ|w·x| of the exact product with x
  *    rounded to q8_0);
  *  - every kernel table falls back to the generic dot for these types, or
- *    (avx2 and avx512: q2_K, q3_K, iq4_nl, iq4_xs) has a tile of the same
- *    operations, and
+ *    (avx2, avx512 and neon: q2_K, q3_K, iq4_nl, iq4_xs) has a tile of the
+ *    same operations, and
  *    matmul through it gives the generic table's bits.
  * A model of these types is in test_ggufmodel.c. */
 #include <math.h>
@@ -322,12 +322,12 @@ static void test_dots(void) {
     }
 }
 
-/* Whether table k has its own tile for t: avx2's for q2_K, q3_K, iq4_nl and
- * iq4_xs (avx512 inherits them); every other type and table keeps the
+/* Whether table k has its own tile for t: avx2's and neon's for q2_K, q3_K,
+ * iq4_nl and iq4_xs (avx512 inherits avx2's); tq1_0 and tq2_0 keep the
  * generic dot. */
 static int has_tile(const Kern *k, DType t) {
-    int x86 = !strcmp(k->name, "avx2") || !strcmp(k->name, "avx512");
-    return x86 && (t == DT_Q2_K || t == DT_Q3_K || t == DT_IQ4_NL || t == DT_IQ4_XS);
+    int own = !strcmp(k->name, "avx2") || !strcmp(k->name, "avx512") || !strcmp(k->name, "neon");
+    return own && (t == DT_Q2_K || t == DT_Q3_K || t == DT_IQ4_NL || t == DT_IQ4_XS);
 }
 
 /* Each kernel table keeps the generic dot for these types or has a tile
