@@ -15,13 +15,13 @@
 #include "kern/quant.h"
 #include "kern/simd/simd.h"
 #include "kern/simd/tile.h"
-#include "kern/simd/x86_layout.h"
 
 #define FORCE static inline __attribute__((always_inline))
 #define UNROLL _Pragma("GCC unroll 4")
 #define UNROLL8 _Pragma("GCC unroll 8")
 
-static inline __m256 cvt(__m256i v) { return _mm256_cvtepi32_ps(v); }
+#include "kern/simd/x86_layout.h"
+#include "kern/simd/x86_tile.h"
 
 /* ---- q2_K, q3_K: generic.c's order -----------------------------------------
  * These two give generic.c's bits (kern/quant.h's integer codes): per block
@@ -268,13 +268,123 @@ FORCE void k_iq4_xs(const int MR, const int NT, float *out, size_t os, const cha
 }
 TILE_FNS(tile_iq4_xs, k_iq4_xs)
 
+/* ---- q2_K, q3_K in groups of 8 rows (BlockQ2_Kx8, BlockQ3_Kx8) -------------
+ * Lanes are rows, so each lane runs generic.c's scalar chain as it is: per
+ * 32-block b, with u the unsigned codes (q2_K: q; q3_K: q + 4) of 4 values a
+ * chunk meeting one broadcast of 4 activations,
+ *   Σu·x per 16-value half: 4 maddubs added in int16 (|.| <= 4·2·7·127),
+ *   sumi = Σ_h sc_h·(Σu·x)_h by madd with (sc_h, sc_h) pairs (exact int32),
+ *          q3_K: − 4·Σ_h sc_h·Σx_h (madd of (sc_0, sc_1) with the half sums),
+ *   acc += (d·d_x)·sumi, q2_K: − (dmin·d_x)·Σ_h mn_h·Σx_h, in block order
+ * (ActGroupQ6_K carries the x half sums). No fused multiply-adds: each
+ * rounding is one of generic.c's. */
+
+static size_t q2_Kx8_bytes(size_t cols) { return cols / QK_K * sizeof(BlockQ2_Kx8); }
+static void q2_Kx8_pack(void *dst, const void *src, size_t ws, int nr, size_t cols) {
+    BlockQ2_Kx8 *g = dst;
+    for (size_t i = 0; i < cols / QK_K; i++, g++) {
+        memset(g, 0, sizeof *g);
+        for (int r = 0; r < nr; r++) {
+            const BlockQ2_K *b = (const BlockQ2_K *)((const char *)src + (size_t)r * ws) + i;
+            g->d[r] = b->d, g->dmin[r] = b->dmin;
+            for (int s = 0; s < 16; s++) g->sc[s][r] = b->scales[s];
+            for (int j = 0; j < 2; j++)
+                for (int c = 0; c < 8; c++) memcpy(&g->qs[j][c][4 * r], b->qs + 32 * j + 4 * c, 4);
+        }
+    }
+}
+
+static size_t q3_Kx8_bytes(size_t cols) { return cols / QK_K * sizeof(BlockQ3_Kx8); }
+static void q3_Kx8_pack(void *dst, const void *src, size_t ws, int nr, size_t cols) {
+    BlockQ3_Kx8 *g = dst;
+    for (size_t i = 0; i < cols / QK_K; i++, g++) {
+        memset(g, 0, sizeof *g);
+        for (int r = 0; r < nr; r++) {
+            const BlockQ3_K *b = (const BlockQ3_K *)((const char *)src + (size_t)r * ws) + i;
+            int8_t q[QK_K], sc[QK_K / 16];
+            codes_q3_K(q, sc, b); /* the scales as generic.c reads them */
+            g->d[r] = b->d;
+            for (int s = 0; s < 16; s++) g->sc[s][r] = sc[s];
+            for (int c = 0; c < 8; c++) memcpy(&g->hm[c][4 * r], b->hmask + 4 * c, 4);
+            for (int j = 0; j < 2; j++)
+                for (int c = 0; c < 8; c++) memcpy(&g->qs[j][c][4 * r], b->qs + 32 * j + 4 * c, 4);
+        }
+    }
+}
+
+/* Row r's int16 a in the low half of lane r and b in the high (a, b: int32 lanes). */
+FORCE __m256i pair16(__m256i a, __m256i b) { return _mm256_blend_epi16(a, _mm256_slli_epi32(b, 16), 0xAA); }
+
+FORCE void k_q23_Kx8(const int Q3, const int NT, float *out, size_t os, const char *w, int nr, const char *x,
+                     size_t xs, size_t n) {
+    const __m256i three = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4), low = _mm256_set1_epi32(15);
+    __m256 acc[4];
+    UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
+    for (size_t i = 0; i < n / QK_K; i++) {
+        const BlockQ2_Kx8 *g2 = (const BlockQ2_Kx8 *)w + i;
+        const BlockQ3_Kx8 *g3 = (const BlockQ3_Kx8 *)w + i;
+        const uint8_t(*qs)[8][32] = Q3 ? g3->qs : g2->qs;
+        __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(Q3 ? g3->d : g2->d)));
+        __m256 dmin = Q3 ? d : _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g2->dmin));
+        for (int j = 0; j < 2; j++) UNROLL for (int k = 0; k < 4; k++) {
+            const int b = 4 * j + k;
+            __m256i sc[2], mn[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+            UNROLL for (int h = 0; h < 2; h++) {
+                if (Q3) {
+                    sc[h] = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)g3->sc[2 * b + h]));
+                } else {
+                    __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)g2->sc[2 * b + h]));
+                    sc[h] = _mm256_and_si256(v, low), mn[h] = _mm256_srli_epi32(v, 4);
+                }
+            }
+            __m256i s16[2][4];
+            UNROLL8 for (int c = 0; c < 8; c++) {
+                __m256i u = _mm256_and_si256(_mm256_srli_epi16(_mm256_loadu_si256((const __m256i *)qs[j][c]), 2 * k), three);
+                if (Q3) { /* bit b of the row's hmask byte to bit 2 */
+                    __m256i hm = _mm256_loadu_si256((const __m256i *)g3->hm[c]);
+                    hm = b < 2 ? _mm256_slli_epi16(hm, 2 - b) : _mm256_srli_epi16(hm, b - 2);
+                    u = _mm256_or_si256(u, _mm256_and_si256(hm, four));
+                }
+                UNROLL for (int t = 0; t < NT; t++) {
+                    const ActGroupQ6_K *xk = (const ActGroupQ6_K *)(x + t * xs) + i;
+                    __m256i p = _mm256_maddubs_epi16(u, bcast4(xk->qs[b] + 4 * c));
+                    s16[c / 4][t] = c % 4 == 0 ? p : _mm256_add_epi16(s16[c / 4][t], p);
+                }
+            }
+            __m256i sp0 = pair16(sc[0], sc[0]), sp1 = pair16(sc[1], sc[1]);
+            __m256i scp = pair16(sc[0], sc[1]), mnp = pair16(mn[0], mn[1]);
+            UNROLL for (int t = 0; t < NT; t++) {
+                const ActGroupQ6_K *xk = (const ActGroupQ6_K *)(x + t * xs) + i;
+                __m256i hx = bcast4((const int8_t *)xk->h[b]); /* (Σx_0, Σx_1) */
+                __m256i sumi = _mm256_add_epi32(_mm256_madd_epi16(s16[0][t], sp0), _mm256_madd_epi16(s16[1][t], sp1));
+                __m256 dx = _mm256_broadcast_ss(&xk->d[b]);
+                if (Q3) sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(_mm256_madd_epi16(scp, hx), 2));
+                __m256 term = _mm256_mul_ps(_mm256_mul_ps(d, dx), cvt(sumi));
+                if (!Q3) term = _mm256_sub_ps(term, _mm256_mul_ps(_mm256_mul_ps(dmin, dx), cvt(_mm256_madd_epi16(mnp, hx))));
+                acc[t] = _mm256_add_ps(acc[t], term);
+            }
+        }
+    }
+    packed_store(NT, out, os, acc, nr);
+}
+FORCE void k_q2_Kx8(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs, size_t n) {
+    k_q23_Kx8(0, NT, out, os, w, nr, x, xs, n);
+}
+FORCE void k_q3_Kx8(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs, size_t n) {
+    k_q23_Kx8(1, NT, out, os, w, nr, x, xs, n);
+}
+PACKED_FNS(tile_q2_Kx8, k_q2_Kx8)
+PACKED_FNS(tile_q3_Kx8, k_q3_Kx8)
+
 /* The avx2 table's entries for these types (k is that table, its
  * activation layouts already in place). */
 void kern_fill_avx2_k2(Kern *k) {
-    KernDot a4k = k->mm[DT_Q4_K], a80 = k->mm[DT_Q8_0]; /* ActQ4_K, ActQ8_0 */
+    KernDot a4k = k->mm[DT_Q4_K], a80 = k->mm[DT_Q8_0], g6k = k->pack[DT_Q6_K].dot; /* ActQ4_K, ActQ8_0, ActGroupQ6_K */
     k->mm[DT_Q2_K] = (KernDot){DT_Q8_0, a4k.act_bytes, a4k.act_quant, 4, 2, tile_q2_K};
     k->mm[DT_Q3_K] = (KernDot){DT_Q8_0, a4k.act_bytes, a4k.act_quant, 4, 2, tile_q3_K};
     k->mm[DT_IQ4_NL] = (KernDot){DT_Q8_0, a80.act_bytes, a80.act_quant, 4, 4, tile_iq4_nl};
     k->mm[DT_IQ4_XS] = (KernDot){DT_Q8_0, a4k.act_bytes, a4k.act_quant, 4, 4, tile_iq4_xs};
+    k->pack[DT_Q2_K] = (KernPack){8, q2_Kx8_bytes, q2_Kx8_pack, {DT_Q8_0, g6k.act_bytes, g6k.act_quant, 8, 4, tile_q2_Kx8}};
+    k->pack[DT_Q3_K] = (KernPack){8, q3_Kx8_bytes, q3_Kx8_pack, {DT_Q8_0, g6k.act_bytes, g6k.act_quant, 8, 4, tile_q3_Kx8}};
 }
 #endif
