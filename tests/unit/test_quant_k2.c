@@ -330,10 +330,10 @@ static int has_tile(const Kern *k, DType t) {
     return own && (t == DT_Q2_K || t == DT_Q3_K || t == DT_IQ4_NL || t == DT_IQ4_XS);
 }
 
-/* Whether table k has a packed layout for t: avx2's q2_Kx8 and q3_Kx8
- * (avx512 inherits them). */
+/* Whether table k has a packed layout for t: avx2's q2_Kx8, q3_Kx8 and
+ * iq4_xsx8 (avx512 inherits them). */
 static int has_pack(const Kern *k, DType t) {
-    return (t == DT_Q2_K || t == DT_Q3_K) && (!strcmp(k->name, "avx2") || !strcmp(k->name, "avx512"));
+    return (t == DT_Q2_K || t == DT_Q3_K || t == DT_IQ4_XS) && (!strcmp(k->name, "avx2") || !strcmp(k->name, "avx512"));
 }
 
 /* Each kernel table keeps the generic dot for these types or has a tile

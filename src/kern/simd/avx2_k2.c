@@ -376,6 +376,64 @@ FORCE void k_q3_Kx8(const int NT, float *out, size_t os, const char *w, int nr, 
 PACKED_FNS(tile_q2_Kx8, k_q2_Kx8)
 PACKED_FNS(tile_q3_Kx8, k_q3_Kx8)
 
+/* iq4_xs in groups of 8 rows (BlockIQ4_XSx8), lanes = rows: per 32-block s
+ * and chunk c the rows' levels (pshufb through kvalues_iq4nl) meet one
+ * broadcast of x[4c..4c+4) (low nibbles) and of x[16+4c..) (high), signed by
+ * the level as in the unpacked tile; per row lane
+ *   sumi = Σ level·x (exact int32),  acc += (d·d_x)·(sc·sumi)
+ * in block order: generic.c's chain in each lane. */
+static size_t iq4_xsx8_bytes(size_t cols) { return cols / QK_K * sizeof(BlockIQ4_XSx8); }
+static void iq4_xsx8_pack(void *dst, const void *src, size_t ws, int nr, size_t cols) {
+    BlockIQ4_XSx8 *g = dst;
+    for (size_t i = 0; i < cols / QK_K; i++, g++) {
+        memset(g, 0, sizeof *g);
+        for (int r = 0; r < nr; r++) {
+            const BlockIQ4_XS *b = (const BlockIQ4_XS *)((const char *)src + (size_t)r * ws) + i;
+            int8_t q[QK_K], sc[QK_K / 32];
+            codes_iq4_xs(q, sc, b); /* the scales as generic.c reads them */
+            g->d[r] = b->d;
+            for (int s = 0; s < 8; s++) {
+                g->sc[s][r] = sc[s];
+                for (int c = 0; c < 4; c++) memcpy(&g->qs[s][c][4 * r], b->qs + 16 * s + 4 * c, 4);
+            }
+        }
+    }
+}
+
+FORCE void k_iq4_xsx8(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs,
+                      size_t n) {
+    const __m256i tbl = iq4_table(), low = _mm256_set1_epi8(15), ones16 = _mm256_set1_epi16(1);
+    __m256 acc[4];
+    UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
+    for (size_t i = 0; i < n / QK_K; i++) {
+        const BlockIQ4_XSx8 *g = (const BlockIQ4_XSx8 *)w + i;
+        __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g->d));
+        for (int s = 0; s < 8; s++) {
+            __m256i S[4];
+            UNROLL for (int t = 0; t < NT; t++) S[t] = _mm256_setzero_si256();
+            UNROLL for (int c = 0; c < 4; c++) {
+                __m256i v = _mm256_loadu_si256((const __m256i *)g->qs[s][c]);
+                __m256i lo = _mm256_shuffle_epi8(tbl, _mm256_and_si256(v, low));
+                __m256i hi = _mm256_shuffle_epi8(tbl, _mm256_and_si256(_mm256_srli_epi16(v, 4), low));
+                __m256i alo = _mm256_sign_epi8(lo, lo), ahi = _mm256_sign_epi8(hi, hi);
+                UNROLL for (int t = 0; t < NT; t++) {
+                    const int8_t *xq = ((const ActQ4_K *)(x + t * xs) + i)->qs[s];
+                    __m256i plo = _mm256_maddubs_epi16(alo, _mm256_sign_epi8(bcast4(xq + 4 * c), lo));
+                    __m256i phi = _mm256_maddubs_epi16(ahi, _mm256_sign_epi8(bcast4(xq + 16 + 4 * c), hi));
+                    S[t] = _mm256_add_epi32(S[t], _mm256_add_epi32(_mm256_madd_epi16(plo, ones16), _mm256_madd_epi16(phi, ones16)));
+                }
+            }
+            __m256i sc = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)g->sc[s]));
+            UNROLL for (int t = 0; t < NT; t++) {
+                __m256 dx = _mm256_broadcast_ss(&((const ActQ4_K *)(x + t * xs) + i)->d[s]);
+                acc[t] = _mm256_add_ps(acc[t], _mm256_mul_ps(_mm256_mul_ps(d, dx), cvt(_mm256_mullo_epi32(S[t], sc))));
+            }
+        }
+    }
+    packed_store(NT, out, os, acc, nr);
+}
+PACKED_FNS(tile_iq4_xsx8, k_iq4_xsx8)
+
 /* The avx2 table's entries for these types (k is that table, its
  * activation layouts already in place). */
 void kern_fill_avx2_k2(Kern *k) {
@@ -386,5 +444,6 @@ void kern_fill_avx2_k2(Kern *k) {
     k->mm[DT_IQ4_XS] = (KernDot){DT_Q8_0, a4k.act_bytes, a4k.act_quant, 4, 4, tile_iq4_xs};
     k->pack[DT_Q2_K] = (KernPack){8, q2_Kx8_bytes, q2_Kx8_pack, {DT_Q8_0, g6k.act_bytes, g6k.act_quant, 8, 4, tile_q2_Kx8}};
     k->pack[DT_Q3_K] = (KernPack){8, q3_Kx8_bytes, q3_Kx8_pack, {DT_Q8_0, g6k.act_bytes, g6k.act_quant, 8, 4, tile_q3_Kx8}};
+    k->pack[DT_IQ4_XS] = (KernPack){8, iq4_xsx8_bytes, iq4_xsx8_pack, {DT_Q8_0, a4k.act_bytes, a4k.act_quant, 8, 4, tile_iq4_xsx8}};
 }
 #endif
