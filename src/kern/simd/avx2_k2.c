@@ -301,8 +301,8 @@ static void q3_Kx8_pack(void *dst, const void *src, size_t ws, int nr, size_t co
         memset(g, 0, sizeof *g);
         for (int r = 0; r < nr; r++) {
             const BlockQ3_K *b = (const BlockQ3_K *)((const char *)src + (size_t)r * ws) + i;
-            int8_t q[QK_K], sc[QK_K / 16];
-            codes_q3_K(q, sc, b); /* the scales as generic.c reads them */
+            int8_t sc[QK_K / 16];
+            scales_q3_K(sc, b); /* as generic.c reads them */
             g->d[r] = b->d;
             for (int s = 0; s < 16; s++) g->sc[s][r] = sc[s];
             for (int c = 0; c < 8; c++) memcpy(&g->hm[c][4 * r], b->hmask + 4 * c, 4);
@@ -389,8 +389,8 @@ static void iq4_xsx8_pack(void *dst, const void *src, size_t ws, int nr, size_t 
         memset(g, 0, sizeof *g);
         for (int r = 0; r < nr; r++) {
             const BlockIQ4_XS *b = (const BlockIQ4_XS *)((const char *)src + (size_t)r * ws) + i;
-            int8_t q[QK_K], sc[QK_K / 32];
-            codes_iq4_xs(q, sc, b); /* the scales as generic.c reads them */
+            int8_t sc[QK_K / 32];
+            scales_iq4_xs(sc, b); /* as generic.c reads them */
             g->d[r] = b->d;
             for (int s = 0; s < 8; s++) {
                 g->sc[s][r] = sc[s];

@@ -249,10 +249,9 @@ FORCE void codes_k23(const int Q3, CodesK23 *c, const char *row, size_t i) {
     uint8x16_t hm[2] = {vdupq_n_u8(0), vdupq_n_u8(0)};
     if (Q3) {
         const BlockQ3_K *wb = (const BlockQ3_K *)row + i;
-        for (int s = 0; s < 16; s++) { /* kern/quant.c's codes_q3_K */
-            int lo = wb->scales[s % 8] >> (4 * (s / 8)) & 0xf, hi = wb->scales[8 + s % 4] >> (2 * (s / 4)) & 3;
-            c->sc[s] = (lo | hi << 4) - 32, c->mn[s] = 0;
-        }
+        int8_t sc[QK_K / 16];
+        scales_q3_K(sc, wb);
+        for (int s = 0; s < 16; s++) c->sc[s] = sc[s], c->mn[s] = 0;
         qs = wb->qs, c->d = f16_to_f32(wb->d), c->dmin = 0;
         hm[0] = vld1q_u8(wb->hmask), hm[1] = vld1q_u8(wb->hmask + 16);
     } else {
@@ -349,11 +348,9 @@ FORCE void k_iq4_xs(const int MR, const int NT, float *out, size_t os, const cha
         for (int r = 0; r < MR; r++) {
             const BlockIQ4_XS *wb = (const BlockIQ4_XS *)(w + r * ws) + i;
             int8x16_t lo[8], hi[8];
-            int sc[8];
-            for (int s = 0; s < 8; s++) { /* kern/quant.c's codes_iq4_xs */
-                sc[s] = ((wb->scales_l[s / 2] >> (4 * (s % 2)) & 0xf) | (wb->scales_h >> (2 * s) & 3) << 4) - 32;
-                iq4_levels(wb->qs + 16 * s, &lo[s], &hi[s]);
-            }
+            int8_t sc[QK_K / 32];
+            scales_iq4_xs(sc, wb);
+            for (int s = 0; s < 8; s++) iq4_levels(wb->qs + 16 * s, &lo[s], &hi[s]);
             float d = f16_to_f32(wb->d);
             for (int t = 0; t < NT; t++) {
                 const BlockQ8_0 *xb = (const BlockQ8_0 *)(x + t * xs) + 8 * i;
