@@ -15,8 +15,9 @@
  *    rounded to q8_0);
  *  - every kernel table falls back to the generic dot for these types, or
  *    (avx2, avx512 and neon: q2_K, q3_K, iq4_nl, iq4_xs) has a tile of the
- *    same operations, and
- *    matmul through it gives the generic table's bits.
+ *    same operations (avx2, avx512: also packed groups of q2_K, q3_K and
+ *    iq4_xs), and matmul through it, packed or not, gives the generic
+ *    table's bits whatever the tokens, tile tails and threads.
  * A model of these types is in test_ggufmodel.c. */
 #include <math.h>
 #include <stdint.h>
