@@ -102,9 +102,10 @@ mistral: $(BUILD)/mistral
 
 # Per-file instruction sets: only kern/simd/<isa>.c is built for its ISA, and
 # dispatch.c calls it only on CPUs that have it.
-# On other targets avx2.c compiles to nothing.
+# On other targets avx2.c (and avx2_k2.c) compiles to nothing.
 ifneq ($(filter x86_64% i686% i386%,$(shell $(CC) -dumpmachine)),)
 $(BUILD)/src/kern/simd/avx2.o: CFLAGS += -mavx2 -mfma -mf16c
+$(BUILD)/src/kern/simd/avx2_k2.o: CFLAGS += -mavx2 -mfma -mf16c
 $(BUILD)/src/kern/simd/avx512.o: CFLAGS += -mavx2 -mfma -mf16c -mavx512f -mavx512vl -mavx512bw -mavx512vnni
 endif
 

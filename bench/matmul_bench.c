@@ -103,7 +103,8 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n_threads; i++) printf(" | %dT: ms    GB/s  frac  x-ref", threads[i]);
     printf(" | 64 tok, %dT: GFLOP/s\n", threads[n_threads - 1]);
     static const DType types[] = {DT_F32, DT_F16, DT_BF16, DT_Q8_0, DT_Q4_0, DT_Q4_1,
-                                  DT_Q5_0, DT_Q5_1, DT_Q4_K, DT_Q5_K, DT_Q6_K, DT_Q2_K, DT_Q3_K};
+                                  DT_Q5_0, DT_Q5_1, DT_Q4_K, DT_Q5_K, DT_Q6_K, DT_Q2_K, DT_Q3_K,
+                                  DT_IQ4_NL, DT_IQ4_XS, DT_TQ1_0, DT_TQ2_0};
     const char *only = getenv("MATMUL_TYPES");
     float *x = xmalloc(64 * COLS * sizeof *x), *out = xmalloc(64 * ROWS * sizeof *out);
     for (int i = 0; i < 64 * COLS; i++) x[i] = (float)((i * 37 % 101) - 50) / 50.0f;

@@ -207,24 +207,34 @@ void codes_q2_K(int8_t q[QK_K], int8_t sc[QK_K / 16], int8_t mn[QK_K / 16], cons
 
 /* q3_K's 16 six-bit scales in 12 bytes: the low 4 bits of scale s are nibble
  * s/8 of byte s%8, the top 2 bits are bits 2(s/4), 2(s/4)+1 of byte 8 + s%4. */
-void codes_q3_K(int8_t q[QK_K], int8_t sc[QK_K / 16], const BlockQ3_K *b) {
-    for (int i = 0; i < QK_K; i++) {
-        int h = b->hmask[i % 32] >> (i / 32) & 1;
-        q[i] = (int8_t)(q2_bits(b->qs, i) - (h ? 0 : 4));
-    }
+void scales_q3_K(int8_t sc[QK_K / 16], const BlockQ3_K *b) {
     for (int s = 0; s < QK_K / 16; s++) {
         int lo = b->scales[s % 8] >> (4 * (s / 8)) & 0xf, hi = b->scales[8 + s % 4] >> (2 * (s / 4)) & 3;
         sc[s] = (int8_t)((lo | hi << 4) - 32);
     }
 }
 
+void codes_q3_K(int8_t q[QK_K], int8_t sc[QK_K / 16], const BlockQ3_K *b) {
+    for (int i = 0; i < QK_K; i++) {
+        int h = b->hmask[i % 32] >> (i / 32) & 1;
+        q[i] = (int8_t)(q2_bits(b->qs, i) - (h ? 0 : 4));
+    }
+    scales_q3_K(sc, b);
+}
+
 /* iq4_xs: sub-block s of 32 is an iq4_nl block without its d (qs[16s..16s+16)),
  * its scale 6 bits: the nibble of scales_l and two bits of scales_h. */
-void codes_iq4_xs(int8_t q[QK_K], int8_t sc[QK_K / 32], const BlockIQ4_XS *b) {
+void scales_iq4_xs(int8_t sc[QK_K / 32], const BlockIQ4_XS *b) {
     for (int s = 0; s < QK_K / 32; s++) {
-        const uint8_t *qs = b->qs + 16 * s;
         int ls = (b->scales_l[s / 2] >> (4 * (s % 2)) & 0xf) | (b->scales_h >> (2 * s) & 3) << 4;
         sc[s] = (int8_t)(ls - 32);
+    }
+}
+
+void codes_iq4_xs(int8_t q[QK_K], int8_t sc[QK_K / 32], const BlockIQ4_XS *b) {
+    scales_iq4_xs(sc, b);
+    for (int s = 0; s < QK_K / 32; s++) {
+        const uint8_t *qs = b->qs + 16 * s;
         for (int j = 0; j < 16; j++) q[32 * s + j] = kvalues_iq4nl[qs[j] & 0xf], q[32 * s + j + 16] = kvalues_iq4nl[qs[j] >> 4];
     }
 }

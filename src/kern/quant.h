@@ -167,6 +167,9 @@ void codes_q3_K(int8_t q[QK_K], int8_t sc[QK_K / 16], const BlockQ3_K *b);
 void codes_iq4_xs(int8_t q[QK_K], int8_t sc[QK_K / 32], const BlockIQ4_XS *b);
 void codes_tq1_0(int8_t q[QK_K], const BlockTQ1_0 *b);
 void codes_tq2_0(int8_t q[QK_K], const BlockTQ2_0 *b);
+/* The sc of codes_q3_K and codes_iq4_xs alone (what packing needs). */
+void scales_q3_K(int8_t sc[QK_K / 16], const BlockQ3_K *b);
+void scales_iq4_xs(int8_t sc[QK_K / 32], const BlockIQ4_XS *b);
 
 /* out[0..n) = the n elements of the blocks at src (n a multiple of the block). */
 void dequantize_row_q8_0(float *out, const void *src, size_t n);

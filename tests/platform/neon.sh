@@ -16,12 +16,16 @@ mkdir -p "$OUT"
 # The kernels and what they stand on: base (util, pool) and kern, nothing that
 # needs cJSON or PCRE2 for the target.
 SRC="src/base/util.c src/base/pool.c src/kern/dtype.c src/kern/quant.c src/kern/quant_k2.c src/kern/ops.c src/kern/matmul.c \
-     src/kern/simd/dispatch.c src/kern/simd/generic.c src/kern/simd/avx2.c src/kern/simd/neon.c \
-     tests/unit/harness.c tests/unit/test_simd.c"
-$CC -std=c11 -D_POSIX_C_SOURCE=200809L -DTEST_SIMD_KERNELS_ONLY -DTEST_NO_JSON -Wall -Wextra -Werror -Wshadow \
-    -Wno-unused-parameter -O2 -Iinclude -Isrc -static -o "$OUT/test_simd" $SRC -lm -lpthread
+     src/kern/simd/dispatch.c src/kern/simd/generic.c src/kern/simd/avx2.c src/kern/simd/avx2_k2.c src/kern/simd/neon.c \
+     tests/unit/harness.c"
+# test_simd, and test_quant_k2 (the issue-21 types' tiles against generic, bit for bit)
+for t in test_simd test_quant_k2; do
+    $CC -std=c11 -D_POSIX_C_SOURCE=200809L -DTEST_SIMD_KERNELS_ONLY -DTEST_NO_JSON -Wall -Wextra -Werror -Wshadow \
+        -Wno-unused-parameter -O2 -Iinclude -Isrc -Itests/unit -static -o "$OUT/$t" $SRC tests/unit/$t.c -lm -lpthread
+done
 # every table this build has (generic, neon), then the run-time choice
 TEST_WRAPPER=$QEMU $QEMU "$OUT/test_simd"
+$QEMU "$OUT/test_quant_k2"
 which=$($QEMU "$OUT/test_simd" --which)
 [ "$which" = neon ] || { echo "neon: the default table is $which, not neon"; exit 1; }
-echo "neon: ok (test_simd under $QEMU; default table $which)"
+echo "neon: ok (test_simd and test_quant_k2 under $QEMU; default table $which)"

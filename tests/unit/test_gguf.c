@@ -7,7 +7,7 @@
  *  - hand-built files: nested arrays, a tensor type the kernels do not read,
  *    GGUF v2;
  *  - malformed files, each refused with a one-line error naming the file:
- *    truncation at every byte, lying counts and lengths (up to 2^62), unknown
+ *    truncation at every byte, a tensor of each issue-21 type cut short, lying counts and lengths (up to 2^62), unknown
  *    value types, bad tensor infos and layouts, wrong magic and versions.
  *    Buffers have their exact size (ASan sees an over-read); outside ASan the
  *    malformed cases run under a 1 GiB address-space limit, so that an
@@ -127,7 +127,7 @@ static void expect_bad(Buf *b, const char *what, const char *sub) {
 
 /* ---- round trip through the writer ----------------------------------------- */
 
-#define N_TT 13
+#define N_TT 19
 static const struct {
     const char *name;
     DType dt;
@@ -145,6 +145,12 @@ static const struct {
     {"t.q4_K", DT_Q4_K, 2, {256, 3}},
     {"t.q5_K", DT_Q5_K, 2, {512, 1}},
     {"t.q6_K", DT_Q6_K, 3, {256, 2, 2}},
+    {"t.q2_K", DT_Q2_K, 2, {256, 2}},
+    {"t.q3_K", DT_Q3_K, 2, {512, 1}},
+    {"t.iq4_nl", DT_IQ4_NL, 2, {96, 2}},
+    {"t.iq4_xs", DT_IQ4_XS, 3, {256, 1, 2}},
+    {"t.tq1_0", DT_TQ1_0, 2, {256, 3}},
+    {"t.tq2_0", DT_TQ2_0, 1, {768}},
     {"t.empty", DT_F32, 2, {0, 4}},
     {"blk.0.attn_q.weight", DT_F16, 2, {1, 1}},
 };
@@ -195,7 +201,8 @@ static void test_round_trip(void) {
         float *x = xmalloc(n * sizeof *x + 1);
         for (size_t k = 0; k < n; k++) x[k] = rng_float();
         data[i] = xmalloc(dtype_bytes(TT[i].dt, n) + 1);
-        tr->quantize(data[i], x, n);
+        if (tr->quantize) tr->quantize(data[i], x, n);
+        else for (size_t k = 0; k < dtype_bytes(TT[i].dt, n); k++) ((unsigned char *)data[i])[k] = (unsigned char)rng_u64(); /* tq1_0, tq2_0: read only */
         free(x);
         EXPECT(gguf_writer_add_tensor(&w, TT[i].name, TT[i].dt, TT[i].n_dims, TT[i].dims, data[i]) == 0, "%s: %s",
                TT[i].name, err_msg());
@@ -503,6 +510,36 @@ static void test_truncation(void) {
     free(full.p);
 }
 
+/* A tensor of each type issue 21 added, its data cut short (by a byte, by
+ * half a block, by a block, to nothing): a one-line error naming the file. */
+static void test_truncated_types(void) {
+    static const DType types[] = {DT_Q2_K, DT_Q3_K, DT_IQ4_NL, DT_IQ4_XS, DT_TQ1_0, DT_TQ2_0};
+    for (int ti = 0; ti < 6; ti++) {
+        const DTypeTraits *tr = dtype_traits(types[ti]);
+        uint64_t dims[2] = {256, 2};
+        size_t bytes = dtype_bytes(types[ti], 512);
+        size_t cuts[4] = {1, (size_t)tr->bytes / 2, (size_t)tr->bytes, bytes};
+        for (int ci = 0; ci < 4; ci++) {
+            Buf b = {0};
+            b_header(&b, 3, 1, 0);
+            b_tinfo(&b, "w", 2, dims, (uint32_t)tr->gguf_type, 0);
+            b_pad(&b, 32);
+            b_data(&b, bytes - cuts[ci]);
+            char what[64];
+            snprintf(what, sizeof what, "%s tensor %zu bytes short", tr->name, cuts[ci]);
+            expect_bad(&b, what, "run past the end");
+        }
+        Buf b = {0}; /* and whole, it reads */
+        b_header(&b, 3, 1, 0);
+        b_tinfo(&b, "w", 2, dims, (uint32_t)tr->gguf_type, 0);
+        b_pad(&b, 32);
+        b_data(&b, bytes);
+        GGUFFile f;
+        EXPECT(parse_buf(&b, &f) == 0, "%s tensor whole: %s", tr->name, err_msg());
+        free(b.p);
+    }
+}
+
 static void test_malformed(void) {
     Buf b = {0};
     uint64_t d2[2] = {32, 2}, d1[1] = {8};
@@ -729,6 +766,7 @@ int main(void) {
     setrlimit(RLIMIT_AS, &lim);
 #endif
     test_truncation();
+    test_truncated_types();
     test_malformed();
     test_corruption();
 #ifndef UNDER_ASAN

@@ -14,8 +14,10 @@
  *    table's integer dot (within 1e-5·Σ|w·x| of the exact product with x
  *    rounded to q8_0);
  *  - every kernel table falls back to the generic dot for these types, or
- *    (avx2 and avx512: q2_K, q3_K) has a tile of the same operations, and
- *    matmul through it gives the generic table's bits.
+ *    (avx2, avx512 and neon: q2_K, q3_K, iq4_nl, iq4_xs) has a tile of the
+ *    same operations (avx2, avx512: also packed groups of q2_K, q3_K and
+ *    iq4_xs), and matmul through it, packed or not, gives the generic
+ *    table's bits whatever the tokens, tile tails and threads.
  * A model of these types is in test_ggufmodel.c. */
 #include <math.h>
 #include <stdint.h>
@@ -291,7 +293,7 @@ static void test_dots(void) {
     for (int ti = 0; ti < N_TYPES; ti++) {
         DType t = TYPES[ti];
         const DTypeTraits *tr = dtype_traits(t);
-        static const int nblocks[] = {1, 3, 8};
+        static const int nblocks[] = {1, 3, 8, 11}; /* iq4_nl: 8 blocks a group, then a tail */
         for (int k = 0; k < 3; k++) {
             size_t n = (size_t)nblocks[k] * tr->block;
             unsigned char *q = xmalloc(dtype_bytes(t, n));
@@ -321,19 +323,28 @@ static void test_dots(void) {
     }
 }
 
-/* Whether table k has its own tile for t: avx2's for q2_K and q3_K (avx512
- * inherits them); every other type and table keeps the generic dot. */
+/* Whether table k has its own tile for t: avx2's and neon's for q2_K, q3_K,
+ * iq4_nl and iq4_xs (avx512 inherits avx2's); tq1_0 and tq2_0 keep the
+ * generic dot. */
 static int has_tile(const Kern *k, DType t) {
-    return (t == DT_Q2_K || t == DT_Q3_K) && (!strcmp(k->name, "avx2") || !strcmp(k->name, "avx512"));
+    int own = !strcmp(k->name, "avx2") || !strcmp(k->name, "avx512") || !strcmp(k->name, "neon");
+    return own && (t == DT_Q2_K || t == DT_Q3_K || t == DT_IQ4_NL || t == DT_IQ4_XS);
+}
+
+/* Whether table k has a packed layout for t: avx2's q2_Kx8, q3_Kx8 and
+ * iq4_xsx8 (avx512 inherits them). */
+static int has_pack(const Kern *k, DType t) {
+    return (t == DT_Q2_K || t == DT_Q3_K || t == DT_IQ4_XS) && (!strcmp(k->name, "avx2") || !strcmp(k->name, "avx512"));
 }
 
 /* Each kernel table keeps the generic dot for these types or has a tile
- * computing generic.c's operations (no packed layout, no fast dot yet), and
- * matmul through it gives the generic table's bits: over 1, 3 and 8
+ * computing generic.c's operations (and, where it has one, a packed layout
+ * whose tile does too; no fast dot), and matmul through it, packed or not,
+ * gives the generic table's bits: over 1, 3, 8 and 11
  * super-blocks, 1..7 tokens (every tile shape and tail), 1 and 2 threads. */
 static void test_fallback(void) {
     static const char *names[] = {"generic", "avx2", "avx512", "neon"};
-    static const int nblocks[] = {1, 3, 8};
+    static const int nblocks[] = {1, 3, 8, 11}; /* iq4_nl: 8 blocks a group, then a tail */
     const Kern *g = kern_named("generic");
     enum { ROWS = 37, N = 7 };
     Pool pool;
@@ -345,26 +356,31 @@ static void test_fallback(void) {
             DType t = TYPES[ti];
             EXPECT((has_tile(k, t) ? k->mm[t].tile != g->mm[t].tile
                                    : k->mm[t].tile == g->mm[t].tile && k->mm[t].act_quant == g->mm[t].act_quant) &&
-                       !k->pack[t].pack && !k->fast[t].tile,
+                       !k->pack[t].pack == !has_pack(k, t) && !k->fast[t].tile,
                    "%s %s: %s", k->name, dtype_traits(t)->name, has_tile(k, t) ? "its own tile" : "the generic dot");
-            for (int bi = 0; bi < 3; bi++) {
+            for (int bi = 0; bi < 4; bi++) {
                 int cols = nblocks[bi] * dtype_traits(t)->block;
                 void *wd = xmalloc(dtype_bytes(t, (size_t)ROWS * cols));
                 test_random_blocks(wd, t, (size_t)ROWS * cols, 0.1f, &rng_s);
                 Mat w = {wd, t, ROWS, cols, NULL, NULL};
-                EXPECT(mat_pack(&w, k, NULL) == 0 && !w.packed, "%s %s: nothing to pack", k->name, dtype_traits(t)->name);
+                if (!has_pack(k, t))
+                    EXPECT(mat_pack(&w, k, NULL) == 0 && !w.packed, "%s %s: nothing to pack", k->name, dtype_traits(t)->name);
                 float *x = xmalloc((size_t)N * cols * sizeof *x), *a = poisoned((size_t)N * ROWS), *b = poisoned((size_t)N * ROWS);
                 for (int i = 0; i < N * cols; i++) x[i] = (float)rng_normal() * (i % 11 == 0 ? 5.0f : 1.0f);
                 size_t sb = matmul_scratch_bytes(t, cols, N, k), sg = matmul_scratch_bytes(t, cols, N, g);
                 void *scratch = xmalloc((sb > sg ? sb : sg) + 1);
                 matmul(&(MatmulEnv){g, NULL, scratch, 0}, b, x, &w, N);
-                for (int n = 1; n <= N; n++)
-                    for (int th = 0; th < 2; th++) {
-                        matmul(&(MatmulEnv){k, th ? &pool : NULL, scratch, 0}, a, x, &w, n);
-                        EXPECT(!memcmp(a, b, (size_t)n * ROWS * sizeof *a),
-                               "%s %s cols %d, %d token(s), %d thread(s): matmul differs from generic", k->name,
-                               dtype_traits(t)->name, cols, n, th + 1);
-                    }
+                for (int pk = 0; pk <= has_pack(k, t); pk++) {
+                    if (pk) EXPECT(mat_pack(&w, k, &pool) == 1 && w.packed, "%s %s: packed", k->name, dtype_traits(t)->name);
+                    for (int n = 1; n <= N; n++)
+                        for (int th = 0; th < 2; th++) {
+                            matmul(&(MatmulEnv){k, th ? &pool : NULL, scratch, 0}, a, x, &w, n);
+                            EXPECT(!memcmp(a, b, (size_t)n * ROWS * sizeof *a),
+                                   "%s %s%s cols %d, %d token(s), %d thread(s): matmul differs from generic", k->name,
+                                   dtype_traits(t)->name, pk ? " packed" : "", cols, n, th + 1);
+                        }
+                    mat_unpack(&w);
+                }
                 free(scratch), free(a), free(b), free(x), free(wd);
             }
         }

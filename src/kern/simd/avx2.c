@@ -564,120 +564,6 @@ FORCE void k_q6_K(const int MR, const int NT, float *out, size_t os, const char 
 }
 TILE_FNS(tile_q6_K, k_q6_K)
 
-/* ---- q2_K, q3_K: generic.c's order -----------------------------------------
- * These two give generic.c's bits (kern/quant.h's integer codes): per block
- * of 32 the exact Σ sc·q·xq (and q2_K's Σ mn·xq) by maddubs per 16-element
- * half, then per block in order s += (d·d_x)·sumi − (dmin·d_x)·summ, the
- * scalar chain of dot_q2_K/dot_q3_K (the 8 blocks' terms computed in 8 lanes
- * with the same roundings, added one by one). With u the unsigned codes
- * (q2_K: q; q3_K: q + 4, so Σq·x = Σu·x − 4·Σx per half), the half sums of
- * u·x and of x (the latter once per token) go through one reduction tree. */
-
-/* The 16 half sums of 8 blocks' int32 lanes p[b] (lanes 0-3: half 0, 4-7:
- * half 1): *a = [b0 b1 b2 b3 half 0 | b0..b3 half 1], *b the same of b4..b7. */
-FORCE void halves8(const __m256i p[8], __m256i *a, __m256i *b) {
-    *a = _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
-    *b = _mm256_hadd_epi32(_mm256_hadd_epi32(p[4], p[5]), _mm256_hadd_epi32(p[6], p[7]));
-}
-
-/* Σ_half sc·h per block, in block order, from halves8's layout. */
-FORCE __m256i blocks8(__m256i a, __m256i b) {
-    return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
-}
-
-/* 16 per-half scales (byte s: half s) as int32 in halves8's layout. */
-FORCE void scales16(__m128i s, int is_signed, __m256i *a, __m256i *b) {
-    __m128i t = _mm_shuffle_epi8(s, _mm_setr_epi8(0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15));
-    *a = is_signed ? _mm256_cvtepi8_epi32(t) : _mm256_cvtepu8_epi32(t);
-    t = _mm_srli_si128(t, 8);
-    *b = is_signed ? _mm256_cvtepi8_epi32(t) : _mm256_cvtepu8_epi32(t);
-}
-
-/* Half sums of u·x (u unsigned, 0..7) of the 8 blocks of one super-block. */
-FORCE void uhalves(const __m256i u[8], const ActQ4_K *xk, __m256i *a, __m256i *b) {
-    const __m256i ones16 = _mm256_set1_epi16(1);
-    __m256i p[8];
-    UNROLL8 for (int s = 0; s < 8; s++)
-        p[s] = _mm256_madd_epi16(_mm256_maddubs_epi16(u[s], _mm256_loadu_si256((const __m256i *)xk->qs[s])), ones16);
-    halves8(p, a, b);
-}
-
-/* One super-block's 8 terms added to *s in block order. */
-FORCE void add8(float *s, __m256 v) {
-    float e[8];
-    _mm256_storeu_ps(e, v);
-    for (int k = 0; k < 8; k++) *s += e[k];
-}
-
-/* The q2_K or q3_K tile: per super-block, per row its u[8] and per-half
- * scales (q2_K: and mins), per token the x half sums, then each element's
- * terms. */
-FORCE void k_q23_K(const int MR, const int NT, const int q3, float *out, size_t os, const char *w, size_t ws,
-                   const char *x, size_t xs, size_t n) {
-    const __m256i three = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4), ones8 = _mm256_set1_epi8(1);
-    float acc[4][4] = {{0}};
-    for (size_t i = 0; i < n / QK_K; i++) {
-        __m256i xa[4], xb[4];
-        UNROLL for (int t = 0; t < NT; t++) { /* Σx per half: u = 1 */
-            const __m256i one[8] = {ones8, ones8, ones8, ones8, ones8, ones8, ones8, ones8};
-            uhalves(one, (const ActQ4_K *)(x + t * xs) + i, &xa[t], &xb[t]);
-        }
-        UNROLL for (int r = 0; r < MR; r++) {
-            const uint8_t *qs;
-            __m256i u[8], sca, scb, mna = _mm256_setzero_si256(), mnb = mna;
-            float d, dmin = 0;
-            if (q3) {
-                const BlockQ3_K *wb = (const BlockQ3_K *)(w + r * ws) + i;
-                uint32_t a[3];
-                memcpy(a, wb->scales, 12);
-                /* scale s's low nibble: nibble s/8 of byte s%8; top bits: bits 2(s/4) of byte 8 + s%4 */
-                __m128i s = _mm_setr_epi32((int)((a[0] & 0x0f0f0f0fu) | (a[2] & 0x03030303u) << 4),
-                                           (int)((a[1] & 0x0f0f0f0fu) | (a[2] >> 2 & 0x03030303u) << 4),
-                                           (int)((a[0] >> 4 & 0x0f0f0f0fu) | (a[2] >> 4 & 0x03030303u) << 4),
-                                           (int)((a[1] >> 4 & 0x0f0f0f0fu) | (a[2] >> 6 & 0x03030303u) << 4));
-                scales16(_mm_sub_epi8(s, _mm_set1_epi8(32)), 1, &sca, &scb);
-                qs = wb->qs, d = _cvtsh_ss(wb->d);
-                __m256i hm = _mm256_loadu_si256((const __m256i *)wb->hmask);
-                UNROLL8 for (int b = 0; b < 8; b++) { /* bit b of hmask to bit 2: u = q + 4 */
-                    __m256i h = b < 2 ? _mm256_slli_epi16(hm, 2 - b) : _mm256_srli_epi16(hm, b - 2);
-                    u[b] = _mm256_and_si256(h, four);
-                }
-            } else {
-                const BlockQ2_K *wb = (const BlockQ2_K *)(w + r * ws) + i;
-                __m128i s = _mm_loadu_si128((const __m128i *)wb->scales), low = _mm_set1_epi8(15);
-                scales16(_mm_and_si128(s, low), 0, &sca, &scb);
-                scales16(_mm_and_si128(_mm_srli_epi16(s, 4), low), 0, &mna, &mnb);
-                qs = wb->qs, d = _cvtsh_ss(wb->d), dmin = _cvtsh_ss(wb->dmin);
-                UNROLL8 for (int b = 0; b < 8; b++) u[b] = _mm256_setzero_si256();
-            }
-            UNROLL for (int j = 0; j < 2; j++) { /* block 4j + k: bits 2k of qs[32j..32j+32) */
-                __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
-                UNROLL for (int k = 0; k < 4; k++)
-                    u[4 * j + k] = _mm256_or_si256(u[4 * j + k], _mm256_and_si256(_mm256_srli_epi16(q, 2 * k), three));
-            }
-            UNROLL for (int t = 0; t < NT; t++) {
-                const ActQ4_K *xk = (const ActQ4_K *)(x + t * xs) + i;
-                __m256i ua, ub;
-                uhalves(u, xk, &ua, &ub);
-                if (q3) ua = _mm256_sub_epi32(ua, _mm256_slli_epi32(xa[t], 2)), ub = _mm256_sub_epi32(ub, _mm256_slli_epi32(xb[t], 2));
-                __m256i sumi = blocks8(_mm256_mullo_epi32(ua, sca), _mm256_mullo_epi32(ub, scb));
-                __m256 dx = _mm256_loadu_ps(xk->d);
-                __m256 v = _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(d), dx), cvt(sumi));
-                if (!q3) {
-                    __m256i summ = blocks8(_mm256_mullo_epi32(xa[t], mna), _mm256_mullo_epi32(xb[t], mnb));
-                    v = _mm256_sub_ps(v, _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(dmin), dx), cvt(summ)));
-                }
-                add8(&acc[r][t], v);
-            }
-        }
-    }
-    UNROLL for (int r = 0; r < MR; r++) UNROLL for (int t = 0; t < NT; t++) out[(size_t)t * os + (size_t)r] = acc[r][t];
-}
-#define K_Q2_K(MR, NT, ...) k_q23_K(MR, NT, 0, __VA_ARGS__)
-#define K_Q3_K(MR, NT, ...) k_q23_K(MR, NT, 1, __VA_ARGS__)
-TILE_FNS(tile_q2_K, K_Q2_K)
-TILE_FNS(tile_q3_K, K_Q3_K)
-
 /* ---- packed weights (KernPack) -------------------------------------------
  * The groups' layouts are x86_layout.h's types; here, what each tile
  * computes per element (row r, token t), the same in every tile.
@@ -1088,8 +974,6 @@ void kern_fill_avx2(Kern *k) {
     k->mm[DT_Q4_K] = (KernDot){DT_Q8_0, act_q4_K_bytes, act_q4_K_quant, 4, 2, tile_q4_K};
     k->mm[DT_Q5_K] = (KernDot){DT_Q8_0, act_q4_K_bytes, act_q4_K_quant, 4, 3, tile_q5_K};
     k->mm[DT_Q6_K] = (KernDot){DT_Q8_0, act_q4_K_bytes, act_q4_K_quant, 4, 1, tile_q6_K};
-    k->mm[DT_Q2_K] = (KernDot){DT_Q8_0, act_q4_K_bytes, act_q4_K_quant, 4, 2, tile_q2_K};
-    k->mm[DT_Q3_K] = (KernDot){DT_Q8_0, act_q4_K_bytes, act_q4_K_quant, 4, 2, tile_q3_K};
     k->pack[DT_Q4_K] = (KernPack){8, q4_Kx8_bytes, q4_Kx8_pack, {DT_Q8_0, act_q4_K_bytes, act_q4_K_quant, 8, 4, tile_q4_Kx8}};
     k->pack[DT_Q5_K] = (KernPack){8, q5_Kx8_bytes, q5_Kx8_pack, {DT_Q8_0, act_q4_K_bytes, act_q4_K_quant, 8, 4, tile_q5_Kx8}};
     k->pack[DT_Q6_K] = (KernPack){8, q6_Kx8_bytes, q6_Kx8_pack, {DT_Q8_0, act_group_q6_K_bytes, act_group_q6_K_quant, 8, 4, tile_q6_Kx8}};
@@ -1104,5 +988,6 @@ void kern_fill_avx2(Kern *k) {
     k->dot_f16 = vdot_f16;
     k->axpy_f16 = vaxpy_f16;
     k->attn[0] = attn_f32, k->attn[1] = attn_f16;
+    kern_fill_avx2_k2(k); /* q2_K, q3_K, iq4_nl, iq4_xs: avx2_k2.c */
 }
 #endif

@@ -10,7 +10,9 @@
  *       (vmull_s8 / vmlal_s8 pairs, pairwise added into 4 int32 lanes),
  *       acc = fma(float(those), scales, acc) (the K-quants' mins likewise
  *       from Σxq), then the lanes' sum.
- * q4_1, q5_0, q5_1 keep the generic table's kernels. Tested under qemu-user
+ *   q2_K, q3_K, iq4_nl, iq4_xs: the generic table's operations (its bits),
+ *       with the codes decoded and the integer sums taken by vector.
+ * q4_1, q5_0, q5_1, tq1_0, tq2_0 keep the generic table's kernels. Tested under qemu-user
  * (tests/platform/neon.sh). */
 #if defined(__aarch64__)
 #include <arm_neon.h>
@@ -225,6 +227,144 @@ FORCE void k_q6_K(const int MR, const int NT, float *out, size_t os, const char 
 }
 TILE_FNS(tile_q6_K, k_q6_K)
 
+/* ---- q2_K, q3_K, iq4_nl, iq4_xs: generic.c's bits --------------------------
+ * Per block of 32 the exact integer sum (int8 codes times xq by dot16/dot32,
+ * the lanes added: integer, exact), the block's fp32 term written as
+ * generic.c writes it, added to the element's sum in block order: the same
+ * operations as the generic table's dot, so the same bits. */
+
+/* Σ of a 16-element half: int. */
+FORCE int sum16(int8x16_t w, int8x16_t x) { return vaddvq_s32(dot16(w, x)); }
+
+/* One super-block of q2_K (Q3 0) or q3_K (Q3 1) codes of a row, as 8 blocks
+ * of two 16-element halves, and its 16 per-half scales (q2_K: and mins). */
+typedef struct {
+    int8x16_t q[8][2];
+    int sc[16], mn[16];
+    float d, dmin;
+} CodesK23;
+
+FORCE void codes_k23(const int Q3, CodesK23 *c, const char *row, size_t i) {
+    const uint8_t *qs;
+    uint8x16_t hm[2] = {vdupq_n_u8(0), vdupq_n_u8(0)};
+    if (Q3) {
+        const BlockQ3_K *wb = (const BlockQ3_K *)row + i;
+        int8_t sc[QK_K / 16];
+        scales_q3_K(sc, wb);
+        for (int s = 0; s < 16; s++) c->sc[s] = sc[s], c->mn[s] = 0;
+        qs = wb->qs, c->d = f16_to_f32(wb->d), c->dmin = 0;
+        hm[0] = vld1q_u8(wb->hmask), hm[1] = vld1q_u8(wb->hmask + 16);
+    } else {
+        const BlockQ2_K *wb = (const BlockQ2_K *)row + i;
+        for (int s = 0; s < 16; s++) c->sc[s] = wb->scales[s] & 0xf, c->mn[s] = wb->scales[s] >> 4;
+        qs = wb->qs, c->d = f16_to_f32(wb->d), c->dmin = f16_to_f32(wb->dmin);
+    }
+    for (int j = 0; j < 2; j++)
+        for (int e = 0; e < 2; e++) { /* block 4j + k, half e: bits 2k of qs[32j + 16e ..] */
+            uint8x16_t q = vld1q_u8(qs + 32 * j + 16 * e);
+            for (int k = 0; k < 4; k++) {
+                uint8x16_t u = vandq_u8(vshlq_u8(q, vdupq_n_s8((int8_t)(-2 * k))), vdupq_n_u8(3));
+                if (Q3) { /* bit b of hmask[l] set: q, else q − 4 */
+                    int b = 4 * j + k;
+                    u = vorrq_u8(u, vandq_u8(vshlq_u8(hm[e], vdupq_n_s8((int8_t)(2 - b))), vdupq_n_u8(4)));
+                    c->q[b][e] = vsubq_s8(vreinterpretq_s8_u8(u), vdupq_n_s8(4));
+                } else {
+                    c->q[4 * j + k][e] = vreinterpretq_s8_u8(u);
+                }
+            }
+        }
+}
+
+FORCE void k_q23_K(const int Q3, const int MR, const int NT, float *out, size_t os, const char *w, size_t ws,
+                   const char *x, size_t xs, size_t n) {
+    float acc[4][4] = {{0}};
+    for (size_t i = 0; i < n / QK_K; i++) {
+        for (int r = 0; r < MR; r++) {
+            CodesK23 c;
+            codes_k23(Q3, &c, w + r * ws, i);
+            for (int t = 0; t < NT; t++) {
+                const BlockQ8_0 *xb = (const BlockQ8_0 *)(x + t * xs) + 8 * i;
+                for (int b = 0; b < 8; b++, xb++) {
+                    int8x16_t x0 = vld1q_s8(xb->qs), x1 = vld1q_s8(xb->qs + 16);
+                    int sumi = c.sc[2 * b] * sum16(c.q[b][0], x0) + c.sc[2 * b + 1] * sum16(c.q[b][1], x1);
+                    float dx = f16_to_f32(xb->d);
+                    if (Q3) { /* generic.c's dot_q3_K */
+                        acc[r][t] += c.d * dx * (float)sumi;
+                    } else { /* dot_q2_K */
+                        int summ = c.mn[2 * b] * vaddlvq_s8(x0) + c.mn[2 * b + 1] * vaddlvq_s8(x1);
+                        acc[r][t] += c.d * dx * (float)sumi - c.dmin * dx * (float)summ;
+                    }
+                }
+            }
+        }
+    }
+    for (int r = 0; r < MR; r++)
+        for (int t = 0; t < NT; t++) out[(size_t)t * os + (size_t)r] = acc[r][t];
+}
+FORCE void k_q2_K(const int MR, const int NT, float *out, size_t os, const char *w, size_t ws, const char *x,
+                  size_t xs, size_t n) {
+    k_q23_K(0, MR, NT, out, os, w, ws, x, xs, n);
+}
+FORCE void k_q3_K(const int MR, const int NT, float *out, size_t os, const char *w, size_t ws, const char *x,
+                  size_t xs, size_t n) {
+    k_q23_K(1, MR, NT, out, os, w, ws, x, xs, n);
+}
+TILE_FNS(tile_q2_K, k_q2_K)
+TILE_FNS(tile_q3_K, k_q3_K)
+
+/* The levels of a 32-block from its 16 index bytes: elements 0..15 (low
+ * nibbles) in *lo, 16..31 (high) in *hi, by table lookup. */
+FORCE void iq4_levels(const uint8_t *qs, int8x16_t *lo, int8x16_t *hi) {
+    const int8x16_t tbl = vld1q_s8(kvalues_iq4nl);
+    uint8x16_t q = vld1q_u8(qs);
+    *lo = vqtbl1q_s8(tbl, vandq_u8(q, vdupq_n_u8(15))), *hi = vqtbl1q_s8(tbl, vshrq_n_u8(q, 4));
+}
+
+/* iq4_nl: per block (d_w·d_x)·sumi (generic.c's dot_iq4_nl). */
+FORCE void k_iq4_nl(const int MR, const int NT, float *out, size_t os, const char *w, size_t ws, const char *x,
+                    size_t xs, size_t n) {
+    float acc[4][4] = {{0}};
+    for (size_t b = 0; b < n / QK32; b++)
+        for (int r = 0; r < MR; r++) {
+            const BlockIQ4_NL *wb = (const BlockIQ4_NL *)(w + r * ws) + b;
+            int8x16_t lo, hi;
+            iq4_levels(wb->qs, &lo, &hi);
+            for (int t = 0; t < NT; t++) {
+                const BlockQ8_0 *xb = (const BlockQ8_0 *)(x + t * xs) + b;
+                int sumi = vaddvq_s32(dot32(lo, hi, vld1q_s8(xb->qs), vld1q_s8(xb->qs + 16)));
+                acc[r][t] += f16_to_f32(wb->d) * f16_to_f32(xb->d) * (float)sumi;
+            }
+        }
+    for (int r = 0; r < MR; r++)
+        for (int t = 0; t < NT; t++) out[(size_t)t * os + (size_t)r] = acc[r][t];
+}
+TILE_FNS(tile_iq4_nl, k_iq4_nl)
+
+/* iq4_xs: per 32-block (d·d_x)·(sc·sumi) (generic.c's dot_iq4_xs). */
+FORCE void k_iq4_xs(const int MR, const int NT, float *out, size_t os, const char *w, size_t ws, const char *x,
+                    size_t xs, size_t n) {
+    float acc[4][4] = {{0}};
+    for (size_t i = 0; i < n / QK_K; i++)
+        for (int r = 0; r < MR; r++) {
+            const BlockIQ4_XS *wb = (const BlockIQ4_XS *)(w + r * ws) + i;
+            int8x16_t lo[8], hi[8];
+            int8_t sc[QK_K / 32];
+            scales_iq4_xs(sc, wb);
+            for (int s = 0; s < 8; s++) iq4_levels(wb->qs + 16 * s, &lo[s], &hi[s]);
+            float d = f16_to_f32(wb->d);
+            for (int t = 0; t < NT; t++) {
+                const BlockQ8_0 *xb = (const BlockQ8_0 *)(x + t * xs) + 8 * i;
+                for (int s = 0; s < 8; s++, xb++) {
+                    int sumi = vaddvq_s32(dot32(lo[s], hi[s], vld1q_s8(xb->qs), vld1q_s8(xb->qs + 16)));
+                    acc[r][t] += d * f16_to_f32(xb->d) * (float)(sc[s] * sumi);
+                }
+            }
+        }
+    for (int r = 0; r < MR; r++)
+        for (int t = 0; t < NT; t++) out[(size_t)t * os + (size_t)r] = acc[r][t];
+}
+TILE_FNS(tile_iq4_xs, k_iq4_xs)
+
 /* ---- attention ------------------------------------------------------------ */
 
 static float vdot(const float *a, const float *b, int n) {
@@ -277,6 +417,10 @@ void kern_fill_neon(Kern *k) {
     k->mm[DT_Q4_K] = (KernDot){DT_Q8_0, k->mm[DT_Q4_K].act_bytes, k->mm[DT_Q4_K].act_quant, 4, 3, tile_q4_K};
     k->mm[DT_Q5_K] = (KernDot){DT_Q8_0, k->mm[DT_Q5_K].act_bytes, k->mm[DT_Q5_K].act_quant, 4, 3, tile_q5_K};
     k->mm[DT_Q6_K] = (KernDot){DT_Q8_0, k->mm[DT_Q6_K].act_bytes, k->mm[DT_Q6_K].act_quant, 4, 3, tile_q6_K};
+    k->mm[DT_Q2_K] = (KernDot){DT_Q8_0, k->mm[DT_Q2_K].act_bytes, k->mm[DT_Q2_K].act_quant, 4, 2, tile_q2_K};
+    k->mm[DT_Q3_K] = (KernDot){DT_Q8_0, k->mm[DT_Q3_K].act_bytes, k->mm[DT_Q3_K].act_quant, 4, 2, tile_q3_K};
+    k->mm[DT_IQ4_NL] = (KernDot){DT_Q8_0, k->mm[DT_IQ4_NL].act_bytes, k->mm[DT_IQ4_NL].act_quant, 4, 2, tile_iq4_nl};
+    k->mm[DT_IQ4_XS] = (KernDot){DT_Q8_0, k->mm[DT_IQ4_XS].act_bytes, k->mm[DT_IQ4_XS].act_quant, 4, 2, tile_iq4_xs};
     k->dot_f32 = vdot;
     k->axpy_f32 = vaxpy;
     k->dot_f16 = vdot_f16;

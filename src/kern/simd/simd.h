@@ -48,6 +48,9 @@ void kern_bf16_act(void *dst, const float *x, size_t n);
 /* Fillers, one per ISA file (internal to dispatch.c). */
 void kern_fill_generic(Kern *k);
 void kern_fill_avx2(Kern *k);
+/* avx2_k2.c: the issue-21 types' tiles into the avx2 table k (called by
+ * kern_fill_avx2, after its activation layouts are set). */
+void kern_fill_avx2_k2(Kern *k);
 void kern_fill_avx512(Kern *k);
 void kern_fill_neon(Kern *k);
 

@@ -12,10 +12,12 @@
  *   ActQ4_0       q8p  2 blocks (128)  act_q4_0_quant        tile_q4_0, _q5_0
  *   ActQ4_1       q8m  2 blocks (128)  act_q4_1_quant        tile_q4_1, _q5_1
  *   ActQ4_K       q8x  super (320)     act_q4_K_quant        tile_q4_K, _q5_K, _q6_K, _q2_K, _q3_K,
+ *                                                            _iq4_xs, _iq4_xsx8,
  *                                                            tile_q4_Kx8, _q5_Kx8 (both tables),
  *                                                            _q4_Kx16
  *   ActGroupQ4_0  q8b  block (40)      act_group_q4_0_quant  tile_q4_0x8, _q8_0x8, _q4_0x16, _q8_0x16
- *   ActGroupQ6_K  q8h  super (320)     act_group_q6_K_quant  tile_q6_Kx8, _q6_Kx16
+ *   ActGroupQ6_K  q8h  super (320)     act_group_q6_K_quant  tile_q6_Kx8, _q6_Kx16,
+ *                                                            _q2_Kx8, _q3_Kx8
  *
  * A block is 32 values, a super-block 256 (8 blocks); the pairs hold blocks
  * b, b+1 (zeros past the last block). The Group layouts serve the packed
@@ -32,12 +34,16 @@
  *   BlockQ4_Kx8    super (1184)         8  q4_Kx8_pack    tile_q4_Kx8 (avx2)
  *   BlockQ5_Kx8    super (1440)         8  q5_Kx8_pack    tile_q5_Kx8 (avx2, avx512)
  *   BlockQ6_Kx8    super (1680)         8  q6_Kx8_pack    tile_q6_Kx8 (avx2)
+ *   BlockQ2_Kx8    super (672)          8  q2_Kx8_pack    tile_q2_Kx8 (avx2, avx512)
+ *   BlockQ3_Kx8    super (912)          8  q3_Kx8_pack    tile_q3_Kx8 (avx2, avx512)
+ *   BlockIQ4_XSx8  super (1104)         8  iq4_xsx8_pack  tile_iq4_xsx8 (avx2, avx512)
  *   PairQ4_0x16    2 blocks (576)      16  q4_0x16_pack   tile_q4_0x16 (avx512)
  *   PairQ8_0x16    2 blocks (1088)     16  q8_0x16_pack   tile_q8_0x16 (avx512)
  *   BlockQ4_Kx16   super (2368)        16  q4_Kx16_pack   tile_q4_Kx16 (avx512)
  *   BlockQ6_Kx16   super (3392)        16  q6_Kx16_pack   tile_q6_Kx16 (avx512)
  *   PairBF16x16    2 columns (64)      16  bf16p16_pack   tile_bf16p16, _bf16p16x, _bf16p16_dp
- * (the x8 groups packed in avx2.c, the x16 ones in avx512.c).
+ * (the x8 groups packed in avx2.c, q2_Kx8, q3_Kx8 and iq4_xsx8 in avx2_k2.c, the x16
+ * ones in avx512.c).
  * The float groups f32x8, f16x8, bf16x8 (avx2) and f32x16, f16x16 (avx512)
  * are plain column-major arrays, T[cols][rows] (x86_packed.h's FLOAT_PACK).
  * The 16-row units are whole cache lines, so every 512-bit load of a group
@@ -206,6 +212,42 @@ typedef struct {
 } PairQ8_0x16;
 LAYOUT_SIZE(PairQ8_0x16, 1088);
 LAYOUT_AT(PairQ8_0x16, d, 1024);
+
+/* q2_K super-block b of 8 rows (8 × 84 bytes, no overhead). Chunk (j, c)
+ * holds values 4c..4c+3 of the 32-blocks 4j + k (bits 2k of each byte). */
+typedef struct {
+    uint16_t d[8], dmin[8]; /* row r's fp16 super-block scales */
+    uint8_t sc[16][8];      /* half s (16 values), row r: its scales[s] (scale | min << 4) */
+    uint8_t qs[2][8][32];   /* per 128 values j, chunk c: row r's qs[32j + 4c..+4) at 4r */
+} BlockQ2_Kx8;
+LAYOUT_SIZE(BlockQ2_Kx8, 672);
+LAYOUT_AT(BlockQ2_Kx8, sc, 32);
+LAYOUT_AT(BlockQ2_Kx8, qs, 160);
+
+/* q3_K super-block b of 8 rows: q2_Kx8's quants, the third bits and the
+ * scales decoded (8 × 110 bytes + 32). */
+typedef struct {
+    uint16_t d[8];        /* row r's fp16 super-block scale */
+    int8_t sc[16][8];     /* half s, row r: its 6-bit scale − 32 */
+    uint8_t hm[8][32];    /* chunk c: row r's hmask[4c..4c+4) at 4r */
+    uint8_t qs[2][8][32]; /* as q2_Kx8's */
+} BlockQ3_Kx8;
+LAYOUT_SIZE(BlockQ3_Kx8, 912);
+LAYOUT_AT(BlockQ3_Kx8, sc, 16);
+LAYOUT_AT(BlockQ3_Kx8, hm, 144);
+LAYOUT_AT(BlockQ3_Kx8, qs, 400);
+
+/* iq4_xs super-block b of 8 rows (8 × 136 bytes + 16): the index bytes in
+ * chunks (low nibbles: values 4c..4c+3 of the 32-block, high: 16 + 4c..),
+ * the scales decoded. */
+typedef struct {
+    uint16_t d[8];        /* row r's fp16 super-block scale */
+    int8_t sc[8][8];      /* 32-block s, row r: its 6-bit scale − 32 */
+    uint8_t qs[8][4][32]; /* 32-block s, chunk c: row r's qs[16s + 4c..+4) at 4r */
+} BlockIQ4_XSx8;
+LAYOUT_SIZE(BlockIQ4_XSx8, 1104);
+LAYOUT_AT(BlockIQ4_XSx8, sc, 16);
+LAYOUT_AT(BlockIQ4_XSx8, qs, 80);
 
 /* q4_K super-block b of 16 rows (37 cache lines). */
 typedef struct {

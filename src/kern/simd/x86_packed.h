@@ -11,19 +11,13 @@
  * memcpy and memset. */
 
 #include "kern/simd/x86_layout.h"
+#include "kern/simd/x86_tile.h"
 
-static inline __m256 cvt(__m256i v) { return _mm256_cvtepi32_ps(v); }
 
 /* acc + Σ u·x over each 32-bit lane's 4 byte pairs (VNNI tables only). */
 #if X86_VNNI
 #define DPBUSD(acc, u, x) _mm256_dpbusd_epi32((acc), (u), (x))
 #endif
-
-FORCE __m256i bcast4(const int8_t *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return _mm256_set1_epi32(v);
-}
 
 /* Float weights in groups of G rows (avx2: 8, avx512: 16), column-major
  * inside the group (element (r, i) at G·i + r), lanes = rows; the missing
@@ -37,32 +31,6 @@ FORCE __m256i bcast4(const int8_t *p) {
             const T *row = (const T *)((const char *)src + (size_t)r * ws);                        \
             for (size_t i = 0; i < cols; i++) g[(G) * i + (size_t)r] = row[i];                      \
         }                                                                                           \
-    }
-
-/* The first nr rows (lanes) of a packed tile's accumulators. */
-FORCE void packed_store(const int NT, float *out, size_t os, const __m256 *acc, int nr) {
-    UNROLL for (int t = 0; t < NT; t++) {
-        if (nr == 8) {
-            _mm256_storeu_ps(out + (size_t)t * os, acc[t]);
-        } else {
-            float tmp[8];
-            _mm256_storeu_ps(tmp, acc[t]);
-            memcpy(out + (size_t)t * os, tmp, (size_t)nr * sizeof(float));
-        }
-    }
-}
-
-/* A packed tile: one group (nr rows written) × nt <= 4 tokens. */
-#define PACKED_FNS(name, K)                                                                          \
-    static void name(float *out, size_t os, const void *w, size_t ws, int nr, const void *x, size_t xs, \
-                     int nt, size_t n) {                                                             \
-        switch (nt) {                                                                                \
-        case 1: K(1, out, os, (const char *)w, nr, (const char *)x, xs, n); break;                   \
-        case 2: K(2, out, os, (const char *)w, nr, (const char *)x, xs, n); break;                   \
-        case 3: K(3, out, os, (const char *)w, nr, (const char *)x, xs, n); break;                   \
-        case 4: K(4, out, os, (const char *)w, nr, (const char *)x, xs, n); break;                   \
-        default: break;                                                                              \
-        }                                                                                            \
     }
 
 /* q4_0x8 and q8_0x8 (avx2 only: the avx512 table has 16-row groups of its
