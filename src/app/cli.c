@@ -51,7 +51,8 @@ enum { O_MODEL, O_TOKENIZER, O_TOKENS, O_TOKENS_FILE, O_PROMPT, O_PROMPT_FILE, O
        O_WINDOW, O_THREADS, O_CTX, O_N, O_TEMP, O_TOP_P, O_TOP_K, O_MIN_P, O_SEED, O_TYPE, O_JSON,
        O_SHAPE, O_REPS, O_PIPELINE, O_EXPERT_PARALLEL, O_LAYER_SPLIT, O_DIST_STATS, O_VERBOSE, O_KV_TYPE, O_FAST_BF16, O_DEPTH,
        O_MEM_LIMIT, O_HOST, O_PORT, O_PARALLEL, O_BATCH_TOKENS, O_QUEUE, O_API_KEY, O_API_KEY_FILE, O_ALIAS,
-       O_JSON_SCHEMA, O_GRAMMAR, O_REGEX, O_JSON_OBJECT, O_JSON_STRICT };
+       O_JSON_SCHEMA, O_GRAMMAR, O_REGEX, O_JSON_OBJECT, O_JSON_STRICT, O_OUTPUT, O_OUT_FORMAT, O_CHUNKS,
+       O_SKIP_CHUNKS, O_PROCESS_OUTPUT, O_IMATRIX, O_KL_BASE };
 
 /* Which subcommands take which flag. */
 static const struct {
@@ -59,12 +60,12 @@ static const struct {
     int value, id;
     const char *cmds;
 } specs[] = {
-    {"-m", "--model", 1, O_MODEL, " logits generate chat tokenize detokenize info perplexity bench serve "},
-    {"--tokenizer", NULL, 1, O_TOKENIZER, " generate chat tokenize detokenize info perplexity synth serve "},
+    {"-m", "--model", 1, O_MODEL, " logits generate chat tokenize detokenize info perplexity bench serve imatrix "},
+    {"--tokenizer", NULL, 1, O_TOKENIZER, " generate chat tokenize detokenize info perplexity synth serve imatrix "},
     {"--tokens", NULL, 1, O_TOKENS, " logits generate "},
     {"--tokens-file", NULL, 1, O_TOKENS_FILE, " generate "},
     {"-p", "--prompt", 1, O_PROMPT, " generate tokenize perplexity bench "},
-    {"-f", "--file", 1, O_PROMPT_FILE, " generate tokenize perplexity "},
+    {"-f", "--file", 1, O_PROMPT_FILE, " generate tokenize perplexity imatrix "},
     {"--ids", NULL, 1, O_IDS_LIST, " detokenize "},
     {"--ids", NULL, 0, O_IDS, " generate "},
     {"--chat", NULL, 1, O_CHAT, " tokenize "},
@@ -74,10 +75,10 @@ static const struct {
     {"--all", NULL, 0, O_ALL, " logits "},
     {"--bos", NULL, 0, O_BOS, " tokenize "},
     {"--ignore-eos", NULL, 0, O_IGNORE_EOS, " generate "},
-    {"--chunk-size", NULL, 1, O_CHUNK, " logits generate chat perplexity bench "},
+    {"--chunk-size", NULL, 1, O_CHUNK, " logits generate chat perplexity bench imatrix "},
     {"--sliding-window", NULL, 1, O_WINDOW, " logits generate chat perplexity bench serve "},
-    {"-t", "--threads", 1, O_THREADS, " logits generate chat quantize perplexity bench serve "},
-    {"--ctx", NULL, 1, O_CTX, " chat perplexity serve "},
+    {"-t", "--threads", 1, O_THREADS, " logits generate chat quantize perplexity bench serve imatrix "},
+    {"--ctx", NULL, 1, O_CTX, " chat perplexity serve imatrix "},
     {"-n", "--max-tokens", 1, O_N, " generate chat bench "},
     {"--temperature", "--temp", 1, O_TEMP, " generate chat serve "},
     {"--top-p", NULL, 1, O_TOP_P, " generate chat "},
@@ -93,7 +94,7 @@ static const struct {
     {"--regex", NULL, 1, O_REGEX, " generate chat "},
     {"--shape", NULL, 1, O_SHAPE, " synth "},
     {"-r", "--repetitions", 1, O_REPS, " bench "},
-    {"--kv-type", NULL, 1, O_KV_TYPE, " logits generate chat perplexity bench serve "},
+    {"--kv-type", NULL, 1, O_KV_TYPE, " logits generate chat perplexity bench serve imatrix "},
     {"--fast-bf16", NULL, 0, O_FAST_BF16, " logits generate chat perplexity bench serve "},
     {"-d", "--depth", 1, O_DEPTH, " bench "},
     {"--mem-limit", NULL, 1, O_MEM_LIMIT, " logits generate chat perplexity bench serve "},
@@ -110,6 +111,13 @@ static const struct {
     {"--api-key", NULL, 1, O_API_KEY, " serve "},
     {"--api-key-file", NULL, 1, O_API_KEY_FILE, " serve "},
     {"--alias", NULL, 1, O_ALIAS, " serve "},
+    {"-o", "--output", 1, O_OUTPUT, " imatrix "},
+    {"--output-format", NULL, 1, O_OUT_FORMAT, " imatrix "},
+    {"--chunks", NULL, 1, O_CHUNKS, " imatrix "},
+    {"--chunk", NULL, 1, O_SKIP_CHUNKS, " imatrix "},
+    {"--process-output", NULL, 0, O_PROCESS_OUTPUT, " imatrix "},
+    {"--imatrix", NULL, 1, O_IMATRIX, " quantize "},
+    {"--kl-base", NULL, 1, O_KL_BASE, " perplexity "},
 };
 
 static long parse_long(const char *cmd, const char *flag, const char *s, long lo, long hi) {
@@ -208,6 +216,16 @@ static void set(Options *o, int id, const char *flag, const char *v) {
     case O_REGEX: o->regex = v; break;
     case O_JSON_OBJECT: o->json_object = 1; break;
     case O_JSON_STRICT: o->json_strict = 1; break;
+    case O_OUTPUT: o->output = v; break;
+    case O_OUT_FORMAT:
+        if (strcmp(v, "gguf") && strcmp(v, "dat")) usage_error(c, "--output-format expects gguf or dat, got \"%.40s\"", v);
+        o->out_format = v;
+        break;
+    case O_CHUNKS: o->chunks = parse_long(c, flag, v, 1, INT_MAX); break;
+    case O_SKIP_CHUNKS: o->skip_chunks = parse_long(c, flag, v, 0, INT_MAX); break;
+    case O_PROCESS_OUTPUT: o->process_output = 1; break;
+    case O_IMATRIX: o->imatrix = v; break;
+    case O_KL_BASE: o->kl_base = v; break;
     }
 }
 
