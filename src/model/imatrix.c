@@ -97,11 +97,12 @@ static int parse_dat(Imatrix *im, const void *buf, size_t len, const char *where
         if (check_values(e->sum2, (size_t)nval, where, e->name, "value")) return -1;
     }
     int32_t chunks, dlen;
-    if (!take(&c, &chunks, 4)) { /* newer files: the chunk count and the dataset */
+    if (c.left) { /* newer files: the chunk count and the dataset */
+        if (take(&c, &chunks, 4) || take(&c, &dlen, 4) || dlen < 0 || (size_t)dlen > c.left)
+            return err_input("%s: truncated chunk count or dataset name after the entries", where);
         im->chunk_count = chunks > 0 ? chunks : 0;
-        if (take(&c, &dlen, 4) || dlen < 0 || (size_t)dlen > c.left)
-            return err_input("%s: truncated dataset name after the entries", where);
         add_dataset(im, (const char *)c.p, (size_t)dlen);
+        if (c.left != (size_t)dlen) return err_input("%s: %zu bytes after the dataset name", where, c.left - dlen);
     }
     return finish(im, where);
 }
