@@ -98,7 +98,7 @@ def main(argv):
     if len(argv) == 3 and argv[0] == '--diff':
         _, a = read_gguf(argv[1])
         _, b = read_gguf(argv[2])
-        bad = 0
+        bad = by_type = 0
         for name in sorted(set(a) | set(b)):
             if name not in a or name not in b:
                 print('%-32s only in %s' % (name, argv[1] if name in a else argv[2]))
@@ -106,11 +106,13 @@ def main(argv):
                 continue
             (ta, da, xa), (tb, db, xb) = a[name], b[name]
             if ta != tb or da != db or xa != xb:
+                by_type += ta != tb or da != db
                 nb = BLOCKS[ta][1] if ta == tb else 0
                 blocks = sum(xa[i:i + nb] != xb[i:i + nb] for i in range(0, len(xa), nb)) if nb and len(xa) == len(xb) else -1
                 print('%-32s %s %s vs %s %s: %d blocks differ' % (name, NAMES.get(ta, ta), da, NAMES.get(tb, tb), db, blocks))
                 bad += 1
-        print('%d of %d tensors differ' % (bad, len(set(a) | set(b))))
+        print('%d of %d tensors differ (%d in type or shape, %d in bytes only)' % (bad, len(set(a) | set(b)), by_type,
+                                                                               bad - by_type))
         return 1 if bad else 0
     if len(argv) == 3 and argv[0] == '--imatrix':
         a, b = imatrix_weights(argv[1]), imatrix_weights(argv[2])

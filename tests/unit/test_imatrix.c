@@ -348,7 +348,21 @@ static void test_collector(void) {
     model_free(&m);
 }
 
+/* llama.cpp's type rules that depend on having an importance matrix */
+static void test_type_rules(void) {
+    const QuantScheme *xs = quant_scheme_find("iq4_xs"), *q40 = quant_scheme_find("q4_0");
+    const char *down = "blk.0.ffn_down.weight";
+    EXPECT(quant_tensor_type_imat(xs, down, 0, 32, 0, 4, 4096, 1, 0, NULL) == DT_Q5_K, "iq4_xs, no imatrix");
+    EXPECT(quant_tensor_type_imat(xs, down, 0, 32, 0, 4, 4096, 1, 1, NULL) == DT_IQ4_XS, "iq4_xs with one");
+    EXPECT(quant_tensor_type_imat(xs, "blk.4.ffn_down.weight", 4, 32, 0, 4, 4096, 1, 1, NULL) == DT_IQ4_XS, "l 4");
+    EXPECT(quant_tensor_type_imat(q40, down, 0, 32, 0, 4, 4096, 1, 0, NULL) == DT_Q4_0, "q4_0, no imatrix");
+    EXPECT(quant_tensor_type_imat(q40, down, 3, 32, 0, 4, 4096, 1, 1, NULL) == DT_Q4_1, "q4_0 with one, l 3");
+    EXPECT(quant_tensor_type_imat(q40, "blk.4.ffn_down.weight", 4, 32, 0, 4, 4096, 1, 1, NULL) == DT_Q4_0, "l 4");
+    EXPECT(quant_tensor_type_imat(q40, "blk.0.attn_q.weight", 0, 32, 0, 4, 4096, 1, 1, NULL) == DT_Q4_0, "attn_q");
+}
+
 int main(void) {
+    test_type_rules();
     test_ggml_bytes();
     test_weighted();
     test_files();
