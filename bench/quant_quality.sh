@@ -87,7 +87,7 @@ for t in $TYPES; do
         [ -f "$f" ] || continue
         run "$LLAMA/llama-perplexity" -m "$f" --kl-divergence-base "$OUT/base.kld" --kl-divergence -t "$T" \
             > "$OUT/ppl-$who-$t.log" 2>&1 || { echo "$t $who: llama-perplexity FAILED to load"; continue; }
-        ppl=$(grep 'Mean PPL(Q)' "$OUT/ppl-$who-$t.log" | awk '{print $4}')
+        ppl=$(grep -m1 'Mean PPL(Q) ' "$OUT/ppl-$who-$t.log" | awk '{print $4}')
         kld=$(grep 'Mean    KLD' "$OUT/ppl-$who-$t.log" | awk '{print $3}')
         ours=$("$MI" perplexity -m "$f" -f "$OUT/eval.txt" --ctx 512 --kl-base "$OUT/f32.gguf" -t "$T" 2>/dev/null)
         oppl=$(echo "$ours" | awk '/^perplexity/{print $2}')
@@ -98,10 +98,10 @@ done
 
 echo "== llama.cpp loads the files only we write"
 for t in f16 bf16 q8_0 q4_k q5_k q6_k; do
-    run "$MI" quantize "$OUT/f32.gguf" "$OUT/ours-f32-$t.gguf" --type $t -t "$T" 2>/dev/null
+    run "$MI" quantize "$OUT/f32.gguf" "$OUT/ours-plain-$t.gguf" --type $t -t "$T" 2>/dev/null
 done
-for t in f16 bf16 q8_0 q4_k q5_k q6_k iq4_nl q4_0; do
-    if run "$LLAMA/llama-perplexity" -m "$OUT/ours-f32-$t.gguf" -f "$OUT/eval.txt" --chunks 2 -t "$T" > "$OUT/load-$t.log" 2>&1; then
+for t in plain-f16 plain-bf16 plain-q8_0 plain-q4_k plain-q5_k plain-q6_k f32-iq4_nl f32-q4_0; do
+    if run "$LLAMA/llama-perplexity" -m "$OUT/ours-$t.gguf" -f "$OUT/eval.txt" --chunks 2 -t "$T" > "$OUT/load-$t.log" 2>&1; then
         echo "$t: loads, $(grep -o 'Final estimate: PPL = [0-9.]*' "$OUT/load-$t.log")"
     else
         echo "$t: llama-perplexity FAILED: $(tail -1 "$OUT/load-$t.log")"
