@@ -39,7 +39,6 @@ int cmd_imatrix(const Options *o) {
     if (!o->prompt_file) usage_error(o->cmd, "%s", "missing -f TEXT");
     const char *out = o->output ? o->output : "imatrix.gguf";
     int dat = o->out_format ? !strcmp(o->out_format, "dat") : ends_with(out, ".dat");
-    if (o->mem_limit) usage_error(o->cmd, "%s", "--mem-limit is not supported: the experts must be resident");
     Model m;
     load_model(&m, o);
     Tokenizer tok;

@@ -116,7 +116,10 @@ static int ends_with(const char *s, const char *suffix) {
 
 static int parse_gguf(Imatrix *im, const void *buf, size_t len, const char *where) {
     GGUFFile f = {0};
-    if (gguf_parse(&f, buf, len, where)) return -1;
+    if (gguf_parse(&f, buf, len, where)) {
+        gguf_close(&f);
+        return -1;
+    }
     int rc = 0;
     im->e = xcalloc((size_t)f.n_tensors + 1, sizeof *im->e);
     for (int i = 0; i < f.n_tensors && rc == 0; i++) {
