@@ -33,11 +33,15 @@
  *     llama-quantize stops with "Unsupported tensor size"; we fall back to
  *     f16 as llama.cpp's convert_hf_to_gguf does for rows its quantizer
  *     cannot take.
- * (llama.cpp's 70B-model and Falcon rules do not apply here.) Checked against llama.cpp (c392e50, Feb 2025) out of the tree: from
- * the same f32 GGUF, llama-quantize writes the same type and the same bytes
+ * (llama.cpp's 70B-model and Falcon rules do not apply here.) Checked
+ * against llama.cpp (c392e50, Feb 2025) out of the tree: from the same f32
+ * GGUF, llama-quantize writes the same type and the same bytes
  * for every tensor, for each file type here but f32/f16/bf16 and the six
  * low-bit ones (whose quantizers were compared with ggml's directly, see
- * kern/quant_k2.c). */
+ * kern/quant_k2.c); with an importance matrix, the same bytes for every
+ * low-bit type too, dense and MoE (bench/quant_quality.sh, bench/RESULTS.md),
+ * but where rows fall back: c392e50 sends q2_K/q3_K to iq4_nl, 007dbbf and
+ * we to q4_0. */
 #include "model/quantize.h"
 
 #include <pthread.h>
