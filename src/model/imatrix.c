@@ -253,7 +253,8 @@ int imatrix_write_dat(const Imatrix *im, FILE *f) {
         for (int m = 0; m < e->n_mats; m++) max = e->count[m] > max ? e->count[m] : max;
         if (max <= 0 && !im->legacy) continue;
         int32_t len = (int32_t)strlen(e->name), nval = e->cols * e->n_mats;
-        int32_t ncall = im->legacy ? (int32_t)e->count[0] : (int32_t)(((int64_t)max + cs - 1) / cs);
+        double nc = im->legacy ? e->count[0] : ceil((double)max / cs); /* counts from a file may be huge */
+        int32_t ncall = nc >= INT32_MAX ? INT32_MAX : (int32_t)nc;
         float *v = xmalloc((size_t)nval * sizeof(float));
         for (int m = 0; m < e->n_mats; m++)
             for (int k = 0; k < e->cols; k++) {
