@@ -52,7 +52,8 @@ enum { O_MODEL, O_TOKENIZER, O_TOKENS, O_TOKENS_FILE, O_PROMPT, O_PROMPT_FILE, O
        O_WINDOW, O_THREADS, O_CTX, O_N, O_TEMP, O_TOP_P, O_TOP_K, O_MIN_P, O_SEED, O_TYPE, O_JSON,
        O_SHAPE, O_REPS, O_PIPELINE, O_EXPERT_PARALLEL, O_LAYER_SPLIT, O_DIST_STATS, O_VERBOSE, O_KV_TYPE, O_FAST_BF16, O_DEPTH, O_SHARPEN,
        O_MEM_LIMIT, O_HOST, O_PORT, O_PARALLEL, O_BATCH_TOKENS, O_QUEUE, O_API_KEY, O_API_KEY_FILE, O_ALIAS,
-       O_JSON_SCHEMA, O_GRAMMAR, O_REGEX, O_JSON_OBJECT, O_JSON_STRICT, O_DRAFT, O_LOOKUP, O_DRAFT_MAX };
+       O_JSON_SCHEMA, O_GRAMMAR, O_REGEX, O_JSON_OBJECT, O_JSON_STRICT, O_DRAFT, O_LOOKUP, O_DRAFT_MAX, O_OUTPUT,
+       O_OUT_FORMAT, O_CHUNKS, O_SKIP_CHUNKS, O_PROCESS_OUTPUT, O_IMATRIX, O_KL_BASE };
 
 /* Which subcommands take which flag. */
 static const struct {
@@ -60,12 +61,12 @@ static const struct {
     int value, id;
     const char *cmds;
 } specs[] = {
-    {"-m", "--model", 1, O_MODEL, " logits generate chat tokenize detokenize info perplexity bench serve "},
-    {"--tokenizer", NULL, 1, O_TOKENIZER, " generate chat tokenize detokenize info perplexity synth serve "},
+    {"-m", "--model", 1, O_MODEL, " logits generate chat tokenize detokenize info perplexity bench serve imatrix "},
+    {"--tokenizer", NULL, 1, O_TOKENIZER, " generate chat tokenize detokenize info perplexity synth serve imatrix "},
     {"--tokens", NULL, 1, O_TOKENS, " logits generate "},
     {"--tokens-file", NULL, 1, O_TOKENS_FILE, " generate "},
     {"-p", "--prompt", 1, O_PROMPT, " generate tokenize perplexity bench "},
-    {"-f", "--file", 1, O_PROMPT_FILE, " generate tokenize perplexity bench "},
+    {"-f", "--file", 1, O_PROMPT_FILE, " generate tokenize perplexity bench imatrix "},
     {"--ids", NULL, 1, O_IDS_LIST, " detokenize "},
     {"--ids", NULL, 0, O_IDS, " generate "},
     {"--chat", NULL, 1, O_CHAT, " tokenize "},
@@ -75,10 +76,10 @@ static const struct {
     {"--all", NULL, 0, O_ALL, " logits "},
     {"--bos", NULL, 0, O_BOS, " tokenize "},
     {"--ignore-eos", NULL, 0, O_IGNORE_EOS, " generate "},
-    {"--chunk-size", NULL, 1, O_CHUNK, " logits generate chat perplexity bench "},
+    {"--chunk-size", NULL, 1, O_CHUNK, " logits generate chat perplexity bench imatrix "},
     {"--sliding-window", NULL, 1, O_WINDOW, " logits generate chat perplexity bench serve "},
-    {"-t", "--threads", 1, O_THREADS, " logits generate chat quantize perplexity bench serve "},
-    {"--ctx", NULL, 1, O_CTX, " chat perplexity serve "},
+    {"-t", "--threads", 1, O_THREADS, " logits generate chat quantize perplexity bench serve imatrix "},
+    {"--ctx", NULL, 1, O_CTX, " chat perplexity serve imatrix "},
     {"-n", "--max-tokens", 1, O_N, " generate chat bench "},
     {"--temperature", "--temp", 1, O_TEMP, " generate chat serve "},
     {"--top-p", NULL, 1, O_TOP_P, " generate chat "},
@@ -95,7 +96,7 @@ static const struct {
     {"--shape", NULL, 1, O_SHAPE, " synth "},
     {"--sharpen", NULL, 1, O_SHARPEN, " synth "},
     {"-r", "--repetitions", 1, O_REPS, " bench "},
-    {"--kv-type", NULL, 1, O_KV_TYPE, " logits generate chat perplexity bench serve "},
+    {"--kv-type", NULL, 1, O_KV_TYPE, " logits generate chat perplexity bench serve imatrix "},
     {"--fast-bf16", NULL, 0, O_FAST_BF16, " logits generate chat perplexity bench serve "},
     {"-d", "--depth", 1, O_DEPTH, " bench "},
     {"--mem-limit", NULL, 1, O_MEM_LIMIT, " logits generate chat perplexity bench serve "},
@@ -115,6 +116,13 @@ static const struct {
     {"--draft", NULL, 1, O_DRAFT, " generate chat bench "},
     {"--lookup", NULL, 1, O_LOOKUP, " generate chat bench "},
     {"--draft-max", NULL, 1, O_DRAFT_MAX, " generate chat bench "},
+    {"-o", "--output", 1, O_OUTPUT, " imatrix "},
+    {"--output-format", NULL, 1, O_OUT_FORMAT, " imatrix "},
+    {"--chunks", NULL, 1, O_CHUNKS, " imatrix "},
+    {"--chunk", NULL, 1, O_SKIP_CHUNKS, " imatrix "},
+    {"--process-output", NULL, 0, O_PROCESS_OUTPUT, " imatrix "},
+    {"--imatrix", NULL, 1, O_IMATRIX, " quantize "},
+    {"--kl-base", NULL, 1, O_KL_BASE, " perplexity "},
 };
 
 static long parse_long(const char *cmd, const char *flag, const char *s, long lo, long hi) {
@@ -217,6 +225,16 @@ static void set(Options *o, int id, const char *flag, const char *v) {
     case O_DRAFT: o->draft = v; break;
     case O_LOOKUP: o->lookup = parse_long(c, flag, v, 1, 64); break;
     case O_DRAFT_MAX: o->draft_max = parse_long(c, flag, v, 1, SCHED_DRAFT_MAX); break;
+    case O_OUTPUT: o->output = v; break;
+    case O_OUT_FORMAT:
+        if (strcmp(v, "gguf") && strcmp(v, "dat")) usage_error(c, "--output-format expects gguf or dat, got \"%.40s\"", v);
+        o->out_format = v;
+        break;
+    case O_CHUNKS: o->chunks = parse_long(c, flag, v, 1, INT_MAX); break;
+    case O_SKIP_CHUNKS: o->skip_chunks = parse_long(c, flag, v, 0, INT_MAX); break;
+    case O_PROCESS_OUTPUT: o->process_output = 1; break;
+    case O_IMATRIX: o->imatrix = v; break;
+    case O_KL_BASE: o->kl_base = v; break;
     }
 }
 

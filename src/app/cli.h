@@ -21,6 +21,11 @@ typedef struct {
     const char *type;          /* quantize --type */
     const char *shape;         /* synth --shape */
     double sharpen;            /* synth --sharpen: 0 off */
+    const char *output, *out_format; /* imatrix -o FILE, --output-format gguf|dat */
+    long chunks, skip_chunks;  /* imatrix --chunks N (at most), --chunk N (skipped first) */
+    int process_output;        /* imatrix --process-output: output.weight too */
+    const char *imatrix;       /* quantize --imatrix FILE */
+    const char *kl_base;       /* perplexity --kl-base MODEL: KL divergence against it */
     long reps;                 /* bench -r */
     long depth;                /* bench -d: positions in the cache before tg */
     const char *kv_type;       /* --kv-type f32|f16 (NULL: f32) */

@@ -1,5 +1,6 @@
-/* cmd_quantize — mistral quantize SRC OUT.gguf --type TYPE: a model in any
- * layout model_load reads, written as a llama.cpp GGUF file (model/quantize.h). */
+/* cmd_quantize — mistral quantize SRC OUT.gguf --type TYPE [--imatrix FILE]:
+ * a model in any layout model_load reads, written as a llama.cpp GGUF file
+ * (model/quantize.h), with an importance matrix's weights (model/imatrix.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +83,11 @@ int cmd_quantize(const Options *o) {
         st_src.st_ino == st_out.st_ino)
         die("%s: the output would overwrite the source", out);
 
+    Imatrix im, *imp = NULL;
+    if (o->imatrix) {
+        if (imatrix_load(&im, o->imatrix)) die("%s", err_msg());
+        imp = &im;
+    }
     Model m;
     if (model_load(&m, src, NULL)) die("%s", err_msg());
     Tokenizer tok;
@@ -92,6 +98,12 @@ int cmd_quantize(const Options *o) {
     char *name = model_name(src);
     quantize_add_metadata(&w, &m, s, name);
     free(name);
+    if (imp) { /* what llama-quantize records of its importance matrix */
+        gguf_writer_add_string(&w, "quantize.imatrix.file", o->imatrix);
+        if (im.n_datasets) gguf_writer_add_string(&w, "quantize.imatrix.dataset", im.datasets[0]);
+        gguf_writer_add_i32(&w, "quantize.imatrix.entries_count", im.n);
+        gguf_writer_add_i32(&w, "quantize.imatrix.chunks_count", im.chunk_count);
+    }
     if (has_tok && tokenizer_to_gguf(&tok, &w)) die("%s", err_msg());
 
     FILE *fp = fopen(out, "wb");
@@ -103,7 +115,7 @@ int cmd_quantize(const Options *o) {
     Quantized q;
     long n_cpu = sysconf(_SC_NPROCESSORS_ONLN);
     int n_threads = o->threads ? (int)o->threads : n_cpu > 0 ? (int)(n_cpu < 64 ? n_cpu : 64) : 1;
-    int rc = quantize_add_tensors(&q, &w, &m, s, n_threads, progress_cb, &p);
+    int rc = quantize_add_tensors(&q, &w, &m, s, imp, n_threads, progress_cb, &p);
     if (rc == 0) {
         if (p.on) fprintf(stderr, "writing %s (%.1f MB)\n", out, (double)q.bytes / 1e6);
         rc = gguf_writer_write(&w, fp);
@@ -125,9 +137,14 @@ int cmd_quantize(const Options *o) {
             q.n_tensors, types, (double)q.bytes / 1e6);
     if (q.n_fallback)
         fprintf(stderr, "; %d with rows too short for the type's block fell back", q.n_fallback);
+    if (imp) {
+        fprintf(stderr, "; importance weights for %d", q.n_imatrix);
+        if (q.n_no_imatrix) fprintf(stderr, " (%d quantized without: not in %s)", q.n_no_imatrix, o->imatrix);
+    }
     fputs(has_tok ? "\n" : "; no tokenizer in the source: no vocabulary written\n", stderr);
     quantize_free(&q);
     gguf_writer_free(&w);
+    if (imp) imatrix_free(imp);
     if (has_tok) tokenizer_free(&tok);
     model_free(&m);
     return 0;

@@ -48,6 +48,9 @@ static const Shape shapes[] = {
     {"8x7b", 4096, 32, 32, 8, 14336, 32000, 0, 8, 2, 1000000.0},
     {"moe-small", 1024, 8, 8, 2, 2048, 32000, 0, 8, 2, 1000000.0},
     {"tiny-moe", 64, 2, 4, 2, 160, 256, 0, 4, 2, 10000.0},
+    /* rows that fit the 256-element blocks of the k-quants (the quantizer benchmarks) */
+    {"tiny-k", 256, 4, 8, 2, 768, 256, 0, 0, 0, 10000.0},
+    {"tiny-k-moe", 256, 4, 8, 2, 768, 256, 0, 4, 2, 10000.0},
 };
 
 /* uniform in [-1, 1) */
@@ -160,12 +163,12 @@ static void add_mat(Synth *s, const char *native, int rows, int cols, int n_mats
 
 int cmd_synth(const Options *o) {
     if (o->n_args != 1) usage_error(o->cmd, "%s", "give one output path: mistral synth OUT.gguf");
-    if (!o->shape) usage_error(o->cmd, "%s", "missing --shape (tiny, 1b, 7b, 8x7b, moe-small, tiny-moe)");
+    if (!o->shape) usage_error(o->cmd, "%s", "missing --shape (tiny, 1b, 7b, 8x7b, moe-small, tiny-moe, tiny-k, tiny-k-moe)");
     if (!o->type) usage_error(o->cmd, "%s", "missing --type (f32, f16, bf16, q8_0, q4_0, q4_k, q6_k)");
     const Shape *sh = NULL;
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         if (!strcmp(o->shape, shapes[i].name)) sh = &shapes[i];
-    if (!sh) usage_error(o->cmd, "unknown --shape \"%s\" (tiny, 1b, 7b, 8x7b, moe-small, tiny-moe)", o->shape);
+    if (!sh) usage_error(o->cmd, "unknown --shape \"%s\" (tiny, 1b, 7b, 8x7b, moe-small, tiny-moe, tiny-k, tiny-k-moe)", o->shape);
     const QuantScheme *qs = quant_scheme_find(o->type);
     if (!qs) usage_error(o->cmd, "%s", err_msg());
     DType t = qs->base;

@@ -16,6 +16,7 @@ int cmd_detokenize(const Options *o);
 int cmd_quantize(const Options *o);
 int cmd_info(const Options *o);
 int cmd_perplexity(const Options *o);
+int cmd_imatrix(const Options *o);
 int cmd_synth(const Options *o);
 int cmd_bench(const Options *o);
 int cmd_serve(const Options *o);

@@ -22,6 +22,7 @@ static const char *main_help =
     "  info         what a model is: layout, sizes, windows, experts, tokenizer\n"
     "  quantize     write a model as a llama.cpp GGUF file (f32 ... q4_k_m)\n"
     "  perplexity   how well a model predicts a text\n"
+    "  imatrix      an importance matrix for quantize --imatrix (llama.cpp's formats)\n"
     "  synth        write a random-weight model of a named shape (GGUF)\n"
     "  bench        prompt and generation tok/s, and decode's share of memory bandwidth\n"
     "  serve        an OpenAI-compatible HTTP server with continuous batching\n"
@@ -156,15 +157,39 @@ static const struct {
      "  --json                print a JSON object instead of text\n"
      "  --tokenizer FILE      tokenizer file (default: the model's)\n",
      0, 0, 0},
-    {"perplexity", cmd_perplexity, "mistral perplexity -m MODEL (-f FILE | -p TEXT) [--ctx N] [model options]",
+    {"perplexity", cmd_perplexity,
+     "mistral perplexity -m MODEL (-f FILE | -p TEXT) [--ctx N] [--kl-base MODEL0] [model options]",
      "Prints the model's perplexity on a text: the text is encoded (BOS first) and\n"
      "cut into windows of N tokens; each window starts afresh and every token\n"
      "after its first is scored by the logits of the tokens before it.\n",
      "  -f, --file FILE       the text (the file's exact bytes)\n"
      "  --ctx N               tokens per window (default 256)\n"
+     "  --kl-base MODEL0      also run MODEL0 (e.g. the f32 model MODEL was quantized\n"
+     "                        from) on the same windows: the mean KL divergence of\n"
+     "                        MODEL's next-token distribution from MODEL0's, and how\n"
+     "                        often their top tokens agree\n"
      "  --tokenizer FILE      tokenizer file (default: the model's)\n",
      1, 0, 0},
-    {"quantize", cmd_quantize, "mistral quantize SRC OUT.gguf --type TYPE [-t N]",
+    {"imatrix", cmd_imatrix,
+     "mistral imatrix -m MODEL -f TEXT [-o FILE] [--output-format gguf|dat] [--ctx 512] [--chunks N] [--chunk N]",
+     "Computes an importance matrix as llama-imatrix does: the text (BOS first) is cut\n"
+     "into chunks of --ctx tokens, each run from a fresh start with BOS first; for every\n"
+     "weight matrix of the layers (each expert of a MoE layer on its own) the sum of the\n"
+     "squared inputs per input column and the tokens it saw are kept. Prints the\n"
+     "perplexity of each chunk's second half, as llama-imatrix does. The file is\n"
+     "llama.cpp's GGUF imatrix (tensors NAME.in_sum2, NAME.counts) or, with\n"
+     "--output-format dat or -o *.dat, its legacy .dat; llama-quantize reads both,\n"
+     "and so does mistral quantize --imatrix.\n",
+     "  -f, --file TEXT       the text (the file's exact bytes)\n"
+     "  -o, --output FILE     the importance matrix (default imatrix.gguf)\n"
+     "  --output-format F     gguf or dat (default: dat for -o *.dat, else gguf)\n"
+     "  --ctx N               tokens per chunk (default 512, llama-imatrix's -c)\n"
+     "  --chunks N            at most N chunks (default: all the text holds)\n"
+     "  --chunk N             skip the first N chunks\n"
+     "  --process-output      collect output.weight too (llama-imatrix's flag)\n"
+     "  --tokenizer FILE      tokenizer file (default: the model's)\n",
+     1, 0, 0},
+    {"quantize", cmd_quantize, "mistral quantize SRC OUT.gguf --type TYPE [--imatrix FILE] [-t N]",
      "Writes the model SRC (any layout -m takes) as a GGUF file llama.cpp loads:\n"
      "llama.cpp's tensor names and metadata, SRC's tokenizer (its directory's file\n"
      "or a GGUF's metadata), weights converted to TYPE. Norms stay f32; the k-quant\n"
@@ -177,6 +202,9 @@ static const struct {
      "                        q4_k_s), q5_k (Q5_K_S; also q5_k_s), q6_k, q4_k_m, q5_k_m,\n"
      "                        q2_k, q3_k_s, q3_k_m, q3_k_l, iq4_nl, iq4_xs\n"
      "                        (file types as llama-quantize makes them; case ignored)\n"
+     "  --imatrix FILE        an importance matrix (mistral imatrix, llama-imatrix: GGUF\n"
+     "                        or .dat): each matrix's quantization error is weighted by\n"
+     "                        how large its inputs are, as llama-quantize --imatrix does\n"
      "  -t, --threads N       threads converting the rows (default: the CPUs, at most 64)\n",
      0, 0, 0},
     {"synth", cmd_synth, "mistral synth OUT.gguf --shape SHAPE --type TYPE [--seed S] [--tokenizer FILE]",
@@ -187,7 +215,8 @@ static const struct {
      "one at a time (8x7b at q4_0: 26 GB on disk, a few hundred MB in memory).\n",
      "  --shape SHAPE         tiny (dim 64), 1b (2048, 16 layers, ffn 7168), 7b (Mistral 7B),\n"
      "                        8x7b (Mixtral), moe-small (1024, 8 layers, 8 experts top-2),\n"
-     "                        tiny-moe\n"
+     "                        tiny-moe, tiny-k and tiny-k-moe (dim 256: rows that fit the\n"
+     "                        k-quants' blocks)\n"
      "  --type TYPE           f32, f16, bf16, q8_0, q4_0, q4_k, q6_k (rows must fit the block)\n"
      "  --seed S              weight generator seed (default 0)\n"
      "  --tokenizer FILE      a tokenizer of the shape's vocabulary size (1b, 8x7b,\n"

@@ -120,14 +120,15 @@ static void bf16_from_float(void *out, const float *src, size_t n) {
     }
 }
 
-#define QUANT(t) dequantize_row_##t, dot_row_##t, quantize_row_##t
-#define READ_ONLY(t) dequantize_row_##t, dot_row_##t, NULL
+#define QUANT(t) dequantize_row_##t, dot_row_##t, quantize_row_##t, quantize_row_##t##_imat
+#define QUANT_NO_IMAT(t) dequantize_row_##t, dot_row_##t, quantize_row_##t, NULL
+#define READ_ONLY(t) dequantize_row_##t, dot_row_##t, NULL, NULL
 
 static const DTypeTraits traits[DT_COUNT] = {
-    [DT_F32] = {"F32", 0, 1, 4, f32_to_float, f32_dot, f32_from_float},
-    [DT_F16] = {"F16", 1, 1, 2, f16_row_to_float, f16_dot, f16_from_float},
-    [DT_BF16] = {"BF16", 30, 1, 2, bf16_row_to_float, bf16_dot, bf16_from_float},
-    [DT_Q8_0] = {"q8_0", 8, QK32, sizeof(BlockQ8_0), QUANT(q8_0)},
+    [DT_F32] = {"F32", 0, 1, 4, f32_to_float, f32_dot, f32_from_float, NULL},
+    [DT_F16] = {"F16", 1, 1, 2, f16_row_to_float, f16_dot, f16_from_float, NULL},
+    [DT_BF16] = {"BF16", 30, 1, 2, bf16_row_to_float, bf16_dot, bf16_from_float, NULL},
+    [DT_Q8_0] = {"q8_0", 8, QK32, sizeof(BlockQ8_0), QUANT_NO_IMAT(q8_0)},
     [DT_Q4_0] = {"q4_0", 2, QK32, sizeof(BlockQ4_0), QUANT(q4_0)},
     [DT_Q4_1] = {"q4_1", 3, QK32, sizeof(BlockQ4_1), QUANT(q4_1)},
     [DT_Q5_0] = {"q5_0", 6, QK32, sizeof(BlockQ5_0), QUANT(q5_0)},

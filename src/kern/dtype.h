@@ -47,6 +47,11 @@ typedef struct {
      * nearest for the float types, llama.cpp's reference quantizers for the
      * others. NULL for a type that cannot be written. */
     void (*quantize)(void *out, const float *src, size_t n);
+    /* quantize with importance weights qw[0..n) (>= 0, one per element: an
+     * importance matrix's row, model/imatrix.h), as llama-quantize does with
+     * --imatrix; qw NULL: quantize's bytes. NULL for the types whose
+     * quantizer takes no weights (the float types, q8_0, read-only ones). */
+    void (*quantize_imat)(void *out, const float *src, size_t n, const float *qw);
 } DTypeTraits;
 
 const DTypeTraits *dtype_traits(DType t);

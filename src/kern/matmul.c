@@ -95,6 +95,7 @@ static void matmul_rows(void *arg, int ith, int nth) {
 }
 
 void matmul(const MatmulEnv *env, float *out, const float *x, const Mat *w, int n) {
+    if (env->observe) env->observe(env->observe_ud, w, x, n);
     const Kern *k = env->kern;
     const KernPack *kp = w->packed && w->packed_by == (const void *)k ? &k->pack[w->dtype] : NULL;
     const KernDot *kd = kp ? &kp->dot : &k->mm[w->dtype];

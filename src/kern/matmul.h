@@ -26,6 +26,11 @@ typedef struct {
     /* 1: weight types with a `fast` dot in the table (BF16: activations
      * rounded to bf16, kern.h) use it; 0: the exact one */
     int fast;
+    /* When set, matmul() first calls observe(observe_ud, w, x, n) with the
+     * weights and the n input rows it is given (the importance-matrix
+     * collector, model/imatrix.h); NULL (the default): nothing is called. */
+    void (*observe)(void *ud, const Mat *w, const float *x, int n);
+    void *observe_ud;
 } MatmulEnv;
 
 /* The fast path: the same product with env's table, threads and scratch.

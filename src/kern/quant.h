@@ -220,4 +220,20 @@ void quantize_row_q3_K(void *out, const float *src, size_t n);
 void quantize_row_iq4_nl(void *out, const float *src, size_t n);
 void quantize_row_iq4_xs(void *out, const float *src, size_t n);
 
+/* The same with importance weights qw[0..n) (one per element of the row,
+ * >= 0; NULL: the functions above): llama-quantize's bytes with --imatrix,
+ * ggml's quantize_row_<type>_impl. Minimize the error weighted by qw (and
+ * by the row's spread, kern/quant_imat.c). q8_0 takes no weights. */
+void quantize_row_q4_0_imat(void *out, const float *src, size_t n, const float *qw);
+void quantize_row_q4_1_imat(void *out, const float *src, size_t n, const float *qw);
+void quantize_row_q5_0_imat(void *out, const float *src, size_t n, const float *qw);
+void quantize_row_q5_1_imat(void *out, const float *src, size_t n, const float *qw);
+void quantize_row_q2_K_imat(void *out, const float *src, size_t n, const float *qw);
+void quantize_row_q3_K_imat(void *out, const float *src, size_t n, const float *qw);
+void quantize_row_q4_K_imat(void *out, const float *src, size_t n, const float *qw);
+void quantize_row_q5_K_imat(void *out, const float *src, size_t n, const float *qw);
+void quantize_row_q6_K_imat(void *out, const float *src, size_t n, const float *qw);
+void quantize_row_iq4_nl_imat(void *out, const float *src, size_t n, const float *qw);
+void quantize_row_iq4_xs_imat(void *out, const float *src, size_t n, const float *qw);
+
 #endif

@@ -1,5 +1,6 @@
 /* quant_k2 — the quantizers of q2_K, q3_K, iq4_nl and iq4_xs: what
- * llama-quantize writes for them without an importance matrix.
+ * llama-quantize writes for them without an importance matrix (and, for
+ * iq4_nl and iq4_xs, with one: the _imat variants).
  *
  * They follow ggml/src/ggml-quants.c (MIT, the ggml authors):
  * quantize_row_q2_K_ref with make_qkx2_quants (absolute error),
@@ -199,17 +200,18 @@ static int best_index_iq4(float x) {
     return x - val[mu - 1] < val[mu] - x ? mu - 1 : mu;
 }
 
-/* One 32-element group: the scale d minimizing Σ x²·(x - d·v[L])² over the
+/* One 32-element group: the scale d minimizing Σ w·(x - d·v[L])² over the
  * start max/127 and 15 trial scales (itry - 127)/max, itry = -7..7, each with
- * its nearest levels. L gets the levels at the start scale; the caller
+ * its nearest levels; w = x² without importance weights, else
+ * qw·sqrt(sigma2 + x²). L gets the levels at the start scale; the caller
  * recomputes them. 0 for an all-zero group (L untouched). */
-static float iq4_fit(const float *xb, uint8_t *L) {
+static float iq4_fit(const float *xb, uint8_t *L, const float *qw, float sigma2) {
     const int ntry = 7;
     const int8_t *values = kvalues_iq4nl;
     float weight[32];
     float amax = 0, max = 0;
     for (int j = 0; j < 32; j++) {
-        weight[j] = xb[j] * xb[j];
+        weight[j] = qw ? qw[j] * sqrtf(sigma2 + xb[j] * xb[j]) : xb[j] * xb[j];
         float ax = fabsf(xb[j]);
         if (ax > amax) {
             amax = ax;
@@ -250,12 +252,21 @@ static void pack_iq4(uint8_t qs[16], const uint8_t *L) {
     for (int j = 0; j < 16; j++) qs[j] = (uint8_t)(L[j] | L[16 + j] << 4);
 }
 
+/* 2·Σx²/n: the spread the importance weights are scaled against. */
+static float spread(const float *x, int n) {
+    float s = 0;
+    for (int j = 0; j < n; j++) s += x[j] * x[j];
+    return s * (2.f / n);
+}
+
 /* iq4_nl: d the fitted scale (f16), the indices at 1/d in fp32. */
-void quantize_row_iq4_nl(void *out, const float *x, size_t n) {
+void quantize_row_iq4_nl(void *out, const float *x, size_t n) { quantize_row_iq4_nl_imat(out, x, n, NULL); }
+
+void quantize_row_iq4_nl_imat(void *out, const float *x, size_t n, const float *qw) {
     BlockIQ4_NL *y = out;
     uint8_t L[32];
     for (size_t i = 0; i < n / QK32; i++, x += QK32) {
-        float scale = iq4_fit(x, L);
+        float scale = iq4_fit(x, L, qw ? qw + QK32 * i : NULL, qw ? spread(x, QK32) : 0);
         y[i].d = f32_to_f16(scale);
         float id = scale ? 1 / scale : 0;
         for (int j = 0; j < 32; j++) L[j] = (uint8_t)best_index_iq4(id * x[j]);
@@ -266,14 +277,16 @@ void quantize_row_iq4_nl(void *out, const float *x, size_t n) {
 /* iq4_xs: the 8 groups' fitted scales quantized to 6 bits against the
  * largest in magnitude (which maps to -32), d = -max/32 (f16); each group's
  * indices at 1/(d·l) with the fp32 d. */
-void quantize_row_iq4_xs(void *out, const float *x, size_t n) {
+void quantize_row_iq4_xs(void *out, const float *x, size_t n) { quantize_row_iq4_xs_imat(out, x, n, NULL); }
+
+void quantize_row_iq4_xs_imat(void *out, const float *x, size_t n, const float *qw) {
     BlockIQ4_XS *y = out;
     uint8_t L[32];
     float scales[QK_K / 32];
     for (size_t i = 0; i < n / QK_K; i++, x += QK_K) {
-        float max_scale = 0, amax_scale = 0;
+        float max_scale = 0, amax_scale = 0, sigma2 = qw ? spread(x, QK_K) : 0;
         for (int ib = 0; ib < QK_K / 32; ib++) {
-            scales[ib] = iq4_fit(x + 32 * ib, L);
+            scales[ib] = iq4_fit(x + 32 * ib, L, qw ? qw + QK_K * i + 32 * ib : NULL, sigma2);
             if (fabsf(scales[ib]) > amax_scale) {
                 amax_scale = fabsf(scales[ib]);
                 max_scale = scales[ib];

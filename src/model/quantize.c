@@ -19,8 +19,9 @@
  *     attn_k: 8 experts: q8_0;
  *     ffn_down(_exps): q2_k: q3_K; q3_k_m: q5_K on layers l < n/16, else
  *       q4_K; q3_k_l: q5_K; q4_k_m, q5_k_m: q6_K where use_more_bits(l, n);
- *       iq4_nl, iq4_xs: q5_K on layers l < n/8 (no importance matrix);
- *       q4_k (Q4_K_S): q5_K on layers l < n/8;
+ *       iq4_nl, iq4_xs: q5_K on layers l < n/8 without an importance
+ *       matrix; q4_k (Q4_K_S): q5_K on layers l < n/8; q4_0 with an
+ *       importance matrix: q4_1 on layers l < n/8;
  *     attn_output: 8 experts: q5_K for q2_k, q3_k_s, q3_k_m, iq4_nl, iq4_xs,
  *       q4_k, q4_k_m (not q3_k_l); dense: q2_k: q3_K, q3_k_m: q4_K,
  *       q3_k_l: q5_K;
@@ -32,12 +33,15 @@
  *     llama-quantize stops with "Unsupported tensor size"; we fall back to
  *     f16 as llama.cpp's convert_hf_to_gguf does for rows its quantizer
  *     cannot take.
- * (llama.cpp's 70B-model, Falcon and importance-matrix rules do not apply
- * here.) Checked against llama.cpp (c392e50, Feb 2025) out of the tree: from
- * the same f32 GGUF, llama-quantize writes the same type and the same bytes
+ * (llama.cpp's 70B-model and Falcon rules do not apply here.) Checked
+ * against llama.cpp (c392e50, Feb 2025) out of the tree: from the same f32
+ * GGUF, llama-quantize writes the same type and the same bytes
  * for every tensor, for each file type here but f32/f16/bf16 and the six
  * low-bit ones (whose quantizers were compared with ggml's directly, see
- * kern/quant_k2.c). */
+ * kern/quant_k2.c); with an importance matrix, the same bytes for every
+ * low-bit type too, dense and MoE (bench/quant_quality.sh, bench/RESULTS.md),
+ * but where rows fall back: c392e50 sends q2_K/q3_K to iq4_nl, 007dbbf and
+ * we to q4_0. */
 #include "model/quantize.h"
 
 #include <pthread.h>
@@ -84,7 +88,7 @@ const QuantScheme *quant_scheme_find(const char *name) {
         if (!strcasecmp(name, schemes[i].name)) return &schemes[i];
     for (size_t i = 0; i < sizeof needs_imatrix / sizeof needs_imatrix[0]; i++)
         if (!strcasecmp(name, needs_imatrix[i])) {
-            err_set("%s needs an importance matrix, which mistral quantize does not compute "
+            err_set("%s is not written by mistral quantize: it needs ggml's codebooks and an importance matrix "
                     "(llama-quantize refuses it without one too)", needs_imatrix[i]);
             return NULL;
         }
@@ -107,6 +111,12 @@ static int fits(DType t, int64_t row_len) { return row_len % dtype_traits(t)->bl
 
 DType quant_tensor_type(const QuantScheme *s, const char *name, int layer, int n_layers,
                         int n_experts, int n_gqa, int64_t row_len, int has_output, int *fallback) {
+    return quant_tensor_type_imat(s, name, layer, n_layers, n_experts, n_gqa, row_len, has_output, 0, fallback);
+}
+
+DType quant_tensor_type_imat(const QuantScheme *s, const char *name, int layer, int n_layers,
+                             int n_experts, int n_gqa, int64_t row_len, int has_output, int has_imatrix,
+                             int *fallback) {
     if (fallback) *fallback = 0;
     if (strstr(name, "ffn_gate_inp")) return DT_F32;
     if (is_float(s->base)) return s->base;
@@ -133,9 +143,10 @@ DType quant_tensor_type(const QuantScheme *s, const char *name, int layer, int n
         else if (f == FTYPE_Q3_K_M) t = layer < n_layers / 16 ? DT_Q5_K : DT_Q4_K;
         else if (f == FTYPE_Q3_K_L) t = DT_Q5_K;
         else if (f == FTYPE_Q4_K_M) t = use_more_bits(layer, n_layers) ? DT_Q6_K : t;
-        else if (iq4 && layer < n_layers / 8) t = DT_Q5_K;
+        else if (iq4 && layer < n_layers / 8 && !has_imatrix) t = DT_Q5_K;
         else if (f == FTYPE_Q5_K_M && use_more_bits(layer, n_layers)) t = DT_Q6_K;
         else if (f == FTYPE_Q4_K_S && layer < n_layers / 8) t = DT_Q5_K;
+        else if (f == FTYPE_Q4_0 && has_imatrix && layer < n_layers / 8) t = DT_Q4_1;
     } else if (strstr(name, "attn_output.weight")) {
         if (n_experts == 8) {
             if (f == FTYPE_Q2_K || f == FTYPE_Q3_K_S || f == FTYPE_Q3_K_M || iq4 || f == FTYPE_Q4_K_S ||
@@ -246,6 +257,7 @@ typedef struct {
     char *out;
     DType to;
     const Mat *m;
+    const float *qw; /* importance weights, one per column, or NULL */
     int head_dim, r0, r1;
 } Rows;
 
@@ -261,7 +273,8 @@ static void *convert_rows(void *arg) {
             memcpy(j->out + (size_t)r * ob, row, ob);
         } else {
             from->to_float(tmp, row, (size_t)m->cols);
-            dst->quantize(j->out + (size_t)r * ob, tmp, (size_t)m->cols);
+            if (j->qw && dst->quantize_imat) dst->quantize_imat(j->out + (size_t)r * ob, tmp, (size_t)m->cols, j->qw);
+            else dst->quantize(j->out + (size_t)r * ob, tmp, (size_t)m->cols);
         }
     }
     free(tmp);
@@ -272,14 +285,14 @@ static void *convert_rows(void *arg) {
 
 /* Writes m's rows into out as type `to`, the rows split over n_threads
  * (the result does not depend on n_threads: rows are independent). */
-static void convert_mat(char *out, DType to, const Mat *m, int head_dim, int n_threads) {
+static void convert_mat(char *out, DType to, const Mat *m, const float *qw, int head_dim, int n_threads) {
     if (n_threads > m->rows / 16) n_threads = m->rows / 16; /* not worth a thread */
     if (n_threads > MAX_THREADS) n_threads = MAX_THREADS;
     if (n_threads < 1 || m->dtype == to) n_threads = 1;
     Rows jobs[MAX_THREADS];
     pthread_t th[MAX_THREADS];
     for (int i = 0; i < n_threads; i++)
-        jobs[i] = (Rows){out, to, m, head_dim, (int)((long)m->rows * i / n_threads),
+        jobs[i] = (Rows){out, to, m, qw, head_dim, (int)((long)m->rows * i / n_threads),
                          (int)((long)m->rows * (i + 1) / n_threads)};
     int started = 1; /* job 0 runs here */
     for (; started < n_threads; started++)
@@ -343,7 +356,19 @@ static SrcList list_tensors(const Model *m) {
     return l;
 }
 
-int quantize_add_tensors(Quantized *q, GGUFWriter *w, const Model *m, const QuantScheme *s,
+/* -1 with err set when an entry of im names no tensor of the list. */
+static int check_imatrix(const Imatrix *im, const SrcList *l) {
+    for (int e = 0; e < im->n; e++) {
+        int found = 0;
+        for (int i = 0; i < l->n && !found; i++) found = !strcmp(l->v[i].name, im->e[e].name);
+        if (!found)
+            return err_input("importance matrix: %s is not a tensor of this model (an importance matrix of "
+                             "another model?)", im->e[e].name);
+    }
+    return 0;
+}
+
+int quantize_add_tensors(Quantized *q, GGUFWriter *w, const Model *m, const QuantScheme *s, const Imatrix *im,
                          int n_threads, QuantProgress progress, void *ud) {
     memset(q, 0, sizeof *q);
     SrcList list = list_tensors(m);
@@ -351,7 +376,7 @@ int quantize_add_tensors(Quantized *q, GGUFWriter *w, const Model *m, const Quan
     const Config *c = &m->cfg;
     int has_output = m->w.output.data != m->w.tok_embeddings.data;
     q->bufs = xcalloc((size_t)n, sizeof(void *));
-    int rc = 0;
+    int rc = im ? check_imatrix(im, &list) : 0;
     for (int i = 0; i < n && rc == 0; i++) {
         const Src *t = &list.v[i];
         int64_t dims[3];
@@ -367,8 +392,8 @@ int quantize_add_tensors(Quantized *q, GGUFWriter *w, const Model *m, const Quan
         } else {
             const Mat *m0 = src_mat(t, 0);
             int n_mats = t->mat ? 1 : t->n_mats, fb;
-            type = quant_tensor_type(s, t->name, t->layer, c->n_layers, c->n_experts,
-                                     c->n_heads / c->n_kv_heads, m0->cols, has_output, &fb);
+            type = quant_tensor_type_imat(s, t->name, t->layer, c->n_layers, c->n_experts,
+                                          c->n_heads / c->n_kv_heads, m0->cols, has_output, im != NULL, &fb);
             q->n_fallback += fb;
             dims[0] = m0->cols;
             dims[1] = m0->rows;
@@ -378,9 +403,26 @@ int quantize_add_tensors(Quantized *q, GGUFWriter *w, const Model *m, const Quan
             if (t->mat && type == m0->dtype && !t->head_dim) {
                 data = m0->data; /* kept as is: a view */
             } else {
+                /* importance weights where a quantizer takes them (llama-quantize: any
+                   tensor it quantizes; the float types and q8_0 ignore them) */
+                const ImatrixEntry *ie = im && type != m0->dtype ? imatrix_find(im, t->name) : NULL;
+                float *qw = NULL;
+                if (ie && dtype_traits(type)->quantize_imat) {
+                    qw = xmalloc((size_t)n_mats * (size_t)m0->cols * sizeof(float));
+                    if (imatrix_weights(im, ie, n_mats, m0->cols, qw)) {
+                        free(qw);
+                        rc = -1;
+                        break;
+                    }
+                    q->n_imatrix++;
+                } else if (im && !ie && dtype_traits(type)->quantize_imat && type != m0->dtype) {
+                    q->n_no_imatrix++;
+                }
                 char *buf = xmalloc(nbytes ? nbytes : 1);
                 for (int e = 0; e < n_mats; e++)
-                    convert_mat(buf + per * (size_t)e, type, src_mat(t, e), t->head_dim, n_threads);
+                    convert_mat(buf + per * (size_t)e, type, src_mat(t, e),
+                                qw ? qw + (size_t)e * (size_t)m0->cols : NULL, t->head_dim, n_threads);
+                free(qw);
                 q->bufs[q->n_bufs++] = buf;
                 data = buf;
             }

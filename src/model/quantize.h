@@ -18,6 +18,7 @@
 
 #include "format/gguf.h"
 #include "kern/dtype.h"
+#include "model/imatrix.h"
 #include "model/model.h"
 
 /* A file type: the name on the command line, llama.cpp's LLAMA_FTYPE number
@@ -66,6 +67,12 @@ const char *quant_scheme_names(void);
  * asked: they are always F32. */
 DType quant_tensor_type(const QuantScheme *s, const char *gguf_name, int layer, int n_layers,
                         int n_experts, int n_gqa, int64_t row_len, int has_output, int *fallback);
+/* The same when the file is made with an importance matrix (has_imatrix 1),
+ * where llama.cpp's rules differ: iq4_nl/iq4_xs keep the first eighth of
+ * ffn_down at the base type, q4_0 puts it at q4_1. */
+DType quant_tensor_type_imat(const QuantScheme *s, const char *gguf_name, int layer, int n_layers,
+                             int n_experts, int n_gqa, int64_t row_len, int has_output, int has_imatrix,
+                             int *fallback);
 
 /* Adds llama.cpp's metadata for m (architecture "llama") to w: general.*,
  * llama.* hyperparameters, general.file_type of s. `name` is general.name. */
@@ -82,6 +89,8 @@ typedef struct {
     int n_bufs;
     int n_tensors;
     int n_fallback;        /* tensors whose rows did not fit the chosen type's block */
+    int n_imatrix;         /* tensors quantized with importance weights */
+    int n_no_imatrix;      /* quantized tensors the importance matrix had no entry for */
     int n_type[DT_COUNT];  /* tensors written in each type */
     size_t bytes;          /* tensor data in total */
 } Quantized;
@@ -90,10 +99,13 @@ typedef struct {
  * experts, HF q/k rows put back in interleaved order. Tensors kept in their
  * own dtype are views of m, the others buffers owned by q: m and q must
  * outlive gguf_writer_write. Each matrix's rows are converted by n_threads
- * threads (the bytes do not depend on it). progress may be NULL. Returns 0,
- * or -1 with err set. q is zeroed first; free it with quantize_free either
- * way. */
-int quantize_add_tensors(Quantized *q, GGUFWriter *w, const Model *m, const QuantScheme *s,
+ * threads (the bytes do not depend on it). im (NULL: none) gives the
+ * quantizers importance weights, per expert for stacked experts, as
+ * llama-quantize --imatrix does (a tensor without an entry is quantized
+ * without; an entry that names no tensor of m, or whose size is not the
+ * tensor's, is an error). progress may be NULL. Returns 0, or -1 with err
+ * set. q is zeroed first; free it with quantize_free either way. */
+int quantize_add_tensors(Quantized *q, GGUFWriter *w, const Model *m, const QuantScheme *s, const Imatrix *im,
                          int n_threads, QuantProgress progress, void *ud);
 void quantize_free(Quantized *q);
 

@@ -140,6 +140,34 @@ if os.path.isfile(os.path.join(stories, "golden.json")):
             ppl["f32"], ppl["q8_0"], 100 * (ppl["q8_0"] / ppl["f32"] - 1), ppl["q4_k"],
             100 * (ppl["q4_k"] / ppl["f32"] - 1)))
         expect(abs(ppl["q8_0"] / ppl["f32"] - 1) < 0.01, "q8_0 perplexity not within 1% of f32")
+
+        # importance matrix round trip: imatrix (GGUF and .dat) -> quantize --imatrix -> info -> generate
+        im = {}
+        for ext in ("gguf", "dat"):
+            im[ext] = os.path.join(tmpd, "stories.imatrix." + ext)
+            rc, out, err = run("imatrix", "-m", stories, "-f", passage, "-o", im[ext], "--ctx", 128, "--chunks", 6)
+            expect(rc == 0 and out.startswith("perplexity: ") and "wrote" in err, "imatrix %s: %s" % (ext, err))
+        with open(im["gguf"], "rb") as f:
+            expect(f.read(4) == b"GGUF", "imatrix -o *.gguf writes GGUF")
+        for ext in ("gguf", "dat"):
+            q = os.path.join(tmpd, "stories-q3_k_m-%s.gguf" % ext)
+            rc, _, err = run("quantize", stories, q, "--type", "q3_k_m", "--imatrix", im[ext])
+            expect(rc == 0 and "importance weights for" in err, "quantize --imatrix %s: %s" % (ext, err))
+            rc, out, err = run("info", q)
+            expect(rc == 0 and "q4_0" in out and "q5_0" in out and "q8_0" in out, "info of the imatrix file: %s" % out)
+            rc, out, err = run("generate", "-m", q, "-p", "Once upon a time", "-n", 12)
+            expect(rc == 0 and len(out) > 20, "generate on the imatrix file: %r %s" % (out, err))
+        plain = os.path.join(tmpd, "stories-q3_k_m.gguf")
+        run("quantize", stories, plain, "--type", "q3_k_m")
+        with open(plain, "rb") as f, open(os.path.join(tmpd, "stories-q3_k_m-gguf.gguf"), "rb") as g:
+            expect(f.read() != g.read(), "quantize --imatrix changes the bytes")
+        rc, _, err = run("quantize", stories, plain, "--type", "q4_0", "--imatrix", passage)
+        expect(rc == 1 and "not an importance matrix" in err, "a text as --imatrix: %s" % err)
+        rc, _, err = run("quantize", stories, plain, "--type", "q4_0", "--imatrix", os.path.join(tmpd, "none"))
+        expect(rc == 1 and err.count("\n") == 1, "a missing --imatrix file: one line: %s" % err)
+        rc, _, err = run("imatrix", "-m", stories, "-f", passage, "-o", im["gguf"], "--ctx", 4096)
+        expect(rc == 1 and "at least" in err, "imatrix on too short a text: %s" % err)
+        print("# imatrix round trip: GGUF and .dat, quantize --imatrix, info, generate")
         shutil.rmtree(tmpd)
 
     # tokenize / detokenize through the model directory

@@ -15,7 +15,7 @@ OUT=${BUILD:-build}/neon
 mkdir -p "$OUT"
 # The kernels and what they stand on: base (util, pool) and kern, nothing that
 # needs cJSON or PCRE2 for the target.
-SRC="src/base/util.c src/base/pool.c src/kern/dtype.c src/kern/quant.c src/kern/quant_k2.c src/kern/ops.c src/kern/matmul.c \
+SRC="src/base/util.c src/base/pool.c src/kern/dtype.c src/kern/quant.c src/kern/quant_k2.c src/kern/quant_imat.c src/kern/ops.c src/kern/matmul.c \
      src/kern/simd/dispatch.c src/kern/simd/generic.c src/kern/simd/avx2.c src/kern/simd/avx2_k2.c src/kern/simd/neon.c \
      tests/unit/harness.c"
 # test_simd, and test_quant_k2 (the issue-21 types' tiles against generic, bit for bit)

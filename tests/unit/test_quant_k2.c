@@ -369,12 +369,12 @@ static void test_fallback(void) {
                 for (int i = 0; i < N * cols; i++) x[i] = (float)rng_normal() * (i % 11 == 0 ? 5.0f : 1.0f);
                 size_t sb = matmul_scratch_bytes(t, cols, N, k), sg = matmul_scratch_bytes(t, cols, N, g);
                 void *scratch = xmalloc((sb > sg ? sb : sg) + 1);
-                matmul(&(MatmulEnv){g, NULL, scratch, 0}, b, x, &w, N);
+                matmul(&(MatmulEnv){.kern = g, .pool = NULL, .scratch = scratch, .fast = 0}, b, x, &w, N);
                 for (int pk = 0; pk <= has_pack(k, t); pk++) {
                     if (pk) EXPECT(mat_pack(&w, k, &pool) == 1 && w.packed, "%s %s: packed", k->name, dtype_traits(t)->name);
                     for (int n = 1; n <= N; n++)
                         for (int th = 0; th < 2; th++) {
-                            matmul(&(MatmulEnv){k, th ? &pool : NULL, scratch, 0}, a, x, &w, n);
+                            matmul(&(MatmulEnv){.kern = k, .pool = th ? &pool : NULL, .scratch = scratch, .fast = 0}, a, x, &w, n);
                             EXPECT(!memcmp(a, b, (size_t)n * ROWS * sizeof *a),
                                    "%s %s%s cols %d, %d token(s), %d thread(s): matmul differs from generic", k->name,
                                    dtype_traits(t)->name, pk ? " packed" : "", cols, n, th + 1);

@@ -716,8 +716,8 @@ static void test_kquants(void) {
         Quantized q1, q4;
         gguf_writer_init(&w1), gguf_writer_init(&w4);
         const QuantScheme *ts = quant_scheme_find("q8_0"); /* the fastest to convert */
-        CHECK(quantize_add_tensors(&q1, &w1, &m, ts, 1, NULL, NULL) == 0);
-        CHECK(quantize_add_tensors(&q4, &w4, &m, ts, 4, NULL, NULL) == 0);
+        CHECK(quantize_add_tensors(&q1, &w1, &m, ts, NULL, 1, NULL, NULL) == 0);
+        CHECK(quantize_add_tensors(&q4, &w4, &m, ts, NULL, 4, NULL, NULL) == 0);
         for (int k = 0; k < w1.n_tensors && k < w4.n_tensors; k++)
             EXPECT(w1.t[k].nbytes == w4.t[k].nbytes && !memcmp(w1.t[k].data, w4.t[k].data, w1.t[k].nbytes),
                    "%s: 4 threads differ", w1.t[k].name);
@@ -781,7 +781,7 @@ static void test_kquants(void) {
 
 static void add_all(GGUFWriter *w, Quantized *q, const Model *m, const char *scheme) {
     gguf_writer_init(w);
-    EXPECT(quantize_add_tensors(q, w, m, quant_scheme_find(scheme), 1, NULL, NULL) == 0, "%s", err_msg());
+    EXPECT(quantize_add_tensors(q, w, m, quant_scheme_find(scheme), NULL, 1, NULL, NULL) == 0, "%s", err_msg());
 }
 
 /* The native model with wq/wk rows permuted as HF stores them: the written
@@ -983,7 +983,7 @@ static void test_cli_errors(void) {
     snprintf(args, sizeof args, "tests/data/tiny/dense_sw8_f32 %s/x.gguf --type q3_k", tmp_dir);
     expect_cli(args, 1, "unknown type");
     snprintf(args, sizeof args, "tests/data/tiny/dense_sw8_f32 %s/x.gguf --type iq2_xs", tmp_dir);
-    expect_cli(args, 1, "needs an importance matrix");
+    expect_cli(args, 1, "an importance matrix");
     snprintf(args, sizeof args, "tests/data/tiny/dense_sw8_f32 %s/no/such/dir/x.gguf --type f32", tmp_dir);
     expect_cli(args, 1, "cannot write");
     snprintf(args, sizeof args, "%s/nothing %s/x.gguf --type f32", tmp_dir, tmp_dir);

@@ -187,11 +187,11 @@ static void check_matmul(DType t, const Kern *k, int rows, int cols, int n, Pool
     Mat w = {wd, t, rows, cols, NULL, NULL};
     float *x = normals((size_t)n * cols), *out = poisoned((size_t)n * rows), *ref = poisoned((size_t)n * rows);
     void *scratch = xmalloc(matmul_scratch_bytes(t, cols, n, k) + 1);
-    matmul(&(MatmulEnv){k, pool, scratch, 0}, out, x, &w, n);
+    matmul(&(MatmulEnv){.kern = k, .pool = pool, .scratch = scratch, .fast = 0}, out, x, &w, n);
     matmul_ref(ref, x, &w, n);
     for (int tk = 0; tk < n; tk++) {
         float *one = poisoned((size_t)rows);
-        matmul(&(MatmulEnv){k, NULL, scratch, 0}, one, x + (size_t)tk * cols, &w, 1);
+        matmul(&(MatmulEnv){.kern = k, .pool = NULL, .scratch = scratch, .fast = 0}, one, x + (size_t)tk * cols, &w, 1);
         EXPECTQ(memcmp(one, out + (size_t)tk * rows, (size_t)rows * sizeof *one) == 0,
                 "%s %s %dx%d n=%d threads %d: token %d differs from that token alone", k->name,
                 dtype_traits(t)->name, rows, cols, n, pool_threads(pool), tk);
@@ -220,7 +220,7 @@ static void check_pack(DType t, const Kern *k, int rows, int cols, int n, Pool *
     if (kern_named("generic") != k) EXPECT(mat_pack(&w, kern_named("generic"), pool) == 0, "packed for another table");
     float *x = normals((size_t)n * cols), *out = poisoned((size_t)n * rows);
     void *scratch = xmalloc(matmul_scratch_bytes(t, cols, n, k) + 1);
-    matmul(&(MatmulEnv){k, pool, scratch, 0}, out, x, &w, n);
+    matmul(&(MatmulEnv){.kern = k, .pool = pool, .scratch = scratch, .fast = 0}, out, x, &w, n);
     /* each token alone, and the unpacked kernel's dot */
     const KernDot *kd = &k->mm[t];
     size_t rb = dtype_bytes(t, (size_t)cols);
@@ -231,7 +231,7 @@ static void check_pack(DType t, const Kern *k, int rows, int cols, int n, Pool *
     void *xg = xmalloc(gd->act_quant ? gd->act_bytes((size_t)cols) : 1);
     for (int tk = 0; tk < n; tk++) {
         float *one = poisoned((size_t)rows);
-        matmul(&(MatmulEnv){k, NULL, scratch, 0}, one, x + (size_t)tk * cols, &w, 1);
+        matmul(&(MatmulEnv){.kern = k, .pool = NULL, .scratch = scratch, .fast = 0}, one, x + (size_t)tk * cols, &w, 1);
         EXPECTQ(memcmp(one, out + (size_t)tk * rows, (size_t)rows * sizeof *one) == 0,
                 "%s %s packed %dx%d n=%d threads %d: token %d differs from that token alone", k->name,
                 dtype_traits(t)->name, rows, cols, n, pool_threads(pool), tk);
@@ -305,10 +305,10 @@ static void check_pack_agree(const Kern *a, const Kern *b) {
         for (int n = 1; n <= 9; n++) {
             Mat w = {wd, (DType)t, rows, cols, NULL, NULL};
             EXPECT(mat_pack(&w, a, NULL) == 1, "pack");
-            matmul(&(MatmulEnv){a, NULL, scratch, 0}, oa, x, &w, n);
+            matmul(&(MatmulEnv){.kern = a, .pool = NULL, .scratch = scratch, .fast = 0}, oa, x, &w, n);
             mat_unpack(&w);
             EXPECT(mat_pack(&w, b, NULL) == 1, "pack");
-            matmul(&(MatmulEnv){b, NULL, scratch, 0}, ob, x, &w, n);
+            matmul(&(MatmulEnv){.kern = b, .pool = NULL, .scratch = scratch, .fast = 0}, ob, x, &w, n);
             mat_unpack(&w);
             EXPECT(memcmp(oa, ob, (size_t)(n * rows) * sizeof(float)) == 0, "%s vs %s %s packed, %d tokens: differ (%.9g vs %.9g)",
                    a->name, b->name, dtype_traits((DType)t)->name, n, oa[0], ob[0]);
@@ -344,10 +344,10 @@ static void check_fast(const Kern *k, Pool *pool) {
             if (packed && mat_pack(&w, k, pool) != 1) continue;
             if (!packed && !k->fast[t].tile) continue;
             for (int n = 1; n <= N; n++) {
-                matmul(&(MatmulEnv){k, pool, scratch, 1}, out, x, &w, n);
+                matmul(&(MatmulEnv){.kern = k, .pool = pool, .scratch = scratch, .fast = 1}, out, x, &w, n);
                 for (int tk = 0; tk < n; tk++) {
                     const float *xt = x + (size_t)tk * cols;
-                    matmul(&(MatmulEnv){k, NULL, scratch, 1}, one, xt, &w, 1);
+                    matmul(&(MatmulEnv){.kern = k, .pool = NULL, .scratch = scratch, .fast = 1}, one, xt, &w, 1);
                     EXPECTQ(memcmp(one, out + (size_t)tk * rows, (size_t)rows * sizeof *one) == 0,
                             "%s fast bf16 %s %dx%d n=%d: token %d differs from that token alone", k->name,
                             packed ? "packed" : "unpacked", rows, cols, n, tk);
@@ -374,7 +374,7 @@ static void check_fast(const Kern *k, Pool *pool) {
             }
             if (packed) mat_unpack(&w);
             /* fast off (unpacked): exactly the exact dot, fp32 x */
-            matmul(&(MatmulEnv){k, NULL, scratch, 0}, one, x, &w, 1);
+            matmul(&(MatmulEnv){.kern = k, .pool = NULL, .scratch = scratch, .fast = 0}, one, x, &w, 1);
             for (int r = 0; r < rows; r++) {
                 float want = kern_dot(&k->mm[t], (const char *)wd + (size_t)r * dtype_bytes(t, (size_t)cols), x, (size_t)cols);
                 EXPECTQ(memcmp(&one[r], &want, sizeof want) == 0, "%s bf16 fast off: %.9g, exact dot %.9g", k->name, one[r], want);
