@@ -60,6 +60,16 @@ static void hist_add(Histogram *h, double x) {
     h->count[i]++, h->n++, h->sum += x;
 }
 
+/* A connection while it sends a request: MHD's timeout only counts idle
+ * time, so a client trickling a header line every few seconds (slowloris)
+ * would hold its connection forever. The watchdog thread shuts the socket
+ * of one whose request (headers and body) is not in within http_timeout. */
+typedef struct Watch {
+    int fd;
+    double deadline;     /* 0: disarmed (its reply is being generated) */
+    struct Watch *prev, *next;
+} Watch;
+
 struct Server {
     ServerOptions o;
     struct MHD_Daemon *d;
@@ -78,6 +88,9 @@ struct Server {
     long by_status[N_COUNTED];
     Histogram hist[N_HIST];
     char name[128];
+    Watch watches;      /* the open connections' (a ring through this head); under mu */
+    pthread_t watchdog;
+    int have_watchdog;
 };
 
 /* One request's state, from its first byte to its completion. */
@@ -524,6 +537,8 @@ static enum MHD_Result route(Server *s, struct MHD_Connection *mc, Conn *c, cons
     return which == TOKENIZE ? tokenize(s, mc, c) : detokenize(s, mc, c);
 }
 
+static void watch_arm(Server *s, struct MHD_Connection *mc, int arm);
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **con_cls) {
     Server *s = cls;
@@ -549,6 +564,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         *upload_size = 0;
         return MHD_YES;
     }
+    watch_arm(s, mc, 0); /* the request is in: its reply may take long */
     return route(s, mc, c, url, method);
 }
 
@@ -565,6 +581,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls, e
         /* the connection may wait for its next request: the short timeout again */
         MHD_set_connection_option(mc, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)s->o.http_timeout);
     }
+    watch_arm(s, mc, 1); /* the next request on this connection: within http_timeout */
     if (why != MHD_REQUEST_TERMINATED_COMPLETED_OK && c->status == 200) c->status = 499;
     fprintf(stderr, "%s %s %d %d+%d tokens %.0f ms\n", c->method, c->path, c->status, c->have_q ? c->q.n_prompt : 0,
             gen, 1e3 * (t_end - c->t0));
@@ -581,6 +598,59 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls, e
     atomic_fetch_sub(&s->active, 1);
 }
 
+/* ---- the watchdog ----------------------------------------------------------------------- */
+
+static Watch *watch_of(struct MHD_Connection *mc) {
+    const union MHD_ConnectionInfo *i = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return i ? i->socket_context : NULL;
+}
+
+/* Arms (a request is to come within http_timeout) or disarms c's watch. */
+static void watch_arm(Server *s, struct MHD_Connection *mc, int arm) {
+    Watch *w = watch_of(mc);
+    if (!w) return;
+    pthread_mutex_lock(&s->mu);
+    w->deadline = arm ? now_seconds() + s->o.http_timeout : 0;
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+    Server *s = cls;
+    Watch *w = *socket_context;
+    pthread_mutex_lock(&s->mu);
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+        w = xcalloc(1, sizeof *w);
+        w->fd = ci ? ci->connect_fd : -1;
+        w->deadline = now_seconds() + s->o.http_timeout;
+        w->next = s->watches.next, w->prev = &s->watches;
+        w->next->prev = w, s->watches.next = w;
+        *socket_context = w;
+    } else if (w) { /* closed: MHD closes the socket after this returns */
+        w->prev->next = w->next, w->next->prev = w->prev;
+        free(w);
+        *socket_context = NULL;
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void *watchdog(void *arg) {
+    Server *s = arg;
+    while (!atomic_load(&s->closing)) {
+        nanosleep(&(struct timespec){0, 200000000}, NULL);
+        double t = now_seconds();
+        pthread_mutex_lock(&s->mu);
+        for (Watch *w = s->watches.next; w != &s->watches; w = w->next)
+            if (w->deadline > 0 && t > w->deadline && w->fd >= 0) {
+                shutdown(w->fd, SHUT_RDWR); /* its thread sees the end, and MHD closes the connection */
+                w->deadline = 0;
+            }
+        pthread_mutex_unlock(&s->mu);
+    }
+    return NULL;
+}
+
 /* ---- life ----------------------------------------------------------------------------- */
 
 Server *server_listen(const ServerOptions *o) {
@@ -588,6 +658,7 @@ Server *server_listen(const ServerOptions *o) {
     s->o = *o;
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->vocab_mu, NULL);
+    s->watches.next = s->watches.prev = &s->watches;
     struct sockaddr_in a4 = {0};
     struct sockaddr_in6 a6 = {0};
     const struct sockaddr *addr;
@@ -606,6 +677,7 @@ Server *server_listen(const ServerOptions *o) {
     }
     s->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, addr,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
                             MHD_OPTION_CONNECTION_LIMIT, 512u, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
                             (unsigned)o->max_conn_per_ip, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->http_timeout,
                             MHD_OPTION_END);
@@ -615,6 +687,7 @@ Server *server_listen(const ServerOptions *o) {
         err_set("serve: cannot listen on %.60s port %d (in use, or not an address of this machine)", o->host, o->port);
         return NULL;
     }
+    s->have_watchdog = pthread_create(&s->watchdog, NULL, watchdog, s) == 0;
     return s;
 }
 
@@ -645,6 +718,7 @@ void server_close(Server *s) {
     if (atomic_load(&s->ready)) engine_stop(&s->engine); /* running streams get their last chunks */
     /* ... and send them before the connections are shut (at most 10 s) */
     for (int i = 0; i < 1000 && atomic_load(&s->active) > 0; i++) nanosleep(&(struct timespec){0, 10000000}, NULL);
+    if (s->have_watchdog) pthread_join(s->watchdog, NULL);
     MHD_stop_daemon(s->d);                          /* waits for the connections */
     if (lsock != MHD_INVALID_SOCKET) close(lsock);
     if (atomic_load(&s->ready)) engine_free(&s->engine);

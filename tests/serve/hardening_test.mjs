@@ -8,7 +8,10 @@
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
-import { STORIES, skipReason, startServer, raw, sleep } from "./lib.mjs";
+import path from "node:path";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { REPO, STORIES, skipReason, startServer, raw, sleep } from "./lib.mjs";
 
 const SKIP = skipReason();
 const KEY = "hard-key-" + Math.random().toString(36).slice(2);
@@ -269,14 +272,15 @@ describe("connection limits", { skip: SKIP ?? false, timeout: 300_000 }, () => {
       const closed = new Promise((r) => s.on("close", r));
       s.on("error", () => {});
       await new Promise((r) => s.on("connect", r));
-      s.write("GET /health HTTP/1.1\r\nHost: x\r\n"); // headers never finished
-      open.push(closed);
+      s.write("GET /health HTTP/1.1\r\nHost: x\r\n"); // headers never finished, but never idle either
+      const trickle = setInterval(() => s.writable && s.write(`X-Slow-${i}: 1\r\n`), 300);
+      open.push(closed.then(() => clearInterval(trickle)));
     }
     // a 4th connection from the same address is closed unanswered while the 3 are open
     const r = await rawExchange(srv.port, "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     assert.ok(r.closed);
     assert.equal(r.data, "", "no reply past the cap");
-    // each silent connection is closed by the server: the test's timeout bounds it, not a clock here
+    // each slow connection is closed by the server: the test's timeout bounds it, not a clock here
     await Promise.all(open);
     const h = await raw(srv, "GET", "/health");
     assert.equal(h.status, 200);
@@ -321,6 +325,24 @@ describe("SIGTERM", { skip: SKIP ?? false, timeout: 300_000 }, () => {
       assert.equal(aq.json.type, "error", aq.text);
       const ex = await srv.stop();
       assert.equal(ex.code, 0);
+    } finally {
+      await srv.stop();
+    }
+  });
+});
+
+describe("load with hostile clients (bench/serve_load.mjs --hostile)", { skip: SKIP ?? false, timeout: 300_000 }, () => {
+  test("slowloris connections are closed and smuggled requests refused while the load runs", async () => {
+    const srv = await startServer(STORIES, ["--ctx", "512", "--parallel", "2", "--http-timeout", "2"], { apiKey: KEY });
+    try {
+      const { stdout } = await promisify(execFile)(process.execPath, [path.join(REPO, "bench/serve_load.mjs"),
+        "--url", srv.base, "--key", KEY, "--clients", "2", "--requests", "6", "--max-tokens", "32", "--hostile", "4",
+        "--hostile-s", "120", "--timeout-s", "200", "--json"], { timeout: 250_000 });
+      const out = JSON.parse(stdout);
+      assert.equal(out.tokens, 6 * 32, stdout);
+      assert.equal(out.slowloris_closed_by_server, 4, stdout);
+      assert.ok(out.smuggling_attempts > 0, stdout);
+      assert.equal(out.smuggling_refused, out.smuggling_attempts, stdout);
     } finally {
       await srv.stop();
     }
