@@ -270,7 +270,7 @@ static enum MHD_Result completion(Server *s, struct MHD_Connection *mc, Conn *c)
     if (c->d->id_prefix) dialect_id(c->resp.id, sizeof c->resp.id, c->d->id_prefix, &c->resp);
     c->have_resp = 1;
     /* the reply may take long to generate: the short timeout is for requests that are sent */
-    MHD_set_connection_option(mc, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
+    MHD_set_connection_option(mc, MHD_CONNECTION_OPTION_TIMEOUT, 600u); /* a stalled reader, at most */
     if (c->q.stream) {
         void **cls = xmalloc(2 * sizeof *cls);
         cls[0] = c, cls[1] = s;
