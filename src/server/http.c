@@ -96,7 +96,8 @@ struct Server {
 /* One request's state, from its first byte to its completion. */
 typedef struct {
     ByteBuf body;
-    int too_big;
+    int too_big;          /* the body is over max_body: read, not kept; 413 */
+    int refused;          /* no or a wrong key: the body is read, not kept; 401 */
     double t0;
     int status;
     char method[8], path[64];
@@ -456,11 +457,14 @@ static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const c
     return MHD_YES;
 }
 
-/* Checks made once the headers are in, before any of the body is read (and
- * buffered): how the body is framed (a request that two parsers could
- * frame differently is refused: request smuggling), the path, the key,
- * the size. A reply queued here is sent at once and the connection closed,
- * its body unread. 0: go on; else the status replied. */
+/* Checks made once the headers are in, before any of the body is read:
+ * how the body is framed (a request that two parsers could frame
+ * differently is refused: request smuggling) and the path are answered at
+ * once (400, and the connection closed, its body unread); a missing key or
+ * a Content-Length over max_body mark the request, whose body is then read
+ * but never kept (answered 401 or 413 at its end: a reply sent while the
+ * client still writes would be lost to the reset of the close). 0: go on;
+ * else the status replied. */
 static int early_checks(Server *s, struct MHD_Connection *mc, Conn *c, const char *url, int bad_path) {
     Framing f = {0};
     MHD_get_connection_values(mc, MHD_HEADER_KIND, count_framing, &f);
@@ -478,17 +482,9 @@ static int early_checks(Server *s, struct MHD_Connection *mc, Conn *c, const cha
     }
     int which = post_route(url);
     if (which >= 0) c->d = posts[which].d;
-    if ((which >= 0 || !strcmp(url, "/metrics")) && !authorized(s, mc)) {
-        fail(s, mc, c, 401, NULL, "a missing or wrong API key (Authorization: Bearer KEY, or x-api-key: KEY)");
-        return 401;
-    }
+    c->refused = (which >= 0 || !strcmp(url, "/metrics")) && !authorized(s, mc);
     const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Content-Length");
-    if (cl && strtoull(cl, NULL, 10) > s->o.max_body) { /* MHD checked its digits */
-        char msg[96];
-        snprintf(msg, sizeof msg, "the body is larger than %zu bytes", s->o.max_body);
-        fail(s, mc, c, 413, NULL, msg);
-        return 413;
-    }
+    c->too_big = cl && strtoull(cl, NULL, 10) > s->o.max_body; /* MHD checked its digits */
     return 0;
 }
 
@@ -560,7 +556,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     if (c->status) return MHD_YES; /* replied at the headers: the body is not read */
     if (*upload_size) {
         if (c->body.n + *upload_size > s->o.max_body) c->too_big = 1;
-        else bytebuf_push(&c->body, upload, *upload_size);
+        else if (!c->refused && !c->too_big) bytebuf_push(&c->body, upload, *upload_size);
         *upload_size = 0;
         return MHD_YES;
     }
