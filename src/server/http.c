@@ -184,7 +184,7 @@ static int pump(Server *s, Conn *c, int sse) {
             }
             int cut = ev.finish == FINISH_CANCELLED && atomic_load(&s->closing);
             c->shutdown |= cut;
-            /* OpenAI's shapes have no finish_reason for it: the stream's error chunk says it (openai_shaped) */
+            /* OpenAI's shapes have no finish_reason for it: stream_shutdown's error chunk says it */
             if (!(cut && sse && c->d->event == api_response_event)) c->d->event(&c->resp, &ev, sse, &c->out);
             engine_event_free(&ev);
             if (!sse && client_gone(c->fd)) return -1;
@@ -270,8 +270,9 @@ static enum MHD_Result completion(Server *s, struct MHD_Connection *mc, Conn *c)
     api_response_init(&c->resp, &c->q, &s->cfg, s->name, s->tool_calls_id);
     if (c->d->id_prefix) dialect_id(c->resp.id, sizeof c->resp.id, c->d->id_prefix, &c->resp);
     c->have_resp = 1;
-    /* the reply may take long to generate: the short timeout is for requests that are sent */
-    MHD_set_connection_option(mc, MHD_CONNECTION_OPTION_TIMEOUT, 600u); /* a stalled reader, at most */
+    /* the reply may take long to generate: http_timeout is for sending requests; this
+     * one only closes a connection whose reader stalls (a full socket) that long */
+    MHD_set_connection_option(mc, MHD_CONNECTION_OPTION_TIMEOUT, 600u);
     if (c->q.stream) {
         void **cls = xmalloc(2 * sizeof *cls);
         cls[0] = c, cls[1] = s;
