@@ -10,7 +10,16 @@
 // latency (p50, p99). With --long-words W, instead: 4 streams run, then one
 // request with a prompt of about W words arrives; prints the inter-token
 // latency of the 4 streams while it is prefilled (p50, p99, max) against
-// before it came. Node's fetch only; every loop is bounded in count and time.
+// before it came. With --hostile K, while the load runs: K slowloris
+// connections (a header line every 300 ms, never finished: the server must
+// close them, --http-timeout) and request-smuggling attempts in a loop
+// (Content-Length with Transfer-Encoding, two Content-Lengths, each with a
+// second request hidden in its body: the one reply must be a 400, and the
+// hidden request never answered); exits 1 when one was not refused. --key
+// KEY sends Authorization: Bearer KEY; --hostile-s S: the attack lasts at
+// least S seconds (or until the server closed every slow connection). Node's fetch and node:net only;
+// every loop is bounded in count and time.
+import net from "node:net";
 const args = Object.fromEntries(
   process.argv.slice(2).reduce((acc, a, i, all) => {
     if (a.startsWith("--")) acc.push([a.slice(2), all[i + 1] && !all[i + 1].startsWith("--") ? all[i + 1] : "1"]);
@@ -21,6 +30,8 @@ const url = args.url ?? "http://127.0.0.1:8080";
 const clients = +(args.clients ?? 4), requests = +(args.requests ?? clients), maxTokens = +(args["max-tokens"] ?? 64);
 const promptWords = +(args["prompt-words"] ?? 100), longWords = +(args["long-words"] ?? 0);
 const deadline = Date.now() + 1000 * +(args["timeout-s"] ?? 600);
+const key = args.key, hostile = +(args.hostile ?? 0);
+const auth = key ? { Authorization: `Bearer ${key}` } : {};
 const words = "the cat sat on a warm mat and looked at the little bird in the old tree".split(" ");
 const prompt = (n, salt) => Array.from({ length: n }, (_, i) => words[(i * 7 + salt) % words.length]).join(" ");
 
@@ -29,7 +40,7 @@ async function one(text, max, salt) {
   const t0 = performance.now();
   const res = await fetch(`${url}/v1/completions`, {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
+    headers: { "Content-Type": "application/json", ...auth },
     body: JSON.stringify({ prompt: text, max_tokens: max, stream: true, temperature: 0, ignore_eos: true,
                            stream_options: { include_usage: true }, seed: salt }),
   });
@@ -99,6 +110,76 @@ async function longPrompt() {
            itl_during_max_ms: Math.max(...during), gaps_during: during.length };
 }
 
-const out = longWords ? await longPrompt() : await throughput();
+// ---- hostile clients ----------------------------------------------------------------
+const target = new URL(url);
+const port = +(target.port || 80), host = target.hostname;
+
+// One slowloris connection until stop(): 1 when the server closed it.
+function slowloris(stopped) {
+  return new Promise((resolve) => {
+    const s = net.connect(port, host);
+    let timer = null, done = false;
+    const finish = (v) => { if (!done) { done = true; clearInterval(timer); s.destroy(); resolve(v); } };
+    s.on("error", () => finish(1));
+    s.on("close", () => finish(1));
+    s.on("connect", () => {
+      s.write("POST /v1/completions HTTP/1.1\r\nHost: x\r\n");
+      let n = 0;
+      timer = setInterval(() => {
+        if (stopped() || Date.now() > deadline) return finish(0);
+        s.write(`X-Slow-${n++}: 1\r\n`);
+      }, 300);
+    });
+  });
+}
+
+const SMUGGLE = [
+  "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+  "Transfer-Encoding: chunked\r\nContent-Length: 40\r\n\r\n0\r\n\r\n",
+  "Content-Length: 0\r\nContent-Length: 41\r\n\r\n",
+  "Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n0\r\n\r\n",
+];
+// One attempt: 1 when the server answered once, with a 400.
+function smuggle(k) {
+  const hidden = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+  const req = `POST /v1/completions HTTP/1.1\r\nHost: x\r\n${key ? `Authorization: Bearer ${key}\r\n` : ""}` +
+    SMUGGLE[k % SMUGGLE.length] + hidden;
+  return new Promise((resolve) => {
+    const s = net.connect(port, host);
+    let data = "";
+    const t = setTimeout(() => s.destroy(), 10_000);
+    s.on("connect", () => s.write(req));
+    s.on("data", (d) => { data += d.toString("latin1"); });
+    s.on("error", () => {});
+    s.on("close", () => {
+      clearTimeout(t);
+      const statuses = [...data.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => m[1]);
+      resolve(statuses.length === 1 && statuses[0] === "400" ? 1 : 0);
+    });
+  });
+}
+
+async function withHostile(load) {
+  let stop = false, closedNow = 0;
+  const t0 = Date.now(), minMs = 1000 * +(args["hostile-s"] ?? 0);
+  const slow = Array.from({ length: hostile }, () => slowloris(() => stop).then((v) => (closedNow += v, v)));
+  const smug = (async () => {
+    let ok = 0, n = 0;
+    while (!stop && Date.now() < deadline && n < 200) ok += await smuggle(n++);
+    return { ok, n };
+  })();
+  const out = await load();
+  /* --hostile-s S: the attack lasts at least S s, unless the server closed every slow connection */
+  while (Date.now() < t0 + minMs && closedNow < hostile && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  stop = true;
+  const closed = (await Promise.all(slow)).reduce((a, b) => a + b, 0);
+  const sm = await smug;
+  return { ...out, slowloris: hostile, slowloris_closed_by_server: closed, smuggling_attempts: sm.n,
+           smuggling_refused: sm.ok };
+}
+
+const load = longWords ? longPrompt : throughput;
+const out = hostile ? await withHostile(load) : await load();
 if (args.json) console.log(JSON.stringify(out));
 else for (const [k, v] of Object.entries(out)) console.log(`${k.padEnd(20)} ${typeof v === "number" ? +v.toFixed(2) : v}`);
+if (hostile && out.smuggling_refused !== out.smuggling_attempts) process.exit(1);

@@ -46,6 +46,7 @@ typedef struct {
     const char *layer_split;   /* generate --layer-split */
     const char *host, *api_key, *api_key_file, *alias; /* serve */
     long port, parallel, batch_tokens, queue;         /* serve */
+    long max_conn_per_ip, http_timeout;               /* serve: 0 = the defaults */
     const char *draft;         /* --draft MODEL: speculative decoding with a draft model */
     long lookup;               /* --lookup N: speculative decoding by prompt lookup (0: off) */
     long draft_max;            /* --draft-max K (0: the drafter's default) */

@@ -74,7 +74,9 @@ int cmd_serve(const Options *o) {
                         .chat_format = o->chat_format,
                         .name = name,
                         .temperature = (float)o->temperature,
-                        .max_body = SERVE_MAX_BODY};
+                        .max_body = SERVE_MAX_BODY,
+                        .max_conn_per_ip = o->max_conn_per_ip ? (int)o->max_conn_per_ip : 64,
+                        .http_timeout = o->http_timeout ? (int)o->http_timeout : 15};
     if (so.temperature < 0 || so.temperature > 2) usage_error(o->cmd, "%s", "--temperature must be 0 to 2");
 
     Server *s = NULL;

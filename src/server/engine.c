@@ -23,6 +23,7 @@ struct EngineReq {
     int engine_holds, http_holds;
     int cancelled;
     int cached;
+    double admitted;     /* now_seconds() when it got its slots; 0 while it waits */
 };
 
 /* A slot: one sequence of the context and what runs in it. */
@@ -170,7 +171,7 @@ static void admit(Engine *e) {
             e->st.busy_slots++;
             e->st.prompt_tokens += r->n_prompt;
             e->st.cached_tokens += best_L;
-            if (c == 0) r->cached = best_L;
+            if (c == 0) r->cached = best_L, r->admitted = now_seconds();
         }
     }
 }
@@ -520,6 +521,13 @@ int engine_req_cached(Engine *e, EngineReq *r) {
     int n = r->cached;
     pthread_mutex_unlock(&e->mu);
     return n;
+}
+
+double engine_req_admitted(Engine *e, EngineReq *r) {
+    pthread_mutex_lock(&e->mu);
+    double t = r->admitted;
+    pthread_mutex_unlock(&e->mu);
+    return t;
 }
 
 EngineStats engine_stats(Engine *e) {

@@ -145,6 +145,8 @@ int engine_next(Engine *e, EngineReq *r, EngineEvent *ev, int timeout_ms);
 void engine_release(Engine *e, EngineReq *r);
 /* Prompt tokens r reused from a slot's cache (choice 0's), once it runs. */
 int engine_req_cached(Engine *e, EngineReq *r);
+/* now_seconds() when r got its slots (its queue wait ends); 0 while it waits. */
+double engine_req_admitted(Engine *e, EngineReq *r);
 
 EngineStats engine_stats(Engine *e);
 

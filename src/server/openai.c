@@ -21,6 +21,14 @@ int api_error(ApiError *e, int status, const char *param, const char *fmt, ...) 
     va_start(ap, fmt);
     vsnprintf(e->message, sizeof e->message, fmt, ap);
     va_end(ap);
+    /* a message may quote the client's bytes (or be cut inside a character):
+     * never echo invalid UTF-8, whichever dialect writes it */
+    ByteBuf m = {0};
+    utf8_replace_invalid(&m, e->message, strlen(e->message));
+    if (m.n >= sizeof e->message) m.n = utf8_complete_prefix(m.p, sizeof e->message - 1);
+    memcpy(e->message, m.p, m.n);
+    e->message[m.n] = 0;
+    bytebuf_free(&m);
     snprintf(e->param, sizeof e->param, "%s", param ? param : "");
     e->type = status == 401 ? "authentication_error" : status >= 500 ? "server_error" : "invalid_request_error";
     return -1;
@@ -128,6 +136,8 @@ static int check_unsupported(const Json *root, ApiError *e) {
 static int add_stop(EngineParams *p, const Json *s, ApiError *e) {
     if (s->type != JSON_STR) return api_error(e, 400, "stop", "'stop' must hold strings");
     if (memchr(s->s, 0, s->len)) return api_error(e, 400, "stop", "'stop' strings must not hold a NUL character");
+    if (s->len > API_MAX_STOP_BYTES) /* the engine scans them at every token, for every client's step */
+        return api_error(e, 400, "stop", "'stop' strings must be at most %d bytes long", API_MAX_STOP_BYTES);
     if (s->len) p->stops[p->n_stop++] = xstrdup(s->s);
     return 0;
 }
@@ -261,6 +271,8 @@ int api_parse_flags(ApiRequest *q, int chat, const char *body, size_t len, const
             if (!e->status) api_error(e, 400, "stream_options", "'stream_options' must be an object");
             goto done;
         }
+        static const char *const so_fields[] = {"include_usage", NULL};
+        if (api_only_fields(so, "stream_options", so_fields, e)) goto done;
         if (!q->stream) {
             api_error(e, 400, "stream_options", "'stream_options' is only allowed with 'stream': true");
             goto done;

@@ -49,6 +49,10 @@ typedef struct {
     struct ResponseStore *responses; /* view: responses.h's stored responses; NULL: none kept */
 } ApiConfig;
 
+/* Bytes of one stop text (stop, stop_sequences) past which a request is a
+ * 400: the engine checks every stop text after every token. */
+#define API_MAX_STOP_BYTES 256
+
 /* Parses a request body. Returns 0, or -1 with e filled (400). */
 int api_parse(ApiRequest *q, int chat, const char *body, size_t len, const ApiConfig *cfg, ApiError *e);
 /* api_parse with flags: API_PARSE_COUNT encodes the prompt only (no check

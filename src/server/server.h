@@ -32,6 +32,9 @@ typedef struct {
     const char *name;      /* the model's id in /v1/models */
     float temperature;     /* when a request gives none */
     size_t max_body;       /* bytes of a request body before 413 */
+    int max_conn_per_ip;   /* open connections per client address (past it: refused) */
+    int http_timeout;      /* seconds a connection may idle while it sends its request, or
+                              between requests (a reply being generated is never cut) */
 } ServerOptions;
 
 typedef struct Server Server;

@@ -9,7 +9,7 @@
 // `mistral generate -m M --tokens $(mistral tokenize -m M --chat F) -n N`.
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import http from "node:http";
+import net from "node:net";
 import path from "node:path";
 import OpenAI from "openai";
 import {
@@ -101,38 +101,40 @@ function pickStop(text, minPos, avoid = []) {
   return null;
 }
 
-// POST /v1/chat/completions with a body of BYTES bytes, streamed in 1 MiB pieces.
+// POST /v1/chat/completions with a body of BYTES bytes, streamed in 1 MiB
+// pieces over a raw socket until the server answers: it may answer (and
+// close) at the headers, before the body is sent. {status, text}.
 function postHuge(server, bytes) {
   return new Promise((resolve, reject) => {
-    const head = '{"messages":[{"role":"user","content":"';
-    const tailS = '"}]}';
     const piece = Buffer.alloc(1 << 20, "a");
-    let settled = false;
-    const req = http.request({
-      host: "127.0.0.1", port: server.port, path: "/v1/chat/completions", method: "POST",
-      headers: {
-        "content-type": "application/json", "content-length": bytes,
-        ...(server.apiKey ? { authorization: `Bearer ${server.apiKey}` } : {}),
-      },
-    }, (res) => {
-      let body = "";
-      res.on("data", (d) => { body += d; });
-      res.on("end", () => { settled = true; resolve({ status: res.statusCode, text: body }); });
-      res.on("error", (e) => { if (!settled) { settled = true; resolve({ status: res.statusCode, text: body, err: e }); } });
-    });
-    req.setTimeout(60_000, () => req.destroy(new Error("timed out")));
-    req.on("error", (e) => { if (!settled) { settled = true; reject(new Error(`no response to a ${bytes}-byte body: ${e.message}`)); } });
-    let left = bytes - head.length - tailS.length;
-    req.write(head);
+    const s = net.connect(server.port, "127.0.0.1");
+    let data = "", left = bytes, done = false;
+    const t = setTimeout(() => finish(new Error("timed out")), 60_000);
+    const finish = (err) => {
+      if (done) return;
+      done = true;
+      clearTimeout(t);
+      s.destroy();
+      const m = /^HTTP\/1\.1 (\d{3})[^]*?\r\n\r\n([^]*)$/.exec(data);
+      if (!m) return reject(err ?? new Error(`no response to a ${bytes}-byte body: ${JSON.stringify(data.slice(0, 200))}`));
+      resolve({ status: Number(m[1]), text: m[2] });
+    };
+    s.on("data", (d) => { data += d.toString("latin1"); });
+    s.on("close", () => finish());
+    s.on("error", () => { /* EPIPE once the server answered and closed: the reply is in data */ });
     const pump = () => {
-      while (left > 0 && !settled && !req.destroyed) {
+      while (left > 0 && !done) {
         const n = Math.min(left, piece.length);
         left -= n;
-        if (!req.write(n === piece.length ? piece : piece.subarray(0, n))) { req.once("drain", pump); return; }
+        if (!s.write(n === piece.length ? piece : piece.subarray(0, n))) { s.once("drain", pump); return; }
       }
-      if (left <= 0 && !req.destroyed) req.end(tailS);
     };
-    pump();
+    s.on("connect", () => {
+      s.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+        `Connection: close\r\nContent-Length: ${bytes}\r\n` +
+        (server.apiKey ? `Authorization: Bearer ${server.apiKey}\r\n` : "") + "\r\n");
+      pump();
+    });
   });
 }
 
@@ -687,7 +689,7 @@ describe("mistral serve: queue full (--parallel 1 --queue 1)", { skip: SKIP ?? f
 });
 
 describe("mistral serve: SIGTERM while streaming", { skip: SKIP ?? false, timeout: 60_000 }, () => {
-  test("running streams end with a last chunk and [DONE], then exit status 0", async () => {
+  test("running streams end with an error chunk (the reply was cut), then exit status 0", async () => {
     const srv = await startServer(STORIES, ["--ctx", String(CTX), "--parallel", "2"]);
     try {
       const res = await fetch(`${srv.url}/completions`, {
@@ -709,9 +711,10 @@ describe("mistral serve: SIGTERM while streaming", { skip: SKIP ?? false, timeou
       }
       assert.ok(signalled, "the stream ended before 5 chunks");
       const datas = text.split("\n\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6));
-      assert.equal(datas.at(-1), "[DONE]", "the stream's last event");
-      const last = JSON.parse(datas.at(-2));
-      assert.ok(last.choices[0].finish_reason, `a finish_reason in the last chunk: ${datas.at(-2)}`);
+      // not a finish_reason: a client must not take the cut for a natural end (README: SIGTERM)
+      const last = JSON.parse(datas.at(-1));
+      assert.equal(last.error?.type, "server_error", `an error chunk last: ${datas.at(-1)}`);
+      assert.ok(datas.slice(0, -1).every((d) => !JSON.parse(d).choices[0].finish_reason), "no finish_reason before it");
       const exit = await srv.stop(); // already exiting: returns its status
       assert.deepEqual([exit.code, exit.signal], [0, null], `exit after SIGTERM: ${JSON.stringify(exit)}\n${srv.log()}`);
       assert.match(srv.log(), /SIGTERM: stopping/);

@@ -11,6 +11,7 @@
 #include "base/util.h"
 #include "harness.h"
 #include "grammar/grammar.h"
+#include "base/utf8.h"
 #include "server/openai.h"
 #include "tok/chat.h"
 #include "tok/toolcalls.h"
@@ -70,6 +71,11 @@ static void test_requests(void) {
         {0, "{\"prompt\": \"x\", \"logprobs\": 50}", "logprobs"},
         {0, "[1, 2]", ""},
         {0, "{\"prompt\": ", ""},
+        {0, "{\"prompt\": \"x\", \"stream\": true, \"stream_options\": {\"include_usage\": true, \"x\": 1}}",
+         "stream_options"},
+        {0, "{\"prompt\": \"x\", \"max_tokens\": 05}", ""},
+        {0, "{\"prompt\": \"x\", \"max_tokens\": 1.}", ""},
+        {0, "{\"prompt\": \"x\x01\"}", ""}, /* a raw control character */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         EXPECT(parse(&q, bad[i].chat, bad[i].body, &e) == -1 && e.status == 400 && !strcmp(e.param, bad[i].param),
@@ -88,6 +94,19 @@ static void test_requests(void) {
            "NaN temperature: %s", e.message);
     EXPECT(parse(&q, 0, "{\"prompt\": \"a\\u0000b\"}", &e) == 0 && q.n_prompt > 2, "NUL in a prompt: %s", e.message);
     api_request_free(&q);
+    /* stop texts: at most API_MAX_STOP_BYTES each */
+    char stop[API_MAX_STOP_BYTES + 64];
+    for (int k = 0; k <= 1; k++) {
+        snprintf(stop, sizeof stop, "{\"prompt\": \"x\", \"stop\": [\"%0*d\"]}", API_MAX_STOP_BYTES + k, 0);
+        int rc = parse(&q, 0, stop, &e);
+        EXPECT(k ? rc == -1 && !strcmp(e.param, "stop") : rc == 0, "a stop of %d bytes: %s", API_MAX_STOP_BYTES + k,
+               rc ? e.message : "accepted");
+        api_request_free(&q);
+    }
+    /* an error never carries invalid UTF-8, whatever it quotes */
+    api_error(&e, 400, NULL, "bad '%s'", "a\xff\xc3(");
+    EXPECT(utf8_valid(e.message, strlen(e.message), NULL) && !strcmp(e.message, "bad 'a\xef\xbf\xbd\xef\xbf\xbd('"),
+           "sanitized: %s", e.message);
 
     /* a prompt over the context */
     char *big = xmalloc(40000);
