@@ -52,7 +52,7 @@ enum { O_MODEL, O_TOKENIZER, O_TOKENS, O_TOKENS_FILE, O_PROMPT, O_PROMPT_FILE, O
        O_WINDOW, O_THREADS, O_CTX, O_N, O_TEMP, O_TOP_P, O_TOP_K, O_MIN_P, O_SEED, O_TYPE, O_JSON,
        O_SHAPE, O_REPS, O_PIPELINE, O_EXPERT_PARALLEL, O_LAYER_SPLIT, O_DIST_STATS, O_VERBOSE, O_KV_TYPE, O_FAST_BF16, O_DEPTH, O_SHARPEN,
        O_MEM_LIMIT, O_HOST, O_PORT, O_PARALLEL, O_BATCH_TOKENS, O_QUEUE, O_API_KEY, O_API_KEY_FILE, O_ALIAS,
-       O_JSON_SCHEMA, O_GRAMMAR, O_REGEX, O_JSON_OBJECT, O_JSON_STRICT, O_DRAFT, O_LOOKUP, O_DRAFT_MAX };
+       O_JSON_SCHEMA, O_GRAMMAR, O_REGEX, O_JSON_OBJECT, O_JSON_STRICT, O_DRAFT, O_LOOKUP, O_DRAFT_MAX, O_DRAFT_POLICY };
 
 /* Which subcommands take which flag. */
 static const struct {
@@ -112,9 +112,10 @@ static const struct {
     {"--api-key", NULL, 1, O_API_KEY, " serve "},
     {"--api-key-file", NULL, 1, O_API_KEY_FILE, " serve "},
     {"--alias", NULL, 1, O_ALIAS, " serve "},
-    {"--draft", NULL, 1, O_DRAFT, " generate chat bench "},
-    {"--lookup", NULL, 1, O_LOOKUP, " generate chat bench "},
-    {"--draft-max", NULL, 1, O_DRAFT_MAX, " generate chat bench "},
+    {"--draft", NULL, 1, O_DRAFT, " generate chat bench serve "},
+    {"--lookup", NULL, 1, O_LOOKUP, " generate chat bench serve "},
+    {"--draft-max", NULL, 1, O_DRAFT_MAX, " generate chat bench serve "},
+    {"--draft-policy", NULL, 1, O_DRAFT_POLICY, " serve "},
 };
 
 static long parse_long(const char *cmd, const char *flag, const char *s, long lo, long hi) {
@@ -217,6 +218,10 @@ static void set(Options *o, int id, const char *flag, const char *v) {
     case O_DRAFT: o->draft = v; break;
     case O_LOOKUP: o->lookup = parse_long(c, flag, v, 1, 64); break;
     case O_DRAFT_MAX: o->draft_max = parse_long(c, flag, v, 1, SCHED_DRAFT_MAX); break;
+    case O_DRAFT_POLICY:
+        if (strcmp(v, "auto") && strcmp(v, "always")) usage_error(c, "--draft-policy is auto or always, got \"%.40s\"", v);
+        o->draft_always = !strcmp(v, "always");
+        break;
     }
 }
 
@@ -413,7 +418,8 @@ char *slurp(const char *path, size_t *len) {
 
 void cli_draft_check(const Options *o) {
     if (o->draft && o->lookup) usage_error(o->cmd, "%s", "give --draft or --lookup, not both");
-    if (o->draft_max && !o->draft && !o->lookup) usage_error(o->cmd, "%s", "--draft-max goes with --draft or --lookup");
+    if ((o->draft_max || o->draft_always) && !o->draft && !o->lookup)
+        usage_error(o->cmd, "%s", "--draft-max and --draft-policy go with --draft or --lookup");
     if ((o->draft || o->lookup) && (o->pipeline || o->expert_parallel))
         usage_error(o->cmd, "%s", "--draft and --lookup do not work with --pipeline or --expert-parallel yet");
 }

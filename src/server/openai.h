@@ -57,6 +57,8 @@ typedef struct {
     int started;         /* streaming: the role chunk went out */
     ToolCalls calls;     /* chat: what followed [TOOL_CALLS], read at the end */
     int has_calls;
+    int spec;            /* the engine speculates: drafted and accepted tokens (at its end) */
+    long drafted, accepted;
 } ApiChoice;
 
 typedef struct {
