@@ -420,8 +420,10 @@ void cli_draft_check(const Options *o) {
     if (o->draft && o->lookup) usage_error(o->cmd, "%s", "give --draft or --lookup, not both");
     if ((o->draft_max || o->draft_always) && !o->draft && !o->lookup)
         usage_error(o->cmd, "%s", "--draft-max and --draft-policy go with --draft or --lookup");
-    if ((o->draft || o->lookup) && (o->pipeline || o->expert_parallel))
-        usage_error(o->cmd, "%s", "--draft and --lookup do not work with --pipeline or --expert-parallel yet");
+    if ((o->draft || o->lookup) && o->expert_parallel && !o->pipeline)
+        usage_error(o->cmd, "%s", "--draft and --lookup do not work with --expert-parallel alone yet (with --pipeline they do)");
+    if ((o->draft || o->lookup) && o->pipeline && !strcmp(o->cmd, "serve"))
+        usage_error(o->cmd, "%s", "--draft and --lookup do not work with serve --pipeline yet");
 }
 
 void cli_draft_open(CliDraft *cd, const Options *o, Context *ctx, const Tokenizer *ttok, long n_ctx,
@@ -430,6 +432,10 @@ void cli_draft_open(CliDraft *cd, const Options *o, Context *ctx, const Tokenize
     cli_draft_check(o);
     if (!o->draft && !o->lookup) return;
     int K = (int)(o->draft_max ? o->draft_max : o->draft ? DRAFT_DEFAULT_MAX_MODEL : DRAFT_DEFAULT_MAX_LOOKUP);
+    if (dist_rank() > 0) { /* rank 0 drafts; the stages need room to go back over rejected drafts */
+        if (context_set_draft_room(ctx, K)) die("%s", err_msg());
+        return;
+    }
     cd->on = 1;
     if (o->lookup) {
         if (drafter_init_lookup(&cd->d, (int)o->lookup, ctx->n_seq, K)) die("--lookup: %s", err_msg());
