@@ -27,11 +27,15 @@
  * Speculative decoding (EngineOptions.drafter: a draft model or prompt
  * lookup, gen/draft.h; local steps only): sequence s of the drafter is slot
  * s. Before a step the engine asks server/specrule.h whether drafting pays
- * for the whole batch: the expected tokens per second of the step with
- * drafts (measured step time as a function of batch tokens, the drafter's
- * time, the drafts each sequence got accepted) against without; a large
- * batch, or a model whose step time grows with every token, decodes plain
- * (a probe every SPECRULE_PROBE declined steps keeps the estimates fresh;
+ * for the whole batch. With t(n) the step time of n batch tokens (a + b n,
+ * fitted over the recent steps), and per sequence asked to draft x drafted
+ * tokens fed, y accepted and c seconds of drafting (recent averages), a
+ * step of D decoding sequences, m of which may draft, and P(n) prompt
+ * tokens beside n decode tokens drafts when
+ *     (D + m y) / (t(D + m x + P(D + m x)) + m c)  >  D / t(D + P(D)),
+ * that is, when the batch's expected tokens per second rise. A large batch,
+ * or a model whose step time grows with every token, decodes plain (a
+ * probe every SPECRULE_PROBE declined steps keeps the estimates fresh;
  * draft_always: every step drafts). A drafted slot's rows are sampled in
  * order with its sampler (and guide: a row's mask after the picks before
  * it) while each pick equals the next draft, exactly as gen/generate.c
