@@ -103,11 +103,11 @@ static void slot_free(Engine *e, int s) {
     Slot *sl = &e->slots[s];
     EngineReq *r = sl->req;
     /* the cache holds the prompt's fed tokens and every generated one but the
-     * last (rank 0's positions: the other ranks follow it); what it holds
-     * past them (a step's drafts, were it never rewound) is no history */
+     * last (rank 0's positions: the other ranks follow it): the scheduler's
+     * position, the tokens it accepted; what a cache holds past it (a step's
+     * drafts, were it never rewound) is no history */
     for (int i = 0; i < sl->gen.n; i++) intvec_push(&sl->hist, sl->gen.v[i]);
-    if (sl->gen.n) sl->hist.n--;
-    long keep = e->ctx->seqs[s].n_pos;
+    long keep = e->ctx->seqs[s].n_pos < e->sched.seqs[s].pos ? e->ctx->seqs[s].n_pos : e->sched.seqs[s].pos;
     if (sl->hist.n > keep) sl->hist.n = (int)keep;
     sampler_free(&sl->sampler);
     stream_free(&sl->stream);
