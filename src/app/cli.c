@@ -422,8 +422,6 @@ void cli_draft_check(const Options *o) {
         usage_error(o->cmd, "%s", "--draft-max and --draft-policy go with --draft or --lookup");
     if ((o->draft || o->lookup) && o->expert_parallel && !o->pipeline)
         usage_error(o->cmd, "%s", "--draft and --lookup do not work with --expert-parallel alone yet (with --pipeline they do)");
-    if ((o->draft || o->lookup) && o->pipeline && !strcmp(o->cmd, "serve"))
-        usage_error(o->cmd, "%s", "--draft and --lookup do not work with serve --pipeline yet");
 }
 
 void cli_draft_open(CliDraft *cd, const Options *o, Context *ctx, const Tokenizer *ttok, long n_ctx,

@@ -100,8 +100,8 @@ int cmd_serve(const Options *o) {
     if (dist && dist_plan_steps(&run, &ctx, &dopt)) die("%s", err_msg());
     ModelShare share = dist ? dist_model_share(&run, &ctx) : model_share_all(&m);
     prepare_model(&m, &ctx, o, &share);
-    CliDraft cd = {0}; /* one drafter sequence per slot (refused with --pipeline) */
-    if (root) cli_draft_open(&cd, o, &ctx, &tok, so.ctx + SCHED_DRAFT_MAX + 1, (ModelOptions){0});
+    CliDraft cd = {0}; /* rank 0: one drafter sequence per slot; the other ranks: room for the drafts */
+    cli_draft_open(&cd, o, &ctx, root ? &tok : NULL, so.ctx + SCHED_DRAFT_MAX + 1, (ModelOptions){0});
     int rc = 0;
     if (!root) { /* a stage, or a share of the experts, until rank 0 stops */
         if (pipeline_serve(&ctx, &run.plan, &go)) die("%s", err_msg());

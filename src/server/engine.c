@@ -309,6 +309,8 @@ typedef struct {
     PipeFlight pf;
     Guide **guides; /* owns [rows]: the guides of the step's rows (views; NULL unguided) */
     double launched; /* now_seconds() at its launch */
+    int spec_m;      /* sequences asked to draft for it (0: a plain step) */
+    double spec_s;   /* seconds its drafting took */
 } Flight;
 
 /* Hands the masks of flight f's guided rows to the worker, which computes
@@ -375,20 +377,15 @@ static void step_sample(Engine *e, const SchedBatch *b, const float *logits, Pic
 
 /* ---- speculation ---------------------------------------------------------------- */
 
-typedef struct {
-    int m;                    /* sequences asked to draft (0: a plain step) */
-    double seconds;           /* drafting */
-    long drafted0, accepted0; /* the drafter's totals before the step */
-} SpecStep;
-
-/* Before a local step: drafts for the slots that may take some, when the
- * rule (or draft_always) says so. Outside the lock: only the engine thread
- * touches the scheduler, the drafter and the contexts. */
-static void spec_draft(Engine *e, SpecStep *sp) {
+/* Before a step (flight f): drafts for the slots that may take some (those
+ * decoding and not in flight), when the rule (or draft_always) says so.
+ * Outside the lock: only the engine thread touches the scheduler, the
+ * drafter and the contexts. */
+static void spec_draft(Engine *e, Flight *f) {
     Drafter *d = e->o.drafter;
     int D = 0, m = 0;
     long prefill = 0;
-    *sp = (SpecStep){.drafted0 = d->total.drafted, .accepted0 = d->total.accepted};
+    f->spec_m = 0, f->spec_s = 0;
     for (int s = 0; s < e->o.n_slots; s++) {
         const SchedSeq *q = &e->sched.seqs[s];
         if (q->inflight) continue;
@@ -396,23 +393,26 @@ static void spec_draft(Engine *e, SpecStep *sp) {
         else if (q->state == SEQ_PREFILL) prefill += q->n_prompt - q->fed;
     }
     if (!m || !(e->o.draft_always || specrule_decide(&e->rule, D, m, e->o.batch_tokens, prefill))) return;
-    sp->m = m;
+    f->spec_m = m;
     double t0 = now_seconds();
     if (drafter_draft(d, &e->sched)) /* the draft model's step failed (memory): a plain step */
         for (int s = 0; s < e->o.n_slots; s++) sched_set_draft(&e->sched, s, NULL, 0);
-    sp->seconds = now_seconds() - t0;
+    f->spec_s = now_seconds() - t0;
 }
 
-/* Under the lock, after sched_accept of a local step of `seconds`: the
- * caches back over the rejected drafts, the drafter's texts and counts,
- * the server's counters and the rule's measurements. */
-static void spec_settle(Engine *e, const SchedBatch *b, const SpecStep *sp, double seconds) {
+/* Under the lock, after sched_accept of flight f, `seconds` from its launch
+ * to its picks: the caches back over the rejected drafts (this rank's; the
+ * other ranks' go back where a sequence's next batch starts), the
+ * drafter's texts and counts, the server's counters and the rule's
+ * measurements. */
+static void spec_settle(Engine *e, const Flight *f, double seconds) {
     Drafter *d = e->o.drafter;
-    CHECK(drafter_settle(d, e->ctx, &e->sched, b) == 0); /* the context has room for k_max drafts */
-    long fed = d->total.drafted - sp->drafted0, acc = d->total.accepted - sp->accepted0;
+    DraftStats before = d->total;
+    CHECK(drafter_settle(d, e->ctx, &e->sched, &f->b) == 0); /* the context has room for k_max drafts */
+    long fed = d->total.drafted - before.drafted, acc = d->total.accepted - before.accepted;
     e->st.drafted += fed, e->st.accepted += acc, e->st.spec_steps += fed > 0;
-    specrule_step(&e->rule, b->n, seconds);
-    if (sp->m) specrule_spec(&e->rule, sp->m, fed, acc, sp->seconds);
+    specrule_step(&e->rule, f->b.n, seconds);
+    if (f->spec_m) specrule_spec(&e->rule, f->spec_m, fed, acc, f->spec_s);
 }
 
 /* ---- the engine thread ----------------------------------------------------------- */
@@ -433,19 +433,18 @@ static void *engine_main(void *arg) {
                 .done = xmalloc((size_t)rows), .row_of = xcalloc((size_t)n, sizeof(int)),
                 .drafted = xcalloc((size_t)n, sizeof(int)), .emitted = xcalloc((size_t)n, sizeof(int)),
                 .row = xmalloc((size_t)V * sizeof(float))};
-    SpecStep sp = {0};
     pthread_mutex_lock(&e->mu);
     while (!e->quit) {
         reap_cancelled(e);
         admit(e);
-        if (d && busy == 0) { /* drafts for the next step (local steps: one in flight) */
-            pthread_mutex_unlock(&e->mu);
-            spec_draft(e, &sp);
-            pthread_mutex_lock(&e->mu);
-        }
         /* launch while a flight is free: each of about 1/depth of the sequences */
         while (busy < depth) {
             Flight *f = &fl[(head + busy) % depth];
+            if (d) { /* its drafts first */
+                pthread_mutex_unlock(&e->mu);
+                spec_draft(e, f);
+                pthread_mutex_lock(&e->mu);
+            }
             int per = depth > 1 ? (sched_active(&e->sched) + depth - 1) / depth : 0;
             int nt = sched_next_batch(&e->sched, &f->b, per);
             if (nt == 0) break;
@@ -477,7 +476,7 @@ static void *engine_main(void *arg) {
         long before = e->st.generated_tokens;
         Accept a = {e, logits, pk.row_of, pk.refused, pk.done, pk.drafted, pk.emitted};
         sched_accept(&e->sched, &f->b, pk.ids, on_token, &a);
-        if (d) spec_settle(e, &f->b, &sp, t1 - f->launched);
+        if (d) spec_settle(e, f, t1 - f->launched);
         for (int i = 0; i < f->b.n_want; i++) { /* choices that ended in this step */
             int s = f->b.owner[i];
             if (e->slots[s].req && e->sched.seqs[s].state == SEQ_DONE) slot_free(e, s);
@@ -523,8 +522,8 @@ int engine_start(Engine *e, Context *ctx, const Tokenizer *tok, const EngineOpti
     e->o.n_slots = ctx->n_seq, e->o.n_ctx = ctx->n_ctx;
     o = &e->o; /* the context's sizes from here on */
     if (o->queue < 0 || o->batch_tokens < 1) return err_set("serve: need --queue >= 0 and --batch-tokens >= 1");
-    if (o->drafter && (o->plan || o->drafter->n_seq < o->n_slots || ctx->draft_room < o->drafter->k_max))
-        return err_set("serve: speculation needs local steps, a drafter per slot and room for its drafts");
+    if (o->drafter && (o->drafter->n_seq < o->n_slots || ctx->draft_room < o->drafter->k_max))
+        return err_set("serve: speculation needs a drafter per slot and room for its drafts");
     specrule_init(&e->rule);
     sched_init(&e->sched, o->n_slots, o->chunk, o->batch_tokens, -1);
     e->slots = xcalloc((size_t)o->n_slots, sizeof *e->slots);

@@ -25,7 +25,7 @@
  * (FINISH_STOP). A mask depends only on the choice's own tokens.
  *
  * Speculative decoding (EngineOptions.drafter: a draft model or prompt
- * lookup, gen/draft.h; local steps only): sequence s of the drafter is slot
+ * lookup, gen/draft.h; on rank 0 with a plan): sequence s of the drafter is slot
  * s. Before a step the engine asks server/specrule.h whether drafting pays
  * for the whole batch. With t(n) the step time of n batch tokens (a + b n,
  * fitted over the recent steps), and per sequence asked to draft x drafted
@@ -117,8 +117,8 @@ typedef struct {
     const PipelinePlan *plan; /* NULL: steps run here; else through the MPI ranks
                                         (rank 0: this engine; one step in flight per stage) */
     Drafter *drafter;    /* view: speculative decoding, sequence s drafted as slot s (the
-                            context has room for drafter->k_max drafts); NULL: none.
-                            Not with a plan. */
+                            context has room for drafter->k_max drafts, and so do the
+                            other ranks' with a plan); NULL: none */
     int draft_always;    /* 1: draft at every step, not by the rule (tests) */
 } EngineOptions;
 
