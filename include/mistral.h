@@ -50,7 +50,7 @@ extern "C" {
 #define MISTRAL_API
 #endif
 
-#define MISTRAL_VERSION "0.5.0"
+#define MISTRAL_VERSION "0.6.0"
 
 typedef enum {
     MISTRAL_OK = 0,
@@ -204,6 +204,19 @@ typedef struct {
     const char *constraint_text; /* NUL-terminated: the JSON Schema, the GBNF grammar (root ::= ...)
                                     or the regular expression; unused for JSON_OBJECT and JSON */
     int constraint_strict;       /* JSON Schema: additionalProperties false where not given */
+    /* Speculative decoding (since 0.6): a drafter guesses the next tokens and
+     * the model checks them all in one forward call. The tokens are exactly
+     * those without it (greedy and seeded, with constraints too); only the
+     * number of forward calls changes. Give draft or lookup, not both. The
+     * first speculative call on a context (or one with a larger draft_max)
+     * makes room for the drafts in every sequence's cache, which empties
+     * them: with append while a sequence holds tokens, MISTRAL_ERR_ARGUMENT. */
+    MistralContext *draft;       /* a context of a draft model with the same vocabulary (size,
+                                    pieces, BOS, EOS; else MISTRAL_ERR_ARGUMENT naming the first
+                                    difference) and at least n_prompts sequences; its sequences
+                                    are overwritten; not ctx itself. NULL: none */
+    int lookup;                  /* 1..64: prompt lookup with n-grams of up to this many tokens; 0: none */
+    int draft_max;               /* the most tokens drafted per step, 1..32; 0: 8 with draft, 4 with lookup */
 } MistralGenParams;
 
 typedef enum {
@@ -226,6 +239,10 @@ MISTRAL_API MistralGenParams mistral_gen_default_params(void); /* greedy, 128 to
  * token; the first constrained generation of a model also builds its
  * vocabulary's byte tries (tens to hundreds of ms, once). */
 MISTRAL_API MistralStatus mistral_constraint_check(const MistralModel *m, const MistralGenParams *params);
+
+/* What speculation did in ctx's last mistral_generate: drafted tokens the
+ * model checked, and those it accepted (0 and 0 without speculation). */
+MISTRAL_API MistralStatus mistral_spec_stats(const MistralContext *ctx, long *drafted, long *accepted);
 
 /* Called with each new token of prompt `seq`: text is its certain new text
  * (UTF-8, never half a character, nothing that may still become a stop

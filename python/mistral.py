@@ -66,7 +66,8 @@ class _GenParams(ctypes.Structure):
                 ("chunk_size", ctypes.c_int), ("stop_at_eos", ctypes.c_int),
                 ("stop", ctypes.POINTER(ctypes.c_char_p)), ("n_stop", ctypes.c_int), ("append", ctypes.c_int),
                 ("constraint", ctypes.c_int), ("constraint_text", ctypes.c_char_p),
-                ("constraint_strict", ctypes.c_int)]
+                ("constraint_strict", ctypes.c_int), ("draft", ctypes.c_void_p), ("lookup", ctypes.c_int),
+                ("draft_max", ctypes.c_int)]
 
 
 # MistralConstraintKind
@@ -131,6 +132,7 @@ def library():
         "mistral_gen_default_params": (_GenParams, []),
         "mistral_generate": (ST, [P, I, ctypes.POINTER(IP), IP, ctypes.POINTER(_GenParams), _TOKEN_FN, P]),
         "mistral_constraint_check": (ST, [P, ctypes.POINTER(_GenParams)]),
+        "mistral_spec_stats": (ST, [P, ctypes.POINTER(L), ctypes.POINTER(L)]),
     }
     for name, (res, args) in sigs.items():
         fn = getattr(lib, name)
@@ -270,6 +272,12 @@ class Context:
     def truncate(self, seq, n_pos):
         _check(library().mistral_seq_truncate(self._h, seq, n_pos))
 
+    def spec_stats(self):
+        """(drafted, accepted) tokens of the last generate's speculation."""
+        d, a = ctypes.c_long(), ctypes.c_long()
+        _check(library().mistral_spec_stats(self._h, ctypes.byref(d), ctypes.byref(a)))
+        return d.value, a.value
+
     def decode(self, tokens, seqs=None, want=None):
         """One forward call; returns the logits rows (lists of floats) of the wanted tokens.
         seqs: each token's sequence (default 0); want: each token's flag (default: all)."""
@@ -285,14 +293,18 @@ class Context:
 
     def generate(self, prompts, max_tokens=128, temperature=0.0, top_p=1.0, min_p=0.0, top_k=0, seed=0,
                  stop=None, stop_at_eos=True, append=False, chunk_size=0, on_token=None, on_text=None,
-                 json_schema=None, json=False, grammar=None, regex=None, strict=False):
+                 json_schema=None, json=False, grammar=None, regex=None, strict=False,
+                 draft=None, lookup=0, draft_max=0):
         """Generates after each prompt (token ids, or text with BOS), all in one batch.
         Returns the new ids of each prompt (EOS not included). on_token(seq, token) and
         on_text(text) / on_text(seq, text) are called as tokens come; on_token may return True to
         stop that prompt.
         Structured output (at most one): json_schema (a dict or JSON text), json=True (any JSON
         object), grammar (GBNF text), regex; strict: additionalProperties false where a schema
-        does not say. Each output is then a sentence of it (unless max_tokens cuts it short)."""
+        does not say. Each output is then a sentence of it (unless max_tokens cuts it short).
+        Speculative decoding (the same ids, fewer forward calls): draft (a Context of a draft model
+        with the same vocabulary) or lookup=N (prompt lookup), draft_max=K; self.spec_stats() then
+        gives (drafted, accepted)."""
         lib = library()
         ids = [self.model.tokenize(p) if isinstance(p, str) else list(p) for p in prompts]
         arrays = [_ints(p) for p in ids]
@@ -305,6 +317,7 @@ class Context:
         stop_arr = (ctypes.c_char_p * max(len(stops), 1))(*[s.encode("utf-8") for s in stops])
         p.stop, p.n_stop = (stop_arr if stops else None), len(stops)
         _constraint(p, json_schema, json, grammar, regex, strict)
+        p.draft, p.lookup, p.draft_max = (draft._h if draft is not None else None), lookup, draft_max
         guided = p.constraint != 0
         eos = self.model.info["eos"]
         out = [[] for _ in ids]

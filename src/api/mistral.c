@@ -39,6 +39,7 @@ struct MistralModel {
 struct MistralContext {
     Context ctx;
     MistralModel *m; /* view */
+    long drafted, accepted; /* the last mistral_generate's speculation */
 };
 
 /* Sequences and threads a caller may ask for: beyond these an argument is
@@ -463,10 +464,51 @@ static MistralStatus check_gen(const MistralContext *c, int n_prompts, const int
     return MISTRAL_OK;
 }
 
+/* The drafter p asks for (none: d->n_seq stays 0), with room for its
+ * drafts in c's caches. */
+static MistralStatus open_drafter(MistralContext *c, int n_prompts, const MistralGenParams *p, Drafter *d) {
+    memset(d, 0, sizeof *d);
+    if (p->draft && p->lookup) return bad_arg("%s: give draft or lookup, not both", "mistral_generate");
+    if (p->lookup < 0 || p->lookup > 64)
+        return err_set("mistral_generate: lookup %d is not in [0, 64]", p->lookup), MISTRAL_ERR_ARGUMENT;
+    if (p->draft_max < 0 || p->draft_max > SCHED_DRAFT_MAX)
+        return err_set("mistral_generate: draft_max %d is not in [0, %d]", p->draft_max, SCHED_DRAFT_MAX),
+               MISTRAL_ERR_ARGUMENT;
+    if (!p->draft && !p->lookup) return MISTRAL_OK;
+    int k = p->draft_max ? p->draft_max : p->draft ? DRAFT_DEFAULT_MAX_MODEL : DRAFT_DEFAULT_MAX_LOOKUP;
+    if (p->draft) {
+        MistralContext *dc = p->draft;
+        if (dc == c) return bad_arg("%s: a context cannot draft for itself", "mistral_generate");
+        if (dc->ctx.n_seq < n_prompts)
+            return err_set("mistral_generate: the draft context has %d sequences for %d prompts", dc->ctx.n_seq,
+                           n_prompts),
+                   MISTRAL_ERR_ARGUMENT;
+        if (draft_check_vocab(&c->m->model, c->m->has_tok ? &c->m->tok : NULL, &dc->m->model,
+                              c->m->has_tok && dc->m->has_tok ? &dc->m->tok : NULL))
+            return fail(MISTRAL_ERR_ARGUMENT);
+    }
+    if (c->ctx.draft_room < k) {
+        for (int s = 0; p->append && s < c->ctx.n_seq; s++)
+            if (c->ctx.seqs[s].n_pos > 0)
+                return bad_arg("%s: making room for drafts empties the context's sequences: not with append",
+                               "mistral_generate");
+        if (context_set_draft_room(&c->ctx, k)) return fail(MISTRAL_ERR_MEMORY);
+    }
+    int bad = p->draft ? drafter_init_model(d, &p->draft->ctx, k) : drafter_init_lookup(d, p->lookup, n_prompts, k);
+    return bad ? fail(MISTRAL_ERR_ARGUMENT) : MISTRAL_OK;
+}
+
+MistralStatus mistral_spec_stats(const MistralContext *c, long *drafted, long *accepted) {
+    if (!c || !drafted || !accepted) return bad_arg("%s: ctx, drafted and accepted must be given", "mistral_spec_stats");
+    *drafted = c->drafted, *accepted = c->accepted;
+    return MISTRAL_OK;
+}
+
 MistralStatus mistral_generate(MistralContext *c, int n_prompts, const int *const *prompts, const int *n_prompt,
                                const MistralGenParams *p, MistralTokenFn fn, void *ud) {
     MistralStatus rc = check_gen(c, n_prompts, prompts, n_prompt, p);
     if (rc) return rc;
+    c->drafted = c->accepted = 0;
     MistralModel *m = c->m;
     Grammar gr;
     int guided = p->constraint != MISTRAL_CONSTRAINT_NONE;
@@ -478,6 +520,11 @@ MistralStatus mistral_generate(MistralContext *c, int n_prompts, const int *cons
     if (guided && !(vocab = model_vocab(m))) {
         grammar_free(&gr);
         return fail(MISTRAL_ERR_FORMAT);
+    }
+    Drafter drafter;
+    if ((rc = open_drafter(c, n_prompts, p, &drafter))) {
+        if (guided) grammar_free(&gr);
+        return rc;
     }
     GenRequest *reqs = calloc((size_t)n_prompts, sizeof *reqs);
     GenCall g = {.c = c, .p = p, .fn = fn, .ud = ud,
@@ -497,10 +544,13 @@ MistralStatus mistral_generate(MistralContext *c, int n_prompts, const int *cons
     GenOptions go = {.chunk_size = p->chunk_size,
                      .sampler = {.temperature = p->temperature, .top_p = p->top_p, .top_k = p->top_k,
                                  .min_p = p->min_p, .seed = p->seed},
-                     .eos = -1 /* on_token ends a prompt at EOS */, .vocab = vocab};
+                     .eos = -1 /* on_token ends a prompt at EOS */, .vocab = vocab,
+                     .drafter = drafter.n_seq ? &drafter : NULL};
     if (generate(&c->ctx, reqs, n_prompts, &go, on_token, &g)) rc = fail(MISTRAL_ERR_ARGUMENT);
     else if (g.failed) rc = MISTRAL_ERR_INPUT;
+    c->drafted = drafter.total.drafted, c->accepted = drafter.total.accepted;
 done:
+    drafter_free(&drafter);
     if (g.streams)
         for (int i = 0; i < n_prompts; i++) stream_free(&g.streams[i]);
     free(g.streams), free(g.n_new), free(reqs);

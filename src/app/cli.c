@@ -53,7 +53,8 @@ enum { O_MODEL, O_TOKENIZER, O_TOKENS, O_TOKENS_FILE, O_PROMPT, O_PROMPT_FILE, O
        O_SHAPE, O_REPS, O_PIPELINE, O_EXPERT_PARALLEL, O_LAYER_SPLIT, O_DIST_STATS, O_VERBOSE, O_KV_TYPE, O_FAST_BF16, O_DEPTH, O_SHARPEN,
        O_MEM_LIMIT, O_HOST, O_PORT, O_PARALLEL, O_BATCH_TOKENS, O_QUEUE, O_MAX_CONN_PER_IP, O_HTTP_TIMEOUT, O_API_KEY, O_API_KEY_FILE, O_ALIAS,
        O_JSON_SCHEMA, O_GRAMMAR, O_REGEX, O_JSON_OBJECT, O_JSON_STRICT, O_DRAFT, O_LOOKUP, O_DRAFT_MAX, O_OUTPUT,
-       O_OUT_FORMAT, O_CHUNKS, O_SKIP_CHUNKS, O_PROCESS_OUTPUT, O_IMATRIX, O_KL_BASE };
+       O_OUT_FORMAT, O_CHUNKS, O_SKIP_CHUNKS, O_PROCESS_OUTPUT, O_IMATRIX, O_KL_BASE,
+       O_DRAFT_POLICY };
 
 /* Which subcommands take which flag. */
 static const struct {
@@ -115,9 +116,10 @@ static const struct {
     {"--api-key", NULL, 1, O_API_KEY, " serve "},
     {"--api-key-file", NULL, 1, O_API_KEY_FILE, " serve "},
     {"--alias", NULL, 1, O_ALIAS, " serve "},
-    {"--draft", NULL, 1, O_DRAFT, " generate chat bench "},
-    {"--lookup", NULL, 1, O_LOOKUP, " generate chat bench "},
-    {"--draft-max", NULL, 1, O_DRAFT_MAX, " generate chat bench "},
+    {"--draft", NULL, 1, O_DRAFT, " generate chat bench serve "},
+    {"--lookup", NULL, 1, O_LOOKUP, " generate chat bench serve "},
+    {"--draft-max", NULL, 1, O_DRAFT_MAX, " generate chat bench serve "},
+    {"--draft-policy", NULL, 1, O_DRAFT_POLICY, " serve "},
     {"-o", "--output", 1, O_OUTPUT, " imatrix "},
     {"--output-format", NULL, 1, O_OUT_FORMAT, " imatrix "},
     {"--chunks", NULL, 1, O_CHUNKS, " imatrix "},
@@ -239,6 +241,10 @@ static void set(Options *o, int id, const char *flag, const char *v) {
     case O_PROCESS_OUTPUT: o->process_output = 1; break;
     case O_IMATRIX: o->imatrix = v; break;
     case O_KL_BASE: o->kl_base = v; break;
+    case O_DRAFT_POLICY:
+        if (strcmp(v, "auto") && strcmp(v, "always")) usage_error(c, "--draft-policy is auto or always, got \"%.40s\"", v);
+        o->draft_always = !strcmp(v, "always");
+        break;
     }
 }
 
@@ -435,9 +441,10 @@ char *slurp(const char *path, size_t *len) {
 
 void cli_draft_check(const Options *o) {
     if (o->draft && o->lookup) usage_error(o->cmd, "%s", "give --draft or --lookup, not both");
-    if (o->draft_max && !o->draft && !o->lookup) usage_error(o->cmd, "%s", "--draft-max goes with --draft or --lookup");
-    if ((o->draft || o->lookup) && (o->pipeline || o->expert_parallel))
-        usage_error(o->cmd, "%s", "--draft and --lookup do not work with --pipeline or --expert-parallel yet");
+    if ((o->draft_max || o->draft_always) && !o->draft && !o->lookup)
+        usage_error(o->cmd, "%s", "--draft-max and --draft-policy go with --draft or --lookup");
+    if ((o->draft || o->lookup) && o->expert_parallel && !o->pipeline)
+        usage_error(o->cmd, "%s", "--draft and --lookup do not work with --expert-parallel alone yet (with --pipeline they do)");
 }
 
 void cli_draft_open(CliDraft *cd, const Options *o, Context *ctx, const Tokenizer *ttok, long n_ctx,
@@ -446,6 +453,10 @@ void cli_draft_open(CliDraft *cd, const Options *o, Context *ctx, const Tokenize
     cli_draft_check(o);
     if (!o->draft && !o->lookup) return;
     int K = (int)(o->draft_max ? o->draft_max : o->draft ? DRAFT_DEFAULT_MAX_MODEL : DRAFT_DEFAULT_MAX_LOOKUP);
+    if (dist_rank() > 0) { /* rank 0 drafts; the stages need room to go back over rejected drafts */
+        if (context_set_draft_room(ctx, K)) die("%s", err_msg());
+        return;
+    }
     cd->on = 1;
     if (o->lookup) {
         if (drafter_init_lookup(&cd->d, (int)o->lookup, ctx->n_seq, K)) die("--lookup: %s", err_msg());

@@ -50,6 +50,7 @@ typedef struct {
     const char *draft;         /* --draft MODEL: speculative decoding with a draft model */
     long lookup;               /* --lookup N: speculative decoding by prompt lookup (0: off) */
     long draft_max;            /* --draft-max K (0: the drafter's default) */
+    int draft_always;          /* serve --draft-policy always (else auto) */
     long chunk_size, n_new, sliding_window, threads, ctx;
     double temperature, top_p, min_p;
     long top_k;

@@ -47,6 +47,7 @@ static char *read_key(const char *path) {
 int cmd_serve(const Options *o) {
     if (!o->model) usage_error(o->cmd, "%s", "missing -m MODEL");
     if (o->api_key && o->api_key_file) usage_error(o->cmd, "%s", "give --api-key or --api-key-file, not both");
+    cli_draft_check(o);
     /* the signals that stop the server go to sigwait below, in no other
      * thread: blocked before MPI_Init, so that MPI's own threads inherit
      * the mask too (else one of them takes a signal that comes before
@@ -101,10 +102,13 @@ int cmd_serve(const Options *o) {
     if (dist && dist_plan_steps(&run, &ctx, &dopt)) die("%s", err_msg());
     ModelShare share = dist ? dist_model_share(&run, &ctx) : model_share_all(&m);
     prepare_model(&m, &ctx, o, &share);
+    CliDraft cd = {0}; /* rank 0: one drafter sequence per slot; the other ranks: room for the drafts */
+    cli_draft_open(&cd, o, &ctx, root ? &tok : NULL, so.ctx + SCHED_DRAFT_MAX + 1, (ModelOptions){0});
     int rc = 0;
     if (!root) { /* a stage, or a share of the experts, until rank 0 stops */
         if (pipeline_serve(&ctx, &run.plan, &go)) die("%s", err_msg());
     } else {
+        server_set_draft(s, cd.on ? &cd.d : NULL, o->draft_always);
         if (server_ready(s, &ctx, &tok, dist ? &run.plan : NULL)) die("%s", err_msg());
         fprintf(stderr, "mistral serve: ready: %s, %d slots of %ld positions, %d tokens per step%s\n", name,
                 so.parallel, so.ctx, so.batch_tokens, dist ? ", over MPI" : "");
@@ -114,6 +118,7 @@ int cmd_serve(const Options *o) {
         server_close(s);
         tokenizer_free(&tok);
     }
+    cli_draft_close(&cd);
     dist_run_free(&run);
     context_free(&ctx);
     model_free(&m);

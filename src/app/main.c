@@ -242,6 +242,7 @@ static const struct {
     {"serve", cmd_serve,
      "mistral serve -m MODEL [--host 127.0.0.1] [--port 8080] [--parallel N] [--ctx N]\n"
      "                        [--batch-tokens B] [--queue Q] [--api-key KEY | --api-key-file F] [model options]\n"
+     "                        [--draft MODEL | --lookup N] [--draft-max K] [--draft-policy auto|always]\n"
      "       mpirun -np N mistral serve ... [--pipeline [--layer-split A,B,..]] [--expert-parallel]",
      "Serves the model over HTTP with OpenAI's API: POST /v1/chat/completions and\n"
      "/v1/completions (stream: true for server-sent events), GET /v1/models, /health\n"
@@ -270,6 +271,12 @@ static const struct {
      "  --temperature T       for requests that give none (default 0: greedy)\n"
      "  --chat-format F       v1, v2, v3, v7 or tekken (default: from the tokenizer)\n"
      "  --tokenizer FILE      tokenizer file (default: the model's)\n"
+     "speculative decoding (the same tokens, fewer forward calls; per sequence):\n"
+     "  --draft MODEL         a draft model with the same vocabulary\n"
+     "  --lookup N            prompt lookup with n-grams of up to N tokens\n"
+     "  --draft-max K         the most tokens drafted per step (default 8 / 4)\n"
+     "  --draft-policy P      auto (default: draft while the measured step times say it\n"
+     "                        raises the batch's tokens/s) or always\n"
      "distribution (make MPI=1, under mpirun -np N; rank 0 serves, SIGINT/SIGTERM to it ends all):\n"
      "  --pipeline [--layer-split A,B,..]   the layers in stages, one step in flight per stage\n"
      "  --expert-parallel     each process computes its share of every MoE layer's experts\n",

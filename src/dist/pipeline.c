@@ -111,6 +111,59 @@ void pipeline_stop(const PipelinePlan *plan) {
     if (plan->n_stages > 1 && dist_isend(plan->width, TAG_WORK, &stop, sizeof stop, &req) == 0) dist_wait(&req);
 }
 
+/* Speculation through the stages (opt->drafter): rank 0 drafts, the stages
+ * return the logits of every wanted row and rank 0 samples them as
+ * generate() does (a sequence's rows in order while each pick equals the
+ * next draft, with its own seeded sampler); rank 0 rewinds its cache over
+ * the rejected drafts, and every other rank rewinds its own when the
+ * sequence's next batch starts before what it holds (stage_reset). */
+typedef struct {
+    Drafter *d;        /* view; NULL: the last stage samples */
+    Sampler *samplers; /* owns [n_req] */
+    float *logits;     /* owns [cap_rows, n_vocab] */
+    int *ids;          /* owns [cap_rows] */
+    int cap_rows, n_req;
+} Verify;
+
+static int verify_init(Verify *v, Context *ctx, const GenOptions *opt, int n_req) {
+    memset(v, 0, sizeof *v);
+    if (!(v->d = opt->drafter)) return 0;
+    if (v->d->n_seq < n_req || ctx->draft_room < v->d->k_max)
+        return err_set("pipeline: a drafter of %d sequences and room for %d drafts, for %d requests and %d drafts",
+                       v->d->n_seq, ctx->draft_room, n_req, v->d->k_max);
+    v->samplers = xcalloc((size_t)n_req, sizeof *v->samplers);
+    for (int r = 0; r < n_req; r++, v->n_req++) {
+        if (sampler_init(&v->samplers[r], &opt->sampler, ctx->model->cfg.n_vocab)) return -1;
+        drafter_begin(v->d, r, 0);
+    }
+    return 0;
+}
+
+static void verify_free(Verify *v) {
+    for (int r = 0; r < v->n_req; r++) sampler_free(&v->samplers[r]);
+    free(v->samplers), free(v->logits), free(v->ids);
+    memset(v, 0, sizeof *v);
+}
+
+/* The ids of b's rows from their logits (SCHED_UNUSED after a rejected draft). */
+static int verify_collect(Verify *v, Context *ctx, const PipelinePlan *plan, PipeFlight *f, const SchedBatch *b,
+                          int eos) {
+    int V = ctx->model->cfg.n_vocab, open = 0;
+    if (b->n_want > v->cap_rows) {
+        v->cap_rows = b->n_want;
+        v->logits = xrealloc(v->logits, (size_t)v->cap_rows * V * sizeof(float));
+        v->ids = xrealloc(v->ids, (size_t)v->cap_rows * sizeof(int));
+    }
+    if (pipeline_collect(ctx, plan, f, v->logits, (size_t)b->n_want * V * sizeof(float))) return -1;
+    for (int i = 0; i < b->n_want; i++) {
+        int r = b->owner[i];
+        if (i == 0 || b->owner[i - 1] != r) open = 1;
+        v->ids[i] = open ? sampler_sample(&v->samplers[r], v->logits + (size_t)i * V) : SCHED_UNUSED;
+        if (open && (v->ids[i] != b->next[i] || v->ids[i] == eos)) open = 0;
+    }
+    return 0;
+}
+
 int pipeline_generate(Context *ctx, const PipelinePlan *plan, const GenRequest *reqs, int n_req,
                       const GenOptions *opt, GenEmit emit, void *ud) {
     int size = plan->n_stages;
@@ -124,6 +177,8 @@ int pipeline_generate(Context *ctx, const PipelinePlan *plan, const GenRequest *
     SchedBatch *bs = xcalloc((size_t)n_flights, sizeof *bs);
     int *ids = xmalloc((size_t)n_req * sizeof(int));
     int rc = -1, head = 0, n_busy = 0;
+    Verify v;
+    if (verify_init(&v, ctx, opt, n_req)) goto done;
     for (int r = 0; r < n_req; r++) {
         kvcache_reset(&ctx->seqs[r]); /* the other ranks reset at position 0 */
         if (sched_start(&s, r, reqs[r].prompt, reqs[r].n_prompt, reqs[r].max_new, 0)) goto done;
@@ -133,14 +188,21 @@ int pipeline_generate(Context *ctx, const PipelinePlan *plan, const GenRequest *
          * come back in order: MPI keeps the order between two ranks) */
         while (n_busy < n_flights) {
             int f = (head + n_busy) % n_flights;
+            if (v.d && drafter_draft(v.d, &s)) goto done;
             if (sched_next_batch(&s, &bs[f], per) == 0) break;
             Batch b = {.n = bs[f].n, .token = bs[f].token, .seq = bs[f].seq, .pos = bs[f].pos, .want = bs[f].want};
-            if (pipeline_launch(ctx, plan, &fl[f], &b, 0)) goto done;
+            if (pipeline_launch(ctx, plan, &fl[f], &b, v.d != NULL)) goto done;
             n_busy++;
         }
         if (n_busy == 0) break;
-        if (pipeline_collect(ctx, plan, &fl[head], ids, (size_t)bs[head].n_want * sizeof(int))) goto done;
-        sched_accept(&s, &bs[head], ids, emit, ud);
+        if (v.d) {
+            if (verify_collect(&v, ctx, plan, &fl[head], &bs[head], opt->eos)) goto done;
+            sched_accept(&s, &bs[head], v.ids, emit, ud);
+            if (drafter_settle(v.d, ctx, &s, &bs[head])) goto done;
+        } else {
+            if (pipeline_collect(ctx, plan, &fl[head], ids, (size_t)bs[head].n_want * sizeof(int))) goto done;
+            sched_accept(&s, &bs[head], ids, emit, ud);
+        }
         head = (head + 1) % n_flights, n_busy--;
     }
     rc = 0;
@@ -148,6 +210,7 @@ done:
     for (int f = 0; f < n_flights; f++) dist_wait(&fl[f].send);
     pipeline_stop(plan);
     for (int f = 0; f < n_flights; f++) pipeline_flight_free(&fl[f]), sched_batch_free(&bs[f]);
+    verify_free(&v);
     free(fl), free(bs), free(ids);
     sched_free(&s);
     return rc;

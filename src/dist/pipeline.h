@@ -19,7 +19,17 @@
  * so the ids come back in the order rank 0 sent the groups.
  *
  * With --expert-parallel too, each stage is several ranks sharing its
- * experts (PipelinePlan.width). */
+ * experts (PipelinePlan.width).
+ *
+ * Speculative decoding (GenOptions.drafter, on rank 0 only): rank 0 drafts
+ * before each step it launches (for the sequences not in flight), the
+ * stages run the drafted tokens like any others and return every wanted
+ * row's logits, and rank 0 samples them as generate() does (in order while
+ * each pick equals the next draft, with one seeded sampler per sequence),
+ * so the ids are still a single process's. Rank 0 rewinds its cache over
+ * the rejected drafts; every other rank rewinds its own when a sequence's
+ * next batch starts before what it holds. Every rank's context needs room
+ * for the drafts (context_set_draft_room). */
 #ifndef DIST_PIPELINE_H
 #define DIST_PIPELINE_H
 

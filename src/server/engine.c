@@ -104,9 +104,11 @@ static void slot_free(Engine *e, int s) {
     Slot *sl = &e->slots[s];
     EngineReq *r = sl->req;
     /* the cache holds the prompt's fed tokens and every generated one but the
-     * last (rank 0's positions: the other ranks follow it) */
+     * last (rank 0's positions: the other ranks follow it): the scheduler's
+     * position, the tokens it accepted; what a cache holds past it (a step's
+     * drafts, were it never rewound) is no history */
     for (int i = 0; i < sl->gen.n; i++) intvec_push(&sl->hist, sl->gen.v[i]);
-    long keep = e->ctx->seqs[s].n_pos;
+    long keep = e->ctx->seqs[s].n_pos < e->sched.seqs[s].pos ? e->ctx->seqs[s].n_pos : e->sched.seqs[s].pos;
     if (sl->hist.n > keep) sl->hist.n = (int)keep;
     sampler_free(&sl->sampler);
     stream_free(&sl->stream);
@@ -118,11 +120,22 @@ static void slot_free(Engine *e, int s) {
     req_engine_done(r);
 }
 
+/* A closing event's speculation counts: slot s's drafter stats, and this
+ * step's `drafted` and `accepted` not yet counted there. */
+static void spec_counts(const Engine *e, int s, EngineEvent *ev, long drafted, long accepted) {
+    const Drafter *d = e->o.drafter;
+    if (!d) return;
+    ev->spec = 1;
+    ev->drafted = d->seqs[s].stats.drafted + drafted;
+    ev->accepted = d->seqs[s].stats.accepted + accepted;
+}
+
 /* Under the lock: ends slot s's choice now (the engine stops, or its step
  * failed): a closing event with what it generated, and the slot freed. */
 static void choice_abort(Engine *e, int s, Finish why) {
     Slot *sl = &e->slots[s];
     EngineEvent ev = {.choice = sl->choice, .token = -1, .finish = why, .text = xstrdup("")};
+    spec_counts(e, s, &ev, 0, 0);
     ev.ids = xmalloc((size_t)(sl->gen.n ? sl->gen.n : 1) * sizeof(int));
     memcpy(ev.ids, sl->gen.v, (size_t)sl->gen.n * sizeof(int));
     ev.n_ids = sl->gen.n;
@@ -166,6 +179,10 @@ static void admit(Engine *e) {
             if (r->p.grammar) CHECK(guide_init(&sl->guide, r->p.grammar, r->p.vocab) == 0); /* checked at submit */
             sl->guided = r->p.grammar != NULL;
             stream_init(&sl->stream, e->tok, (const char *const *)r->p.stops, r->p.n_stop);
+            if (e->o.drafter) { /* its text: what the cache holds */
+                drafter_begin(e->o.drafter, best, 0);
+                drafter_commit(e->o.drafter, best, sl->hist.v, best_L);
+            }
             CHECK(sched_start(&e->sched, best, r->prompt + best_L, r->n_prompt - best_L, r->p.max_new, best_L) == 0);
             r->running++;
             e->st.busy_slots++;
@@ -219,7 +236,11 @@ static void logprobs(const float *row, int n, int token, int k, EngineEvent *ev)
 typedef struct {
     Engine *e;
     const float *logits; /* the step's rows, in owner order */
-    const int *row_of;   /* [n_slots]: a slot's logits row */
+    int *row_of;         /* [n_slots]: a slot's next logits row (its rows are consecutive) */
+    const unsigned char *refused, *done; /* [rows]: the row's pick refused by the guide;
+                                            completing the guide's text */
+    const int *drafted;  /* [n_slots]: drafts in the slot's step */
+    int *emitted;        /* [n_slots]: tokens emitted in this step */
 } Accept;
 
 /* sched_accept's callback, under the lock: one sampled token of slot s. */
@@ -228,15 +249,16 @@ static int on_token(void *ud, int s, int token) {
     Engine *e = a->e;
     Slot *sl = &e->slots[s];
     EngineReq *r = sl->req;
-    int V = e->model->cfg.n_vocab;
+    int V = e->model->cfg.n_vocab, row = a->row_of[s]++;
     e->st.generated_tokens++;
+    a->emitted[s]++;
     EngineEvent ev = {.choice = sl->choice, .token = token};
-    if (r->p.top_logprobs >= 0) logprobs(a->logits + (size_t)a->row_of[s] * V, V, token, r->p.top_logprobs, &ev);
+    if (r->p.top_logprobs >= 0) logprobs(a->logits + (size_t)row * V, V, token, r->p.top_logprobs, &ev);
     int eos = !r->p.ignore_eos && token == e->tok->eos;
-    /* the mask allowed token, so the guide takes it; should it not (no token
-     * was allowed), only this choice ends */
-    int refused = sl->guided && guide_accept(&sl->guide, token) != 0;
-    int complete = sl->guided && !refused && guide_done(&sl->guide);
+    /* the mask allowed token, so the guide took it (when it was sampled);
+     * should it not have (no token was allowed), only this choice ends */
+    int refused = sl->guided && a->refused[row];
+    int complete = sl->guided && !refused && a->done[row];
     ByteBuf text = {0};
     int stopped = 0;
     if (!eos && !refused) {
@@ -268,6 +290,7 @@ static int on_token(void *ud, int s, int token) {
     tail.ids = xmalloc((size_t)(sl->gen.n ? sl->gen.n : 1) * sizeof(int));
     memcpy(tail.ids, sl->gen.v, (size_t)sl->gen.n * sizeof(int));
     tail.n_ids = sl->gen.n;
+    spec_counts(e, s, &tail, a->drafted[s], a->drafted[s] ? a->emitted[s] - 1 : 0);
     r->ended++;
     req_push(r, &tail);
     return 1;
@@ -285,16 +308,19 @@ static void guide_row(Slot *sl, float *row, int V) {
 typedef struct {
     SchedBatch b;
     PipeFlight pf;
-    Guide **guides; /* owns [n_slots]: the guides of the step's rows (views; NULL unguided) */
+    Guide **guides; /* owns [rows]: the guides of the step's rows (views; NULL unguided) */
+    double launched; /* now_seconds() at its launch */
+    int spec_m;      /* sequences asked to draft for it (0: a plain step) */
+    double spec_s;   /* seconds its drafting took */
 } Flight;
 
 /* Hands the masks of flight f's guided rows to the worker, which computes
  * them while the step's forward runs (a row's mask depends only on its
  * choice's tokens so far, which the step cannot change). */
 static void step_prepare_masks(Engine *e, Flight *f, GuideWorker *w) {
-    for (int i = 0; i < f->b.n_want; i++) {
+    for (int i = 0; i < f->b.n_want; i++) { /* a slot's first row: the later ones follow its picks */
         Slot *sl = &e->slots[f->b.owner[i]];
-        f->guides[i] = sl->guided ? &sl->guide : NULL;
+        f->guides[i] = sl->guided && (i == 0 || f->b.owner[i - 1] != f->b.owner[i]) ? &sl->guide : NULL;
     }
     guide_prepare_async(w, f->guides, f->b.n_want);
 }
@@ -302,6 +328,7 @@ static void step_prepare_masks(Engine *e, Flight *f, GuideWorker *w) {
 /* Starts a step: the local forward call, or stage 0 and the send on. */
 static int step_launch(Engine *e, Flight *f, float *logits) {
     Batch fb = {.n = f->b.n, .token = f->b.token, .seq = f->b.seq, .pos = f->b.pos, .want = f->b.want};
+    f->launched = now_seconds();
     if (e->o.plan) return pipeline_launch(e->ctx, e->o.plan, &f->pf, &fb, 1);
     return forward(e->ctx, &fb, logits);
 }
@@ -313,19 +340,100 @@ static int step_collect(Engine *e, Flight *f, float *logits) {
     return pipeline_collect(e->ctx, e->o.plan, &f->pf, logits, bytes);
 }
 
+/* What sampling a step leaves for sched_accept and on_token. */
+typedef struct {
+    int *ids;                        /* [rows]: the picks, SCHED_UNUSED after a rejected draft */
+    unsigned char *refused, *done;   /* [rows]: see Accept */
+    int *row_of, *drafted, *emitted; /* [n_slots]: see Accept */
+    float *row;                      /* [V]: scratch */
+} Picks;
+
+/* Samples b's rows: each slot's in order, with its sampler and guide (the
+ * guide advanced by each pick, so the next row's mask follows it), while
+ * each pick equals the draft fed after it and the choice goes on; the rows
+ * after are not sampled (gen/sched.h), so the sampler draws as plain
+ * decoding does. */
+static void step_sample(Engine *e, const SchedBatch *b, const float *logits, Picks *p) {
+    int V = e->model->cfg.n_vocab, open = 0;
+    for (int i = 0; i < b->n_want; i++) {
+        int s = b->owner[i];
+        Slot *sl = &e->slots[s];
+        if (i == 0 || b->owner[i - 1] != s) p->row_of[s] = i, p->drafted[s] = -1, p->emitted[s] = 0, open = sl->req != NULL;
+        p->drafted[s]++;
+        p->refused[i] = p->done[i] = 0;
+        if (!open) {
+            p->ids[i] = SCHED_UNUSED;
+            continue;
+        }
+        memcpy(p->row, logits + (size_t)i * V, (size_t)V * sizeof(float)); /* logprobs read the raw row */
+        if (sl->guided) guide_row(sl, p->row, V);
+        int id = p->ids[i] = sampler_sample(&sl->sampler, p->row);
+        if (sl->guided) {
+            p->refused[i] = guide_accept(&sl->guide, id) != 0;
+            p->done[i] = !p->refused[i] && guide_done(&sl->guide);
+        }
+        if (id != b->next[i] || p->refused[i] || p->done[i] || (!sl->req->p.ignore_eos && id == e->tok->eos)) open = 0;
+    }
+}
+
+/* ---- speculation ---------------------------------------------------------------- */
+
+/* Before a step (flight f): drafts for the slots that may take some (those
+ * decoding and not in flight), when the rule (or draft_always) says so.
+ * Outside the lock: only the engine thread touches the scheduler, the
+ * drafter and the contexts. */
+static void spec_draft(Engine *e, Flight *f) {
+    Drafter *d = e->o.drafter;
+    int D = 0, m = 0;
+    long prefill = 0;
+    f->spec_m = 0, f->spec_s = 0;
+    for (int s = 0; s < e->o.n_slots; s++) {
+        const SchedSeq *q = &e->sched.seqs[s];
+        if (q->inflight) continue;
+        if (q->state == SEQ_DECODE) D++, m += sched_draft_room(&e->sched, s) > 0 && drafter_want(d, s) > 0;
+        else if (q->state == SEQ_PREFILL) prefill += q->n_prompt - q->fed;
+    }
+    if (!m || !(e->o.draft_always || specrule_decide(&e->rule, D, m, e->o.batch_tokens, prefill))) return;
+    f->spec_m = m;
+    double t0 = now_seconds();
+    if (drafter_draft(d, &e->sched)) /* the draft model's step failed (memory): a plain step */
+        for (int s = 0; s < e->o.n_slots; s++) sched_set_draft(&e->sched, s, NULL, 0);
+    f->spec_s = now_seconds() - t0;
+}
+
+/* Under the lock, after sched_accept of flight f, `seconds` from its launch
+ * to its picks: the caches back over the rejected drafts (this rank's; the
+ * other ranks' go back where a sequence's next batch starts), the
+ * drafter's texts and counts, the server's counters and the rule's
+ * measurements. */
+static void spec_settle(Engine *e, const Flight *f, double seconds) {
+    Drafter *d = e->o.drafter;
+    DraftStats before = d->total;
+    CHECK(drafter_settle(d, e->ctx, &e->sched, &f->b) == 0); /* the context has room for k_max drafts */
+    long fed = d->total.drafted - before.drafted, acc = d->total.accepted - before.accepted;
+    e->st.drafted += fed, e->st.accepted += acc, e->st.spec_steps += fed > 0;
+    specrule_step(&e->rule, f->b.n, seconds);
+    if (f->spec_m) specrule_spec(&e->rule, f->spec_m, fed, acc, f->spec_s);
+}
+
+/* ---- the engine thread ----------------------------------------------------------- */
+
 static void *engine_main(void *arg) {
     Engine *e = arg;
-    int V = e->model->cfg.n_vocab;
+    int V = e->model->cfg.n_vocab, n = e->o.n_slots;
+    Drafter *d = e->o.drafter;
     /* as many steps in flight as pipeline stages (1 here alone) */
     int depth = e->o.plan ? e->o.plan->n_stages : 1, head = 0, busy = 0;
+    int rows = n * (1 + (d ? d->k_max : 0)); /* logits rows of a step, at most */
     Flight *fl = xcalloc((size_t)depth, sizeof *fl);
-    for (int i = 0; i < depth; i++) fl[i].guides = xcalloc((size_t)e->o.n_slots, sizeof *fl[i].guides);
+    for (int i = 0; i < depth; i++) fl[i].guides = xcalloc((size_t)rows, sizeof *fl[i].guides);
     GuideWorker worker = {0};
     GuideWorker *w = guide_worker_init(&worker) ? NULL : &worker; /* none: masks in line */
-    float *logits = xmalloc((size_t)e->o.n_slots * V * sizeof(float));
-    float *row = xmalloc((size_t)V * sizeof(float));
-    int *ids = xmalloc((size_t)e->o.n_slots * sizeof(int));
-    int *row_of = xmalloc((size_t)e->o.n_slots * sizeof(int));
+    float *logits = xmalloc((size_t)rows * V * sizeof(float));
+    Picks pk = {.ids = xmalloc((size_t)rows * sizeof(int)), .refused = xmalloc((size_t)rows),
+                .done = xmalloc((size_t)rows), .row_of = xcalloc((size_t)n, sizeof(int)),
+                .drafted = xcalloc((size_t)n, sizeof(int)), .emitted = xcalloc((size_t)n, sizeof(int)),
+                .row = xmalloc((size_t)V * sizeof(float))};
     pthread_mutex_lock(&e->mu);
     while (!e->quit) {
         reap_cancelled(e);
@@ -333,9 +441,14 @@ static void *engine_main(void *arg) {
         /* launch while a flight is free: each of about 1/depth of the sequences */
         while (busy < depth) {
             Flight *f = &fl[(head + busy) % depth];
+            if (d) { /* its drafts first */
+                pthread_mutex_unlock(&e->mu);
+                spec_draft(e, f);
+                pthread_mutex_lock(&e->mu);
+            }
             int per = depth > 1 ? (sched_active(&e->sched) + depth - 1) / depth : 0;
-            int n = sched_next_batch(&e->sched, &f->b, per);
-            if (n == 0) break;
+            int nt = sched_next_batch(&e->sched, &f->b, per);
+            if (nt == 0) break;
             pthread_mutex_unlock(&e->mu); /* only this thread touches the context and the flights */
             step_prepare_masks(e, f, w);
             int rc = step_launch(e, f, logits);
@@ -343,7 +456,7 @@ static void *engine_main(void *arg) {
             if (rc) { /* memory for the step's activations ran out */
                 guide_wait(w); /* before a choice's guide can go */
                 sched_abandon(&e->sched, &f->b);
-                for (int t = 0; t < n; t++)
+                for (int t = 0; t < nt; t++)
                     if (e->slots[f->b.seq[t]].req) choice_abort(e, f->b.seq[t], FINISH_ERROR);
                 break;
             }
@@ -358,24 +471,21 @@ static void *engine_main(void *arg) {
         double t0 = now_seconds();
         CHECK(step_collect(e, f, logits) == 0); /* MPI's own errors end the job */
         guide_wait(w);
-        for (int i = 0; i < f->b.n_want; i++) {
-            int s = f->b.owner[i];
-            row_of[s] = i;
-            memcpy(row, logits + (size_t)i * V, (size_t)V * sizeof(float)); /* logprobs read the raw row */
-            if (e->slots[s].guided) guide_row(&e->slots[s], row, V);
-            ids[i] = sampler_sample(&e->slots[s].sampler, row);
-        }
-        double dt = now_seconds() - t0;
+        step_sample(e, &f->b, logits, &pk);
+        double t1 = now_seconds(), dt = t1 - t0;
         pthread_mutex_lock(&e->mu);
-        Accept a = {e, logits, row_of};
-        sched_accept(&e->sched, &f->b, ids, on_token, &a);
+        long before = e->st.generated_tokens;
+        Accept a = {e, logits, pk.row_of, pk.refused, pk.done, pk.drafted, pk.emitted};
+        sched_accept(&e->sched, &f->b, pk.ids, on_token, &a);
+        if (d) spec_settle(e, f, t1 - f->launched);
         for (int i = 0; i < f->b.n_want; i++) { /* choices that ended in this step */
             int s = f->b.owner[i];
             if (e->slots[s].req && e->sched.seqs[s].state == SEQ_DONE) slot_free(e, s);
         }
         head = (head + 1) % depth, busy--;
-        if (f->b.n_want && dt > 0) {
-            double tps = f->b.n_want / dt;
+        long made = e->st.generated_tokens - before;
+        if (made && dt > 0) {
+            double tps = made / (d ? t1 - f->launched : dt);
             e->st.decode_tps = e->st.decode_tps ? 0.9 * e->st.decode_tps + 0.1 * tps : tps;
         }
     }
@@ -400,7 +510,8 @@ static void *engine_main(void *arg) {
     }
     pthread_mutex_unlock(&e->mu);
     for (int i = 0; i < depth; i++) sched_batch_free(&fl[i].b), pipeline_flight_free(&fl[i].pf), free(fl[i].guides);
-    free(fl), free(logits), free(row), free(ids), free(row_of);
+    free(fl), free(logits), free(pk.ids), free(pk.refused), free(pk.done), free(pk.row_of), free(pk.drafted);
+    free(pk.emitted), free(pk.row);
     return NULL;
 }
 
@@ -412,6 +523,9 @@ int engine_start(Engine *e, Context *ctx, const Tokenizer *tok, const EngineOpti
     e->o.n_slots = ctx->n_seq, e->o.n_ctx = ctx->n_ctx;
     o = &e->o; /* the context's sizes from here on */
     if (o->queue < 0 || o->batch_tokens < 1) return err_set("serve: need --queue >= 0 and --batch-tokens >= 1");
+    if (o->drafter && (o->drafter->n_seq < o->n_slots || ctx->draft_room < o->drafter->k_max))
+        return err_set("serve: speculation needs a drafter per slot and room for its drafts");
+    specrule_init(&e->rule);
     sched_init(&e->sched, o->n_slots, o->chunk, o->batch_tokens, -1);
     e->slots = xcalloc((size_t)o->n_slots, sizeof *e->slots);
     e->queue = xcalloc((size_t)o->queue + (size_t)o->n_slots, sizeof *e->queue);

@@ -24,9 +24,30 @@
  * advances; a choice whose text is complete and cannot go on ends there
  * (FINISH_STOP). A mask depends only on the choice's own tokens.
  *
+ * Speculative decoding (EngineOptions.drafter: a draft model or prompt
+ * lookup, gen/draft.h; on rank 0 with a plan): sequence s of the drafter is slot
+ * s. Before a step the engine asks server/specrule.h whether drafting pays
+ * for the whole batch. With t(n) the step time of n batch tokens (a + b n,
+ * fitted over the recent steps), and per sequence asked to draft x drafted
+ * tokens fed, y accepted and c seconds of drafting (recent averages), a
+ * step of D decoding sequences, m of which may draft, and P(n) prompt
+ * tokens beside n decode tokens drafts when
+ *     (D + m y) / (t(D + m x + P(D + m x)) + m c)  >  D / t(D + P(D)),
+ * that is, when the batch's expected tokens per second rise. A large batch,
+ * or a model whose step time grows with every token, decodes plain (a
+ * probe every SPECRULE_PROBE declined steps keeps the estimates fresh;
+ * draft_always: every step drafts). A drafted slot's rows are sampled in
+ * order with its sampler (and guide: a row's mask after the picks before
+ * it) while each pick equals the next draft, exactly as gen/generate.c
+ * does, and its cache goes back over the rejected drafts before anything
+ * else reads it; a slot's history (for prefix reuse) is the tokens the
+ * engine accepted, never what a cache was last written with. Each choice's
+ * closing event counts its drafted and accepted tokens; EngineStats the
+ * server's.
+ *
  * Every token's result is independent of the batch it rides in, so a
  * request's tokens (greedy, or sampled with a seed) are the same alone or
- * under any load. */
+ * under any load, and with speculation or without. */
 #ifndef SERVER_ENGINE_H
 #define SERVER_ENGINE_H
 
@@ -34,6 +55,7 @@
 
 #include "base/vec.h"
 #include "dist/pipeline.h"
+#include "gen/draft.h"
 #include "gen/guide.h"
 #include "gen/sampler.h"
 #include "gen/sched.h"
@@ -41,6 +63,7 @@
 #include "grammar/grammar.h"
 #include "grammar/vocab.h"
 #include "model/model.h"
+#include "server/specrule.h"
 #include "tok/tokenizer.h"
 
 #define ENGINE_MAX_STOPS 4
@@ -76,6 +99,8 @@ typedef struct {
     Finish finish;    /* set on the choice's last event */
     int *ids;         /* owns, on the last event: every token the choice generated */
     int n_ids;
+    int spec;         /* on the last event: the engine speculates; then the choice's */
+    long drafted, accepted; /* drafted tokens fed and drafted tokens emitted */
 } EngineEvent;
 
 void engine_event_free(EngineEvent *ev);
@@ -91,12 +116,17 @@ typedef struct {
     int tool_calls_id;   /* [TOOL_CALLS]: after it a choice streams no text; -1: none */
     const PipelinePlan *plan; /* NULL: steps run here; else through the MPI ranks
                                         (rank 0: this engine; one step in flight per stage) */
+    Drafter *drafter;    /* view: speculative decoding, sequence s drafted as slot s (the
+                            context has room for drafter->k_max drafts, and so do the
+                            other ranks' with a plan); NULL: none */
+    int draft_always;    /* 1: draft at every step, not by the rule (tests) */
 } EngineOptions;
 
 typedef struct {
     long requests, prompt_tokens, generated_tokens, cached_tokens;
     int queue_depth, busy_slots, n_slots;
     double decode_tps; /* tokens sampled per second over recent steps */
+    long drafted, accepted, spec_steps; /* drafted tokens fed, emitted; steps that drafted */
 } EngineStats;
 
 typedef struct Slot Slot;
@@ -115,6 +145,7 @@ typedef struct {
     pthread_cond_t wake;
     int started, quit;
     EngineStats st;
+    SpecRule rule;    /* when to draft (engine thread only) */
 } Engine;
 
 /* Starts the engine thread on ctx (its sequences are the slots; the caller

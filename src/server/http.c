@@ -392,6 +392,9 @@ static enum MHD_Result metrics(Server *s, struct MHD_Connection *mc, Conn *c) {
     PUT("# TYPE mistral_queue_depth gauge\nmistral_queue_depth %d\n", st.queue_depth);
     PUT("# TYPE mistral_busy_slots gauge\nmistral_busy_slots %d\n", st.busy_slots);
     PUT("# TYPE mistral_slots gauge\nmistral_slots %d\n", st.n_slots);
+    PUT("# TYPE mistral_draft_tokens_total counter\nmistral_draft_tokens_total %ld\n", st.drafted);
+    PUT("# TYPE mistral_draft_accepted_tokens_total counter\nmistral_draft_accepted_tokens_total %ld\n", st.accepted);
+    PUT("# TYPE mistral_draft_steps_total counter\nmistral_draft_steps_total %ld\n", st.spec_steps);
     PUT("# TYPE mistral_decode_tokens_per_second gauge\nmistral_decode_tokens_per_second %.3f\n", st.decode_tps);
     Histogram h[N_HIST];
     pthread_mutex_lock(&s->mu);
@@ -702,11 +705,13 @@ int server_ready(Server *s, Context *ctx, const Tokenizer *tok, const PipelinePl
                          .responses = responses_store_new()};
     snprintf(s->name, sizeof s->name, "%s", s->o.name ? s->o.name : "model");
     EngineOptions eo = {.batch_tokens = s->o.batch_tokens, .queue = s->o.queue, .tool_calls_id = s->tool_calls_id,
-                        .plan = plan};
+                        .plan = plan, .drafter = s->o.drafter, .draft_always = s->o.draft_always};
     if (engine_start(&s->engine, ctx, tok, &eo)) return -1;
     atomic_store(&s->ready, 1);
     return 0;
 }
+
+void server_set_draft(Server *s, Drafter *d, int always) { s->o.drafter = d, s->o.draft_always = always; }
 
 void server_close(Server *s) {
     if (!s) return;

@@ -452,6 +452,14 @@ static cJSON *usage(const ApiResponse *r) {
     cJSON_AddNumberToObject(u, "total_tokens", r->q->n_prompt + gen);
     cJSON *d = cJSON_AddObjectToObject(u, "prompt_tokens_details");
     cJSON_AddNumberToObject(d, "cached_tokens", r->cached);
+    long drafted = 0, accepted = 0;
+    int spec = 0;
+    for (int i = 0; i < r->q->p.n; i++) spec |= r->ch[i].spec, drafted += r->ch[i].drafted, accepted += r->ch[i].accepted;
+    if (spec) { /* speculation: OpenAI's predicted-output counts (drafted = accepted + rejected) */
+        cJSON *g = cJSON_AddObjectToObject(u, "completion_tokens_details");
+        cJSON_AddNumberToObject(g, "accepted_prediction_tokens", (double)accepted);
+        cJSON_AddNumberToObject(g, "rejected_prediction_tokens", (double)(drafted - accepted));
+    }
     return u;
 }
 
@@ -579,6 +587,7 @@ void api_choice_end(ApiResponse *r, const EngineEvent *ev) {
     c->ids = xmalloc((size_t)(ev->n_ids ? ev->n_ids : 1) * sizeof(int));
     if (ev->n_ids) memcpy(c->ids, ev->ids, (size_t)ev->n_ids * sizeof(int));
     c->n_ids = ev->n_ids;
+    c->spec = ev->spec, c->drafted = ev->drafted, c->accepted = ev->accepted;
     if (r->q->chat) read_calls(r, ev->choice);
 }
 

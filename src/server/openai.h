@@ -76,6 +76,8 @@ typedef struct {
     int started;         /* streaming: the role chunk went out (a dialect's own flags) */
     ToolCalls calls;     /* chat: what followed [TOOL_CALLS], read at the end */
     int has_calls;
+    int spec;            /* the engine speculates: drafted and accepted tokens (at its end) */
+    long drafted, accepted;
 } ApiChoice;
 
 typedef struct {

@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "dist/pipeline.h"
+#include "gen/draft.h"
 #include "model/model.h"
 #include "tok/tokenizer.h"
 
@@ -35,6 +36,9 @@ typedef struct {
     int max_conn_per_ip;   /* open connections per client address (past it: refused) */
     int http_timeout;      /* seconds a connection may idle while it sends its request, or
                               between requests (a reply being generated is never cut) */
+    Drafter *drafter;      /* view: speculative decoding per slot (engine.h); NULL: none
+                              (server_set_draft, before server_ready) */
+    int draft_always;      /* 1: draft at every step (--draft-policy always) */
 } ServerOptions;
 
 typedef struct Server Server;
@@ -49,6 +53,9 @@ int server_port(const Server *s);
  * model packed). plan: NULL, or the MPI ranks the steps go through (this is
  * rank 0). 0, or -1 with err set. */
 int server_ready(Server *s, Context *ctx, const Tokenizer *tok, const PipelinePlan *plan);
+/* Speculative decoding with d (a drafter over ctx's sequences, which the
+ * caller keeps until server_close; NULL: none), from server_ready on. */
+void server_set_draft(Server *s, Drafter *d, int always);
 /* Stops accepting, ends running streams cleanly (a last chunk and [DONE]),
  * waits for the connections and frees. */
 void server_close(Server *s);

@@ -199,6 +199,15 @@ def check_stories(tmp):
     one = run([SINGLE] + base)
     for np in (2, 3):
         expect_job("stories260K batch np=%d" % np, mpirun(np, base + ["--pipeline"]), one.out)
+    # speculation through the stages, the drafter on rank 0: the single process's ids
+    for samp in ([], ["--temp", "0.8", "--top-p", "0.9", "--seed", "5"]):
+        one = run([SINGLE] + base + samp)
+        for np, spec in [(2, ["--lookup", "2"]), (3, ["--lookup", "1", "--draft-max", "6"]),
+                         (2, ["--draft", STORIES, "--draft-max", "4"]), (3, ["--draft", STORIES])]:
+            j = mpirun(np, base + samp + ["--pipeline"] + spec)
+            expect_job("stories260K speculative np=%d %s %s" % (np, " ".join(samp), " ".join(spec)), j, one.out)
+            if j.rc == 0 and "speculation: drafted" not in j.err:
+                fail("stories260K speculative np=%d %s: no speculation report:\n%s" % (np, " ".join(spec), why(j)))
 
 
 def expect_error(what, j, text):
@@ -217,6 +226,8 @@ def check_errors():
                  "adds up to 2 layers, the model has 4")
     expect_error("split with a 0", mpirun(2, gen + ["--pipeline", "--layer-split", "4,0"]), "expected layer counts")
     expect_error("dense --expert-parallel", mpirun(2, gen + ["--expert-parallel"]), "the model is dense")
+    expect_error("--lookup with --expert-parallel alone", run([MPI] + gen + ["--expert-parallel", "--lookup", "2"]),
+                 "--expert-parallel alone")
     expect_error("both modes without a split", mpirun(2, gen + ["--expert-parallel", "--pipeline"]),
                  "needs --layer-split")
     moe = ["generate", "-m", os.path.join(TINY, "moe_sw8_f32"), "--tokens", "1,2,3", "-n", "4", "--ids"]
@@ -437,6 +448,12 @@ def check_serve(tmp):
     texts = ["Once upon a time", "The little dog", "Lily and Ben", "A big red ball"]
     want_of["pipeline"] = [run([SINGLE, "generate", "-m", STORIES, "-p", t, "-n", "16"]).out for t in texts]
     serve_case("pipeline", STORIES, ["--pipeline"], texts, lambda g: g["choices"][0]["text"])
+    # speculation: rank 0 drafts, the stages rewind: the same answers
+    want_of["pipeline-lookup"] = want_of["pipeline-draft"] = want_of["pipeline"]
+    serve_case("pipeline-lookup", STORIES, ["--pipeline", "--lookup", "1", "--draft-policy", "always"], texts,
+               lambda g: g["choices"][0]["text"])
+    serve_case("pipeline-draft", STORIES, ["--pipeline", "--draft", STORIES, "--draft-max", "3", "--draft-policy", "always"],
+               texts, lambda g: g["choices"][0]["text"])
     moe = os.path.join(tmp, "tiny-moe.gguf")
     j = run([SINGLE, "synth", moe, "--shape", "tiny-moe", "--type", "f32", "--tokenizer",
              os.path.join(STORIES, "tokenizer.model")])

@@ -51,7 +51,29 @@ for opts in ([], ["--temperature", "0.9", "--seed", "7", "--top-k", "40"]):
     expect(got == want, "generate with mem_limit %s: %r != CLI %r" % (opts, got, want))
     cs.close()
     ms.close()
+    # speculative decoding: the same ids with prompt lookup and with a draft model
+    dm = mistral.Model("tests/data/tiny/dense_sw8_f32", n_threads=2)
+    dctx = mistral.Context(dm, n_seq=3, n_ctx=160)
+    for spec in (dict(lookup=2), dict(lookup=1, draft_max=6), dict(draft=dctx, draft_max=3)):
+        sc = mistral.Context(m, n_seq=3, n_ctx=128)
+        got = sc.generate(prompts, max_tokens=12, **kw, **spec)
+        drafted, accepted = sc.spec_stats()
+        expect(got == want, "generate %s %s: %r != CLI %r" % (opts, spec, got, want))
+        expect((drafted > 0 or "draft" not in spec) and 0 <= accepted <= drafted, "spec_stats %s: %d %d" % (spec, drafted, accepted))
+        sc.close()
+    dctx.close()
+    dm.close()
 os.unlink(f.name)
+# a draft with another vocabulary (128 tokens against 256) is refused
+fm = mistral.Model("tests/data/conformance/tiny/dense_sw5_f16")
+fctx = mistral.Context(fm, n_ctx=64)
+try:
+    ctx.generate([prompts[0]], max_tokens=4, draft=fctx)
+    expect(False, "no error for a foreign draft")
+except mistral.Error as e:
+    expect(e.status == "MISTRAL_ERR_ARGUMENT" and "vocabulary has 128 tokens" in str(e), "foreign draft: %s" % e)
+fctx.close()
+fm.close()
 
 # fast_bf16: the CLI's --fast-bf16 logits, bit for bit (the same kernels), not the exact ones
 TINYBF = os.path.join(os.path.dirname(TINY), "dense_sw8_bf16")

@@ -1,5 +1,5 @@
 #!/bin/sh
-# End-to-end tests of `mistral serve` (tests/serve/serve_test.mjs, with the
+# End-to-end tests of `mistral serve` (tests/serve/serve_test.mjs and spec_test.mjs, speculation, with the
 # official openai npm client; structured_test.mjs, structured outputs with the
 # openai and @mistralai/mistralai clients, checked by ajv) and of its chat page (tests/serve/page_test.mjs,
 # playwright-core driving /usr/bin/chromium); property_test.mjs, guided
@@ -39,7 +39,7 @@ if [ ! -x "$bin" ]; then
     exit 1
 fi
 set +e
-node --test tests/serve/serve_test.mjs tests/serve/structured_test.mjs tests/serve/property_test.mjs \
+node --test tests/serve/serve_test.mjs tests/serve/spec_test.mjs tests/serve/structured_test.mjs tests/serve/property_test.mjs \
     tests/serve/anthropic_test.mjs tests/serve/responses_test.mjs tests/serve/mistral_test.mjs tests/serve/hardening_test.mjs tests/serve/page_test.mjs
 status=$?
 exit $status

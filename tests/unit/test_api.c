@@ -184,6 +184,93 @@ static void test_generate(MistralModel *m) {
     mistral_model_close(nw);
 }
 
+/* ---- speculative decoding ------------------------------------------------------ */
+
+/* The ids of 2 prompts (greedy or seeded) with params gp on a fresh context. */
+static void spec_run(MistralModel *m, const MistralGenParams *gp, Got *g, long *drafted, long *accepted) {
+    MistralContext *ctx = NULL;
+    MistralContextParams cp = mistral_context_default_params();
+    cp.n_seq = 2, cp.n_ctx = 64;
+    EXPECT(mistral_context_new(&ctx, m, &cp) == MISTRAL_OK, "%s", mistral_error());
+    if (!ctx) return;
+    int a[] = {1, 147, 186, 149, 240}, b[] = {1, 5, 9, 5, 9, 5, 9, 5, 9, 4};
+    const int *prompts[] = {a, b};
+    int lens[] = {5, 10};
+    memset(g, 0, sizeof *g);
+    EXPECT(mistral_generate(ctx, 2, prompts, lens, gp, collect, g) == MISTRAL_OK, "%s", mistral_error());
+    EXPECT(mistral_spec_stats(ctx, drafted, accepted) == MISTRAL_OK, "%s", mistral_error());
+    mistral_context_free(ctx);
+}
+
+static void test_speculation(MistralModel *m) {
+    MistralModel *dm = NULL, *foreign = NULL;
+    EXPECT(mistral_model_open(&dm, TINY "dense_sw8_f32", NULL) == MISTRAL_OK, "%s", mistral_error());
+    EXPECT(mistral_model_open(&foreign, "tests/data/conformance/tiny/dense_sw5_f16", NULL) == MISTRAL_OK, "%s",
+           mistral_error());
+    MistralContext *dctx = NULL, *fctx = NULL;
+    MistralContextParams cp = mistral_context_default_params();
+    cp.n_seq = 2, cp.n_ctx = 128;
+    if (dm) EXPECT(mistral_context_new(&dctx, dm, &cp) == MISTRAL_OK, "%s", mistral_error());
+    if (foreign) EXPECT(mistral_context_new(&fctx, foreign, &cp) == MISTRAL_OK, "%s", mistral_error());
+    for (int seeded = 0; seeded < 2; seeded++) {
+        MistralGenParams gp = mistral_gen_default_params();
+        gp.max_tokens = 24;
+        if (seeded) gp.temperature = 0.8f, gp.top_p = 0.9f, gp.seed = 5;
+        Got plain, spec;
+        long d = -1, acc = -1;
+        spec_run(m, &gp, &plain, &d, &acc);
+        EXPECT(d == 0 && acc == 0, "no speculation: %ld drafted, %ld accepted", d, acc);
+        for (int kind = 0; kind < 3; kind++) {
+            MistralGenParams sp = gp;
+            if (kind == 0) sp.lookup = 2;
+            if (kind == 1) sp.lookup = 1, sp.draft_max = 7;
+            if (kind == 2) sp.draft = dctx, sp.draft_max = 3;
+            if (kind == 2 && !dctx) continue;
+            spec_run(m, &sp, &spec, &d, &acc);
+            EXPECT(!memcmp(&plain, &spec, sizeof plain), "seeded %d, drafter %d: the tokens differ", seeded, kind);
+            EXPECT(d > 0 && acc >= 0 && acc <= d, "seeded %d, drafter %d: %ld drafted, %ld accepted", seeded, kind, d,
+                   acc);
+        }
+    }
+    /* refusals, each with its line */
+    MistralContext *ctx = NULL;
+    cp.n_seq = 2, cp.n_ctx = 64;
+    EXPECT(mistral_context_new(&ctx, m, &cp) == MISTRAL_OK, "%s", mistral_error());
+    int a[] = {1, 2, 3};
+    const int *pr[] = {a};
+    int n = 3;
+    MistralGenParams gp = mistral_gen_default_params();
+    gp.max_tokens = 4;
+    if (ctx && fctx) {
+        gp.draft = fctx;
+        EXPECT(mistral_generate(ctx, 1, pr, &n, &gp, NULL, NULL) == MISTRAL_ERR_ARGUMENT &&
+                   strstr(mistral_error(), "vocabulary has 128 tokens, the model's 256"),
+               "a foreign draft: %s", mistral_error());
+        gp.draft = ctx;
+        EXPECT(mistral_generate(ctx, 1, pr, &n, &gp, NULL, NULL) == MISTRAL_ERR_ARGUMENT, "itself");
+        gp.draft = dctx, gp.lookup = 2;
+        EXPECT(mistral_generate(ctx, 1, pr, &n, &gp, NULL, NULL) == MISTRAL_ERR_ARGUMENT &&
+                   strstr(mistral_error(), "not both"), "both: %s", mistral_error());
+        gp.draft = NULL, gp.lookup = 65;
+        EXPECT(mistral_generate(ctx, 1, pr, &n, &gp, NULL, NULL) == MISTRAL_ERR_ARGUMENT, "lookup 65");
+        gp.lookup = 2, gp.draft_max = 33;
+        EXPECT(mistral_generate(ctx, 1, pr, &n, &gp, NULL, NULL) == MISTRAL_ERR_ARGUMENT, "draft_max 33");
+        /* a held sequence and no room yet: append refused; then room, and append works */
+        gp.lookup = 0, gp.draft_max = 0;
+        EXPECT(mistral_generate(ctx, 1, pr, &n, &gp, NULL, NULL) == MISTRAL_OK, "%s", mistral_error());
+        gp.lookup = 2, gp.append = 1;
+        EXPECT(mistral_generate(ctx, 1, pr, &n, &gp, NULL, NULL) == MISTRAL_ERR_ARGUMENT &&
+                   strstr(mistral_error(), "append"), "append: %s", mistral_error());
+        gp.append = 0;
+        EXPECT(mistral_generate(ctx, 1, pr, &n, &gp, NULL, NULL) == MISTRAL_OK, "%s", mistral_error());
+        gp.append = 1;
+        EXPECT(mistral_generate(ctx, 1, pr, &n, &gp, NULL, NULL) == MISTRAL_OK, "%s", mistral_error());
+    }
+    EXPECT(mistral_spec_stats(NULL, NULL, NULL) == MISTRAL_ERR_ARGUMENT, "spec_stats(NULL)");
+    mistral_context_free(ctx), mistral_context_free(dctx), mistral_context_free(fctx);
+    mistral_model_close(dm), mistral_model_close(foreign);
+}
+
 /* ---- text (the trained model and its tokenizer in ../shared) ---------------- */
 
 typedef struct {
@@ -333,6 +420,7 @@ int main(void) {
     if (m) {
         test_decode(m);
         test_generate(m);
+        test_speculation(m);
         mistral_model_close(m);
     }
     test_text();
