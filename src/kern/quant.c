@@ -592,14 +592,7 @@ static void quantize_k4_scales(const float *x, int nmax, float rmin, int nstep, 
         uint8_t lm = (uint8_t)nearest_int(inv_min * mins[j]);
         ls = MIN(63, ls);
         lm = MIN(63, lm);
-        if (j < 4) {
-            scales_out[j] = ls;
-            scales_out[j + 4] = lm;
-        } else {
-            scales_out[j + 4] = (uint8_t)((ls & 0xf) | (lm & 0xf) << 4);
-            scales_out[j - 4] |= (uint8_t)((ls >> 4) << 6);
-            scales_out[j] |= (uint8_t)((lm >> 4) << 6);
-        }
+        pack_scale_min_k4(scales_out, j, ls, lm);
     }
     *d_out = f2h(max_scale / 63.f);
     *dmin_out = f2h(max_min / 63.f);

@@ -247,41 +247,42 @@ void quantize_row_q5_0_imat(void *out, const float *x, size_t n, const float *qw
     }
 }
 
-/* q4_1 and q5_1: a (scale, min) fit per block. */
-void quantize_row_q4_1_imat(void *out, const float *x, size_t n, const float *qw) {
-    if (!qw) {
-        quantize_row_q4_1(out, x, n);
-        return;
-    }
-    BlockQ4_1 *y = out;
+/* q4_1 and q5_1: a (scale, min) fit per block of 32 with codes 0..nmax;
+ * each block's fp16 scale, -min and codes go to out through put. */
+static void quantize_scale_min_imat(const float *x, size_t n, const float *qw, int nmax,
+                                    void (*put)(void *out, size_t ib, float d, float min, const uint8_t *L), void *out) {
     float w[QK32], sigma2 = mean_square(x, n), min;
     uint8_t L[QK32], Laux[QK32];
     for (size_t ib = 0; ib < n / QK32; ib++) {
         const float *xb = x + QK32 * ib;
         weigh(w, qw + QK32 * ib, xb, QK32, sigma2);
-        float d = fit_scale_min_w(QK32, 15, xb, w, L, &min, Laux, -0.9f, 0.05f, 36);
-        y[ib].d = f32_to_f16(d);
-        y[ib].m = f32_to_f16(-min);
-        for (int j = 0; j < 16; j++) y[ib].qs[j] = (uint8_t)(L[j] | L[j + 16] << 4);
+        float d = fit_scale_min_w(QK32, nmax, xb, w, L, &min, Laux, -0.9f, 0.05f, 36);
+        put(out, ib, d, min, L);
     }
 }
 
+static void put_q4_1(void *out, size_t ib, float d, float min, const uint8_t *L) {
+    BlockQ4_1 *y = (BlockQ4_1 *)out + ib;
+    y->d = f32_to_f16(d);
+    y->m = f32_to_f16(-min);
+    for (int j = 0; j < 16; j++) y->qs[j] = (uint8_t)(L[j] | L[j + 16] << 4);
+}
+
+static void put_q5_1(void *out, size_t ib, float d, float min, const uint8_t *L) {
+    BlockQ5_1 *y = (BlockQ5_1 *)out + ib;
+    y->d = f32_to_f16(d);
+    y->m = f32_to_f16(-min);
+    pack5(y->qs, y->qh, L);
+}
+
+void quantize_row_q4_1_imat(void *out, const float *x, size_t n, const float *qw) {
+    if (!qw) quantize_row_q4_1(out, x, n);
+    else quantize_scale_min_imat(x, n, qw, 15, put_q4_1, out);
+}
+
 void quantize_row_q5_1_imat(void *out, const float *x, size_t n, const float *qw) {
-    if (!qw) {
-        quantize_row_q5_1(out, x, n);
-        return;
-    }
-    BlockQ5_1 *y = out;
-    float w[QK32], sigma2 = mean_square(x, n), min;
-    uint8_t L[QK32], Laux[QK32];
-    for (size_t ib = 0; ib < n / QK32; ib++) {
-        const float *xb = x + QK32 * ib;
-        weigh(w, qw + QK32 * ib, xb, QK32, sigma2);
-        float d = fit_scale_min_w(QK32, 31, xb, w, L, &min, Laux, -0.9f, 0.05f, 36);
-        y[ib].d = f32_to_f16(d);
-        y[ib].m = f32_to_f16(-min);
-        pack5(y[ib].qs, y[ib].qh, L);
-    }
+    if (!qw) quantize_row_q5_1(out, x, n);
+    else quantize_scale_min_imat(x, n, qw, 31, put_q5_1, out);
 }
 
 /* ---- q2_K ---------------------------------------------------------------- */
@@ -403,14 +404,7 @@ static void k4_scales_w(const float *x, const float *qw, int nmax, int clamp, ui
     float m_block = fit_positive_w(QK_K / 32, 63, mins, Lm, sw);
     for (int j = 0; j < QK_K / 32; j++) {
         uint8_t ls = clamp ? MIN(63, Ls[j]) : Ls[j], lm = clamp ? MIN(63, Lm[j]) : Lm[j];
-        if (j < 4) {
-            scales_out[j] = ls;
-            scales_out[j + 4] = lm;
-        } else {
-            scales_out[j + 4] = (uint8_t)((ls & 0xf) | (lm & 0xf) << 4);
-            scales_out[j - 4] |= (uint8_t)((ls >> 4) << 6);
-            scales_out[j] |= (uint8_t)((lm >> 4) << 6);
-        }
+        pack_scale_min_k4(scales_out, j, ls, lm);
     }
     *d_out = f32_to_f16(d_block);
     *dmin_out = f32_to_f16(m_block);

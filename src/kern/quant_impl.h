@@ -52,6 +52,21 @@ static inline void round_signed_fit(int n, int nmax, const float *x, float iscal
     *sumlx = slx, *suml2 = sl2;
 }
 
+/* Stores sub-block j's 6-bit scale ls and min lm in the 12 scale bytes of
+ * a Q4_K/Q5_K block (sub-blocks 0-3 in the low 6 bits of bytes j and j+4,
+ * 4-7 split: low nibbles in byte j+4, high 2 bits on top of bytes j-4 and
+ * j); scales_out is filled in order of j. */
+static inline void pack_scale_min_k4(uint8_t *scales_out, int j, uint8_t ls, uint8_t lm) {
+    if (j < 4) {
+        scales_out[j] = ls;
+        scales_out[j + 4] = lm;
+    } else {
+        scales_out[j + 4] = (uint8_t)((ls & 0xf) | (lm & 0xf) << 4);
+        scales_out[j - 4] |= (uint8_t)((ls >> 4) << 6);
+        scales_out[j] |= (uint8_t)((lm >> 4) << 6);
+    }
+}
+
 /* Fits x[i] ≈ scale·L[i] - the_min with L in 0..nmax, minimizing the
  * weighted squared error (use_mad: the weighted absolute error) over a grid
  * of nstep+1 candidate scales (ggml's make_qkx2_quants). Returns the scale;
