@@ -211,7 +211,7 @@ static int compile_at(Ctx *c, const cJSON *s, const char *key, const char *key2,
 
 /* ------------------------------------------------------- enum and const -- */
 
-static int value_bits(const cJSON *v) {
+int schema_value_type(const cJSON *v) {
     if (cJSON_IsNull(v)) return T_NULL;
     if (cJSON_IsBool(v)) return T_BOOL;
     if (cJSON_IsObject(v)) return T_OBJ;
@@ -230,7 +230,7 @@ static int compile_enum(Ctx *c, const cJSON *s, int mask) {
     int r = new_rule(c, "enum");
     ByteBuf b = {0};
     for (const cJSON *v = k ? k : e->child; v; v = k ? NULL : v->next) {
-        if (!(value_bits(v) & mask)) continue;
+        if (!(schema_value_type(v) & mask)) continue;
         b.n = 0;
         if (jsontext_dump(&b, v)) {
             bytebuf_free(&b);

@@ -40,6 +40,8 @@ const cJSON *schema_resolve(SchemaCtx *c, const char *ref);
 int schema_check_keywords(SchemaCtx *c, const cJSON *s);
 /* The T_ bits of a "type" value (NULL: T_ALL), or -1 with err set. */
 int schema_type_bits(SchemaCtx *c, const cJSON *type);
+/* The T_ bit of a JSON value (a number with no fraction is T_INT). */
+int schema_value_type(const cJSON *v);
 /* The item count of an array node (0 for anything else). */
 int schema_count(const cJSON *a);
 

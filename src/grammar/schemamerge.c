@@ -291,15 +291,6 @@ static const cJSON *branch_node(Ctx *c, const cJSON *s) {
     return s;
 }
 
-static int value_type(const cJSON *v) {
-    if (cJSON_IsNull(v)) return T_NULL;
-    if (cJSON_IsBool(v)) return T_BOOL;
-    if (cJSON_IsObject(v)) return T_OBJ;
-    if (cJSON_IsArray(v)) return T_ARR;
-    if (cJSON_IsString(v)) return T_STR;
-    return v->valuedouble == floor(v->valuedouble) ? T_INT : T_NUM;
-}
-
 /* The types a node's values may have: "type" and the enum/const values'. */
 static int node_types(Ctx *c, const cJSON *s) {
     if (cJSON_IsFalse(s)) return 0;
@@ -308,7 +299,7 @@ static int node_types(Ctx *c, const cJSON *s) {
     const cJSON *e = get(s, "enum"), *k = get(s, "const");
     if (t >= 0 && (k || cJSON_IsArray(e))) {
         int vt = 0;
-        for (const cJSON *v = k ? k : e->child; v; v = k ? NULL : v->next) vt |= value_type(v);
+        for (const cJSON *v = k ? k : e->child; v; v = k ? NULL : v->next) vt |= schema_value_type(v);
         t &= vt;
     }
     return t;
@@ -354,7 +345,7 @@ static int disjoint(Ctx *c, const cJSON *a, const cJSON *b, int mask, int depth)
         int ka = !!get(a, "const"), kb = !!get(b, "const");
         for (const cJSON *x = ka ? ea : ea->child; x; x = ka ? NULL : x->next)
             for (const cJSON *y = kb ? eb : eb->child; y; y = kb ? NULL : y->next)
-                if ((value_type(x) & tb) && (value_type(y) & ta) && cJSON_Compare(x, y, 1)) return 0;
+                if ((schema_value_type(x) & tb) && (schema_value_type(y) & ta) && cJSON_Compare(x, y, 1)) return 0;
         return 1;
     }
     if (ea || eb) return 0;
