@@ -167,6 +167,8 @@ def check_golden(tmp):
             runs += [(4, ["--expert-parallel"])]
         if E:  # each rank streams its own experts through a cache of ~2 of them
             runs += [(2, ["--expert-parallel", "--mem-limit", "600K"]), (2, ["--pipeline", "--mem-limit", "600K"])]
+            # and speculating: a verify step's rows share each expert's read
+            runs += [(2, ["--expert-parallel", "--mem-limit", "600K", "--lookup", "2"])]
         if E >= 2 and L >= 2:  # 2 stages of 2 ranks sharing the experts
             runs += [(4, ["--pipeline", "--expert-parallel", "--layer-split", "%d,%d" % (L - L // 2, L // 2),
                           "--chunk-size", "4"])]
