@@ -15,7 +15,10 @@
 # leaves the rest to the page cache). Environment: P (prompt tokens, 32), N
 # (generated, 8), R (repetitions, 1), THREADS (2), HEADROOM (1G), MISTRAL
 # (build/mistral), LLAMA_TIMEOUT (seconds, 1800: a thrashing llama-bench is
-# stopped there and reported). Without LLAMA_BENCH only mistral.c runs. The
+# stopped there and reported), SPEC_ARGS (e.g. "--draft SMALL.gguf" or
+# "--lookup 3": mistral bench also times speculative decode against plain,
+# on its -f prompt or its own; the draft model is outside --mem-limit but
+# inside the cgroup). Without LLAMA_BENCH only mistral.c runs. The
 # cgroup is mistral-memlimit at the top of the hierarchy, removed at the end.
 set -e
 [ $# -ge 2 ] || { echo "usage: LLAMA_BENCH=... $0 MODEL.gguf LIMIT..." >&2; exit 2; }
@@ -67,7 +70,7 @@ for L in "$@"; do
     lim=$(bytes "$L")
     ml=$((lim - $(bytes "$HEADROOM")))
     echo "== $model in $L (mistral.c --mem-limit $ml bytes), threads $T"
-    in_cgroup "$lim" "$MISTRAL" bench -m "$model" -p "$P" -n "$N" -r "$R" -t "$T" --mem-limit "$ml"
+    in_cgroup "$lim" "$MISTRAL" bench -m "$model" -p "$P" -n "$N" -r "$R" -t "$T" --mem-limit "$ml" ${SPEC_ARGS:-}
     if [ -n "$LLAMA_BENCH" ]; then
         in_cgroup "$lim" timeout "${LLAMA_TIMEOUT:-1800}" "$LLAMA_BENCH" -m "$model" -p "$P" -n "$N" -r "$R" -t "$T"
     fi

@@ -8,7 +8,9 @@
 #   LLAMA_SERVER=/path/to/llama-server bench/serve.sh MODEL.gguf
 #
 # Environment: THREADS (2), MAX_TOKENS (64), PORT (18200), MISTRAL_ARGS (more
-# flags for mistral serve, e.g. "--batch-tokens 128"). Without
+# flags for mistral serve, e.g. "--batch-tokens 128"), SPEC_ARGS (when set,
+# mistral serve runs again right after with these flags too, e.g. "--lookup
+# 3" or "--draft SMALL.gguf": speculation on against off). Without
 # LLAMA_SERVER only mistral serve runs. llama.cpp is built outside this tree
 # (CPU, Release, native); see bench/RESULTS.md.
 set -eu
@@ -51,6 +53,9 @@ run() { # name, command...
 }
 
 run mistral "$MISTRAL" serve -m "$M" --port "$PORT" --parallel 16 --ctx 2560 -t "$T" ${MISTRAL_ARGS:-}
+if [ -n "${SPEC_ARGS:-}" ]; then
+    run mistral-spec "$MISTRAL" serve -m "$M" --port "$PORT" --parallel 16 --ctx 2560 -t "$T" ${MISTRAL_ARGS:-} $SPEC_ARGS
+fi
 if [ -n "${LLAMA_SERVER:-}" ]; then
     run llama "$LLAMA_SERVER" -m "$M" --port "$PORT" -np 16 -c $((16 * 2560)) -t "$T" -cb
 fi

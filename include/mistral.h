@@ -214,7 +214,8 @@ typedef struct {
     MistralContext *draft;       /* a context of a draft model with the same vocabulary (size,
                                     pieces, BOS, EOS; else MISTRAL_ERR_ARGUMENT naming the first
                                     difference) and at least n_prompts sequences; its sequences
-                                    are overwritten; not ctx itself. NULL: none */
+                                    are overwritten; not ctx itself; during the call it computes
+                                    on ctx's threads (its own pool idles). NULL: none */
     int lookup;                  /* 1..64: prompt lookup with n-grams of up to this many tokens; 0: none */
     int draft_max;               /* the most tokens drafted per step, 1..32; 0: 8 with draft, 4 with lookup */
 } MistralGenParams;

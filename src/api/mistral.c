@@ -546,8 +546,14 @@ MistralStatus mistral_generate(MistralContext *c, int n_prompts, const int *cons
                                  .min_p = p->min_p, .seed = p->seed},
                      .eos = -1 /* on_token ends a prompt at EOS */, .vocab = vocab,
                      .drafter = drafter.n_seq ? &drafter : NULL};
+    /* the draft context computes on this context's pool for the call: the
+     * two take turns, and two pools' workers would spin against each other */
+    Context *dctx = go.drafter && p->draft ? &p->draft->ctx : NULL;
+    Pool *dpool = dctx ? dctx->mm.pool : NULL;
+    if (dctx) dctx->mm.pool = c->ctx.mm.pool;
     if (generate(&c->ctx, reqs, n_prompts, &go, on_token, &g)) rc = fail(MISTRAL_ERR_ARGUMENT);
     else if (g.failed) rc = MISTRAL_ERR_INPUT;
+    if (dctx) dctx->mm.pool = dpool; /* its own again (pool_view: whether it frees it, unchanged) */
     c->drafted = drafter.total.drafted, c->accepted = drafter.total.accepted;
 done:
     drafter_free(&drafter);

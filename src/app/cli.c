@@ -443,8 +443,6 @@ void cli_draft_check(const Options *o) {
     if (o->draft && o->lookup) usage_error(o->cmd, "%s", "give --draft or --lookup, not both");
     if ((o->draft_max || o->draft_always) && !o->draft && !o->lookup)
         usage_error(o->cmd, "%s", "--draft-max and --draft-policy go with --draft or --lookup");
-    if ((o->draft || o->lookup) && o->expert_parallel && !o->pipeline)
-        usage_error(o->cmd, "%s", "--draft and --lookup do not work with --expert-parallel alone yet (with --pipeline they do)");
 }
 
 void cli_draft_open(CliDraft *cd, const Options *o, Context *ctx, const Tokenizer *ttok, long n_ctx,

@@ -301,7 +301,9 @@ int cmd_generate(const Options *o) {
     if (context_init(&ctx, &m, n_req, generate_context_size(reqs, n_req))) die("%s", err_msg());
     setup_context(&ctx, o, cli_threads(o, dist));
     DistRun run = {0};
-    if (dist && dist_plan(&run, &ctx, &dopt)) die("%s", err_msg());
+    /* speculation with --expert-parallel alone: rank 0 drafts and sends each step through the ranks */
+    int steps = o->draft || o->lookup;
+    if (dist && (steps ? dist_plan_steps : dist_plan)(&run, &ctx, &dopt)) die("%s", err_msg());
     ModelShare share = dist ? dist_model_share(&run, &ctx) : model_share_all(&m); /* this rank's part */
     prepare_model(&m, &ctx, o, &share);
     CliDraft cd;

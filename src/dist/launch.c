@@ -130,7 +130,7 @@ static int emit_everywhere(void *ud, int seq, int token) {
 
 int dist_generate(DistRun *r, Context *ctx, const GenRequest *reqs, int n_req, const GenOptions *go,
                   GenEmit emit, void *ud) {
-    if (r->o.pipeline)
+    if (r->bounds) /* --pipeline, or a plan of steps (dist_plan_steps) */
         return dist_rank() == 0 ? pipeline_generate(ctx, &r->plan, reqs, n_req, go, emit, ud)
                                 : pipeline_serve(ctx, &r->plan, go);
     Everywhere e = {emit, ud};

@@ -56,6 +56,10 @@ ModelShare dist_model_share(const DistRun *r, const Context *ctx);
 
 /* Runs the requests: rank 0 schedules and calls emit with every token (as
  * generate()), the other ranks compute their part until rank 0 is done.
+ * With --pipeline, or a plan of dist_plan_steps (then go->drafter must be
+ * set on rank 0: speculation with --expert-parallel alone), rank 0 sends
+ * each step through the ranks (pipeline_generate); with --expert-parallel
+ * and dist_plan, every rank runs the same schedule.
  * Returns 0, or -1 with err set. */
 int dist_generate(DistRun *r, Context *ctx, const GenRequest *reqs, int n_req, const GenOptions *go,
                   GenEmit emit, void *ud);

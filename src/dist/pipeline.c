@@ -167,7 +167,9 @@ static int verify_collect(Verify *v, Context *ctx, const PipelinePlan *plan, Pip
 int pipeline_generate(Context *ctx, const PipelinePlan *plan, const GenRequest *reqs, int n_req,
                       const GenOptions *opt, GenEmit emit, void *ud) {
     int size = plan->n_stages;
-    if (dist_rank() != 0 || size < 2) return err_set("pipeline_generate: rank 0 of 2 or more stages only");
+    /* one stage of several ranks (--expert-parallel alone) returns logits: only with a drafter */
+    if (dist_rank() != 0 || (size < 2 && !(plan->width > 1 && opt->drafter)))
+        return err_set("pipeline_generate: rank 0 of 2 or more stages, or of one stage with a drafter, only");
     if (n_req > ctx->n_seq) return err_set("%d requests for %d sequences", n_req, ctx->n_seq);
     /* as many steps in flight as stages, each of about n_req / stages sequences */
     int n_flights = n_req < size ? n_req : size, per = (n_req + n_flights - 1) / n_flights;

@@ -72,7 +72,9 @@ void pipeline_stop(const PipelinePlan *plan);
 
 /* Rank 0: runs reqs through the stages and calls emit with each token, like
  * generate(); every other rank must be in pipeline_serve. ctx holds n_req
- * sequences. At the end every rank is told to stop. Returns 0, or -1 with
+ * sequences. One stage of several ranks (--expert-parallel alone) only with
+ * opt->drafter: rank 0 runs the head and samples, as it does for any
+ * drafter. At the end every rank is told to stop. Returns 0, or -1 with
  * err set. */
 int pipeline_generate(Context *ctx, const PipelinePlan *plan, const GenRequest *reqs, int n_req,
                       const GenOptions *opt, GenEmit emit, void *ud);

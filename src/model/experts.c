@@ -459,6 +459,7 @@ void expcache_will_use(ExpertCache *c, int l, const int *experts, int n) {
     int had = 0;
     for (int e = 0; e < c->n_experts; e++) had |= pred[e];
     for (int i = 0; i < n; i++) used[experts[i]] = 1;
+    c->st.needed += (uint64_t)n;
     if (had) { /* score the prediction made for l */
         int right = 0;
         for (int i = 0; i < n; i++) right += pred[experts[i]];
@@ -573,7 +574,7 @@ void expcache_stats(ExpertCache *c, ExpertStats *s) {
 
 void expstats_add(ExpertStats *a, const ExpertStats *b) {
     a->slots = b->slots, a->slot_bytes = b->slot_bytes, a->direct = b->direct;
-    a->uses += b->uses, a->hits += b->hits, a->late += b->late, a->misses += b->misses;
+    a->needed += b->needed, a->uses += b->uses, a->hits += b->hits, a->late += b->late, a->misses += b->misses;
     a->reads += b->reads, a->bytes_read += b->bytes_read, a->read_seconds += b->read_seconds;
     a->ahead += b->ahead, a->ahead_used += b->ahead_used, a->cancelled += b->cancelled;
     a->routed += b->routed, a->predicted += b->predicted, a->guesses += b->guesses;

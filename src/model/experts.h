@@ -50,6 +50,8 @@ typedef struct {
     int slots;             /* experts the budget holds */
     size_t slot_bytes;     /* bytes of one */
     int direct;            /* reads bypass the page cache (O_DIRECT) */
+    uint64_t needed;       /* (layer, expert) pairs the forward calls' routes named (will_use):
+                              a call of k tokens reads each of its experts once for all k */
     uint64_t uses;         /* expert computations (acquires) */
     uint64_t hits;         /* ... that found it resident */
     uint64_t late;         /* ... that found it being read ahead and waited */

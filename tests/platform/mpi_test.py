@@ -9,12 +9,15 @@ PART: golden, stories, serve, errors, kill (default: all of them).
   (np 2, 3 and 4) and both (2 stages of 2 ranks) give the reference's greedy ids on every golden checkpoint,
   one prompt or a batch (--tokens-file), chunked prefill or not; and the same
   text/ids as one process on stories260K (skipped where ../shared lacks it);
+- speculation (--lookup, --draft) through --pipeline and through
+  --expert-parallel alone gives the single process's ids, greedy and seeded;
 - bad flags and impossible splits are one line and a non-zero exit;
 - ranks that load different models all say so and exit non-zero;
 - a rank that never starts ends the job after MISTRAL_DIST_TIMEOUT;
 - a rank killed with SIGKILL mid-run ends every rank within seconds;
 - `mistral serve --pipeline` (np 2) and `--expert-parallel` (np 2, a tiny
-  MoE) answer concurrent completions with the text of one process, and
+  MoE), plain and speculating, answer concurrent completions with the text
+  of one process, and
   SIGINT to the server (rank 0) ends every rank, mpirun with status 0.
 A failed job is reported with the first lines of each rank's stderr, under
 its rank (mpirun --output-filename keeps them apart), not mpirun's banners.
@@ -164,6 +167,8 @@ def check_golden(tmp):
             runs += [(4, ["--expert-parallel"])]
         if E:  # each rank streams its own experts through a cache of ~2 of them
             runs += [(2, ["--expert-parallel", "--mem-limit", "600K"]), (2, ["--pipeline", "--mem-limit", "600K"])]
+            # and speculating: a verify step's rows share each expert's read
+            runs += [(2, ["--expert-parallel", "--mem-limit", "600K", "--lookup", "2"])]
         if E >= 2 and L >= 2:  # 2 stages of 2 ranks sharing the experts
             runs += [(4, ["--pipeline", "--expert-parallel", "--layer-split", "%d,%d" % (L - L // 2, L // 2),
                           "--chunk-size", "4"])]
@@ -208,6 +213,36 @@ def check_stories(tmp):
             expect_job("stories260K speculative np=%d %s %s" % (np, " ".join(samp), " ".join(spec)), j, one.out)
             if j.rc == 0 and "speculation: drafted" not in j.err:
                 fail("stories260K speculative np=%d %s: no speculation report:\n%s" % (np, " ".join(spec), why(j)))
+    # --expert-parallel alone, speculating: rank 0 drafts and sends each step
+    # through the ranks; a tiny MoE with stories260K's tokenizer, drafted by
+    # lookup or by stories260K itself (a dense draft): the single process's ids
+    moe = tiny_moe(tmp)
+    if not moe:
+        return
+    base = ["generate", "-m", moe, "--tokens-file", tf, "-n", "24", "--ids"]
+    for samp in ([], ["--temp", "0.8", "--top-p", "0.9", "--seed", "5"]):
+        one = run([SINGLE] + base + samp)
+        for np, spec in [(2, ["--lookup", "2"]), (3, ["--lookup", "1", "--draft-max", "6", "--chunk-size", "3"]),
+                         (2, ["--draft", STORIES, "--draft-max", "4"])]:
+            j = mpirun(np, base + samp + ["--expert-parallel"] + spec)
+            expect_job("tiny-moe expert-parallel speculative np=%d %s %s" % (np, " ".join(samp), " ".join(spec)), j,
+                       one.out)
+            if j.rc == 0 and "speculation: drafted" not in j.err:
+                fail("tiny-moe expert-parallel speculative np=%d %s: no speculation report:\n%s" %
+                     (np, " ".join(spec), why(j)))
+
+
+def tiny_moe(tmp):
+    """A tiny MoE with stories260K's tokenizer (made once): its path, or None."""
+    moe = os.path.join(tmp, "tiny-moe.gguf")
+    if os.path.exists(moe):
+        return moe
+    j = run([SINGLE, "synth", moe, "--shape", "tiny-moe", "--type", "f32", "--tokenizer",
+             os.path.join(STORIES, "tokenizer.model")])
+    if j.rc:
+        fail("synth tiny-moe: exit %d:\n%s" % (j.rc, why(j)))
+        return None
+    return moe
 
 
 def expect_error(what, j, text):
@@ -226,8 +261,6 @@ def check_errors():
                  "adds up to 2 layers, the model has 4")
     expect_error("split with a 0", mpirun(2, gen + ["--pipeline", "--layer-split", "4,0"]), "expected layer counts")
     expect_error("dense --expert-parallel", mpirun(2, gen + ["--expert-parallel"]), "the model is dense")
-    expect_error("--lookup with --expert-parallel alone", run([MPI] + gen + ["--expert-parallel", "--lookup", "2"]),
-                 "--expert-parallel alone")
     expect_error("both modes without a split", mpirun(2, gen + ["--expert-parallel", "--pipeline"]),
                  "needs --layer-split")
     moe = ["generate", "-m", os.path.join(TINY, "moe_sw8_f32"), "--tokens", "1,2,3", "-n", "4", "--ids"]
@@ -454,16 +487,18 @@ def check_serve(tmp):
                lambda g: g["choices"][0]["text"])
     serve_case("pipeline-draft", STORIES, ["--pipeline", "--draft", STORIES, "--draft-max", "3", "--draft-policy", "always"],
                texts, lambda g: g["choices"][0]["text"])
-    moe = os.path.join(tmp, "tiny-moe.gguf")
-    j = run([SINGLE, "synth", moe, "--shape", "tiny-moe", "--type", "f32", "--tokenizer",
-             os.path.join(STORIES, "tokenizer.model")])
-    if j.rc:
-        fail("synth tiny-moe: exit %d:\n%s" % (j.rc, why(j)))
+    moe = tiny_moe(tmp)
+    if not moe:
         return
     ids = [[1, 5, 9, 13], [1, 300, 7], [1, 42, 42, 42, 42, 42], [1, 2]]
     want_of["expert-parallel"] = [run([SINGLE, "generate", "-m", moe, "--tokens", ",".join(map(str, x)), "-n", "16"]).out
                                   for x in ids]
     serve_case("expert-parallel", moe, ["--expert-parallel"], ids, lambda g: g["choices"][0]["text"])
+    want_of["expert-parallel-lookup"] = want_of["expert-parallel-draft"] = want_of["expert-parallel"]
+    serve_case("expert-parallel-lookup", moe, ["--expert-parallel", "--lookup", "1", "--draft-policy", "always"], ids,
+               lambda g: g["choices"][0]["text"])
+    serve_case("expert-parallel-draft", moe, ["--expert-parallel", "--draft", STORIES, "--draft-max", "3",
+                                              "--draft-policy", "always"], ids, lambda g: g["choices"][0]["text"])
 
 
 def timed(name, f):

@@ -232,6 +232,17 @@ static void test_speculation(MistralModel *m) {
                    acc);
         }
     }
+    /* the draft context computed on the target's threads; its own are back
+     * (the targets' contexts, and their pools, are freed by now) */
+    if (dctx) {
+        int t[] = {1, 5, 9};
+        const int *tp[] = {t};
+        int tn = 3;
+        MistralGenParams gp = mistral_gen_default_params();
+        gp.max_tokens = 8;
+        EXPECT(mistral_generate(dctx, 1, tp, &tn, &gp, NULL, NULL) == MISTRAL_OK, "the draft context alone: %s",
+               mistral_error());
+    }
     /* refusals, each with its line */
     MistralContext *ctx = NULL;
     cp.n_seq = 2, cp.n_ctx = 64;

@@ -7,6 +7,12 @@
  *    packed as read);
  *  - the counters: every use is a hit, a late read ahead or a miss; with
  *    room for every expert a second pass reads nothing;
+ *  - speculative verification (a step of the last token and k drafts, one
+ *    forward call of k + 1 rows) acquires each expert its rows route to once
+ *    for all of them, and reads it at most once: with room for one expert
+ *    and no reads ahead, the batch's acquires are its distinct (layer,
+ *    expert) pairs, fewer than k + 1 single steps', and its rows' logits are
+ *    those of the single steps, bit for bit;
  *  - errors: a budget one byte short of the minimum names the minimum; a
  *    dense model; a file truncated after loading fails the forward call with
  *    a one-line error (and no SIGBUS). */
@@ -94,8 +100,8 @@ static void check_model(const char *path) {
         expcache_stats(m.experts, &st);
         int slots = (int)((cases[c].limit - min) / one) + 1;
         EXPECT(st.slots == (slots < n_experts ? slots : n_experts), "%s: %d slots, want %d", path, st.slots, slots);
-        EXPECT(st.uses > 0 && st.uses == st.hits + st.late + st.misses, "%s: uses %llu", path,
-               (unsigned long long)st.uses);
+        EXPECT(st.uses > 0 && st.uses == st.hits + st.late + st.misses && st.uses == st.needed, "%s: uses %llu",
+               path, (unsigned long long)st.uses);
         EXPECT(st.reads > 0 && st.bytes_read > 0 && st.ahead_used <= st.ahead, "%s: reads", path);
         EXPECT(st.predicted <= st.routed, "%s: prediction counts", path);
         /* the disk probe reads within its room or not at all, and leaves the cache as it was */
@@ -127,6 +133,68 @@ static void check_model(const char *path) {
     }
     free(want), free(got);
     model_free(&ref);
+}
+
+/* The counters' change over one forward call of n tokens from tok at
+ * positions from p0 (logits of every row into out). */
+static int step(Context *ctx, const Model *m, const int *tok, int n, long p0, float *out, ExpertStats *d) {
+    int seq[N_PROMPT] = {0}; /* n <= N_PROMPT */
+    long pos[N_PROMPT];
+    for (int i = 0; i < n; i++) pos[i] = p0 + i;
+    ExpertStats a, b;
+    expcache_stats(m->experts, &a);
+    Batch bt = {n, tok, seq, pos, NULL};
+    int rc = forward(ctx, &bt, out);
+    expcache_stats(m->experts, &b);
+    memset(d, 0, sizeof *d);
+    d->uses = b.uses - a.uses, d->reads = b.reads - a.reads, d->needed = b.needed - a.needed;
+    return rc;
+}
+
+/* A verify step (the last token and N_DECODE drafts in one call) against
+ * N_DECODE + 1 single steps of the same tokens, after the same prompt, with
+ * a cache of one expert and no reads ahead for predictions. */
+static void check_verify_batch(const char *path) {
+    Model m;
+    if (load(&m, path)) return;
+    ModelShare s = model_share_all(&m);
+    s.mem_limit = minimum(&m), s.no_predict = 1;
+    if (model_prepare(&m, &s, kern_get(), NULL)) {
+        EXPECT(0, "%s: %s", path, err_msg());
+        model_free(&m);
+        return;
+    }
+    int V = m.cfg.n_vocab, K = N_DECODE + 1, tok[N_PROMPT + N_DECODE + 1];
+    for (int i = 0; i < N_PROMPT + K; i++) tok[i] = (i * 37 + 11) % V;
+    float *one = xmalloc((size_t)K * V * sizeof *one), *all = xmalloc((size_t)K * V * sizeof *all);
+    float *pre = xmalloc((size_t)N_PROMPT * V * sizeof *pre);
+    ExpertStats d, batch, single = {0};
+    Context a, b;
+    EXPECT(context_init(&a, &m, 1, N_PROMPT + K) == 0 && context_init(&b, &m, 1, N_PROMPT + K) == 0, "%s", err_msg());
+    EXPECT(step(&a, &m, tok, N_PROMPT, 0, pre, &d) == 0 && step(&b, &m, tok, N_PROMPT, 0, pre, &d) == 0, "%s: %s",
+           path, err_msg());
+    EXPECT(step(&a, &m, tok + N_PROMPT, K, N_PROMPT, all, &batch) == 0, "%s: %s", path, err_msg());
+    for (int i = 0; i < K; i++) {
+        EXPECT(step(&b, &m, tok + N_PROMPT + i, 1, N_PROMPT + i, one + (size_t)i * V, &d) == 0, "%s: %s", path,
+               err_msg());
+        EXPECT(d.uses == d.needed, "%s: single step %d: %llu acquires for %llu routed experts", path, i,
+               (unsigned long long)d.uses, (unsigned long long)d.needed);
+        single.uses += d.uses, single.reads += d.reads;
+    }
+    int L = m.cfg.n_layers, E = m.cfg.n_experts;
+    EXPECT(batch.uses == batch.needed && batch.uses <= (uint64_t)L * (uint64_t)E,
+           "%s: a verify batch of %d rows: %llu acquires for %llu routed (layer, expert) pairs", path, K,
+           (unsigned long long)batch.uses, (unsigned long long)batch.needed);
+    EXPECT(batch.reads <= batch.uses, "%s: a verify batch read %llu experts for %llu acquires", path,
+           (unsigned long long)batch.reads, (unsigned long long)batch.uses);
+    EXPECT(single.uses == (uint64_t)K * (uint64_t)L * (uint64_t)m.cfg.n_active && batch.uses < single.uses,
+           "%s: %llu acquires in %d single steps, %llu in one batch", path, (unsigned long long)single.uses, K,
+           (unsigned long long)batch.uses);
+    EXPECT(memcmp(one, all, (size_t)K * V * sizeof *one) == 0, "%s: the verify batch's logits differ from single steps",
+           path);
+    context_free(&a), context_free(&b);
+    free(one), free(all), free(pre);
+    model_free(&m);
 }
 
 static void check_dense(void) {
@@ -176,6 +244,7 @@ int main(int argc, char **argv) {
     check_model("tests/data/tiny/moe_sw8_f32");
     check_model("tests/data/tiny/moe_sw8_bf16");
     check_model("tests/data/tiny/moe_nowin_kv1_f32");
+    check_verify_batch("tests/data/tiny/moe_sw8_f32");
     const char *types[] = {"q4_0", "q8_0"};
     for (int i = 0; i < 2; i++) {
         char path[1024];
@@ -183,6 +252,7 @@ int main(int argc, char **argv) {
         EXPECT(synth(path, types[i]) == 0, "synth %s", types[i]);
         check_model(path);
         if (i == 0) check_truncated(path);
+        check_verify_batch(path);
     }
     check_dense();
     test_rm_rf(tmp_dir);
