@@ -63,6 +63,7 @@
 #include "grammar/grammar.h"
 #include "grammar/vocab.h"
 #include "model/model.h"
+#include "server/promptcache.h"
 #include "server/specrule.h"
 #include "tok/tokenizer.h"
 
@@ -120,6 +121,8 @@ typedef struct {
                             context has room for drafter->k_max drafts, and so do the
                             other ranks' with a plan); NULL: none */
     int draft_always;    /* 1: draft at every step, not by the rule (tests) */
+    const char *prompt_cache;  /* a directory: slots' states saved and restored (promptcache.h); NULL: none */
+    size_t prompt_cache_size;  /* its bound in bytes */
 } EngineOptions;
 
 typedef struct {
@@ -127,6 +130,7 @@ typedef struct {
     int queue_depth, busy_slots, n_slots;
     double decode_tps; /* tokens sampled per second over recent steps */
     long drafted, accepted, spec_steps; /* drafted tokens fed, emitted; steps that drafted */
+    PromptCacheStats pc; /* zero without a prompt cache */
 } EngineStats;
 
 typedef struct Slot Slot;
@@ -146,6 +150,7 @@ typedef struct {
     int started, quit;
     EngineStats st;
     SpecRule rule;    /* when to draft (engine thread only) */
+    PromptCache *pcache; /* owns: the prompt cache on disk (engine thread only); NULL: none */
 } Engine;
 
 /* Starts the engine thread on ctx (its sequences are the slots; the caller
