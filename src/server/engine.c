@@ -170,15 +170,19 @@ static void pcache_admit(Engine *e, const EngineReq *r, int *best, int *best_L) 
         int s = -1;
         for (int i = 0; i < e->o.n_slots; i++)
             if (slot_open(e, i) && (s < 0 || e->slots[i].hist.n < e->slots[s].hist.n)) s = i;
+        promptcache_touch(pc, entry); /* the save's evictions take it last */
         pcache_keep(e, s, 0);
-        IntVec *h = &e->slots[s].hist;
-        h->n = 0;
-        if (promptcache_load(pc, entry, r->prompt, L, &e->ctx->seqs[s]) == 0) {
-            for (int i = 0; i < L; i++) intvec_push(h, r->prompt[i]);
-            *best = s, *best_L = L;
-            return;
+        L = promptcache_find(pc, r->prompt, r->n_prompt - 1, &entry); /* in case they took it */
+        if (L > *best_L) {
+            IntVec *h = &e->slots[s].hist;
+            h->n = 0;
+            if (promptcache_load(pc, entry, r->prompt, L, &e->ctx->seqs[s]) == 0) {
+                for (int i = 0; i < L; i++) intvec_push(h, r->prompt[i]);
+                *best = s, *best_L = L;
+                return;
+            }
+            if (s == *best) *best_L = 0; /* a bad file emptied it */
         }
-        if (s == *best) *best_L = 0; /* a bad file emptied it */
     }
     promptcache_missed(pc);
     pcache_keep(e, *best, *best_L);

@@ -269,6 +269,8 @@ PromptCacheStats promptcache_stats(const PromptCache *pc) { return pc->st; }
 
 void promptcache_missed(PromptCache *pc) { pc->st.misses++; }
 
+void promptcache_touch(PromptCache *pc, int entry) { entry_touch(pc, entry); }
+
 /* ---- lookups and loads --------------------------------------------------------------------- */
 
 int promptcache_find(const PromptCache *pc, const int *prompt, int max, int *entry) {

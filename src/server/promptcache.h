@@ -88,6 +88,8 @@ int promptcache_find(const PromptCache *pc, const int *prompt, int max, int *ent
  * (L from promptcache_find): 0 (a hit), or -1 when the file fails its
  * checks (logged, dropped; kv is then empty). */
 int promptcache_load(PromptCache *pc, int entry, const int *prompt, int L, KVCache *kv);
+/* Marks file `entry` used now (least recently used files are evicted first). */
+void promptcache_touch(PromptCache *pc, int entry);
 /* Counts a lookup that restored nothing. */
 void promptcache_missed(PromptCache *pc);
 /* Saves kv's positions [0, n) holding tokens[0..n) (kv must still hold the
