@@ -18,6 +18,13 @@
  * prefix while the rolling cache still holds every key it needs
  * (kvcache_can_rewind), and prefills only the rest.
  *
+ * With a prompt cache (EngineOptions.prompt_cache, server/promptcache.h) a
+ * slot's state also goes to disk before the slot is taken for a prompt
+ * that keeps less of it, and every slot's at shutdown; a prompt that a file
+ * restores further than any slot's own prefix is restored into the open
+ * slot with the shortest history. Files are read and written on the engine
+ * thread between steps.
+ *
  * A request with a grammar (structured outputs) gives each choice a Guide
  * (gen/guide.h): before its token is sampled the tokens the grammar forbids
  * get -inf (tokens past the tokenizer's vocabulary too), after it the guide
