@@ -154,6 +154,22 @@ static void entry_touch(PromptCache *pc, int i) {
 
 /* ---- reading a file ------------------------------------------------------------------ */
 
+/* path opened for reading when it is a regular file (never blocking on a
+ * FIFO put in the directory), its size in *size; NULL otherwise. */
+static FILE *open_regular(const char *path, long long *size) {
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0) return NULL;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return NULL;
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) close(fd);
+    *size = (long long)st.st_size;
+    return f;
+}
+
 /* Reads f's header, tokens and layer table (f is `size` bytes) and checks
  * them against this model. 0 (*tokens owns h->n_tokens ids), or -1 with
  * *why; *ours: the header is this model's (a failure after it is damage). */
@@ -210,19 +226,20 @@ static void scan(PromptCache *pc, DIR *d) {
         if (!strncmp(nm, ".tmp-", 5)) drop_stale_tmp(pc, nm);
         if (k <= 4 || strcmp(nm + k - 4, PCACHE_EXT) || nm[0] == '.') continue;
         char *p = path_of(pc, nm);
-        FILE *f = fopen(p, "rb");
+        long long size;
         struct stat st;
-        if (!f || fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
+        FILE *f = open_regular(p, &size);
+        if (!f || fstat(fileno(f), &st)) {
             if (f) fclose(f);
-            note(pc, nm, "cannot be read");
+            note(pc, nm, "not a regular file, or cannot be read");
             free(p);
             continue;
         }
         PCacheHeader h;
         int *tokens, ours;
         const char *why;
-        if (read_head(pc, f, (long long)st.st_size, &h, &tokens, &why, &ours) == 0) {
-            entry_add(pc, xstrdup(nm), tokens, (int)h.n_tokens, (long long)st.st_size,
+        if (read_head(pc, f, size, &h, &tokens, &why, &ours) == 0) {
+            entry_add(pc, xstrdup(nm), tokens, (int)h.n_tokens, size,
                       (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec);
         } else {
             note(pc, nm, why);
@@ -322,12 +339,12 @@ int promptcache_load(PromptCache *pc, int entry, const int *prompt, int L, KVCac
     for (int l = 0; l < pc->n_layers; l++)
         if (L - first_kept(pc, l, L) > kv->cap[l] || L >= kv->max_pos) return -1; /* not the file's fault */
     char *p = path_of(pc, x->name);
-    FILE *f = fopen(p, "rb");
-    struct stat st = {0};
+    long long size = 0;
+    FILE *f = open_regular(p, &size);
     PCacheHeader h;
     int *tokens = NULL, ours = 0, rc = -1;
-    const char *why = "cannot be read";
-    if (f && fstat(fileno(f), &st) == 0 && read_head(pc, f, (long long)st.st_size, &h, &tokens, &why, &ours) == 0) {
+    const char *why = "not a regular file, or cannot be read";
+    if (f && read_head(pc, f, size, &h, &tokens, &why, &ours) == 0) {
         if ((int)h.n_tokens < L || memcmp(tokens, prompt, (size_t)L * sizeof(int)) ||
             ((int)h.n_tokens > L && !keeps_all(pc, (int)h.n_tokens)))
             why = "changed since the scan";
@@ -343,7 +360,7 @@ int promptcache_load(PromptCache *pc, int entry, const int *prompt, int L, KVCac
         return -1;
     }
     kv->n_pos = L;
-    pc->st.hits++, pc->st.read_bytes += (long long)st.st_size;
+    pc->st.hits++, pc->st.read_bytes += size;
     entry_touch(pc, entry);
     return 0;
 }

@@ -10,7 +10,7 @@
  *   damage: a flipped payload byte (load fails, the file is removed, the
  *     cache is empty), a truncated file and a flipped header byte (ignored
  *     at the scan), another model's file and another KV type's (ignored,
- *     left in place);
+ *     left in place), junk, an empty file, a FIFO;
  *   the bound: least recently used files go first; saving a state a file
  *     already restores writes nothing. */
 #include <stdio.h>
@@ -229,7 +229,9 @@ static void test_damage(void) {
     test_write_file(junk, "hello", 5);
     snprintf(junk, sizeof junk, "%s/empty.kvc", dir);
     test_write_file(junk, "", 0);
-    EXPECT(scanned_files(&m, DT_F32, dir) == 1, "junk files are ignored");
+    snprintf(junk, sizeof junk, "%s/fifo.kvc", dir);
+    CHECK(mkfifo(junk, 0600) == 0);
+    EXPECT(scanned_files(&m, DT_F32, dir) == 1, "junk files (and a FIFO, without blocking) are ignored");
     test_rm_rf(dir);
     model_free(&m), model_free(&other);
 }
