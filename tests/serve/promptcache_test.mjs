@@ -166,7 +166,7 @@ describe("the prompt cache on disk", { skip: SKIP ?? false, timeout: 300_000 }, 
     assert.ok(fs.existsSync(path.join(d, path.basename(files[0]))), "the other model's file stays");
   });
 
-  test("--prompt-cache-size bounds the directory; bad values are usage errors", async () => {
+  test("--prompt-cache-size bounds the directory; bad values are errors", async () => {
     const size = fs.statSync(saved).size;
     const d = path.join(tmpDir(), "pc");
     const s = await startServer(STORIES, ["--prompt-cache", d, "--parallel", "1", "--prompt-cache-size", String(Math.floor(size * 1.5))]);
@@ -187,5 +187,12 @@ describe("the prompt cache on disk", { skip: SKIP ?? false, timeout: 300_000 }, 
         return true;
       });
     }
+    const notDir = path.join(tmpDir(), "a-file");
+    fs.writeFileSync(notDir, "x");
+    assert.throws(() => cli(["serve", "-m", STORIES, "--port", "0", "--prompt-cache", notDir]), (e) => {
+      assert.equal(e.status, 1, "exit status 1 for a directory that is a file");
+      assert.match(e.stderr.toString(), /^mistral: prompt cache .*a-file: Not a directory$/m);
+      return true;
+    });
   });
 });
