@@ -18,7 +18,7 @@
 #define PCACHE_MAGIC "MSTRLKVC" /* 8 bytes, no NUL */
 #define PCACHE_EXT ".kvc"
 #define PCACHE_MAX_TOKENS (1 << 26)
-#define SUM_SEED 0x6a09e667f3bcc909ULL
+#define SUM_SEED PCACHE_SUM_SEED
 
 _Static_assert(sizeof(int) == 4, "tokens are stored as int32");
 
@@ -51,7 +51,7 @@ struct PromptCache {
 /* A 64-bit checksum of n bytes, continued from h: eight bytes a step, then
  * the tail byte by byte (FNV's prime). Catches torn and flipped bytes, not
  * an adversary: the directory is the operator's. */
-static uint64_t sum_bytes(uint64_t h, const void *p, size_t n) {
+uint64_t promptcache_checksum(uint64_t h, const void *p, size_t n) {
     const unsigned char *b = p;
     for (; n >= 8; b += 8, n -= 8) {
         uint64_t w;
@@ -66,9 +66,9 @@ static uint64_t sum_bytes(uint64_t h, const void *p, size_t n) {
 uint64_t promptcache_fingerprint(const Context *ctx) {
     uint64_t h = shard_fingerprint(ctx->model);
     long long v[] = {PCACHE_VERSION, ctx->kv_type, ctx->mm.fast};
-    h = sum_bytes(h, v, sizeof v);
+    h = promptcache_checksum(h, v, sizeof v);
     const char *k = ctx->mm.kern ? ctx->mm.kern->name : "";
-    return sum_bytes(h, k, strlen(k) + 1);
+    return promptcache_checksum(h, k, strlen(k) + 1);
 }
 
 /* The first position layer l keeps of a state of n tokens: what the token
@@ -98,7 +98,7 @@ static uint64_t file_bytes(const PromptCache *pc, int n) {
 
 static uint64_t header_sum(PCacheHeader h) {
     h.header_sum = 0;
-    return sum_bytes(SUM_SEED, &h, sizeof h);
+    return promptcache_checksum(SUM_SEED, &h, sizeof h);
 }
 
 static int64_t now_ns(void) {
@@ -195,7 +195,7 @@ static int read_head(const PromptCache *pc, FILE *f, long long size, PCacheHeade
     if (fread(t, sizeof(int), (size_t)n, f) != (size_t)n ||
         fread(first, sizeof(uint32_t), (size_t)pc->n_layers, f) != (size_t)pc->n_layers)
         *why = "short read";
-    else if (sum_bytes(sum_bytes(SUM_SEED, t, (size_t)n * sizeof(int)), first, (size_t)pc->n_layers * 4) !=
+    else if (promptcache_checksum(promptcache_checksum(SUM_SEED, t, (size_t)n * sizeof(int)), first, (size_t)pc->n_layers * 4) !=
              h->token_sum)
         *why = "token checksum mismatch";
     else {
@@ -318,7 +318,7 @@ static int read_payload(const PromptCache *pc, FILE *f, const PCacheHeader *h, i
                     *why = "short read", rc = -1;
                     break;
                 }
-                sum = sum_bytes(sum, buf, (size_t)held * pc->row);
+                sum = promptcache_checksum(sum, buf, (size_t)held * pc->row);
                 for (int p = lo; p < L; p++) {
                     long slot = p % kv->cap[l];
                     char *dst = side ? kvcache_v(kv, l, kh, slot) : kvcache_k(kv, l, kh, slot);
@@ -377,7 +377,7 @@ static int write_state(const PromptCache *pc, FILE *f, const int *tokens, int n,
     memcpy(h.magic, PCACHE_MAGIC, 8);
     uint32_t *first = xmalloc((size_t)pc->n_layers * sizeof(uint32_t));
     for (int l = 0; l < pc->n_layers; l++) first[l] = (uint32_t)first_kept(pc, l, n);
-    h.token_sum = sum_bytes(sum_bytes(SUM_SEED, tokens, (size_t)n * sizeof(int)), first, (size_t)pc->n_layers * 4);
+    h.token_sum = promptcache_checksum(promptcache_checksum(SUM_SEED, tokens, (size_t)n * sizeof(int)), first, (size_t)pc->n_layers * 4);
     int ok = fwrite(&h, sizeof h, 1, f) == 1 && fwrite(tokens, sizeof(int), (size_t)n, f) == (size_t)n &&
              fwrite(first, sizeof(uint32_t), (size_t)pc->n_layers, f) == (size_t)pc->n_layers;
     char *buf = xmalloc((size_t)n * pc->row);
@@ -391,7 +391,7 @@ static int write_state(const PromptCache *pc, FILE *f, const int *tokens, int n,
                     memcpy(buf + (size_t)(p - fl) * pc->row, side ? kvcache_v(kv, l, kh, slot) : kvcache_k(kv, l, kh, slot),
                            pc->row);
                 }
-                sum = sum_bytes(sum, buf, (size_t)held * pc->row);
+                sum = promptcache_checksum(sum, buf, (size_t)held * pc->row);
                 ok = fwrite(buf, pc->row, (size_t)held, f) == (size_t)held;
             }
     }
@@ -437,7 +437,7 @@ int promptcache_save(PromptCache *pc, const int *tokens, int n, const KVCache *k
     if (f && fclose(f) && rc == 0) rc = -1, err = errno;
     /* the name: fingerprint, the tokens' checksum, their count */
     snprintf(name, sizeof name, "%016llx-%016llx-%d" PCACHE_EXT, (unsigned long long)pc->fp,
-             (unsigned long long)sum_bytes(SUM_SEED, tokens, (size_t)n * sizeof(int)), n);
+             (unsigned long long)promptcache_checksum(SUM_SEED, tokens, (size_t)n * sizeof(int)), n);
     char *np = path_of(pc, name);
     if (rc == 0 && rename(tp, np)) rc = -1, err = errno;
     if (rc) {

@@ -72,6 +72,10 @@ typedef struct {
 
 typedef struct PromptCache PromptCache;
 
+/* The files' checksum of n bytes at p, continued from h (start: PCACHE_SUM_SEED);
+ * public so that tests and the fuzz target can forge well-formed files. */
+#define PCACHE_SUM_SEED 0x6a09e667f3bcc909ULL
+uint64_t promptcache_checksum(uint64_t h, const void *p, size_t n);
 /* What keys files for ctx's model and settings. */
 uint64_t promptcache_fingerprint(const Context *ctx);
 
