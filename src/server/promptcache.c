@@ -64,9 +64,19 @@ uint64_t promptcache_checksum(uint64_t h, const void *p, size_t n) {
 }
 
 uint64_t promptcache_fingerprint(const Context *ctx) {
-    uint64_t h = shard_fingerprint(ctx->model);
+    const Model *m = ctx->model;
+    uint64_t h = shard_fingerprint(m);
     long long v[] = {PCACHE_VERSION, ctx->kv_type, ctx->mm.fast};
     h = promptcache_checksum(h, v, sizeof v);
+    /* packed layouts add in another order (model/prepare.h): which are packed */
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        const LayerWeights *lw = &m->w.layers[l];
+        const Mat *mats[] = {&lw->wq, &lw->wk, &lw->wv, &lw->wo, &lw->ffn.w1, &lw->ffn.w2, &lw->ffn.w3, &lw->gate};
+        for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++) {
+            unsigned char packed = mats[i]->packed != NULL;
+            h = promptcache_checksum(h, &packed, 1);
+        }
+    }
     const char *k = ctx->mm.kern ? ctx->mm.kern->name : "";
     return promptcache_checksum(h, k, strlen(k) + 1);
 }

@@ -14,8 +14,8 @@
  *
  * Files are keyed by a fingerprint of everything that changes a key or a
  * value (the weights as dist/shard.h fingerprints them: config, windows,
- * sampled bytes of every matrix; the KV type; the kernel table; the bf16
- * fast dots; this format's version) and by the tokens. Layout (host byte
+ * sampled bytes of every matrix; which matrices are packed; the KV type;
+ * the kernel table; the bf16 fast dots; this format's version) and by the tokens. Layout (host byte
  * order, the magic tells a foreign one):
  *
  *   PCacheHeader                                  72 bytes

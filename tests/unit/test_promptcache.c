@@ -7,10 +7,11 @@
  *     the window's keys), below it (a shorter prefix of a longer file),
  *     with full attention (any prefix), f32 and f16 caches;
  *   refusals: a prefix of a state past the window is not offered;
- *   damage: a flipped payload byte (load fails, the file is removed, the
- *     cache is empty), a truncated file and a flipped header byte (ignored
- *     at the scan), another model's file and another KV type's (ignored,
- *     left in place), junk, an empty file, a FIFO;
+ *   damage and keys: a flipped payload byte (load fails, the file is
+ *     removed, the cache is empty), a truncated file and a flipped header
+ *     byte (ignored at the scan); another model's file, another KV type's,
+ *     a packed model's in an unpacked one (ignored, left in place); junk,
+ *     an empty file, a FIFO;
  *   the bound: least recently used files go first; saving a state a file
  *     already restores writes nothing. */
 #include <stdio.h>
@@ -222,6 +223,10 @@ static void test_damage(void) {
     dir = saved(&m, DT_F32, p, 12, file, sizeof file);
     EXPECT(scanned_files(&other, DT_F32, dir) == 0, "another model's file is ignored");
     EXPECT(scanned_files(&m, DT_F16, dir) == 0, "an f32 cache's file is ignored by an f16 cache");
+    Model unpacked; /* the same weights, rows as loaded: other sums */
+    CHECK(model_load(&unpacked, TINY "/moe_sw8_f32", NULL) == 0);
+    EXPECT(scanned_files(&unpacked, DT_F32, dir) == 0, "a packed model's file is ignored by an unpacked one");
+    model_free(&unpacked);
     EXPECT(exists(file) && scanned_files(&m, DT_F32, dir) == 1, "and left for its own model");
     /* not a cache file at all, and an empty one */
     char junk[600];
