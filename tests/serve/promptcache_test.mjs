@@ -115,6 +115,21 @@ describe("the prompt cache on disk", { skip: SKIP ?? false, timeout: 300_000 }, 
     }
   });
 
+  test("with prompt lookup and n = 2: every choice restored, the same text", async () => {
+    const d = dirWith(saved, (b) => b);
+    const s = await startServer(STORIES, ["--prompt-cache", d, "--lookup", "3", "--draft-policy", "always"]);
+    try {
+      const r = await raw(s, "POST", "/v1/completions", { ...body(PROMPT), n: 2 });
+      assert.equal(r.status, 200, r.text.slice(0, 300));
+      assert.equal(r.json.choices.length, 2);
+      for (const c of r.json.choices) sameChoice(c, fresh, `choice ${c.index}`);
+      const m = await pcMetrics(s);
+      assert.equal(m.hits, 2, "each choice's slot restored from the file");
+    } finally {
+      await s.stop();
+    }
+  });
+
   const damages = [
     ["truncated", (b) => b.subarray(0, b.length - 1000), /file size differs/],
     ["bytes flipped in the payload", (b) => { const c = Buffer.from(b); for (let i = 1; i <= 4; i++) c[c.length - 97 * i] ^= 0x5a; return c; }, /payload checksum/],
