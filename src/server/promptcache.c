@@ -199,7 +199,8 @@ static int read_head(const PromptCache *pc, FILE *f, long long size, PCacheHeade
     int n = (int)h->n_tokens;
     if (h->payload_bytes != payload_bytes(pc, n)) return *why = "payload size differs from the shapes'", -1;
     if ((uint64_t)size != file_bytes(pc, n)) return *why = "file size differs from its header's (truncated?)", -1;
-    int *t = xmalloc((size_t)n * sizeof(int));
+    int *t = malloc((size_t)n * sizeof(int)); /* a file's size: may not fit */
+    if (!t) return *why = "no memory for its tokens", -1;
     uint32_t *first = xmalloc((size_t)pc->n_layers * sizeof(uint32_t));
     int rc = -1;
     if (fread(t, sizeof(int), (size_t)n, f) != (size_t)n ||
@@ -316,8 +317,11 @@ int promptcache_find(const PromptCache *pc, const int *prompt, int max, int *ent
 /* Reads the payload of f (a state of n tokens) into kv as positions [0, L)
  * and checks its checksum. 0, or -1 with *why. */
 static int read_payload(const PromptCache *pc, FILE *f, const PCacheHeader *h, int L, KVCache *kv, const char **why) {
-    int n = (int)h->n_tokens;
-    char *buf = xmalloc((size_t)n * pc->row);
+    int n = (int)h->n_tokens, most = 0;
+    for (int l = 0; l < pc->n_layers; l++)
+        if (n - first_kept(pc, l, n) > most) most = n - first_kept(pc, l, n);
+    char *buf = malloc((size_t)most * pc->row); /* a file's size: may not fit */
+    if (!buf) return *why = "no memory to read it", -1;
     uint64_t sum = SUM_SEED;
     int rc = 0;
     for (int l = 0; l < pc->n_layers && rc == 0; l++) {
