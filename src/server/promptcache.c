@@ -106,6 +106,12 @@ static uint64_t file_bytes(const PromptCache *pc, int n) {
     return sizeof(PCacheHeader) + 4 * ((uint64_t)n + (uint64_t)pc->n_layers) + payload_bytes(pc, n);
 }
 
+/* The checksum of a file's tokens and layer table. */
+static uint64_t token_sum(const PromptCache *pc, const int *tokens, int n, const uint32_t *first) {
+    uint64_t h = promptcache_checksum(SUM_SEED, tokens, (size_t)n * sizeof(int));
+    return promptcache_checksum(h, first, (size_t)pc->n_layers * sizeof(uint32_t));
+}
+
 static uint64_t header_sum(PCacheHeader h) {
     h.header_sum = 0;
     return promptcache_checksum(SUM_SEED, &h, sizeof h);
@@ -206,8 +212,7 @@ static int read_head(const PromptCache *pc, FILE *f, long long size, PCacheHeade
     if (fread(t, sizeof(int), (size_t)n, f) != (size_t)n ||
         fread(first, sizeof(uint32_t), (size_t)pc->n_layers, f) != (size_t)pc->n_layers)
         *why = "short read";
-    else if (promptcache_checksum(promptcache_checksum(SUM_SEED, t, (size_t)n * sizeof(int)), first, (size_t)pc->n_layers * 4) !=
-             h->token_sum)
+    else if (token_sum(pc, t, n, first) != h->token_sum)
         *why = "token checksum mismatch";
     else {
         rc = 0;
@@ -391,7 +396,7 @@ static int write_state(const PromptCache *pc, FILE *f, const int *tokens, int n,
     memcpy(h.magic, PCACHE_MAGIC, 8);
     uint32_t *first = xmalloc((size_t)pc->n_layers * sizeof(uint32_t));
     for (int l = 0; l < pc->n_layers; l++) first[l] = (uint32_t)first_kept(pc, l, n);
-    h.token_sum = promptcache_checksum(promptcache_checksum(SUM_SEED, tokens, (size_t)n * sizeof(int)), first, (size_t)pc->n_layers * 4);
+    h.token_sum = token_sum(pc, tokens, n, first);
     int ok = fwrite(&h, sizeof h, 1, f) == 1 && fwrite(tokens, sizeof(int), (size_t)n, f) == (size_t)n &&
              fwrite(first, sizeof(uint32_t), (size_t)pc->n_layers, f) == (size_t)pc->n_layers;
     char *buf = xmalloc((size_t)n * pc->row);
@@ -402,8 +407,8 @@ static int write_state(const PromptCache *pc, FILE *f, const int *tokens, int n,
             for (int kh = 0; kh < pc->n_kv_heads && ok; kh++) {
                 for (int p = fl; p < n; p++) {
                     long slot = p % kv->cap[l];
-                    memcpy(buf + (size_t)(p - fl) * pc->row, side ? kvcache_v(kv, l, kh, slot) : kvcache_k(kv, l, kh, slot),
-                           pc->row);
+                    const char *src = side ? kvcache_v(kv, l, kh, slot) : kvcache_k(kv, l, kh, slot);
+                    memcpy(buf + (size_t)(p - fl) * pc->row, src, pc->row);
                 }
                 sum = promptcache_checksum(sum, buf, (size_t)held * pc->row);
                 ok = fwrite(buf, pc->row, (size_t)held, f) == (size_t)held;
@@ -436,9 +441,11 @@ int promptcache_save(PromptCache *pc, const int *tokens, int n, const KVCache *k
     CHECK(kvcache_can_rewind(kv, n) && n < PCACHE_MAX_TOKENS); /* the engine saves what its cache holds */
     long long bytes = (long long)file_bytes(pc, n);
     if (bytes > (long long)pc->limit) {
-        if (!pc->warned_big++)
-            fprintf(stderr, "mistral serve: prompt cache: a state of %d tokens is %lld bytes, over --prompt-cache-size "
-                            "(%zu): not saved (said once)\n", n, bytes, pc->limit);
+        if (!pc->warned_big) {
+            pc->warned_big = 1;
+            fprintf(stderr, "mistral serve: prompt cache: a state of %d tokens is %lld bytes, over "
+                            "--prompt-cache-size (%zu): not saved (said once)\n", n, bytes, pc->limit);
+        }
         return -1;
     }
     make_room(pc, bytes);
