@@ -99,6 +99,48 @@ static int reusable(const Engine *e, int s, const int *prompt, int n) {
     return L;
 }
 
+/* ---- the prompt cache on disk (promptcache.h) ----------------------------------------- */
+
+static int slot_open(const Engine *e, int s); /* below, with the slots it guards */
+
+/* Under the lock: saves slot s's state (its history) before the slot keeps
+ * only `keep` tokens of it (0: at shutdown, or when a file replaces it). */
+static void pcache_keep(Engine *e, int s, int keep) {
+    const IntVec *h = &e->slots[s].hist;
+    int n = h->n;
+    while (n > keep && !kvcache_can_rewind(&e->ctx->seqs[s], n)) n--;
+    if (n > keep) promptcache_save(e->pcache, h->v, n, &e->ctx->seqs[s]);
+}
+
+/* Under the lock, before a choice of r takes slot *best at *best_L tokens
+ * of the slot's own prefix: a file restoring more of the prompt goes into
+ * the open slot with the shortest history (saved first), which becomes
+ * *best; else the slot's history past *best_L is saved before it is cut. */
+static void pcache_admit(Engine *e, const EngineReq *r, int *best, int *best_L) {
+    PromptCache *pc = e->pcache;
+    int entry, L = promptcache_find(pc, r->prompt, r->n_prompt - 1, &entry);
+    if (L > *best_L) {
+        int s = -1;
+        for (int i = 0; i < e->o.n_slots; i++)
+            if (slot_open(e, i) && (s < 0 || e->slots[i].hist.n < e->slots[s].hist.n)) s = i;
+        promptcache_touch(pc, entry); /* the save's evictions take it last */
+        pcache_keep(e, s, 0);
+        L = promptcache_find(pc, r->prompt, r->n_prompt - 1, &entry); /* in case they took it */
+        if (L > *best_L) {
+            IntVec *h = &e->slots[s].hist;
+            h->n = 0;
+            if (promptcache_load(pc, entry, r->prompt, L, &e->ctx->seqs[s]) == 0) {
+                for (int i = 0; i < L; i++) intvec_push(h, r->prompt[i]);
+                *best = s, *best_L = L;
+                return;
+            }
+            if (s == *best) *best_L = 0; /* a bad file emptied it */
+        }
+    }
+    promptcache_missed(pc);
+    pcache_keep(e, *best, *best_L);
+}
+
 /* Frees slot s (its history stays, for the next prompt that shares it). */
 static void slot_free(Engine *e, int s) {
     Slot *sl = &e->slots[s];
@@ -147,46 +189,6 @@ static void choice_abort(Engine *e, int s, Finish why) {
 /* A slot a new choice may take: free, and not in a step still out (a
  * cancelled choice's last step, through the pipeline). */
 static int slot_open(const Engine *e, int s) { return !e->slots[s].req && !e->sched.seqs[s].inflight; }
-
-/* ---- the prompt cache on disk (promptcache.h) ----------------------------------------- */
-
-/* Under the lock: saves slot s's state (its history) before the slot keeps
- * only `keep` tokens of it (0: at shutdown, or when a file replaces it). */
-static void pcache_keep(Engine *e, int s, int keep) {
-    const IntVec *h = &e->slots[s].hist;
-    int n = h->n;
-    while (n > keep && !kvcache_can_rewind(&e->ctx->seqs[s], n)) n--;
-    if (n > keep) promptcache_save(e->pcache, h->v, n, &e->ctx->seqs[s]);
-}
-
-/* Under the lock, before a choice of r takes slot *best at *best_L tokens
- * of the slot's own prefix: a file restoring more of the prompt goes into
- * the open slot with the shortest history (saved first), which becomes
- * *best; else the slot's history past *best_L is saved before it is cut. */
-static void pcache_admit(Engine *e, const EngineReq *r, int *best, int *best_L) {
-    PromptCache *pc = e->pcache;
-    int entry, L = promptcache_find(pc, r->prompt, r->n_prompt - 1, &entry);
-    if (L > *best_L) {
-        int s = -1;
-        for (int i = 0; i < e->o.n_slots; i++)
-            if (slot_open(e, i) && (s < 0 || e->slots[i].hist.n < e->slots[s].hist.n)) s = i;
-        promptcache_touch(pc, entry); /* the save's evictions take it last */
-        pcache_keep(e, s, 0);
-        L = promptcache_find(pc, r->prompt, r->n_prompt - 1, &entry); /* in case they took it */
-        if (L > *best_L) {
-            IntVec *h = &e->slots[s].hist;
-            h->n = 0;
-            if (promptcache_load(pc, entry, r->prompt, L, &e->ctx->seqs[s]) == 0) {
-                for (int i = 0; i < L; i++) intvec_push(h, r->prompt[i]);
-                *best = s, *best_L = L;
-                return;
-            }
-            if (s == *best) *best_L = 0; /* a bad file emptied it */
-        }
-    }
-    promptcache_missed(pc);
-    pcache_keep(e, *best, *best_L);
-}
 
 /* Under the lock: moves waiting requests into free slots, oldest first (a
  * request with n choices waits for n free slots). */
