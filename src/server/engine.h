@@ -18,13 +18,6 @@
  * prefix while the rolling cache still holds every key it needs
  * (kvcache_can_rewind), and prefills only the rest.
  *
- * With a prompt cache (EngineOptions.prompt_cache, server/promptcache.h) a
- * slot's state also goes to disk before the slot is taken for a prompt
- * that keeps less of it, and every slot's at shutdown; a prompt that a file
- * restores further than any slot's own prefix is restored into the open
- * slot with the shortest history. Files are read and written on the engine
- * thread between steps.
- *
  * A request with a grammar (structured outputs) gives each choice a Guide
  * (gen/guide.h): before its token is sampled the tokens the grammar forbids
  * get -inf (tokens past the tokenizer's vocabulary too), after it the guide
@@ -51,6 +44,13 @@
  * engine accepted, never what a cache was last written with. Each choice's
  * closing event counts its drafted and accepted tokens; EngineStats the
  * server's.
+ *
+ * With a prompt cache (EngineOptions.prompt_cache, server/promptcache.h) a
+ * slot's state also goes to disk before the slot is taken for a prompt
+ * that keeps less of it, and every slot's at shutdown; a prompt that a file
+ * restores further than any slot's own prefix is restored into the open
+ * slot with the shortest history. Files are read and written on the engine
+ * thread between steps.
  *
  * Every token's result is independent of the batch it rides in, so a
  * request's tokens (greedy, or sampled with a seed) are the same alone or
@@ -133,11 +133,11 @@ typedef struct {
 } EngineOptions;
 
 typedef struct {
+    PromptCacheStats pc; /* zero without a prompt cache */
     long requests, prompt_tokens, generated_tokens, cached_tokens;
     int queue_depth, busy_slots, n_slots;
     double decode_tps; /* tokens sampled per second over recent steps */
     long drafted, accepted, spec_steps; /* drafted tokens fed, emitted; steps that drafted */
-    PromptCacheStats pc; /* zero without a prompt cache */
 } EngineStats;
 
 typedef struct Slot Slot;
