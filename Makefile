@@ -36,7 +36,8 @@ LIB_SRC = $(wildcard src/base/*.c src/format/*.c src/kern/*.c src/kern/simd/*.c 
 # and OpenAI layer go into the internal archive (the tests and fuzzers use
 # them), its HTTP side and page into the CLI (with libmicrohttpd).
 SERVER_SRC = src/server/engine.c src/server/specrule.c src/server/openai.c src/server/outputs.c src/server/dialect.c \
-             src/server/anthropic.c src/server/responses.c src/server/fim.c
+             src/server/anthropic.c src/server/responses.c src/server/fim.c \
+             src/server/promptcache.c
 APP_SRC = $(wildcard src/app/*.c) src/server/http.c src/server/page.c
 TEST_SRC = $(wildcard tests/unit/test_*.c)
 

@@ -52,6 +52,7 @@ enum { O_MODEL, O_TOKENIZER, O_TOKENS, O_TOKENS_FILE, O_PROMPT, O_PROMPT_FILE, O
        O_WINDOW, O_THREADS, O_CTX, O_N, O_TEMP, O_TOP_P, O_TOP_K, O_MIN_P, O_SEED, O_TYPE, O_JSON,
        O_SHAPE, O_REPS, O_PIPELINE, O_EXPERT_PARALLEL, O_LAYER_SPLIT, O_DIST_STATS, O_VERBOSE, O_KV_TYPE, O_FAST_BF16, O_DEPTH, O_SHARPEN,
        O_MEM_LIMIT, O_HOST, O_PORT, O_PARALLEL, O_BATCH_TOKENS, O_QUEUE, O_MAX_CONN_PER_IP, O_HTTP_TIMEOUT, O_API_KEY, O_API_KEY_FILE, O_ALIAS,
+       O_PROMPT_CACHE, O_PROMPT_CACHE_SIZE,
        O_JSON_SCHEMA, O_GRAMMAR, O_REGEX, O_JSON_OBJECT, O_JSON_STRICT, O_DRAFT, O_LOOKUP, O_DRAFT_MAX, O_OUTPUT,
        O_OUT_FORMAT, O_CHUNKS, O_SKIP_CHUNKS, O_PROCESS_OUTPUT, O_IMATRIX, O_KL_BASE,
        O_DRAFT_POLICY };
@@ -113,6 +114,8 @@ static const struct {
     {"--queue", NULL, 1, O_QUEUE, " serve "},
     {"--max-conn-per-ip", NULL, 1, O_MAX_CONN_PER_IP, " serve "},
     {"--http-timeout", NULL, 1, O_HTTP_TIMEOUT, " serve "},
+    {"--prompt-cache", NULL, 1, O_PROMPT_CACHE, " serve "},
+    {"--prompt-cache-size", NULL, 1, O_PROMPT_CACHE_SIZE, " serve "},
     {"--api-key", NULL, 1, O_API_KEY, " serve "},
     {"--api-key-file", NULL, 1, O_API_KEY_FILE, " serve "},
     {"--alias", NULL, 1, O_ALIAS, " serve "},
@@ -220,6 +223,11 @@ static void set(Options *o, int id, const char *flag, const char *v) {
     case O_QUEUE: o->queue = parse_long(c, flag, v, 0, 1L << 20); break;
     case O_MAX_CONN_PER_IP: o->max_conn_per_ip = parse_long(c, flag, v, 1, 512); break;
     case O_HTTP_TIMEOUT: o->http_timeout = parse_long(c, flag, v, 1, 3600); break;
+    case O_PROMPT_CACHE:
+        if (!*v) usage_error(c, "%s", "--prompt-cache needs a directory");
+        o->prompt_cache = v;
+        break;
+    case O_PROMPT_CACHE_SIZE: o->prompt_cache_size = parse_size(c, flag, v); break;
     case O_API_KEY: o->api_key = v; break;
     case O_API_KEY_FILE: o->api_key_file = v; break;
     case O_ALIAS: o->alias = v; break;

@@ -45,6 +45,8 @@ typedef struct {
     int verbose;                               /* generate: the expert cache's report */
     const char *layer_split;   /* generate --layer-split */
     const char *host, *api_key, *api_key_file, *alias; /* serve */
+    const char *prompt_cache;  /* serve --prompt-cache DIR */
+    size_t prompt_cache_size;  /* serve --prompt-cache-size (0: the default) */
     long port, parallel, batch_tokens, queue;         /* serve */
     long max_conn_per_ip, http_timeout;               /* serve: 0 = the defaults */
     const char *draft;         /* --draft MODEL: speculative decoding with a draft model */

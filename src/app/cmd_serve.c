@@ -18,6 +18,7 @@
 
 #define SERVE_DEFAULT_PORT 8080
 #define SERVE_MAX_BODY (4u << 20)
+#define SERVE_PROMPT_CACHE_SIZE ((size_t)4 << 30)
 
 /* The model's name in /v1/models: --alias, else the path's last part. */
 static void model_name(char *out, size_t cap, const Options *o) {
@@ -79,6 +80,9 @@ int cmd_serve(const Options *o) {
                         .max_conn_per_ip = o->max_conn_per_ip ? (int)o->max_conn_per_ip : 64,
                         .http_timeout = o->http_timeout ? (int)o->http_timeout : 15};
     if (so.temperature < 0 || so.temperature > 2) usage_error(o->cmd, "%s", "--temperature must be 0 to 2");
+    so.prompt_cache = o->prompt_cache;
+    so.prompt_cache_size = o->prompt_cache_size ? o->prompt_cache_size : SERVE_PROMPT_CACHE_SIZE;
+    if (o->prompt_cache_size && !o->prompt_cache) usage_error(o->cmd, "%s", "--prompt-cache-size needs --prompt-cache DIR");
 
     Server *s = NULL;
     if (root) {

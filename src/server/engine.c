@@ -99,6 +99,48 @@ static int reusable(const Engine *e, int s, const int *prompt, int n) {
     return L;
 }
 
+/* ---- the prompt cache on disk (promptcache.h) ----------------------------------------- */
+
+static int slot_open(const Engine *e, int s); /* below, with the slots it guards */
+
+/* Under the lock: saves slot s's state (its history) before the slot keeps
+ * only `keep` tokens of it (0: at shutdown, or when a file replaces it). */
+static void pcache_keep(Engine *e, int s, int keep) {
+    const IntVec *h = &e->slots[s].hist;
+    int n = h->n;
+    while (n > keep && !kvcache_can_rewind(&e->ctx->seqs[s], n)) n--;
+    if (n > keep) promptcache_save(e->pcache, h->v, n, &e->ctx->seqs[s]);
+}
+
+/* Under the lock, before a choice of r takes slot *best at *best_L tokens
+ * of the slot's own prefix: a file restoring more of the prompt goes into
+ * the open slot with the shortest history (saved first), which becomes
+ * *best; else the slot's history past *best_L is saved before it is cut. */
+static void pcache_admit(Engine *e, const EngineReq *r, int *best, int *best_L) {
+    PromptCache *pc = e->pcache;
+    int entry, L = promptcache_find(pc, r->prompt, r->n_prompt - 1, &entry);
+    if (L > *best_L) {
+        int s = -1;
+        for (int i = 0; i < e->o.n_slots; i++)
+            if (slot_open(e, i) && (s < 0 || e->slots[i].hist.n < e->slots[s].hist.n)) s = i;
+        promptcache_touch(pc, entry); /* the save's evictions take it last */
+        pcache_keep(e, s, 0);
+        L = promptcache_find(pc, r->prompt, r->n_prompt - 1, &entry); /* in case they took it */
+        if (L > *best_L) {
+            IntVec *h = &e->slots[s].hist;
+            h->n = 0;
+            if (promptcache_load(pc, entry, r->prompt, L, &e->ctx->seqs[s]) == 0) {
+                for (int i = 0; i < L; i++) intvec_push(h, r->prompt[i]);
+                *best = s, *best_L = L;
+                return;
+            }
+            if (s == *best) *best_L = 0; /* a bad file emptied it */
+        }
+    }
+    promptcache_missed(pc);
+    pcache_keep(e, *best, *best_L);
+}
+
 /* Frees slot s (its history stays, for the next prompt that shares it). */
 static void slot_free(Engine *e, int s) {
     Slot *sl = &e->slots[s];
@@ -166,6 +208,7 @@ static void admit(Engine *e) {
                 int L = reusable(e, s, r->prompt, r->n_prompt);
                 if (L > best_L) best = s, best_L = L;
             }
+            if (e->pcache) pcache_admit(e, r, &best, &best_L);
             Slot *sl = &e->slots[best];
             KVCache *kv = &e->ctx->seqs[best];
             if (best_L > 0) kvcache_rewind(kv, best_L);
@@ -508,6 +551,7 @@ static void *engine_main(void *arg) {
         }
         req_engine_done(r);
     }
+    for (int s = 0; e->pcache && s < e->o.n_slots; s++) pcache_keep(e, s, 0); /* every slot's state to disk */
     pthread_mutex_unlock(&e->mu);
     for (int i = 0; i < depth; i++) sched_batch_free(&fl[i].b), pipeline_flight_free(&fl[i].pf), free(fl[i].guides);
     free(fl), free(logits), free(pk.ids), free(pk.refused), free(pk.done), free(pk.row_of), free(pk.drafted);
@@ -525,6 +569,8 @@ int engine_start(Engine *e, Context *ctx, const Tokenizer *tok, const EngineOpti
     if (o->queue < 0 || o->batch_tokens < 1) return err_set("serve: need --queue >= 0 and --batch-tokens >= 1");
     if (o->drafter && (o->drafter->n_seq < o->n_slots || ctx->draft_room < o->drafter->k_max))
         return err_set("serve: speculation needs a drafter per slot and room for its drafts");
+    if (o->prompt_cache && o->plan) return err_set("serve: --prompt-cache does not work over MPI yet");
+    if (o->prompt_cache && !(e->pcache = promptcache_open(o->prompt_cache, o->prompt_cache_size, ctx))) return -1;
     specrule_init(&e->rule);
     sched_init(&e->sched, o->n_slots, o->chunk, o->batch_tokens, -1);
     e->slots = xcalloc((size_t)o->n_slots, sizeof *e->slots);
@@ -557,6 +603,8 @@ void engine_free(Engine *e) {
     free(e->slots), free(e->queue);
     e->slots = NULL, e->queue = NULL;
     sched_free(&e->sched);
+    promptcache_close(e->pcache);
+    e->pcache = NULL;
     pthread_mutex_destroy(&e->mu);
     pthread_cond_destroy(&e->wake);
 }
@@ -647,6 +695,7 @@ double engine_req_admitted(Engine *e, EngineReq *r) {
 EngineStats engine_stats(Engine *e) {
     pthread_mutex_lock(&e->mu);
     EngineStats st = e->st;
+    if (e->pcache) st.pc = promptcache_stats(e->pcache);
     pthread_mutex_unlock(&e->mu);
     return st;
 }

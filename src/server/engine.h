@@ -45,6 +45,13 @@
  * closing event counts its drafted and accepted tokens; EngineStats the
  * server's.
  *
+ * With a prompt cache (EngineOptions.prompt_cache, server/promptcache.h) a
+ * slot's state also goes to disk before the slot is taken for a prompt
+ * that keeps less of it, and every slot's at shutdown; a prompt that a file
+ * restores further than any slot's own prefix is restored into the open
+ * slot with the shortest history. Files are read and written on the engine
+ * thread between steps.
+ *
  * Every token's result is independent of the batch it rides in, so a
  * request's tokens (greedy, or sampled with a seed) are the same alone or
  * under any load, and with speculation or without. */
@@ -63,6 +70,7 @@
 #include "grammar/grammar.h"
 #include "grammar/vocab.h"
 #include "model/model.h"
+#include "server/promptcache.h"
 #include "server/specrule.h"
 #include "tok/tokenizer.h"
 
@@ -120,9 +128,12 @@ typedef struct {
                             context has room for drafter->k_max drafts, and so do the
                             other ranks' with a plan); NULL: none */
     int draft_always;    /* 1: draft at every step, not by the rule (tests) */
+    const char *prompt_cache;  /* a directory: slots' states saved and restored (promptcache.h); NULL: none */
+    size_t prompt_cache_size;  /* its bound in bytes */
 } EngineOptions;
 
 typedef struct {
+    PromptCacheStats pc; /* zero without a prompt cache */
     long requests, prompt_tokens, generated_tokens, cached_tokens;
     int queue_depth, busy_slots, n_slots;
     double decode_tps; /* tokens sampled per second over recent steps */
@@ -146,6 +157,7 @@ typedef struct {
     int started, quit;
     EngineStats st;
     SpecRule rule;    /* when to draft (engine thread only) */
+    PromptCache *pcache; /* owns: the prompt cache on disk (engine thread only); NULL: none */
 } Engine;
 
 /* Starts the engine thread on ctx (its sequences are the slots; the caller

@@ -396,6 +396,16 @@ static enum MHD_Result metrics(Server *s, struct MHD_Connection *mc, Conn *c) {
     PUT("# TYPE mistral_draft_accepted_tokens_total counter\nmistral_draft_accepted_tokens_total %ld\n", st.accepted);
     PUT("# TYPE mistral_draft_steps_total counter\nmistral_draft_steps_total %ld\n", st.spec_steps);
     PUT("# TYPE mistral_decode_tokens_per_second gauge\nmistral_decode_tokens_per_second %.3f\n", st.decode_tps);
+    PUT("# HELP mistral_prompt_cache_hits_total Prompts whose prefix was restored from a --prompt-cache file.\n"
+        "# TYPE mistral_prompt_cache_hits_total counter\nmistral_prompt_cache_hits_total %ld\n", st.pc.hits);
+    PUT("# HELP mistral_prompt_cache_misses_total Prompts no file gave more of than a slot held.\n"
+        "# TYPE mistral_prompt_cache_misses_total counter\nmistral_prompt_cache_misses_total %ld\n", st.pc.misses);
+    PUT("# TYPE mistral_prompt_cache_read_bytes_total counter\nmistral_prompt_cache_read_bytes_total %lld\n",
+        st.pc.read_bytes);
+    PUT("# TYPE mistral_prompt_cache_written_bytes_total counter\nmistral_prompt_cache_written_bytes_total %lld\n",
+        st.pc.written_bytes);
+    PUT("# TYPE mistral_prompt_cache_files gauge\nmistral_prompt_cache_files %d\n", st.pc.files);
+    PUT("# TYPE mistral_prompt_cache_bytes gauge\nmistral_prompt_cache_bytes %lld\n", st.pc.bytes);
     Histogram h[N_HIST];
     pthread_mutex_lock(&s->mu);
     memcpy(h, s->hist, sizeof h);
@@ -705,7 +715,8 @@ int server_ready(Server *s, Context *ctx, const Tokenizer *tok, const PipelinePl
                          .responses = responses_store_new()};
     snprintf(s->name, sizeof s->name, "%s", s->o.name ? s->o.name : "model");
     EngineOptions eo = {.batch_tokens = s->o.batch_tokens, .queue = s->o.queue, .tool_calls_id = s->tool_calls_id,
-                        .plan = plan, .drafter = s->o.drafter, .draft_always = s->o.draft_always};
+                        .plan = plan, .drafter = s->o.drafter, .draft_always = s->o.draft_always,
+                        .prompt_cache = s->o.prompt_cache, .prompt_cache_size = s->o.prompt_cache_size};
     if (engine_start(&s->engine, ctx, tok, &eo)) return -1;
     atomic_store(&s->ready, 1);
     return 0;

@@ -39,6 +39,8 @@ typedef struct {
     Drafter *drafter;      /* view: speculative decoding per slot (engine.h); NULL: none
                               (server_set_draft, before server_ready) */
     int draft_always;      /* 1: draft at every step (--draft-policy always) */
+    const char *prompt_cache;  /* --prompt-cache DIR: slots' KV states on disk; NULL: none */
+    size_t prompt_cache_size;  /* --prompt-cache-size: bytes of files, at most */
 } ServerOptions;
 
 typedef struct Server Server;

@@ -18,7 +18,7 @@ cd "$(dirname "$0")/../.." || exit 2
 secs=${1:-20}
 [ $# -gt 0 ] && shift
 targets=${*:-fuzz_safetensors fuzz_params fuzz_gguf fuzz_ggufmodel fuzz_spm fuzz_tekken fuzz_chat fuzz_json fuzz_toolcalls \
-    fuzz_openai fuzz_regex fuzz_gbnf fuzz_jsonschema fuzz_imatrix}
+    fuzz_openai fuzz_regex fuzz_gbnf fuzz_jsonschema fuzz_imatrix fuzz_promptcache}
 BUILD=${BUILD:-build}
 
 command -v clang >/dev/null 2>&1 || {
