@@ -158,7 +158,10 @@ export async function startServer(model, args = [], { apiKey = null, healthTimeo
     async stop() {
       if (exited) return exited;
       child.kill("SIGTERM");
-      const r = await Promise.race([exitP, sleep(30_000).then(() => null)]);
+      let timer;
+      const late = new Promise((r) => { timer = setTimeout(() => r(null), 30_000); });
+      const r = await Promise.race([exitP, late]);
+      clearTimeout(timer); // no timer left to hold the test process open
       if (r) return r;
       child.kill("SIGKILL");
       return exitP;
