@@ -176,6 +176,7 @@ static void admit(Engine *e) {
             sp.seed += (uint64_t)c;
             sl->req = r, sl->choice = c;
             CHECK(sampler_init(&sl->sampler, &sp, e->model->cfg.n_vocab) == 0); /* checked at submit */
+            sampler_prime(&sl->sampler, r->prompt, r->n_prompt); /* the repeat penalty's window */
             if (r->p.grammar) CHECK(guide_init(&sl->guide, r->p.grammar, r->p.vocab) == 0); /* checked at submit */
             sl->guided = r->p.grammar != NULL;
             stream_init(&sl->stream, e->tok, (const char *const *)r->p.stops, r->p.n_stop);
