@@ -7,8 +7,8 @@
 # validated by ajv; anthropic_test.mjs (/v1/messages, @anthropic-ai/sdk) and
 # responses_test.mjs (/v1/responses, the openai client's responses API);
 # mistral_test.mjs (FIM, safe_prompt, prefix with @mistralai/mistralai); hardening_test.mjs
-# (hostile clients over raw sockets, SIGTERM, the latency histograms); penalty_test.mjs (presence/frequency/repeat
-# penalties equal the CLI's). Run from anywhere:
+# (hostile clients over raw sockets, SIGTERM, the latency histograms); fork_test.mjs (n > 1 prefills once:
+# choices equal n = 1 requests); penalty_test.mjs (presence/frequency/repeat penalties equal the CLI's). Run from anywhere:
 #   tests/serve/run.sh                      # against build/mistral
 #   MISTRAL_BIN=/path/to/mistral tests/serve/run.sh
 # Skips (exit 0) when node/npm or ../shared/models/stories260K are absent;
@@ -42,6 +42,6 @@ fi
 set +e
 node --test tests/serve/serve_test.mjs tests/serve/spec_test.mjs tests/serve/structured_test.mjs tests/serve/property_test.mjs \
     tests/serve/anthropic_test.mjs tests/serve/responses_test.mjs tests/serve/mistral_test.mjs tests/serve/hardening_test.mjs tests/serve/page_test.mjs \
-    tests/serve/penalty_test.mjs
+    tests/serve/fork_test.mjs tests/serve/penalty_test.mjs
 status=$?
 exit $status
