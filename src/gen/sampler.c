@@ -29,7 +29,7 @@ int sampler_init(Sampler *s, const SamplerParams *p, int n_vocab) {
     if (!(p->frequency_penalty >= -2 && p->frequency_penalty <= 2))
         return err_set("frequency penalty %g out of range [-2, 2]", p->frequency_penalty);
     if (!(p->repeat_penalty >= 0 && p->repeat_penalty <= 100))
-        return err_set("repeat penalty %g out of range (0, 100]", p->repeat_penalty);
+        return err_set("repeat penalty %g out of range [0, 100] (0 or 1: off)", p->repeat_penalty);
     if (p->repeat_last_n < 0 || p->repeat_last_n > (1 << 20))
         return err_set("repeat-last-n %d out of range [0, 2^20]", p->repeat_last_n);
     s->p = *p;

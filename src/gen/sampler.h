@@ -26,7 +26,7 @@ typedef struct {
     uint64_t seed;
     float presence_penalty;  /* [-2, 2], 0: off */
     float frequency_penalty; /* [-2, 2], 0: off */
-    float repeat_penalty;    /* (0, 100]; 0 or 1: off */
+    float repeat_penalty;    /* [0, 100]; 0 or 1: off */
     int repeat_last_n;       /* tokens the repeat penalty looks back over (0: off) */
 } SamplerParams;
 
