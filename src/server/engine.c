@@ -541,7 +541,9 @@ static void *engine_main(void *arg) {
             busy++;
         }
         if (busy == 0) {
-            if (sched_active(&e->sched) == 0) pthread_cond_wait(&e->wake, &e->mu);
+            /* a request queued while spec_draft had the lock let go was
+             * signalled to no one: admit it instead of sleeping */
+            if (sched_active(&e->sched) == 0 && e->n_queue == 0) pthread_cond_wait(&e->wake, &e->mu);
             continue;
         }
         Flight *f = &fl[head];
