@@ -54,6 +54,7 @@ enum { O_MODEL, O_TOKENIZER, O_TOKENS, O_TOKENS_FILE, O_PROMPT, O_PROMPT_FILE, O
        O_MEM_LIMIT, O_HOST, O_PORT, O_PARALLEL, O_BATCH_TOKENS, O_QUEUE, O_MAX_CONN_PER_IP, O_HTTP_TIMEOUT, O_API_KEY, O_API_KEY_FILE, O_ALIAS,
        O_PROMPT_CACHE, O_PROMPT_CACHE_SIZE,
        O_JSON_SCHEMA, O_GRAMMAR, O_REGEX, O_JSON_OBJECT, O_JSON_STRICT, O_DRAFT, O_LOOKUP, O_DRAFT_MAX, O_OUTPUT,
+       O_PRESENCE, O_FREQUENCY, O_REPEAT_PENALTY, O_REPEAT_LAST_N,
        O_OUT_FORMAT, O_CHUNKS, O_SKIP_CHUNKS, O_PROCESS_OUTPUT, O_IMATRIX, O_KL_BASE,
        O_DRAFT_POLICY };
 
@@ -87,6 +88,10 @@ static const struct {
     {"--top-p", NULL, 1, O_TOP_P, " generate chat "},
     {"--top-k", NULL, 1, O_TOP_K, " generate chat "},
     {"--min-p", NULL, 1, O_MIN_P, " generate chat "},
+    {"--presence-penalty", NULL, 1, O_PRESENCE, " generate chat "},
+    {"--frequency-penalty", NULL, 1, O_FREQUENCY, " generate chat "},
+    {"--repeat-penalty", NULL, 1, O_REPEAT_PENALTY, " generate chat "},
+    {"--repeat-last-n", NULL, 1, O_REPEAT_LAST_N, " generate chat "},
     {"--seed", NULL, 1, O_SEED, " generate chat synth "},
     {"--type", NULL, 1, O_TYPE, " quantize synth "},
     {"--json", NULL, 0, O_JSON, " info bench "},
@@ -198,6 +203,10 @@ static void set(Options *o, int id, const char *flag, const char *v) {
     case O_TOP_P: o->top_p = parse_double(c, flag, v); break;
     case O_TOP_K: o->top_k = parse_long(c, flag, v, 0, INT_MAX); break;
     case O_MIN_P: o->min_p = parse_double(c, flag, v); break;
+    case O_PRESENCE: o->presence_penalty = parse_double(c, flag, v); break;
+    case O_FREQUENCY: o->frequency_penalty = parse_double(c, flag, v); break;
+    case O_REPEAT_PENALTY: o->repeat_penalty = parse_double(c, flag, v); break;
+    case O_REPEAT_LAST_N: o->repeat_last_n = parse_long(c, flag, v, 0, 1L << 20); break;
     case O_SEED: o->seed = (unsigned long long)parse_long(c, flag, v, 0, LONG_MAX); break;
     case O_TYPE: o->type = v; break;
     case O_JSON: o->json = 1; break;

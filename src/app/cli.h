@@ -55,6 +55,8 @@ typedef struct {
     int draft_always;          /* serve --draft-policy always (else auto) */
     long chunk_size, n_new, sliding_window, threads, ctx;
     double temperature, top_p, min_p;
+    double presence_penalty, frequency_penalty, repeat_penalty; /* generate, chat: penalties */
+    long repeat_last_n;
     long top_k;
     unsigned long long seed;
 } Options;

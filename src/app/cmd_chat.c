@@ -104,7 +104,11 @@ int cmd_chat(const Options *o) {
         GenOptions go = {.chunk_size = (int)o->chunk_size,
                          .sampler = {.temperature = (float)o->temperature, .top_p = (float)o->top_p,
                                      .top_k = (int)o->top_k, .min_p = (float)o->min_p,
-                                     .seed = o->seed + (unsigned long long)turns},
+                                     .seed = o->seed + (unsigned long long)turns,
+                                     .presence_penalty = (float)o->presence_penalty,
+                                     .frequency_penalty = (float)o->frequency_penalty,
+                                     .repeat_penalty = (float)o->repeat_penalty,
+                                     .repeat_last_n = (int)o->repeat_last_n},
                          .eos = -1, .vocab = guided ? &cc.v : NULL, .drafter = cd.on ? &cd.d : NULL};
         if (generate(&ctx, &req, 1, &go, on_token, &t)) die("%s", err_msg());
         stream_print_finish(&t.stream, stdout);

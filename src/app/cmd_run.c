@@ -236,6 +236,8 @@ int cmd_generate(const Options *o) {
     const char *spec_file;
     cli_constraint(o, &spec, &spec_text, &spec_file);
     int guided = spec.kind != CONSTRAINT_NONE;
+    if (o->repeat_penalty != 1 && (o->pipeline || o->expert_parallel)) /* its window holds the prompt */
+        usage_error(o->cmd, "%s", "--repeat-penalty does not work with --pipeline or --expert-parallel yet");
     if (guided && (o->pipeline || o->expert_parallel)) /* the pipeline samples on its own */
         usage_error(o->cmd, "%s", "--json-schema, --json, --grammar and --regex do not work with --pipeline "
                     "or --expert-parallel yet");
@@ -248,7 +250,10 @@ int cmd_generate(const Options *o) {
     load_model(&m, o);
     GenOptions go = {.chunk_size = (int)o->chunk_size,
                      .sampler = {.temperature = (float)o->temperature, .top_p = (float)o->top_p,
-                                 .top_k = (int)o->top_k, .min_p = (float)o->min_p, .seed = o->seed},
+                                 .top_k = (int)o->top_k, .min_p = (float)o->min_p, .seed = o->seed,
+                                 .presence_penalty = (float)o->presence_penalty,
+                                 .frequency_penalty = (float)o->frequency_penalty,
+                                 .repeat_penalty = (float)o->repeat_penalty, .repeat_last_n = (int)o->repeat_last_n},
                      .eos = -1 /* on_token stops at EOS without printing it */};
     if (dist && dist_check_same(&m, &go.sampler)) die("%s", err_msg());
     Tokenizer tok;

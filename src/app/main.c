@@ -54,6 +54,12 @@ static const char *sampling_opts =
     "  --temperature T       0 is greedy (default 0)\n"
     "  --top-p P, --top-k K, --min-p P   sampling filters (defaults 1, 0, 0: off)\n"
     "  --seed S              sampler seed (default 0): the same seed, the same text\n"
+    "  --presence-penalty P, --frequency-penalty F   OpenAI's penalties in [-2, 2]\n"
+    "                        (default 0): logit -= P if the token was generated before,\n"
+    "                        and F times the number of times it was\n"
+    "  --repeat-penalty R    llama.cpp's (default 1: off): the logit of each token among\n"
+    "                        the last N of prompt and output is divided by R (if > 0)\n"
+    "                        or multiplied by R; --repeat-last-n N (default 64)\n"
     "structured output (at most one; the tokens are sampled only among those that keep\n"
     "the text a prefix of the language, and it ends where the text is complete):\n"
     "  --json-schema S       JSON valid under the JSON Schema S: a file, or inline JSON\n"
@@ -320,7 +326,8 @@ int main(int argc, char **argv) {
                 if (commands[c].model) fputs(model_opts, stdout);
                 return 0;
             }
-        Options o = {.cmd = argv[1], .sliding_window = -1, .top_p = 1.0, .port = -1, .queue = -1,
+        Options o = {.cmd = argv[1], .sliding_window = -1, .top_p = 1.0, .repeat_penalty = 1.0, .repeat_last_n = 64,
+                     .port = -1, .queue = -1,
                      .n_new = !strcmp(argv[1], "chat") ? 1024 : !strcmp(argv[1], "bench") ? 128 : 256};
         options_parse(&o, argc, argv);
         return commands[c].run(&o);

@@ -70,6 +70,7 @@ int generate(Context *ctx, const GenRequest *reqs, int n_req, const GenOptions *
     for (int r = 0; r < n_req; r++) {
         const GenRequest *q = &reqs[r];
         if (sampler_init(&samplers[r], &opt->sampler, V)) goto done;
+        sampler_prime(&samplers[r], q->prompt, q->n_prompt); /* the repeat penalty's window */
         if (!q->append) kvcache_reset(&ctx->seqs[r]);
         if (q->n_prompt < 1) {
             err_set("request %d: empty prompt", r);

@@ -24,16 +24,68 @@ int sampler_init(Sampler *s, const SamplerParams *p, int n_vocab) {
     if (!(p->top_p > 0 && p->top_p <= 1)) return err_set("top-p %g out of range (0, 1]", p->top_p);
     if (!(p->min_p >= 0 && p->min_p < 1)) return err_set("min-p %g out of range [0, 1)", p->min_p);
     if (p->top_k < 0) return err_set("top-k %d is negative", p->top_k);
+    if (!(p->presence_penalty >= -2 && p->presence_penalty <= 2))
+        return err_set("presence penalty %g out of range [-2, 2]", p->presence_penalty);
+    if (!(p->frequency_penalty >= -2 && p->frequency_penalty <= 2))
+        return err_set("frequency penalty %g out of range [-2, 2]", p->frequency_penalty);
+    if (!(p->repeat_penalty >= 0 && p->repeat_penalty <= 100))
+        return err_set("repeat penalty %g out of range [0, 100] (0 or 1: off)", p->repeat_penalty);
+    if (p->repeat_last_n < 0 || p->repeat_last_n > (1 << 20))
+        return err_set("repeat-last-n %d out of range [0, 2^20]", p->repeat_last_n);
     s->p = *p;
     s->state = p->seed;
     s->n_vocab = n_vocab;
     s->cand = xmalloc(2 * (size_t)n_vocab * sizeof *s->cand);
+    if (p->presence_penalty != 0 || p->frequency_penalty != 0) {
+        s->count = xcalloc((size_t)n_vocab, sizeof *s->count);
+        s->seen = xmalloc((size_t)n_vocab * sizeof *s->seen);
+    }
+    if (p->repeat_penalty != 0 && p->repeat_penalty != 1 && p->repeat_last_n > 0) {
+        s->recent = xmalloc((size_t)p->repeat_last_n * sizeof *s->recent);
+        s->mark = xcalloc((size_t)n_vocab, 1);
+    }
     return 0;
 }
 
 void sampler_free(Sampler *s) {
-    free(s->cand);
+    free(s->cand), free(s->count), free(s->seen), free(s->recent), free(s->mark);
     memset(s, 0, sizeof *s);
+}
+
+/* ---- penalties ----------------------------------------------------------------- */
+
+static void remember(Sampler *s, int token) {
+    if (s->recent) s->recent[s->n_recent++ % s->p.repeat_last_n] = token;
+}
+
+void sampler_prime(Sampler *s, const int *tokens, int n) {
+    for (int i = 0; i < n; i++)
+        if (tokens[i] >= 0 && tokens[i] < s->n_vocab) remember(s, tokens[i]);
+}
+
+/* A pick: counted, and remembered. */
+static int picked(Sampler *s, int token) {
+    if (s->count && token >= 0 && token < s->n_vocab && s->count[token]++ == 0) s->seen[s->n_seen++] = token;
+    if (token >= 0 && token < s->n_vocab) remember(s, token);
+    return token;
+}
+
+void sampler_penalize(Sampler *s, float *logits) {
+    if (s->recent) { /* each distinct token of the window once */
+        long n = s->n_recent < s->p.repeat_last_n ? s->n_recent : s->p.repeat_last_n;
+        float rp = s->p.repeat_penalty;
+        for (long i = 0; i < n; i++) {
+            int t = s->recent[i];
+            if (s->mark[t]) continue;
+            s->mark[t] = 1;
+            logits[t] = logits[t] > 0 ? logits[t] / rp : logits[t] * rp;
+        }
+        for (long i = 0; i < n; i++) s->mark[s->recent[i]] = 0;
+    }
+    for (int i = 0; i < s->n_seen; i++) {
+        int t = s->seen[i];
+        logits[t] -= s->p.presence_penalty + s->p.frequency_penalty * (float)s->count[t];
+    }
 }
 
 static uint32_t key(float p) {
@@ -146,7 +198,8 @@ static int kept(const Sampler *s, const struct ProbIndex *c, int n, float cut, i
     return keep;
 }
 
-int sampler_sample(Sampler *s, float *logits) {
+/* The pick from the (penalized) logits. */
+static int pick(Sampler *s, float *logits) {
     int n = s->n_vocab;
     if (s->p.temperature == 0) return argmax(logits, n);
     float pmax = probabilities(logits, logits, n, s->p.temperature);
@@ -187,4 +240,9 @@ draw:;
         if (r < 0) return cand[i].i;
     }
     return cand[keep - 1].i;
+}
+
+int sampler_sample(Sampler *s, float *logits) {
+    sampler_penalize(s, logits);
+    return picked(s, pick(s, logits));
 }

@@ -87,3 +87,23 @@ int kvcache_rewind(KVCache *kv, long p) {
     kv->n_pos = p;
     return 0;
 }
+
+int kvcache_copy(KVCache *dst, const KVCache *src) {
+    if (dst == src) return 0;
+    int same = dst->n_layers == src->n_layers && dst->n_kv_heads == src->n_kv_heads && dst->type == src->type &&
+               dst->row == src->row && dst->room == src->room && dst->max_pos == src->max_pos;
+    for (int l = 0; same && l < src->n_layers; l++)
+        same = dst->cap[l] == src->cap[l] && dst->window[l] == src->window[l];
+    if (!same) return err_set("KV cache copy: the caches differ in shape");
+    /* slot p % cap holds position p: the first min(n_pos, cap) slots of each
+     * head are the ones written (all of them once the layer has rolled) */
+    for (int l = 0; l < src->n_layers; l++) {
+        long used = src->n_pos < src->cap[l] ? src->n_pos : src->cap[l];
+        for (int h = 0; h < src->n_kv_heads; h++) {
+            memcpy(kvcache_k(dst, l, h, 0), kvcache_k(src, l, h, 0), (size_t)used * src->row);
+            memcpy(kvcache_v(dst, l, h, 0), kvcache_v(src, l, h, 0), (size_t)used * src->row);
+        }
+    }
+    dst->n_pos = src->n_pos;
+    return 0;
+}

@@ -58,6 +58,13 @@ int kvcache_can_rewind(const KVCache *kv, long p);
 /* Goes back to [0, p). 0, or -1 with err set when it cannot. */
 int kvcache_rewind(KVCache *kv, long p);
 
+/* dst takes src's positions [0, src->n_pos): the slots they occupy, and
+ * n_pos (a prompt prefilled once, forked into other sequences). Both must
+ * come from the same kvcache_init arguments (one Context's caches); the
+ * same keys in the same slots give every later token the same bits as if
+ * dst had been fed the tokens itself. 0, or -1 with err set. */
+int kvcache_copy(KVCache *dst, const KVCache *src);
+
 /* Head h's key (value) in layer l's slot `slot` (a position modulo cap[l]). */
 static inline char *kvcache_k(const KVCache *kv, int l, int h, long slot) {
     return kv->k[l] + ((size_t)h * (size_t)kv->cap[l] + (size_t)slot) * kv->row;

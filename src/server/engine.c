@@ -37,6 +37,8 @@ struct Slot {
     int in_calls;     /* past [TOOL_CALLS]: no more text */
     Guide guide;      /* owns, when guided: the request's grammar over this choice's text */
     int guided;
+    int forking;      /* choice 0 of n > 1, prefilling the prompt but its last token for all */
+    int waiting;      /* a choice > 0 waiting for that prefill (fork_choices) */
 };
 
 void engine_event_free(EngineEvent *ev) {
@@ -155,7 +157,7 @@ static void slot_free(Engine *e, int s) {
     sampler_free(&sl->sampler);
     stream_free(&sl->stream);
     if (sl->guided) guide_free(&sl->guide);
-    sl->gen.n = 0, sl->req = NULL, sl->in_calls = 0, sl->guided = 0;
+    sl->gen.n = 0, sl->req = NULL, sl->in_calls = 0, sl->guided = 0, sl->forking = sl->waiting = 0;
     sched_stop(&e->sched, s);
     e->st.busy_slots--;
     r->running--;
@@ -176,6 +178,9 @@ static void spec_counts(const Engine *e, int s, EngineEvent *ev, long drafted, l
  * failed): a closing event with what it generated, and the slot freed. */
 static void choice_abort(Engine *e, int s, Finish why) {
     Slot *sl = &e->slots[s];
+    if (sl->forking) /* the choices waiting for its prompt end with it (first: they hold the request) */
+        for (int t = 0; t < e->o.n_slots; t++)
+            if (e->slots[t].req == sl->req && e->slots[t].waiting) choice_abort(e, t, why);
     EngineEvent ev = {.choice = sl->choice, .token = -1, .finish = why, .text = xstrdup("")};
     spec_counts(e, s, &ev, 0, 0);
     ev.ids = xmalloc((size_t)(sl->gen.n ? sl->gen.n : 1) * sizeof(int));
@@ -186,9 +191,73 @@ static void choice_abort(Engine *e, int s, Finish why) {
     slot_free(e, s);
 }
 
+/* Under the lock: choice c of r takes slot s (its cache and history set). */
+static void choice_init(Engine *e, int s, EngineReq *r, int c) {
+    Slot *sl = &e->slots[s];
+    SamplerParams sp = r->p.sp;
+    sp.seed += (uint64_t)c;
+    sl->req = r, sl->choice = c;
+    CHECK(sampler_init(&sl->sampler, &sp, e->model->cfg.n_vocab) == 0); /* checked at submit */
+    sampler_prime(&sl->sampler, r->prompt, r->n_prompt); /* the repeat penalty's window */
+    if (r->p.grammar) CHECK(guide_init(&sl->guide, r->p.grammar, r->p.vocab) == 0); /* checked at submit */
+    sl->guided = r->p.grammar != NULL;
+    stream_init(&sl->stream, e->tok, (const char *const *)r->p.stops, r->p.n_stop);
+    r->running++;
+    e->st.busy_slots++;
+    e->st.prompt_tokens += r->n_prompt;
+}
+
 /* A slot a new choice may take: free, and not in a step still out (a
  * cancelled choice's last step, through the pipeline). */
 static int slot_open(const Engine *e, int s) { return !e->slots[s].req && !e->sched.seqs[s].inflight; }
+
+/* ---- n > 1: the prompt prefilled once --------------------------------------------- */
+
+/* Choice 0 of a request with n > 1 choices prefills the prompt but its last
+ * token (max_new 0: nothing sampled); the other choices wait in their slots.
+ * Then each of them takes a copy of choice 0's cache (kvcache_copy), and
+ * every choice feeds the last prompt token itself: a copied cache gives a
+ * token the bits a prefill of its own would, so each choice samples from the
+ * same logits as before, with its own seed (sp.seed + choice). Not through
+ * MPI (a plan): the other ranks' caches are theirs. */
+static int forks(const Engine *e, const EngineReq *r) { return r->p.n > 1 && !e->o.plan; }
+
+/* Under the lock: slot p (choice 0, forking) holds its prompt but the last
+ * token: the waiting choices copy its cache, and all start decoding. */
+static void fork_choices(Engine *e, int p) {
+    EngineReq *r = e->slots[p].req;
+    int at = r->n_prompt - 1;
+    for (int s = 0; s < e->o.n_slots; s++) {
+        Slot *sl = &e->slots[s];
+        if (s != p && (sl->req != r || !sl->waiting)) continue;
+        if (s != p) {
+            CHECK(kvcache_copy(&e->ctx->seqs[s], &e->ctx->seqs[p]) == 0); /* one context's caches */
+            sl->hist.n = 0;
+            for (int i = 0; i < r->n_prompt; i++) intvec_push(&sl->hist, r->prompt[i]);
+            if (e->o.drafter) drafter_begin(e->o.drafter, s, 0), drafter_commit(e->o.drafter, s, r->prompt, at);
+            e->st.forked_tokens += at;
+            sl->waiting = 0;
+        }
+        sl->forking = 0;
+        CHECK(sched_start(&e->sched, s, r->prompt + at, 1, r->p.max_new, at) == 0);
+    }
+}
+
+/* Under the lock, after a step: the forking prompts that are in. */
+static void fork_ready(Engine *e) {
+    for (int s = 0; s < e->o.n_slots; s++)
+        if (e->slots[s].forking && e->sched.seqs[s].state == SEQ_DONE && !e->sched.seqs[s].inflight)
+            fork_choices(e, s);
+}
+
+/* A slot for a waiting choice: the open one with the shortest history (its
+ * cache is overwritten; the others keep theirs for later prompts). */
+static int fork_slot(const Engine *e) {
+    int best = -1;
+    for (int s = 0; s < e->o.n_slots; s++)
+        if (slot_open(e, s) && (best < 0 || e->slots[s].hist.n < e->slots[best].hist.n)) best = s;
+    return best;
+}
 
 /* Under the lock: moves waiting requests into free slots, oldest first (a
  * request with n choices waits for n free slots). */
@@ -201,7 +270,19 @@ static void admit(Engine *e) {
         memmove(e->queue, e->queue + 1, (size_t)--e->n_queue * sizeof *e->queue);
         r->queued = 0;
         e->st.queue_depth = e->n_queue;
+        int fork = forks(e, r), parent = -1;
         for (int c = 0; c < r->p.n; c++) {
+            if (fork && c > 0) { /* fork_choices starts it */
+                int s = fork_slot(e);
+                CHECK(s >= 0); /* n slots were open */
+                Slot *sl = &e->slots[s];
+                if (e->pcache) pcache_keep(e, s, 0); /* its state to disk before the copy replaces it */
+                kvcache_reset(&e->ctx->seqs[s]);
+                sl->hist.n = 0, sl->waiting = 1;
+                choice_init(e, s, r, c);
+                if (e->o.drafter) drafter_begin(e->o.drafter, s, 0); /* its stats, should it end now */
+                continue;
+            }
             int best = -1, best_L = -1;
             for (int s = 0; s < e->o.n_slots; s++) {
                 if (!slot_open(e, s)) continue;
@@ -215,24 +296,22 @@ static void admit(Engine *e) {
             else kvcache_reset(kv);
             sl->hist.n = best_L;
             for (int i = best_L; i < r->n_prompt; i++) intvec_push(&sl->hist, r->prompt[i]);
-            SamplerParams sp = r->p.sp;
-            sp.seed += (uint64_t)c;
-            sl->req = r, sl->choice = c;
-            CHECK(sampler_init(&sl->sampler, &sp, e->model->cfg.n_vocab) == 0); /* checked at submit */
-            if (r->p.grammar) CHECK(guide_init(&sl->guide, r->p.grammar, r->p.vocab) == 0); /* checked at submit */
-            sl->guided = r->p.grammar != NULL;
-            stream_init(&sl->stream, e->tok, (const char *const *)r->p.stops, r->p.n_stop);
+            choice_init(e, best, r, c);
             if (e->o.drafter) { /* its text: what the cache holds */
                 drafter_begin(e->o.drafter, best, 0);
                 drafter_commit(e->o.drafter, best, sl->hist.v, best_L);
             }
-            CHECK(sched_start(&e->sched, best, r->prompt + best_L, r->n_prompt - best_L, r->p.max_new, best_L) == 0);
-            r->running++;
-            e->st.busy_slots++;
-            e->st.prompt_tokens += r->n_prompt;
+            if (fork) { /* all but the last token, for every choice */
+                sl->forking = 1, parent = best;
+                if (best_L < r->n_prompt - 1)
+                    CHECK(sched_start(&e->sched, best, r->prompt + best_L, r->n_prompt - 1 - best_L, 0, best_L) == 0);
+            } else {
+                CHECK(sched_start(&e->sched, best, r->prompt + best_L, r->n_prompt - best_L, r->p.max_new, best_L) == 0);
+            }
             e->st.cached_tokens += best_L;
             if (c == 0) r->cached = best_L, r->admitted = now_seconds();
         }
+        if (parent >= 0 && r->cached == r->n_prompt - 1) fork_choices(e, parent); /* nothing to prefill */
     }
 }
 
@@ -506,7 +585,9 @@ static void *engine_main(void *arg) {
             busy++;
         }
         if (busy == 0) {
-            if (sched_active(&e->sched) == 0) pthread_cond_wait(&e->wake, &e->mu);
+            /* a request queued while spec_draft had the lock let go was
+             * signalled to no one: admit it instead of sleeping */
+            if (sched_active(&e->sched) == 0 && e->n_queue == 0) pthread_cond_wait(&e->wake, &e->mu);
             continue;
         }
         Flight *f = &fl[head];
@@ -525,6 +606,7 @@ static void *engine_main(void *arg) {
             int s = f->b.owner[i];
             if (e->slots[s].req && e->sched.seqs[s].state == SEQ_DONE) slot_free(e, s);
         }
+        fork_ready(e);
         head = (head + 1) % depth, busy--;
         long made = e->st.generated_tokens - before;
         if (made && dt > 0) {

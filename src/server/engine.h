@@ -18,6 +18,11 @@
  * prefix while the rolling cache still holds every key it needs
  * (kvcache_can_rewind), and prefills only the rest.
  *
+ * A request with n > 1 choices prefills its prompt once: choice 0 feeds it
+ * but its last token, the other choices copy that cache (kvcache_copy) and
+ * each feeds the last token itself, so every choice samples what it would
+ * have alone (EngineStats.forked_tokens counts the positions copied).
+ *
  * A request with a grammar (structured outputs) gives each choice a Guide
  * (gen/guide.h): before its token is sampled the tokens the grammar forbids
  * get -inf (tokens past the tokenizer's vocabulary too), after it the guide
@@ -138,6 +143,7 @@ typedef struct {
     int queue_depth, busy_slots, n_slots;
     double decode_tps; /* tokens sampled per second over recent steps */
     long drafted, accepted, spec_steps; /* drafted tokens fed, emitted; steps that drafted */
+    long forked_tokens; /* prompt positions choices > 0 copied from choice 0's cache */
 } EngineStats;
 
 typedef struct Slot Slot;

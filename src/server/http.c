@@ -395,6 +395,7 @@ static enum MHD_Result metrics(Server *s, struct MHD_Connection *mc, Conn *c) {
     PUT("# TYPE mistral_draft_tokens_total counter\nmistral_draft_tokens_total %ld\n", st.drafted);
     PUT("# TYPE mistral_draft_accepted_tokens_total counter\nmistral_draft_accepted_tokens_total %ld\n", st.accepted);
     PUT("# TYPE mistral_draft_steps_total counter\nmistral_draft_steps_total %ld\n", st.spec_steps);
+    PUT("# TYPE mistral_forked_prompt_tokens_total counter\nmistral_forked_prompt_tokens_total %ld\n", st.forked_tokens);
     PUT("# TYPE mistral_decode_tokens_per_second gauge\nmistral_decode_tokens_per_second %.3f\n", st.decode_tps);
     PUT("# HELP mistral_prompt_cache_hits_total Prompts whose prefix was restored from a --prompt-cache file.\n"
         "# TYPE mistral_prompt_cache_hits_total counter\nmistral_prompt_cache_hits_total %ld\n", st.pc.hits);

@@ -62,11 +62,11 @@ static const char *const chat_fields[] = {
     "model", "messages", "tools", "tool_choice", "parallel_tool_calls", "max_tokens", "max_completion_tokens",
     "temperature", "top_p", "top_k", "min_p", "seed", "stop", "n", "stream", "stream_options", "logprobs",
     "top_logprobs", "user", "response_format", "presence_penalty", "frequency_penalty", "logit_bias",
-    "continue_final_message", "ignore_eos", "random_seed", "safe_prompt", NULL};
+    "continue_final_message", "ignore_eos", "random_seed", "safe_prompt", "repeat_penalty", "repeat_last_n", NULL};
 static const char *const completion_fields[] = {
     "model", "prompt", "max_tokens", "temperature", "top_p", "top_k", "min_p", "seed", "stop", "n", "stream",
     "stream_options", "logprobs", "user", "presence_penalty", "frequency_penalty", "logit_bias", "echo", "best_of",
-    "suffix", "ignore_eos", "response_format", NULL};
+    "suffix", "ignore_eos", "response_format", "repeat_penalty", "repeat_last_n", NULL};
 
 static int known(const char *const *list, const Json *key) {
     for (; *list; list++)
@@ -113,13 +113,7 @@ static int get_bool(const Json *root, const char *key, int *out, ApiError *e) {
 
 /* Values we take only at their neutral setting. */
 static int check_unsupported(const Json *root, ApiError *e) {
-    const char *zero[] = {"presence_penalty", "frequency_penalty"};
     double x;
-    for (int i = 0; i < 2; i++) {
-        const Json *v = json_get(root, zero[i]);
-        if (!json_is_null(v) && !(number(v, &x) && x == 0))
-            return api_error(e, 400, zero[i], "'%s' is not supported (only 0)", zero[i]);
-    }
     const Json *v = json_get(root, "logit_bias");
     if (!json_is_null(v) && !(v->type == JSON_OBJ && v->n == 0))
         return api_error(e, 400, "logit_bias", "'logit_bias' is not supported");
@@ -129,6 +123,20 @@ static int check_unsupported(const Json *root, ApiError *e) {
     if (!json_is_null(v) && !(number(v, &x) && x == 1))
         return api_error(e, 400, "best_of", "'best_of' is not supported (only 1)");
     if (!json_is_null(json_get(root, "suffix"))) return api_error(e, 400, "suffix", "'suffix' is not supported");
+    return 0;
+}
+
+/* OpenAI's presence_penalty and frequency_penalty; llama-server's
+ * repeat_penalty and repeat_last_n (gen/sampler.h). */
+static int parse_penalties(const Json *root, SamplerParams *sp, ApiError *e) {
+    double pres = 0, freq = 0, rep = 1, last_n = 64;
+    if (get_number(root, "presence_penalty", -2, 2, 0, &pres, e) ||
+        get_number(root, "frequency_penalty", -2, 2, 0, &freq, e) ||
+        get_number(root, "repeat_penalty", 0, 100, 0, &rep, e) ||
+        get_number(root, "repeat_last_n", 0, 1 << 20, 1, &last_n, e))
+        return -1;
+    sp->presence_penalty = (float)pres, sp->frequency_penalty = (float)freq;
+    sp->repeat_penalty = (float)rep, sp->repeat_last_n = (int)last_n;
     return 0;
 }
 
@@ -248,7 +256,8 @@ int api_parse_flags(ApiRequest *q, int chat, const char *body, size_t len, const
         get_number(root, "temperature", 0, 2, 0, &temp, e) || get_number(root, "top_p", 0, 1, 0, &top_p, e) ||
         get_number(root, "top_k", 0, 1e9, 1, &top_k, e) || get_number(root, "min_p", 0, 1, 0, &min_p, e) ||
         get_number(root, seed_key, -9.2e18, 9.2e18, 1, &seed, e) || get_number(root, "n", 1, 128, 1, &n, e) ||
-        get_bool(root, "stream", &q->stream, e) || get_bool(root, "ignore_eos", &ignore_eos, e))
+        get_bool(root, "stream", &q->stream, e) || get_bool(root, "ignore_eos", &ignore_eos, e) ||
+        parse_penalties(root, &q->p.sp, e))
         goto done;
     if (top_p == 0) top_p = 1e-9; /* the most likely token only */
     if (chat) {

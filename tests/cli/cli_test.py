@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Command-line tests beyond check.py: the trained stories260K model's golden
 greedy ids (read from ../shared, skipped where absent), batched generation
-from --tokens-file, --help on every subcommand. Standard library only."""
+from --tokens-file, penalties (batch and speculation invariant), --help on every
+subcommand. Standard library only."""
 import json
 import os
 import shutil
@@ -375,6 +376,29 @@ if os.path.isdir(stories):
                                 "--seed", 4, *guide, *spec)
             expect(rc == 0 and rc2 == 0 and out == plain and "speculation: drafted" in err,
                    "stories260K %s %s: %r vs %r %s" % (guide, spec, out, plain, err))
+
+# --- penalties: a batch and speculation give each prompt its tokens alone; bad values refused
+with tempfile.TemporaryDirectory() as td:
+    path = os.path.join(td, "prompts.txt")
+    with open(path, "w") as f:
+        f.write("1 2 3 1 2 3 1 2\n7\n5 9 5 9 5 9 5 9 5 9 5 9 4\n")
+    for pen in (["--frequency-penalty", 1.5], ["--presence-penalty", -1, "--repeat-penalty", 1.4, "--repeat-last-n", 5]):
+        for samp in ([], ["--temp", 0.8, "--seed", 5]):
+            rc, plain, _ = run("generate", "-m", sw8, "--tokens-file", path, "-n", 24, "--ids", *samp)
+            rc1, batch, err = run("generate", "-m", sw8, "--tokens-file", path, "-n", 24, "--ids", *samp, *pen)
+            alone = [run("generate", "-m", sw8, "--tokens", l.replace(" ", ","), "-n", 24, "--ids", *samp, *pen,
+                         "--chunk-size", 3)[1].strip() for l in open(path).read().split("\n") if l]
+            expect(rc == 0 and rc1 == 0 and batch != plain and batch.splitlines() == alone,
+                   "penalties %s %s: batch %r, alone %r, plain %r %s" % (pen, samp, batch, alone, plain, err))
+            for spec in (["--lookup", 2], ["--draft", moe8, "--draft-max", 3]):
+                rc2, out, err = run("generate", "-m", sw8, "--tokens-file", path, "-n", 24, "--ids", *samp, *pen, *spec)
+                expect(rc2 == 0 and out == batch and "speculation: drafted" in err,
+                       "penalties %s %s %s: %r vs %r %s" % (pen, samp, spec, out, batch, err))
+for bad, code, msg in ((["--presence-penalty", 3], 1, "presence penalty 3 out of range"),
+                       (["--frequency-penalty", "x"], 2, "--frequency-penalty"),
+                       (["--repeat-penalty", 1.2, "--pipeline"], 2, "--repeat-penalty does not work with --pipeline")):
+    rc, _, err = run("generate", "-m", sw8, "--tokens", "1,2", "-n", 4, "--ids", *bad)
+    expect(rc == code and len(err.strip().splitlines()) == 1 and msg in err, "%s: exit %d %r" % (bad, rc, err))
 
 # --- help on every subcommand
 for cmd in ("generate", "logits", "chat", "tokenize", "detokenize"):

@@ -421,6 +421,46 @@ static void check_set(const char *dir) {
     EXPECT(n >= 5, "%s: only %d golden files", dir, n);
 }
 
+/* A prompt prefilled once in sequence 0 and copied (kvcache_copy) into
+ * sequences 1 (fresh) and 2 (holding another text): every later token's
+ * logits are those of a fresh prefill of the whole text, bit for bit, also
+ * past the window (the copy of a rolled cache) and with draft room. */
+static void check_kv_copy_one(const char *path, DType type, int room) {
+    Model m;
+    CHECK(model_load(&m, path, NULL) == 0);
+    prepare_all(&m);
+    enum { P = 21, N = 6 };
+    int V = m.cfg.n_vocab, text[P + N], other[7] = {1, 3, 5, 7, 9, 11, 13};
+    for (int i = 0; i < P + N; i++) text[i] = (i * 37 + 11) % V;
+    Context c, fresh;
+    CHECK(context_init(&c, &m, 3, 64) == 0 && context_init(&fresh, &m, 1, 64) == 0);
+    CHECK(context_set_kv_type(&c, type) == 0 && context_set_kv_type(&fresh, type) == 0);
+    if (room) CHECK(context_set_draft_room(&c, room) == 0 && context_set_draft_room(&fresh, room) == 0);
+    float *ref = xmalloc((size_t)(P + N) * V * sizeof(float)), *got = xmalloc((size_t)(P + N) * V * sizeof(float));
+    CHECK(prefill(&fresh, 0, text, P + N, P + N, ref) == 0);
+    CHECK(prefill(&c, 0, text, P - 1, 8, got) == 0 && prefill(&c, 2, other, 7, 7, got) == 0);
+    for (int s = 1; s < 3; s++) EXPECT(kvcache_copy(&c.seqs[s], &c.seqs[0]) == 0, "%s", err_msg());
+    for (int s = 0; s < 3; s++) {
+        EXPECT(c.seqs[s].n_pos == P - 1, "sequence %d holds %ld positions", s, c.seqs[s].n_pos);
+        CHECK(prefill(&c, s, text + P - 1, N + 1, 1 + s, got) == 0);
+        EXPECT(memcmp(got, ref + (size_t)(P - 1) * V, (size_t)(N + 1) * V * sizeof(float)) == 0,
+               "%s: sequence %d after the copy differs from a fresh prefill", path, s);
+    }
+    Context other_shape;
+    CHECK(context_init(&other_shape, &m, 1, 64) == 0 && context_set_draft_room(&other_shape, room + 1) == 0);
+    EXPECT(kvcache_copy(&other_shape.seqs[0], &c.seqs[0]) == -1 && strstr(err_msg(), "shape"),
+           "a copy between caches of different shapes: %s", err_msg());
+    free(ref), free(got);
+    context_free(&c), context_free(&fresh), context_free(&other_shape);
+    model_free(&m);
+}
+
+static void check_kv_copy(void) {
+    check_kv_copy_one(DATA "/tiny/moe_sw8_f32", DT_F32, 0);    /* the prompt rolls the window of 8 */
+    check_kv_copy_one(DATA "/tiny/dense_sw8_f32", DT_F16, 3);  /* fp16, room for drafts */
+    check_kv_copy_one(DATA "/tiny/moe_nowin_kv1_f32", DT_F32, 0); /* full attention */
+}
+
 int main(void) {
     check_set(DATA);
     check_set(DATA "/conformance");
@@ -429,6 +469,7 @@ int main(void) {
     kv_type = DT_F32;
     check_mixed_batch();
     check_long_run();
+    check_kv_copy();
     check_pieces();
     check_prepare();
     return test_done("test_model");

@@ -62,7 +62,11 @@ static void test_requests(void) {
         {1, "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"max_completion_tokens\": 100000}",
          "max_completion_tokens"},
         {0, "{\"prompt\": \"x\", \"max_tokens\": 100000}", "max_tokens"},
-        {1, "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"presence_penalty\": 0.5}", "presence_penalty"},
+        {1, "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"presence_penalty\": 2.5}", "presence_penalty"},
+        {0, "{\"prompt\": \"x\", \"frequency_penalty\": -2.01}", "frequency_penalty"},
+        {0, "{\"prompt\": \"x\", \"frequency_penalty\": \"1\"}", "frequency_penalty"},
+        {0, "{\"prompt\": \"x\", \"repeat_penalty\": -1}", "repeat_penalty"},
+        {1, "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"repeat_last_n\": 1.5}", "repeat_last_n"},
         {0, "{\"prompt\": [1, 2, 99999999]}", "prompt"},
         {0, "{\"prompt\": [\"a\", \"b\"]}", "prompt"},
         {0, "{\"prompt\": \"bad \xff byte\"}", ""}, /* the body is not JSON (not UTF-8) */
@@ -246,6 +250,15 @@ static void test_structured(void) {
         api_request_free(&q);
     }
     EXPECT(parse(&q, 1, "{" USER ", \"random_seed\": 7}", &e) == 0 && q.p.sp.seed == 7, "random_seed is the seed");
+    api_request_free(&q);
+    EXPECT(parse(&q, 1, "{" USER ", \"presence_penalty\": -2, \"frequency_penalty\": 1.5}", &e) == 0 &&
+               q.p.sp.presence_penalty == -2 && q.p.sp.frequency_penalty == 1.5f && q.p.sp.repeat_penalty == 1 &&
+               q.p.sp.repeat_last_n == 64,
+           "penalties: %s", e.message);
+    api_request_free(&q);
+    EXPECT(parse(&q, 0, "{\"prompt\": \"x\", \"repeat_penalty\": 1.3, \"repeat_last_n\": 8}", &e) == 0 &&
+               q.p.sp.repeat_penalty == 1.3f && q.p.sp.repeat_last_n == 8 && q.p.sp.presence_penalty == 0,
+           "repeat penalty: %s", e.message);
     api_request_free(&q);
 
     /* what each form's grammar accepts */

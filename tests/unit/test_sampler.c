@@ -4,7 +4,8 @@
  * in that order, the draw summed in doubles in that order. Over random
  * logits (normal, tied, with -inf masks of every density, huge ranges), many
  * seeds and parameter sets and vocabulary sizes, both must pick the same
- * token and leave the same generator state. Then the time per token at 32k
+ * token and leave the same generator state. The penalties against a
+ * brute-force count over the whole text. Then the time per token at 32k
  * and 131k, each way (printed, never a timed check). */
 #include <math.h>
 #include <stdlib.h>
@@ -125,6 +126,89 @@ static void check_same(int n, int draws) {
     sampler_free(&s);
 }
 
+/* ----------------------------------------------------------- penalties -- */
+
+/* The penalties as gen/sampler.h states them, by brute force over the whole
+ * text: text[0..n_prompt) the prompt, then the picks. */
+static void oracle_penalize(const SamplerParams *sp, const int *text, int n_text, int n_prompt, float *logits, int n) {
+    int rep = sp->repeat_penalty != 0 && sp->repeat_penalty != 1 && sp->repeat_last_n > 0;
+    int from = n_text - sp->repeat_last_n > 0 ? n_text - sp->repeat_last_n : 0;
+    for (int t = 0; t < n; t++) {
+        int in_window = 0, count = 0;
+        for (int i = from; i < n_text; i++) in_window |= text[i] == t;
+        for (int i = n_prompt; i < n_text; i++) count += text[i] == t;
+        if (rep && in_window) logits[t] = logits[t] > 0 ? logits[t] / sp->repeat_penalty : logits[t] * sp->repeat_penalty;
+        if (count) logits[t] -= sp->presence_penalty + sp->frequency_penalty * (float)count;
+    }
+}
+
+/* A sampler with random penalties over a random prompt and `draws` picks:
+ * each step's penalized logits equal the oracle's bit for bit, and so do
+ * the picks (drawn by the oracle sampler from the oracle's logits). */
+static void check_penalties(int n, int draws) {
+    static const float pens[] = {0, 0, 0.5f, -0.5f, 2, -2, 1.25f}, reps[] = {0, 1, 1.1f, 1.5f, 0.8f, 100};
+    static const int last[] = {0, 1, 3, 64, 1000};
+    SamplerParams sp = random_params(n);
+    sp.presence_penalty = pens[splitmix64(&rng) % 7], sp.frequency_penalty = pens[splitmix64(&rng) % 7];
+    sp.repeat_penalty = reps[splitmix64(&rng) % 6], sp.repeat_last_n = last[splitmix64(&rng) % 5];
+    if (splitmix64(&rng) % 3 == 0) sp.temperature = 0;
+    int n_prompt = (int)(splitmix64(&rng) % 20);
+    int *text = xmalloc((size_t)(n_prompt + draws) * sizeof *text), n_text = n_prompt;
+    for (int i = 0; i < n_prompt; i++) text[i] = (int)(splitmix64(&rng) % (uint64_t)n);
+    Sampler s;
+    EXPECT(!sampler_init(&s, &sp, n), "%s", err_msg());
+    sampler_prime(&s, text, n_prompt);
+    uint64_t state = sp.seed;
+    float *l = xmalloc((size_t)n * sizeof *l), *a = xmalloc((size_t)n * sizeof *a), *b = xmalloc((size_t)n * sizeof *b);
+    Cand *cand = xmalloc((size_t)n * sizeof *cand);
+    for (int d = 0; d < draws; d++) {
+        int kind = (int)(splitmix64(&rng) % 7);
+        make_logits(l, n, kind);
+        if (kind == 0) /* small vocabularies repeat anyway; make the logits favour a repeat */
+            for (int i = 0; i < n_text; i++) l[text[i]] += 1;
+        memcpy(a, l, (size_t)n * sizeof *l);
+        memcpy(b, l, (size_t)n * sizeof *l);
+        oracle_penalize(&sp, text, n_text, n_prompt, a, n);
+        sampler_penalize(&s, b);
+        EXPECTQ(memcmp(a, b, (size_t)n * sizeof *a) == 0, "n %d presence %g frequency %g repeat %g/%d draw %d: "
+                "penalized logits differ from the oracle's", n, sp.presence_penalty, sp.frequency_penalty,
+                sp.repeat_penalty, sp.repeat_last_n, d);
+        memcpy(b, l, (size_t)n * sizeof *l);
+        int want = oracle_sample(&sp, &state, a, n, cand), got = sampler_sample(&s, b);
+        EXPECTQ(got == want, "n %d draw %d: picked %d, the oracle %d", n, d, got, want);
+        text[n_text++] = want;
+        n_draws++;
+    }
+    free(l), free(a), free(b), free(cand), free(text);
+    sampler_free(&s);
+}
+
+/* Penalties out of range are refused with a message; at 0 (1 for the
+ * repeat penalty) they change nothing. */
+static void check_penalty_params(void) {
+    Sampler s;
+    SamplerParams bad[] = {{.top_p = 1, .presence_penalty = 2.5f}, {.top_p = 1, .frequency_penalty = -2.01f},
+                           {.top_p = 1, .repeat_penalty = -1}, {.top_p = 1, .repeat_penalty = NAN},
+                           {.top_p = 1, .repeat_last_n = -1}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        EXPECT(sampler_init(&s, &bad[i], 10) == -1 && strstr(err_msg(), "out of range"), "bad %zu: %s", i, err_msg());
+    SamplerParams off = {.top_p = 1, .repeat_penalty = 1, .repeat_last_n = 64};
+    EXPECT(sampler_init(&s, &off, 10) == 0 && !s.count && !s.recent, "neutral penalties allocate nothing");
+    sampler_free(&s);
+    /* greedy with frequency_penalty 2: a token that wins by less than 2 per
+     * pick loses to the next once picked */
+    SamplerParams fp = {.top_p = 1, .frequency_penalty = 2};
+    CHECK(sampler_init(&s, &fp, 3) == 0);
+    int got[4];
+    for (int i = 0; i < 4; i++) {
+        float l[3] = {3, 2, -5};
+        got[i] = sampler_sample(&s, l);
+    }
+    EXPECT(got[0] == 0 && got[1] == 1 && got[2] == 0 && got[3] == 1, "frequency 2 alternates: %d %d %d %d", got[0],
+           got[1], got[2], got[3]);
+    sampler_free(&s);
+}
+
 /* ---------------------------------------------------------------- time -- */
 
 /* The thread's CPU time: a preempted draw is not charged its wait (the
@@ -176,6 +260,11 @@ int main(void) {
     for (int r = 0; r < 40; r++) check_same(32768, 6);
     for (int r = 0; r < 8; r++) check_same(131072, 4);
     fprintf(stderr, "  %d draws identical to the qsort sampler\n", n_draws);
+    n_draws = 0;
+    static const int small[] = {1, 2, 7, 100, 1000};
+    for (int r = 0; r < 200; r++) check_penalties(small[r % 5], 60);
+    check_penalty_params();
+    fprintf(stderr, "  %d penalized draws identical to the brute-force penalties\n", n_draws);
     static const int big[] = {32768, 131072};
     for (int b = 0; b < 2; b++) {
         time_one(big[b], "T 0.8 (no cut)", (SamplerParams){.temperature = 0.8f, .top_p = 1, .seed = 1}, 0);
