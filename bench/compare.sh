@@ -9,16 +9,17 @@
 # --fast-bf16), ROUNDS (default 1: how many times the whole list runs, ours
 # then theirs on each file, so that a busy machine's drift hits both alike),
 # TABLE=1 (instead of the two programs' own tables, one markdown row per file
-# and round: tok/s of each, the ratios, and decode as a fraction of the
-# bandwidth mistral bench measured). Without LLAMA_BENCH only mistral bench
+# and round: tok/s of each, the ratios, decode as a fraction of the
+# bandwidth and prefill as a fraction of the FMA or int8 peak that mistral
+# bench measured). Without LLAMA_BENCH only mistral bench
 # runs. llama.cpp is built outside this tree (CPU, Release, native); see
 # bench/RESULTS.md.
 set -e
 T=${THREADS:-2} P=${P:-512} N=${N:-128} R=${R:-3} ROUNDS=${ROUNDS:-1}
 MISTRAL=${MISTRAL:-build/mistral}
 if [ "${TABLE:-0}" = 1 ]; then
-    echo "| file | round | pp$P ours | pp$P llama.cpp | ratio | tg$N ours | tg$N llama.cpp | ratio | decode / bandwidth |"
-    echo "|---|---|---|---|---|---|---|---|---|"
+    echo "| file | round | pp$P ours | pp$P llama.cpp | ratio | tg$N ours | tg$N llama.cpp | ratio | decode / bandwidth | prefill / peak |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
 fi
 round=1
 while [ "$round" -le "$ROUNDS" ]; do
@@ -45,9 +46,13 @@ def ratio(a, b): return "-" if a is None or not b else "**%.2f×**" % (a / b)
 pp, tg = ours["pp"]["tok_s"], ours["tg"]["tok_s"]
 frac = ours.get("decode_bandwidth_fraction")
 bw = ours.get("bandwidth_gb_s")
-print("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+pf, pk = ours.get("prefill_peak_fraction"), ours.get("peaks")
+peak = "-" if pf is None or not pk else "%.0f%% of %.0f %s" % (
+    100 * pf, pk["int8_gops" if ours["prefill_peak"] == "int8" else "fma_gflops"],
+    "GOP/s int8" if ours["prefill_peak"] == "int8" else "GFLOP/s FMA")
+print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
     os.path.basename(m), rnd, cell(pp), cell(ll["pp"]), ratio(pp, ll["pp"]), cell(tg), cell(ll["tg"]),
-    ratio(tg, ll["tg"]), "-" if frac is None else "%.0f%% of %.1f GB/s" % (100 * frac, bw)))
+    ratio(tg, ll["tg"]), "-" if frac is None else "%.0f%% of %.1f GB/s" % (100 * frac, bw), peak))
 EOF
     done
     round=$((round + 1))

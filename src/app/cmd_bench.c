@@ -25,7 +25,15 @@
  * random tokens repeating a 16-token phrase), plain and speculative on the
  * same context, each once to warm up and then r times: decode tok/s (from
  * the first token on) of both, the speed-up, and the drafted and accepted
- * tokens (the tokens themselves are the same: gen/draft.h). */
+ * tokens (the tokens themselves are the same: gen/draft.h).
+ *
+ * Peaks (kern/peak.h): fp32 FMA GFLOP/s and int8 dot GOP/s of the table's
+ * widest chains, on one thread and on the pool. Prefill's fraction: the
+ * operations per prompt token (2 per weight a token meets in every Mat,
+ * n_active of n_experts experts, the output head once per prefill, plus
+ * attention's q·k and p·v at the prompt's positions) × pp tok/s ÷ the peak
+ * of the weights' arithmetic: the FMA peak where most matrix weights are
+ * F32, F16 or BF16, the int8 peak where most are quantized. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,6 +42,7 @@
 
 #include "app/commands.h"
 #include "kern/membw.h"
+#include "kern/peak.h"
 #include "base/pool.h"
 #include "base/util.h"
 #include "gen/generate.h"
@@ -74,6 +83,48 @@ static double kv_bytes_per_token(const Model *m, long d, long n, DType kv) {
             b += 2 * row * (double)(w > 0 && w < p + 1 ? w : p + 1);
         }
     return n > 0 ? b / (double)n : 0;
+}
+
+/* Weights a token meets, counted by whether they are floats (F32, F16, BF16). */
+static void mat_weights(const Mat *m, double share, double *flt, double *quant) {
+    if (!m->data) return;
+    double n = (double)m->rows * (double)m->cols * share;
+    if (m->dtype == DT_F32 || m->dtype == DT_F16 || m->dtype == DT_BF16) *flt += n;
+    else *quant += n;
+}
+
+/* Operations (2 per multiply-add) per token of a p-token prefill from
+ * position 0, and whether most of the matrix weights are quantized. */
+static double prefill_ops_per_token(const Model *m, long p, int *quantized) {
+    const Config *c = &m->cfg;
+    double flt = 0, quant = 0;
+    for (int l = 0; l < c->n_layers; l++) {
+        const LayerWeights *L = &m->w.layers[l];
+        const Mat *att[4] = {&L->wq, &L->wk, &L->wv, &L->wo};
+        for (int i = 0; i < 4; i++) mat_weights(att[i], 1, &flt, &quant);
+        if (c->n_experts) {
+            mat_weights(&L->gate, 1, &flt, &quant);
+            for (int x = 0; x < c->n_experts; x++) {
+                double share = (double)c->n_active / c->n_experts;
+                mat_weights(&L->experts[x].w1, share, &flt, &quant);
+                mat_weights(&L->experts[x].w2, share, &flt, &quant);
+                mat_weights(&L->experts[x].w3, share, &flt, &quant);
+            }
+        } else {
+            mat_weights(&L->ffn.w1, 1, &flt, &quant), mat_weights(&L->ffn.w2, 1, &flt, &quant);
+            mat_weights(&L->ffn.w3, 1, &flt, &quant);
+        }
+    }
+    mat_weights(&m->w.output, p > 0 ? 1.0 / (double)p : 0, &flt, &quant);
+    *quantized = quant > flt;
+    double keys = 0; /* attention: q·k and p·v over the keys each position sees */
+    for (long pos = 0; pos < p; pos++)
+        for (int l = 0; l < c->n_layers; l++) {
+            long w = c->window[l];
+            keys += (double)(w > 0 && w < pos + 1 ? w : pos + 1);
+        }
+    double attn = p > 0 ? 2.0 * 2.0 * keys * c->n_heads * c->head_dim / (double)p : 0;
+    return 2 * (flt + quant) + attn;
 }
 
 /* The expert cache's counters over the timed part of runs (with --mem-limit). */
@@ -207,6 +258,9 @@ typedef struct {
     double plain_m, plain_sd, spec_m, spec_sd; /* decode tok/s of generate(), plain and speculative */
     DraftStats ds;            /* over the r timed speculative runs */
     size_t peak;              /* peak resident bytes (VmHWM) */
+    Peaks peaks;              /* arithmetic peaks (zero: the table has no peak loops) */
+    double ppt;               /* prefill operations per token */
+    int quantized;            /* most matrix weights are quantized: prefill against the int8 peak */
 } Report;
 
 /* ", \"spec\": {...}" for --json, or "" without speculation. */
@@ -223,6 +277,30 @@ static const char *spec_json(const Report *r) {
     return buf;
 }
 
+/* Prefill's GFLOP/s (or GOP/s) and its fraction of the relevant peak on
+ * every thread (0 when not measured). */
+static double pp_rate(const Report *r) { return r->ppt * r->pp_m / 1e9; }
+static double pp_peak(const Report *r) { return r->quantized ? r->peaks.int8_all : r->peaks.fma_all; }
+static double pp_fraction(const Report *r) { return pp_peak(r) > 0 && r->p > 0 ? pp_rate(r) / pp_peak(r) : 0; }
+
+/* ", \"peaks\": {...}, \"prefill_...\"" for --json. */
+static const char *peak_json(const Report *r) {
+    static char buf[512];
+    const Peaks *k = &r->peaks;
+    char a[32];
+    int n = 0;
+    if (k->fma_how)
+        n = snprintf(buf, sizeof buf, ", \"peaks\": {\"table\": \"%s\", \"threads\": %d, \"fma\": \"%s\", \"int8\": \"%s\", "
+                     "\"fma_gflops_1t\": %.2f, \"fma_gflops\": %.2f, \"int8_gops_1t\": %.2f, \"int8_gops\": %.2f}",
+                     r->kern_name, k->threads, k->fma_how, k->int8_how, k->fma_1, k->fma_all, k->int8_1, k->int8_all);
+    else
+        n = snprintf(buf, sizeof buf, ", \"peaks\": null");
+    snprintf(buf + n, sizeof buf - (size_t)n, ", \"prefill_ops_per_token\": %.0f, \"prefill_peak\": \"%s\", "
+             "\"prefill_peak_fraction\": %s", r->ppt, r->quantized ? "int8" : "fma",
+             json_num(a, sizeof a, "%.4f", pp_fraction(r), pp_fraction(r) > 0));
+    return buf;
+}
+
 static void report_json(const Report *r) {
     const Options *o = r->o;
     double bpt = r->wpt + r->kpt, frac = r->bw > 0 ? bpt * r->tg_m / (r->bw * 1e9) : 0;
@@ -231,11 +309,11 @@ static void report_json(const Report *r) {
            "\"kv_bytes_per_token\": %.0f, \"reps\": %ld, \"pp\": {\"n\": %ld, \"tok_s\": %.3f, \"sd\": %.3f}, "
            "\"tg\": {\"n\": %ld, \"depth\": %ld, \"tok_s\": %.3f, \"sd\": %.3f}, "
            "\"bandwidth_gb_s\": %s, \"bandwidth_probe_bytes\": %zu, \"decode_bandwidth_fraction\": %s, "
-           "\"weights_fit_llc\": %s, \"peak_rss_bytes\": %zu%s}\n",
+           "\"weights_fit_llc\": %s%s, \"peak_rss_bytes\": %zu%s}\n",
            o->model, r->threads, r->kv_type == DT_F16 ? "f16" : "f32", o->fast_bf16 ? "true" : "false", bpt, r->kpt,
            r->reps, r->p, r->pp_m, r->pp_sd, r->n, r->d, r->tg_m, r->tg_sd, json_num(a, sizeof a, "%.2f", r->bw, r->bw > 0),
            r->bw_bytes, json_num(b, sizeof b, "%.4f", frac, r->bw > 0),
-           r->in_cache ? "true" : "false", r->peak, spec_json(r));
+           r->in_cache ? "true" : "false", peak_json(r), r->peak, spec_json(r));
     if (!r->m->experts) return;
     const ExpertStats *e[2] = {&r->es_pp, &r->es_tg};
     double toks[2] = {(double)r->p * r->reps, (double)r->n * r->reps};
@@ -279,6 +357,18 @@ static void report_text(const Report *r) {
         printf("memory read bandwidth: not measured: --mem-limit leaves the probe %zu MiB, less than the %zu MiB "
                "it reads (4x the last-level cache, at least 64 MiB)\n", r->room >> 20, membw_min_bytes() >> 20);
         printf("decode: %.2f GB/s read%s\n", bpt * r->tg_m / 1e9, llc);
+    }
+    const Peaks *k = &r->peaks;
+    if (k->fma_how) {
+        printf("arithmetic peaks (%s): fp32 FMA %.1f GFLOP/s on 1 thread, %.1f on %d (%s); int8 dot %.1f GOP/s on "
+               "1 thread, %.1f on %d (%s)\n", r->kern_name, k->fma_1, k->fma_all, k->threads, k->fma_how, k->int8_1,
+               k->int8_all, k->threads, k->int8_how);
+        if (p > 0)
+            printf("prefill: %.3f %s per token x %.2f tok/s = %.1f %s = %.1f%% of the %s peak\n", r->ppt / 1e9,
+                   r->quantized ? "GOP" : "GFLOP", r->pp_m, pp_rate(r), r->quantized ? "GOP/s" : "GFLOP/s",
+                   100 * pp_fraction(r), r->quantized ? "int8 dot" : "fp32 FMA");
+    } else {
+        printf("arithmetic peaks: not measured (the %s table has no peak loops)\n", r->kern_name);
     }
     if (r->m->experts) {
         ExpertStats all = r->es_pp;
@@ -405,6 +495,7 @@ int cmd_bench(const Options *o) {
     r.kern_name = ctx0.mm.kern->name;
     r.room = probe_room(&m);
     r.bw = membw_probe(ctx0.mm.kern, ctx0.mm.pool, r.room, &r.bw_bytes);
+    peak_measure(ctx0.mm.kern, ctx0.mm.pool, &r.peaks);
     context_free(&ctx0);
     /* with --mem-limit: what the disk gives the expert cache's reads */
     if (m.experts && (r.disk_bw = expcache_read_bandwidth(m.experts, (size_t)1 << 30, r.room)) < 0)
@@ -421,6 +512,7 @@ int cmd_bench(const Options *o) {
     if (n > 0) stats(tg, (int)reps, &r.tg_m, &r.tg_sd);
     r.kv_type = o->kv_type && !strcmp(o->kv_type, "f16") ? DT_F16 : DT_F32;
     r.wpt = bytes_per_token(&m), r.kpt = kv_bytes_per_token(&m, d, n, r.kv_type);
+    r.ppt = prefill_ops_per_token(&m, p, &r.quantized);
     size_t llc = membw_llc_bytes();
     r.in_cache = llc && r.wpt < (double)llc; /* then decode may read faster than memory */
     size_t now;

@@ -24,7 +24,7 @@ static const char *main_help =
     "  perplexity   how well a model predicts a text\n"
     "  imatrix      an importance matrix for quantize --imatrix (llama.cpp's formats)\n"
     "  synth        write a random-weight model of a named shape (GGUF)\n"
-    "  bench        prompt and generation tok/s, and decode's share of memory bandwidth\n"
+    "  bench        prompt and generation tok/s, decode's share of bandwidth, prefill's of peak\n"
     "  serve        an OpenAI-compatible HTTP server with continuous batching\n"
     "\n"
     "mistral COMMAND --help shows a command's options.\n";
@@ -233,7 +233,9 @@ static const struct {
      "generation (tg: N single-token decode steps) in tok/s, mean and sd over REPS runs\n"
      "after one warm-up, like llama-bench; and the memory read bandwidth with the same\n"
      "threads, with the fraction of it decode reaches (weights read per token, active\n"
-     "experts only, plus the keys and values attention reads, x tg tok/s / bandwidth).\n"
+     "experts only, plus the keys and values attention reads, x tg tok/s / bandwidth);\n"
+     "and the fp32 FMA and int8 dot peaks (one thread, all threads), with the fraction\n"
+     "of the relevant one prefill reaches (FMA for float weights, int8 for quantized).\n"
      "With --mem-limit the probes use only what the limit leaves the expert cache\n"
      "(a probe that needs more is skipped and the output says so), and the disk's\n"
      "read bandwidth is measured too; the peak resident memory comes last.\n",

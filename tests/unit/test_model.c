@@ -263,6 +263,42 @@ static void check_mixed_batch(void) {
 /* 2,000 decode steps on a window-8 model: the cache keeps its 8 slots per
  * layer, a second run gives the same tokens, and one-shot prefill of the whole
  * text (keys from the batch, not the cache) agrees with every decode step. */
+/* A prompt long enough that the per-token steps (norms, RoPE, the cache
+ * writes, the adds, SwiGLU) run split over the pool, in one call 40 times
+ * the window (most tokens' cache slots are taken again later in the same
+ * call): every position's logits equal one thread's bit for bit on 2 and 3
+ * threads, one-shot and in chunks, for an f32 and an f16 cache. */
+static void check_split_steps(void) {
+    Model m;
+    CHECK(model_load(&m, DATA "/tiny/dense_sw8_f32", NULL) == 0);
+    prepare_all(&m);
+    enum { P = 320 };
+    int V = m.cfg.n_vocab, *tok = xmalloc(P * sizeof(int));
+    uint64_t s = 99;
+    for (int i = 0; i < P; i++) tok[i] = (int)(splitmix64(&s) % (uint64_t)V);
+    float *want = xmalloc((size_t)P * V * sizeof(float)), *got = xmalloc((size_t)P * V * sizeof(float));
+    for (int kv = 0; kv < 2; kv++) {
+        Context one;
+        CHECK(context_init(&one, &m, 1, P) == 0);
+        if (kv) CHECK(context_set_kv_type(&one, DT_F16) == 0);
+        CHECK(prefill(&one, 0, tok, P, P, want) == 0);
+        context_free(&one);
+        for (int th = 2; th <= 3; th++)
+            for (int chunk = P; chunk >= 100; chunk -= 220) {
+                Context c;
+                CHECK(context_init(&c, &m, 1, P) == 0 && context_set_threads(&c, th) == 0);
+                if (kv) CHECK(context_set_kv_type(&c, DT_F16) == 0);
+                EXPECT(prefill(&c, 0, tok, P, chunk, got) == 0, "%s", err_msg());
+                EXPECT(memcmp(want, got, (size_t)P * V * sizeof(float)) == 0,
+                       "%s cache, %d threads, chunks of %d: logits differ from one thread's",
+                       kv ? "f16" : "f32", th, chunk);
+                context_free(&c);
+            }
+    }
+    free(tok), free(want), free(got);
+    model_free(&m);
+}
+
 static void check_long_run(void) {
     Model m;
     CHECK(model_load(&m, DATA "/tiny/dense_sw8_f32", NULL) == 0);
@@ -470,6 +506,7 @@ int main(void) {
     check_mixed_batch();
     check_long_run();
     check_kv_copy();
+    check_split_steps();
     check_pieces();
     check_prepare();
     return test_done("test_model");

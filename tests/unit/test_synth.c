@@ -170,8 +170,19 @@ int main(int argc, char **argv) {
     char *out = NULL;
     EXPECT(test_run(cmd, &out, NULL) == 0 && out, "bench exits 0");
     EXPECT(out && out[0] == '{' && strstr(out, "\"pp\": {") && strstr(out, "\"tg\": {") &&
-               strstr(out, "\"bandwidth_gb_s\"") && strstr(out, "\"decode_bandwidth_fraction\""),
+               strstr(out, "\"bandwidth_gb_s\"") && strstr(out, "\"decode_bandwidth_fraction\"") &&
+               strstr(out, "\"peaks\": ") &&
+               /* 2 x (2 layers x 43008 weights + the 256 x 64 head over 8 tokens) + attention's
+                * 2 x 2 x 72 keys x 4 heads x 16 / 8 tokens (positions 0..7, 2 layers) */
+               strstr(out, "\"prefill_ops_per_token\": 178432,") &&
+               strstr(out, "\"prefill_peak\": \"int8\"") && strstr(out, "\"prefill_peak_fraction\": "),
            "bench json: %s", out ? out : "(none)");
+    free(out);
+    /* an f32 model's prefill is measured against the FMA peak; the text says which */
+    snprintf(cmd, sizeof cmd, "%s bench -m %s -p 8 -n 2 -r 1 -t 2", cli, f32);
+    out = NULL;
+    EXPECT(test_run(cmd, &out, NULL) == 0 && out && (strstr(out, "of the fp32 FMA peak\n") || strstr(out, "arithmetic peaks: not measured")),
+           "bench f32 text: %s", out ? out : "(none)");
     free(out);
     /* at depth 20 with window 8 and an fp16 cache: each of 2 layers reads 8
      * keys and 8 values of kv_dim 32 (2 kv heads x 16) at 2 bytes */

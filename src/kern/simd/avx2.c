@@ -700,81 +700,136 @@ static void act_group_q6_K_quant(void *dst, const float *x, size_t n) {
         }
 }
 
-/* f32x8, f16x8, bf16x8: 8 rows of float weights per group, column-major
- * inside the group (element (r, i) at 8i + r), lanes = rows: one broadcast
- * of x[i] meets 8 rows in one fma. Per element of f32x8/f16x8, two chains
- * (even and odd columns; a last odd column joins the even chain), then even
- * + odd (bf16x8's fast dot: in column pairs, below). */
-FLOAT_PACK(f32x8, float, 8)
-FLOAT_PACK(f16x8, uint16_t, 8)
-FLOAT_PACK(bf16x8, uint16_t, 8)
+/* f32x16, f16x16, bf16x16: 16 rows of float weights per group, column-major
+ * inside the group (element (r, i) at 16i + r: avx512's f32x16 and f16x16
+ * layout), two 8-lane halves per column; one broadcast of x[i] meets 16
+ * rows in two fmas. Per element of f32/f16/bf16, two chains (even and odd
+ * columns, column i into chain i mod 2), then even + odd (bf16's fast dot:
+ * in column pairs, below): the avx512 table's 16-row tiles do the same per
+ * element, so the two tables agree bit for bit.
+ * A tile is one group × up to FLOAT_NT tokens: 4·FLOAT_NT accumulators (12
+ * of the 16 registers), two weight halves and one broadcast, so per column
+ * 2 weight loads (and conversions) and 3 broadcasts feed 6 fmas: enough
+ * independent chains to cover the fma latency on both pipes, and fewer
+ * loads than fmas. (The 8-row groups before held 4 tokens and 8 chains:
+ * 5 loads per 4 fmas; 68-74% of the FMA peak against 86-90% now, on
+ * 2048-column matmuls of 512 tokens, Zen 4 under MISTRAL_SIMD=avx2:
+ * bench/RESULTS.md.) */
+#define FLOAT_NT 3
+FLOAT_PACK(f32x16, float, 16)
+FLOAT_PACK(f16x16, uint16_t, 16)
+FLOAT_PACK(bf16x16, uint16_t, 16)
 
-#define FLOAT_PACKED_TILE(K, load)                                                                  \
-    FORCE void K(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs, \
-                 size_t n) {                                                                        \
-        __m256 a0[4], a1[4];                                                                        \
-        UNROLL for (int t = 0; t < NT; t++) a0[t] = a1[t] = _mm256_setzero_ps();                    \
-        size_t i = 0;                                                                               \
-        for (; i + 4 <= n; i += 4) {                                                                \
-            __m256 w0 = load(w, 8 * i), w1 = load(w, 8 * i + 8);                                    \
-            __m256 w2 = load(w, 8 * i + 16), w3 = load(w, 8 * i + 24);                              \
-            UNROLL for (int t = 0; t < NT; t++) {                                                   \
-                const float *xt = (const float *)(x + t * xs) + i;                                  \
-                a0[t] = _mm256_fmadd_ps(w0, _mm256_broadcast_ss(xt), a0[t]);                        \
-                a1[t] = _mm256_fmadd_ps(w1, _mm256_broadcast_ss(xt + 1), a1[t]);                    \
-                a0[t] = _mm256_fmadd_ps(w2, _mm256_broadcast_ss(xt + 2), a0[t]);                    \
-                a1[t] = _mm256_fmadd_ps(w3, _mm256_broadcast_ss(xt + 3), a1[t]);                    \
-            }                                                                                       \
-        }                                                                                           \
-        for (; i < n; i++) {                                                                        \
-            __m256 w0 = load(w, 8 * i);                                                             \
-            UNROLL for (int t = 0; t < NT; t++) {                                                   \
-                const float *xt = (const float *)(x + t * xs) + i;                                  \
-                if (i % 2 == 0) a0[t] = _mm256_fmadd_ps(w0, _mm256_broadcast_ss(xt), a0[t]);        \
-                else a1[t] = _mm256_fmadd_ps(w0, _mm256_broadcast_ss(xt), a1[t]);                   \
-            }                                                                                       \
-        }                                                                                           \
-        UNROLL for (int t = 0; t < NT; t++) a0[t] = _mm256_add_ps(a0[t], a1[t]);                    \
-        packed_store(NT, out, os, a0, nr);                                                          \
-    }
-FLOAT_PACKED_TILE(k_f32x8, load_f32)
-FLOAT_PACKED_TILE(k_f16x8, load_f16)
-FLOAT_PACKED_TILE(k_bf16x8, load_bf16)
-
-/* bf16x8 against bf16-rounded x (kern.h's DT_BF16, the fast dot): column pairs, the odd
- * column first, pair p into chain p mod 2 (vdpbf16ps's order, which the
- * avx512 table runs natively); a last odd column's pair adds 0·0 first. */
-FORCE void k_bf16x8p(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs, size_t n) {
-    __m256 a0[4], a1[4];
-    UNROLL for (int t = 0; t < NT; t++) a0[t] = a1[t] = _mm256_setzero_ps();
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        __m256 w0 = load_bf16(w, 8 * i), w1 = load_bf16(w, 8 * i + 8);
-        __m256 w2 = load_bf16(w, 8 * i + 16), w3 = load_bf16(w, 8 * i + 24);
-        UNROLL for (int t = 0; t < NT; t++) {
-            const float *xt = (const float *)(x + t * xs) + i;
-            a0[t] = _mm256_fmadd_ps(w1, _mm256_broadcast_ss(xt + 1), a0[t]);
-            a0[t] = _mm256_fmadd_ps(w0, _mm256_broadcast_ss(xt), a0[t]);
-            a1[t] = _mm256_fmadd_ps(w3, _mm256_broadcast_ss(xt + 3), a1[t]);
-            a1[t] = _mm256_fmadd_ps(w2, _mm256_broadcast_ss(xt + 2), a1[t]);
-        }
-    }
-    for (; i < n; i += 2) { /* a pair to chain 0, then 1 */
-        __m256 w0 = load_bf16(w, 8 * i), w1 = i + 1 < n ? load_bf16(w, 8 * i + 8) : _mm256_setzero_ps();
-        UNROLL for (int t = 0; t < NT; t++) {
-            const float *xt = (const float *)(x + t * xs) + i;
-            __m256 *a = i % 4 ? &a1[t] : &a0[t];
-            *a = _mm256_fmadd_ps(w1, i + 1 < n ? _mm256_broadcast_ss(xt + 1) : _mm256_setzero_ps(), *a);
-            *a = _mm256_fmadd_ps(w0, _mm256_broadcast_ss(xt), *a);
-        }
-    }
-    UNROLL for (int t = 0; t < NT; t++) a0[t] = _mm256_add_ps(a0[t], a1[t]);
-    packed_store(NT, out, os, a0, nr);
+/* Column i of a 16-row group as two 8-lane halves. f32, f16: rows 0-7 and
+ * 8-15. bf16: one 32-byte load holds the 16 rows as 32-bit lanes of (row
+ * 2k, row 2k + 1); a shift left by 16 makes the even rows fp32 and
+ * clearing the low halves the odd ones (both exact), so the halves are the
+ * even and the odd rows (the store puts them back in order): one load and
+ * two single-cycle ops instead of two widening loads and two shifts. */
+FORCE void col16_f32(const char *w, size_t i, __m256 *h0, __m256 *h1) {
+    *h0 = load_f32(w, 16 * i), *h1 = load_f32(w, 16 * i + 8);
 }
-PACKED_FNS(tile_f32x8, k_f32x8)
-PACKED_FNS(tile_f16x8, k_f16x8)
-PACKED_FNS(tile_bf16x8, k_bf16x8)
-PACKED_FNS(tile_bf16x8p, k_bf16x8p)
+FORCE void col16_f16(const char *w, size_t i, __m256 *h0, __m256 *h1) {
+    *h0 = load_f16(w, 16 * i), *h1 = load_f16(w, 16 * i + 8);
+}
+FORCE void col16_bf16(const char *w, size_t i, __m256 *h0, __m256 *h1) {
+    __m256i v = _mm256_loadu_si256((const __m256i *)((const uint16_t *)w + 16 * i));
+    *h0 = _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+    *h1 = _mm256_castsi256_ps(_mm256_and_si256(v, _mm256_set1_epi32((int)0xffff0000u)));
+}
+
+/* The first nr rows of a 16-row tile's sums (halves lo, hi: rows 0-7 and
+ * 8-15, or with EO the even and the odd rows) for NT tokens. */
+FORCE void float16_store(const int NT, const int EO, float *out, size_t os, __m256 (*lo)[FLOAT_NT],
+                         __m256 (*hi)[FLOAT_NT], int nr) {
+    UNROLL for (int t = 0; t < NT; t++) {
+        __m256 s0 = _mm256_add_ps(lo[0][t], lo[1][t]), s1 = _mm256_add_ps(hi[0][t], hi[1][t]);
+        if (EO) { /* rows (0 1 2 3 | 8 9 10 11) and (4 5 6 7 | 12 13 14 15), then in order */
+            __m256 a = _mm256_unpacklo_ps(s0, s1), b = _mm256_unpackhi_ps(s0, s1);
+            s0 = _mm256_permute2f128_ps(a, b, 0x20), s1 = _mm256_permute2f128_ps(a, b, 0x31);
+        }
+        float *o = out + (size_t)t * os;
+        if (nr == 16) {
+            _mm256_storeu_ps(o, s0), _mm256_storeu_ps(o + 8, s1);
+        } else {
+            float tmp[16];
+            _mm256_storeu_ps(tmp, s0), _mm256_storeu_ps(tmp + 8, s1);
+            memcpy(o, tmp, (size_t)nr * sizeof(float));
+        }
+    }
+}
+
+/* lo[c][t], hi[c][t]: chain c of token t, the column's two halves. */
+#define FLOAT16_TILE(K, col, EO)                                                                      \
+    FORCE void K(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs,   \
+                 size_t n) {                                                                          \
+        __m256 lo[2][FLOAT_NT], hi[2][FLOAT_NT];                                                      \
+        UNROLL for (int t = 0; t < NT; t++) lo[0][t] = lo[1][t] = hi[0][t] = hi[1][t] = _mm256_setzero_ps(); \
+        size_t i = 0;                                                                                 \
+        for (; i + 2 <= n; i += 2) {                                                                  \
+            UNROLL for (int c = 0; c < 2; c++) {                                                      \
+                __m256 w0, w1;                                                                        \
+                col(w, i + c, &w0, &w1);                                                              \
+                UNROLL for (int t = 0; t < NT; t++) {                                                 \
+                    __m256 b = _mm256_broadcast_ss((const float *)(x + t * xs) + i + c);              \
+                    lo[c][t] = _mm256_fmadd_ps(w0, b, lo[c][t]);                                      \
+                    hi[c][t] = _mm256_fmadd_ps(w1, b, hi[c][t]);                                      \
+                }                                                                                     \
+            }                                                                                         \
+        }                                                                                             \
+        if (i < n) { /* a last even column */                                                         \
+            __m256 w0, w1;                                                                            \
+            col(w, i, &w0, &w1);                                                                      \
+            UNROLL for (int t = 0; t < NT; t++) {                                                     \
+                __m256 b = _mm256_broadcast_ss((const float *)(x + t * xs) + i);                      \
+                lo[0][t] = _mm256_fmadd_ps(w0, b, lo[0][t]);                                          \
+                hi[0][t] = _mm256_fmadd_ps(w1, b, hi[0][t]);                                          \
+            }                                                                                         \
+        }                                                                                             \
+        float16_store(NT, EO, out, os, lo, hi, nr);                                                   \
+    }
+FLOAT16_TILE(k_f32x16, col16_f32, 0)
+FLOAT16_TILE(k_f16x16, col16_f16, 0)
+FLOAT16_TILE(k_bf16x16, col16_bf16, 1)
+
+/* bf16x16 against bf16-rounded x (kern.h's DT_BF16, the fast dot): column
+ * pairs, the odd column first, pair p into chain p mod 2 (vdpbf16ps's
+ * order, which the avx512 table runs natively); a last odd column's pair
+ * adds 0·0 first. Halves: the even and the odd rows (col16_bf16). */
+FORCE void k_bf16x16p(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs, size_t n) {
+    __m256 lo[2][FLOAT_NT], hi[2][FLOAT_NT];
+    UNROLL for (int t = 0; t < NT; t++) lo[0][t] = lo[1][t] = hi[0][t] = hi[1][t] = _mm256_setzero_ps();
+    for (size_t i = 0; i < n; i += 2) {
+        int c = (int)(i / 2 % 2), two = i + 1 < n;
+        __m256 w0, w1, v0 = _mm256_setzero_ps(), v1 = _mm256_setzero_ps();
+        col16_bf16(w, i, &w0, &w1);
+        if (two) col16_bf16(w, i + 1, &v0, &v1);
+        UNROLL for (int t = 0; t < NT; t++) {
+            const float *xt = (const float *)(x + t * xs) + i;
+            __m256 b1 = two ? _mm256_broadcast_ss(xt + 1) : _mm256_setzero_ps(), b0 = _mm256_broadcast_ss(xt);
+            lo[c][t] = _mm256_fmadd_ps(w0, b0, _mm256_fmadd_ps(v0, b1, lo[c][t]));
+            hi[c][t] = _mm256_fmadd_ps(w1, b0, _mm256_fmadd_ps(v1, b1, hi[c][t]));
+        }
+    }
+    float16_store(NT, 1, out, os, lo, hi, nr);
+}
+
+/* A packed float tile: one 16-row group (nr rows written) × nt <= FLOAT_NT tokens. */
+#define FLOAT16_FNS(name, K)                                                                         \
+    static void name(float *out, size_t os, const void *w, size_t ws, int nr, const void *x, size_t xs, \
+                     int nt, size_t n) {                                                             \
+        (void)ws;                                                                                    \
+        switch (nt) {                                                                                \
+        case 1: K(1, out, os, (const char *)w, nr, (const char *)x, xs, n); break;                   \
+        case 2: K(2, out, os, (const char *)w, nr, (const char *)x, xs, n); break;                   \
+        case 3: K(3, out, os, (const char *)w, nr, (const char *)x, xs, n); break;                   \
+        default: break;                                                                              \
+        }                                                                                            \
+    }
+FLOAT16_FNS(tile_f32x16, k_f32x16)
+FLOAT16_FNS(tile_f16x16, k_f16x16)
+FLOAT16_FNS(tile_bf16x16, k_bf16x16)
+FLOAT16_FNS(tile_bf16x16p, k_bf16x16p)
 
 /* Attention's q·k: four accumulators, as one dot has no other work to overlap. */
 static float vdot(const float *a, const float *b, int n) {
@@ -977,10 +1032,10 @@ void kern_fill_avx2(Kern *k) {
     k->pack[DT_Q4_K] = (KernPack){8, q4_Kx8_bytes, q4_Kx8_pack, {DT_Q8_0, act_q4_K_bytes, act_q4_K_quant, 8, 4, tile_q4_Kx8}};
     k->pack[DT_Q5_K] = (KernPack){8, q5_Kx8_bytes, q5_Kx8_pack, {DT_Q8_0, act_q4_K_bytes, act_q4_K_quant, 8, 4, tile_q5_Kx8}};
     k->pack[DT_Q6_K] = (KernPack){8, q6_Kx8_bytes, q6_Kx8_pack, {DT_Q8_0, act_group_q6_K_bytes, act_group_q6_K_quant, 8, 4, tile_q6_Kx8}};
-    k->pack[DT_F32] = (KernPack){8, f32x8_bytes, f32x8_pack, {DT_F32, NULL, NULL, 8, 4, tile_f32x8}};
-    k->pack[DT_F16] = (KernPack){8, f16x8_bytes, f16x8_pack, {DT_F32, NULL, NULL, 8, 4, tile_f16x8}};
-    k->pack[DT_BF16] = (KernPack){8, bf16x8_bytes, bf16x8_pack, {DT_F32, NULL, NULL, 8, 4, tile_bf16x8}};
-    k->pack_fast[DT_BF16] = (KernDot){DT_BF16, kern_bf16_act_bytes, kern_bf16_act, 8, 4, tile_bf16x8p};
+    k->pack[DT_F32] = (KernPack){16, f32x16_bytes, f32x16_pack, {DT_F32, NULL, NULL, 16, FLOAT_NT, tile_f32x16}};
+    k->pack[DT_F16] = (KernPack){16, f16x16_bytes, f16x16_pack, {DT_F32, NULL, NULL, 16, FLOAT_NT, tile_f16x16}};
+    k->pack[DT_BF16] = (KernPack){16, bf16x16_bytes, bf16x16_pack, {DT_F32, NULL, NULL, 16, FLOAT_NT, tile_bf16x16}};
+    k->pack_fast[DT_BF16] = (KernDot){DT_BF16, kern_bf16_act_bytes, kern_bf16_act, 16, FLOAT_NT, tile_bf16x16p};
     k->pack[DT_Q8_0] = (KernPack){8, q8_0x8_bytes, q8_0x8_pack, {DT_Q8_0, act_group_q4_0_bytes, act_group_q4_0_quant, 8, 4, tile_q8_0x8}};
     k->pack[DT_Q4_0] = (KernPack){8, q4_0x8_bytes, q4_0x8_pack, {DT_Q8_0, act_group_q4_0_bytes, act_group_q4_0_quant, 8, 4, tile_q4_0x8}};
     k->dot_f32 = vdot;

@@ -44,7 +44,7 @@
  *   PairBF16x16    2 columns (64)      16  bf16p16_pack   tile_bf16p16, _bf16p16x, _bf16p16_dp
  * (the x8 groups packed in avx2.c, q2_Kx8, q3_Kx8 and iq4_xsx8 in avx2_k2.c, the x16
  * ones in avx512.c).
- * The float groups f32x8, f16x8, bf16x8 (avx2) and f32x16, f16x16 (avx512)
+ * The float groups f32x16, f16x16, bf16x16 (avx2) and f32x16, f16x16 (avx512)
  * are plain column-major arrays, T[cols][rows] (x86_packed.h's FLOAT_PACK).
  * The 16-row units are whole cache lines, so every 512-bit load of a group
  * (mat_pack's buffers are 64-byte aligned) is aligned. */
