@@ -101,7 +101,7 @@ int sched_set_draft(Sched *s, int seq, const int *tokens, int k) {
 }
 
 int sched_next_batch(Sched *s, SchedBatch *b, int max_seqs) {
-    b->n = b->n_want = b->n_drafted = 0;
+    b->n = b->n_want = b->n_drafted = b->n_prompt = 0;
     int taken = 0, n_pre = 0;
     if (max_seqs <= 0) max_seqs = s->n_seq;
     /* decode tokens first: one each (and its drafts), never held back by the
@@ -122,6 +122,9 @@ int sched_next_batch(Sched *s, SchedBatch *b, int max_seqs) {
     int decoding = b->n, room = INT_MAX;
     if (s->budget && decoding) room = s->budget - decoding > s->budget / 4 ? s->budget - decoding : s->budget / 4;
     if (room < 1) room = 1;
+    /* under a target step time: what the fitted costs leave beside the decode rows */
+    if (s->budget && decoding && s->max_step > 0)
+        room = stepcost_budget(&s->cost, decoding, s->max_step, s->budget / 4, s->chunk, room);
     SchedSeq **pre = xmalloc((size_t)s->n_seq * sizeof *pre);
     for (int i = 0; i < s->n_seq; i++)
         if (s->seqs[i].state == SEQ_PREFILL && !s->seqs[i].inflight) pre[n_pre++] = &s->seqs[i];
@@ -137,7 +140,7 @@ int sched_next_batch(Sched *s, SchedBatch *b, int max_seqs) {
             int last = q->fed + j == q->n_prompt - 1;
             batch_add(b, q->prompt[q->fed + j], seq, q->pos++, last && q->max_new > 0);
         }
-        q->fed += take;
+        q->fed += take, b->n_prompt += take;
         q->inflight = 1, taken++;
     }
     free(pre);

@@ -7,7 +7,8 @@
 # validated by ajv; anthropic_test.mjs (/v1/messages, @anthropic-ai/sdk) and
 # responses_test.mjs (/v1/responses, the openai client's responses API);
 # mistral_test.mjs (FIM, safe_prompt, prefix with @mistralai/mistralai); hardening_test.mjs
-# (hostile clients over raw sockets, SIGTERM, the latency histograms). Run from anywhere:
+# (hostile clients over raw sockets, SIGTERM, the latency histograms);
+# ramp_test.mjs (--max-itl-ms: tokens under a ramp of new prompts = alone). Run from anywhere:
 #   tests/serve/run.sh                      # against build/mistral
 #   MISTRAL_BIN=/path/to/mistral tests/serve/run.sh
 # Skips (exit 0) when node/npm or ../shared/models/stories260K are absent;
@@ -40,6 +41,7 @@ if [ ! -x "$bin" ]; then
 fi
 set +e
 node --test tests/serve/serve_test.mjs tests/serve/spec_test.mjs tests/serve/structured_test.mjs tests/serve/property_test.mjs \
+    tests/serve/ramp_test.mjs \
     tests/serve/anthropic_test.mjs tests/serve/responses_test.mjs tests/serve/mistral_test.mjs tests/serve/hardening_test.mjs tests/serve/page_test.mjs
 status=$?
 exit $status
