@@ -117,6 +117,9 @@ int sched_next_batch(Sched *s, SchedBatch *b, int max_seqs) {
         b->n_drafted += q->n_draft, q->n_draft = 0;
         q->inflight = 1, taken++;
     }
+    SchedSeq **pre = xmalloc((size_t)s->n_seq * sizeof *pre);
+    for (int i = 0; i < s->n_seq; i++)
+        if (s->seqs[i].state == SEQ_PREFILL && !s->seqs[i].inflight) pre[n_pre++] = &s->seqs[i];
     /* prompt tokens this step: while sequences decode, what the budget leaves
      * (at least a quarter of it, so prompts always move); alone, chunks */
     int decoding = b->n, room = INT_MAX;
@@ -124,10 +127,7 @@ int sched_next_batch(Sched *s, SchedBatch *b, int max_seqs) {
     if (room < 1) room = 1;
     /* under a target step time: what the fitted costs leave beside the decode rows */
     if (s->budget && decoding && s->max_step > 0)
-        room = stepcost_budget(&s->cost, decoding, s->max_step, s->budget / 4, s->chunk, room);
-    SchedSeq **pre = xmalloc((size_t)s->n_seq * sizeof *pre);
-    for (int i = 0; i < s->n_seq; i++)
-        if (s->seqs[i].state == SEQ_PREFILL && !s->seqs[i].inflight) pre[n_pre++] = &s->seqs[i];
+        room = stepcost_budget(&s->cost, decoding, n_pre, s->max_step, s->budget / 4, s->chunk, room);
     qsort(pre, (size_t)n_pre, sizeof *pre, cmp_order);
     for (int k = 0; k < n_pre && taken < max_seqs; k++) {
         SchedSeq *q = pre[k];
