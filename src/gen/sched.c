@@ -125,9 +125,13 @@ int sched_next_batch(Sched *s, SchedBatch *b, int max_seqs) {
     int decoding = b->n, room = INT_MAX;
     if (s->budget && decoding) room = s->budget - decoding > s->budget / 4 ? s->budget - decoding : s->budget / 4;
     if (room < 1) room = 1;
-    /* under a target step time: what the fitted costs leave beside the decode rows */
-    if (s->budget && decoding && s->max_step > 0)
-        room = stepcost_budget(&s->cost, decoding, n_pre, s->max_step, s->budget / 4, s->chunk, room);
+    /* under a target step time: what the fitted costs leave beside the decode rows,
+     * at least the waiting prompts' share of the budget (and a quarter of it) */
+    if (s->budget && decoding && s->max_step > 0) {
+        int lo = (int)((long)s->budget * n_pre / (n_pre + decoding));
+        if (lo < s->budget / 4) lo = s->budget / 4;
+        room = stepcost_budget(&s->cost, decoding, n_pre, s->max_step, lo, s->chunk, room);
+    }
     qsort(pre, (size_t)n_pre, sizeof *pre, cmp_order);
     for (int k = 0; k < n_pre && taken < max_seqs; k++) {
         SchedSeq *q = pre[k];

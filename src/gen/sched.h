@@ -97,7 +97,8 @@ typedef struct {
     long started;
     double max_step;  /* > 0 (with budget): seconds a step with decoding sequences should
                          take; its prompt tokens come from cost (gen/stepcost.h), at
-                         least budget/4 and at most chunk; 0: the fixed budget */
+                         least the waiting prompts' share of budget, W/(W + D) of it,
+                         and budget/4, at most chunk; 0: the fixed budget */
     StepCost cost;    /* the caller's measured steps (stepcost_observe), for max_step */
 } Sched;
 

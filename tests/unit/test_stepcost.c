@@ -2,7 +2,8 @@
  * (gen/stepcost.h) and its use by the scheduler (gen/sched.h): step times
  * of a known t(D, P) = a + d D + p P give back a, d and p; the budget is
  * floor((T - a - d D) / p), or the waiting prompts' share of the step when
- * that is more, within [lo, hi]; too little measured, or one
+ * that is more, within [lo, hi] (the scheduler's lo: the waiting prompts'
+ * share of its fixed budget); too little measured, or one
  * prompt size only, leaves the fallback; decoding that alone takes the
  * target still gives prompts lo tokens; the fit follows a machine that gets
  * slower; a step built by sched_next_batch holds exactly that many prompt
@@ -99,6 +100,18 @@ int main(void) {
     sched_accept(&s, &bt, ids, NULL, NULL);
     n = sched_next_batch(&s, &bt, 0);
     EXPECT(n == 64 && bt.n_prompt == 56, "fixed budget: 56 prompt tokens (%d, %d)", n, bt.n_prompt);
+    sched_batch_free(&bt);
+    sched_free(&s);
+
+    /* a burst: 2 decoding, 14 prompts waiting; the target leaves 25, their share of the
+     * step's time 33, their share of the budget 64 * 14 / 16 = 56: 56 */
+    sched_init(&s, 16, 512, 64, -1);
+    s.max_step = 0.150;
+    train(&s.cost, 200, 0.020, 0.002, 0.005);
+    for (int q = 0; q < 16; q++) sched_start(&s, q, prompt, q < 2 ? 1 : 1000, 100, 0);
+    for (int q = 0; q < 2; q++) s.seqs[q].state = SEQ_DECODE, s.seqs[q].fed = 1, s.seqs[q].pos = 1;
+    n = sched_next_batch(&s, &bt, 0);
+    EXPECT(n == 2 + 56 && bt.n_prompt == 56, "a burst: 56 prompt tokens (%d, %d)", n, bt.n_prompt);
     sched_batch_free(&bt);
     sched_free(&s);
     return test_done("test_stepcost");
