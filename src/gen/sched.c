@@ -130,7 +130,7 @@ int sched_next_batch(Sched *s, SchedBatch *b, int max_seqs) {
     if (s->budget && decoding && s->max_step > 0) {
         int lo = (int)((long)s->budget * n_pre / (n_pre + decoding));
         if (lo < s->budget / 4) lo = s->budget / 4;
-        room = stepcost_budget(&s->cost, decoding, n_pre, s->max_step, lo, s->chunk, room);
+        room = stepcost_budget(&s->cost, decoding, s->max_step, lo, s->chunk, room);
     }
     qsort(pre, (size_t)n_pre, sizeof *pre, cmp_order);
     for (int k = 0; k < n_pre && taken < max_seqs; k++) {

@@ -42,16 +42,12 @@ StepFit stepcost_fit(const StepCost *c) {
     return f;
 }
 
-int stepcost_budget(const StepCost *c, int D, int W, double target, int lo, int hi, int fallback) {
+int stepcost_budget(const StepCost *c, int D, double target, int lo, int hi, int fallback) {
     if (lo < 1) lo = 1;
     if (hi < lo) hi = lo;
     StepFit f = stepcost_fit(c);
     double room = fallback;
-    if (f.known) {
-        double decode = f.a + f.d * (D > 0 ? D : 0); /* the step without prompt tokens */
-        room = (target - decode) / f.p;
-        if (D > 0 && W > 0 && W * decode / (D * f.p) > room) room = W * decode / (D * f.p); /* the prompts' share */
-    }
+    if (f.known) room = (target - f.a - f.d * (D > 0 ? D : 0)) / f.p;
     if (!(room >= lo)) return lo; /* NaN too */
     if (room >= hi) return hi;
     return (int)room;

@@ -19,14 +19,7 @@
  *
  *     P = floor((T - a - d D) / p)   prompt tokens, within [lo, hi]
  *
- * for the target T, unless W prompts are waiting: then the prompts get at
- * least their share of the step as requests, W / (W + D) of its time,
- *
- *     P >= W (a + d D) / (D p)
- *
- * so a burst of new requests (every client's next one at once) is not fed
- * a few tokens a step to keep one stream smooth, while one new prompt among
- * many streams is. lo keeps prompts moving when decoding alone takes T or
+ * for the target T. lo keeps prompts moving when decoding alone takes T or
  * more (no starvation: a new prompt's first token still comes); hi bounds
  * one step's activations. Until the fit knows p (too few steps, or every
  * measured step held the same number of prompt tokens) the caller's
@@ -56,11 +49,10 @@ void stepcost_init(StepCost *c);
 void stepcost_observe(StepCost *c, int D, int P, double seconds);
 /* The current fit (known = 0 until p can be told). */
 StepFit stepcost_fit(const StepCost *c);
-/* Prompt tokens for a step with D decode rows and W prompts waiting under
- * the target step time `target` seconds: the larger of floor((target - a -
- * d D) / p) and W (a + d D) / (D p), within [lo, hi] (lo < 1 is taken as 1;
- * hi < lo as lo); `fallback` (also within [lo, hi]) while the fit is not
- * known. */
-int stepcost_budget(const StepCost *c, int D, int W, double target, int lo, int hi, int fallback);
+/* Prompt tokens for a step with D decode rows under the target step time
+ * `target` seconds: floor((target - a - d D) / p) within [lo, hi]
+ * (lo >= 1 is taken as 1; hi < lo as lo); `fallback` (also within
+ * [lo, hi]) while the fit is not known. */
+int stepcost_budget(const StepCost *c, int D, double target, int lo, int hi, int fallback);
 
 #endif

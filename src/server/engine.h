@@ -114,9 +114,9 @@ typedef struct {
     long n_ctx;          /* (from the context) positions per slot (--ctx) */
     int batch_tokens;    /* tokens per step while sequences decode (--batch-tokens) */
     int max_itl_ms;      /* > 0: prompt tokens per step from the measured step times, so
-                            that a step with decoding sequences takes about this long, or
-                            the waiting prompts' share (gen/stepcost.h; at least
-                            batch_tokens/4 of them; --max-itl-ms); 0: batch_tokens */
+                            that a step with decoding sequences takes about this long
+                            (gen/stepcost.h; at least the waiting prompts' share of
+                            batch_tokens; --max-itl-ms); 0: batch_tokens */
     int chunk;           /* prompt tokens per sequence per step (0: GEN_DEFAULT_CHUNK) */
     int queue;           /* requests that may wait for a slot (--queue) */
     int tool_calls_id;   /* [TOOL_CALLS]: after it a choice streams no text; -1: none */
