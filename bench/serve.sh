@@ -52,7 +52,7 @@ run() { # name, command...
     echo "== $name: $M (threads $T)"
     "$@" >/tmp/serve-bench-$name.log 2>&1 &
     pid=$!
-    if wait_up; then load; fi
+    if wait_up; then load || echo "serve.sh: $name: a load failed (the server is stopped anyway)" >&2; fi
     kill -INT $pid 2>/dev/null || true
     i=0 # llama-server may take its time: then it is killed
     while kill -0 $pid 2>/dev/null && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
