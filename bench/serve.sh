@@ -2,8 +2,10 @@
 # bench/serve.sh — mistral serve and llama.cpp's llama-server on the same
 # GGUF file, the same prompts and load, one right after the other: aggregate
 # generated tok/s, time to first token and inter-token latency at 1, 4 and 16
-# concurrent clients, and the inter-token latency of 4 running streams while
-# a 2,000-word prompt arrives (bench/serve_load.mjs). Never a test.
+# concurrent clients, the inter-token latency of 4 running streams while
+# a 2,000-word prompt arrives, and a ramp: 8 new prompts arriving while 8
+# streams run (ITL p50/p99, the new prompts' TTFT, tok/s; bench/serve_load.mjs).
+# Never a test.
 #
 #   LLAMA_SERVER=/path/to/llama-server bench/serve.sh MODEL.gguf
 #
@@ -11,7 +13,9 @@
 # flags for mistral serve, e.g. "--batch-tokens 128"), SPEC_ARGS (when set,
 # mistral serve runs again right after with these flags too, e.g. "--lookup
 # 3" or "--draft SMALL.gguf": speculation on against off). Without
-# LLAMA_SERVER only mistral serve runs. llama.cpp is built outside this tree
+# LLAMA_SERVER only mistral serve runs. MISTRAL_BASE=path: another mistral
+# binary (a baseline build) runs the same load first. CLIENTS ("1 4 16"),
+# LONG_WORDS (2000), RAMP (8 new prompts): the loads; empty skips one. llama.cpp is built outside this tree
 # (CPU, Release, native); see bench/RESULTS.md.
 set -eu
 M=$1
@@ -30,12 +34,18 @@ wait_up() {
 }
 
 load() {
-    for c in 1 4 16; do
+    for c in ${CLIENTS-1 4 16}; do
         echo "-- $c client(s)"
         node bench/serve_load.mjs --url "$url" --clients $c --requests $((c < 4 ? 4 : 2 * c)) --max-tokens "$N"
     done
-    echo "-- 4 streams while a 2,000-word prompt arrives"
-    node bench/serve_load.mjs --url "$url" --max-tokens 256 --long-words 2000
+    if [ -n "${LONG_WORDS-2000}" ]; then
+        echo "-- 4 streams while a ${LONG_WORDS-2000}-word prompt arrives"
+        node bench/serve_load.mjs --url "$url" --max-tokens 256 --long-words "${LONG_WORDS-2000}"
+    fi
+    if [ -n "${RAMP-8}" ]; then
+        echo "-- ramp: ${RAMP-8} new prompts, one every 500 ms, while 8 streams run"
+        node bench/serve_load.mjs --url "$url" --streams 8 --max-tokens 128 --ramp "${RAMP-8}" --ramp-ms 500
+    fi
 }
 
 run() { # name, command...
@@ -44,7 +54,7 @@ run() { # name, command...
     echo "== $name: $M (threads $T)"
     "$@" >/tmp/serve-bench-$name.log 2>&1 &
     pid=$!
-    if wait_up; then load; fi
+    if wait_up; then load || echo "serve.sh: $name: a load failed (the server is stopped anyway)" >&2; fi
     kill -INT $pid 2>/dev/null || true
     i=0 # llama-server may take its time: then it is killed
     while kill -0 $pid 2>/dev/null && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
@@ -52,6 +62,9 @@ run() { # name, command...
     wait $pid 2>/dev/null || true
 }
 
+if [ -n "${MISTRAL_BASE:-}" ]; then
+    run base "$MISTRAL_BASE" serve -m "$M" --port "$PORT" --parallel 16 --ctx 2560 -t "$T" ${MISTRAL_ARGS:-}
+fi
 run mistral "$MISTRAL" serve -m "$M" --port "$PORT" --parallel 16 --ctx 2560 -t "$T" ${MISTRAL_ARGS:-}
 if [ -n "${SPEC_ARGS:-}" ]; then
     run mistral-spec "$MISTRAL" serve -m "$M" --port "$PORT" --parallel 16 --ctx 2560 -t "$T" ${MISTRAL_ARGS:-} $SPEC_ARGS

@@ -10,7 +10,12 @@
 // latency (p50, p99). With --long-words W, instead: 4 streams run, then one
 // request with a prompt of about W words arrives; prints the inter-token
 // latency of the 4 streams while it is prefilled (p50, p99, max) against
-// before it came. With --hostile K, while the load runs: K slowloris
+// before it came. With --ramp K, instead: --streams S (8) streams of
+// --max-tokens run; once each has its first token, K new requests (a
+// --prompt-words prompt, --ramp-tokens 32 tokens each) arrive one every
+// --ramp-ms (500); prints the inter-token latency of every request (p50,
+// p99), of the S streams while new prompts arrive (p99, max), the new
+// requests' time to first token (p50, p99) and aggregate tok/s. With --hostile K, while the load runs: K slowloris
 // connections (a header line every 300 ms, never finished: the server must
 // close them, --http-timeout) and request-smuggling attempts in a loop
 // (Content-Length with Transfer-Encoding, two Content-Lengths, each with a
@@ -36,7 +41,7 @@ const words = "the cat sat on a warm mat and looked at the little bird in the ol
 const prompt = (n, salt) => Array.from({ length: n }, (_, i) => words[(i * 7 + salt) % words.length]).join(" ");
 
 // One streaming completion: the times of its text chunks and its token count.
-async function one(text, max, salt) {
+async function one(text, max, salt, onFirst) {
   const t0 = performance.now();
   const res = await fetch(`${url}/v1/completions`, {
     method: "POST",
@@ -60,7 +65,10 @@ async function one(text, max, salt) {
       const j = JSON.parse(data);
       if (j.usage) tokens = j.usage.completion_tokens;
       const c = j.choices?.[0];
-      if (c && (c.text ?? c.delta?.content ?? "") !== "") times.push(performance.now());
+      if (c && (c.text ?? c.delta?.content ?? "") !== "") {
+        times.push(performance.now());
+        if (times.length === 1) onFirst?.();
+      }
     }
     if (Date.now() > deadline) throw new Error("timed out");
   }
@@ -108,6 +116,35 @@ async function longPrompt() {
   return { long_words: longWords, long_ttft_ms: tFirst - tLong, itl_before_p50_ms: pct(before, 50),
            itl_before_p99_ms: pct(before, 99), itl_during_p50_ms: pct(during, 50), itl_during_p99_ms: pct(during, 99),
            itl_during_max_ms: Math.max(...during), gaps_during: during.length };
+}
+
+// S streams run; K new prompts (none a prefix another request left in a cache) arrive one every --ramp-ms once each stream has its first token.
+async function ramp() {
+  const S = +(args.streams ?? 8), K = +(args.ramp ?? 8), every = +(args["ramp-ms"] ?? 500);
+  const rampTokens = +(args["ramp-tokens"] ?? 32);
+  const t0 = performance.now();
+  let started = 0, release;
+  const allStarted = new Promise((r) => { release = r; });
+  const streams = Array.from({ length: S }, (_, k) =>
+    one(`stream ${k}: ${prompt(promptWords, k)}`, maxTokens, k, () => { if (++started === S) release(); }));
+  await Promise.race([allStarted, Promise.all(streams)]); /* a stream that fails ends the run */
+  const tRamp = performance.now();
+  const arrivals = [];
+  for (let k = 0; k < K; k++) {
+    if (k) await new Promise((r) => setTimeout(r, every));
+    arrivals.push(one(`ramp ${k}: ${prompt(promptWords, 100 + k)}`, rampTokens, 100 + k)); /* no cached prefix */
+  }
+  const news = await Promise.all(arrivals);
+  const tEnd = Math.max(...news.map((r) => r.times[0] ?? performance.now()));
+  const old = await Promise.all(streams);
+  const wall = (performance.now() - t0) / 1000;
+  const all = [...old, ...news], tokens = all.reduce((a, r) => a + r.tokens, 0);
+  const itl = all.flatMap((r) => gaps(r.times)), ttft = news.map((r) => r.times[0] - r.t0);
+  const during = old.flatMap((r) => r.times.slice(1).map((t, i) => [t, t - r.times[i]]))
+    .filter(([t]) => t > tRamp && t <= tEnd).map(([, g]) => g);
+  return { streams: S, ramp: K, ramp_ms: every, wall_s: wall, tokens, tok_s: tokens / wall,
+           itl_p50_ms: pct(itl, 50), itl_p99_ms: pct(itl, 99), itl_ramp_p99_ms: pct(during, 99),
+           itl_ramp_max_ms: Math.max(...during), ttft_p50_ms: pct(ttft, 50), ttft_p99_ms: pct(ttft, 99) };
 }
 
 // ---- hostile clients ----------------------------------------------------------------
@@ -178,7 +215,7 @@ async function withHostile(load) {
            smuggling_refused: sm.ok };
 }
 
-const load = longWords ? longPrompt : throughput;
+const load = args.ramp ? ramp : longWords ? longPrompt : throughput;
 const out = hostile ? await withHostile(load) : await load();
 if (args.json) console.log(JSON.stringify(out));
 else for (const [k, v] of Object.entries(out)) console.log(`${k.padEnd(20)} ${typeof v === "number" ? +v.toFixed(2) : v}`);

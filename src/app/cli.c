@@ -56,7 +56,8 @@ enum { O_MODEL, O_TOKENIZER, O_TOKENS, O_TOKENS_FILE, O_PROMPT, O_PROMPT_FILE, O
        O_JSON_SCHEMA, O_GRAMMAR, O_REGEX, O_JSON_OBJECT, O_JSON_STRICT, O_DRAFT, O_LOOKUP, O_DRAFT_MAX, O_OUTPUT,
        O_PRESENCE, O_FREQUENCY, O_REPEAT_PENALTY, O_REPEAT_LAST_N,
        O_OUT_FORMAT, O_CHUNKS, O_SKIP_CHUNKS, O_PROCESS_OUTPUT, O_IMATRIX, O_KL_BASE,
-       O_DRAFT_POLICY };
+       O_DRAFT_POLICY,
+       O_MAX_ITL };
 
 /* Which subcommands take which flag. */
 static const struct {
@@ -116,6 +117,7 @@ static const struct {
     {"--port", NULL, 1, O_PORT, " serve "},
     {"--parallel", "-np", 1, O_PARALLEL, " serve "},
     {"--batch-tokens", NULL, 1, O_BATCH_TOKENS, " serve "},
+    {"--max-itl-ms", NULL, 1, O_MAX_ITL, " serve "},
     {"--queue", NULL, 1, O_QUEUE, " serve "},
     {"--max-conn-per-ip", NULL, 1, O_MAX_CONN_PER_IP, " serve "},
     {"--http-timeout", NULL, 1, O_HTTP_TIMEOUT, " serve "},
@@ -230,6 +232,7 @@ static void set(Options *o, int id, const char *flag, const char *v) {
     case O_PARALLEL: o->parallel = parse_long(c, flag, v, 1, 4096); break;
     case O_BATCH_TOKENS: o->batch_tokens = parse_long(c, flag, v, 1, 1L << 20); break;
     case O_QUEUE: o->queue = parse_long(c, flag, v, 0, 1L << 20); break;
+    case O_MAX_ITL: o->max_itl_ms = parse_long(c, flag, v, 0, 60000), o->max_itl_set = 1; break;
     case O_MAX_CONN_PER_IP: o->max_conn_per_ip = parse_long(c, flag, v, 1, 512); break;
     case O_HTTP_TIMEOUT: o->http_timeout = parse_long(c, flag, v, 1, 3600); break;
     case O_PROMPT_CACHE:

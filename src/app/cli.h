@@ -49,6 +49,8 @@ typedef struct {
     size_t prompt_cache_size;  /* serve --prompt-cache-size (0: the default) */
     long port, parallel, batch_tokens, queue;         /* serve */
     long max_conn_per_ip, http_timeout;               /* serve: 0 = the defaults */
+    long max_itl_ms;           /* serve --max-itl-ms (with max_itl_set; else the default) */
+    int max_itl_set;
     const char *draft;         /* --draft MODEL: speculative decoding with a draft model */
     long lookup;               /* --lookup N: speculative decoding by prompt lookup (0: off) */
     long draft_max;            /* --draft-max K (0: the drafter's default) */

@@ -17,6 +17,7 @@
 #include "server/server.h"
 
 #define SERVE_DEFAULT_PORT 8080
+#define SERVE_DEFAULT_MAX_ITL_MS 150
 #define SERVE_MAX_BODY (4u << 20)
 #define SERVE_PROMPT_CACHE_SIZE ((size_t)4 << 30)
 
@@ -71,6 +72,7 @@ int cmd_serve(const Options *o) {
                         .parallel = o->parallel ? (int)o->parallel : 4,
                         .ctx = o->ctx ? o->ctx : 4096,
                         .batch_tokens = o->batch_tokens ? (int)o->batch_tokens : 64,
+                        .max_itl_ms = o->max_itl_set ? (int)o->max_itl_ms : SERVE_DEFAULT_MAX_ITL_MS,
                         .queue = o->queue >= 0 ? (int)o->queue : 64,
                         .api_key = key ? key : o->api_key,
                         .chat_format = o->chat_format,

@@ -249,7 +249,7 @@ static const struct {
      1, 0, 1},
     {"serve", cmd_serve,
      "mistral serve -m MODEL [--host 127.0.0.1] [--port 8080] [--parallel N] [--ctx N]\n"
-     "                        [--batch-tokens B] [--queue Q] [--api-key KEY | --api-key-file F] [model options]\n"
+     "                        [--batch-tokens B] [--max-itl-ms T] [--queue Q] [--api-key KEY | --api-key-file F] [model options]\n"
      "                        [--draft MODEL | --lookup N] [--draft-max K] [--draft-policy auto|always]\n"
      "                        [--prompt-cache DIR [--prompt-cache-size S]]\n"
      "       mpirun -np N mistral serve ... [--pipeline [--layer-split A,B,..]] [--expert-parallel]",
@@ -267,6 +267,10 @@ static const struct {
      "  --batch-tokens B      tokens per forward call while sequences decode: their next\n"
      "                        tokens, then prompt tokens (default 64; at least B/4 of them\n"
      "                        prompt tokens); a prompt alone goes 512 tokens at a time\n"
+     "  --max-itl-ms T        while sequences decode, give new prompts the tokens that keep\n"
+     "                        a step (a stream's inter-token gap) under T ms by the measured\n"
+     "                        step times: at least B W/(W + D) (W prompts waiting, D streams)\n"
+     "                        and B/4, at most 512 (default 150; 0: the fixed budget B)\n"
      "  --queue Q             requests that may wait for a free sequence (default 64;\n"
      "                        beyond: 429)\n"
      "  --max-conn-per-ip N   open connections one client address may hold (default 64;\n"

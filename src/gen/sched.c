@@ -101,7 +101,7 @@ int sched_set_draft(Sched *s, int seq, const int *tokens, int k) {
 }
 
 int sched_next_batch(Sched *s, SchedBatch *b, int max_seqs) {
-    b->n = b->n_want = b->n_drafted = 0;
+    b->n = b->n_want = b->n_drafted = b->n_prompt = 0;
     int taken = 0, n_pre = 0;
     if (max_seqs <= 0) max_seqs = s->n_seq;
     /* decode tokens first: one each (and its drafts), never held back by the
@@ -117,14 +117,21 @@ int sched_next_batch(Sched *s, SchedBatch *b, int max_seqs) {
         b->n_drafted += q->n_draft, q->n_draft = 0;
         q->inflight = 1, taken++;
     }
+    SchedSeq **pre = xmalloc((size_t)s->n_seq * sizeof *pre);
+    for (int i = 0; i < s->n_seq; i++)
+        if (s->seqs[i].state == SEQ_PREFILL && !s->seqs[i].inflight) pre[n_pre++] = &s->seqs[i];
     /* prompt tokens this step: while sequences decode, what the budget leaves
      * (at least a quarter of it, so prompts always move); alone, chunks */
     int decoding = b->n, room = INT_MAX;
     if (s->budget && decoding) room = s->budget - decoding > s->budget / 4 ? s->budget - decoding : s->budget / 4;
     if (room < 1) room = 1;
-    SchedSeq **pre = xmalloc((size_t)s->n_seq * sizeof *pre);
-    for (int i = 0; i < s->n_seq; i++)
-        if (s->seqs[i].state == SEQ_PREFILL && !s->seqs[i].inflight) pre[n_pre++] = &s->seqs[i];
+    /* under a target step time: what the fitted costs leave beside the decode rows,
+     * at least the waiting prompts' share of the budget (and a quarter of it) */
+    if (s->budget && decoding && s->max_step > 0) {
+        int lo = (int)((long)s->budget * n_pre / (n_pre + decoding));
+        if (lo < s->budget / 4) lo = s->budget / 4;
+        room = stepcost_budget(&s->cost, decoding, s->max_step, lo, s->chunk, room);
+    }
     qsort(pre, (size_t)n_pre, sizeof *pre, cmp_order);
     for (int k = 0; k < n_pre && taken < max_seqs; k++) {
         SchedSeq *q = pre[k];
@@ -137,7 +144,7 @@ int sched_next_batch(Sched *s, SchedBatch *b, int max_seqs) {
             int last = q->fed + j == q->n_prompt - 1;
             batch_add(b, q->prompt[q->fed + j], seq, q->pos++, last && q->max_new > 0);
         }
-        q->fed += take;
+        q->fed += take, b->n_prompt += take;
         q->inflight = 1, taken++;
     }
     free(pre);

@@ -12,7 +12,10 @@
  * started: while some sequences decode, only as many prompt tokens as the
  * step's budget leaves (so a long new prompt delays running streams by one
  * small step at a time: stall-free chunked prefill); when none decodes,
- * whole chunks (prefill at full speed). The caller runs
+ * whole chunks (prefill at full speed). With a target step time
+ * (Sched.max_step: the server's --max-itl-ms) the budget is what the
+ * measured step costs leave beside the decode rows (gen/stepcost.h). The
+ * caller runs
  * the batch (forward, or the pipeline's stages), samples one id per wanted
  * row and hands the ids back to sched_accept, which emits them and ends the
  * sequences that are done (EOS, max_new, the emit callback's word).
@@ -38,6 +41,8 @@
  * flight, one per stage) and the server all drive this. */
 #ifndef GEN_SCHED_H
 #define GEN_SCHED_H
+
+#include "gen/stepcost.h"
 
 /* Prompt tokens fed per forward call when no chunk size is given; chunking
  * never changes results, it only bounds the activations' memory. */
@@ -78,6 +83,7 @@ typedef struct {
     int *next;        /* [n_want]: the draft fed after the row's token (its pick must
                          equal it for the next row to count), or -1: the sequence's last row */
     int n_drafted;    /* drafted tokens in the batch */
+    int n_prompt;     /* prompt tokens in the batch */
     int cap;
 } SchedBatch;
 
@@ -89,6 +95,11 @@ typedef struct {
                          of them prompt tokens); 0: no limit */
     int eos;          /* a sampled eos ends its sequence (emitted first); -1: none */
     long started;
+    double max_step;  /* > 0 (with budget): seconds a step with decoding sequences should
+                         take; its prompt tokens come from cost (gen/stepcost.h), at
+                         least the waiting prompts' share of budget, W/(W + D) of it,
+                         and budget/4, at most chunk; 0: the fixed budget */
+    StepCost cost;    /* the caller's measured steps (stepcost_observe), for max_step */
 } Sched;
 
 /* chunk <= 0: GEN_DEFAULT_CHUNK; budget <= 0: no limit (generate(): every

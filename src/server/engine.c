@@ -606,6 +606,8 @@ static void *engine_main(void *arg) {
             int s = f->b.owner[i];
             if (e->slots[s].req && e->sched.seqs[s].state == SEQ_DONE) slot_free(e, s);
         }
+        /* the step's time as its streams saw it: for the prompt budget (gen/stepcost.h) */
+        stepcost_observe(&e->sched.cost, f->b.n - f->b.n_prompt, f->b.n_prompt, now_seconds() - f->launched);
         fork_ready(e);
         head = (head + 1) % depth, busy--;
         long made = e->st.generated_tokens - before;
@@ -655,6 +657,7 @@ int engine_start(Engine *e, Context *ctx, const Tokenizer *tok, const EngineOpti
     if (o->prompt_cache && !(e->pcache = promptcache_open(o->prompt_cache, o->prompt_cache_size, ctx))) return -1;
     specrule_init(&e->rule);
     sched_init(&e->sched, o->n_slots, o->chunk, o->batch_tokens, -1);
+    e->sched.max_step = o->max_itl_ms > 0 ? o->max_itl_ms / 1000.0 : 0;
     e->slots = xcalloc((size_t)o->n_slots, sizeof *e->slots);
     e->queue = xcalloc((size_t)o->queue + (size_t)o->n_slots, sizeof *e->queue);
     e->st.n_slots = o->n_slots;

@@ -7,7 +7,9 @@
  * each step is one forward call holding every decoding sequence's next token
  * and as many prompt tokens of new ones as the step's token budget leaves,
  * so a long prompt delays running streams by one small step at a time
- * (prompts alone are fed in whole chunks). Tokens go back to the
+ * (prompts alone are fed in whole chunks). With max_itl_ms the step's
+ * prompt tokens are those its fitted cost leaves under that target
+ * (gen/stepcost.h; every step's time is measured for the fit). Tokens go back to the
  * request as events (text deltas that never split a UTF-8 character or show
  * text that may still become a stop text, log-probabilities) through a
  * queue the HTTP thread waits on. A finished or cancelled request frees its
@@ -124,6 +126,10 @@ typedef struct {
     int n_slots;         /* (from the context) sequences run at once (--parallel) */
     long n_ctx;          /* (from the context) positions per slot (--ctx) */
     int batch_tokens;    /* tokens per step while sequences decode (--batch-tokens) */
+    int max_itl_ms;      /* > 0: prompt tokens per step from the measured step times, so
+                            that a step with decoding sequences takes about this long
+                            (gen/stepcost.h; at least the waiting prompts' share of
+                            batch_tokens; --max-itl-ms); 0: batch_tokens */
     int chunk;           /* prompt tokens per sequence per step (0: GEN_DEFAULT_CHUNK) */
     int queue;           /* requests that may wait for a slot (--queue) */
     int tool_calls_id;   /* [TOOL_CALLS]: after it a choice streams no text; -1: none */

@@ -718,6 +718,7 @@ int server_ready(Server *s, Context *ctx, const Tokenizer *tok, const PipelinePl
     EngineOptions eo = {.batch_tokens = s->o.batch_tokens, .queue = s->o.queue, .tool_calls_id = s->tool_calls_id,
                         .plan = plan, .drafter = s->o.drafter, .draft_always = s->o.draft_always,
                         .prompt_cache = s->o.prompt_cache, .prompt_cache_size = s->o.prompt_cache_size};
+    eo.max_itl_ms = s->o.max_itl_ms;
     if (engine_start(&s->engine, ctx, tok, &eo)) return -1;
     atomic_store(&s->ready, 1);
     return 0;

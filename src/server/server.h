@@ -27,6 +27,7 @@ typedef struct {
     int parallel;          /* slots */
     long ctx;              /* positions per slot */
     int batch_tokens;      /* tokens per step while sequences decode */
+    int max_itl_ms;        /* > 0: prompt tokens per step from measured step times (engine.h) */
     int queue;             /* requests waiting for a slot before 429 */
     const char *api_key;   /* NULL: none */
     const char *chat_format; /* NULL: the tokenizer's */

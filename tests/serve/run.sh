@@ -9,7 +9,8 @@
 # mistral_test.mjs (FIM, safe_prompt, prefix with @mistralai/mistralai); hardening_test.mjs
 # (hostile clients over raw sockets, SIGTERM, the latency histograms); promptcache_test.mjs
 # (--prompt-cache: restored across a restart, damaged and foreign files); fork_test.mjs (n > 1 prefills once:
-# choices equal n = 1 requests); penalty_test.mjs (presence/frequency/repeat penalties equal the CLI's). Run from anywhere:
+# choices equal n = 1 requests); penalty_test.mjs (presence/frequency/repeat penalties equal the CLI's);
+# ramp_test.mjs (--max-itl-ms: tokens under a ramp of new prompts = alone). Run from anywhere:
 #   tests/serve/run.sh                      # against build/mistral
 #   MISTRAL_BIN=/path/to/mistral tests/serve/run.sh
 # Skips (exit 0) when node/npm or ../shared/models/stories260K are absent;
@@ -42,6 +43,7 @@ if [ ! -x "$bin" ]; then
 fi
 set +e
 node --test tests/serve/serve_test.mjs tests/serve/spec_test.mjs tests/serve/structured_test.mjs tests/serve/property_test.mjs \
+    tests/serve/ramp_test.mjs \
     tests/serve/anthropic_test.mjs tests/serve/responses_test.mjs tests/serve/mistral_test.mjs tests/serve/hardening_test.mjs tests/serve/promptcache_test.mjs tests/serve/page_test.mjs \
     tests/serve/fork_test.mjs tests/serve/penalty_test.mjs
 status=$?
