@@ -202,7 +202,7 @@ const TOOLS = [
 function checkArgs(name, args) {
   const v = JSON.parse(args);
   if (name === "get_weather") {
-    assert.ok(typeof v.city === "string" && v.city.length <= 10 && ["c", "f"].includes(v.unit), args);
+    assert.ok(typeof v.city === "string" && [...v.city].length <= 10 && /* code points */ ["c", "f"].includes(v.unit), args);
   } else {
     assert.equal(name, "add");
     assert.ok(Number.isInteger(v.a) && v.a >= 0 && v.a <= 100 && Number.isInteger(v.b) && v.b >= 0 && v.b <= 100, args);
