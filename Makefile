@@ -140,6 +140,7 @@ avx512-test:
 
 # Benchmarks (never part of make test): see bench/RESULTS.md.
 bench: $(BUILD)/bench/matmul_bench $(BUILD)/bench/mask_bench $(BUILD)/bench/grammar_check
+bench: $(BUILD)/bench/int8_peak # the int8 dot peak and the avx2 integer tiles against it (issue 24)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libmistral-internal.a
 	@mkdir -p $(dir $@)
