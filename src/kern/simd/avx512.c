@@ -51,18 +51,7 @@ static uint64_t read_lines(const void *p, size_t bytes) {
     return w[0] ^ w[1] ^ w[2] ^ w[3] ^ w[4] ^ w[5] ^ w[6] ^ w[7];
 }
 
-/* The tiles stream their group's weights once, front to back; the hardware
- * prefetchers alone left decode at 55-65% of the read bandwidth here. Each
- * step of a tile asks for the lines PREFETCH_AHEAD bytes past the `bytes` it
- * is about to read (into L1; past the end of the weights a prefetch reads
- * nothing and cannot fault). 4 KiB measured best of 1, 2 and 4 KiB on an
- * Intel Xeon (bench/RESULTS.md). */
-#ifndef PREFETCH_AHEAD
-#define PREFETCH_AHEAD 4096
-#endif
-FORCE void prefetch_ahead(const char *p, const int bytes) {
-    for (int l = 0; l < bytes; l += 64) _mm_prefetch(p + PREFETCH_AHEAD + l, _MM_HINT_T0);
-}
+/* The tiles prefetch their weights ahead: x86_tile.h's prefetch_ahead. */
 
 /* ---- float weights in 512-bit registers ------------------------------------
  * f32x16, f16x16: 16 rows of float weights per group, column-major inside
@@ -784,5 +773,6 @@ void kern_fill_avx512(Kern *k) {
         k->pack_fast[DT_BF16] = (KernDot){DT_BF16, bf16_pairs_bytes, bf16_pairs, 16, 8, tile_bf16p16_dp};
 #endif
     k->attn[0] = attn_f32, k->attn[1] = attn_f16;
+    kern_fill_avx512_k2(k);
 }
 #endif
