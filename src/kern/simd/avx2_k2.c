@@ -1,5 +1,5 @@
 /* avx2_k2 — the avx2 tiles of the types issue 21 added: q2_K, q3_K, iq4_nl,
- * iq4_xs (compiled with -mavx2 -mfma -mf16c like avx2.c, whose table they
+ * iq4_xs, tq1_0, tq2_0 (compiled with -mavx2 -mfma -mf16c like avx2.c, whose table they
  * join, and so the avx512 table's too). Each gives generic.c's bits, which is
  * what makes them batch-, chunk- and thread-invariant like every tile: per
  * block of 32 the exact integer sum (maddubs, then madd to int32 lanes, then
@@ -268,6 +268,90 @@ FORCE void k_iq4_xs(const int MR, const int NT, float *out, size_t os, const cha
 }
 TILE_FNS(tile_iq4_xs, k_iq4_xs)
 
+/* ---- tq1_0, tq2_0: ternary codes ---------------------------------------------
+ * Per 32-block generic.c's (d·d_x)·Σ q·xq with q = u − 1, u the unsigned
+ * code (tq1_0: a trit 0..2, tq2_0: 2 bits): Σq·x = Σu·x − Σx, the block sums
+ * of x once per token and super-block; 8 blocks' sums in 8 lanes (sum4,
+ * blocks8), their terms added in block order as for iq4_xs. */
+
+/* tq2_0: block 4j + k is bits 2k of qs[32j..32j+32), as q2_K's codes. */
+FORCE void tq2_codes(const BlockTQ2_0 *wb, __m256i u[8]) {
+    const __m256i three = _mm256_set1_epi8(3);
+    UNROLL for (int j = 0; j < 2; j++) {
+        __m256i q = _mm256_loadu_si256((const __m256i *)(wb->qs + 32 * j));
+        UNROLL for (int k = 0; k < 4; k++) u[4 * j + k] = _mm256_and_si256(_mm256_srli_epi16(q, 2 * k), three);
+    }
+}
+
+/* Trit k of each byte: ((byte·3^k mod 256)·3) >> 8, with p the 16-bit
+ * lanes' 3^k. The byte product mod 256 goes to the high byte of a 16-bit
+ * product (even bytes shifted up first, odd ones masked in place), whose
+ * high half of ·3 (even) or ·768 masked (odd) is the trit in place. */
+FORCE __m256i trits(__m256i v, __m256i p) {
+    const __m256i hi = _mm256_set1_epi16((short)0xff00);
+    __m256i e = _mm256_mullo_epi16(_mm256_slli_epi16(v, 8), p), o = _mm256_mullo_epi16(_mm256_and_si256(v, hi), p);
+    e = _mm256_mulhi_epu16(e, _mm256_set1_epi16(3));
+    o = _mm256_and_si256(_mm256_mulhi_epu16(o, _mm256_set1_epi16(768)), hi);
+    return _mm256_or_si256(e, o);
+}
+
+/* tq1_0 (kern/quant.c's codes_tq1_0): blocks 0-4 are trits 0-4 of qs[0..32);
+ * block 5 trits 0 and 1 of qs[32..48), block 6 trits 2 and 3, block 7 trit
+ * 4 of qs[32..48) then trits 0-3 of qh[0..4), 4 values each. */
+FORCE void tq1_codes(const BlockTQ1_0 *wb, __m256i u[8]) {
+    __m256i a = _mm256_loadu_si256((const __m256i *)wb->qs);
+    __m256i b = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(wb->qs + 32)));
+    static const short pow3[5] = {1, 3, 9, 27, 81};
+    UNROLL8 for (int k = 0; k < 5; k++) u[k] = trits(a, _mm256_set1_epi16(pow3[k]));
+    u[5] = trits(b, _mm256_setr_epi16(1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3));
+    u[6] = trits(b, _mm256_setr_epi16(9, 9, 9, 9, 9, 9, 9, 9, 27, 27, 27, 27, 27, 27, 27, 27));
+    int32_t h;
+    memcpy(&h, wb->qh, 4);
+    __m256i c = _mm256_inserti128_si256(b, _mm_set1_epi32(h), 1);
+    u[7] = trits(c, _mm256_setr_epi16(81, 81, 81, 81, 81, 81, 81, 81, 1, 1, 3, 3, 9, 9, 27, 27));
+}
+
+/* Σ u[b]·x_b of each block b of one super-block, in 8 lanes. */
+FORCE __m256i block_sums(const __m256i u[8], const ActQ4_K *xk) {
+    const __m256i ones16 = _mm256_set1_epi16(1);
+    __m256i p[8];
+    UNROLL8 for (int b = 0; b < 8; b++)
+        p[b] = _mm256_madd_epi16(_mm256_maddubs_epi16(u[b], _mm256_loadu_si256((const __m256i *)xk->qs[b])), ones16);
+    return blocks8(sum4(p[0], p[1], p[2], p[3]), sum4(p[4], p[5], p[6], p[7]));
+}
+
+FORCE void k_tq(const int MR, const int NT, const int TQ1, float *out, size_t os, const char *w, size_t ws,
+                const char *x, size_t xs, size_t n) {
+    const __m256i ones8 = _mm256_set1_epi8(1);
+    const __m256i one[8] = {ones8, ones8, ones8, ones8, ones8, ones8, ones8, ones8};
+    float acc[4][4] = {{0}};
+    for (size_t i = 0; i < n / QK_K; i++) {
+        __m256i sx[4]; /* Σx of each block */
+        UNROLL for (int t = 0; t < NT; t++) sx[t] = block_sums(one, (const ActQ4_K *)(x + t * xs) + i);
+        UNROLL for (int r = 0; r < MR; r++) {
+            __m256i u[8];
+            float d;
+            if (TQ1) {
+                const BlockTQ1_0 *wb = (const BlockTQ1_0 *)(w + r * ws) + i;
+                tq1_codes(wb, u), d = _cvtsh_ss(wb->d);
+            } else {
+                const BlockTQ2_0 *wb = (const BlockTQ2_0 *)(w + r * ws) + i;
+                tq2_codes(wb, u), d = _cvtsh_ss(wb->d);
+            }
+            UNROLL for (int t = 0; t < NT; t++) {
+                const ActQ4_K *xk = (const ActQ4_K *)(x + t * xs) + i;
+                __m256i sumi = _mm256_sub_epi32(block_sums(u, xk), sx[t]);
+                add_n(&acc[r][t], _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(d), _mm256_loadu_ps(xk->d)), cvt(sumi)), 8);
+            }
+        }
+    }
+    UNROLL for (int r = 0; r < MR; r++) UNROLL for (int t = 0; t < NT; t++) out[(size_t)t * os + (size_t)r] = acc[r][t];
+}
+#define K_TQ1_0(MR, NT, ...) k_tq(MR, NT, 1, __VA_ARGS__)
+#define K_TQ2_0(MR, NT, ...) k_tq(MR, NT, 0, __VA_ARGS__)
+TILE_FNS(tile_tq1_0, K_TQ1_0)
+TILE_FNS(tile_tq2_0, K_TQ2_0)
+
 /* ---- q2_K, q3_K in groups of 8 rows (BlockQ2_Kx8, BlockQ3_Kx8) -------------
  * Lanes are rows, so each lane runs generic.c's scalar chain as it is: per
  * 32-block b, with u the unsigned codes (q2_K: q; q3_K: q + 4) of 4 values a
@@ -442,6 +526,8 @@ void kern_fill_avx2_k2(Kern *k) {
     k->mm[DT_Q3_K] = (KernDot){DT_Q8_0, a4k.act_bytes, a4k.act_quant, 4, 2, tile_q3_K};
     k->mm[DT_IQ4_NL] = (KernDot){DT_Q8_0, a80.act_bytes, a80.act_quant, 4, 4, tile_iq4_nl};
     k->mm[DT_IQ4_XS] = (KernDot){DT_Q8_0, a4k.act_bytes, a4k.act_quant, 4, 4, tile_iq4_xs};
+    k->mm[DT_TQ1_0] = (KernDot){DT_Q8_0, a4k.act_bytes, a4k.act_quant, 4, 2, tile_tq1_0};
+    k->mm[DT_TQ2_0] = (KernDot){DT_Q8_0, a4k.act_bytes, a4k.act_quant, 4, 2, tile_tq2_0};
     k->pack[DT_Q2_K] = (KernPack){8, q2_Kx8_bytes, q2_Kx8_pack, {DT_Q8_0, g6k.act_bytes, g6k.act_quant, 8, 4, tile_q2_Kx8}};
     k->pack[DT_Q3_K] = (KernPack){8, q3_Kx8_bytes, q3_Kx8_pack, {DT_Q8_0, g6k.act_bytes, g6k.act_quant, 8, 4, tile_q3_Kx8}};
     k->pack[DT_IQ4_XS] = (KernPack){8, iq4_xsx8_bytes, iq4_xsx8_pack, {DT_Q8_0, a4k.act_bytes, a4k.act_quant, 8, 4, tile_iq4_xsx8}};

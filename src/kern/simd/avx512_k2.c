@@ -71,7 +71,7 @@ FORCE void k_q23_Kx8v(const int Q3, const int NT, float *out, size_t os, const c
         const uint8_t(*qs)[8][32] = Q3 ? g3->qs : g2->qs;
         __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(Q3 ? g3->d : g2->d)));
         __m256 dmin = Q3 ? d : _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g2->dmin));
-        for (int j = 0; j < 2; j++) UNROLL for (int k = 0; k < 4; k++) {
+        UNROLL for (int j = 0; j < 2; j++) UNROLL for (int k = 0; k < 4; k++) { /* b constant: immediate shifts */
             const int b = 4 * j + k;
             const __m256i m2 = _mm256_set1_epi8((char)(3 << 2 * k)), mh = _mm256_set1_epi8((char)(1 << b));
             __m256i S[2][4], H[2][4];
