@@ -118,13 +118,17 @@ PACKED_FNS(tile_q2_Kx8v, k_q2_Kx8v)
 PACKED_FNS(tile_q3_Kx8v, k_q3_Kx8v)
 
 /* ---- iq4_xs ------------------------------------------------------------------
- * avx2_k2.c's k_iq4_xsx8 with one vpdpbusd where it has maddubs, madd and
- * an add: per row lane sumi = Σ |level|·(x signed by the level) (exact
- * int32), acc += (d·d_x)·(sc·sumi) in block order. */
+ * avx2_k2.c's k_iq4_xsx8 with the levels made unsigned: through the table
+ * kvalues_iq4nl + 128 (1..241) each index is one u8 that vpdpbusd takes as
+ * it is, so per row lane and 32-block s
+ *   sumi = Σ (level + 128)·x − 128·Σx   (exact int32; Σx from
+ *          ActGroupQ6_K's half sums),  acc += (d·d_x)·(sc·sumi)
+ * in block order: the same integer and fp32 operations as the avx2 tile. */
 FORCE void k_iq4_xsx8v(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs,
                        size_t n) {
-    const __m256i tbl = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kvalues_iq4nl));
-    const __m256i low = _mm256_set1_epi8(15);
+    const __m256i tbl = _mm256_broadcastsi128_si256(
+        _mm_xor_si128(_mm_loadu_si128((const __m128i *)kvalues_iq4nl), _mm_set1_epi8((char)0x80)));
+    const __m256i low = _mm256_set1_epi8(15), m128 = _mm256_set1_epi16(128);
     __m256 acc[4];
     UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
     for (size_t i = 0; i < n / QK_K; i++) {
@@ -138,17 +142,18 @@ FORCE void k_iq4_xsx8v(const int NT, float *out, size_t os, const char *w, int n
                 __m256i v = _mm256_loadu_si256((const __m256i *)g->qs[s][c]);
                 __m256i lo = _mm256_shuffle_epi8(tbl, _mm256_and_si256(v, low));
                 __m256i hi = _mm256_shuffle_epi8(tbl, _mm256_and_si256(_mm256_srli_epi16(v, 4), low));
-                __m256i alo = _mm256_sign_epi8(lo, lo), ahi = _mm256_sign_epi8(hi, hi);
                 UNROLL for (int t = 0; t < NT; t++) {
-                    const int8_t *xq = ((const ActQ4_K *)(x + t * xs) + i)->qs[s];
-                    S[t] = _mm256_dpbusd_epi32(S[t], alo, _mm256_sign_epi8(bcast4(xq + 4 * c), lo));
-                    S[t] = _mm256_dpbusd_epi32(S[t], ahi, _mm256_sign_epi8(bcast4(xq + 16 + 4 * c), hi));
+                    const int8_t *xq = ((const ActGroupQ6_K *)(x + t * xs) + i)->qs[s];
+                    S[t] = _mm256_dpbusd_epi32(S[t], lo, bcast4(xq + 4 * c));
+                    S[t] = _mm256_dpbusd_epi32(S[t], hi, bcast4(xq + 16 + 4 * c));
                 }
             }
             __m256i sc = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)g->sc[s]));
             UNROLL for (int t = 0; t < NT; t++) {
-                __m256 dx = _mm256_broadcast_ss(&((const ActQ4_K *)(x + t * xs) + i)->d[s]);
-                acc[t] = _mm256_add_ps(acc[t], _mm256_mul_ps(_mm256_mul_ps(d, dx), cvt(_mm256_mullo_epi32(S[t], sc))));
+                const ActGroupQ6_K *xk = (const ActGroupQ6_K *)(x + t * xs) + i;
+                __m256i sumi = _mm256_sub_epi32(S[t], _mm256_madd_epi16(bcast4((const int8_t *)xk->h[s]), m128));
+                __m256 dx = _mm256_broadcast_ss(&xk->d[s]);
+                acc[t] = _mm256_add_ps(acc[t], _mm256_mul_ps(_mm256_mul_ps(d, dx), cvt(_mm256_mullo_epi32(sumi, sc))));
             }
         }
     }
@@ -157,10 +162,12 @@ FORCE void k_iq4_xsx8v(const int NT, float *out, size_t os, const char *w, int n
 PACKED_FNS(tile_iq4_xsx8v, k_iq4_xsx8v)
 
 /* The avx512 table's tiles for these groups (k: the avx2 table's entries,
- * whose layouts, pack functions and activations these read). */
+ * whose layouts, pack functions and activations these read; iq4_xs's
+ * activations are ActGroupQ6_K, for their half sums). */
 void kern_fill_avx512_k2(Kern *k) {
+    KernDot g6k = k->pack[DT_Q6_K].dot; /* avx2's ActGroupQ6_K */
     k->pack[DT_Q2_K].dot.tile = tile_q2_Kx8v;
     k->pack[DT_Q3_K].dot.tile = tile_q3_Kx8v;
-    k->pack[DT_IQ4_XS].dot.tile = tile_iq4_xsx8v;
+    k->pack[DT_IQ4_XS].dot = (KernDot){DT_Q8_0, g6k.act_bytes, g6k.act_quant, 8, 4, tile_iq4_xsx8v};
 }
 #endif
