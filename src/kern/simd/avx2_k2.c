@@ -357,7 +357,8 @@ TILE_FNS(tile_tq2_0, K_TQ2_0)
  * 32-block b, with u the unsigned codes (q2_K: q; q3_K: q + 4) of 4 values a
  * chunk meeting one broadcast of 4 activations,
  *   Σu·x per 16-value half: 4 maddubs added in int16 (|.| <= 4·2·7·127),
- *   sumi = Σ_h sc_h·(Σu·x)_h by madd with (sc_h, sc_h) pairs (exact int32),
+ *   sumi = Σ_h sc_h·(Σu·x)_h: the half sums (|.| < 2^15) and the scales
+ *          as (half 0, half 1) int16 pairs, one madd (exact int32),
  *          q3_K: − 4·Σ_h sc_h·Σx_h (madd of (sc_0, sc_1) with the half sums),
  *   acc += (d·d_x)·sumi, q2_K: − (dmin·d_x)·Σ_h mn_h·Σx_h, in block order
  * (ActGroupQ6_K carries the x half sums). No fused multiply-adds: each
@@ -399,27 +400,36 @@ static void q3_Kx8_pack(void *dst, const void *src, size_t ws, int nr, size_t co
 /* Row r's int16 a in the low half of lane r and b in the high (a, b: int32 lanes). */
 FORCE __m256i pair16(__m256i a, __m256i b) { return _mm256_blend_epi16(a, _mm256_slli_epi32(b, 16), 0xAA); }
 
+/* The (half 0, half 1) scale-byte pair of each row of block b: sc[2b] and
+ * sc[2b + 1] (8 bytes each, row order) interleaved. */
+FORCE __m128i byte_pairs(const void *sc2b) {
+    __m128i v = _mm_loadu_si128((const __m128i *)sc2b);
+    return _mm_unpacklo_epi8(v, _mm_srli_si128(v, 8));
+}
+
+/* Each super-block's weights are prefetched a few KiB ahead (x86_tile.h's
+ * prefetch_ahead: decode streams them once). */
 FORCE void k_q23_Kx8(const int Q3, const int NT, float *out, size_t os, const char *w, int nr, const char *x,
                      size_t xs, size_t n) {
-    const __m256i three = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4), low = _mm256_set1_epi32(15);
+    const __m256i three = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4), ones16 = _mm256_set1_epi16(1);
+    const int gb = Q3 ? (int)sizeof(BlockQ3_Kx8) : (int)sizeof(BlockQ2_Kx8);
     __m256 acc[4];
     UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
     for (size_t i = 0; i < n / QK_K; i++) {
         const BlockQ2_Kx8 *g2 = (const BlockQ2_Kx8 *)w + i;
         const BlockQ3_Kx8 *g3 = (const BlockQ3_Kx8 *)w + i;
+        prefetch_ahead(w + (size_t)gb * i, gb);
         const uint8_t(*qs)[8][32] = Q3 ? g3->qs : g2->qs;
         __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(Q3 ? g3->d : g2->d)));
         __m256 dmin = Q3 ? d : _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g2->dmin));
         for (int j = 0; j < 2; j++) UNROLL for (int k = 0; k < 4; k++) {
             const int b = 4 * j + k;
-            __m256i sc[2], mn[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
-            UNROLL for (int h = 0; h < 2; h++) {
-                if (Q3) {
-                    sc[h] = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)g3->sc[2 * b + h]));
-                } else {
-                    __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)g2->sc[2 * b + h]));
-                    sc[h] = _mm256_and_si256(v, low), mn[h] = _mm256_srli_epi32(v, 4);
-                }
+            __m256i scp, mnp = _mm256_setzero_si256(); /* (sc_0, sc_1), (mn_0, mn_1) per row */
+            if (Q3) {
+                scp = _mm256_cvtepi8_epi16(byte_pairs(g3->sc[2 * b]));
+            } else {
+                __m256i v = _mm256_cvtepu8_epi16(byte_pairs(g2->sc[2 * b]));
+                scp = _mm256_and_si256(v, _mm256_set1_epi16(15)), mnp = _mm256_srli_epi16(v, 4);
             }
             __m256i s16[2][4];
             UNROLL8 for (int c = 0; c < 8; c++) {
@@ -435,12 +445,11 @@ FORCE void k_q23_Kx8(const int Q3, const int NT, float *out, size_t os, const ch
                     s16[c / 4][t] = c % 4 == 0 ? p : _mm256_add_epi16(s16[c / 4][t], p);
                 }
             }
-            __m256i sp0 = pair16(sc[0], sc[0]), sp1 = pair16(sc[1], sc[1]);
-            __m256i scp = pair16(sc[0], sc[1]), mnp = pair16(mn[0], mn[1]);
             UNROLL for (int t = 0; t < NT; t++) {
                 const ActGroupQ6_K *xk = (const ActGroupQ6_K *)(x + t * xs) + i;
                 __m256i hx = bcast4((const int8_t *)xk->h[b]); /* (Σx_0, Σx_1) */
-                __m256i sumi = _mm256_add_epi32(_mm256_madd_epi16(s16[0][t], sp0), _mm256_madd_epi16(s16[1][t], sp1));
+                __m256i U = pair16(_mm256_madd_epi16(s16[0][t], ones16), _mm256_madd_epi16(s16[1][t], ones16));
+                __m256i sumi = _mm256_madd_epi16(U, scp); /* sc_0·Σu·x_0 + sc_1·Σu·x_1 */
                 __m256 dx = _mm256_broadcast_ss(&xk->d[b]);
                 if (Q3) sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(_mm256_madd_epi16(scp, hx), 2));
                 __m256 term = _mm256_mul_ps(_mm256_mul_ps(d, dx), cvt(sumi));
@@ -493,6 +502,7 @@ FORCE void k_iq4_xsx8(const int NT, float *out, size_t os, const char *w, int nr
         const BlockIQ4_XSx8 *g = (const BlockIQ4_XSx8 *)w + i;
         __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g->d));
         for (int s = 0; s < 8; s++) {
+            prefetch_ahead((const char *)g->qs[s], sizeof g->qs[s]);
             __m256i S[4];
             UNROLL for (int t = 0; t < NT; t++) S[t] = _mm256_setzero_si256();
             UNROLL for (int c = 0; c < 4; c++) {
