@@ -333,7 +333,7 @@ static int has_tile(const Kern *k, DType t) {
 }
 
 /* Whether table k has a packed layout for t: avx2's q2_Kx8, q3_Kx8 and
- * iq4_xsx8 (avx512 inherits them). */
+ * iq4_xsx8, avx512's q2_Kx16, q3_Kx16 and iq4_xsx8 (avx512_k2.c). */
 static int has_pack(const Kern *k, DType t) {
     return (t == DT_Q2_K || t == DT_Q3_K || t == DT_IQ4_XS) && (!strcmp(k->name, "avx2") || !strcmp(k->name, "avx512"));
 }

@@ -1,14 +1,15 @@
-/* avx512_k2 — the avx512 table's tiles for the 8-row groups of the types
- * issue 21 added (x86_layout.h's BlockQ2_Kx8, BlockQ3_Kx8, BlockIQ4_XSx8,
- * packed by avx2_k2.c, whose unpacked tiles the avx512 table keeps), with
- * AVX-512 VNNI's vpdpbusd on 256-bit vectors (four u8·s8 products summed
- * straight into each int32 lane) and the weights prefetched ahead (decode
- * streams them once). Per element they compute avx2_k2.c's packed tiles'
- * integer sums (exact int32: any order gives the same sum) and then the same
- * fp32 operations in the same order — generic.c's chain in each row lane —
- * so the two tables agree bit for bit (test_simd's check_pack_agree) and
- * both give the generic table's bits (test_quant_k2). Built like avx512.c
- * (-mavx512vl -mavx512vnni; on SIMDe under KERN_EMULATE_AVX512). */
+/* avx512_k2 — the avx512 table's packed tiles for the types issue 21 added:
+ * q2_K and q3_K in 16-row groups of its own (BlockQ2_Kx16, BlockQ3_Kx16,
+ * 512-bit lanes), iq4_xs in avx2_k2.c's 8-row groups (BlockIQ4_XSx8) — the
+ * unpacked tiles are avx2_k2.c's — with AVX-512 VNNI's vpdpbusd (four u8·s8
+ * products summed straight into each int32 lane) and the weights prefetched
+ * ahead (decode streams them once). Per element they compute avx2_k2.c's
+ * packed tiles' integer sums (exact int32: any order gives the same sum) and
+ * then the same fp32 operations in the same order — generic.c's chain in
+ * each row lane — so the two tables agree bit for bit (test_simd's
+ * check_pack_agree) and both give the generic table's bits (test_quant_k2).
+ * Built like avx512.c (-mavx512vl -mavx512vnni; on SIMDe under
+ * KERN_EMULATE_AVX512). */
 #if defined(__x86_64__) || defined(__i386__)
 #ifdef KERN_EMULATE_AVX512
 #define SIMDE_ENABLE_NATIVE_ALIASES
@@ -29,93 +30,111 @@
 
 #include "kern/simd/x86_layout.h"
 #include "kern/simd/x86_tile.h"
+#include "kern/simd/x86_512.h"
 
-/* Row r's int16 a in the low half of lane r and b in the high (a, b: int32
- * lanes within int16). */
-FORCE __m256i pair16(__m256i a, __m256i b) { return _mm256_blend_epi16(a, _mm256_slli_epi32(b, 16), 0xAA); }
-
-/* The (half 0, half 1) scale-byte pair of each row of block b: sc[2b] and
- * sc[2b + 1] (8 bytes each, row order) interleaved, widened to int16. */
-FORCE __m128i byte_pairs(const void *sc2b) {
-    __m128i v = _mm_loadu_si128((const __m128i *)sc2b);
-    return _mm_unpacklo_epi8(v, _mm_srli_si128(v, 8));
+/* ---- q2_K, q3_K in groups of 16 rows (BlockQ2_Kx16, BlockQ3_Kx16) ----------
+ * avx2_k2.c's x8 tiles with 16 rows in 512-bit lanes: one broadcast of 4
+ * activations meets 16 rows, and the per-block scale work (the pairs, the
+ * madd, the fp32 term) serves 16 rows per instruction. The codes are shifted
+ * down (q3_K: the third bit joins them at bit 2, u = q2 + 4h <= 7, as
+ * avx2_k2.c's tile does), so each half's vpdpbusd sum is U_h itself; then
+ * per row lane exactly the x8 tiles' integers and fp32 operations:
+ *   sumi = sc_0·U_0 + sc_1·U_1 (one madd of (U_0, U_1) and (sc_0, sc_1)
+ *          int16 pairs; |U_h| < 2^15), q3_K: − 4·(sc_0·Σx_0 + sc_1·Σx_1),
+ *   acc += (d·d_x)·sumi, q2_K: − (dmin·d_x)·(mn_0·Σx_0 + mn_1·Σx_1),
+ * in block order. */
+static size_t q2_Kx16_bytes(size_t cols) { return cols / QK_K * sizeof(BlockQ2_Kx16); }
+static void q2_Kx16_pack(void *dst, const void *src, size_t ws, int nr, size_t cols) {
+    BlockQ2_Kx16 *g = dst;
+    for (size_t i = 0; i < cols / QK_K; i++, g++) {
+        memset(g, 0, sizeof *g);
+        for (int r = 0; r < nr; r++) {
+            const BlockQ2_K *b = (const BlockQ2_K *)((const char *)src + (size_t)r * ws) + i;
+            g->d[r] = b->d, g->dmin[r] = b->dmin;
+            for (int s = 0; s < 16; s++) g->sc[s / 2][r][s % 2] = b->scales[s];
+            for (int j = 0; j < 2; j++)
+                for (int c = 0; c < 8; c++) memcpy(&g->qs[j][c][4 * r], b->qs + 32 * j + 4 * c, 4);
+        }
+    }
 }
 
-/* ---- q2_K, q3_K ------------------------------------------------------------
- * Block b = 4j + k of a super-block has its 8 rows' codes at bits 2k of the
- * chunks qs[j][c]. Masked in place (and with 3 << 2k, no shift) they are
- * u·4^k <= 192, which vpdpbusd takes, so each half's int32 sum is exactly
- * 4^k·Σu·x and one arithmetic shift undoes it; q3_K's third bits likewise:
- * hm[c] masked with 1 << b is h·2^b. Per row lane, U_h = Σ u·x over the
- * 16-value half h (q3_K: u = q2 + 4h; |U_h| < 2^15), then
- *   q2_K: sumi = sc_0·U_0 + sc_1·U_1 (one madd of int16 pairs),
- *         summ = mn_0·Σx_0 + mn_1·Σx_1,
- *   q3_K: sumi = sc_0·U_0 + sc_1·U_1 − 4·(sc_0·Σx_0 + sc_1·Σx_1),
- *   acc += (d·d_x)·sumi (q2_K: − (dmin·d_x)·summ), in block order:
- * the integers and the fp32 operations of avx2_k2.c's k_q23_Kx8. */
-
-/* h·2^b·(sum) as 4·h·(sum): the sum is a multiple of 2^b, so exact. */
-FORCE __m256i times4_over(__m256i v, const int b) {
-    return b < 2 ? _mm256_slli_epi32(v, 2 - b) : b == 2 ? v : _mm256_srai_epi32(v, b - 2);
+static size_t q3_Kx16_bytes(size_t cols) { return cols / QK_K * sizeof(BlockQ3_Kx16); }
+static void q3_Kx16_pack(void *dst, const void *src, size_t ws, int nr, size_t cols) {
+    BlockQ3_Kx16 *g = dst;
+    for (size_t i = 0; i < cols / QK_K; i++, g++) {
+        memset(g, 0, sizeof *g);
+        for (int r = 0; r < nr; r++) {
+            const BlockQ3_K *b = (const BlockQ3_K *)((const char *)src + (size_t)r * ws) + i;
+            int8_t sc[QK_K / 16];
+            scales_q3_K(sc, b); /* as generic.c reads them */
+            g->d[r] = b->d;
+            for (int s = 0; s < 16; s++) g->sc[s / 2][r][s % 2] = sc[s];
+            for (int c = 0; c < 8; c++) memcpy(&g->hm[c][4 * r], b->hmask + 4 * c, 4);
+            for (int j = 0; j < 2; j++)
+                for (int c = 0; c < 8; c++) memcpy(&g->qs[j][c][4 * r], b->qs + 32 * j + 4 * c, 4);
+        }
+    }
 }
 
-FORCE void k_q23_Kx8v(const int Q3, const int NT, float *out, size_t os, const char *w, int nr, const char *x,
+/* Row r's int16 a in the low half of lane r and b in the high. */
+FORCE __m512i pair16x16(__m512i a, __m512i b) { return _mm512_mask_blend_epi16(0xAAAAAAAA, a, _mm512_slli_epi32(b, 16)); }
+
+FORCE void k_q23_Kx16(const int Q3, const int NT, float *out, size_t os, const char *w, int nr, const char *x,
                       size_t xs, size_t n) {
-    const int gb = Q3 ? (int)sizeof(BlockQ3_Kx8) : (int)sizeof(BlockQ2_Kx8);
-    __m256 acc[4];
-    UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
+    const int gb = Q3 ? (int)sizeof(BlockQ3_Kx16) : (int)sizeof(BlockQ2_Kx16);
+    const __m512i three = _mm512_set1_epi8(3), four = _mm512_set1_epi8(4);
+    __m512 acc[4];
+    UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
     for (size_t i = 0; i < n / QK_K; i++) {
-        const BlockQ2_Kx8 *g2 = (const BlockQ2_Kx8 *)w + i;
-        const BlockQ3_Kx8 *g3 = (const BlockQ3_Kx8 *)w + i;
+        const BlockQ2_Kx16 *g2 = (const BlockQ2_Kx16 *)w + i;
+        const BlockQ3_Kx16 *g3 = (const BlockQ3_Kx16 *)w + i;
         prefetch_ahead(w + (size_t)gb * i, gb);
-        const uint8_t(*qs)[8][32] = Q3 ? g3->qs : g2->qs;
-        __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(Q3 ? g3->d : g2->d)));
-        __m256 dmin = Q3 ? d : _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g2->dmin));
-        UNROLL for (int j = 0; j < 2; j++) UNROLL for (int k = 0; k < 4; k++) { /* b constant: immediate shifts */
+        const uint8_t(*qs)[8][64] = Q3 ? g3->qs : g2->qs;
+        __m512 d = load16_f16(Q3 ? g3->d : g2->d, 0);
+        __m512 dmin = Q3 ? d : load16_f16(g2->dmin, 0);
+        UNROLL for (int j = 0; j < 2; j++) UNROLL for (int k = 0; k < 4; k++) {
             const int b = 4 * j + k;
-            const __m256i m2 = _mm256_set1_epi8((char)(3 << 2 * k)), mh = _mm256_set1_epi8((char)(1 << b));
-            __m256i S[2][4], H[2][4];
-            UNROLL for (int t = 0; t < NT; t++) S[0][t] = S[1][t] = H[0][t] = H[1][t] = _mm256_setzero_si256();
+            __m512i S[2][4];
+            UNROLL for (int t = 0; t < NT; t++) S[0][t] = S[1][t] = _mm512_setzero_si512();
             UNROLL8 for (int c = 0; c < 8; c++) {
-                __m256i u = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)qs[j][c]), m2);
-                __m256i h = Q3 ? _mm256_and_si256(_mm256_loadu_si256((const __m256i *)g3->hm[c]), mh) : u;
-                UNROLL for (int t = 0; t < NT; t++) {
-                    __m256i xb = bcast4(((const ActGroupQ6_K *)(x + t * xs) + i)->qs[b] + 4 * c);
-                    S[c / 4][t] = _mm256_dpbusd_epi32(S[c / 4][t], u, xb);
-                    if (Q3) H[c / 4][t] = _mm256_dpbusd_epi32(H[c / 4][t], h, xb);
+                __m512i u = _mm512_and_si512(_mm512_srli_epi16(_mm512_loadu_si512((const void *)qs[j][c]), 2 * k), three);
+                if (Q3) { /* bit b of the row's hmask byte to bit 2 */
+                    __m512i hm = _mm512_loadu_si512((const void *)g3->hm[c]);
+                    hm = b < 2 ? _mm512_slli_epi16(hm, 2 - b) : b == 2 ? hm : _mm512_srli_epi16(hm, b - 2);
+                    u = _mm512_or_si512(u, _mm512_and_si512(hm, four));
                 }
+                UNROLL for (int t = 0; t < NT; t++)
+                    S[c / 4][t] = _mm512_dpbusd_epi32(S[c / 4][t], u, bcast4_512(((const ActGroupQ6_K *)(x + t * xs) + i)->qs[b] + 4 * c));
             }
-            __m256i scp, mnp = _mm256_setzero_si256(); /* (sc_0, sc_1), (mn_0, mn_1) per row */
+            __m512i scp, mnp = _mm512_setzero_si512(); /* (sc_0, sc_1), (mn_0, mn_1) per row */
             if (Q3) {
-                scp = _mm256_cvtepi8_epi16(byte_pairs(g3->sc[2 * b]));
+                scp = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)g3->sc[b]));
             } else {
-                __m256i v = _mm256_cvtepu8_epi16(byte_pairs(g2->sc[2 * b]));
-                scp = _mm256_and_si256(v, _mm256_set1_epi16(15)), mnp = _mm256_srli_epi16(v, 4);
+                __m512i v = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)g2->sc[b])), low = _mm512_set1_epi16(15);
+                scp = _mm512_and_si512(v, low), mnp = _mm512_and_si512(_mm512_srli_epi16(v, 4), low); /* (SIMDe: no cvtepu8) */
             }
             UNROLL for (int t = 0; t < NT; t++) {
                 const ActGroupQ6_K *xk = (const ActGroupQ6_K *)(x + t * xs) + i;
-                __m256i U0 = _mm256_srai_epi32(S[0][t], 2 * k), U1 = _mm256_srai_epi32(S[1][t], 2 * k);
-                if (Q3) U0 = _mm256_add_epi32(U0, times4_over(H[0][t], b)), U1 = _mm256_add_epi32(U1, times4_over(H[1][t], b));
-                __m256i sumi = _mm256_madd_epi16(pair16(U0, U1), scp);
-                __m256i hx = bcast4((const int8_t *)xk->h[b]); /* (Σx_0, Σx_1) */
-                __m256 dx = _mm256_broadcast_ss(&xk->d[b]);
-                if (Q3) sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(_mm256_madd_epi16(scp, hx), 2));
-                __m256 term = _mm256_mul_ps(_mm256_mul_ps(d, dx), cvt(sumi));
-                if (!Q3) term = _mm256_sub_ps(term, _mm256_mul_ps(_mm256_mul_ps(dmin, dx), cvt(_mm256_madd_epi16(mnp, hx))));
-                acc[t] = _mm256_add_ps(acc[t], term);
+                __m512i sumi = madd16(pair16x16(S[0][t], S[1][t]), scp);
+                __m512i hx = bcast4_512((const int8_t *)xk->h[b]); /* (Σx_0, Σx_1) */
+                __m512 dx = _mm512_set1_ps(xk->d[b]);
+                if (Q3) sumi = _mm512_sub_epi32(sumi, _mm512_slli_epi32(madd16(scp, hx), 2));
+                __m512 term = _mm512_mul_ps(_mm512_mul_ps(d, dx), cvt16(sumi));
+                if (!Q3) term = _mm512_sub_ps(term, _mm512_mul_ps(_mm512_mul_ps(dmin, dx), cvt16(madd16(mnp, hx))));
+                acc[t] = _mm512_add_ps(acc[t], term);
             }
         }
     }
-    packed_store(NT, out, os, acc, nr);
+    store16(NT, out, os, acc, nr);
 }
-FORCE void k_q2_Kx8v(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs, size_t n) {
-    k_q23_Kx8v(0, NT, out, os, w, nr, x, xs, n);
+FORCE void k_q2_Kx16(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs, size_t n) {
+    k_q23_Kx16(0, NT, out, os, w, nr, x, xs, n);
 }
-FORCE void k_q3_Kx8v(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs, size_t n) {
-    k_q23_Kx8v(1, NT, out, os, w, nr, x, xs, n);
+FORCE void k_q3_Kx16(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs, size_t n) {
+    k_q23_Kx16(1, NT, out, os, w, nr, x, xs, n);
 }
-PACKED_FNS(tile_q2_Kx8v, k_q2_Kx8v)
-PACKED_FNS(tile_q3_Kx8v, k_q3_Kx8v)
+PACKED16_FNS4(tile_q2_Kx16, k_q2_Kx16)
+PACKED16_FNS4(tile_q3_Kx16, k_q3_Kx16)
 
 /* ---- iq4_xs ------------------------------------------------------------------
  * avx2_k2.c's k_iq4_xsx8 with the levels made unsigned: through the table
@@ -166,8 +185,8 @@ PACKED_FNS(tile_iq4_xsx8v, k_iq4_xsx8v)
  * activations are ActGroupQ6_K, for their half sums). */
 void kern_fill_avx512_k2(Kern *k) {
     KernDot g6k = k->pack[DT_Q6_K].dot; /* avx2's ActGroupQ6_K */
-    k->pack[DT_Q2_K].dot.tile = tile_q2_Kx8v;
-    k->pack[DT_Q3_K].dot.tile = tile_q3_Kx8v;
+    k->pack[DT_Q2_K] = (KernPack){16, q2_Kx16_bytes, q2_Kx16_pack, {DT_Q8_0, g6k.act_bytes, g6k.act_quant, 16, 4, tile_q2_Kx16}};
+    k->pack[DT_Q3_K] = (KernPack){16, q3_Kx16_bytes, q3_Kx16_pack, {DT_Q8_0, g6k.act_bytes, g6k.act_quant, 16, 4, tile_q3_Kx16}};
     k->pack[DT_IQ4_XS].dot = (KernDot){DT_Q8_0, g6k.act_bytes, g6k.act_quant, 8, 4, tile_iq4_xsx8v};
 }
 #endif

@@ -41,9 +41,11 @@
  *   PairQ8_0x16    2 blocks (1088)     16  q8_0x16_pack   tile_q8_0x16 (avx512)
  *   BlockQ4_Kx16   super (2368)        16  q4_Kx16_pack   tile_q4_Kx16 (avx512)
  *   BlockQ6_Kx16   super (3392)        16  q6_Kx16_pack   tile_q6_Kx16 (avx512)
+ *   BlockQ2_Kx16   super (1344)        16  q2_Kx16_pack   tile_q2_Kx16 (avx512)
+ *   BlockQ3_Kx16   super (1856)        16  q3_Kx16_pack   tile_q3_Kx16 (avx512)
  *   PairBF16x16    2 columns (64)      16  bf16p16_pack   tile_bf16p16, _bf16p16x, _bf16p16_dp
  * (the x8 groups packed in avx2.c, q2_Kx8, q3_Kx8 and iq4_xsx8 in avx2_k2.c, the x16
- * ones in avx512.c).
+ * ones in avx512.c, q2_Kx16 and q3_Kx16 in avx512_k2.c).
  * The float groups f32x8, f16x8, bf16x8 (avx2) and f32x16, f16x16 (avx512)
  * are plain column-major arrays, T[cols][rows] (x86_packed.h's FLOAT_PACK).
  * The 16-row units are whole cache lines, so every 512-bit load of a group
@@ -248,6 +250,31 @@ typedef struct {
 LAYOUT_SIZE(BlockIQ4_XSx8, 1104);
 LAYOUT_AT(BlockIQ4_XSx8, sc, 16);
 LAYOUT_AT(BlockIQ4_XSx8, qs, 80);
+
+/* q2_K super-block b of 16 rows (21 cache lines): as BlockQ2_Kx8, the scale
+ * bytes of each block as (half 0, half 1) pairs per row. */
+typedef struct {
+    uint16_t d[16], dmin[16]; /* row r's fp16 super-block scales */
+    uint8_t sc[8][16][2];     /* block b, row r: scales[2b], scales[2b + 1] */
+    uint8_t qs[2][8][64];     /* chunk c: row r's qs[32j + 4c..+4) at 4r */
+} BlockQ2_Kx16;
+LAYOUT_SIZE(BlockQ2_Kx16, 1344);
+LAYOUT_AT(BlockQ2_Kx16, sc, 64);
+LAYOUT_AT(BlockQ2_Kx16, qs, 320);
+
+/* q3_K super-block b of 16 rows (29 cache lines, d padded to one): the
+ * scales decoded as q3_Kx8's, in (half 0, half 1) pairs per row. */
+typedef struct {
+    uint16_t d[16];       /* row r's fp16 super-block scale */
+    uint8_t pad[32];
+    int8_t sc[8][16][2];  /* block b, row r: its two 6-bit scales − 32 */
+    uint8_t hm[8][64];    /* chunk c: row r's hmask[4c..4c+4) at 4r */
+    uint8_t qs[2][8][64]; /* as q2_Kx16's */
+} BlockQ3_Kx16;
+LAYOUT_SIZE(BlockQ3_Kx16, 1856);
+LAYOUT_AT(BlockQ3_Kx16, sc, 64);
+LAYOUT_AT(BlockQ3_Kx16, hm, 320);
+LAYOUT_AT(BlockQ3_Kx16, qs, 832);
 
 /* q4_K super-block b of 16 rows (37 cache lines). */
 typedef struct {
