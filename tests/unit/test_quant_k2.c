@@ -332,10 +332,12 @@ static int has_tile(const Kern *k, DType t) {
            (x86 && (t == DT_TQ1_0 || t == DT_TQ2_0));
 }
 
-/* Whether table k has a packed layout for t: avx2's q2_Kx8, q3_Kx8 and
- * iq4_xsx8, avx512's q2_Kx16, q3_Kx16 and iq4_xsx8 (avx512_k2.c). */
+/* Whether table k has a packed layout for t: avx2's q2_Kx8, q3_Kx8,
+ * iq4_xsx8 and iq4_nlx8, avx512's q2_Kx16, q3_Kx16 (avx512_k2.c) and the
+ * avx2 table's iq4 groups. */
 static int has_pack(const Kern *k, DType t) {
-    return (t == DT_Q2_K || t == DT_Q3_K || t == DT_IQ4_XS) && (!strcmp(k->name, "avx2") || !strcmp(k->name, "avx512"));
+    return (t == DT_Q2_K || t == DT_Q3_K || t == DT_IQ4_XS || t == DT_IQ4_NL) &&
+           (!strcmp(k->name, "avx2") || !strcmp(k->name, "avx512"));
 }
 
 /* Each kernel table keeps the generic dot for these types or has a tile

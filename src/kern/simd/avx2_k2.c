@@ -528,6 +528,56 @@ FORCE void k_iq4_xsx8(const int NT, float *out, size_t os, const char *w, int nr
 }
 PACKED_FNS(tile_iq4_xsx8, k_iq4_xsx8)
 
+/* iq4_nl in groups of 8 rows: q4_0's group layout (BlockQ4_0x8: a block's
+ * fp16 scale and 16 index bytes are q4_0's shape) and activations
+ * (ActGroupQ4_0), the levels by pshufb as in the unpacked tile; per row
+ * lane sumi = Σ level·x (exact int32), acc += (d_w·d_x)·sumi in block
+ * order: generic.c's chain in each lane. */
+static size_t iq4_nlx8_bytes(size_t cols) { return cols / QK32 * sizeof(BlockQ4_0x8); }
+static void iq4_nlx8_pack(void *dst, const void *src, size_t ws, int nr, size_t cols) {
+    BlockQ4_0x8 *g = dst;
+    for (size_t b = 0; b < cols / QK32; b++, g++) {
+        memset(g, 0, sizeof *g);
+        for (int r = 0; r < nr; r++) {
+            const BlockIQ4_NL *blk = (const BlockIQ4_NL *)((const char *)src + (size_t)r * ws) + b;
+            g->d[r] = blk->d;
+            for (int c = 0; c < 4; c++) memcpy(&g->qs[c][4 * r], blk->qs + 4 * c, 4);
+        }
+    }
+}
+
+FORCE void k_iq4_nlx8(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs,
+                      size_t n) {
+    const __m256i tbl = iq4_table(), low = _mm256_set1_epi8(15), ones16 = _mm256_set1_epi16(1);
+    __m256 acc[4];
+    UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
+    for (size_t b = 0; b < n / QK32; b++) {
+        const BlockQ4_0x8 *g = (const BlockQ4_0x8 *)w + b;
+        prefetch_ahead((const char *)g, sizeof *g);
+        __m256i S[4];
+        UNROLL for (int t = 0; t < NT; t++) S[t] = _mm256_setzero_si256();
+        UNROLL for (int c = 0; c < 4; c++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)g->qs[c]);
+            __m256i lo = _mm256_shuffle_epi8(tbl, _mm256_and_si256(v, low));
+            __m256i hi = _mm256_shuffle_epi8(tbl, _mm256_and_si256(_mm256_srli_epi16(v, 4), low));
+            __m256i alo = _mm256_sign_epi8(lo, lo), ahi = _mm256_sign_epi8(hi, hi);
+            UNROLL for (int t = 0; t < NT; t++) {
+                const int8_t *xq = ((const ActGroupQ4_0 *)(x + t * xs) + b)->qs;
+                __m256i plo = _mm256_maddubs_epi16(alo, _mm256_sign_epi8(bcast4(xq + 4 * c), lo));
+                __m256i phi = _mm256_maddubs_epi16(ahi, _mm256_sign_epi8(bcast4(xq + 16 + 4 * c), hi));
+                S[t] = _mm256_add_epi32(S[t], _mm256_add_epi32(_mm256_madd_epi16(plo, ones16), _mm256_madd_epi16(phi, ones16)));
+            }
+        }
+        __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g->d));
+        UNROLL for (int t = 0; t < NT; t++) {
+            __m256 dx = _mm256_broadcast_ss(&((const ActGroupQ4_0 *)(x + t * xs) + b)->d);
+            acc[t] = _mm256_add_ps(acc[t], _mm256_mul_ps(_mm256_mul_ps(dw, dx), cvt(S[t])));
+        }
+    }
+    packed_store(NT, out, os, acc, nr);
+}
+PACKED_FNS(tile_iq4_nlx8, k_iq4_nlx8)
+
 /* The avx2 table's entries for these types (k is that table, its
  * activation layouts already in place). */
 void kern_fill_avx2_k2(Kern *k) {
@@ -541,5 +591,7 @@ void kern_fill_avx2_k2(Kern *k) {
     k->pack[DT_Q2_K] = (KernPack){8, q2_Kx8_bytes, q2_Kx8_pack, {DT_Q8_0, g6k.act_bytes, g6k.act_quant, 8, 4, tile_q2_Kx8}};
     k->pack[DT_Q3_K] = (KernPack){8, q3_Kx8_bytes, q3_Kx8_pack, {DT_Q8_0, g6k.act_bytes, g6k.act_quant, 8, 4, tile_q3_Kx8}};
     k->pack[DT_IQ4_XS] = (KernPack){8, iq4_xsx8_bytes, iq4_xsx8_pack, {DT_Q8_0, a4k.act_bytes, a4k.act_quant, 8, 4, tile_iq4_xsx8}};
+    KernDot g40 = k->pack[DT_Q4_0].dot; /* ActGroupQ4_0 */
+    k->pack[DT_IQ4_NL] = (KernPack){8, iq4_nlx8_bytes, iq4_nlx8_pack, {DT_Q8_0, g40.act_bytes, g40.act_quant, 8, 4, tile_iq4_nlx8}};
 }
 #endif

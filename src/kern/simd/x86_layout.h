@@ -15,7 +15,8 @@
  *                                                            _iq4_xs, _iq4_xsx8,
  *                                                            tile_q4_Kx8, _q5_Kx8 (both tables),
  *                                                            _q4_Kx16
- *   ActGroupQ4_0  q8b  block (40)      act_group_q4_0_quant  tile_q4_0x8, _q8_0x8, _q4_0x16, _q8_0x16
+ *   ActGroupQ4_0  q8b  block (40)      act_group_q4_0_quant  tile_q4_0x8, _q8_0x8, _q4_0x16, _q8_0x16,
+ *                                                            _iq4_nlx8
  *   ActGroupQ6_K  q8h  super (320)     act_group_q6_K_quant  tile_q6_Kx8, _q6_Kx16,
  *                                                            _q2_Kx8, _q3_Kx8
  *
@@ -30,6 +31,7 @@
  *
  *   group          unit (bytes)      rows  packed by      read by
  *   BlockQ4_0x8    block (144)          8  q4_0x8_pack    tile_q4_0x8 (avx2)
+ *                                          iq4_nlx8_pack  tile_iq4_nlx8 (avx2, avx512)
  *   BlockQ8_0x8    block (272)          8  q8_0x8_pack    tile_q8_0x8 (avx2)
  *   BlockQ4_Kx8    super (1184)         8  q4_Kx8_pack    tile_q4_Kx8 (avx2)
  *   BlockQ5_Kx8    super (1440)         8  q5_Kx8_pack    tile_q5_Kx8 (avx2, avx512)
