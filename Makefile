@@ -108,6 +108,7 @@ ifneq ($(filter x86_64% i686% i386%,$(shell $(CC) -dumpmachine)),)
 $(BUILD)/src/kern/simd/avx2.o: CFLAGS += -mavx2 -mfma -mf16c
 $(BUILD)/src/kern/simd/avx2_k2.o: CFLAGS += -mavx2 -mfma -mf16c
 $(BUILD)/src/kern/simd/avx512.o: CFLAGS += -mavx2 -mfma -mf16c -mavx512f -mavx512vl -mavx512bw -mavx512vnni
+$(BUILD)/src/kern/simd/avx512_k2.o: CFLAGS += -mavx2 -mfma -mf16c -mavx512f -mavx512vl -mavx512bw -mavx512vnni
 endif
 
 $(BUILD)/%.o: %.c

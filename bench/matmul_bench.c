@@ -61,7 +61,7 @@ static double time_matmul(const Kern *k, Pool *pool, const Weights *W, DType t, 
         m[i] = (Mat){W->w + W->bytes * (size_t)i, t, ROWS, COLS, NULL, NULL};
         if (pack) CHECK(mat_pack(&m[i], k, pool));
     }
-    MatmulEnv env = {k, pool, scratch, 0};
+    MatmulEnv env = {.kern = k, .pool = pool, .scratch = scratch};
     for (int r = 0; r < reps; r++) {
         double t0 = now_seconds();
         for (int i = 0; i < copies; i++) matmul(&env, out, x, &m[i], n);

@@ -324,17 +324,20 @@ static void test_dots(void) {
 }
 
 /* Whether table k has its own tile for t: avx2's and neon's for q2_K, q3_K,
- * iq4_nl and iq4_xs (avx512 inherits avx2's); tq1_0 and tq2_0 keep the
- * generic dot. */
+ * iq4_nl and iq4_xs, avx2's for tq1_0 and tq2_0 (avx512 inherits avx2's);
+ * neon keeps the generic dot for tq1_0 and tq2_0. */
 static int has_tile(const Kern *k, DType t) {
-    int own = !strcmp(k->name, "avx2") || !strcmp(k->name, "avx512") || !strcmp(k->name, "neon");
-    return own && (t == DT_Q2_K || t == DT_Q3_K || t == DT_IQ4_NL || t == DT_IQ4_XS);
+    int x86 = !strcmp(k->name, "avx2") || !strcmp(k->name, "avx512"), own = x86 || !strcmp(k->name, "neon");
+    return (own && (t == DT_Q2_K || t == DT_Q3_K || t == DT_IQ4_NL || t == DT_IQ4_XS)) ||
+           (x86 && (t == DT_TQ1_0 || t == DT_TQ2_0));
 }
 
-/* Whether table k has a packed layout for t: avx2's q2_Kx8, q3_Kx8 and
- * iq4_xsx8 (avx512 inherits them). */
+/* Whether table k has a packed layout for t: avx2's q2_Kx8, q3_Kx8,
+ * iq4_xsx8 and iq4_nlx8, avx512's q2_Kx16, q3_Kx16 (avx512_k2.c) and the
+ * avx2 table's iq4 groups. */
 static int has_pack(const Kern *k, DType t) {
-    return (t == DT_Q2_K || t == DT_Q3_K || t == DT_IQ4_XS) && (!strcmp(k->name, "avx2") || !strcmp(k->name, "avx512"));
+    return (t == DT_Q2_K || t == DT_Q3_K || t == DT_IQ4_XS || t == DT_IQ4_NL) &&
+           (!strcmp(k->name, "avx2") || !strcmp(k->name, "avx512"));
 }
 
 /* Each kernel table keeps the generic dot for these types or has a tile

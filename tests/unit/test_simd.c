@@ -317,6 +317,39 @@ static void check_pack_agree(const Kern *a, const Kern *b) {
     }
 }
 
+/* The types issue 21 added keep the generic table's bits on every table
+ * (kern.h; test_quant_k2 holds it for matmul too): each row's dot through
+ * the table's own tile, unpacked and packed (1 token), memcmp-equal to the
+ * generic dot, over random valid blocks (every code; tq1_0's trits), 1 to
+ * 11 super-blocks. */
+static void check_generic_bits(const Kern *k) {
+    static const DType types[] = {DT_Q2_K, DT_Q3_K, DT_IQ4_NL, DT_IQ4_XS, DT_TQ1_0, DT_TQ2_0};
+    static const int supers[] = {1, 2, 11};
+    const Kern *g = kern_named("generic");
+    enum { ROWS = 19 };
+    for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++)
+        for (int si = 0; si < 3; si++) {
+            DType t = types[ti];
+            int cols = supers[si] * 256;
+            void *wd = xmalloc(dtype_bytes(t, (size_t)ROWS * cols));
+            test_random_blocks(wd, t, (size_t)ROWS * cols, 0.3f, &rng_s);
+            float *x = normals((size_t)cols), *want = poisoned(ROWS), *got = poisoned(ROWS);
+            size_t sb = matmul_scratch_bytes(t, cols, 1, k), sg = matmul_scratch_bytes(t, cols, 1, g);
+            void *scratch = xmalloc((sb > sg ? sb : sg) + 1);
+            Mat w = {wd, t, ROWS, cols, NULL, NULL};
+            matmul(&(MatmulEnv){.kern = g, .scratch = scratch}, want, x, &w, 1);
+            for (int pk = 0; pk <= (k->pack[t].pack != NULL); pk++) {
+                if (pk) EXPECT(mat_pack(&w, k, NULL) == 1, "%s %s: pack", k->name, dtype_traits(t)->name);
+                matmul(&(MatmulEnv){.kern = k, .scratch = scratch}, got, x, &w, 1);
+                for (int r = 0; r < ROWS; r++)
+                    EXPECTQ(memcmp(&got[r], &want[r], sizeof *got) == 0, "%s %s%s cols %d row %d: %.9g, generic %.9g",
+                            k->name, dtype_traits(t)->name, pk ? " packed" : "", cols, r, got[r], want[r]);
+                mat_unpack(&w);
+            }
+            free(scratch), free(wd), free(x), free(want), free(got);
+        }
+}
+
 /* The fast dots (kern.h's act DT_BF16, MatmulEnv.fast): for every table
  * with one, matmul on the packed matrix gives every element the bits of the
  * generic table's dot_bf16x (the oracle: pair p into chain p mod 2, the odd
@@ -560,6 +593,7 @@ int main(int argc, char **argv) {
     }
 
     if (kern_named("avx2") && kern_named("avx512")) check_pack_agree(kern_named("avx2"), kern_named("avx512"));
+    for (int ti = 0; ti < n_tables; ti++) check_generic_bits(tables[ti]);
 
     Pool pools[4];
     for (int i = 0; i < 4; i++) CHECK(pool_init(&pools[i], i + 1) == 0);

@@ -1,5 +1,5 @@
 /* avx2_k2 — the avx2 tiles of the types issue 21 added: q2_K, q3_K, iq4_nl,
- * iq4_xs (compiled with -mavx2 -mfma -mf16c like avx2.c, whose table they
+ * iq4_xs, tq1_0, tq2_0 (compiled with -mavx2 -mfma -mf16c like avx2.c, whose table they
  * join, and so the avx512 table's too). Each gives generic.c's bits, which is
  * what makes them batch-, chunk- and thread-invariant like every tile: per
  * block of 32 the exact integer sum (maddubs, then madd to int32 lanes, then
@@ -268,12 +268,97 @@ FORCE void k_iq4_xs(const int MR, const int NT, float *out, size_t os, const cha
 }
 TILE_FNS(tile_iq4_xs, k_iq4_xs)
 
+/* ---- tq1_0, tq2_0: ternary codes ---------------------------------------------
+ * Per 32-block generic.c's (d·d_x)·Σ q·xq with q = u − 1, u the unsigned
+ * code (tq1_0: a trit 0..2, tq2_0: 2 bits): Σq·x = Σu·x − Σx, the block sums
+ * of x once per token and super-block; 8 blocks' sums in 8 lanes (sum4,
+ * blocks8), their terms added in block order as for iq4_xs. */
+
+/* tq2_0: block 4j + k is bits 2k of qs[32j..32j+32), as q2_K's codes. */
+FORCE void tq2_codes(const BlockTQ2_0 *wb, __m256i u[8]) {
+    const __m256i three = _mm256_set1_epi8(3);
+    UNROLL for (int j = 0; j < 2; j++) {
+        __m256i q = _mm256_loadu_si256((const __m256i *)(wb->qs + 32 * j));
+        UNROLL for (int k = 0; k < 4; k++) u[4 * j + k] = _mm256_and_si256(_mm256_srli_epi16(q, 2 * k), three);
+    }
+}
+
+/* Trit k of each byte: ((byte·3^k mod 256)·3) >> 8, with p the 16-bit
+ * lanes' 3^k. The byte product mod 256 goes to the high byte of a 16-bit
+ * product (even bytes shifted up first, odd ones masked in place), whose
+ * high half of ·3 (even) or ·768 masked (odd) is the trit in place. */
+FORCE __m256i trits(__m256i v, __m256i p) {
+    const __m256i hi = _mm256_set1_epi16((short)0xff00);
+    __m256i e = _mm256_mullo_epi16(_mm256_slli_epi16(v, 8), p), o = _mm256_mullo_epi16(_mm256_and_si256(v, hi), p);
+    e = _mm256_mulhi_epu16(e, _mm256_set1_epi16(3));
+    o = _mm256_and_si256(_mm256_mulhi_epu16(o, _mm256_set1_epi16(768)), hi);
+    return _mm256_or_si256(e, o);
+}
+
+/* tq1_0 (kern/quant.c's codes_tq1_0): blocks 0-4 are trits 0-4 of qs[0..32);
+ * block 5 trits 0 and 1 of qs[32..48), block 6 trits 2 and 3, block 7 trit
+ * 4 of qs[32..48) then trits 0-3 of qh[0..4), 4 values each. */
+FORCE void tq1_codes(const BlockTQ1_0 *wb, __m256i u[8]) {
+    __m256i a = _mm256_loadu_si256((const __m256i *)wb->qs);
+    __m256i b = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(wb->qs + 32)));
+    static const short pow3[5] = {1, 3, 9, 27, 81};
+    UNROLL8 for (int k = 0; k < 5; k++) u[k] = trits(a, _mm256_set1_epi16(pow3[k]));
+    u[5] = trits(b, _mm256_setr_epi16(1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 3, 3));
+    u[6] = trits(b, _mm256_setr_epi16(9, 9, 9, 9, 9, 9, 9, 9, 27, 27, 27, 27, 27, 27, 27, 27));
+    int32_t h;
+    memcpy(&h, wb->qh, 4);
+    __m256i c = _mm256_inserti128_si256(b, _mm_set1_epi32(h), 1);
+    u[7] = trits(c, _mm256_setr_epi16(81, 81, 81, 81, 81, 81, 81, 81, 1, 1, 3, 3, 9, 9, 27, 27));
+}
+
+/* Σ u[b]·x_b of each block b of one super-block, in 8 lanes. */
+FORCE __m256i block_sums(const __m256i u[8], const ActQ4_K *xk) {
+    const __m256i ones16 = _mm256_set1_epi16(1);
+    __m256i p[8];
+    UNROLL8 for (int b = 0; b < 8; b++)
+        p[b] = _mm256_madd_epi16(_mm256_maddubs_epi16(u[b], _mm256_loadu_si256((const __m256i *)xk->qs[b])), ones16);
+    return blocks8(sum4(p[0], p[1], p[2], p[3]), sum4(p[4], p[5], p[6], p[7]));
+}
+
+FORCE void k_tq(const int MR, const int NT, const int TQ1, float *out, size_t os, const char *w, size_t ws,
+                const char *x, size_t xs, size_t n) {
+    const __m256i ones8 = _mm256_set1_epi8(1);
+    const __m256i one[8] = {ones8, ones8, ones8, ones8, ones8, ones8, ones8, ones8};
+    float acc[4][4] = {{0}};
+    for (size_t i = 0; i < n / QK_K; i++) {
+        __m256i sx[4]; /* Σx of each block */
+        UNROLL for (int t = 0; t < NT; t++) sx[t] = block_sums(one, (const ActQ4_K *)(x + t * xs) + i);
+        UNROLL for (int r = 0; r < MR; r++) {
+            __m256i u[8];
+            float d;
+            if (TQ1) {
+                const BlockTQ1_0 *wb = (const BlockTQ1_0 *)(w + r * ws) + i;
+                tq1_codes(wb, u), d = _cvtsh_ss(wb->d);
+            } else {
+                const BlockTQ2_0 *wb = (const BlockTQ2_0 *)(w + r * ws) + i;
+                tq2_codes(wb, u), d = _cvtsh_ss(wb->d);
+            }
+            UNROLL for (int t = 0; t < NT; t++) {
+                const ActQ4_K *xk = (const ActQ4_K *)(x + t * xs) + i;
+                __m256i sumi = _mm256_sub_epi32(block_sums(u, xk), sx[t]);
+                add_n(&acc[r][t], _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(d), _mm256_loadu_ps(xk->d)), cvt(sumi)), 8);
+            }
+        }
+    }
+    UNROLL for (int r = 0; r < MR; r++) UNROLL for (int t = 0; t < NT; t++) out[(size_t)t * os + (size_t)r] = acc[r][t];
+}
+#define K_TQ1_0(MR, NT, ...) k_tq(MR, NT, 1, __VA_ARGS__)
+#define K_TQ2_0(MR, NT, ...) k_tq(MR, NT, 0, __VA_ARGS__)
+TILE_FNS(tile_tq1_0, K_TQ1_0)
+TILE_FNS(tile_tq2_0, K_TQ2_0)
+
 /* ---- q2_K, q3_K in groups of 8 rows (BlockQ2_Kx8, BlockQ3_Kx8) -------------
  * Lanes are rows, so each lane runs generic.c's scalar chain as it is: per
  * 32-block b, with u the unsigned codes (q2_K: q; q3_K: q + 4) of 4 values a
  * chunk meeting one broadcast of 4 activations,
  *   Σu·x per 16-value half: 4 maddubs added in int16 (|.| <= 4·2·7·127),
- *   sumi = Σ_h sc_h·(Σu·x)_h by madd with (sc_h, sc_h) pairs (exact int32),
+ *   sumi = Σ_h sc_h·(Σu·x)_h: the half sums (|.| < 2^15) and the scales
+ *          as (half 0, half 1) int16 pairs, one madd (exact int32),
  *          q3_K: − 4·Σ_h sc_h·Σx_h (madd of (sc_0, sc_1) with the half sums),
  *   acc += (d·d_x)·sumi, q2_K: − (dmin·d_x)·Σ_h mn_h·Σx_h, in block order
  * (ActGroupQ6_K carries the x half sums). No fused multiply-adds: each
@@ -315,27 +400,36 @@ static void q3_Kx8_pack(void *dst, const void *src, size_t ws, int nr, size_t co
 /* Row r's int16 a in the low half of lane r and b in the high (a, b: int32 lanes). */
 FORCE __m256i pair16(__m256i a, __m256i b) { return _mm256_blend_epi16(a, _mm256_slli_epi32(b, 16), 0xAA); }
 
+/* The (half 0, half 1) scale-byte pair of each row of block b: sc[2b] and
+ * sc[2b + 1] (8 bytes each, row order) interleaved. */
+FORCE __m128i byte_pairs(const void *sc2b) {
+    __m128i v = _mm_loadu_si128((const __m128i *)sc2b);
+    return _mm_unpacklo_epi8(v, _mm_srli_si128(v, 8));
+}
+
+/* Each super-block's weights are prefetched a few KiB ahead (x86_tile.h's
+ * prefetch_ahead: decode streams them once). */
 FORCE void k_q23_Kx8(const int Q3, const int NT, float *out, size_t os, const char *w, int nr, const char *x,
                      size_t xs, size_t n) {
-    const __m256i three = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4), low = _mm256_set1_epi32(15);
+    const __m256i three = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4), ones16 = _mm256_set1_epi16(1);
+    const int gb = Q3 ? (int)sizeof(BlockQ3_Kx8) : (int)sizeof(BlockQ2_Kx8);
     __m256 acc[4];
     UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
     for (size_t i = 0; i < n / QK_K; i++) {
         const BlockQ2_Kx8 *g2 = (const BlockQ2_Kx8 *)w + i;
         const BlockQ3_Kx8 *g3 = (const BlockQ3_Kx8 *)w + i;
+        prefetch_ahead(w + (size_t)gb * i, gb);
         const uint8_t(*qs)[8][32] = Q3 ? g3->qs : g2->qs;
         __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(Q3 ? g3->d : g2->d)));
         __m256 dmin = Q3 ? d : _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g2->dmin));
         for (int j = 0; j < 2; j++) UNROLL for (int k = 0; k < 4; k++) {
             const int b = 4 * j + k;
-            __m256i sc[2], mn[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
-            UNROLL for (int h = 0; h < 2; h++) {
-                if (Q3) {
-                    sc[h] = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)g3->sc[2 * b + h]));
-                } else {
-                    __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)g2->sc[2 * b + h]));
-                    sc[h] = _mm256_and_si256(v, low), mn[h] = _mm256_srli_epi32(v, 4);
-                }
+            __m256i scp, mnp = _mm256_setzero_si256(); /* (sc_0, sc_1), (mn_0, mn_1) per row */
+            if (Q3) {
+                scp = _mm256_cvtepi8_epi16(byte_pairs(g3->sc[2 * b]));
+            } else {
+                __m256i v = _mm256_cvtepu8_epi16(byte_pairs(g2->sc[2 * b]));
+                scp = _mm256_and_si256(v, _mm256_set1_epi16(15)), mnp = _mm256_srli_epi16(v, 4);
             }
             __m256i s16[2][4];
             UNROLL8 for (int c = 0; c < 8; c++) {
@@ -351,12 +445,11 @@ FORCE void k_q23_Kx8(const int Q3, const int NT, float *out, size_t os, const ch
                     s16[c / 4][t] = c % 4 == 0 ? p : _mm256_add_epi16(s16[c / 4][t], p);
                 }
             }
-            __m256i sp0 = pair16(sc[0], sc[0]), sp1 = pair16(sc[1], sc[1]);
-            __m256i scp = pair16(sc[0], sc[1]), mnp = pair16(mn[0], mn[1]);
             UNROLL for (int t = 0; t < NT; t++) {
                 const ActGroupQ6_K *xk = (const ActGroupQ6_K *)(x + t * xs) + i;
                 __m256i hx = bcast4((const int8_t *)xk->h[b]); /* (Σx_0, Σx_1) */
-                __m256i sumi = _mm256_add_epi32(_mm256_madd_epi16(s16[0][t], sp0), _mm256_madd_epi16(s16[1][t], sp1));
+                __m256i U = pair16(_mm256_madd_epi16(s16[0][t], ones16), _mm256_madd_epi16(s16[1][t], ones16));
+                __m256i sumi = _mm256_madd_epi16(U, scp); /* sc_0·Σu·x_0 + sc_1·Σu·x_1 */
                 __m256 dx = _mm256_broadcast_ss(&xk->d[b]);
                 if (Q3) sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(_mm256_madd_epi16(scp, hx), 2));
                 __m256 term = _mm256_mul_ps(_mm256_mul_ps(d, dx), cvt(sumi));
@@ -409,6 +502,7 @@ FORCE void k_iq4_xsx8(const int NT, float *out, size_t os, const char *w, int nr
         const BlockIQ4_XSx8 *g = (const BlockIQ4_XSx8 *)w + i;
         __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g->d));
         for (int s = 0; s < 8; s++) {
+            prefetch_ahead((const char *)g->qs[s], sizeof g->qs[s]);
             __m256i S[4];
             UNROLL for (int t = 0; t < NT; t++) S[t] = _mm256_setzero_si256();
             UNROLL for (int c = 0; c < 4; c++) {
@@ -434,6 +528,56 @@ FORCE void k_iq4_xsx8(const int NT, float *out, size_t os, const char *w, int nr
 }
 PACKED_FNS(tile_iq4_xsx8, k_iq4_xsx8)
 
+/* iq4_nl in groups of 8 rows: q4_0's group layout (BlockQ4_0x8: a block's
+ * fp16 scale and 16 index bytes are q4_0's shape) and activations
+ * (ActGroupQ4_0), the levels by pshufb as in the unpacked tile; per row
+ * lane sumi = Σ level·x (exact int32), acc += (d_w·d_x)·sumi in block
+ * order: generic.c's chain in each lane. */
+static size_t iq4_nlx8_bytes(size_t cols) { return cols / QK32 * sizeof(BlockQ4_0x8); }
+static void iq4_nlx8_pack(void *dst, const void *src, size_t ws, int nr, size_t cols) {
+    BlockQ4_0x8 *g = dst;
+    for (size_t b = 0; b < cols / QK32; b++, g++) {
+        memset(g, 0, sizeof *g);
+        for (int r = 0; r < nr; r++) {
+            const BlockIQ4_NL *blk = (const BlockIQ4_NL *)((const char *)src + (size_t)r * ws) + b;
+            g->d[r] = blk->d;
+            for (int c = 0; c < 4; c++) memcpy(&g->qs[c][4 * r], blk->qs + 4 * c, 4);
+        }
+    }
+}
+
+FORCE void k_iq4_nlx8(const int NT, float *out, size_t os, const char *w, int nr, const char *x, size_t xs,
+                      size_t n) {
+    const __m256i tbl = iq4_table(), low = _mm256_set1_epi8(15), ones16 = _mm256_set1_epi16(1);
+    __m256 acc[4];
+    UNROLL for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
+    for (size_t b = 0; b < n / QK32; b++) {
+        const BlockQ4_0x8 *g = (const BlockQ4_0x8 *)w + b;
+        prefetch_ahead((const char *)g, sizeof *g);
+        __m256i S[4];
+        UNROLL for (int t = 0; t < NT; t++) S[t] = _mm256_setzero_si256();
+        UNROLL for (int c = 0; c < 4; c++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)g->qs[c]);
+            __m256i lo = _mm256_shuffle_epi8(tbl, _mm256_and_si256(v, low));
+            __m256i hi = _mm256_shuffle_epi8(tbl, _mm256_and_si256(_mm256_srli_epi16(v, 4), low));
+            __m256i alo = _mm256_sign_epi8(lo, lo), ahi = _mm256_sign_epi8(hi, hi);
+            UNROLL for (int t = 0; t < NT; t++) {
+                const int8_t *xq = ((const ActGroupQ4_0 *)(x + t * xs) + b)->qs;
+                __m256i plo = _mm256_maddubs_epi16(alo, _mm256_sign_epi8(bcast4(xq + 4 * c), lo));
+                __m256i phi = _mm256_maddubs_epi16(ahi, _mm256_sign_epi8(bcast4(xq + 16 + 4 * c), hi));
+                S[t] = _mm256_add_epi32(S[t], _mm256_add_epi32(_mm256_madd_epi16(plo, ones16), _mm256_madd_epi16(phi, ones16)));
+            }
+        }
+        __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)g->d));
+        UNROLL for (int t = 0; t < NT; t++) {
+            __m256 dx = _mm256_broadcast_ss(&((const ActGroupQ4_0 *)(x + t * xs) + b)->d);
+            acc[t] = _mm256_add_ps(acc[t], _mm256_mul_ps(_mm256_mul_ps(dw, dx), cvt(S[t])));
+        }
+    }
+    packed_store(NT, out, os, acc, nr);
+}
+PACKED_FNS(tile_iq4_nlx8, k_iq4_nlx8)
+
 /* The avx2 table's entries for these types (k is that table, its
  * activation layouts already in place). */
 void kern_fill_avx2_k2(Kern *k) {
@@ -442,8 +586,12 @@ void kern_fill_avx2_k2(Kern *k) {
     k->mm[DT_Q3_K] = (KernDot){DT_Q8_0, a4k.act_bytes, a4k.act_quant, 4, 2, tile_q3_K};
     k->mm[DT_IQ4_NL] = (KernDot){DT_Q8_0, a80.act_bytes, a80.act_quant, 4, 4, tile_iq4_nl};
     k->mm[DT_IQ4_XS] = (KernDot){DT_Q8_0, a4k.act_bytes, a4k.act_quant, 4, 4, tile_iq4_xs};
+    k->mm[DT_TQ1_0] = (KernDot){DT_Q8_0, a4k.act_bytes, a4k.act_quant, 4, 2, tile_tq1_0};
+    k->mm[DT_TQ2_0] = (KernDot){DT_Q8_0, a4k.act_bytes, a4k.act_quant, 4, 2, tile_tq2_0};
     k->pack[DT_Q2_K] = (KernPack){8, q2_Kx8_bytes, q2_Kx8_pack, {DT_Q8_0, g6k.act_bytes, g6k.act_quant, 8, 4, tile_q2_Kx8}};
     k->pack[DT_Q3_K] = (KernPack){8, q3_Kx8_bytes, q3_Kx8_pack, {DT_Q8_0, g6k.act_bytes, g6k.act_quant, 8, 4, tile_q3_Kx8}};
     k->pack[DT_IQ4_XS] = (KernPack){8, iq4_xsx8_bytes, iq4_xsx8_pack, {DT_Q8_0, a4k.act_bytes, a4k.act_quant, 8, 4, tile_iq4_xsx8}};
+    KernDot g40 = k->pack[DT_Q4_0].dot; /* ActGroupQ4_0 */
+    k->pack[DT_IQ4_NL] = (KernPack){8, iq4_nlx8_bytes, iq4_nlx8_pack, {DT_Q8_0, g40.act_bytes, g40.act_quant, 8, 4, tile_iq4_nlx8}};
 }
 #endif

@@ -35,6 +35,7 @@
 
 #define X86_VNNI 1
 #include "kern/simd/x86_packed.h"
+#include "kern/simd/x86_512.h"
 
 /* The bandwidth probe's loop: 256 bytes per step in four 512-bit loads. */
 static uint64_t read_lines(const void *p, size_t bytes) {
@@ -51,18 +52,7 @@ static uint64_t read_lines(const void *p, size_t bytes) {
     return w[0] ^ w[1] ^ w[2] ^ w[3] ^ w[4] ^ w[5] ^ w[6] ^ w[7];
 }
 
-/* The tiles stream their group's weights once, front to back; the hardware
- * prefetchers alone left decode at 55-65% of the read bandwidth here. Each
- * step of a tile asks for the lines PREFETCH_AHEAD bytes past the `bytes` it
- * is about to read (into L1; past the end of the weights a prefetch reads
- * nothing and cannot fault). 4 KiB measured best of 1, 2 and 4 KiB on an
- * Intel Xeon (bench/RESULTS.md). */
-#ifndef PREFETCH_AHEAD
-#define PREFETCH_AHEAD 4096
-#endif
-FORCE void prefetch_ahead(const char *p, const int bytes) {
-    for (int l = 0; l < bytes; l += 64) _mm_prefetch(p + PREFETCH_AHEAD + l, _MM_HINT_T0);
-}
+/* The tiles prefetch their weights ahead: x86_tile.h's prefetch_ahead. */
 
 /* ---- float weights in 512-bit registers ------------------------------------
  * f32x16, f16x16: 16 rows of float weights per group, column-major inside
@@ -75,50 +65,6 @@ FORCE void prefetch_ahead(const char *p, const int bytes) {
  * the results equal the avx2 table's 8-row tiles bit for bit. */
 FLOAT_PACK(f32x16, float, 16)
 FLOAT_PACK(f16x16, uint16_t, 16)
-
-FORCE __m512 load16_f32(const void *p, size_t i) { return _mm512_loadu_ps((const float *)p + i); }
-#ifdef KERN_EMULATE_AVX512
-/* This SIMDe has no native-name alias for _mm512_shuffle_f32x4. */
-#define _mm512_shuffle_f32x4(a, b, imm8) simde_mm512_shuffle_f32x4(a, b, imm8)
-/* This SIMDe lacks _mm512_cvtph_ps: two 256-bit halves converted as avx2.c
- * does (the same exact values), then joined. */
-FORCE __m512 join8(__m256 lo, __m256 hi) {
-    return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(lo)), _mm256_castps_pd(hi), 1));
-}
-FORCE __m512 load16_f16(const void *p, size_t i) {
-    const __m128i *h = (const __m128i *)((const uint16_t *)p + i);
-    return join8(_mm256_cvtph_ps(_mm_loadu_si128(h)), _mm256_cvtph_ps(_mm_loadu_si128(h + 1)));
-}
-/* nor _mm512_cvtepi32_ps (exact halves, as above) */
-FORCE __m512 cvt16(__m512i v) {
-    return join8(_mm256_cvtepi32_ps(_mm512_castsi512_si256(v)), _mm256_cvtepi32_ps(_mm512_extracti64x4_epi64(v, 1)));
-}
-/* nor _mm512_cvtepu8_epi32 (16 bytes at p, zero-extended) */
-FORCE __m512i load16_u8(const void *p) {
-    __m256i lo = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p));
-    __m256i hi = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)((const char *)p + 8)));
-    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-}
-/* nor _mm512_srai_epi32 */
-FORCE __m512i srai16_32(__m512i v) {
-    __m256i lo = _mm256_srai_epi32(_mm512_castsi512_si256(v), 16), hi = _mm256_srai_epi32(_mm512_extracti64x4_epi64(v, 1), 16);
-    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-}
-/* and its _mm512_madd_epi16 takes other arguments */
-FORCE __m512i madd16(__m512i a, __m512i b) {
-    __m256i lo = _mm256_madd_epi16(_mm512_castsi512_si256(a), _mm512_castsi512_si256(b));
-    __m256i hi = _mm256_madd_epi16(_mm512_extracti64x4_epi64(a, 1), _mm512_extracti64x4_epi64(b, 1));
-    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-}
-#else
-FORCE __m512i madd16(__m512i a, __m512i b) { return _mm512_madd_epi16(a, b); }
-FORCE __m512i srai16_32(__m512i v) { return _mm512_srai_epi32(v, 16); }
-FORCE __m512 cvt16(__m512i v) { return _mm512_cvtepi32_ps(v); }
-FORCE __m512i load16_u8(const void *p) { return _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p)); }
-FORCE __m512 load16_f16(const void *p, size_t i) {
-    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)p + i)));
-}
-#endif
 
 /* bf16p16: bf16 weights, 16 rows per group, in column pairs (PairBF16x16,
  * x86_layout.h). One aligned 512-bit load serves two columns, and each
@@ -335,25 +281,6 @@ static void q8_0x16_pack(void *dst, const void *src, size_t ws, int nr, size_t c
         }
 }
 
-FORCE __m512i bcast4_512(const int8_t *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return _mm512_set1_epi32(v);
-}
-
-/* The first nr rows (lanes) of a 16-row tile's accumulators. */
-FORCE void store16(const int NT, float *out, size_t os, const __m512 *acc, int nr) {
-    UNROLL8 for (int t = 0; t < NT; t++) {
-        if (nr == 16) {
-            _mm512_storeu_ps(out + (size_t)t * os, acc[t]);
-        } else {
-            float tmp[16];
-            _mm512_storeu_ps(tmp, acc[t]);
-            memcpy(out + (size_t)t * os, tmp, (size_t)nr * sizeof(float));
-        }
-    }
-}
-
 /* acc[t] = fma(float(s[t] − c_t·mul), d_w·d_x, acc[t]) for block b (d: its
  * 16 rows' scales). */
 FORCE void x16_scale(const int NT, __m512 *acc, const __m512i *s, const uint16_t *d, const char *x, size_t xs, size_t b,
@@ -484,19 +411,6 @@ FORCE void k_q4_Kx16(const int NT, float *out, size_t os, const char *w, int nr,
     store16(NT, out, os, acc, nr);
 }
 
-/* A 16-row packed tile of up to 4 tokens. */
-#define PACKED16_FNS4(name, K)                                                                       \
-    static void name(float *out, size_t os, const void *w, size_t ws, int nr, const void *x, size_t xs, \
-                     int nt, size_t n) {                                                             \
-        (void)ws;                                                                                    \
-        switch (nt) {                                                                                \
-        case 1: K(1, out, os, (const char *)w, nr, (const char *)x, xs, n); break;                   \
-        case 2: K(2, out, os, (const char *)w, nr, (const char *)x, xs, n); break;                   \
-        case 3: K(3, out, os, (const char *)w, nr, (const char *)x, xs, n); break;                   \
-        case 4: K(4, out, os, (const char *)w, nr, (const char *)x, xs, n); break;                   \
-        default: break;                                                                              \
-        }                                                                                            \
-    }
 PACKED16_FNS4(tile_q4_Kx16, k_q4_Kx16)
 
 /* ---- q6_K weights in 512-bit registers -------------------------------------
@@ -784,5 +698,6 @@ void kern_fill_avx512(Kern *k) {
         k->pack_fast[DT_BF16] = (KernDot){DT_BF16, bf16_pairs_bytes, bf16_pairs, 16, 8, tile_bf16p16_dp};
 #endif
     k->attn[0] = attn_f32, k->attn[1] = attn_f16;
+    kern_fill_avx512_k2(k);
 }
 #endif

@@ -52,6 +52,9 @@ void kern_fill_avx2(Kern *k);
  * kern_fill_avx2, after its activation layouts are set). */
 void kern_fill_avx2_k2(Kern *k);
 void kern_fill_avx512(Kern *k);
+/* avx512_k2.c: the VNNI tiles of those types' packed groups into the avx512
+ * table k (called by kern_fill_avx512, after kern_fill_avx2). */
+void kern_fill_avx512_k2(Kern *k);
 void kern_fill_neon(Kern *k);
 
 #endif

@@ -15,7 +15,8 @@
  *                                                            _iq4_xs, _iq4_xsx8,
  *                                                            tile_q4_Kx8, _q5_Kx8 (both tables),
  *                                                            _q4_Kx16
- *   ActGroupQ4_0  q8b  block (40)      act_group_q4_0_quant  tile_q4_0x8, _q8_0x8, _q4_0x16, _q8_0x16
+ *   ActGroupQ4_0  q8b  block (40)      act_group_q4_0_quant  tile_q4_0x8, _q8_0x8, _q4_0x16, _q8_0x16,
+ *                                                            _iq4_nlx8
  *   ActGroupQ6_K  q8h  super (320)     act_group_q6_K_quant  tile_q6_Kx8, _q6_Kx16,
  *                                                            _q2_Kx8, _q3_Kx8
  *
@@ -30,6 +31,7 @@
  *
  *   group          unit (bytes)      rows  packed by      read by
  *   BlockQ4_0x8    block (144)          8  q4_0x8_pack    tile_q4_0x8 (avx2)
+ *                                          iq4_nlx8_pack  tile_iq4_nlx8 (avx2, avx512)
  *   BlockQ8_0x8    block (272)          8  q8_0x8_pack    tile_q8_0x8 (avx2)
  *   BlockQ4_Kx8    super (1184)         8  q4_Kx8_pack    tile_q4_Kx8 (avx2)
  *   BlockQ5_Kx8    super (1440)         8  q5_Kx8_pack    tile_q5_Kx8 (avx2, avx512)
@@ -41,9 +43,11 @@
  *   PairQ8_0x16    2 blocks (1088)     16  q8_0x16_pack   tile_q8_0x16 (avx512)
  *   BlockQ4_Kx16   super (2368)        16  q4_Kx16_pack   tile_q4_Kx16 (avx512)
  *   BlockQ6_Kx16   super (3392)        16  q6_Kx16_pack   tile_q6_Kx16 (avx512)
+ *   BlockQ2_Kx16   super (1344)        16  q2_Kx16_pack   tile_q2_Kx16 (avx512)
+ *   BlockQ3_Kx16   super (1856)        16  q3_Kx16_pack   tile_q3_Kx16 (avx512)
  *   PairBF16x16    2 columns (64)      16  bf16p16_pack   tile_bf16p16, _bf16p16x, _bf16p16_dp
  * (the x8 groups packed in avx2.c, q2_Kx8, q3_Kx8 and iq4_xsx8 in avx2_k2.c, the x16
- * ones in avx512.c).
+ * ones in avx512.c, q2_Kx16 and q3_Kx16 in avx512_k2.c).
  * The float groups f32x16, f16x16, bf16x16 (avx2) and f32x16, f16x16 (avx512)
  * are plain column-major arrays, T[cols][rows] (x86_packed.h's FLOAT_PACK).
  * The 16-row units are whole cache lines, so every 512-bit load of a group
@@ -248,6 +252,31 @@ typedef struct {
 LAYOUT_SIZE(BlockIQ4_XSx8, 1104);
 LAYOUT_AT(BlockIQ4_XSx8, sc, 16);
 LAYOUT_AT(BlockIQ4_XSx8, qs, 80);
+
+/* q2_K super-block b of 16 rows (21 cache lines): as BlockQ2_Kx8, the scale
+ * bytes of each block as (half 0, half 1) pairs per row. */
+typedef struct {
+    uint16_t d[16], dmin[16]; /* row r's fp16 super-block scales */
+    uint8_t sc[8][16][2];     /* block b, row r: scales[2b], scales[2b + 1] */
+    uint8_t qs[2][8][64];     /* chunk c: row r's qs[32j + 4c..+4) at 4r */
+} BlockQ2_Kx16;
+LAYOUT_SIZE(BlockQ2_Kx16, 1344);
+LAYOUT_AT(BlockQ2_Kx16, sc, 64);
+LAYOUT_AT(BlockQ2_Kx16, qs, 320);
+
+/* q3_K super-block b of 16 rows (29 cache lines, d padded to one): the
+ * scales decoded as q3_Kx8's, in (half 0, half 1) pairs per row. */
+typedef struct {
+    uint16_t d[16];       /* row r's fp16 super-block scale */
+    uint8_t pad[32];
+    int8_t sc[8][16][2];  /* block b, row r: its two 6-bit scales − 32 */
+    uint8_t hm[8][64];    /* chunk c: row r's hmask[4c..4c+4) at 4r */
+    uint8_t qs[2][8][64]; /* as q2_Kx16's */
+} BlockQ3_Kx16;
+LAYOUT_SIZE(BlockQ3_Kx16, 1856);
+LAYOUT_AT(BlockQ3_Kx16, sc, 64);
+LAYOUT_AT(BlockQ3_Kx16, hm, 320);
+LAYOUT_AT(BlockQ3_Kx16, qs, 832);
 
 /* q4_K super-block b of 16 rows (37 cache lines). */
 typedef struct {
