@@ -433,6 +433,7 @@ typedef struct {
     Guide **guides; /* owns [rows]: the guides of the step's rows (views; NULL unguided) */
     double launched; /* now_seconds() at its launch */
     int spec_m;      /* sequences asked to draft for it (0: a plain step) */
+    int spec_D;      /* sequences decoding in it */
     double spec_s;   /* seconds its drafting took */
 } Flight;
 
@@ -508,13 +509,14 @@ static void spec_draft(Engine *e, Flight *f) {
     Drafter *d = e->o.drafter;
     int D = 0, m = 0;
     long prefill = 0;
-    f->spec_m = 0, f->spec_s = 0;
+    f->spec_m = 0, f->spec_D = 0, f->spec_s = 0;
     for (int s = 0; s < e->o.n_slots; s++) {
         const SchedSeq *q = &e->sched.seqs[s];
         if (q->inflight) continue;
         if (q->state == SEQ_DECODE) D++, m += sched_draft_room(&e->sched, s) > 0 && drafter_want(d, s) > 0;
         else if (q->state == SEQ_PREFILL) prefill += q->n_prompt - q->fed;
     }
+    f->spec_D = D;
     if (!m || !(e->o.draft_always || specrule_decide(&e->rule, D, m, e->o.batch_tokens, prefill))) return;
     f->spec_m = m;
     double t0 = now_seconds();
@@ -531,11 +533,15 @@ static void spec_draft(Engine *e, Flight *f) {
 static void spec_settle(Engine *e, const Flight *f, double seconds) {
     Drafter *d = e->o.drafter;
     DraftStats before = d->total;
+    double t0 = now_seconds();
     CHECK(drafter_settle(d, e->ctx, &e->sched, &f->b) == 0); /* the context has room for k_max drafts */
+    double settle = now_seconds() - t0;
     long fed = d->total.drafted - before.drafted, acc = d->total.accepted - before.accepted;
     e->st.drafted += fed, e->st.accepted += acc, e->st.spec_steps += fed > 0;
     specrule_step(&e->rule, f->b.n, seconds);
     if (f->spec_m) specrule_spec(&e->rule, f->spec_m, fed, acc, f->spec_s);
+    /* useful rows: tokens emitted and prompt tokens fed (drafts displace prompts, whose prefill must come) */
+    specrule_outcome(&e->rule, f->spec_D, f->spec_m > 0, f->spec_D + acc + f->b.n_prompt, f->spec_s + seconds + settle);
 }
 
 /* ---- the engine thread ----------------------------------------------------------- */

@@ -20,6 +20,21 @@ void specrule_spec(SpecRule *r, int m, long fed, long accepted, double seconds) 
     r->have_spec++;
 }
 
+/* D's bucket: the power of two at or above it, as an exponent. */
+static int bucket(int D) {
+    int b = 0;
+    while (b < SPECRULE_BUCKETS - 1 && (1 << b) < D) b++;
+    return b;
+}
+
+void specrule_outcome(SpecRule *r, int D, int drafted, long emitted, double seconds) {
+    if (D <= 0 || emitted <= 0 || !(seconds > 0)) return;
+    SpecOutcome *o = drafted ? &r->drafted[bucket(D)] : &r->plain[bucket(D)];
+    double rate = (double)emitted / seconds;
+    o->rate = o->n ? 0.8 * o->rate + 0.2 * rate : rate;
+    o->n++;
+}
+
 double specrule_time(const SpecRule *r, double n) {
     if (r->w <= 0) return 0;
     double mn = r->sn / r->w, mt = r->st / r->w;
@@ -44,6 +59,13 @@ static double prompt_share(double n, int budget, long prefill) {
 
 int specrule_decide(SpecRule *r, int D, int m, int budget, long prefill) {
     if (D <= 0 || m <= 0) return 0;
+    const SpecOutcome *po = &r->plain[bucket(D)], *dr = &r->drafted[bucket(D)];
+    if (po->n >= SPECRULE_MEASURED && dr->n >= SPECRULE_MEASURED) { /* what steps at this D delivered */
+        int yes = dr->rate > po->rate;
+        if (++r->taken >= SPECRULE_PROBE) r->taken = 0, yes = !yes; /* keep the other side measured */
+        return yes;
+    }
+    if (po->n + dr->n > 0 && po->n != dr->n) return dr->n < po->n; /* measure the side measured less */
     int yes = 1;
     if (r->have_spec && r->w > 0) {
         double n0 = D + prompt_share(D, budget, prefill), n1 = D + m * r->x;

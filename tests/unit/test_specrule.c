@@ -43,5 +43,30 @@ int main(void) {
     EXPECT(specrule_decide(&r, 64, 64, 0, 0) == 0, "a large batch does not");
     /* prompt tokens beside the decode tokens: the budget takes the drafts from them */
     EXPECT(specrule_decide(&r, 4, 4, 64, 1000) == 1, "drafts that displace prompt tokens cost little");
+
+    /* what steps delivered overrides the model: memory-bound by the fit, but
+     * at 16 decoding sequences drafted steps emitted fewer tokens a second */
+    r = trained(0.010, 0.0, 4, 2);
+    EXPECT(specrule_decide(&r, 16, 16, 64, 0) == 1, "the model alone: drafts at 16");
+    for (int i = 0; i < SPECRULE_MEASURED; i++) {
+        specrule_outcome(&r, 16, 0, 16, 0.100); /* plain: 160 tokens/s */
+        specrule_outcome(&r, 16, 1, 20, 0.200); /* drafted: 100 tokens/s */
+        specrule_outcome(&r, 2, 0, 2, 0.010);   /* at 2: plain 200 tokens/s */
+        specrule_outcome(&r, 2, 1, 5, 0.012);   /* drafted 417 */
+    }
+    yes = 0;
+    for (int i = 0; i < 2 * SPECRULE_PROBE; i++) yes += specrule_decide(&r, 16, 16, 64, 0);
+    EXPECT(yes == 2, "measured slower at 16: only the probes draft (%d of %d steps)", yes, 2 * SPECRULE_PROBE);
+    yes = 0;
+    for (int i = 0; i < 2 * SPECRULE_PROBE; i++) yes += specrule_decide(&r, 2, 2, 64, 0);
+    EXPECT(yes == 2 * SPECRULE_PROBE - 2, "measured faster at 2: all but the probes draft (%d of %d)", yes, 2 * SPECRULE_PROBE);
+    EXPECT(specrule_decide(&r, 8, 8, 64, 0) == 1, "not measured at 5-8: the model decides");
+    EXPECT(specrule_decide(&r, 12, 12, 64, 0) == 0, "12 shares 16's bucket (9-16): measured slower");
+    specrule_outcome(&r, 8, 1, 10, 0.1);
+    EXPECT(specrule_decide(&r, 8, 8, 64, 0) == 0, "drafted once at 8, never plain: a plain step, to measure");
+    specrule_outcome(&r, 8, 0, 8, 0.1);
+    EXPECT(specrule_decide(&r, 8, 8, 64, 0) == 1, "one of each at 8: the model again");
+    specrule_outcome(&r, 16, 1, 0, 0.1), specrule_outcome(&r, 0, 1, 5, 0.1), specrule_outcome(&r, 16, 1, 5, 0);
+    EXPECT(r.drafted[4].n == SPECRULE_MEASURED && r.drafted[0].n == 0, "empty steps are not outcomes");
     return test_done("test_specrule");
 }
